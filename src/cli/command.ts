@@ -1,0 +1,67 @@
+/**
+ * The shape of a `simvault` sub-command and the helpers every command shares: argument parsing
+ * on `node:util` `parseArgs` with usage errors (exit 2), and where results and progress go.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import { SimvaultError } from '../errors.js';
+
+/** Where a command reads and writes: results on `stdout`, progress and errors on `stderr`. */
+export interface CliIO {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** One `simvault` sub-command, e.g. `encrypt` or `ota pack`. */
+export interface Command {
+  /** Words that select the command, e.g. `['ota', 'pack']`. */
+  path: readonly string[];
+  /** One line for the command list. */
+  summary: string;
+  /** The full `--help` text (usage line, options, examples). */
+  help: string;
+  /** Runs the command; resolves to the exit code (0 by default). */
+  run(args: string[], io: CliIO): Promise<number | void>;
+}
+
+/** A bad command line: wrong or missing arguments. Exits with status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * `parseArgs` in strict mode with its errors turned into {@link UsageError}s.
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: T,
+  allowPositionals = true,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Write one line of a result to stdout, as JSON when asked for. */
+export function writeResult(io: CliIO, json: boolean, value: unknown, text: string): void {
+  io.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+/** Exit code and stderr text for a thrown value. */
+export function describeFailure(e: unknown): { code: number; text: string } {
+  if (e instanceof UsageError) return { code: 2, text: `simvault: ${e.message}\nTry 'simvault --help'.` };
+  if (e instanceof SimvaultError) return { code: 1, text: `simvault: ${e.code}: ${e.message}` };
+  const err = e as NodeJS.ErrnoException;
+  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
+    return { code: 1, text: `simvault: ${err.code}: ${err.message}` };
+  }
+  return { code: 1, text: `simvault: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+}

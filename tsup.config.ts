@@ -1,0 +1,38 @@
+import { defineConfig } from 'tsup';
+
+// One entry per layer; each becomes a subpath export in package.json.
+const entry = {
+  index: 'src/index.ts',
+  'crypto/index': 'src/crypto/index.ts',
+  'protocol/index': 'src/protocol/index.ts',
+};
+
+export default defineConfig([
+  {
+    entry,
+    format: ['esm'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    splitting: true,
+    treeshake: true,
+  },
+  {
+    entry,
+    format: ['cjs'],
+    dts: true,
+    sourcemap: true,
+    target: 'node20',
+    // @noble/* ship ESM only; a require() consumer on Node 20 cannot load them, so the CJS
+    // build carries its own copy.
+    noExternal: [/^@noble\//],
+  },
+  {
+    entry: { 'cli/main': 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);
