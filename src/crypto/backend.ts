@@ -1,0 +1,266 @@
+/**
+ * Cipher backends: where the AEAD work happens. Every backend produces byte-identical output; they
+ * differ only in speed and in where they run.
+ *
+ * @module
+ */
+import { gcm } from '@noble/ciphers/aes.js';
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { ArgumentError } from '../errors.js';
+import type { AeadName } from './suites.js';
+
+/**
+ * An AEAD keyed once, used for many chunks. `open` resolves to `null` when authentication fails
+ * (the caller decides which typed error that is).
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from 'simvault/crypto';
+ * const aead = await getBackend('noble').importKey('AEAD_AES_256_GCM', new Uint8Array(32));
+ * const sealed = await aead.seal(new Uint8Array(12), new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export interface AeadKey {
+  /** Encrypt and authenticate; returns ciphertext followed by the 16-byte tag. */
+  seal(nonce: Uint8Array, plaintext: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /** Verify and decrypt ciphertext-with-tag; `null` when it does not authenticate. */
+  open(nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
+}
+
+/**
+ * Backend names. `native` is `node` where `node:crypto` exists, else `webcrypto`.
+ *
+ * @example
+ * ```ts
+ * import type { BackendName } from 'simvault/crypto';
+ * const b: BackendName = 'noble';
+ * ```
+ */
+export type BackendName = 'noble' | 'node' | 'webcrypto';
+
+/**
+ * What a caller may ask for: a backend by name, `native`, or `auto` (native when it supports the
+ * AEAD, else noble).
+ *
+ * @example
+ * ```ts
+ * import type { BackendChoice } from 'simvault/crypto';
+ * const choice: BackendChoice = 'auto';
+ * ```
+ */
+export type BackendChoice = BackendName | 'native' | 'auto';
+
+/**
+ * A cipher backend.
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from 'simvault/crypto';
+ * getBackend('noble').supports('AEAD_CHACHA20_POLY1305'); // true
+ * ```
+ */
+export interface CipherBackend {
+  /** The backend's name. */
+  readonly name: BackendName;
+  /** Whether this backend can run the AEAD here. */
+  supports(aead: AeadName): boolean;
+  /** Key an AEAD. */
+  importKey(aead: AeadName, key: Uint8Array): Promise<AeadKey>;
+}
+
+const nobleBackend: CipherBackend = {
+  name: 'noble',
+  supports: () => true,
+  async importKey(aead, key) {
+    const make = aead === 'AEAD_CHACHA20_POLY1305' ? chacha20poly1305 : gcm;
+    const k = key.slice();
+    return {
+      seal: (nonce, plaintext) => make(k, nonce).encrypt(plaintext),
+      open: (nonce, sealed) => {
+        try {
+          return make(k, nonce).decrypt(sealed);
+        } catch {
+          return null;
+        }
+      },
+    };
+  },
+};
+
+// The parts of node:crypto used here, typed structurally so this portable module has no `node:`
+// import; the module itself is obtained at run time through process.getBuiltinModule (Node ≥ 20.16).
+interface NodeCipher {
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
+  getAuthTag(): Uint8Array;
+}
+interface NodeDecipher {
+  update(data: Uint8Array): Uint8Array;
+  final(): Uint8Array;
+  setAuthTag(tag: Uint8Array): void;
+}
+interface NodeCrypto {
+  createCipheriv(alg: string, key: Uint8Array, iv: Uint8Array, opts?: { authTagLength: number }): NodeCipher;
+  createDecipheriv(alg: string, key: Uint8Array, iv: Uint8Array, opts?: { authTagLength: number }): NodeDecipher;
+  getCiphers(): string[];
+}
+
+function loadNodeCrypto(): NodeCrypto | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return proc?.getBuiltinModule?.('node:crypto') as NodeCrypto | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const NODE_ALGS: Record<AeadName, string> = {
+  AEAD_AES_128_GCM: 'aes-128-gcm',
+  AEAD_AES_256_GCM: 'aes-256-gcm',
+  AEAD_CHACHA20_POLY1305: 'chacha20-poly1305',
+};
+
+function makeNodeBackend(nc: NodeCrypto): CipherBackend {
+  const available = new Set(nc.getCiphers());
+  return {
+    name: 'node',
+    supports: (aead) => available.has(NODE_ALGS[aead]),
+    async importKey(aead, key) {
+      const alg = NODE_ALGS[aead];
+      const k = key.slice();
+      const opts = { authTagLength: 16 };
+      return {
+        seal(nonce, plaintext) {
+          const c = nc.createCipheriv(alg, k, nonce, opts);
+          const body = c.update(plaintext);
+          const fin = c.final();
+          const tag = c.getAuthTag();
+          const out = new Uint8Array(body.length + fin.length + 16);
+          out.set(body, 0);
+          out.set(fin, body.length);
+          out.set(tag, body.length + fin.length);
+          return out;
+        },
+        open(nonce, sealed) {
+          if (sealed.length < 16) return null;
+          const d = nc.createDecipheriv(alg, k, nonce, opts);
+          d.setAuthTag(sealed.subarray(sealed.length - 16));
+          const body = d.update(sealed.subarray(0, sealed.length - 16));
+          try {
+            const fin = d.final();
+            if (fin.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.length);
+            const out = new Uint8Array(body.length + fin.length);
+            out.set(body, 0);
+            out.set(fin, body.length);
+            return out;
+          } catch {
+            return null;
+          }
+        },
+      };
+    },
+  };
+}
+
+function makeWebCryptoBackend(subtle: SubtleCrypto): CipherBackend {
+  return {
+    name: 'webcrypto',
+    // WebCrypto has no ChaCha20-Poly1305.
+    supports: (aead) => aead !== 'AEAD_CHACHA20_POLY1305',
+    async importKey(aead, key) {
+      if (aead === 'AEAD_CHACHA20_POLY1305') {
+        throw new ArgumentError('webcrypto has no ChaCha20-Poly1305', 'UNSUPPORTED');
+      }
+      const ck = await subtle.importKey('raw', key.slice(), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+      return {
+        async seal(nonce, plaintext) {
+          const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128 };
+          return new Uint8Array(await subtle.encrypt(params, ck, plaintext.slice()));
+        },
+        async open(nonce, sealed) {
+          try {
+            const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128 };
+            return new Uint8Array(await subtle.decrypt(params, ck, sealed.slice()));
+          } catch {
+            return null;
+          }
+        },
+      };
+    },
+  };
+}
+
+let nodeBackend: CipherBackend | null | undefined;
+let webBackend: CipherBackend | null | undefined;
+
+function nodeOrNull(): CipherBackend | null {
+  if (nodeBackend === undefined) {
+    const nc = loadNodeCrypto();
+    nodeBackend = nc ? makeNodeBackend(nc) : null;
+  }
+  return nodeBackend;
+}
+
+function webOrNull(): CipherBackend | null {
+  if (webBackend === undefined) {
+    const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
+    webBackend = subtle ? makeWebCryptoBackend(subtle) : null;
+  }
+  return webBackend;
+}
+
+/**
+ * The backends this runtime has, in order of preference for `native`.
+ *
+ * @example
+ * ```ts
+ * import { availableBackends } from 'simvault/crypto';
+ * availableBackends(); // on Node: ['node', 'webcrypto', 'noble']
+ * ```
+ */
+export function availableBackends(): BackendName[] {
+  const out: BackendName[] = [];
+  if (nodeOrNull()) out.push('node');
+  if (webOrNull()) out.push('webcrypto');
+  out.push('noble');
+  return out;
+}
+
+/**
+ * Resolve a backend choice. With an `aead`, `auto` picks the native backend only when it
+ * supports that AEAD, and an explicit choice that cannot run it throws `UNSUPPORTED`.
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from 'simvault/crypto';
+ * getBackend('auto', 'AEAD_AES_256_GCM').name; // 'node' on Node.js
+ * ```
+ */
+export function getBackend(choice: BackendChoice = 'auto', aead?: AeadName): CipherBackend {
+  let backend: CipherBackend | null;
+  switch (choice) {
+    case 'noble':
+      backend = nobleBackend;
+      break;
+    case 'node':
+      backend = nodeOrNull();
+      break;
+    case 'webcrypto':
+      backend = webOrNull();
+      break;
+    case 'native':
+      backend = nodeOrNull() ?? webOrNull();
+      break;
+    case 'auto': {
+      const native = nodeOrNull() ?? webOrNull();
+      return native && (!aead || native.supports(aead)) ? native : nobleBackend;
+    }
+    default:
+      throw new ArgumentError(`unknown backend '${String(choice)}' (noble, node, webcrypto, native, auto)`, 'UNSUPPORTED');
+  }
+  if (!backend) throw new ArgumentError(`backend '${choice}' is not available in this runtime`, 'UNSUPPORTED');
+  if (aead && !backend.supports(aead)) {
+    throw new ArgumentError(`backend '${backend.name}' cannot run ${aead}`, 'UNSUPPORTED');
+  }
+  return backend;
+}

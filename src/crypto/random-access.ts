@@ -1,0 +1,161 @@
+/**
+ * Random-access decryption: read any byte range of a chunked-encryption message while touching
+ * only the chunks that hold it. The commitment is checked when the reader opens, before any chunk
+ * is decrypted.
+ *
+ * @module
+ */
+import { ArgumentError, CryptoError } from '../errors.js';
+import {
+  CHUNK_SIZE,
+  HEADER_LENGTH,
+  SALT_LENGTH,
+  openMessageCipher,
+  plaintextLength,
+  type ChunkedOptions,
+  type MessageCipher,
+} from './chunked.js';
+
+const SEALED_CHUNK = CHUNK_SIZE + 16;
+
+/**
+ * Where a ciphertext lives: a size and positional reads (a file, a zone on a card, a buffer).
+ *
+ * @example
+ * ```ts
+ * import type { RandomAccessSource } from 'simvault/crypto';
+ * const bytes = new Uint8Array(100);
+ * const source: RandomAccessSource = { size: bytes.length, read: (off, len) => bytes.subarray(off, off + len) };
+ * ```
+ */
+export interface RandomAccessSource {
+  /** Total ciphertext bytes. */
+  readonly size: number;
+  /** Read `length` bytes at `offset`; must return exactly that many. */
+  read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+}
+
+/**
+ * A source over bytes in memory.
+ *
+ * @example
+ * ```ts
+ * import { bytesSource } from 'simvault/crypto';
+ * const source = bytesSource(new Uint8Array(72));
+ * ```
+ */
+export function bytesSource(bytes: Uint8Array): RandomAccessSource {
+  return { size: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) };
+}
+
+/**
+ * Decrypts byte ranges of one message.
+ *
+ * @example
+ * ```ts
+ * import { encrypt, RandomAccessDecryptor, bytesSource } from 'simvault/crypto';
+ * const key = new Uint8Array(32);
+ * const ct = await encrypt(key, new Uint8Array(100_000).fill(7));
+ * const reader = await RandomAccessDecryptor.open(key, bytesSource(ct));
+ * const slice = await reader.read(50_000, 50_010); // 10 bytes, from one chunk
+ * ```
+ */
+export class RandomAccessDecryptor {
+  /**
+   * The plaintext length implied by the ciphertext length. It is authenticated only once the
+   * final chunk has been decrypted ({@link RandomAccessDecryptor.verifyLength}).
+   */
+  readonly length: number;
+  private readonly cipher: MessageCipher;
+  private readonly source: RandomAccessSource;
+  private readonly lastChunk: number;
+
+  private constructor(cipher: MessageCipher, source: RandomAccessSource, length: number) {
+    this.cipher = cipher;
+    this.source = source;
+    this.length = length;
+    this.lastChunk = Math.floor(length / CHUNK_SIZE);
+  }
+
+  /**
+   * Read the header, check the commitment and the ciphertext length's structure.
+   *
+   * @param inputKey - the input key
+   * @param source - the ciphertext
+   * @param options - suite, context and backend used to encrypt
+   */
+  static async open(inputKey: Uint8Array, source: RandomAccessSource, options: ChunkedOptions = {}): Promise<RandomAccessDecryptor> {
+    if (source.size < HEADER_LENGTH) {
+      throw new CryptoError('CRYPTO_TRUNCATED', `ciphertext of ${source.size} bytes ends inside the header`);
+    }
+    const header = await readExact(source, 0, HEADER_LENGTH);
+    const { cipher } = await openMessageCipher(
+      inputKey,
+      header.slice(0, SALT_LENGTH),
+      options,
+      header.subarray(SALT_LENGTH, HEADER_LENGTH),
+    );
+    return new RandomAccessDecryptor(cipher, source, plaintextLength(source.size));
+  }
+
+  /** Number of chunks in the message. */
+  get chunkCount(): number {
+    return this.lastChunk + 1;
+  }
+
+  /** Decrypt and authenticate chunk `index` alone. */
+  async readChunk(index: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(index) || index < 0 || index > this.lastChunk) {
+      throw new ArgumentError(`chunk index ${index} outside 0..${this.lastChunk}`);
+    }
+    const size = index === this.lastChunk ? (this.length % CHUNK_SIZE) + 16 : SEALED_CHUNK;
+    const sealed = await readExact(this.source, HEADER_LENGTH + index * SEALED_CHUNK, size);
+    return this.cipher.open(index, sealed);
+  }
+
+  /**
+   * Plaintext bytes `[start, end)`; decrypts only the chunks they lie in (plus the final chunk
+   * when the range reaches the end of the message).
+   *
+   * @param start - first byte (default 0)
+   * @param end - one past the last byte (default the message length)
+   */
+  async read(start = 0, end = this.length): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.length) {
+      throw new ArgumentError(`range [${start}, ${end}) is outside the message of ${this.length} bytes`);
+    }
+    const out = new Uint8Array(end - start);
+    // A read that reaches the end of the message also authenticates the final chunk (which may
+    // be empty), so the message length is never taken on trust.
+    const toEnd = end === this.length;
+    if (start === end && !toEnd) return out;
+    const first = Math.floor(start / CHUNK_SIZE);
+    const last = toEnd ? this.lastChunk : Math.floor((end - 1) / CHUNK_SIZE);
+    let off = 0;
+    for (let i = first; i <= last; i++) {
+      const plain = await this.readChunk(i);
+      const from = Math.max(0, start - i * CHUNK_SIZE);
+      const to = Math.min(plain.length, end - i * CHUNK_SIZE);
+      out.set(plain.subarray(from, to), off);
+      off += to - from;
+    }
+    return out;
+  }
+
+  /**
+   * Authenticate the message length by decrypting the final chunk; needed before trusting
+   * {@link RandomAccessDecryptor.length} for seeks relative to the end.
+   */
+  async verifyLength(): Promise<number> {
+    await this.readChunk(this.lastChunk);
+    return this.length;
+  }
+}
+
+async function readExact(source: RandomAccessSource, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = await source.read(offset, length);
+  if (bytes.length !== length) {
+    throw new CryptoError('CRYPTO_TRUNCATED', `source returned ${bytes.length} of ${length} bytes at offset ${offset}`);
+  }
+  return bytes;
+}
