@@ -30,7 +30,8 @@ function abortError(signal: AbortSignal): SimvaultError {
 
 function watch(signal: AbortSignal | undefined, controller: TransformStreamDefaultController<Uint8Array>): void {
   if (!signal) return;
-  if (signal.aborted) throw abortError(signal);
+  // Erroring (not throwing) keeps the stream constructible and reports ABORTED to its reader.
+  if (signal.aborted) return controller.error(abortError(signal));
   signal.addEventListener('abort', () => controller.error(abortError(signal)), { once: true });
 }
 
@@ -60,6 +61,7 @@ export function createEncryptStream(
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
       watch(signal, controller);
+      if (signal?.aborted) return;
       enc = await ChunkEncryptor.create(inputKey, options);
       controller.enqueue(enc.header);
     },

@@ -204,7 +204,7 @@ export function createSealStream(fileKey: Uint8Array, options: SealOptions & Str
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) return controller.error(abortError(signal));
       signal?.addEventListener('abort', () => controller.error(abortError(signal)), { once: true });
       enc = await ChunkEncryptor.create(inputKey, {
         suite: suite.name,
@@ -273,7 +273,7 @@ export function createOpenStream(fileKey: Uint8Array, options: OpenOptions & Str
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
-      if (signal?.aborted) throw abortError(signal);
+      if (signal?.aborted) return controller.error(abortError(signal));
       signal?.addEventListener('abort', () => controller.error(abortError(signal)), { once: true });
     },
     async transform(chunk, controller) {

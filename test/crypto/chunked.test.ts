@@ -1,0 +1,251 @@
+// Properties of the chunked format beyond the vectors: round trips in any split, exact lengths,
+// and typed errors with no plaintext past the last good chunk under every kind of tampering.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  bytesSource,
+  CHUNK_SIZE,
+  ChunkDecryptor,
+  ChunkEncryptor,
+  ciphertextLength,
+  createDecryptStream,
+  createEncryptStream,
+  decrypt,
+  encrypt,
+  HEADER_LENGTH,
+  plaintextLength,
+  RandomAccessDecryptor,
+  SUITES,
+  type SuiteName,
+} from '../../src/crypto/index.js';
+import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+
+const SEALED = CHUNK_SIZE + 16;
+const key32 = new Uint8Array(32).fill(1);
+const suites = Object.keys(SUITES) as SuiteName[];
+const keyFor = (suite: SuiteName) => new Uint8Array(SUITES[suite].keyLength).fill(1);
+const msgOf = (n: number, seed = 0) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
+
+async function codeOf(p: Promise<unknown>): Promise<ErrorCode | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    expect(e).toBeInstanceOf(SimvaultError);
+    return (e as SimvaultError).code;
+  }
+}
+
+async function streamAll(stream: ReadableStream<Uint8Array>): Promise<{ out: Uint8Array; error: unknown }> {
+  const parts: Uint8Array[] = [];
+  try {
+    for await (const c of stream) parts.push(c);
+    return { out: Buffer.concat(parts), error: undefined };
+  } catch (error) {
+    return { out: Buffer.concat(parts), error };
+  }
+}
+
+describe('lengths', () => {
+  it('ciphertextLength and plaintextLength are inverse on every chunk boundary neighbourhood', () => {
+    for (const n of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE, 2 ** 40 + 5]) {
+      expect(plaintextLength(ciphertextLength(n))).toBe(n);
+    }
+    expect(ciphertextLength(0)).toBe(72);
+    expect(ciphertextLength(CHUNK_SIZE)).toBe(HEADER_LENGTH + SEALED + 16);
+  });
+
+  it('lengths no ciphertext can have are CRYPTO_TRUNCATED', () => {
+    for (const bad of [0, 55, 56, 71, HEADER_LENGTH + SEALED, HEADER_LENGTH + SEALED + 15]) {
+      expect(() => plaintextLength(bad)).toThrow(SimvaultError);
+    }
+    expect(() => ciphertextLength(-1)).toThrow(SimvaultError);
+  });
+});
+
+describe('round trips', () => {
+  it('one-shot, push in any split, and streams agree for every suite', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...suites),
+        fc.integer({ min: 0, max: 3 * CHUNK_SIZE + 100 }),
+        fc.array(fc.integer({ min: 1, max: 20_000 }), { minLength: 1, maxLength: 8 }),
+        fc.uint8Array({ maxLength: 40 }),
+        async (suite, length, splits, context) => {
+          const key = keyFor(suite);
+          const msg = msgOf(length);
+          const ct = await encrypt(key, msg, { suite, context });
+          expect(ct.length).toBe(ciphertextLength(length));
+          expect(await decrypt(key, ct, { suite, context })).toEqual(msg);
+
+          // Push encryption with arbitrary splits gives a valid ciphertext of the same length.
+          const enc = await ChunkEncryptor.create(key, { suite, context });
+          const parts: Uint8Array[] = [enc.header];
+          let off = 0;
+          for (let i = 0; off < length; i++) {
+            const n = splits[i % splits.length]!;
+            parts.push(...(await enc.update(msg.subarray(off, off + n))));
+            off += n;
+          }
+          parts.push(await enc.final());
+          const ct2 = Buffer.concat(parts);
+          expect(ct2.length).toBe(ct.length);
+
+          // Push decryption with the same splits.
+          const dec = ChunkDecryptor.create(key, { suite, context });
+          const out: Uint8Array[] = [];
+          off = 0;
+          for (let i = 0; off < ct2.length; i++) {
+            const n = splits[i % splits.length]!;
+            out.push(...(await dec.update(ct2.subarray(off, off + n))));
+            off += n;
+          }
+          out.push(await dec.final());
+          expect(Buffer.concat(out).equals(Buffer.from(msg))).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('WHATWG streams round-trip and random access reads any range', async () => {
+    const msg = msgOf(5 * CHUNK_SIZE + 123);
+    const piped = new Blob([msg]).stream().pipeThrough(createEncryptStream(key32)).pipeThrough(createDecryptStream(key32));
+    const { out, error } = await streamAll(piped);
+    expect(error).toBeUndefined();
+    expect(out.equals(Buffer.from(msg))).toBe(true);
+
+    const ct = await encrypt(key32, msg);
+    const reads: number[] = [];
+    const source = { size: ct.length, read: (o: number, n: number) => (reads.push(o), ct.subarray(o, o + n)) };
+    const r = await RandomAccessDecryptor.open(key32, source);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: msg.length }), fc.integer({ min: 0, max: msg.length }), async (a, b) => {
+        const [s, e] = a <= b ? [a, b] : [b, a];
+        expect(Buffer.from(await r.read(s, e)).equals(Buffer.from(msg.subarray(s, e)))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+    // A range inside one chunk touches only that chunk.
+    reads.length = 0;
+    await r.read(2 * CHUNK_SIZE + 10, 2 * CHUNK_SIZE + 20);
+    expect(reads).toEqual([HEADER_LENGTH + 2 * SEALED]);
+  });
+});
+
+describe('tampering gives typed errors and no plaintext past the last good chunk', () => {
+  const msg = msgOf(3 * CHUNK_SIZE + 500, 3);
+  let ct: Uint8Array;
+  const ready = encrypt(key32, msg).then((c) => (ct = c));
+
+  async function pushAll(data: Uint8Array) {
+    await ready;
+    const dec = ChunkDecryptor.create(key32);
+    const parts: Uint8Array[] = [];
+    try {
+      for (let off = 0; off < data.length; off += 5000) parts.push(...(await dec.update(data.subarray(off, off + 5000))));
+      parts.push(await dec.final());
+      return { out: Buffer.concat(parts), code: undefined as ErrorCode | undefined };
+    } catch (e) {
+      // Sticky: the decryptor keeps failing.
+      await expect(dec.final()).rejects.toBe(e);
+      return { out: Buffer.concat(parts), code: (e as SimvaultError).code };
+    }
+  }
+
+  it('a flipped byte in any chunk', async () => {
+    await ready;
+    for (const chunk of [0, 1, 3]) {
+      const bad = ct.slice();
+      bad[HEADER_LENGTH + chunk * SEALED + 7]! ^= 0x40;
+      const { out, code } = await pushAll(bad);
+      expect(code).toBe('CRYPTO_AUTH_FAILED');
+      expect(out.length).toBeLessThanOrEqual(chunk * CHUNK_SIZE);
+      expect(out.equals(Buffer.from(msg.subarray(0, out.length)))).toBe(true);
+    }
+  });
+
+  it('a flipped byte in the salt or commitment is a commitment mismatch before any chunk', async () => {
+    await ready;
+    for (const at of [0, 23, 24, 55]) {
+      const bad = ct.slice();
+      bad[at]! ^= 1;
+      const { out, code } = await pushAll(bad);
+      expect(code).toBe('CRYPTO_COMMITMENT_MISMATCH');
+      expect(out.length).toBe(0);
+    }
+  });
+
+  it('truncation at and inside a chunk boundary', async () => {
+    await ready;
+    for (const cut of [HEADER_LENGTH, HEADER_LENGTH + SEALED, HEADER_LENGTH + 2 * SEALED, HEADER_LENGTH + SEALED + 100, ct.length - 1]) {
+      const { out, code } = await pushAll(ct.subarray(0, cut));
+      expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(code);
+      expect(out.equals(Buffer.from(msg.subarray(0, out.length)))).toBe(true);
+      // Cutting inside the final chunk leaves a length that is valid for a shorter message: it
+      // fails authentication instead of the length check.
+      expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(await codeOf(decrypt(key32, ct.subarray(0, cut))));
+    }
+  });
+
+  it('reordered chunks and a chunk from another file', async () => {
+    await ready;
+    const swapped = ct.slice();
+    swapped.set(ct.subarray(HEADER_LENGTH + SEALED, HEADER_LENGTH + 2 * SEALED), HEADER_LENGTH);
+    swapped.set(ct.subarray(HEADER_LENGTH, HEADER_LENGTH + SEALED), HEADER_LENGTH + SEALED);
+    const r1 = await pushAll(swapped);
+    expect(r1.code).toBe('CRYPTO_AUTH_FAILED');
+    expect(r1.out.length).toBe(0);
+
+    const other = await encrypt(key32, msgOf(msg.length, 99));
+    const spliced = ct.slice();
+    spliced.set(other.subarray(HEADER_LENGTH + SEALED, HEADER_LENGTH + 2 * SEALED), HEADER_LENGTH + SEALED);
+    const r2 = await pushAll(spliced);
+    expect(r2.code).toBe('CRYPTO_AUTH_FAILED');
+    expect(r2.out.length).toBe(CHUNK_SIZE);
+  });
+
+  it('wrong key and wrong context are commitment mismatches, everywhere', async () => {
+    await ready;
+    const wrongKey = new Uint8Array(32).fill(2);
+    expect(await codeOf(decrypt(wrongKey, ct))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await codeOf(decrypt(key32, ct, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await codeOf(RandomAccessDecryptor.open(wrongKey, bytesSource(ct)))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await codeOf(decrypt(key32, ct, { suite: 'cobblestone-chacha20poly1305' }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await codeOf(decrypt(new Uint8Array(16), ct))).toBe('CRYPTO_BAD_KEY');
+  });
+
+  it('random access releases nothing from a damaged chunk but still reads undamaged ones', async () => {
+    await ready;
+    const bad = ct.slice();
+    bad[HEADER_LENGTH + SEALED + 3]! ^= 1;
+    const r = await RandomAccessDecryptor.open(key32, bytesSource(bad));
+    expect(await codeOf(r.read(CHUNK_SIZE, CHUNK_SIZE + 10))).toBe('CRYPTO_AUTH_FAILED');
+    expect(Buffer.from(await r.read(0, 100)).equals(Buffer.from(msg.subarray(0, 100)))).toBe(true);
+    expect(await r.verifyLength()).toBe(msg.length);
+  });
+});
+
+describe('abort', () => {
+  it('an aborted signal errors the encrypt stream with ABORTED', async () => {
+    const ac = new AbortController();
+    let pulls = 0;
+    const source = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (++pulls === 3) ac.abort(new Error('user cancelled'));
+        c.enqueue(new Uint8Array(CHUNK_SIZE));
+      },
+    });
+    const { error } = await streamAll(source.pipeThrough(createEncryptStream(key32, { signal: ac.signal })));
+    expect((error as SimvaultError).code).toBe('ABORTED');
+  });
+
+  it('an already-aborted signal stops decryption before it starts', async () => {
+    const ct = await encrypt(key32, msgOf(10));
+    const { out, error } = await streamAll(
+      new Blob([ct]).stream().pipeThrough(createDecryptStream(key32, { signal: AbortSignal.abort() })),
+    );
+    expect((error as SimvaultError).code).toBe('ABORTED');
+    expect(out.length).toBe(0);
+  });
+});
