@@ -17,6 +17,7 @@ import {
 } from '../../src/crypto/index.js';
 import { fromHex } from '../../src/bytes.js';
 import { SimvaultError } from '../../src/errors.js';
+import { drain, pieces } from '../helpers/streams.js';
 
 interface Vector {
   tcId: number;
@@ -117,20 +118,13 @@ for (const [suite, file] of FILES) {
           }
 
           // WHATWG stream.
-          const stream = new Blob([ct]).stream().pipeThrough(createDecryptStream(key, opts));
-          const got: Uint8Array[] = [];
-          const streamed = await (async () => {
-            for await (const c of stream) got.push(c);
-          })().then(
-            () => undefined,
-            (e: unknown) => e,
-          );
+          const { out: got, error: streamed } = await drain(pieces(ct, 5000).pipeThrough(createDecryptStream(key, opts)));
           if (v.result === 'valid') {
             expect(streamed).toBeUndefined();
-            expect(sha512(Buffer.concat(got))).toBe(v.msgSha512);
+            expect(sha512(got)).toBe(v.msgSha512);
           } else {
             expect(streamed).toBeInstanceOf(SimvaultError);
-            expect(Buffer.concat(got).length).toBeLessThanOrEqual(v.msgLength ?? 0);
+            expect(got.length).toBeLessThanOrEqual(v.msgLength ?? 0);
           }
 
           // Random access: whole read and length authentication.
@@ -143,7 +137,7 @@ for (const [suite, file] of FILES) {
             const r = opened as RandomAccessDecryptor;
             expect(await r.verifyLength()).toBe(v.msgLength);
             expect(sha512(await r.read())).toBe(v.msgSha512);
-            if (v.msgLength > 20000) {
+            if ((v.msgLength ?? 0) > 20000) {
               const mid = await r.read(16380, 16390);
               const whole = await decrypt(key, ct, opts);
               expect(Buffer.from(mid).equals(Buffer.from(whole.subarray(16380, 16390)))).toBe(true);

@@ -19,6 +19,7 @@ import {
   type SuiteName,
 } from '../../src/crypto/index.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+import { drain, pieces } from '../helpers/streams.js';
 
 const SEALED = CHUNK_SIZE + 16;
 const key32 = new Uint8Array(32).fill(1);
@@ -33,16 +34,6 @@ async function codeOf(p: Promise<unknown>): Promise<ErrorCode | undefined> {
   } catch (e) {
     expect(e).toBeInstanceOf(SimvaultError);
     return (e as SimvaultError).code;
-  }
-}
-
-async function streamAll(stream: ReadableStream<Uint8Array>): Promise<{ out: Uint8Array; error: unknown }> {
-  const parts: Uint8Array[] = [];
-  try {
-    for await (const c of stream) parts.push(c);
-    return { out: Buffer.concat(parts), error: undefined };
-  } catch (error) {
-    return { out: Buffer.concat(parts), error };
   }
 }
 
@@ -110,10 +101,10 @@ describe('round trips', () => {
 
   it('WHATWG streams round-trip and random access reads any range', async () => {
     const msg = msgOf(5 * CHUNK_SIZE + 123);
-    const piped = new Blob([msg]).stream().pipeThrough(createEncryptStream(key32)).pipeThrough(createDecryptStream(key32));
-    const { out, error } = await streamAll(piped);
+    const piped = pieces(msg).pipeThrough(createEncryptStream(key32)).pipeThrough(createDecryptStream(key32));
+    const { out, error } = await drain(piped);
     expect(error).toBeUndefined();
-    expect(out.equals(Buffer.from(msg))).toBe(true);
+    expect(out.equals(msg)).toBe(true);
 
     const ct = await encrypt(key32, msg);
     const reads: number[] = [];
@@ -236,14 +227,14 @@ describe('abort', () => {
         c.enqueue(new Uint8Array(CHUNK_SIZE));
       },
     });
-    const { error } = await streamAll(source.pipeThrough(createEncryptStream(key32, { signal: ac.signal })));
+    const { error } = await drain(source.pipeThrough(createEncryptStream(key32, { signal: ac.signal })));
     expect((error as SimvaultError).code).toBe('ABORTED');
   });
 
   it('an already-aborted signal stops decryption before it starts', async () => {
     const ct = await encrypt(key32, msgOf(10));
-    const { out, error } = await streamAll(
-      new Blob([ct]).stream().pipeThrough(createDecryptStream(key32, { signal: AbortSignal.abort() })),
+    const { out, error } = await drain(
+      pieces(ct).pipeThrough(createDecryptStream(key32, { signal: AbortSignal.abort() })),
     );
     expect((error as SimvaultError).code).toBe('ABORTED');
     expect(out.length).toBe(0);

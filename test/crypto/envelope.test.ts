@@ -13,6 +13,7 @@ import {
   type SuiteName,
 } from '../../src/crypto/index.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+import { collect, pieces } from '../helpers/streams.js';
 
 const fileKey = new Uint8Array(32).fill(5);
 
@@ -24,23 +25,6 @@ async function codeOf(p: Promise<unknown>): Promise<ErrorCode | undefined> {
     expect(e).toBeInstanceOf(SimvaultError);
     return (e as SimvaultError).code;
   }
-}
-
-async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of stream) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-function pieces(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let off = 0;
-  return new ReadableStream({
-    pull(c) {
-      if (off >= bytes.length) return c.close();
-      c.enqueue(bytes.slice(off, off + size));
-      off += size;
-    },
-  });
 }
 
 describe('envelope', () => {

@@ -4,5 +4,7 @@
  * @module
  */
 import type { Command } from '../command.js';
+import { demoCommand } from './demo.js';
+import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
 
-export const COMMANDS: Command[] = [];
+export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand];

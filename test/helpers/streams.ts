@@ -1,0 +1,36 @@
+// Stream helpers for tests: read a WHATWG stream to the end (keeping what arrived before an
+// error), and make a stream from bytes in pieces of a given size.
+
+/** Everything a stream yields, and the error that ended it (if any). */
+export async function drain(stream: ReadableStream<Uint8Array>): Promise<{ out: Buffer; error: unknown }> {
+  const reader = stream.getReader();
+  const parts: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return { out: Buffer.concat(parts), error: undefined };
+      parts.push(value);
+    }
+  } catch (error) {
+    return { out: Buffer.concat(parts), error };
+  }
+}
+
+/** Everything a stream yields; rejects with its error. */
+export async function collect(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const { out, error } = await drain(stream);
+  if (error !== undefined) throw error;
+  return out;
+}
+
+/** A stream of `bytes` in pieces of `size` (a copy each, as a real reader would give). */
+export function pieces(bytes: Uint8Array, size = 65536): ReadableStream<Uint8Array> {
+  let off = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (off >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(off, off + size));
+      off += size;
+    },
+  });
+}
