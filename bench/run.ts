@@ -4,6 +4,7 @@ import type { BenchOptions, BenchRow, BenchSubject } from './row.js';
 
 const SUBJECTS: Record<string, () => Promise<{ default: BenchSubject }>> = {
   crypto: () => import('./crypto.js'),
+  protocol: () => import('./protocol.js'),
 
 };
 

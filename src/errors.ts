@@ -37,9 +37,49 @@ export const ERROR_CODES = {
   PROTOCOL_BAD_VALUE: 'A field holds a value outside its range.',
   PROTOCOL_UNKNOWN_TAG: 'A tag or command code is not known and may not be skipped.',
   PROTOCOL_MISSING_FIELD: 'A required field is absent.',
+  PROTOCOL_BAD_VERSION: 'The format version of a message is not supported.',
   PROTOCOL_BAD_CHECKSUM: 'A checksum, CRC or MAC does not verify.',
   PROTOCOL_BAD_PADDING: 'Ciphering padding is inconsistent.',
   PROTOCOL_REPLAY: 'A counter shows a replayed or out-of-order packet.',
+  PROTOCOL_INSUFFICIENT_SECURITY: 'A secured packet is protected less than the minimum security level requires.',
+  // Card application server.
+  SERVER_BAD_REQUEST: 'A request is malformed: bad bytes, a bad field, a wrong message type or an oversized body.',
+  SERVER_UNAUTHENTICATED: 'A request that must be signed carries no signature, or names an unknown key.',
+  SERVER_BAD_SIGNATURE: 'A request signature does not verify.',
+  SERVER_STALE_REQUEST: 'A signed request is outside the accepted time window.',
+  SERVER_REPLAYED: 'A signed request reuses a nonce already seen: a replay.',
+  SERVER_FORBIDDEN: 'The signing key may not call this endpoint.',
+  SERVER_RATE_LIMITED: 'Too many requests for this card or SIM; retry after the given delay.',
+  SERVER_NOT_FOUND: 'No such endpoint or record.',
+  SERVER_UNKNOWN_CARD: 'The CID is not in the card information: an illegitimate card.',
+  SERVER_CARD_BLOCKED: 'The card is blocked or retired.',
+  SERVER_ALREADY_BOUND: 'The card is bound to another SIM.',
+  SERVER_NOT_BOUND: 'The card is not bound to this SIM.',
+  SERVER_UNKNOWN_APP: 'The application is not defined, not offered for this card, or has no download resource.',
+  SERVER_UNKNOWN_OFFER: 'The offer is not defined.',
+  SERVER_INTERNAL: 'The server failed; the request may be retried.',
+  // Block devices.
+  // The card.
+  CARD_NOT_FORMATTED: 'The device holds no simvault card header.',
+  CARD_UNSUPPORTED_VERSION: 'The card was formatted by a newer, unknown format version.',
+  CARD_CID_MISMATCH: 'The image was formatted for a card with another CID (copied from another card).',
+  CARD_WRONG_SIM: 'The keys belong to another SIM: key identifiers do not match.',
+  CARD_CORRUPT: 'A card structure failed authentication or is inconsistent: damaged or tampered.',
+  CARD_ROLLED_BACK: 'A zone is older than the generation its SIM anchored: the card was rolled back.',
+  CARD_NO_SPACE: 'The zone has not enough free space for the operation.',
+  CARD_NOT_FOUND: 'No file of that name in the zone.',
+  CARD_EXISTS: 'A file of that name already exists.',
+  CARD_BAD_NAME: 'A file name is empty, too long, or not valid UTF-8 text.',
+  CARD_SIZE_MISMATCH: 'A put delivered another number of bytes than it declared.',
+  CARD_NOT_MOUNTED: 'The card or zone was unmounted or erased.',
+  CARD_RESUME_MISMATCH: 'The interrupted put does not match the source offered to resume it.',
+  DEVICE_IO: 'A read, write or flush of the underlying storage failed.',
+  DEVICE_BAD_ALIGNMENT: 'An offset, length or size is not a multiple of the sector size.',
+  DEVICE_OUT_OF_RANGE: 'An access reaches outside the device.',
+  DEVICE_POWER_CUT: 'Power failed (simulated); the device accepts no more calls.',
+  DEVICE_CLOSED: 'The device was closed; it accepts no more calls.',
+  DEVICE_READ_ONLY: 'A write was sent to a device opened read-only.',
+  DEVICE_BAD_IMAGE: 'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
 } as const;
 
 /**
@@ -146,3 +186,15 @@ export class ProtocolError extends SimvaultError {
     this.offset = offset;
   }
 }
+
+/**
+ * A failure of the card engine: wrong SIM or card, damaged or rolled-back structures, no space,
+ * no such file.
+ *
+ * @example
+ * ```ts
+ * import { CardError } from 'simvault';
+ * throw new CardError('CARD_NOT_FOUND', 'no file named "tv.apk" in zone user');
+ * ```
+ */
+export class CardError extends SimvaultError {}

@@ -4,7 +4,9 @@
  * @module
  */
 import type { Command } from '../command.js';
+import { otaPackCommand, otaUnpackCommand } from './ota.js';
 import { demoCommand } from './demo.js';
 import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
+import { inspectCommand } from './inspect.js';
 
-export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand];
+export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand];
