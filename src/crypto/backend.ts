@@ -21,10 +21,13 @@ import type { AeadName } from './suites.js';
  * ```
  */
 export interface AeadKey {
-  /** Encrypt and authenticate; returns ciphertext followed by the 16-byte tag. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Encrypt and authenticate; returns ciphertext followed by the 16-byte tag. `aad` is
+   * authenticated but not encrypted (chunked encryption never uses it; card metadata blocks do).
+   */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /** Verify and decrypt ciphertext-with-tag; `null` when it does not authenticate. */
-  open(nonce: Uint8Array, sealed: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
+  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
 }
 
 /**
@@ -75,10 +78,10 @@ const nobleBackend: CipherBackend = {
     const make = aead === 'AEAD_CHACHA20_POLY1305' ? chacha20poly1305 : gcm;
     const k = key.slice();
     return {
-      seal: (nonce, plaintext) => make(k, nonce).encrypt(plaintext),
-      open: (nonce, sealed) => {
+      seal: (nonce, plaintext, aad) => make(k, nonce, aad).encrypt(plaintext),
+      open: (nonce, sealed, aad) => {
         try {
-          return make(k, nonce).decrypt(sealed);
+          return make(k, nonce, aad).decrypt(sealed);
         } catch {
           return null;
         }
@@ -90,11 +93,13 @@ const nobleBackend: CipherBackend = {
 // The parts of node:crypto used here, typed structurally so this portable module has no `node:`
 // import; the module itself is obtained at run time through process.getBuiltinModule (Node ≥ 20.16).
 interface NodeCipher {
+  setAAD(aad: Uint8Array): void;
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
   getAuthTag(): Uint8Array;
 }
 interface NodeDecipher {
+  setAAD(aad: Uint8Array): void;
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
   setAuthTag(tag: Uint8Array): void;
@@ -130,8 +135,9 @@ function makeNodeBackend(nc: NodeCrypto): CipherBackend {
       const k = key.slice();
       const opts = { authTagLength: 16 };
       return {
-        seal(nonce, plaintext) {
+        seal(nonce, plaintext, aad) {
           const c = nc.createCipheriv(alg, k, nonce, opts);
+          if (aad?.length) c.setAAD(aad);
           const body = c.update(plaintext);
           const fin = c.final();
           const tag = c.getAuthTag();
@@ -141,9 +147,10 @@ function makeNodeBackend(nc: NodeCrypto): CipherBackend {
           out.set(tag, body.length + fin.length);
           return out;
         },
-        open(nonce, sealed) {
+        open(nonce, sealed, aad) {
           if (sealed.length < 16) return null;
           const d = nc.createDecipheriv(alg, k, nonce, opts);
+          if (aad?.length) d.setAAD(aad);
           d.setAuthTag(sealed.subarray(sealed.length - 16));
           const body = d.update(sealed.subarray(0, sealed.length - 16));
           try {
@@ -173,13 +180,13 @@ function makeWebCryptoBackend(subtle: SubtleCrypto): CipherBackend {
       }
       const ck = await subtle.importKey('raw', key.slice(), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
       return {
-        async seal(nonce, plaintext) {
-          const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128 };
+        async seal(nonce, plaintext, aad) {
+          const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128, ...(aad?.length ? { additionalData: aad.slice() } : {}) };
           return new Uint8Array(await subtle.encrypt(params, ck, plaintext.slice()));
         },
-        async open(nonce, sealed) {
+        async open(nonce, sealed, aad) {
           try {
-            const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128 };
+            const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128, ...(aad?.length ? { additionalData: aad.slice() } : {}) };
             return new Uint8Array(await subtle.decrypt(params, ck, sealed.slice()));
           } catch {
             return null;

@@ -310,9 +310,34 @@ export class ChunkEncryptor {
     return new ChunkEncryptor(cipher, concatBytes(salt, commitment));
   }
 
+  /**
+   * Continue an interrupted message at chunk `index`, under the salt it started with. Safe only
+   * when the plaintext from that chunk on is the same as before (the same source, checked by the
+   * caller, e.g. by length and digest): chunk positions are then re-sealed with the same
+   * plaintext, never with different plaintext under the same key and nonce.
+   *
+   * @param inputKey - the input key of the interrupted message
+   * @param salt - the salt at the start of its ciphertext
+   * @param index - the first chunk not yet durably written
+   * @param options - suite, backend, context of the interrupted message
+   */
+  static async resume(inputKey: Uint8Array, salt: Uint8Array, index: number, options: ChunkedOptions = {}): Promise<ChunkEncryptor> {
+    assertBytes(salt, 'salt', SALT_LENGTH);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= MAX_CHUNKS) throw new ArgumentError(`chunk index ${index} out of range`);
+    const { cipher, commitment } = await openMessageCipher(inputKey, salt, options);
+    const enc = new ChunkEncryptor(cipher, concatBytes(salt, commitment));
+    enc.index = index;
+    return enc;
+  }
+
   /** The suite in use. */
   get suite(): Suite {
     return this.cipher.suite;
+  }
+
+  /** Chunks sealed so far (including any skipped by {@link ChunkEncryptor.resume}). */
+  get chunks(): number {
+    return this.index;
   }
 
   /** The backend that runs the AEAD. */
