@@ -18,67 +18,152 @@
  */
 export const ERROR_CODES = {
   // Arguments and configuration.
+  /** An argument is of the wrong type, or its length or value is out of range. */
   INVALID_ARGUMENT: 'An argument has the wrong type, length or range.',
+  /** The suite, backend or feature asked for is not available in this environment. */
   UNSUPPORTED: 'The requested suite, backend or feature is not available here.',
+  /** The operation stopped because its `AbortSignal` was aborted. */
   ABORTED: 'The operation was cancelled through its AbortSignal.',
   // Content encryption.
+  /** A key's length does not fit the cipher suite it is used with. */
   CRYPTO_BAD_KEY: 'A key has the wrong length for its suite.',
+  /** The key commitment in the header does not verify: the key or context is wrong, or the header is damaged. */
   CRYPTO_COMMITMENT_MISMATCH:
     'The key commitment does not match: wrong key, wrong context, or a damaged header.',
+  /** A chunk did not authenticate: its data is damaged, out of order, or from another message. */
   CRYPTO_AUTH_FAILED: 'A chunk failed authentication: damaged, reordered or foreign data.',
+  /** The ciphertext does not end at a final chunk: it was cut short or has bytes appended. */
   CRYPTO_TRUNCATED: 'The ciphertext ends where no message can end: it was truncated or extended.',
+  /** The message needs more chunks than the format's chunk counter can number. */
   CRYPTO_TOO_LARGE: 'The message exceeds the chunk counter limit of the format.',
+  /** The envelope header is damaged or does not belong to a simvault envelope. */
   CRYPTO_BAD_ENVELOPE: 'The envelope header is not a simvault envelope or is damaged.',
+  /** The plaintext authenticated but could not be decompressed. */
   CRYPTO_DECOMPRESS_FAILED: 'The authenticated plaintext did not decompress.',
   // Protocol codecs.
+  /** The input stops before the end of the structure being decoded. */
   PROTOCOL_TRUNCATED: 'The input ends before the structure does.',
+  /** Bytes remain in the input after the structure has ended. */
   PROTOCOL_TRAILING_BYTES: 'The input has bytes after the end of the structure.',
+  /** A length field is wrong, or a field does not have the length it must have. */
   PROTOCOL_BAD_LENGTH: 'A length field or a field length is wrong.',
+  /** A field's value is outside the range allowed for it. */
   PROTOCOL_BAD_VALUE: 'A field holds a value outside its range.',
+  /** An unknown tag or command code that may not be skipped (e.g. comprehension required). */
   PROTOCOL_UNKNOWN_TAG: 'A tag or command code is not known and may not be skipped.',
+  /** A field the structure requires is not present. */
   PROTOCOL_MISSING_FIELD: 'A required field is absent.',
+  /** The message's format version is not one this codec supports. */
   PROTOCOL_BAD_VERSION: 'The format version of a message is not supported.',
+  /** A checksum, CRC or MAC fails to verify. */
   PROTOCOL_BAD_CHECKSUM: 'A checksum, CRC or MAC does not verify.',
+  /** The padding added for ciphering is inconsistent (e.g. the padding counter does not match). */
   PROTOCOL_BAD_PADDING: 'Ciphering padding is inconsistent.',
+  /** The counter marks the packet as replayed or out of order. */
   PROTOCOL_REPLAY: 'A counter shows a replayed or out-of-order packet.',
+  /** A secured packet's protection is below the minimum security level required. */
   PROTOCOL_INSUFFICIENT_SECURITY: 'A secured packet is protected less than the minimum security level requires.',
   // Card application server.
+  /** The request is malformed: unreadable bytes, a bad field, the wrong message type, or a body that is too large. */
   SERVER_BAD_REQUEST: 'A request is malformed: bad bytes, a bad field, a wrong message type or an oversized body.',
+  /** A request that must be signed has no signature, or its signature names a key the server does not know. */
   SERVER_UNAUTHENTICATED: 'A request that must be signed carries no signature, or names an unknown key.',
+  /** The request's signature fails to verify. */
   SERVER_BAD_SIGNATURE: 'A request signature does not verify.',
+  /** A signed request's timestamp falls outside the accepted time window. */
   SERVER_STALE_REQUEST: 'A signed request is outside the accepted time window.',
+  /** A signed request reuses a nonce the server has already seen: it is a replay. */
   SERVER_REPLAYED: 'A signed request reuses a nonce already seen: a replay.',
+  /** The key that signed the request is not allowed to call this endpoint. */
   SERVER_FORBIDDEN: 'The signing key may not call this endpoint.',
+  /** This card or SIM sent too many requests; retry after the delay given. */
   SERVER_RATE_LIMITED: 'Too many requests for this card or SIM; retry after the given delay.',
+  /** The endpoint or record asked for does not exist. */
   SERVER_NOT_FOUND: 'No such endpoint or record.',
+  /** The card's CID is absent from the card information: the card is not legitimate. */
   SERVER_UNKNOWN_CARD: 'The CID is not in the card information: an illegitimate card.',
+  /** The card has been blocked or retired. */
   SERVER_CARD_BLOCKED: 'The card is blocked or retired.',
+  /** The card is already bound to a different SIM. */
   SERVER_ALREADY_BOUND: 'The card is bound to another SIM.',
+  /** The card is not bound to the SIM making the request. */
   SERVER_NOT_BOUND: 'The card is not bound to this SIM.',
+  /** The application is undefined, not offered for this card, or has no download resource. */
   SERVER_UNKNOWN_APP: 'The application is not defined, not offered for this card, or has no download resource.',
+  /** No offer with this identifier is defined. */
   SERVER_UNKNOWN_OFFER: 'The offer is not defined.',
+  /** An internal server failure; the request may be retried. */
   SERVER_INTERNAL: 'The server failed; the request may be retried.',
+  // OTA server.
+  /** The OTA server has no SIM provisioned under that ICCID or MSISDN. */
+  OTA_UNKNOWN_SIM: 'The SIM (ICCID or MSISDN) is not provisioned on the OTA server.',
+  /** The SMS TPDU is malformed, is not an SMS-SUBMIT, or does not carry 8-bit SIM data. */
+  OTA_BAD_SMS: 'The SMS TPDU is malformed, not an SMS-SUBMIT, or not 8-bit SIM data.',
+  /** The secured packet is malformed, has bad padding, or names a key the SIM lacks. */
+  OTA_BAD_PACKET: 'The secured packet is malformed, badly padded or names a key the SIM does not have.',
+  /** The secured packet's checksum fails to verify with the SIM's keys: it is forged or damaged. */
+  OTA_BAD_CHECKSUM: "The secured packet's checksum does not verify with the SIM's keys: forged or damaged.",
+  /** The secured packet's counter is not above the last one accepted, or jumps too far ahead: a replay. */
+  OTA_REPLAYED: 'The secured packet counter is not above the last accepted one (or jumps too far): a replay.',
+  /** The secured packet's protection is below the SIM's minimum security level. */
+  OTA_INSUFFICIENT_SECURITY: "The secured packet is protected less than the SIM's minimum security level.",
+  /** The secured packet is addressed to a TAR that this OTA server does not serve for the SIM. */
+  OTA_UNKNOWN_TAR: 'The secured packet is addressed to a TAR this OTA server does not serve for the SIM.',
+  /** The secured packet's data is not a simvault message that the SIM is allowed to send. */
+  OTA_BAD_MESSAGE: 'The data of the secured packet is not a simvault message the SIM may send.',
+  /** A proof of receipt does not answer any command packet sent to the SIM. */
+  OTA_UNKNOWN_POR: 'A proof of receipt answers no command packet sent to the SIM.',
+  /** The card application server was unreachable or answered with an error. */
+  OTA_UPSTREAM: 'The card application server could not be reached or answered with an error.',
+  /** There is no application file with that name. */
+  OTA_UNKNOWN_FILE: 'No application file of that name.',
+  /** The byte range requested lies outside the file. */
+  OTA_RANGE_NOT_SATISFIABLE: 'The requested byte range lies outside the file.',
+  /** An uploaded file does not match the digest announced for it. */
+  OTA_DIGEST_MISMATCH: 'An uploaded file does not match the digest announced with it.',
+  /** An upload or message is larger than the configured size limit. */
+  OTA_TOO_LARGE: 'An upload or message exceeds the configured size limit.',
   // Block devices.
   // The card.
+  /** No simvault card header was found on the device. */
   CARD_NOT_FORMATTED: 'The device holds no simvault card header.',
+  /** The card uses a newer format version that this version of simvault does not know. */
   CARD_UNSUPPORTED_VERSION: 'The card was formatted by a newer, unknown format version.',
+  /** The image was formatted for a card with a different CID: it was copied from another card. */
   CARD_CID_MISMATCH: 'The image was formatted for a card with another CID (copied from another card).',
+  /** The keys are those of a different SIM: the key identifiers do not match. */
   CARD_WRONG_SIM: 'The keys belong to another SIM: key identifiers do not match.',
+  /** A card structure did not authenticate or is inconsistent: it is damaged or was tampered with. */
   CARD_CORRUPT: 'A card structure failed authentication or is inconsistent: damaged or tampered.',
+  /** A zone is older than the generation anchored in its SIM: the card was rolled back. */
   CARD_ROLLED_BACK: 'A zone is older than the generation its SIM anchored: the card was rolled back.',
+  /** The zone lacks the free space the operation needs. */
   CARD_NO_SPACE: 'The zone has not enough free space for the operation.',
+  /** The zone has no file with that name. */
   CARD_NOT_FOUND: 'No file of that name in the zone.',
+  /** A file with that name is already present. */
   CARD_EXISTS: 'A file of that name already exists.',
+  /** The file name is empty, too long, or not valid UTF-8. */
   CARD_BAD_NAME: 'A file name is empty, too long, or not valid UTF-8 text.',
+  /** A put delivered a different number of bytes from the size it declared. */
   CARD_SIZE_MISMATCH: 'A put delivered another number of bytes than it declared.',
+  /** The card or zone has been unmounted or erased. */
   CARD_NOT_MOUNTED: 'The card or zone was unmounted or erased.',
+  /** The source offered to resume an interrupted put does not match that put. */
   CARD_RESUME_MISMATCH: 'The interrupted put does not match the source offered to resume it.',
+  /** Reading, writing or flushing the underlying storage failed. */
   DEVICE_IO: 'A read, write or flush of the underlying storage failed.',
+  /** An offset, length or size is not a whole number of sectors. */
   DEVICE_BAD_ALIGNMENT: 'An offset, length or size is not a multiple of the sector size.',
+  /** An access goes beyond the end of the device. */
   DEVICE_OUT_OF_RANGE: 'An access reaches outside the device.',
+  /** A simulated power failure: the device accepts no further calls. */
   DEVICE_POWER_CUT: 'Power failed (simulated); the device accepts no more calls.',
+  /** The device has been closed and accepts no further calls. */
   DEVICE_CLOSED: 'The device was closed; it accepts no more calls.',
+  /** A write was attempted on a device opened read-only. */
   DEVICE_READ_ONLY: 'A write was sent to a device opened read-only.',
+  /** The card image cannot be opened as requested: it is missing, already exists, or a segment is missing or the wrong size. */
   DEVICE_BAD_IMAGE: 'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
 } as const;
 
@@ -112,6 +197,8 @@ export class SimvaultError extends Error {
   readonly code: ErrorCode;
 
   /**
+   * Create an error with a stable code and a human-readable message.
+   *
    * @param code - stable code from {@link ERROR_CODES}
    * @param message - human-readable detail
    * @param options - standard `ErrorOptions` (a `cause`)
@@ -134,6 +221,8 @@ export class SimvaultError extends Error {
  */
 export class ArgumentError extends SimvaultError {
   /**
+   * Create an argument error; the code is `INVALID_ARGUMENT` unless another is given.
+   *
    * @param message - what was wrong
    * @param code - defaults to `INVALID_ARGUMENT`
    */
@@ -173,6 +262,8 @@ export class ProtocolError extends SimvaultError {
   readonly offset: number;
 
   /**
+   * Create a codec error; its message is `structure.field at offset N: detail`.
+   *
    * @param code - stable code
    * @param structure - structure being decoded
    * @param field - field at fault

@@ -1,0 +1,439 @@
+/**
+ * A card: format a block device into four encrypted zones, mount it with the keys the SIM hands
+ * over, report capacity, crypto-erase zones.
+ *
+ * @module
+ */
+import { equalBytes, randomBytes, toHex } from '../bytes.js';
+import { ArgumentError, CardError, SimvaultError } from '../errors.js';
+import type { BackendChoice } from '../crypto/backend.js';
+import { cardIdentity, ZONES, type CardKeys, type Zone } from '../crypto/keys.js';
+import { DEFAULT_SUITE, getSuite, suiteById, type Suite, type SuiteName } from '../crypto/suites.js';
+import type { BlockDevice } from './device.js';
+import {
+  BLOCK_SIZE,
+  decodeHeader,
+  encodeHeader,
+  FORMAT_VERSION,
+  HEADER_BLOCKS,
+  MIN_ZONE_BLOCKS,
+  zoneBinding,
+  zoneId,
+  type CardHeader,
+  type ZoneEntry,
+} from './layout.js';
+import { ZoneBlocks } from './sealed-blocks.js';
+import { CardZone, type ZoneMountParams } from './zone.js';
+import { zoneInstanceKeys } from './zone-keys.js';
+
+/** Zone flag: the zone is being (re)initialised; a mount finishes the job. */
+export const ZONE_FLAG_ERASING = 0x80;
+
+/**
+ * Options of {@link formatCard}.
+ *
+ * @example
+ * ```ts
+ * import type { FormatOptions } from 'simvault/card';
+ * declare const cid: Uint8Array, keys: import('simvault/crypto').CardKeys;
+ * const opts: FormatOptions = { cid, keys, zones: { operator: 8 << 20, advertising: 4 << 20, multimedia: 64 << 20, user: 64 << 20 } };
+ * ```
+ */
+export interface FormatOptions {
+  /** The card's CID (16 bytes, or its 15-byte identity). */
+  cid: Uint8Array;
+  /** The card's keys from the SIM ({@link deriveCardKeys} of the binding key and this CID). */
+  keys: CardKeys;
+  /** Content suite (default `cobblestone-256`). */
+  suite?: SuiteName;
+  /**
+   * Bytes per zone (quotas fixed at format time, rounded down to 4 KiB blocks). Zones left out
+   * share the rest: operator 10%, advertising 10%, multimedia 40%, user 40%.
+   */
+  zones?: Partial<Record<Zone, number>>;
+  /**
+   * What free space holds: `random` (default) makes used and free blocks indistinguishable;
+   * `zero` is faster to format and reveals which blocks are in use.
+   */
+  fill?: 'random' | 'zero';
+  /** Cipher backend (default `auto`). */
+  backend?: BackendChoice;
+}
+
+/**
+ * Options of {@link mountCard}.
+ *
+ * @example
+ * ```ts
+ * import type { MountOptions } from 'simvault/card';
+ * declare const cid: Uint8Array, keys: import('simvault/crypto').CardKeys;
+ * const opts: MountOptions = { cid, keys, anchors: { user: 42 } };
+ * ```
+ */
+export interface MountOptions {
+  /** The CID the card reports now. */
+  cid: Uint8Array;
+  /** The keys the SIM hands over for this card. */
+  keys: CardKeys;
+  /** Generations the SIM anchored per zone; an older zone is `CARD_ROLLED_BACK`. */
+  anchors?: Partial<Record<Zone, number>>;
+  /** Cipher backend (default `auto`). */
+  backend?: BackendChoice;
+}
+
+/**
+ * What a card header says, readable without keys.
+ *
+ * @example
+ * ```ts
+ * import { readCardInfo } from 'simvault/card';
+ * declare const device: import('simvault/card').BlockDevice;
+ * const info = await readCardInfo(device);
+ * console.log(info.suite, info.zones.map((z) => z.zone));
+ * ```
+ */
+export interface CardInfo {
+  /** On-card format version. */
+  version: number;
+  /** Header generation (grows when a zone is erased). */
+  generation: number;
+  /** Content suite. */
+  suite: SuiteName;
+  /** The card identity (CID bytes 0..14) the card was formatted for, hex. */
+  cardIdentity: string;
+  /** Identifier of the SIM card key it was formatted with, hex. */
+  cardKeyIdentifier: string;
+  /** Zones and their quotas. */
+  zones: Array<{ zone: Zone; capacity: number; keyIdentifier: string }>;
+}
+
+async function readHeader(device: BlockDevice): Promise<CardHeader> {
+  if (device.size < HEADER_BLOCKS * BLOCK_SIZE) throw new CardError('CARD_NOT_FORMATTED', 'the device is too small to hold a card');
+  const blocks = await device.read(0, HEADER_BLOCKS * BLOCK_SIZE);
+  const copies = [0, 1].map((i) => decodeHeader(blocks.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)));
+  const valid = copies.filter((h): h is CardHeader => h !== null);
+  if (!valid.length) {
+    const magic = [0, 1].some((i) => new TextDecoder().decode(blocks.subarray(i * BLOCK_SIZE, i * BLOCK_SIZE + 8)) === 'SIMVAULT');
+    throw magic
+      ? new CardError('CARD_CORRUPT', 'both copies of the card header are damaged')
+      : new CardError('CARD_NOT_FORMATTED', 'the device holds no simvault card');
+  }
+  return valid.reduce((a, b) => (b.generation > a.generation ? b : a));
+}
+
+// A power cut between the two header writes leaves copies that differ: make both the newest.
+async function healHeaderCopies(device: BlockDevice, h: CardHeader): Promise<void> {
+  const good = encodeHeader(h);
+  const raw = await device.read(0, HEADER_BLOCKS * BLOCK_SIZE);
+  for (const i of [0, 1]) {
+    if (!equalBytes(raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE), good)) {
+      await device.write(i * BLOCK_SIZE, good);
+      await device.flush();
+    }
+  }
+}
+
+async function writeHeader(device: BlockDevice, h: CardHeader): Promise<void> {
+  const block = encodeHeader(h);
+  // Primary then backup, each made durable: a torn write of either leaves the other whole, and
+  // the reader takes the valid copy with the highest generation.
+  await device.write(0, block);
+  await device.flush();
+  await device.write(BLOCK_SIZE, block);
+  await device.flush();
+}
+
+/**
+ * Read the card header without keys.
+ *
+ * @example
+ * ```ts
+ * import { readCardInfo, MemoryDevice } from 'simvault/card';
+ * await readCardInfo(new MemoryDevice(1 << 20)); // throws CARD_NOT_FORMATTED
+ * ```
+ */
+export async function readCardInfo(device: BlockDevice): Promise<CardInfo> {
+  const h = await readHeader(device);
+  return {
+    version: h.version,
+    generation: h.generation,
+    suite: suiteById(h.suiteId).name,
+    cardIdentity: toHex(h.cardIdentity),
+    cardKeyIdentifier: toHex(h.cardKeyIdentifier),
+    zones: h.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier) })),
+  };
+}
+
+function planZones(totalBlocks: number, wanted: Partial<Record<Zone, number>> = {}): Record<Zone, number> {
+  const available = totalBlocks - HEADER_BLOCKS;
+  const out = {} as Record<Zone, number>;
+  let given = 0;
+  for (const z of ZONES) {
+    const bytes = wanted[z];
+    if (bytes === undefined) continue;
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ArgumentError(`zone ${z} size must be a non-negative number of bytes`);
+    out[z] = Math.floor(bytes / BLOCK_SIZE);
+    given += out[z];
+  }
+  const share: Record<Zone, number> = { operator: 10, advertising: 10, multimedia: 40, user: 40 };
+  const rest = ZONES.filter((z) => out[z] === undefined);
+  const restWeight = rest.reduce((n, z) => n + share[z], 0);
+  let left = available - given;
+  for (const z of rest) {
+    out[z] = Math.floor(((available - given) * share[z]) / restWeight);
+    left -= out[z];
+  }
+  for (const z of ZONES) {
+    if (out[z] < MIN_ZONE_BLOCKS) {
+      throw new ArgumentError(`zone ${z} would have ${out[z] * BLOCK_SIZE} bytes; each zone needs at least ${MIN_ZONE_BLOCKS * BLOCK_SIZE}`);
+    }
+  }
+  if (left < 0) throw new ArgumentError(`the zones need ${(given + HEADER_BLOCKS) * BLOCK_SIZE} bytes; the device has ${totalBlocks * BLOCK_SIZE}`);
+  return out;
+}
+
+async function zoneParams(
+  device: BlockDevice,
+  h: CardHeader,
+  entry: ZoneEntry,
+  keys: CardKeys,
+  suite: Suite,
+  backend: BackendChoice | undefined,
+): Promise<ZoneMountParams> {
+  const instance = await zoneInstanceKeys(keys.zones[entry.zone], entry.salt, suite, backend);
+  return {
+    zone: entry.zone,
+    zoneIdByte: zoneId(entry.zone),
+    blocks: new ZoneBlocks(device, entry.startBlock, entry.blockCount, instance.metadata, zoneBinding(h, entry), zoneId(entry.zone)),
+    keys: instance,
+    suite,
+    cardIdentity: h.cardIdentity,
+  };
+}
+
+async function fillZone(device: BlockDevice, entry: ZoneEntry, fill: 'random' | 'zero'): Promise<void> {
+  const step = 256; // blocks per write
+  const zero = new Uint8Array(step * BLOCK_SIZE);
+  for (let b = 0; b < entry.blockCount; b += step) {
+    const n = Math.min(step, entry.blockCount - b);
+    const data = fill === 'random' ? randomBytes(n * BLOCK_SIZE) : zero.subarray(0, n * BLOCK_SIZE);
+    await device.write((entry.startBlock + b) * BLOCK_SIZE, data);
+  }
+}
+
+/**
+ * Format a device as a simvault card: four zones with their quotas, each empty and encrypted
+ * under keys bound to this SIM and this card. The old header is invalidated first, so a power cut
+ * during format leaves the old card, or an unformatted device, or the new card — never a mix.
+ *
+ * @example
+ * ```ts
+ * import { formatCard, mountCard, MemoryDevice } from 'simvault/card';
+ * import { deriveCardKeys } from 'simvault/crypto';
+ * const device = new MemoryDevice(16 << 20);
+ * const cid = new Uint8Array(16).fill(3);
+ * const keys = deriveCardKeys(crypto.getRandomValues(new Uint8Array(32)), cid);
+ * await formatCard(device, { cid, keys });
+ * const card = await mountCard(device, { cid, keys });
+ * ```
+ */
+export async function formatCard(device: BlockDevice, options: FormatOptions): Promise<void> {
+  const { keys } = options;
+  if (device.size % BLOCK_SIZE !== 0) throw new ArgumentError(`device size must be a multiple of ${BLOCK_SIZE} bytes`);
+  const identity = cardIdentity(options.cid);
+  if (!equalBytes(identity, keys.cardIdentity)) throw new CardError('CARD_CID_MISMATCH', 'the keys were derived for another card');
+  const suite = getSuite(options.suite ?? DEFAULT_SUITE);
+  const sizes = planZones(device.size / BLOCK_SIZE, options.zones);
+  let start = HEADER_BLOCKS;
+  const zones: ZoneEntry[] = ZONES.map((zone) => {
+    const entry = { zone, flags: 0, startBlock: start, blockCount: sizes[zone], salt: randomBytes(32), keyIdentifier: keys.zones[zone].keyIdentifier.slice() };
+    start += sizes[zone];
+    return entry;
+  });
+  const header: CardHeader = {
+    version: FORMAT_VERSION,
+    generation: 1,
+    suiteId: suite.id,
+    cardIdentity: identity,
+    cardKeyIdentifier: keys.cardKeyIdentifier.slice(),
+    zones,
+  };
+  const blank = new Uint8Array(BLOCK_SIZE);
+  await device.write(0, blank);
+  await device.flush();
+  await device.write(BLOCK_SIZE, blank);
+  await device.flush();
+  for (const entry of zones) {
+    await fillZone(device, entry, options.fill ?? 'random');
+    await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend));
+  }
+  await writeHeader(device, header);
+}
+
+/**
+ * Mount a card with the SIM's keys. Reports a card formatted for another CID as
+ * `CARD_CID_MISMATCH`, another SIM's keys as `CARD_WRONG_SIM` (by key identifiers, without trial
+ * decryption), and a zone older than its anchor as `CARD_ROLLED_BACK`. A zone whose structures
+ * are damaged does not stop the mount: {@link Card.zone} reports it and the other zones work.
+ *
+ * @example
+ * ```ts
+ * import { mountCard } from 'simvault/card';
+ * declare const device: import('simvault/card').BlockDevice, cid: Uint8Array, keys: import('simvault/crypto').CardKeys;
+ * const card = await mountCard(device, { cid, keys });
+ * await card.zone('user').writeFile('a.txt', new Uint8Array([1]));
+ * ```
+ */
+export async function mountCard(device: BlockDevice, options: MountOptions): Promise<Card> {
+  let header = await readHeader(device);
+  await healHeaderCopies(device, header);
+  const { keys } = options;
+  if (!equalBytes(cardIdentity(options.cid), header.cardIdentity)) {
+    throw new CardError('CARD_CID_MISMATCH', `this image was formatted for card ${toHex(header.cardIdentity)}, not ${toHex(cardIdentity(options.cid))}`);
+  }
+  if (!equalBytes(keys.cardKeyIdentifier, header.cardKeyIdentifier)) {
+    throw new CardError('CARD_WRONG_SIM', 'the card is bound to another SIM (card key identifier differs)');
+  }
+  for (const entry of header.zones) {
+    if (!equalBytes(keys.zones[entry.zone].keyIdentifier, entry.keyIdentifier)) {
+      throw new CardError('CARD_WRONG_SIM', `zone ${entry.zone} is bound to another SIM (key identifier differs)`);
+    }
+  }
+  const suite = suiteById(header.suiteId);
+  // Finish an erase a power cut interrupted: the zone's old contents are already unreachable.
+  for (const entry of header.zones.filter((e) => e.flags & ZONE_FLAG_ERASING)) {
+    await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend));
+  }
+  if (header.zones.some((e) => e.flags & ZONE_FLAG_ERASING)) {
+    header = { ...header, generation: header.generation + 1, zones: header.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })) };
+    await writeHeader(device, header);
+  }
+  const zones = new Map<Zone, CardZone | SimvaultError>();
+  for (const entry of header.zones) {
+    const params = await zoneParams(device, header, entry, keys, suite, options.backend);
+    try {
+      zones.set(entry.zone, await CardZone.mount(params, options.anchors?.[entry.zone]));
+    } catch (e) {
+      if (e instanceof CardError && e.code === 'CARD_ROLLED_BACK') throw e;
+      if (!(e instanceof SimvaultError)) throw e;
+      zones.set(entry.zone, e);
+    }
+  }
+  return new Card(device, header, keys, suite, options.backend, zones);
+}
+
+/**
+ * A mounted card.
+ *
+ * @example
+ * ```ts
+ * import type { Card } from 'simvault/card';
+ * const report = (card: Card) => card.capacity();
+ * ```
+ */
+export class Card {
+  /** @internal */
+  constructor(
+    /** The device the card lives on. */
+    readonly device: BlockDevice,
+    private header: CardHeader,
+    private readonly keys: CardKeys,
+    /** The content suite. */
+    readonly suite: Suite,
+    private readonly backend: BackendChoice | undefined,
+    private readonly zones: Map<Zone, CardZone | SimvaultError>,
+  ) {}
+
+  /** One zone; throws the zone's mount error if its structures are damaged. */
+  zone(name: Zone): CardZone {
+    const z = this.zones.get(name);
+    if (z === undefined) throw new ArgumentError(`unknown zone '${String(name)}' (${ZONES.join(', ')})`);
+    if (z instanceof SimvaultError) throw z;
+    return z;
+  }
+
+  /** Zones that failed to mount, with their errors. */
+  get damaged(): Array<{ zone: Zone; error: SimvaultError }> {
+    return [...this.zones].filter((e): e is [Zone, SimvaultError] => e[1] instanceof SimvaultError).map(([zone, error]) => ({ zone, error }));
+  }
+
+  /** The header, as {@link readCardInfo} describes it. */
+  info(): CardInfo {
+    return {
+      version: this.header.version,
+      generation: this.header.generation,
+      suite: this.suite.name,
+      cardIdentity: toHex(this.header.cardIdentity),
+      cardKeyIdentifier: toHex(this.header.cardKeyIdentifier),
+      zones: this.header.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier) })),
+    };
+  }
+
+  /**
+   * The card's capacity, used and free bytes, per zone and in total: the SIM's "virtual extended
+   * capacity".
+   */
+  capacity(): { capacity: number; used: number; free: number; files: number; zones: Partial<Record<Zone, ReturnType<CardZone['capacity']>>> } {
+    const zones: Partial<Record<Zone, ReturnType<CardZone['capacity']>>> = {};
+    let capacity = 0;
+    let used = 0;
+    let free = 0;
+    let files = 0;
+    for (const [name, z] of this.zones) {
+      if (z instanceof SimvaultError) continue;
+      const c = z.capacity();
+      zones[name] = c;
+      capacity += c.capacity;
+      used += c.used;
+      free += c.free;
+      files += c.files;
+    }
+    return { capacity, used, free, files, zones };
+  }
+
+  /** Each zone's generation, for the SIM to anchor after a change. */
+  generations(): Partial<Record<Zone, number>> {
+    const out: Partial<Record<Zone, number>> = {};
+    for (const [name, z] of this.zones) if (!(z instanceof SimvaultError)) out[name] = z.generation;
+    return out;
+  }
+
+  /**
+   * Crypto-erase zones: each gets a new random salt, so everything stored under the old one is
+   * unrecoverable even with the SIM's keys, and starts empty. Safe against power cuts: a mount
+   * finishes an interrupted erase.
+   */
+  async erase(zones: readonly Zone[] = ZONES): Promise<void> {
+    for (const z of zones) if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
+    for (const z of zones) {
+      const old = this.zones.get(z);
+      if (old instanceof CardZone) old.invalidate(new CardError('CARD_NOT_MOUNTED', `zone ${z} was erased; use card.zone('${z}') again`));
+    }
+    const marked: CardHeader = {
+      ...this.header,
+      generation: this.header.generation + 1,
+      zones: this.header.zones.map((e) => (zones.includes(e.zone) ? { ...e, salt: randomBytes(32), flags: e.flags | ZONE_FLAG_ERASING } : e)),
+    };
+    await writeHeader(this.device, marked);
+    for (const entry of marked.zones.filter((e) => zones.includes(e.zone))) {
+      await CardZone.format(await zoneParams(this.device, marked, entry, this.keys, this.suite, this.backend));
+    }
+    const done: CardHeader = {
+      ...marked,
+      generation: marked.generation + 1,
+      zones: marked.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })),
+    };
+    await writeHeader(this.device, done);
+    this.header = done;
+    for (const entry of done.zones.filter((e) => zones.includes(e.zone))) {
+      const params = await zoneParams(this.device, done, entry, this.keys, this.suite, this.backend);
+      this.zones.set(entry.zone, await CardZone.mount(params));
+    }
+  }
+
+  /** Flush and close the device. */
+  async unmount(): Promise<void> {
+    for (const z of this.zones.values()) if (z instanceof CardZone) z.invalidate(new CardError('CARD_NOT_MOUNTED', 'the card was unmounted'));
+    await this.device.close();
+  }
+}

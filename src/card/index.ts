@@ -1,0 +1,29 @@
+/**
+ * `simvault/card`: block devices, the on-card format, zones, files and fsck.
+ *
+ * @module
+ */
+export type { BlockDevice } from './device.js';
+export { DeviceError, PowerCutError, type DeviceErrorCode } from './device-error.js';
+export { assertAccess, assertDeviceSize, assertSectorSize, assertWriteData } from './device-access.js';
+export { MemoryDevice, type MemoryDeviceOptions } from './memory-device.js';
+export {
+  FaultDevice,
+  type FaultDeviceOptions,
+  type PowerCutPlan,
+  type PowerCutMode,
+  type PowerCutReport,
+  type BitFlip,
+} from './fault-device.js';
+export {
+  formatCard,
+  mountCard,
+  readCardInfo,
+  Card,
+  ZONE_FLAG_ERASING,
+  type FormatOptions,
+  type MountOptions,
+  type CardInfo,
+} from './card.js';
+export { CardZone, ZoneFileReader, type FileInfo, type PendingPut, type PutOptions, type ZonePut } from './zone.js';
+export { fsck, type FsckReport, type FsckProblem } from './fsck.js';

@@ -1,0 +1,122 @@
+/**
+ * Sealed metadata blocks: every structure inside a zone (superblocks, file table nodes, allocation
+ * map, extent lists) is one 4 KiB block `nonce (12) || AEAD(body of 4068 bytes) || tag (16)`, with
+ * associated data binding it to the card header, the zone, its block address and its kind. A
+ * pointer to a block carries the nonce it was written with, so a block replaced by an older
+ * version of itself (or moved from elsewhere) fails to open.
+ *
+ * @module
+ */
+import { concatBytes, equalBytes, randomBytes } from '../bytes.js';
+import { CardError } from '../errors.js';
+import type { AeadKey } from '../crypto/backend.js';
+import type { BlockDevice } from './device.js';
+import { BLOCK_SIZE } from './layout.js';
+
+/** Usable bytes in a sealed block's body. */
+export const BODY_SIZE = BLOCK_SIZE - 12 - 16;
+
+/** What a sealed block holds; part of its associated data. */
+export const Kind = {
+  Superblock: 1,
+  TrieNode: 2,
+  Bitmap: 4,
+  BitmapIndex: 5,
+  Extents: 6,
+} as const;
+/** A sealed block kind. */
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** A pointer: zone-relative block address and the nonce the block was sealed with. 0 is null. */
+export interface Ptr {
+  addr: number;
+  nonce: Uint8Array;
+}
+
+/** Bytes of an encoded pointer. */
+export const PTR_SIZE = 16;
+
+/** The null pointer. */
+export const NULL_PTR: Ptr = Object.freeze({ addr: 0, nonce: new Uint8Array(12) }) as Ptr;
+
+/** Write a pointer at `off`. */
+export function putPtr(view: DataView, bytes: Uint8Array, off: number, p: Ptr): void {
+  view.setUint32(off, p.addr);
+  bytes.set(p.nonce, off + 4);
+}
+
+/** Read a pointer at `off`. */
+export function getPtr(view: DataView, bytes: Uint8Array, off: number): Ptr {
+  return { addr: view.getUint32(off), nonce: bytes.slice(off + 4, off + 16) };
+}
+
+/** Block I/O of one zone: raw data blocks and sealed metadata blocks. */
+export class ZoneBlocks {
+  constructor(
+    readonly device: BlockDevice,
+    /** First device block of the zone. */
+    readonly start: number,
+    /** Blocks in the zone. */
+    readonly count: number,
+    private readonly aead: AeadKey,
+    private readonly binding: Uint8Array,
+    private readonly zoneIdByte: number,
+  ) {}
+
+  private offset(addr: number, blocks = 1): number {
+    if (!Number.isInteger(addr) || addr < 0 || addr + blocks > this.count) {
+      throw new CardError('CARD_CORRUPT', `block ${addr}+${blocks} lies outside the zone of ${this.count} blocks`);
+    }
+    return (this.start + addr) * BLOCK_SIZE;
+  }
+
+  private aad(addr: number, kind: Kind): Uint8Array {
+    const tail = new Uint8Array(6);
+    tail[0] = this.zoneIdByte;
+    new DataView(tail.buffer).setUint32(1, addr);
+    tail[5] = kind;
+    return concatBytes(this.binding, tail);
+  }
+
+  /** Read raw blocks. */
+  read(addr: number, blocks: number): Promise<Uint8Array> {
+    return this.device.read(this.offset(addr, blocks), blocks * BLOCK_SIZE);
+  }
+
+  /** Write raw blocks (length a multiple of the block size). */
+  write(addr: number, data: Uint8Array): Promise<void> {
+    return this.device.write(this.offset(addr, data.length / BLOCK_SIZE), data);
+  }
+
+  /** Seal a body (at most {@link BODY_SIZE} bytes, zero-padded) into block `addr`. */
+  async writeSealed(addr: number, kind: Kind, body: Uint8Array): Promise<Ptr> {
+    if (body.length > BODY_SIZE) throw new Error(`sealed body of ${body.length} bytes exceeds ${BODY_SIZE}`);
+    const plain = new Uint8Array(BODY_SIZE);
+    plain.set(body);
+    const nonce = randomBytes(12);
+    const sealed = await this.aead.seal(nonce, plain, this.aad(addr, kind));
+    const block = new Uint8Array(BLOCK_SIZE);
+    block.set(nonce, 0);
+    block.set(sealed, 12);
+    await this.write(addr, block);
+    return { addr, nonce };
+  }
+
+  /**
+   * Open a sealed block. With `expected`, the block must carry that pointer's nonce. Throws
+   * `CARD_CORRUPT` for a block that does not authenticate.
+   */
+  async readSealed(addr: number, kind: Kind, expected?: Ptr): Promise<Uint8Array> {
+    const block = await this.read(addr, 1);
+    const body = await this.openSealed(block, addr, kind, expected);
+    if (!body) throw new CardError('CARD_CORRUPT', `sealed block ${addr} (kind ${kind}) failed authentication`);
+    return body;
+  }
+
+  /** Open a block already read; `null` if it does not authenticate. */
+  async openSealed(block: Uint8Array, addr: number, kind: Kind, expected?: Ptr): Promise<Uint8Array | null> {
+    const nonce = block.subarray(0, 12);
+    if (expected && !equalBytes(nonce, expected.nonce)) return null;
+    return this.aead.open(nonce, block.subarray(12), this.aad(addr, kind));
+  }
+}

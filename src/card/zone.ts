@@ -1,0 +1,835 @@
+/**
+ * One mounted zone: its files, put as a stream and read back whole, as a stream or by range;
+ * delete, rename, list, stat; capacity; the generation the SIM anchors. Every change is one
+ * copy-on-write transaction ending in a superblock write between two flushes, so a power cut
+ * at any moment leaves the old state or the new one.
+ *
+ * @module
+ */
+import { concatBytes, equalBytes, randomBytes, toHex, utf8 } from '../bytes.js';
+import { CardError, SimvaultError } from '../errors.js';
+import { ChunkEncryptor, ciphertextLength, CHUNK_SIZE, HEADER_LENGTH, SALT_LENGTH } from '../crypto/chunked.js';
+import { RandomAccessDecryptor, type RandomAccessSource } from '../crypto/random-access.js';
+import type { Zone as ZoneName } from '../crypto/keys.js';
+import type { Suite } from '../crypto/suites.js';
+import { AllocationMap, BLOCKS_PER_PAGE } from './allocation-map.js';
+import {
+  extentBlockCount,
+  FileTable,
+  INLINE_EXTENTS,
+  MAX_NAME_BYTES,
+  MAX_TAG_BYTES,
+  readExtents,
+  writeExtentBlocks,
+  type Extent,
+  type FileRecord,
+} from './file-table.js';
+import { BLOCK_SIZE } from './layout.js';
+import { Mutex } from './mutex.js';
+import type { ZoneBlocks } from './sealed-blocks.js';
+import { readSuperblocks, writeSuperblock, type Superblock } from './superblock.js';
+import type { ZoneInstanceKeys } from './zone-keys.js';
+
+const SEALED_CHUNK = CHUNK_SIZE + 16;
+// Ciphertext is written in batches of this many bytes (whole blocks).
+const WRITE_BATCH = 1024 * 1024;
+const DEFAULT_CHECKPOINT = 32 * 1024 * 1024;
+
+/**
+ * A file as {@link CardZone.list} and {@link CardZone.stat} describe it.
+ *
+ * @example
+ * ```ts
+ * import type { FileInfo } from 'simvault/card';
+ * const show = (f: FileInfo) => `${f.name} ${f.size}`;
+ * ```
+ */
+export interface FileInfo {
+  /** The file's name in its zone. */
+  name: string;
+  /** Plaintext bytes. */
+  size: number;
+  /** Bytes it occupies on the card (ciphertext rounded up to blocks). */
+  storedBytes: number;
+  /** Last modification, milliseconds since the epoch. */
+  mtime: number;
+  /** Random identity bound into the file's encryption (hex). */
+  fileId: string;
+}
+
+/**
+ * An interrupted put that can be resumed.
+ *
+ * @example
+ * ```ts
+ * import type { PendingPut } from 'simvault/card';
+ * const show = (p: PendingPut) => `${p.name}: ${p.durableBytes} of ${p.size}`;
+ * ```
+ */
+export interface PendingPut {
+  /** Name the file will have. */
+  name: string;
+  /** Declared plaintext size (-1 when undeclared). */
+  size: number;
+  /** Plaintext bytes durably stored: resume feeds the source from here. */
+  durableBytes: number;
+  /** The source identity given to the put (digest or ETag). */
+  sourceTag: string;
+}
+
+/**
+ * Options of {@link CardZone.put}.
+ *
+ * @example
+ * ```ts
+ * import type { PutOptions } from 'simvault/card';
+ * const opts: PutOptions = { size: 1_000_000, sourceTag: 'sha256:…', resume: true };
+ * ```
+ */
+export interface PutOptions {
+  /**
+   * The plaintext size, if known: a put that cannot fit is then refused before any byte is
+   * written, and delivering another number of bytes fails with `CARD_SIZE_MISMATCH`.
+   */
+  size?: number;
+  /** Identity of the source (digest or ETag, at most 64 bytes): enables checkpoints and resume. */
+  sourceTag?: string;
+  /** Resume an interrupted put of the same name, size and source tag if there is one. */
+  resume?: boolean;
+  /** Replace an existing file of the same name (default true). */
+  overwrite?: boolean;
+  /** Checkpoint interval in bytes when a source tag is given (default 32 MiB). */
+  checkpointBytes?: number;
+  /** Modification time to record (default now). */
+  mtime?: number;
+}
+
+/**
+ * A put in progress: write the source's bytes from {@link ZonePut.offset} on into
+ * {@link ZonePut.writable}; the file appears when the stream closes, atomically.
+ *
+ * @example
+ * ```ts
+ * import type { ZonePut } from 'simvault/card';
+ * async function store(put: ZonePut, data: Uint8Array) {
+ *   const w = put.writable.getWriter();
+ *   await w.write(data.subarray(put.offset));
+ *   await w.close();
+ * }
+ * ```
+ */
+export interface ZonePut {
+  /** Where the source must start (0, or the durable offset of a resumed put). */
+  readonly offset: number;
+  /** The stream to write plaintext into. */
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/** Mount parameters of a zone, from the card. */
+export interface ZoneMountParams {
+  zone: ZoneName;
+  zoneIdByte: number;
+  blocks: ZoneBlocks;
+  keys: ZoneInstanceKeys;
+  suite: Suite;
+  cardIdentity: Uint8Array;
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string') throw new CardError('CARD_BAD_NAME', 'a file name must be a string');
+  const bytes = utf8(name).length;
+  if (bytes === 0 || bytes > MAX_NAME_BYTES) throw new CardError('CARD_BAD_NAME', `a file name must be 1..${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes}`);
+  if (/[\u0000-\u001f\u007f]/.test(name) || name.includes('\uFFFD') || /[\uD800-\uDFFF]/.test(name.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
+    throw new CardError('CARD_BAD_NAME', 'a file name may not contain control characters or lone surrogates');
+  }
+}
+
+function blocksFor(bytes: number): number {
+  return Math.ceil(bytes / BLOCK_SIZE);
+}
+
+function infoOf(r: FileRecord): FileInfo {
+  return { name: r.name, size: r.size, storedBytes: blocksFor(r.ctLength) * BLOCK_SIZE, mtime: r.mtime, fileId: toHex(r.fileId) };
+}
+
+/**
+ * A mounted zone of a card. Obtain it from `Card.zone(name)`.
+ *
+ * @example
+ * ```ts
+ * import type { CardZone } from 'simvault/card';
+ * async function demo(zone: CardZone) {
+ *   await zone.writeFile('hello.txt', new TextEncoder().encode('hi'));
+ *   const bytes = await zone.readFile('hello.txt');
+ *   console.log(await zone.list(), zone.capacity());
+ * }
+ * ```
+ */
+export class CardZone {
+  /** The zone's name. */
+  readonly name: ZoneName;
+  private sb: Superblock;
+  private readonly lock = new Mutex();
+  private broken: SimvaultError | undefined;
+
+  private constructor(
+    private readonly p: ZoneMountParams,
+    sb: Superblock,
+    private readonly alloc: AllocationMap,
+    private readonly table: FileTable,
+  ) {
+    this.name = p.zone;
+    this.sb = sb;
+  }
+
+  /** Lay out an empty zone: allocation map, empty file table, first superblock. */
+  static async format(p: ZoneMountParams): Promise<void> {
+    const alloc = AllocationMap.fresh(p.blocks, p.blocks.count, [0, 1]);
+    const index = await alloc.prepareCommit();
+    await p.blocks.device.flush();
+    await writeSuperblock(p.blocks, { generation: 1, root: null, files: 0, bytes: 0, index });
+    await p.blocks.device.flush();
+  }
+
+  /** Mount a zone: read its superblocks and allocation index (nothing proportional to its files). */
+  static async mount(p: ZoneMountParams, anchor?: number): Promise<CardZone> {
+    const { best } = await readSuperblocks(p.blocks);
+    if (!best) throw new CardError('CARD_CORRUPT', `zone ${p.zone}: no superblock authenticates`);
+    if (anchor !== undefined && best.generation < anchor) {
+      throw new CardError('CARD_ROLLED_BACK', `zone ${p.zone} is at generation ${best.generation}, older than the anchored ${anchor}`);
+    }
+    const alloc = await AllocationMap.load(p.blocks, p.blocks.count, best.index);
+    return new CardZone(p, best, alloc, new FileTable(p.blocks, p.keys.nameKey, best.root));
+  }
+
+  /** Generation of the last commit; grows with every change. The SIM anchors it. */
+  get generation(): number {
+    return this.sb.generation;
+  }
+
+  /**
+   * Capacity, used and free bytes and the number of files: this zone's share of the card's
+   * "virtual extended capacity".
+   */
+  capacity(): { capacity: number; used: number; free: number; files: number; fileBytes: number } {
+    const capacity = this.p.blocks.count * BLOCK_SIZE;
+    const free = this.alloc.freeBlocks * BLOCK_SIZE;
+    return { capacity, used: capacity - free, free, files: this.sb.files, fileBytes: this.sb.bytes };
+  }
+
+  private alive(): void {
+    if (this.broken) throw this.broken;
+  }
+
+  /** Mark the zone unusable (after a failed commit or an erase): every later call throws. */
+  invalidate(reason: SimvaultError): void {
+    this.broken = reason;
+  }
+
+  private context(fileId: Uint8Array): Uint8Array {
+    return concatBytes(utf8('simvault/v1 card-file'), new Uint8Array([0]), this.p.cardIdentity, new Uint8Array([this.p.zoneIdByte]), fileId);
+  }
+
+  private async commit(files: number, bytes: number): Promise<void> {
+    const next: Superblock = { generation: this.sb.generation + 1, root: null, files, bytes, index: [] };
+    try {
+      next.root = await this.table.prepareCommit(this.alloc);
+      next.index = await this.alloc.prepareCommit();
+      await this.p.blocks.device.flush();
+      await writeSuperblock(this.p.blocks, next);
+      await this.p.blocks.device.flush();
+    } catch (e) {
+      this.table.rollback();
+      this.alloc.rollback();
+      // Whether the superblock reached the card is unknown: only a remount can tell.
+      this.broken = new CardError('CARD_NOT_MOUNTED', `zone ${this.name}: a commit failed (${(e as Error).message}); remount the card`);
+      throw e;
+    }
+    this.alloc.afterCommit();
+    this.table.afterCommit(next.root);
+    this.sb = next;
+  }
+
+  private abandonChanges(): void {
+    this.table.rollback();
+    this.alloc.rollback();
+  }
+
+  private async freeRecord(r: FileRecord, { keepData = false } = {}): Promise<void> {
+    const { extents, listBlocks } = await readExtents(this.p.blocks, r);
+    for (const b of listBlocks) await this.alloc.free(b, 1);
+    if (!keepData) for (const e of extents) await this.alloc.free(e.start, e.count);
+  }
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.alive();
+    const release = await this.lock.acquire();
+    try {
+      this.alive();
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /** Visible files, sorted by name. */
+  async list(): Promise<FileInfo[]> {
+    this.alive();
+    const records = await this.table.records();
+    return records
+      .filter((r) => !r.pending)
+      .map(infoOf)
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Interrupted puts that can be resumed. */
+  async pending(): Promise<PendingPut[]> {
+    this.alive();
+    const records = await this.table.records();
+    return records
+      .filter((r) => r.pending)
+      .map((r) => ({
+        name: r.name,
+        size: r.size,
+        durableBytes: ((r.ctLength - HEADER_LENGTH) / SEALED_CHUNK) * CHUNK_SIZE,
+        sourceTag: r.sourceTag,
+      }));
+  }
+
+  /** One file's description; `CARD_NOT_FOUND` if absent. */
+  async stat(name: string): Promise<FileInfo> {
+    return infoOf(await this.record(name));
+  }
+
+  /** Whether a file exists. */
+  async exists(name: string): Promise<boolean> {
+    checkName(name);
+    this.alive();
+    return (await this.table.find(name)) !== undefined;
+  }
+
+  private async record(name: string): Promise<FileRecord> {
+    checkName(name);
+    this.alive();
+    const r = await this.table.find(name);
+    if (!r) throw new CardError('CARD_NOT_FOUND', `no file named '${name}' in zone ${this.name}`);
+    return r;
+  }
+
+  /**
+   * Open a file for reading: its size and a random-access reader that decrypts only the chunks a
+   * range touches. Damaged data yields a typed error and no plaintext from it.
+   */
+  async open(name: string): Promise<ZoneFileReader> {
+    const r = await this.record(name);
+    if (r.ctLength !== ciphertextLength(r.size)) throw new CardError('CARD_CORRUPT', `file '${name}': recorded lengths disagree`);
+    const { extents } = await readExtents(this.p.blocks, r);
+    const source = new ExtentSource(this.p.blocks, extents, r.ctLength);
+    const salt = await source.read(0, SALT_LENGTH);
+    if (!equalBytes(salt, r.salt)) throw new CardError('CARD_CORRUPT', `file '${name}': stored ciphertext does not belong to its record`);
+    const reader = await RandomAccessDecryptor.open(this.p.keys.contentKey, source, {
+      suite: this.p.suite.name,
+      context: this.context(r.fileId),
+    });
+    return new ZoneFileReader(infoOf(r), reader);
+  }
+
+  /** A whole file (or `[start, end)` of it) in memory. */
+  async readFile(name: string, start?: number, end?: number): Promise<Uint8Array> {
+    const f = await this.open(name);
+    return f.read(start ?? 0, end ?? f.info.size);
+  }
+
+  /** A file (or `[start, end)` of it) as a stream, one authenticated chunk at a time. */
+  async get(name: string, start?: number, end?: number): Promise<ReadableStream<Uint8Array>> {
+    const f = await this.open(name);
+    return f.stream(start ?? 0, end ?? f.info.size);
+  }
+
+  /** Store a whole file from memory. */
+  async writeFile(name: string, data: Uint8Array, options: Omit<PutOptions, 'size'> = {}): Promise<FileInfo> {
+    const put = await this.put(name, { ...options, size: data.length });
+    const w = put.writable.getWriter();
+    await w.write(data.subarray(put.offset));
+    await w.close();
+    return this.stat(name);
+  }
+
+  /** Delete a file: its blocks are free after the commit. */
+  async delete(name: string): Promise<void> {
+    checkName(name);
+    await this.withLock(async () => {
+      const r = await this.table.remove(name);
+      if (!r) throw new CardError('CARD_NOT_FOUND', `no file named '${name}' in zone ${this.name}`);
+      try {
+        await this.freeRecord(r);
+      } catch (e) {
+        this.abandonChanges();
+        throw e;
+      }
+      await this.commit(this.sb.files - 1, this.sb.bytes - r.size);
+    });
+  }
+
+  /** Forget an interrupted put and free its blocks. */
+  async abandon(name: string): Promise<void> {
+    checkName(name);
+    await this.withLock(async () => {
+      const r = await this.table.remove(name, true);
+      if (!r) throw new CardError('CARD_NOT_FOUND', `no interrupted put named '${name}' in zone ${this.name}`);
+      await this.freeRecord(r);
+      await this.commit(this.sb.files, this.sb.bytes);
+    });
+  }
+
+  /** Rename a file (metadata only: the file's identity, and so its ciphertext, stay valid). */
+  async rename(from: string, to: string, { overwrite = false } = {}): Promise<void> {
+    checkName(from);
+    checkName(to);
+    await this.withLock(async () => {
+      if (from === to) {
+        await this.record(from);
+        return;
+      }
+      let files = this.sb.files;
+      let bytes = this.sb.bytes;
+      try {
+        const r = await this.table.remove(from);
+        if (!r) throw new CardError('CARD_NOT_FOUND', `no file named '${from}' in zone ${this.name}`);
+        const target = await this.table.remove(to);
+        if (target) {
+          if (!overwrite) throw new CardError('CARD_EXISTS', `a file named '${to}' already exists in zone ${this.name}`);
+          await this.freeRecord(target);
+          files--;
+          bytes -= target.size;
+        }
+        await this.table.upsert({ ...r, name: to, mtime: Date.now() });
+      } catch (e) {
+        this.abandonChanges();
+        throw e;
+      }
+      await this.commit(files, bytes);
+    });
+  }
+
+  /**
+   * Start storing a file. The returned stream encrypts and writes as data arrives, in constant
+   * memory; the file appears only when the stream closes (and replaces a file of the same name
+   * atomically). Aborting, or a failure, leaves the zone as it was — except that a put with a
+   * source tag keeps its last checkpoint, which {@link PutOptions.resume} continues.
+   */
+  async put(name: string, options: PutOptions = {}): Promise<ZonePut> {
+    checkName(name);
+    const { size, sourceTag = '', resume = false, overwrite = true } = options;
+    const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new CardError('CARD_SIZE_MISMATCH', `size must be a non-negative integer, got ${size}`);
+    if (utf8(sourceTag).length > MAX_TAG_BYTES) throw new CardError('CARD_BAD_NAME', `a source tag is at most ${MAX_TAG_BYTES} bytes`);
+    if (!Number.isSafeInteger(checkpointBytes) || checkpointBytes < CHUNK_SIZE) throw new CardError('CARD_SIZE_MISMATCH', 'checkpointBytes must be at least 16 KiB');
+    this.alive();
+    const release = await this.lock.acquire();
+    try {
+      this.alive();
+      if (!overwrite && (await this.table.find(name))) throw new CardError('CARD_EXISTS', `a file named '${name}' already exists in zone ${this.name}`);
+      const pending = await this.table.find(name, true);
+      let session: PutSession;
+      if (pending && resume && pending.size === (size ?? -1) && pending.sourceTag === sourceTag && sourceTag !== '') {
+        session = await PutSession.resume(this, pending, checkpointBytes);
+      } else {
+        // No match (or no resume asked): start over with a fresh salt, never re-encrypting a
+        // chunk position with other plaintext under the old one.
+        if (pending) {
+          await this.table.remove(name, true);
+          await this.freeRecord(pending);
+        }
+        if (size !== undefined) this.ensureRoom(size);
+        session = await PutSession.start(this, name, size, sourceTag, checkpointBytes, options.mtime);
+      }
+      return session.handle(release);
+    } catch (e) {
+      this.abandonChanges();
+      release();
+      throw e;
+    }
+  }
+
+  private ensureRoom(size: number): void {
+    const data = blocksFor(ciphertextLength(size));
+    // Metadata written by the commit: the file table path, extent blocks, allocation pages and
+    // their index, with slack.
+    const meta = 24 + extentBlockCount(Math.ceil(data / 64)) + 2 * Math.ceil(data / BLOCKS_PER_PAGE);
+    const available = this.alloc.allocatableBlocks;
+    if (data + meta > available) {
+      throw new CardError(
+        'CARD_NO_SPACE',
+        `zone ${this.name} has ${available * BLOCK_SIZE} bytes free; storing ${size} bytes needs ${(data + meta) * BLOCK_SIZE}`,
+      );
+    }
+  }
+
+  /**
+   * Apply fsck's repairs in one commit: mark referenced blocks used, free leaked ones, and
+   * correct the file counters.
+   */
+  async repair(fix: { markUsed: number[]; free: number[]; files: number; bytes: number }): Promise<void> {
+    await this.withLock(async () => {
+      try {
+        for (const b of fix.markUsed) await this.alloc.markUsed(b);
+        for (const b of fix.free) await this.alloc.free(b, 1);
+      } catch (e) {
+        this.abandonChanges();
+        throw e;
+      }
+      await this.commit(fix.files, fix.bytes);
+    });
+  }
+
+  /** @internal Parts a put session and fsck use. */
+  get internals() {
+    return {
+      params: this.p,
+      alloc: this.alloc,
+      table: this.table,
+      context: (id: Uint8Array) => this.context(id),
+      commit: (files: number, bytes: number) => this.commit(files, bytes),
+      abandon: () => this.abandonChanges(),
+      freeRecord: (r: FileRecord, o?: { keepData?: boolean }) => this.freeRecord(r, o),
+      superblock: () => this.sb,
+      alive: () => this.alive(),
+    };
+  }
+}
+
+/**
+ * An open file of a zone.
+ *
+ * @example
+ * ```ts
+ * import type { ZoneFileReader } from 'simvault/card';
+ * const head = (f: ZoneFileReader) => f.read(0, Math.min(100, f.info.size));
+ * ```
+ */
+export class ZoneFileReader {
+  constructor(
+    /** The file's description. */
+    readonly info: FileInfo,
+    private readonly reader: RandomAccessDecryptor,
+  ) {}
+
+  /** Bytes `[start, end)`, decrypting only the chunks they lie in. */
+  read(start = 0, end = this.info.size): Promise<Uint8Array> {
+    return this.reader.read(start, end);
+  }
+
+  /** Bytes `[start, end)` as a stream, one chunk at a time (constant memory). */
+  stream(start = 0, end = this.info.size): ReadableStream<Uint8Array> {
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.info.size) {
+      throw new CardError('CARD_SIZE_MISMATCH', `range [${start}, ${end}) is outside the file of ${this.info.size} bytes`);
+    }
+    let pos = start;
+    const reader = this.reader;
+    return new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          if (pos >= end) {
+            // Reaching the end authenticates the final chunk, so truncation cannot pass.
+            if (end === reader.length) await reader.verifyLength();
+            controller.close();
+            return;
+          }
+          const next = Math.min(end, (Math.floor(pos / CHUNK_SIZE) + 1) * CHUNK_SIZE);
+          controller.enqueue(await reader.read(pos, next));
+          pos = next;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+}
+
+/** Ciphertext bytes laid over a file's extents. */
+class ExtentSource implements RandomAccessSource {
+  private readonly starts: number[] = [];
+
+  constructor(
+    private readonly blocks: ZoneBlocks,
+    private readonly extents: Extent[],
+    readonly size: number,
+  ) {
+    let n = 0;
+    for (const e of extents) {
+      this.starts.push(n);
+      n += e.count;
+    }
+    if (n < blocksFor(size)) throw new CardError('CARD_CORRUPT', 'a file has fewer blocks than its ciphertext needs');
+  }
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (length === 0) return new Uint8Array(0);
+    const first = Math.floor(offset / BLOCK_SIZE);
+    const last = Math.floor((offset + length - 1) / BLOCK_SIZE);
+    const out = new Uint8Array((last - first + 1) * BLOCK_SIZE);
+    let i = this.locate(first);
+    let b = first;
+    let o = 0;
+    while (b <= last) {
+      const e = this.extents[i]!;
+      const within = b - this.starts[i]!;
+      const n = Math.min(e.count - within, last - b + 1);
+      out.set(await this.blocks.read(e.start + within, n), o);
+      o += n * BLOCK_SIZE;
+      b += n;
+      i++;
+    }
+    const skip = offset - first * BLOCK_SIZE;
+    return out.subarray(skip, skip + length);
+  }
+
+  private locate(block: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= block) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}
+
+/** The state of one put: encryptor, write buffer, blocks written so far. */
+class PutSession {
+  private readonly buf = new Uint8Array(WRITE_BATCH + 2 * SEALED_CHUNK + BLOCK_SIZE);
+  private len = 0;
+  /** Block already holding the first `len` buffered bytes (from a checkpoint), if any. */
+  private tailBlock: number | undefined;
+  private extents: Extent[];
+  private ctWritten: number;
+  private plain: number;
+  private sinceCheckpoint = 0;
+  private checkpointed: boolean;
+
+  private constructor(
+    private readonly zone: CardZone,
+    private readonly name: string,
+    private readonly size: number | undefined,
+    private readonly sourceTag: string,
+    private readonly checkpointBytes: number,
+    private readonly fileId: Uint8Array,
+    private readonly salt: Uint8Array,
+    private readonly enc: ChunkEncryptor,
+    private readonly mtime: number | undefined,
+    resumed?: { extents: Extent[]; ctLength: number; tail: Uint8Array; tailBlock: number | undefined },
+  ) {
+    this.extents = resumed?.extents ?? [];
+    this.ctWritten = resumed ? resumed.ctLength - resumed.tail.length : 0;
+    this.plain = resumed ? ((resumed.ctLength - HEADER_LENGTH) / SEALED_CHUNK) * CHUNK_SIZE : 0;
+    this.checkpointed = resumed !== undefined;
+    if (resumed) {
+      this.buf.set(resumed.tail, 0);
+      this.len = resumed.tail.length;
+      this.tailBlock = resumed.tailBlock;
+    }
+  }
+
+  static async start(zone: CardZone, name: string, size: number | undefined, tag: string, cp: number, mtime: number | undefined): Promise<PutSession> {
+    const { params, context } = zone.internals;
+    const fileId = randomBytes(16);
+    const enc = await ChunkEncryptor.create(params.keys.contentKey, { suite: params.suite.name, context: context(fileId) });
+    const s = new PutSession(zone, name, size, tag, cp, fileId, enc.header.slice(0, SALT_LENGTH), enc, mtime);
+    s.append(enc.header);
+    return s;
+  }
+
+  static async resume(zone: CardZone, r: FileRecord, cp: number): Promise<PutSession> {
+    const { params, context, table } = zone.internals;
+    const chunks = (r.ctLength - HEADER_LENGTH) / SEALED_CHUNK;
+    if (!Number.isInteger(chunks) || r.ctLength < HEADER_LENGTH) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' stopped off a chunk boundary`);
+    const { extents, listBlocks } = await readExtents(params.blocks, r);
+    const tailLen = r.ctLength % BLOCK_SIZE;
+    let tail = new Uint8Array(0);
+    let tailBlock: number | undefined;
+    if (tailLen > 0) {
+      const last = extents[extents.length - 1]!;
+      tailBlock = last.start + last.count - 1;
+      tail = (await params.blocks.read(tailBlock, 1)).slice(0, tailLen);
+    }
+    // Check the durable prefix really is this put's: its salt opens the first bytes.
+    const head = await new ExtentSource(params.blocks, extents, r.ctLength).read(0, SALT_LENGTH);
+    if (!equalBytes(head, r.salt)) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' does not match its record`);
+    const enc = await ChunkEncryptor.resume(params.keys.contentKey, r.salt, chunks, { suite: params.suite.name, context: context(r.fileId) });
+    // The pending record's extent blocks are rewritten at the next checkpoint or commit.
+    await table.remove(r.name, true);
+    for (const b of listBlocks) await zone.internals.alloc.free(b, 1);
+    return new PutSession(zone, r.name, r.size < 0 ? undefined : r.size, r.sourceTag, cp, r.fileId, r.salt, enc, undefined, {
+      extents,
+      ctLength: r.ctLength,
+      tail,
+      tailBlock,
+    });
+  }
+
+  private append(bytes: Uint8Array): void {
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+
+  /** Write buffered ciphertext: whole blocks, or everything (padding the last block) when `all`. */
+  private async writeOut(all: boolean): Promise<void> {
+    const { alloc, params } = this.zone.internals;
+    let blocks = all ? blocksFor(this.len) : Math.floor(this.len / BLOCK_SIZE);
+    if (blocks === 0) return;
+    const bytes = blocks * BLOCK_SIZE;
+    if (bytes > this.len) this.buf.set(randomBytes(bytes - this.len), this.len);
+    let off = 0;
+    if (this.tailBlock !== undefined) {
+      // Same place, same leading bytes: a torn rewrite keeps the checkpointed prefix intact.
+      await params.blocks.write(this.tailBlock, this.buf.subarray(0, BLOCK_SIZE));
+      this.tailBlock = undefined;
+      off = BLOCK_SIZE;
+      blocks--;
+    }
+    while (blocks > 0) {
+      const run = await alloc.allocateRun(blocks);
+      if (!run) throw new CardError('CARD_NO_SPACE', `zone ${this.zone.name} is full`);
+      await params.blocks.write(run.start, this.buf.subarray(off, off + run.count * BLOCK_SIZE));
+      const last = this.extents[this.extents.length - 1];
+      if (last && last.start + last.count === run.start) this.extents[this.extents.length - 1] = { start: last.start, count: last.count + run.count };
+      else this.extents.push(run);
+      off += run.count * BLOCK_SIZE;
+      blocks -= run.count;
+    }
+    const written = Math.min(off, this.len);
+    if (all && this.len % BLOCK_SIZE !== 0) {
+      // The partial last block stays buffered so more data can follow (a checkpoint).
+      const keep = this.len % BLOCK_SIZE;
+      const lastBlockOff = this.len - keep;
+      const lastExtent = this.extents[this.extents.length - 1]!;
+      this.tailBlock = lastExtent.start + lastExtent.count - 1;
+      this.buf.copyWithin(0, lastBlockOff, this.len);
+      this.ctWritten += lastBlockOff;
+      this.len = keep;
+    } else {
+      this.buf.copyWithin(0, written, this.len);
+      this.ctWritten += written;
+      this.len -= written;
+    }
+  }
+
+  private async record(pending: boolean): Promise<FileRecord> {
+    const { params, alloc } = this.zone.internals;
+    const ctLength = this.ctWritten + this.len;
+    const base = {
+      name: this.name,
+      pending,
+      fileId: this.fileId,
+      suiteId: params.suite.id,
+      size: pending ? (this.size ?? -1) : this.plain,
+      ctLength,
+      salt: this.salt,
+      mtime: this.mtime ?? Date.now(),
+      sourceTag: this.sourceTag,
+    };
+    if (this.extents.length <= INLINE_EXTENTS) return { ...base, extents: this.extents.slice(), extentList: undefined };
+    const ptr = await writeExtentBlocks(params.blocks, alloc, this.extents);
+    return { ...base, extents: undefined, extentList: { ptr, count: this.extents.length } };
+  }
+
+  private async checkpoint(): Promise<void> {
+    const { table, commit, superblock } = this.zone.internals;
+    await this.writeOut(true);
+    const old = await table.find(this.name, true, { working: true });
+    if (old) {
+      await table.remove(this.name, true);
+      await this.zone.internals.freeRecord(old, { keepData: true });
+    }
+    await table.upsert(await this.record(true));
+    const sb = superblock();
+    await commit(sb.files, sb.bytes);
+    this.sinceCheckpoint = 0;
+    this.checkpointed = true;
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    this.zone.internals.alive();
+    if (this.size !== undefined && this.plain + data.length > this.size) {
+      throw new CardError('CARD_SIZE_MISMATCH', `put '${this.name}' received more than its declared ${this.size} bytes`);
+    }
+    let off = 0;
+    while (off < data.length) {
+      const piece = data.subarray(off, off + WRITE_BATCH);
+      off += piece.length;
+      for (const c of await this.enc.update(piece)) {
+        if (this.len + c.length > this.buf.length) await this.writeOut(false);
+        this.append(c);
+      }
+      this.plain += piece.length;
+      this.sinceCheckpoint += piece.length;
+      if (this.len >= WRITE_BATCH) await this.writeOut(false);
+      if (this.sourceTag && this.sinceCheckpoint >= this.checkpointBytes) await this.checkpoint();
+    }
+  }
+
+  async close(): Promise<void> {
+    const { table, commit, superblock, freeRecord } = this.zone.internals;
+    if (this.size !== undefined && this.plain !== this.size) {
+      throw new CardError('CARD_SIZE_MISMATCH', `put '${this.name}' received ${this.plain} of its declared ${this.size} bytes`);
+    }
+    const last = await this.enc.final();
+    if (this.len + last.length > this.buf.length) await this.writeOut(false);
+    this.append(last);
+    await this.writeOut(true);
+    const sb = superblock();
+    let files = sb.files + 1;
+    let bytes = sb.bytes + this.plain;
+    const pending = await table.remove(this.name, true);
+    if (pending) await freeRecord(pending, { keepData: true });
+    const old = await table.remove(this.name);
+    if (old) {
+      await freeRecord(old);
+      files--;
+      bytes -= old.size;
+    }
+    await table.upsert(await this.record(false));
+    await commit(files, bytes);
+  }
+
+  handle(release: () => void): ZonePut {
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        release();
+      }
+    };
+    const fail = (e: unknown) => {
+      this.zone.internals.abandon();
+      finish();
+      throw e;
+    };
+    return {
+      offset: this.plain,
+      writable: new WritableStream<Uint8Array>({
+        write: async (chunk) => {
+          if (!(chunk instanceof Uint8Array)) return fail(new CardError('CARD_SIZE_MISMATCH', 'put streams take Uint8Array chunks'));
+          try {
+            await this.write(chunk);
+          } catch (e) {
+            fail(e);
+          }
+        },
+        close: async () => {
+          try {
+            await this.close();
+          } catch (e) {
+            fail(e);
+          }
+          finish();
+        },
+        abort: async () => {
+          this.zone.internals.abandon();
+          finish();
+        },
+      }),
+    };
+  }
+}

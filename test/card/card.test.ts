@@ -1,0 +1,198 @@
+// The card engine's operations: format, mount, put/get/range/list/stat/rename/delete, capacity,
+// identity checks, rollback anchors, crypto-erase, resume.
+import { describe, expect, it } from 'vitest';
+import { deriveCardKeys } from '../../src/crypto/index.js';
+import { fsck, MemoryDevice, mountCard, readCardInfo } from '../../src/card/index.js';
+import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+import { collect, pieces } from '../helpers/streams.js';
+import { BINDING, bytes, CID, formatted, KEYS, mount } from './helpers.js';
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof SimvaultError)) throw e;
+    return e.code;
+  }
+}
+
+describe('card: files', () => {
+  it('writes, reads, lists, renames and deletes, and survives a remount', async () => {
+    const dev = await formatted();
+    const card = await mount(dev);
+    const user = card.zone('user');
+    const a = bytes(50_000, 1);
+    await user.writeFile('apps/tv.apk', a);
+    await user.writeFile('empty', new Uint8Array(0));
+    await user.writeFile('音乐.mp3', bytes(20_000, 2));
+    expect((await user.list()).map((f) => f.name)).toEqual(['apps/tv.apk', 'empty', '音乐.mp3']);
+    expect(Buffer.from(await user.readFile('apps/tv.apk')).equals(Buffer.from(a))).toBe(true);
+    expect(Buffer.from(await user.readFile('apps/tv.apk', 16380, 16400)).equals(Buffer.from(a.subarray(16380, 16400)))).toBe(true);
+    expect((await user.readFile('empty')).length).toBe(0);
+    expect((await user.stat('apps/tv.apk')).size).toBe(50_000);
+    await user.rename('apps/tv.apk', 'tv.apk');
+    await user.delete('empty');
+    expect(await codeOf(user.stat('apps/tv.apk'))).toBe('CARD_NOT_FOUND');
+    const gen = user.generation;
+
+    const again = await mount(dev);
+    const z = again.zone('user');
+    expect(z.generation).toBe(gen);
+    expect((await z.list()).map((f) => f.name)).toEqual(['tv.apk', '音乐.mp3']);
+    expect(Buffer.from(await z.readFile('tv.apk')).equals(Buffer.from(a))).toBe(true);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+  });
+
+  it('streams a put in arbitrary pieces and a get by range, in every zone', async () => {
+    const dev = await formatted(4 << 20, { operator: 256 << 10, advertising: 256 << 10, multimedia: 1 << 20, user: 2 << 20 });
+    const card = await mount(dev);
+    for (const zone of ['operator', 'advertising', 'multimedia', 'user'] as const) {
+      const data = bytes(100_000 + zone.length, zone.length);
+      const put = await card.zone(zone).put('f', { size: data.length });
+      await pieces(data, 7777).pipeTo(put.writable);
+      expect((await collect(await card.zone(zone).get('f'))).equals(data)).toBe(true);
+      expect((await collect(await card.zone(zone).get('f', 30_000, 70_001))).equals(Buffer.from(data.subarray(30_000, 70_001)))).toBe(true);
+    }
+  });
+
+  it('many files: the table splits and stays consistent', async () => {
+    const dev = await formatted(8 << 20, { operator: 64 << 10, advertising: 64 << 10, multimedia: 64 << 10, user: 7 << 20 });
+    const card = await mount(dev);
+    const user = card.zone('user');
+    for (let i = 0; i < 300; i++) await user.writeFile(`file-${i}`, bytes(10 + i, i));
+    for (let i = 0; i < 300; i += 3) await user.delete(`file-${i}`);
+    const again = (await mount(dev)).zone('user');
+    const names = (await again.list()).map((f) => f.name);
+    expect(names.length).toBe(200);
+    for (let i = 1; i < 300; i += 7) {
+      if (i % 3 === 0) continue;
+      expect(Buffer.from(await again.readFile(`file-${i}`)).equals(Buffer.from(bytes(10 + i, i)))).toBe(true);
+    }
+    const report = await fsck(dev, { cid: CID, keys: KEYS });
+    expect(report.problems).toEqual([]);
+    expect(report.zones.find((z) => z.zone === 'user')!.files).toBe(200);
+  });
+
+  it('capacity: a put that cannot fit is refused before any byte is written', async () => {
+    const dev = await formatted();
+    const card = await mount(dev);
+    const adv = card.zone('advertising');
+    const before = adv.capacity();
+    expect(before.capacity).toBe(64 << 10);
+    const gen = adv.generation;
+    expect(await codeOf(adv.put('big', { size: 1 << 20 }))).toBe('CARD_NO_SPACE');
+    expect(adv.generation).toBe(gen);
+    // Without a declared size the put fails when the zone fills, and leaves nothing behind.
+    const put = await adv.put('big');
+    const w = put.writable.getWriter();
+    expect(await codeOf(w.write(new Uint8Array(1 << 20)))).toBe('CARD_NO_SPACE');
+    expect(adv.capacity()).toEqual(before);
+    expect(await adv.list()).toEqual([]);
+    const total = card.capacity();
+    expect(total.capacity).toBe((64 << 10) * 2 + (512 << 10) + (1 << 20));
+  });
+
+  it('wrong byte counts and bad names are typed errors', async () => {
+    const card = await mount(await formatted());
+    const user = card.zone('user');
+    const put = await user.put('x', { size: 10 });
+    const w = put.writable.getWriter();
+    await w.write(new Uint8Array(5));
+    expect(await codeOf(w.close())).toBe('CARD_SIZE_MISMATCH');
+    expect(await codeOf(user.stat('x'))).toBe('CARD_NOT_FOUND');
+    expect(await codeOf(user.writeFile('', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    expect(await codeOf(user.writeFile('a\u0000b', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    expect(await codeOf(user.writeFile('x'.repeat(256), new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    await user.writeFile('a', new Uint8Array(1));
+    await user.writeFile('b', new Uint8Array(2));
+    expect(await codeOf(user.rename('a', 'b'))).toBe('CARD_EXISTS');
+    await user.rename('a', 'b', { overwrite: true });
+    expect((await user.stat('b')).size).toBe(1);
+    expect(await codeOf(user.writeFile('b', new Uint8Array(3), { overwrite: false }))).toBe('CARD_EXISTS');
+  });
+});
+
+describe('card: identity, keys, rollback, erase', () => {
+  it('another SIM, another CID, and an unformatted device are reported as exactly that', async () => {
+    const dev = await formatted();
+    const otherSim = deriveCardKeys(new Uint8Array(32).fill(9), CID);
+    expect(await codeOf(mountCard(dev, { cid: CID, keys: otherSim }))).toBe('CARD_WRONG_SIM');
+    const otherCid = CID.slice();
+    otherCid[10]! ^= 1;
+    expect(await codeOf(mountCard(dev, { cid: otherCid, keys: deriveCardKeys(BINDING, otherCid) }))).toBe('CARD_CID_MISMATCH');
+    expect(await codeOf(readCardInfo(new MemoryDevice(1 << 20)))).toBe('CARD_NOT_FORMATTED');
+    const info = await readCardInfo(dev);
+    expect(info.suite).toBe('cobblestone-256');
+    expect(info.zones.map((z) => z.zone)).toEqual(['operator', 'advertising', 'multimedia', 'user']);
+  });
+
+  it('a zone older than its anchor is CARD_ROLLED_BACK', async () => {
+    const dev = await formatted();
+    const old = dev.snapshot();
+    const card = await mount(dev);
+    await card.zone('user').writeFile('a', new Uint8Array(10));
+    const anchor = card.generations().user!;
+    expect(anchor).toBeGreaterThan(1);
+    expect(await codeOf(mount(MemoryDevice.from(old), { user: anchor }))).toBe('CARD_ROLLED_BACK');
+    expect((await mount(dev, { user: anchor })).zone('user').generation).toBe(anchor);
+  });
+
+  it('crypto-erase makes a zone empty and its old data unrecoverable; other zones keep theirs', async () => {
+    const dev = await formatted();
+    const card = await mount(dev);
+    await card.zone('user').writeFile('secret', bytes(5000));
+    await card.zone('multimedia').writeFile('song', bytes(3000));
+    const before = dev.snapshot();
+    await card.erase(['user']);
+    expect(await card.zone('user').list()).toEqual([]);
+    const again = await mount(dev);
+    expect(await again.zone('user').list()).toEqual([]);
+    expect((await again.zone('multimedia').list()).map((f) => f.name)).toEqual(['song']);
+    // The pre-erase image with the new header's salts cannot be read: the old salt is gone.
+    const mixed = MemoryDevice.from(before);
+    await mixed.write(0, dev.snapshot().subarray(0, 8192));
+    const m = await mount(mixed);
+    expect(m.damaged.map((d) => d.zone)).toEqual(['user']);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+  });
+
+  it('an interrupted put resumes from its checkpoint when the source is unchanged, and restarts otherwise', async () => {
+    const dev = await formatted(4 << 20, { operator: 64 << 10, advertising: 64 << 10, multimedia: 64 << 10, user: 3 << 20 });
+    const card = await mount(dev);
+    const user = card.zone('user');
+    const data = bytes(300_000, 5);
+    const put = await user.put('movie', { size: data.length, sourceTag: 'sha256:abc', checkpointBytes: 64 << 10 });
+    const w = put.writable.getWriter();
+    await w.write(data.subarray(0, 200_000));
+    await w.abort(new Error('network lost'));
+    const pending = await user.pending();
+    expect(pending).toHaveLength(1);
+    expect(pending[0]!.durableBytes).toBeGreaterThan(0);
+    expect(pending[0]!.durableBytes % 16384).toBe(0);
+    expect(await user.list()).toEqual([]);
+
+    const resumed = await (await mount(dev)).zone('user').put('movie', { size: data.length, sourceTag: 'sha256:abc', resume: true });
+    expect(resumed.offset).toBe(pending[0]!.durableBytes);
+    const w2 = resumed.writable.getWriter();
+    await w2.write(data.subarray(resumed.offset));
+    await w2.close();
+    const z = (await mount(dev)).zone('user');
+    expect(Buffer.from(await z.readFile('movie')).equals(Buffer.from(data))).toBe(true);
+    expect(await z.pending()).toEqual([]);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+
+    // A different source restarts from zero with a fresh salt.
+    const p3 = await z.put('movie2', { size: data.length, sourceTag: 'etag-1', checkpointBytes: 64 << 10 });
+    const w3 = p3.writable.getWriter();
+    await w3.write(data.subarray(0, 150_000));
+    await w3.abort();
+    const p4 = await z.put('movie2', { size: data.length, sourceTag: 'etag-2', resume: true });
+    expect(p4.offset).toBe(0);
+    const w4 = p4.writable.getWriter();
+    await w4.write(data);
+    await w4.close();
+    expect(Buffer.from(await z.readFile('movie2')).equals(Buffer.from(data))).toBe(true);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+  });
+});
