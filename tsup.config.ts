@@ -5,6 +5,8 @@ const entry = {
   index: 'src/index.ts',
   'crypto/index': 'src/crypto/index.ts',
   'protocol/index': 'src/protocol/index.ts',
+  'card/index': 'src/card/index.ts',
+  'node/index': 'src/node/index.ts',
 };
 
 export default defineConfig([
