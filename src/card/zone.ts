@@ -454,9 +454,12 @@ export class CardZone {
 
   private ensureRoom(size: number): void {
     const data = blocksFor(ciphertextLength(size));
-    // Metadata written by the commit: the file table path, extent blocks, allocation pages and
-    // their index, with slack.
-    const meta = 24 + extentBlockCount(Math.ceil(data / 64)) + 2 * Math.ceil(data / BLOCKS_PER_PAGE);
+    // Metadata the commit writes: the file table path (its depth grows as log64 of the file
+    // count), extent blocks if the file fragments, and each allocation page it touches with
+    // its index block.
+    const depth = 2 + Math.ceil(Math.log(this.sb.files + 1) / Math.log(64));
+    const pages = Math.ceil(data / BLOCKS_PER_PAGE) + 1;
+    const meta = depth + extentBlockCount(Math.ceil(data / 64)) + 2 * pages;
     const available = this.alloc.allocatableBlocks;
     if (data + meta > available) {
       throw new CardError(
