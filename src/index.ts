@@ -10,6 +10,7 @@ export {
   ArgumentError,
   CryptoError,
   ProtocolError,
+  CardError,
   type ErrorCode,
 } from './errors.js';
 export { toHex, fromHex, concatBytes, equalBytes, utf8, assertBytes, randomBytes } from './bytes.js';

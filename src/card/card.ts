@@ -23,7 +23,7 @@ import {
   type ZoneEntry,
 } from './layout.js';
 import { ZoneBlocks } from './sealed-blocks.js';
-import { CardZone, type ZoneMountParams } from './zone.js';
+import { CardZone, type ZoneCapacity, type ZoneMountParams } from './zone.js';
 import { zoneInstanceKeys } from './zone-keys.js';
 
 /** Zone flag: the zone is being (re)initialised; a mount finishes the job. */
@@ -42,7 +42,7 @@ export const ZONE_FLAG_ERASING = 0x80;
 export interface FormatOptions {
   /** The card's CID (16 bytes, or its 15-byte identity). */
   cid: Uint8Array;
-  /** The card's keys from the SIM ({@link deriveCardKeys} of the binding key and this CID). */
+  /** The card's keys from the SIM (`deriveCardKeys` of the binding key and this CID, from `simvault/crypto`). */
   keys: CardKeys;
   /** Content suite (default `cobblestone-256`). */
   suite?: SuiteName;
@@ -104,7 +104,63 @@ export interface CardInfo {
   /** Identifier of the SIM card key it was formatted with, hex. */
   cardKeyIdentifier: string;
   /** Zones and their quotas. */
-  zones: Array<{ zone: Zone; capacity: number; keyIdentifier: string }>;
+  zones: ZoneSummary[];
+}
+
+/**
+ * One zone as the header describes it.
+ *
+ * @example
+ * ```ts
+ * import type { ZoneSummary } from 'simvault/card';
+ * const line = (z: ZoneSummary) => `${z.zone}: ${z.capacity} bytes`;
+ * ```
+ */
+export interface ZoneSummary {
+  /** The zone. */
+  zone: Zone;
+  /** Its quota in bytes. */
+  capacity: number;
+  /** Identifier of the SIM zone key it was formatted with, hex. */
+  keyIdentifier: string;
+}
+
+/**
+ * The card's capacity: the SIM's "virtual extended capacity", in total and per zone.
+ *
+ * @example
+ * ```ts
+ * import type { CardCapacity } from 'simvault/card';
+ * const free = (c: CardCapacity) => c.free;
+ * ```
+ */
+export interface CardCapacity {
+  /** Bytes of all mounted zones. */
+  capacity: number;
+  /** Bytes in use. */
+  used: number;
+  /** Bytes free. */
+  free: number;
+  /** Visible files. */
+  files: number;
+  /** Per zone. */
+  zones: Partial<Record<Zone, ZoneCapacity>>;
+}
+
+/**
+ * A zone that failed to mount.
+ *
+ * @example
+ * ```ts
+ * import type { DamagedZone } from 'simvault/card';
+ * const line = (d: DamagedZone) => `${d.zone}: ${d.error.code}`;
+ * ```
+ */
+export interface DamagedZone {
+  /** The zone. */
+  zone: Zone;
+  /** Why it did not mount. */
+  error: SimvaultError;
 }
 
 async function readHeader(device: BlockDevice): Promise<CardHeader> {
@@ -353,7 +409,7 @@ export class Card {
   }
 
   /** Zones that failed to mount, with their errors. */
-  get damaged(): Array<{ zone: Zone; error: SimvaultError }> {
+  get damaged(): DamagedZone[] {
     return [...this.zones].filter((e): e is [Zone, SimvaultError] => e[1] instanceof SimvaultError).map(([zone, error]) => ({ zone, error }));
   }
 
@@ -373,8 +429,8 @@ export class Card {
    * The card's capacity, used and free bytes, per zone and in total: the SIM's "virtual extended
    * capacity".
    */
-  capacity(): { capacity: number; used: number; free: number; files: number; zones: Partial<Record<Zone, ReturnType<CardZone['capacity']>>> } {
-    const zones: Partial<Record<Zone, ReturnType<CardZone['capacity']>>> = {};
+  capacity(): CardCapacity {
+    const zones: Partial<Record<Zone, ZoneCapacity>> = {};
     let capacity = 0;
     let used = 0;
     let free = 0;

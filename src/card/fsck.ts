@@ -52,7 +52,27 @@ export interface FsckReport {
   /** Observations that are not damage (an interrupted put, a superblock slot never written). */
   notes: string[];
   /** Per zone: generation, files and plaintext bytes verified. */
-  zones: Array<{ zone: Zone; generation: number; files: number; verifiedBytes: number }>;
+  zones: FsckZoneReport[];
+}
+
+/**
+ * What {@link fsck} verified in one zone.
+ *
+ * @example
+ * ```ts
+ * import type { FsckZoneReport } from 'simvault/card';
+ * const line = (z: FsckZoneReport) => `${z.zone}: ${z.files} files, ${z.verifiedBytes} bytes verified`;
+ * ```
+ */
+export interface FsckZoneReport {
+  /** The zone. */
+  zone: Zone;
+  /** Its generation. */
+  generation: number;
+  /** Visible files. */
+  files: number;
+  /** Plaintext bytes whose authentication was verified. */
+  verifiedBytes: number;
 }
 
 /**

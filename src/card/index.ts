@@ -24,6 +24,9 @@ export {
   type FormatOptions,
   type MountOptions,
   type CardInfo,
+  type ZoneSummary,
+  type CardCapacity,
+  type DamagedZone,
 } from './card.js';
-export { CardZone, ZoneFileReader, type FileInfo, type PendingPut, type PutOptions, type ZonePut } from './zone.js';
-export { fsck, type FsckReport, type FsckProblem } from './fsck.js';
+export { CardZone, ZoneFileReader, type FileInfo, type PendingPut, type PutOptions, type ZonePut, type ZoneCapacity } from './zone.js';
+export { fsck, type FsckReport, type FsckProblem, type FsckZoneReport } from './fsck.js';

@@ -58,6 +58,28 @@ export interface FileInfo {
 }
 
 /**
+ * A zone's capacity: its share of the card's "virtual extended capacity".
+ *
+ * @example
+ * ```ts
+ * import type { ZoneCapacity } from 'simvault/card';
+ * const percentFree = (c: ZoneCapacity) => (100 * c.free) / c.capacity;
+ * ```
+ */
+export interface ZoneCapacity {
+  /** The zone's quota in bytes. */
+  capacity: number;
+  /** Bytes in use (files and the zone's own structures). */
+  used: number;
+  /** Bytes free. */
+  free: number;
+  /** Visible files. */
+  files: number;
+  /** Plaintext bytes of the visible files. */
+  fileBytes: number;
+}
+
+/**
  * An interrupted put that can be resumed.
  *
  * @example
@@ -125,7 +147,7 @@ export interface ZonePut {
   readonly writable: WritableStream<Uint8Array>;
 }
 
-/** Mount parameters of a zone, from the card. */
+/** @internal Mount parameters of a zone, from the card. */
 export interface ZoneMountParams {
   zone: ZoneName;
   zoneIdByte: number;
@@ -182,7 +204,7 @@ export class CardZone {
     this.sb = sb;
   }
 
-  /** Lay out an empty zone: allocation map, empty file table, first superblock. */
+  /** @internal Lay out an empty zone: allocation map, empty file table, first superblock. */
   static async format(p: ZoneMountParams): Promise<void> {
     const alloc = AllocationMap.fresh(p.blocks, p.blocks.count, [0, 1]);
     const index = await alloc.prepareCommit();
@@ -191,7 +213,7 @@ export class CardZone {
     await p.blocks.device.flush();
   }
 
-  /** Mount a zone: read its superblocks and allocation index (nothing proportional to its files). */
+  /** @internal Mount a zone: read its superblocks and allocation index (nothing proportional to its files). */
   static async mount(p: ZoneMountParams, anchor?: number): Promise<CardZone> {
     const { best } = await readSuperblocks(p.blocks);
     if (!best) throw new CardError('CARD_CORRUPT', `zone ${p.zone}: no superblock authenticates`);
@@ -211,7 +233,7 @@ export class CardZone {
    * Capacity, used and free bytes and the number of files: this zone's share of the card's
    * "virtual extended capacity".
    */
-  capacity(): { capacity: number; used: number; free: number; files: number; fileBytes: number } {
+  capacity(): ZoneCapacity {
     const capacity = this.p.blocks.count * BLOCK_SIZE;
     const free = this.alloc.freeBlocks * BLOCK_SIZE;
     return { capacity, used: capacity - free, free, files: this.sb.files, fileBytes: this.sb.bytes };
@@ -221,7 +243,7 @@ export class CardZone {
     if (this.broken) throw this.broken;
   }
 
-  /** Mark the zone unusable (after a failed commit or an erase): every later call throws. */
+  /** @internal Mark the zone unusable (after a failed commit or an erase): every later call throws. */
   invalidate(reason: SimvaultError): void {
     this.broken = reason;
   }
@@ -470,7 +492,7 @@ export class CardZone {
   }
 
   /**
-   * Apply fsck's repairs in one commit: mark referenced blocks used, free leaked ones, and
+   * @internal Apply fsck's repairs in one commit: mark referenced blocks used, free leaked ones, and
    * correct the file counters.
    */
   async repair(fix: { markUsed: number[]; free: number[]; files: number; bytes: number }): Promise<void> {
@@ -512,6 +534,7 @@ export class CardZone {
  * ```
  */
 export class ZoneFileReader {
+  /** @internal */
   constructor(
     /** The file's description. */
     readonly info: FileInfo,
