@@ -149,8 +149,8 @@ export const ERROR_CODES = {
   CARD_SIZE_MISMATCH: 'A put delivered another number of bytes than it declared.',
   /** The card or zone has been unmounted or erased. */
   CARD_NOT_MOUNTED: 'The card or zone was unmounted or erased.',
-  /** The source offered to resume an interrupted put does not match that put. */
-  CARD_RESUME_MISMATCH: 'The interrupted put does not match the source offered to resume it.',
+  /** A file of a secure-chip zone needs the card's secure chip, and none was given to the mount. */
+  CARD_CHIP_UNAVAILABLE: "A secure-chip zone needs the card's secure chip, and none is available.",
   /** Reading, writing or flushing the underlying storage failed. */
   DEVICE_IO: 'A read, write or flush of the underlying storage failed.',
   /** An offset, length or size is not a whole number of sectors. */
@@ -165,6 +165,8 @@ export const ERROR_CODES = {
   DEVICE_READ_ONLY: 'A write was sent to a device opened read-only.',
   /** The card image cannot be opened as requested: it is missing, already exists, or a segment is missing or the wrong size. */
   DEVICE_BAD_IMAGE: 'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
+  /** The SIM state is unreadable, of an unknown version, or fails validation. */
+  SIM_BAD_STATE: 'The SIM state is damaged, of an unknown version, or fails validation.',
 } as const;
 
 /**

@@ -25,9 +25,12 @@ import {
 import { ZoneBlocks } from './sealed-blocks.js';
 import { CardZone, type ZoneCapacity, type ZoneMountParams } from './zone.js';
 import { zoneInstanceKeys } from './zone-keys.js';
+import type { FileKeyProvider } from './file-keys.js';
 
 /** Zone flag: the zone is being (re)initialised; a mount finishes the job. */
 export const ZONE_FLAG_ERASING = 0x80;
+/** Zone flag: secure-chip mode (per-file keys from the card's secure chip). */
+export const ZONE_FLAG_SECURE_CHIP = 0x01;
 
 /**
  * Options of {@link formatCard}.
@@ -56,6 +59,11 @@ export interface FormatOptions {
    * `zero` is faster to format and reveals which blocks are in use.
    */
   fill?: 'random' | 'zero';
+  /**
+   * Zones in secure-chip mode: their files' keys come from the card's secure chip (see
+   * {@link FileKeyProvider}) instead of the SIM's zone key. Metadata stays under the SIM's keys.
+   */
+  secureChipZones?: Zone[];
   /** Cipher backend (default `auto`). */
   backend?: BackendChoice;
 }
@@ -77,6 +85,11 @@ export interface MountOptions {
   keys: CardKeys;
   /** Generations the SIM anchored per zone; an older zone is `CARD_ROLLED_BACK`. */
   anchors?: Partial<Record<Zone, number>>;
+  /**
+   * The card's secure chip, for secure-chip zones. Without it those zones still mount and list,
+   * but reading or writing a file is `CARD_CHIP_UNAVAILABLE`.
+   */
+  chip?: FileKeyProvider;
   /** Cipher backend (default `auto`). */
   backend?: BackendChoice;
 }
@@ -123,6 +136,8 @@ export interface ZoneSummary {
   capacity: number;
   /** Identifier of the SIM zone key it was formatted with, hex. */
   keyIdentifier: string;
+  /** Whether the zone is in secure-chip mode. */
+  secureChip: boolean;
 }
 
 /**
@@ -216,7 +231,7 @@ export async function readCardInfo(device: BlockDevice): Promise<CardInfo> {
     suite: suiteById(h.suiteId).name,
     cardIdentity: toHex(h.cardIdentity),
     cardKeyIdentifier: toHex(h.cardKeyIdentifier),
-    zones: h.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier) })),
+    zones: h.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier), secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0 })),
   };
 }
 
@@ -255,9 +270,13 @@ async function zoneParams(
   keys: CardKeys,
   suite: Suite,
   backend: BackendChoice | undefined,
+  chip?: FileKeyProvider,
 ): Promise<ZoneMountParams> {
   const instance = await zoneInstanceKeys(keys.zones[entry.zone], entry.salt, suite, backend);
   return {
+    secureChip: (entry.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
+    chip,
+    zoneSalt: entry.salt,
     zone: entry.zone,
     zoneIdByte: zoneId(entry.zone),
     blocks: new ZoneBlocks(device, entry.startBlock, entry.blockCount, instance.metadata, zoneBinding(h, entry), zoneId(entry.zone)),
@@ -302,7 +321,8 @@ export async function formatCard(device: BlockDevice, options: FormatOptions): P
   const sizes = planZones(device.size / BLOCK_SIZE, options.zones);
   let start = HEADER_BLOCKS;
   const zones: ZoneEntry[] = ZONES.map((zone) => {
-    const entry = { zone, flags: 0, startBlock: start, blockCount: sizes[zone], salt: randomBytes(32), keyIdentifier: keys.zones[zone].keyIdentifier.slice() };
+    const secure = options.secureChipZones?.includes(zone) ?? false;
+    const entry = { zone, flags: secure ? ZONE_FLAG_SECURE_CHIP : 0, startBlock: start, blockCount: sizes[zone], salt: randomBytes(32), keyIdentifier: keys.zones[zone].keyIdentifier.slice() };
     start += sizes[zone];
     return entry;
   });
@@ -366,7 +386,7 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
   }
   const zones = new Map<Zone, CardZone | SimvaultError>();
   for (const entry of header.zones) {
-    const params = await zoneParams(device, header, entry, keys, suite, options.backend);
+    const params = await zoneParams(device, header, entry, keys, suite, options.backend, options.chip);
     try {
       zones.set(entry.zone, await CardZone.mount(params, options.anchors?.[entry.zone]));
     } catch (e) {
@@ -375,7 +395,7 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
       zones.set(entry.zone, e);
     }
   }
-  return new Card(device, header, keys, suite, options.backend, zones);
+  return new Card(device, header, keys, suite, options.backend, zones, options.chip);
 }
 
 /**
@@ -398,6 +418,7 @@ export class Card {
     readonly suite: Suite,
     private readonly backend: BackendChoice | undefined,
     private readonly zones: Map<Zone, CardZone | SimvaultError>,
+    private readonly chip?: FileKeyProvider,
   ) {}
 
   /** One zone; throws the zone's mount error if its structures are damaged. */
@@ -421,7 +442,7 @@ export class Card {
       suite: this.suite.name,
       cardIdentity: toHex(this.header.cardIdentity),
       cardKeyIdentifier: toHex(this.header.cardKeyIdentifier),
-      zones: this.header.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier) })),
+      zones: this.header.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier), secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0 })),
     };
   }
 
@@ -482,7 +503,7 @@ export class Card {
     await writeHeader(this.device, done);
     this.header = done;
     for (const entry of done.zones.filter((e) => zones.includes(e.zone))) {
-      const params = await zoneParams(this.device, done, entry, this.keys, this.suite, this.backend);
+      const params = await zoneParams(this.device, done, entry, this.keys, this.suite, this.backend, this.chip);
       this.zones.set(entry.zone, await CardZone.mount(params));
     }
   }

@@ -50,6 +50,8 @@ export interface FileRecord {
   readonly mtime: number;
   /** Caller's identity of the source (digest or ETag), for resuming. */
   readonly sourceTag: string;
+  /** In a secure-chip zone: the file key wrapped by the card's chip. */
+  readonly wrappedKey?: Uint8Array | undefined;
   /** Extents, when kept inline. */
   readonly extents: readonly Extent[] | undefined;
   /** First extent block and total extent count, when kept outside. */
@@ -83,13 +85,15 @@ function encodeRecord(r: FileRecord): Uint8Array {
   const tag = utf8(r.sourceTag);
   const inline = r.extents !== undefined;
   const extBytes = inline ? 2 + r.extents!.length * 8 : 4 + PTR_SIZE;
-  const out = new Uint8Array(1 + name.length + 2 + 16 + 8 + 8 + 24 + 8 + 1 + tag.length + 1 + extBytes);
+  const wrapped = r.wrappedKey;
+  if (wrapped && wrapped.length > 255) throw new CardError('CARD_CORRUPT', 'a wrapped file key is longer than 255 bytes');
+  const out = new Uint8Array(1 + name.length + 2 + 16 + 8 + 8 + 24 + 8 + 1 + tag.length + (wrapped ? 1 + wrapped.length : 0) + 1 + extBytes);
   const v = new DataView(out.buffer);
   let o = 0;
   out[o++] = name.length;
   out.set(name, o);
   o += name.length;
-  out[o++] = r.pending ? 1 : 0;
+  out[o++] = (r.pending ? 1 : 0) | (wrapped ? 2 : 0);
   out[o++] = r.suiteId;
   out.set(r.fileId, o);
   o += 16;
@@ -104,6 +108,11 @@ function encodeRecord(r: FileRecord): Uint8Array {
   out[o++] = tag.length;
   out.set(tag, o);
   o += tag.length;
+  if (wrapped) {
+    out[o++] = wrapped.length;
+    out.set(wrapped, o);
+    o += wrapped.length;
+  }
   out[o++] = inline ? 0 : 1;
   if (inline) {
     v.setUint16(o, r.extents!.length);
@@ -149,6 +158,14 @@ function decodeRecord(b: Uint8Array, v: DataView, o: number): { record: FileReco
   need(tagLen + 1);
   const sourceTag = new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(o, o + tagLen));
   o += tagLen;
+  let wrappedKey: Uint8Array | undefined;
+  if (flags & 2) {
+    need(1);
+    const n = b[o++]!;
+    need(n + 1);
+    wrappedKey = b.slice(o, o + n);
+    o += n;
+  }
   const mode = b[o++]!;
   let extents: Extent[] | undefined;
   let extentList: FileRecord['extentList'];
@@ -164,8 +181,11 @@ function decodeRecord(b: Uint8Array, v: DataView, o: number): { record: FileReco
     extentList = { count: v.getUint32(o), ptr: getPtr(v, b, o + 4) };
     o += 4 + PTR_SIZE;
   } else corrupt(`unknown extent mode ${mode}`);
-  if (flags > 1) corrupt(`unknown record flags ${flags}`);
-  return { record: { name, pending: flags === 1, fileId, suiteId, size, ctLength, salt, mtime, sourceTag, extents, extentList }, next: o };
+  if (flags > 3) corrupt(`unknown record flags ${flags}`);
+  return {
+    record: { name, pending: (flags & 1) === 1, fileId, suiteId, size, ctLength, salt, mtime, sourceTag, wrappedKey, extents, extentList },
+    next: o,
+  };
 }
 
 // A node's body starts with its type: 0 leaf, 1 internal.

@@ -21,6 +21,7 @@ export {
   readCardInfo,
   Card,
   ZONE_FLAG_ERASING,
+  ZONE_FLAG_SECURE_CHIP,
   type FormatOptions,
   type MountOptions,
   type CardInfo,
@@ -30,3 +31,4 @@ export {
 } from './card.js';
 export { CardZone, ZoneFileReader, type FileInfo, type PendingPut, type PutOptions, type ZonePut, type ZoneCapacity } from './zone.js';
 export { fsck, type FsckReport, type FsckProblem, type FsckZoneReport } from './fsck.js';
+export type { FileKeyProvider, NewFileKey } from './file-keys.js';

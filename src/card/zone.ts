@@ -29,6 +29,7 @@ import { Mutex } from './mutex.js';
 import type { ZoneBlocks } from './sealed-blocks.js';
 import { readSuperblocks, writeSuperblock, type Superblock } from './superblock.js';
 import type { ZoneInstanceKeys } from './zone-keys.js';
+import { chipContentKey, type FileKeyProvider } from './file-keys.js';
 
 const SEALED_CHUNK = CHUNK_SIZE + 16;
 // Ciphertext is written in batches of this many bytes (whole blocks).
@@ -149,6 +150,10 @@ export interface ZonePut {
 
 /** @internal Mount parameters of a zone, from the card. */
 export interface ZoneMountParams {
+  /** Secure-chip mode: per-file keys come from this provider (undefined: no chip available). */
+  secureChip: boolean;
+  chip: FileKeyProvider | undefined;
+  zoneSalt: Uint8Array;
   zone: ZoneName;
   zoneIdByte: number;
   blocks: ZoneBlocks;
@@ -252,6 +257,30 @@ export class CardZone {
     return concatBytes(utf8('simvault/v1 card-file'), new Uint8Array([0]), this.p.cardIdentity, new Uint8Array([this.p.zoneIdByte]), fileId);
   }
 
+  /** The chip, or `CARD_CHIP_UNAVAILABLE`. */
+  private chip(): FileKeyProvider {
+    if (!this.p.chip) throw new CardError('CARD_CHIP_UNAVAILABLE', `zone ${this.name} is in secure-chip mode and no chip was given to the mount`);
+    return this.p.chip;
+  }
+
+  /** The content input key of a file: the zone's, or in secure-chip mode its own from the chip. */
+  private async fileContentKey(r: FileRecord): Promise<Uint8Array> {
+    if (!this.p.secureChip) {
+      if (r.wrappedKey) throw new CardError('CARD_CORRUPT', `file '${r.name}' carries a chip-wrapped key in a zone without a chip`);
+      return this.p.keys.contentKey;
+    }
+    if (!r.wrappedKey) throw new CardError('CARD_CORRUPT', `file '${r.name}' of a secure-chip zone has no wrapped key`);
+    return chipContentKey(await this.chip().unwrapFileKey(r.wrappedKey, this.context(r.fileId)), this.p.zoneSalt, this.p.suite);
+  }
+
+  /** A new file's content key and the wrapped form to record (secure-chip mode), or the zone's. */
+  private async newFileContentKey(fileId: Uint8Array): Promise<{ key: Uint8Array; wrapped: Uint8Array | undefined }> {
+    if (!this.p.secureChip) return { key: this.p.keys.contentKey, wrapped: undefined };
+    const { key, wrapped } = await this.chip().newFileKey(this.context(fileId));
+    if (wrapped.length > 255) throw new CardError('CARD_CHIP_UNAVAILABLE', 'the chip returned a wrapped key longer than 255 bytes');
+    return { key: chipContentKey(key, this.p.zoneSalt, this.p.suite), wrapped: wrapped.slice() };
+  }
+
   private async commit(files: number, bytes: number): Promise<void> {
     const next: Superblock = { generation: this.sb.generation + 1, root: null, files, bytes, index: [] };
     try {
@@ -349,7 +378,7 @@ export class CardZone {
     const source = new ExtentSource(this.p.blocks, extents, r.ctLength);
     const salt = await source.read(0, SALT_LENGTH);
     if (!equalBytes(salt, r.salt)) throw new CardError('CARD_CORRUPT', `file '${name}': stored ciphertext does not belong to its record`);
-    const reader = await RandomAccessDecryptor.open(this.p.keys.contentKey, source, {
+    const reader = await RandomAccessDecryptor.open(await this.fileContentKey(r), source, {
       suite: this.p.suite.name,
       context: this.context(r.fileId),
     });
@@ -515,6 +544,8 @@ export class CardZone {
       alloc: this.alloc,
       table: this.table,
       context: (id: Uint8Array) => this.context(id),
+      fileContentKey: (r: FileRecord) => this.fileContentKey(r),
+      newFileContentKey: (id: Uint8Array) => this.newFileContentKey(id),
       commit: (files: number, bytes: number) => this.commit(files, bytes),
       abandon: () => this.abandonChanges(),
       freeRecord: (r: FileRecord, o?: { keepData?: boolean }) => this.freeRecord(r, o),
@@ -644,6 +675,7 @@ class PutSession {
     private readonly salt: Uint8Array,
     private readonly enc: ChunkEncryptor,
     private readonly mtime: number | undefined,
+    private readonly wrappedKey: Uint8Array | undefined,
     resumed?: { extents: Extent[]; ctLength: number; tail: Uint8Array; tailBlock: number | undefined },
   ) {
     this.extents = resumed?.extents ?? [];
@@ -658,16 +690,17 @@ class PutSession {
   }
 
   static async start(zone: CardZone, name: string, size: number | undefined, tag: string, cp: number, mtime: number | undefined): Promise<PutSession> {
-    const { params, context } = zone.internals;
+    const { params, context, newFileContentKey } = zone.internals;
     const fileId = randomBytes(16);
-    const enc = await ChunkEncryptor.create(params.keys.contentKey, { suite: params.suite.name, context: context(fileId) });
-    const s = new PutSession(zone, name, size, tag, cp, fileId, enc.header.slice(0, SALT_LENGTH), enc, mtime);
+    const { key, wrapped } = await newFileContentKey(fileId);
+    const enc = await ChunkEncryptor.create(key, { suite: params.suite.name, context: context(fileId) });
+    const s = new PutSession(zone, name, size, tag, cp, fileId, enc.header.slice(0, SALT_LENGTH), enc, mtime, wrapped);
     s.append(enc.header);
     return s;
   }
 
   static async resume(zone: CardZone, r: FileRecord, cp: number): Promise<PutSession> {
-    const { params, context, table } = zone.internals;
+    const { params, context, table, fileContentKey } = zone.internals;
     const chunks = (r.ctLength - HEADER_LENGTH) / SEALED_CHUNK;
     if (!Number.isInteger(chunks) || r.ctLength < HEADER_LENGTH) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' stopped off a chunk boundary`);
     const { extents, listBlocks } = await readExtents(params.blocks, r);
@@ -682,11 +715,11 @@ class PutSession {
     // Check the durable prefix really is this put's: its salt opens the first bytes.
     const head = await new ExtentSource(params.blocks, extents, r.ctLength).read(0, SALT_LENGTH);
     if (!equalBytes(head, r.salt)) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' does not match its record`);
-    const enc = await ChunkEncryptor.resume(params.keys.contentKey, r.salt, chunks, { suite: params.suite.name, context: context(r.fileId) });
+    const enc = await ChunkEncryptor.resume(await fileContentKey(r), r.salt, chunks, { suite: params.suite.name, context: context(r.fileId) });
     // The pending record's extent blocks are rewritten at the next checkpoint or commit.
     await table.remove(r.name, true);
     for (const b of listBlocks) await zone.internals.alloc.free(b, 1);
-    return new PutSession(zone, r.name, r.size < 0 ? undefined : r.size, r.sourceTag, cp, r.fileId, r.salt, enc, undefined, {
+    return new PutSession(zone, r.name, r.size < 0 ? undefined : r.size, r.sourceTag, cp, r.fileId, r.salt, enc, undefined, r.wrappedKey, {
       extents,
       ctLength: r.ctLength,
       tail,
@@ -754,6 +787,7 @@ class PutSession {
       salt: this.salt,
       mtime: this.mtime ?? Date.now(),
       sourceTag: this.sourceTag,
+      wrappedKey: this.wrappedKey,
     };
     if (this.extents.length <= INLINE_EXTENTS) return { ...base, extents: this.extents.slice(), extentList: undefined };
     const ptr = await writeExtentBlocks(params.blocks, alloc, this.extents);
