@@ -4,8 +4,8 @@ import type { BenchOptions, BenchRow, BenchSubject } from './row.js';
 
 const SUBJECTS: Record<string, () => Promise<{ default: BenchSubject }>> = {
   crypto: () => import('./crypto.js'),
+  server: () => import('./server.js'),
   protocol: () => import('./protocol.js'),
-
 };
 
 function usage(): never {

@@ -123,6 +123,19 @@ export const ERROR_CODES = {
   OTA_DIGEST_MISMATCH: 'An uploaded file does not match the digest announced with it.',
   /** An upload or message is larger than the configured size limit. */
   OTA_TOO_LARGE: 'An upload or message exceeds the configured size limit.',
+  // The card's secure chip.
+  /** The secure chip does not answer (the transport failed) or has no simvault chip application. */
+  CHIP_ABSENT: 'The secure chip is absent: the transport failed or the chip application is not there.',
+  /** The chip's PIN is blocked after too many wrong tries (or its PUK is, for an unblock). */
+  CHIP_BLOCKED: 'The secure chip is blocked: too many wrong PIN (or PUK) tries.',
+  /** The chip refuses key operations until the PIN has been verified. */
+  CHIP_AUTH_REQUIRED: 'The secure chip requires PIN verification first.',
+  /** The PIN (or PUK) given is wrong; the error tells how many tries are left. */
+  CHIP_WRONG_PIN: 'The PIN (or PUK) is wrong; fewer tries are left.',
+  /** The chip refused to unwrap a file key: it is damaged, or belongs to another file or another chip. */
+  CHIP_UNWRAP_FAILED: 'The wrapped file key does not unwrap: damaged, or bound to another file or chip.',
+  /** The chip answered with an unexpected status word or a malformed response. */
+  CHIP_ERROR: 'The secure chip answered with an unexpected status or a malformed response.',
   // Block devices.
   // The card.
   /** No simvault card header was found on the device. */
@@ -167,6 +180,8 @@ export const ERROR_CODES = {
   DEVICE_BAD_IMAGE: 'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
   /** The SIM state is unreadable, of an unknown version, or fails validation. */
   SIM_BAD_STATE: 'The SIM state is damaged, of an unknown version, or fails validation.',
+  /** A smart card (SIM or secure chip) answered a command with an error status word. */
+  SIM_STATUS_WORD: 'The card answered a command with an error status word.',
 } as const;
 
 /**

@@ -43,11 +43,21 @@ export interface Cid {
   /** Product name: 5 characters, one per byte (Latin-1). */
   pnm: string;
   /** Product revision, BCD `n.m`: each digit 0-9. */
-  prv: { major: number; minor: number };
+  prv: {
+    /** The major revision `n`: the high BCD digit of PRV, 0-9. */
+    major: number;
+    /** The minor revision `m`: the low BCD digit of PRV, 0-9. */
+    minor: number;
+  };
   /** Product serial number, unsigned 32-bit. */
   psn: number;
   /** Manufacturing date: year 2000-2255, month 1-12. */
-  mdt: { year: number; month: number };
+  mdt: {
+    /** The year, 2000-2255: 2000 plus the MDT year field `y`. */
+    year: number;
+    /** The month, 1-12: the MDT month field `m`. */
+    month: number;
+  };
   /** `valid`: the last byte is `CRC7 << 1 | 1`; `absent`: the host stripped it to `00`. */
   crc: 'valid' | 'absent';
 }

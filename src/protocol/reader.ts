@@ -23,6 +23,8 @@ export class ByteReader {
   offset: number;
 
   /**
+   * Create a reader over `bytes`, positioned at `offset`.
+   *
    * @param bytes - the input
    * @param structure - name used in errors
    * @param offset - where to start reading

@@ -291,18 +291,31 @@ export function encodeKeyIndicator(keyVersion: number, algorithm: Exclude<KeyAlg
  * ```
  */
 export const POR_STATUS = {
+  /** `00`: PoR OK. */
   ok: 0x00,
+  /** `01`: RC/CC/DS failed. */
   'checksum-failed': 0x01,
+  /** `02`: CNTR low. */
   'counter-low': 0x02,
+  /** `03`: CNTR high. */
   'counter-high': 0x03,
+  /** `04`: CNTR blocked. */
   'counter-blocked': 0x04,
+  /** `05`: Ciphering error. */
   'ciphering-error': 0x05,
+  /** `06`: Unidentified security error (the command header could not be interpreted). */
   'unidentified-security-error': 0x06,
+  /** `07`: Insufficient memory to process the incoming message. */
   'insufficient-memory': 0x07,
+  /** `08`: More time needed: a later response packet follows once processing is complete. */
   'more-time-needed': 0x08,
+  /** `09`: TAR unknown. */
   'tar-unknown': 0x09,
+  /** `0A`: Insufficient security level. */
   'insufficient-security-level': 0x0a,
+  /** `0B` (TS 31.115): actual response data to be sent using SMS-SUBMIT. */
   'response-in-submit': 0x0b,
+  /** `0C` (TS 31.115): actual response data to be sent using a PROCESS UNSTRUCTURED SS-REQUEST (USSD). */
   'response-in-ussd': 0x0c,
 } as const;
 
@@ -387,6 +400,8 @@ export class CounterRejectedError extends ProtocolError {
   readonly verdict: Exclude<CounterVerdict, 'ok'>;
 
   /**
+   * Create a `PROTOCOL_REPLAY` error for the CNTR field, keeping the replay-check verdict.
+   *
    * @param verdict - low, high or blocked
    * @param structure - the packet structure
    * @param offset - offset of CNTR in the input
@@ -1257,7 +1272,16 @@ export type SecuredPacketStructure =
       /** The bytes from CNTR to the end, as sent (ciphered or not). */
       secured: Uint8Array;
       /** For an unciphered packet: its secured fields. */
-      clear?: { counter: bigint; paddingCount: number; checksum: Uint8Array; data: Uint8Array };
+      clear?: {
+        /** CNTR: the five-octet replay detection and sequence integrity counter. */
+        counter: bigint;
+        /** PCNTR: the number of padding octets at the end of the secured data (0, as the packet is not ciphered). */
+        paddingCount: number;
+        /** RC/CC/DS: the redundancy check, cryptographic checksum or digital signature. */
+        checksum: Uint8Array;
+        /** The secured data: the application message. */
+        data: Uint8Array;
+      };
     }
   | {
       /** A response packet. */
@@ -1273,7 +1297,20 @@ export type SecuredPacketStructure =
       /** The bytes from CNTR to the end, as sent. */
       secured: Uint8Array;
       /** The secured part read as if unciphered. */
-      asIfClear?: { counter: bigint; paddingCount: number; status: PorStatus; statusCode: number; checksum: Uint8Array; data: Uint8Array };
+      asIfClear?: {
+        /** CNTR: the five-octet counter, copied from the command packet. */
+        counter: bigint;
+        /** PCNTR: the number of padding octets at the end of the additional response data. */
+        paddingCount: number;
+        /** The Response Status Code, by name. */
+        status: PorStatus;
+        /** The Response Status Code octet (see {@link POR_STATUS}). */
+        statusCode: number;
+        /** RC/CC/DS: the redundancy check, cryptographic checksum or digital signature. */
+        checksum: Uint8Array;
+        /** The additional response data, padding removed. */
+        data: Uint8Array;
+      };
     };
 
 /**

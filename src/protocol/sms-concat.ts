@@ -182,7 +182,12 @@ export class ConcatReassembler {
   private readonly timeoutMs: number;
   private readonly maxPending: number;
 
-  /** @param options - timeout and capacity */
+  /**
+   * Create an empty reassembler. Throws {@link ArgumentError} unless `timeoutMs` is positive and
+   * `maxPending` a positive integer.
+   *
+   * @param options - timeout and capacity
+   */
   constructor(options: ReassemblerOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.maxPending = options.maxPending ?? 32;

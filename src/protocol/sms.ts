@@ -106,10 +106,28 @@ export interface SmsUserData {
  * ```
  */
 export type SmsValidity =
-  | { /** No TP-VP. */ format: 'none' }
-  | { /** One-octet relative period. */ format: 'relative'; /** The coded octet, 0-255. */ value: number }
-  | { /** Seven-octet enhanced format, kept raw. */ format: 'enhanced'; /** The seven octets. */ octets: Uint8Array }
-  | { /** Absolute time. */ format: 'absolute'; /** The time. */ time: SmsTimestamp };
+  | {
+      /** TP-VPF `00`: TP-VP field not present. */
+      format: 'none';
+    }
+  | {
+      /** TP-VPF `10`: TP-VP field present, relative format (one octet). */
+      format: 'relative';
+      /** The TP-VP octet as coded, 0-255 (e.g. `0xA7` is 24 hours). */
+      value: number;
+    }
+  | {
+      /** TP-VPF `01`: TP-VP field present, enhanced format (seven octets), kept raw. */
+      format: 'enhanced';
+      /** The seven TP-VP octets. */
+      octets: Uint8Array;
+    }
+  | {
+      /** TP-VPF `11`: TP-VP field present, absolute format (a semi-octet time stamp). */
+      format: 'absolute';
+      /** The time at which the validity period ends. */
+      time: SmsTimestamp;
+    };
 
 /**
  * An SMS-DELIVER TPDU.
@@ -271,7 +289,15 @@ function checkElement(iei: number, length: number, fail: (detail: string) => nev
  * end; // 3
  * ```
  */
-export function decodeUserDataHeader(bytes: Uint8Array, base = 0): { elements: UdhElement[]; end: number } {
+export function decodeUserDataHeader(
+  bytes: Uint8Array,
+  base = 0,
+): {
+  /** The information elements of the header, in order: each its IEI and its data. */
+  elements: UdhElement[];
+  /** Offset in `bytes` just past the header: UDHL + 1. */
+  end: number;
+} {
   const r = new ByteReader(bytes, 'UserDataHeader', 0, base);
   const udhl = r.u8('UDHL');
   r.need(udhl, 'UDHL');

@@ -159,6 +159,9 @@ export class ToolkitFieldReader {
   private readonly end: number;
 
   /**
+   * Read every COMPREHENSION-TLV from `start` to `stop` up front; throws {@link ProtocolError}
+   * when one is malformed.
+   *
    * @param bytes - the whole input
    * @param start - offset of the first COMPREHENSION-TLV
    * @param structure - name used in errors
@@ -194,7 +197,14 @@ export class ToolkitFieldReader {
   }
 
   /** Take the next object if it has this tag. */
-  optional(tag: number): { value: Uint8Array; offset: number } | undefined {
+  optional(tag: number):
+    | {
+        /** The value part of the data object. */
+        value: Uint8Array;
+        /** Offset in the input of the value's first byte. */
+        offset: number;
+      }
+    | undefined {
     this.skipIgnorable();
     const t = this.list[this.index];
     if (!t || t.tag !== tag) return undefined;
@@ -206,7 +216,15 @@ export class ToolkitFieldReader {
   }
 
   /** Take the next object, which must have this tag. */
-  required(tag: number, field: string): { value: Uint8Array; offset: number } {
+  required(
+    tag: number,
+    field: string,
+  ): {
+    /** The value part of the data object. */
+    value: Uint8Array;
+    /** Offset in the input of the value's first byte. */
+    offset: number;
+  } {
     const found = this.optional(tag);
     if (found) return found;
     throw new ProtocolError('PROTOCOL_MISSING_FIELD', this.structure, field, this.offset, `expected tag 0x${tag.toString(16)}`);
@@ -244,6 +262,8 @@ export class ToolkitFieldWriter {
   private readonly objects: { tag: number; value: Uint8Array }[] = [];
 
   /**
+   * Create an empty writer for one structure.
+   *
    * @param structure - name used in errors
    * @param canonicalCr - the CR flag simvault writes for a tag (set unless this says otherwise)
    */

@@ -59,7 +59,12 @@ export interface TerminalResponse {
   /** Its qualifier, 0-255. */
   qualifier: number;
   /** Result (tag `03`): general result and any additional information bytes. */
-  result: { general: number; additional?: Uint8Array };
+  result: {
+    /** General result, 0-255 (see {@link TOOLKIT_RESULT}). */
+    general: number;
+    /** Additional information on result, when present. */
+    additional?: Uint8Array;
+  };
   /** Item identifier (tag `10`) the user chose. */
   itemId?: number;
   /** Positions of data objects (command details first) whose CR flag is clear. */

@@ -350,7 +350,12 @@ export function encodeAlphaText(text: string, coding?: AlphaCoding, at: TextSite
 export function decodeAlphaText(
   bytes: Uint8Array,
   at: TextSite = { structure: 'Text', field: 'alpha', offset: 0 },
-): { text: string; coding: AlphaCoding } {
+): {
+  /** The decoded text (empty for the null alpha identifier). */
+  text: string;
+  /** How the bytes were coded: GSM default alphabet, or `80` followed by UCS2. */
+  coding: AlphaCoding;
+} {
   const first = bytes[0];
   if (first === 0x80) return { text: ucs2Text(bytes.subarray(1), { ...at, offset: at.offset + 1 }), coding: 'ucs2' };
   if (first === 0x81 || first === 0x82) {

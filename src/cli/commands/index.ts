@@ -7,6 +7,7 @@ import type { Command } from '../command.js';
 import { otaPackCommand, otaUnpackCommand } from './ota.js';
 import { demoCommand } from './demo.js';
 import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
+import { SERVER_COMMANDS } from './server.js';
 import { inspectCommand } from './inspect.js';
 
-export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand];
+export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS];

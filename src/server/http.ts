@@ -1,0 +1,161 @@
+/**
+ * What every simvault HTTP server shares: a request id and one structured log line per request,
+ * JSON errors with stable codes, `GET /healthz`, body size limits and signed-request checks.
+ * Each server (card application server, OTA server) builds its routes on {@link createBaseApp}.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { SimvaultError } from '../errors.js';
+import { verifySignedRequest, type KeyRole, type SigningKey, type VerifierOptions } from './auth.js';
+import { ServerError, type ErrorBody } from './errors.js';
+import type { Logger } from './log.js';
+
+/**
+ * The per-request variables of a simvault hono app.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import type { ServerEnv } from './http.js';
+ * const app = new Hono<ServerEnv>().get('/', (c) => c.text(c.var.requestId));
+ * ```
+ */
+export type ServerEnv = {
+  Variables: {
+    /** The request id (from `x-request-id` when sane, otherwise fresh). */
+    requestId: string;
+    /** The stable code of the error answered, for the log line. */
+    errorCode: string | undefined;
+    /** The key that signed the request, on signed routes. */
+    signer: SigningKey | undefined;
+  };
+};
+
+/**
+ * Answer a {@link ServerError} (or any error) as JSON `{ "error": { code, message } }`.
+ * Unexpected errors become `SERVER_INTERNAL` without their detail, which goes to the log.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono';
+ * import { ServerError } from './errors.js';
+ * import { errorResponse, type ServerEnv } from './http.js';
+ * import { silentLogger } from './log.js';
+ * const app = new Hono<ServerEnv>().get('/x', (c) => errorResponse(c, new ServerError('SERVER_NOT_FOUND', 'no x'), silentLogger));
+ * ```
+ */
+export function errorResponse(c: Context<ServerEnv>, err: unknown, log: Logger): Response {
+  let e: ServerError;
+  if (err instanceof ServerError) e = err;
+  else if (err instanceof HTTPException && err.status === 413) e = new ServerError('SERVER_BAD_REQUEST', 'the request body is too large');
+  else if (err instanceof HTTPException && err.status < 500) e = new ServerError('SERVER_BAD_REQUEST', err.message || 'bad request');
+  else if (err instanceof SimvaultError && err.code.startsWith('PROTOCOL_')) e = new ServerError('SERVER_BAD_REQUEST', err.message);
+  else {
+    log('error', 'unhandled error', {
+      requestId: c.var.requestId,
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    e = new ServerError('SERVER_INTERNAL', 'the server failed; retry later');
+  }
+  c.set('errorCode', e.code);
+  const body: ErrorBody = { error: { code: e.code, message: e.message } };
+  if (e.retryAfter !== undefined) c.header('retry-after', String(e.retryAfter));
+  return c.json(body, e.status as 400);
+}
+
+/**
+ * A hono app with request ids, per-request log lines (`time, level, msg: "request", method,
+ * path, status, ms, requestId`, and `code` on errors), JSON errors and `GET /healthz`.
+ *
+ * @example
+ * ```ts
+ * import { createBaseApp } from './http.js';
+ * import { jsonLogger } from './log.js';
+ * const app = createBaseApp({ name: 'card-app', log: jsonLogger((l) => process.stderr.write(l)) });
+ * app.get('/v1/hello', (c) => c.json({ hello: 'world' }));
+ * ```
+ */
+export function createBaseApp(options: { name: string; log: Logger }): Hono<ServerEnv> {
+  const { log } = options;
+  const app = new Hono<ServerEnv>();
+  app.use(async (c, next) => {
+    const t0 = performance.now();
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    c.set('requestId', requestId);
+    c.set('errorCode', undefined);
+    c.set('signer', undefined);
+    await next();
+    c.header('x-request-id', requestId);
+    const fields: Record<string, unknown> = {
+      server: options.name,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - t0) * 100) / 100,
+      requestId,
+    };
+    if (c.var.errorCode !== undefined) fields['code'] = c.var.errorCode;
+    if (c.var.signer !== undefined) fields['key'] = c.var.signer.id;
+    log(c.res.status >= 500 ? 'error' : 'info', 'request', fields);
+  });
+  app.onError((err, c) => errorResponse(c, err, log));
+  app.notFound((c) => errorResponse(c, new ServerError('SERVER_NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`), log));
+  app.get('/healthz', (c) => c.json({ status: 'ok', server: options.name }));
+  return app;
+}
+
+/**
+ * Refuse bodies over `maxBytes` with `SERVER_BAD_REQUEST` (status 413 mapped to the stable code).
+ *
+ * @example
+ * ```ts
+ * import { createBaseApp, limitBody } from './http.js';
+ * import { silentLogger } from './log.js';
+ * const app = createBaseApp({ name: 'x', log: silentLogger });
+ * app.post('/upload', limitBody(1024), (c) => c.text('ok'));
+ * ```
+ */
+export function limitBody(maxBytes: number): MiddlewareHandler<ServerEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ServerError('SERVER_BAD_REQUEST', `the request body exceeds ${maxBytes} bytes`);
+    },
+  });
+}
+
+/**
+ * Require a request signed by a key of one of `roles` (see `auth.ts`); a valid signature by a key
+ * of another role is `SERVER_FORBIDDEN`.
+ *
+ * @example
+ * ```ts
+ * import { createBaseApp, requireSignature } from './http.js';
+ * import { memoryNonceStore } from './auth.js';
+ * import { silentLogger } from './log.js';
+ * const app = createBaseApp({ name: 'x', log: silentLogger });
+ * app.post('/v1/secret', requireSignature(['operator'], { keys: [], nonces: memoryNonceStore() }), (c) => c.text('ok'));
+ * ```
+ */
+export function requireSignature(roles: readonly KeyRole[], verifier: VerifierOptions): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    const key = await verifySignedRequest(
+      {
+        method: c.req.method,
+        pathAndQuery: `${url.pathname}${url.search}`,
+        header: (name) => c.req.header(name),
+        body: new Uint8Array(await c.req.arrayBuffer()),
+      },
+      verifier,
+    );
+    c.set('signer', key);
+    if (!roles.includes(key.role)) throw new ServerError('SERVER_FORBIDDEN', `key '${key.id}' (${key.role}) may not call this endpoint`);
+    await next();
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Wakes the long-polls and event streams of a SIM when something is queued for it in this
+ * process. Other processes sharing the database are seen by the waiters' own periodic re-check.
+ *
+ * @module
+ */
+
+/**
+ * Per-SIM wake-ups.
+ *
+ * @example
+ * ```ts
+ * import { MtNotifier } from './mt-notifier.js';
+ * const n = new MtNotifier();
+ * const woken = n.wait('89860012345678901234', 30_000);
+ * n.notify('89860012345678901234');
+ * await woken; // true
+ * ```
+ */
+export class MtNotifier {
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  /** Wake everything waiting on `iccid`. */
+  notify(iccid: string): void {
+    const set = this.#waiters.get(iccid);
+    if (!set) return;
+    this.#waiters.delete(iccid);
+    for (const wake of set) wake();
+  }
+
+  /**
+   * Resolve `true` when `iccid` is notified, `false` after `ms` or when `signal` aborts.
+   *
+   * @param iccid - the SIM
+   * @param ms - longest wait
+   * @param signal - ends the wait early (the client went away)
+   */
+  wait(iccid: string, ms: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve(false);
+      let set = this.#waiters.get(iccid);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(iccid, set);
+      }
+      const done = (woken: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const current = this.#waiters.get(iccid);
+        current?.delete(wake);
+        if (current?.size === 0) this.#waiters.delete(iccid);
+        resolve(woken);
+      };
+      const wake = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      set.add(wake);
+    });
+  }
+
+  /** Number of SIMs with waiters. */
+  get size(): number {
+    return this.#waiters.size;
+  }
+}

@@ -1,0 +1,542 @@
+/**
+ * The OTA server's persistent state over the registry's {@link SqlDriver} (SQLite by default,
+ * PostgreSQL for several processes): SIM configurations and keysets, secured-packet counters, the
+ * mobile-terminated queue of each SIM, and the command packets sent to each SIM awaiting proof of
+ * receipt.
+ *
+ * Counters are the security-critical part. A counter accepted from a SIM is recorded with a
+ * compare-and-set on the value the check was made against, so two processes can never both
+ * accept the same packet; a counter for a packet to the SIM is reserved by an atomic increment
+ * that commits before the packet is built, so no crash or restart can send one value twice.
+ *
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fromHex, toHex } from '../../bytes.js';
+import { decodeSpi, encodeSpi, type CounterMode, type IntegrityKind, type PorStatus } from '../../protocol/secured-packet.js';
+import { sqlitePathOf, type StoreLocation } from '../store/open.js';
+import { openPostgresDriver } from '../store/postgres.js';
+import type { SqlDriver } from '../store/sql.js';
+import { openSqliteDriver } from '../store/sqlite.js';
+import { migrateOta } from './migrate.js';
+import type { KeysetAlgorithm, SimConfig } from './sim-config.js';
+
+/**
+ * Which way a counter counts: packets from the SIM (`mo`) or to it (`mt`).
+ *
+ * @example
+ * ```ts
+ * import type { CounterDirection } from './store.js';
+ * const d: CounterDirection = 'mt';
+ * ```
+ */
+export type CounterDirection = 'mo' | 'mt';
+
+/**
+ * One counter of a SIM.
+ *
+ * @example
+ * ```ts
+ * import type { CounterRecord } from './store.js';
+ * const c: CounterRecord = { keyVersion: 1, direction: 'mo', value: 41 };
+ * ```
+ */
+export interface CounterRecord {
+  /** Key version the counter belongs to. */
+  keyVersion: number;
+  /** Direction. */
+  direction: CounterDirection;
+  /** Last value accepted (`mo`) or used (`mt`). */
+  value: number;
+}
+
+/**
+ * One SMS-DELIVER TPDU to queue for a SIM.
+ *
+ * @example
+ * ```ts
+ * import type { MtItem } from './store.js';
+ * const item: MtItem = { tpdu: '4408...', kind: 'command', keyVersion: 1, counter: 7, part: 1, parts: 2 };
+ * ```
+ */
+export interface MtItem {
+  /** The TPDU, hex. */
+  tpdu: string;
+  /** A segment of a command packet, or of a proof of receipt. */
+  kind: 'command' | 'por';
+  /** Key version of the packet's counter. */
+  keyVersion: number;
+  /** The packet's counter (for a PoR: the counter it answers). */
+  counter: number;
+  /** Segment number, 1-based. */
+  part: number;
+  /** Segments of the packet. */
+  parts: number;
+}
+
+/**
+ * A queued SMS-DELIVER TPDU with its place in the SIM's queue.
+ *
+ * @example
+ * ```ts
+ * import type { MtRecord } from './store.js';
+ * const next = (records: MtRecord[]) => records.at(-1)?.seq ?? 0;
+ * ```
+ */
+export interface MtRecord extends MtItem {
+  /** Position in the SIM's queue: grows by one per TPDU, never reused. */
+  seq: number;
+  /** Queued at, ms since the epoch. */
+  createdAt: number;
+  /** Dropped after, ms since the epoch. */
+  expiresAt: number;
+}
+
+/**
+ * A command packet sent to a SIM: what a proof of receipt is verified against.
+ *
+ * @example
+ * ```ts
+ * import type { SentPacket } from './store.js';
+ * const s: SentPacket = { keyVersion: 1, counter: 7, spi: '1629', kic: 0x12, kid: 0x12, tar: 'b00010',
+ *   messageType: 'bindResponse', transactionId: 1, message: '0102', attempt: 1, sentAt: 0, porStatus: null, porAt: null };
+ * ```
+ */
+export interface SentPacket {
+  /** Key version of the counter. */
+  keyVersion: number;
+  /** The counter it carried. */
+  counter: number;
+  /** SPI, hex. */
+  spi: string;
+  /** KIc byte. */
+  kic: number;
+  /** KID byte. */
+  kid: number;
+  /** TAR, hex. */
+  tar: string;
+  /** The simvault message type inside. */
+  messageType: string;
+  /** Its transaction id. */
+  transactionId: number;
+  /** The simvault message sent, hex (kept to send it again after a counter resynchronisation). */
+  message: string;
+  /** 1 for the first sending of the message, 2 for its first resending, ... */
+  attempt: number;
+  /** Queued at, ms since the epoch. */
+  sentAt: number;
+  /** Status of the SIM's proof of receipt, once one arrived. */
+  porStatus: PorStatus | null;
+  /** When the proof of receipt arrived. */
+  porAt: number | null;
+}
+
+/**
+ * The OTA server's store.
+ *
+ * @example
+ * ```ts
+ * import { openOtaStore } from './store.js';
+ * const store = await openOtaStore({ dataDir: './simvault-data' });
+ * await store.getSim('89860012345678901234'); // undefined until provisioned
+ * await store.close();
+ * ```
+ */
+export interface OtaStore {
+  /** Which database holds it. */
+  readonly kind: 'sqlite' | 'postgres';
+  /** Create or replace a SIM's configuration and keysets; counters of its key versions start at 0 and are kept across replacements. */
+  putSim(sim: SimConfig, now: number): Promise<{ created: boolean }>;
+  /** A SIM's configuration. */
+  getSim(iccid: string): Promise<SimConfig | undefined>;
+  /** The ICCID of the SIM with this MSISDN. */
+  iccidOfMsisdn(msisdn: string): Promise<string | undefined>;
+  /** Forget a SIM with its counters and queue; false when there was none. */
+  deleteSim(iccid: string): Promise<boolean>;
+  /** Every counter of a SIM. */
+  counters(iccid: string): Promise<CounterRecord[]>;
+  /** The last counter accepted from the SIM under a key version (0 when none). */
+  lastMoCounter(iccid: string, keyVersion: number): Promise<number>;
+  /** Record `value` as accepted if the stored counter still is `expected`; false when another request got there first. */
+  acceptMoCounter(iccid: string, keyVersion: number, expected: number, value: number): Promise<boolean>;
+  /** Reserve the next counter for a packet to the SIM (committed before it returns). */
+  reserveMtCounter(iccid: string, keyVersion: number): Promise<number>;
+  /** Resynchronise: raise the counter for packets to the SIM to at least `value`; resolves to the counter now stored. */
+  raiseMtCounter(iccid: string, keyVersion: number, value: number): Promise<number>;
+  /** Queue TPDUs for a SIM in order, with the packet they carry; resolves to their queue positions. */
+  enqueue(iccid: string, items: readonly MtItem[], sent: SentPacket | null, now: number, ttlMs: number): Promise<number[]>;
+  /** Queued TPDUs after position `after`, oldest first, not expired. */
+  fetchMt(iccid: string, after: number, limit: number, now: number): Promise<MtRecord[]>;
+  /** The last queue position handed out for a SIM. */
+  lastSeq(iccid: string): Promise<number>;
+  /** The sent command packet with this counter (the latest if key versions collide). */
+  findSent(iccid: string, counter: number): Promise<SentPacket | undefined>;
+  /** Sent command packets without a proof of receipt yet, newest first. */
+  pendingSent(iccid: string, limit: number): Promise<SentPacket[]>;
+  /** Record a proof of receipt; a positive one removes the packet's segments from the queue. */
+  recordPor(iccid: string, keyVersion: number, counter: number, status: PorStatus, now: number): Promise<void>;
+  /** Drop expired queue entries, and records of packets sent before `sentBefore`; resolves to how many queue entries. */
+  purgeExpired(now: number, sentBefore?: number): Promise<number>;
+  /** The next STK list version for RFM (only grows). */
+  nextStkListVersion(iccid: string): Promise<number>;
+  /** The OTA schema version. */
+  schemaVersion(): Promise<number>;
+  /** Close the database. */
+  close(): Promise<void>;
+}
+
+interface SimRow {
+  iccid: string;
+  msisdn: string | null;
+  imsi: string | null;
+  brand: string | null;
+  tar: string;
+  msl_ciphering: number;
+  msl_integrity: IntegrityKind;
+  msl_counter: CounterMode;
+  max_counter_step: number | null;
+  mt_spi: string;
+  mt_kic: number;
+  mt_kid: number;
+}
+interface KeysetRow {
+  key_version: number;
+  algorithm: KeysetAlgorithm;
+  kic: string;
+  kid: string;
+}
+interface MtRow {
+  seq: number;
+  tpdu: string;
+  kind: 'command' | 'por';
+  key_version: number;
+  counter: number;
+  part: number;
+  parts: number;
+  created_at: number;
+  expires_at: number;
+}
+interface SentRow {
+  key_version: number;
+  counter: number;
+  spi: string;
+  kic: number;
+  kid: number;
+  tar: string;
+  message_type: string;
+  transaction_id: number;
+  message: string;
+  attempt: number;
+  sent_at: number;
+  por_status: PorStatus | null;
+  por_at: number | null;
+}
+
+const SIM_COLUMNS =
+  'iccid, msisdn, imsi, brand, tar, msl_ciphering, msl_integrity, msl_counter, max_counter_step, mt_spi, mt_kic, mt_kid';
+const SENT_COLUMNS = 'key_version, counter, spi, kic, kid, tar, message_type, transaction_id, message, attempt, sent_at, por_status, por_at';
+
+const sent = (r: SentRow): SentPacket => ({
+  keyVersion: r.key_version,
+  counter: r.counter,
+  spi: r.spi,
+  kic: r.kic,
+  kid: r.kid,
+  tar: r.tar,
+  messageType: r.message_type,
+  transactionId: r.transaction_id,
+  message: r.message,
+  attempt: r.attempt,
+  sentAt: r.sent_at,
+  porStatus: r.por_status,
+  porAt: r.por_at,
+});
+
+/**
+ * Open the OTA store over a driver, migrating the OTA tables first.
+ *
+ * @example
+ * ```ts
+ * import { openOtaStoreOn } from './store.js';
+ * import { openSqliteDriver } from '../store/sqlite.js';
+ * const store = await openOtaStoreOn(openSqliteDriver(':memory:'));
+ * await store.schemaVersion(); // 1
+ * ```
+ */
+export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
+  try {
+    await migrateOta(db);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+  return {
+    kind: db.kind,
+
+    putSim(sim, now) {
+      return db.transaction(async (tx) => {
+        const existed = await tx.get<{ iccid: string }>('SELECT iccid FROM ota_sims WHERE iccid = ?', [sim.iccid]);
+        const values = [
+          sim.msisdn,
+          sim.imsi,
+          sim.brand,
+          toHex(sim.tar),
+          sim.minimumSecurity.ciphering ? 1 : 0,
+          sim.minimumSecurity.integrity,
+          sim.minimumSecurity.counter,
+          sim.maxCounterStep,
+          toHex(encodeSpi(sim.mt.spi)),
+          sim.mt.kic,
+          sim.mt.kid,
+          now,
+        ];
+        if (existed) {
+          await tx.run(
+            `UPDATE ota_sims SET msisdn = ?, imsi = ?, brand = ?, tar = ?, msl_ciphering = ?, msl_integrity = ?, msl_counter = ?,
+               max_counter_step = ?, mt_spi = ?, mt_kic = ?, mt_kid = ?, updated_at = ? WHERE iccid = ?`,
+            [...values, sim.iccid],
+          );
+        } else {
+          await tx.run(
+            `INSERT INTO ota_sims (${SIM_COLUMNS}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [sim.iccid, ...values, now],
+          );
+        }
+        await tx.run('DELETE FROM ota_keysets WHERE iccid = ?', [sim.iccid]);
+        for (const k of sim.keysets) {
+          await tx.run('INSERT INTO ota_keysets (iccid, key_version, algorithm, kic, kid) VALUES (?, ?, ?, ?, ?)', [
+            sim.iccid,
+            k.version,
+            k.algorithm,
+            toHex(k.kic),
+            toHex(k.kid),
+          ]);
+          for (const direction of ['mo', 'mt'] as const) {
+            await tx.run(
+              'INSERT INTO ota_counters (iccid, key_version, direction, value) VALUES (?, ?, ?, 0) ON CONFLICT (iccid, key_version, direction) DO NOTHING',
+              [sim.iccid, k.version, direction],
+            );
+          }
+        }
+        return { created: !existed };
+      });
+    },
+
+    async getSim(iccid) {
+      const row = await db.get<SimRow>(`SELECT ${SIM_COLUMNS} FROM ota_sims WHERE iccid = ?`, [iccid]);
+      if (!row) return undefined;
+      const keys = await db.all<KeysetRow>('SELECT key_version, algorithm, kic, kid FROM ota_keysets WHERE iccid = ? ORDER BY key_version', [iccid]);
+      return {
+        iccid: row.iccid,
+        msisdn: row.msisdn,
+        imsi: row.imsi,
+        brand: row.brand,
+        tar: fromHex(row.tar),
+        minimumSecurity: { ciphering: row.msl_ciphering === 1, integrity: row.msl_integrity, counter: row.msl_counter },
+        maxCounterStep: row.max_counter_step,
+        mt: { spi: decodeSpi(fromHex(row.mt_spi)), kic: row.mt_kic, kid: row.mt_kid },
+        keysets: keys.map((k) => ({ version: k.key_version, algorithm: k.algorithm, kic: fromHex(k.kic), kid: fromHex(k.kid) })),
+      };
+    },
+
+    async iccidOfMsisdn(msisdn) {
+      return (await db.get<{ iccid: string }>('SELECT iccid FROM ota_sims WHERE msisdn = ?', [msisdn]))?.iccid;
+    },
+
+    async deleteSim(iccid) {
+      return db.transaction(async (tx) => {
+        for (const table of ['ota_mt_queue', 'ota_sent', 'ota_counters', 'ota_keysets']) {
+          await tx.run(`DELETE FROM ${table} WHERE iccid = ?`, [iccid]);
+        }
+        return (await tx.run('DELETE FROM ota_sims WHERE iccid = ?', [iccid])) > 0;
+      });
+    },
+
+    async counters(iccid) {
+      const rows = await db.all<{ key_version: number; direction: CounterDirection; value: number }>(
+        'SELECT key_version, direction, value FROM ota_counters WHERE iccid = ? ORDER BY key_version, direction',
+        [iccid],
+      );
+      return rows.map((r) => ({ keyVersion: r.key_version, direction: r.direction, value: r.value }));
+    },
+
+    async lastMoCounter(iccid, keyVersion) {
+      const row = await db.get<{ value: number }>("SELECT value FROM ota_counters WHERE iccid = ? AND key_version = ? AND direction = 'mo'", [
+        iccid,
+        keyVersion,
+      ]);
+      return row?.value ?? 0;
+    },
+
+    async acceptMoCounter(iccid, keyVersion, expected, value) {
+      const changed = await db.run(
+        "UPDATE ota_counters SET value = ? WHERE iccid = ? AND key_version = ? AND direction = 'mo' AND value = ?",
+        [value, iccid, keyVersion, expected],
+      );
+      return changed === 1;
+    },
+
+    async reserveMtCounter(iccid, keyVersion) {
+      const row = await db.get<{ value: number }>(
+        `INSERT INTO ota_counters (iccid, key_version, direction, value) VALUES (?, ?, 'mt', 1)
+         ON CONFLICT (iccid, key_version, direction) DO UPDATE SET value = ota_counters.value + 1 RETURNING value`,
+        [iccid, keyVersion],
+      );
+      return row!.value;
+    },
+
+    async raiseMtCounter(iccid, keyVersion, value) {
+      await db.run("UPDATE ota_counters SET value = ? WHERE iccid = ? AND key_version = ? AND direction = 'mt' AND value < ?", [
+        value,
+        iccid,
+        keyVersion,
+        value,
+      ]);
+      const row = await db.get<{ value: number }>("SELECT value FROM ota_counters WHERE iccid = ? AND key_version = ? AND direction = 'mt'", [
+        iccid,
+        keyVersion,
+      ]);
+      return row?.value ?? 0;
+    },
+
+    enqueue(iccid, items, packet, now, ttlMs) {
+      return db.transaction(async (tx) => {
+        const row = await tx.get<{ mt_seq: number }>('UPDATE ota_sims SET mt_seq = mt_seq + ? WHERE iccid = ? RETURNING mt_seq', [items.length, iccid]);
+        if (!row) return [];
+        const first = row.mt_seq - items.length + 1;
+        const seqs: number[] = [];
+        for (const [i, item] of items.entries()) {
+          const seq = first + i;
+          seqs.push(seq);
+          await tx.run(
+            `INSERT INTO ota_mt_queue (iccid, seq, tpdu, kind, key_version, counter, part, parts, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [iccid, seq, item.tpdu, item.kind, item.keyVersion, item.counter, item.part, item.parts, now, now + ttlMs],
+          );
+        }
+        if (packet) {
+          await tx.run(
+            `INSERT INTO ota_sent (iccid, ${SENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            [
+              iccid,
+              packet.keyVersion,
+              packet.counter,
+              packet.spi,
+              packet.kic,
+              packet.kid,
+              packet.tar,
+              packet.messageType,
+              packet.transactionId,
+              packet.message,
+              packet.attempt,
+              packet.sentAt,
+              packet.porStatus,
+              packet.porAt,
+            ],
+          );
+        }
+        return seqs;
+      });
+    },
+
+    async fetchMt(iccid, after, limit, now) {
+      const rows = await db.all<MtRow>(
+        `SELECT seq, tpdu, kind, key_version, counter, part, parts, created_at, expires_at FROM ota_mt_queue
+         WHERE iccid = ? AND seq > ? AND expires_at > ? ORDER BY seq LIMIT ?`,
+        [iccid, after, now, limit],
+      );
+      return rows.map((r) => ({
+        seq: r.seq,
+        tpdu: r.tpdu,
+        kind: r.kind,
+        keyVersion: r.key_version,
+        counter: r.counter,
+        part: r.part,
+        parts: r.parts,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+      }));
+    },
+
+    async lastSeq(iccid) {
+      return (await db.get<{ mt_seq: number }>('SELECT mt_seq FROM ota_sims WHERE iccid = ?', [iccid]))?.mt_seq ?? 0;
+    },
+
+    async findSent(iccid, counter) {
+      const row = await db.get<SentRow>(`SELECT ${SENT_COLUMNS} FROM ota_sent WHERE iccid = ? AND counter = ? ORDER BY sent_at DESC LIMIT 1`, [
+        iccid,
+        counter,
+      ]);
+      return row ? sent(row) : undefined;
+    },
+
+    async pendingSent(iccid, limit) {
+      const rows = await db.all<SentRow>(
+        `SELECT ${SENT_COLUMNS} FROM ota_sent WHERE iccid = ? AND por_status IS NULL ORDER BY sent_at DESC, counter DESC LIMIT ?`,
+        [iccid, limit],
+      );
+      return rows.map(sent);
+    },
+
+    recordPor(iccid, keyVersion, counter, status, now) {
+      return db.transaction(async (tx) => {
+        await tx.run('UPDATE ota_sent SET por_status = ?, por_at = ? WHERE iccid = ? AND key_version = ? AND counter = ?', [
+          status,
+          now,
+          iccid,
+          keyVersion,
+          counter,
+        ]);
+        // The SIM holds the packet: nothing is gained by handing its segments out again.
+        if (status === 'ok') {
+          await tx.run("DELETE FROM ota_mt_queue WHERE iccid = ? AND key_version = ? AND counter = ? AND kind = 'command'", [
+            iccid,
+            keyVersion,
+            counter,
+          ]);
+        }
+      });
+    },
+
+    async purgeExpired(now, sentBefore) {
+      const dropped = await db.run('DELETE FROM ota_mt_queue WHERE expires_at <= ?', [now]);
+      if (sentBefore !== undefined) await db.run('DELETE FROM ota_sent WHERE sent_at < ?', [sentBefore]);
+      return dropped;
+    },
+
+    async nextStkListVersion(iccid) {
+      const row = await db.get<{ stk_list_version: number }>(
+        'UPDATE ota_sims SET stk_list_version = stk_list_version + 1 WHERE iccid = ? RETURNING stk_list_version',
+        [iccid],
+      );
+      return row?.stk_list_version ?? 0;
+    },
+
+    async schemaVersion() {
+      return (await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM ota_migrations'))?.v ?? 0;
+    },
+
+    close: () => db.close(),
+  };
+}
+
+/**
+ * Open (and migrate) the OTA store at the same location as the registry: the same SQLite file in
+ * the data folder, or the same PostgreSQL database and schema.
+ *
+ * @example
+ * ```ts
+ * import { openOtaStore } from './store.js';
+ * const store = await openOtaStore({ dataDir: './simvault-data' });
+ * await store.close();
+ * ```
+ */
+export async function openOtaStore(at: StoreLocation): Promise<OtaStore> {
+  const file = sqlitePathOf(at);
+  if (file === undefined) {
+    return openOtaStoreOn(await openPostgresDriver(at.db!, { ...at.postgres, ...(at.schema !== undefined ? { schema: at.schema } : {}) }));
+  }
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  return openOtaStoreOn(openSqliteDriver(file, at.sqlite));
+}

@@ -1,0 +1,122 @@
+/**
+ * Token-bucket rate limiting per key (a CID, a SIM): each key holds up to `capacity` tokens,
+ * refilled at `refillPerSecond`; a request takes one. Buckets live in memory, per process.
+ *
+ * @module
+ */
+import { ServerError } from './errors.js';
+
+/**
+ * Bucket size and refill rate.
+ *
+ * @example
+ * ```ts
+ * import type { RateLimitOptions } from './rate-limit.js';
+ * const o: RateLimitOptions = { capacity: 20, refillPerSecond: 5 };
+ * ```
+ */
+export interface RateLimitOptions {
+  /** Burst size: tokens a full bucket holds (at least 1). */
+  capacity: number;
+  /** Tokens added per second (more than 0). */
+  refillPerSecond: number;
+  /** Buckets kept before idle ones are dropped (default 100 000). */
+  maxKeys?: number;
+}
+
+/**
+ * The default: bursts of 20 requests, then 5 per second, per CID and per SIM.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RATE_LIMIT } from './rate-limit.js';
+ * DEFAULT_RATE_LIMIT.capacity; // 20
+ * ```
+ */
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { capacity: 20, refillPerSecond: 5 };
+
+/**
+ * A set of token buckets, one per key.
+ *
+ * @example
+ * ```ts
+ * import { TokenBuckets } from './rate-limit.js';
+ * const limits = new TokenBuckets({ capacity: 2, refillPerSecond: 1 });
+ * limits.take('cid:0353', 0); // 0: allowed
+ * limits.take('cid:0353', 0); // 0
+ * limits.take('cid:0353', 0); // 1: wait a second
+ * ```
+ */
+export class TokenBuckets {
+  readonly #capacity: number;
+  readonly #rate: number;
+  readonly #maxKeys: number;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  /** @param options - bucket size and refill rate */
+  constructor(options: RateLimitOptions) {
+    if (!(options.capacity >= 1) || !(options.refillPerSecond > 0)) {
+      throw new ServerError('SERVER_INTERNAL', 'rate limit needs capacity >= 1 and refillPerSecond > 0');
+    }
+    this.#capacity = options.capacity;
+    this.#rate = options.refillPerSecond;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+  }
+
+  /**
+   * Take one token of `key` at time `now` (ms). Resolves to 0 when allowed, otherwise the seconds
+   * (rounded up) until a token is available; nothing is taken then.
+   */
+  take(key: string, now: number): number {
+    let bucket = this.#buckets.get(key);
+    if (bucket) {
+      bucket.tokens = Math.min(this.#capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
+      bucket.at = now;
+    } else {
+      if (this.#buckets.size >= this.#maxKeys) this.#evict(now);
+      bucket = { tokens: this.#capacity, at: now };
+      this.#buckets.set(key, bucket);
+    }
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate));
+  }
+
+  /**
+   * Take one token from each key: allowed only if every key has one (then each loses one).
+   * Resolves like {@link TokenBuckets.take}.
+   */
+  takeAll(keys: readonly string[], now: number): number {
+    let wait = 0;
+    for (const key of keys) wait = Math.max(wait, this.peek(key, now));
+    if (wait > 0) return wait;
+    for (const key of keys) this.take(key, now);
+    return 0;
+  }
+
+  /** Seconds until `key` has a token (0 = now), without taking it. */
+  peek(key: string, now: number): number {
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return 0;
+    const tokens = Math.min(this.#capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#rate));
+  }
+
+  /** Number of buckets held. */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #evict(now: number): void {
+    // Full buckets carry no information; drop them first, then the least recently created.
+    for (const [key, b] of this.#buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.#rate >= this.#capacity) this.#buckets.delete(key);
+    }
+    for (const key of this.#buckets.keys()) {
+      if (this.#buckets.size < this.#maxKeys) break;
+      this.#buckets.delete(key);
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The PostgreSQL driver (`pg`): for operators whose registry outgrows one machine. Several server
+ * processes on one database behave as one, because every invariant lives in the database: unique
+ * keys, `INSERT ... ON CONFLICT`, `UPDATE ... SET n = n + 1`, and an advisory lock around schema
+ * migrations. A store can live in its own schema (`search_path`), which is how parallel test runs
+ * stay apart.
+ *
+ * @module
+ */
+import pg from 'pg';
+import { ArgumentError } from '../../errors.js';
+import type { SqlDriver, SqlExecutor, SqlValue } from './sql.js';
+
+const INT8_OID = 20;
+
+/**
+ * Options of {@link openPostgresDriver}.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresOptions } from './postgres.js';
+ * const o: PostgresOptions = { schema: 'simvault', poolSize: 10 };
+ * ```
+ */
+export interface PostgresOptions {
+  /** The schema holding the registry; created if missing (default `public`). */
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+}
+
+/**
+ * Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
+ *
+ * @example
+ * ```ts
+ * import { isPostgresUrl } from './postgres.js';
+ * isPostgresUrl('postgres://postgres@127.0.0.1:5432/test'); // true
+ * ```
+ */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+/** `?` placeholders to `$1, $2, ...` (the shared SQL never has `?` inside a literal). */
+function numbered(sql: string, cache: Map<string, string>): string {
+  let out = cache.get(sql);
+  if (out === undefined) {
+    let n = 0;
+    out = sql.replace(/\?/g, () => `$${++n}`);
+    cache.set(sql, out);
+  }
+  return out;
+}
+
+function quoteIdent(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new ArgumentError(`bad PostgreSQL schema name '${name}'`);
+  return `"${name}"`;
+}
+
+/**
+ * Connect a pool to PostgreSQL as a {@link SqlDriver}, creating the schema if it does not exist.
+ * BIGINT columns come back as numbers (every count and time in the registry is a safe integer).
+ *
+ * @example
+ * ```ts
+ * import { openPostgresDriver } from './postgres.js';
+ * const db = await openPostgresDriver('postgres://postgres@127.0.0.1:5432/test', { schema: 'simvault' });
+ * await db.close();
+ * ```
+ */
+export async function openPostgresDriver(url: string, options: PostgresOptions = {}): Promise<SqlDriver> {
+  const schema = options.schema ?? 'public';
+  const quoted = quoteIdent(schema);
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
+  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types, options: `-c search_path=${quoted}` });
+  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+  } catch (e) {
+    // Two processes creating the same schema at once: the loser sees a unique violation.
+    if ((e as { code?: string }).code !== '23505') {
+      await pool.end();
+      throw e;
+    }
+  }
+  const cache = new Map<string, string>();
+  const on = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
+    async all<T>(sql: string, params: readonly SqlValue[] = []) {
+      return (await client.query(numbered(sql, cache), params as SqlValue[])).rows as T[];
+    },
+    async get<T>(sql: string, params: readonly SqlValue[] = []) {
+      return (await client.query(numbered(sql, cache), params as SqlValue[])).rows[0] as T | undefined;
+    },
+    async run(sql: string, params: readonly SqlValue[] = []) {
+      return (await client.query(numbered(sql, cache), params as SqlValue[])).rowCount ?? 0;
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  });
+  const direct = on(pool);
+  let closed = false;
+  return {
+    kind: 'postgres',
+    // Two 32-bit keys: a constant for "simvault migration" and the schema, so stores in
+    // different schemas migrate independently.
+    migrationLock: 'SELECT pg_advisory_xact_lock(1936289140, hashtext(current_schema()))',
+    ...direct,
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const value = await fn(on(client));
+        await client.query('COMMIT');
+        return value;
+      } catch (e) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * Drop a schema and everything in it (tests use one schema per run).
+ *
+ * @example
+ * ```ts
+ * import { dropPostgresSchema } from './postgres.js';
+ * await dropPostgresSchema('postgres://postgres@127.0.0.1:5432/test', 'simvault_test_1234');
+ * ```
+ */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,116 @@
+// The OTA store on SQLite and PostgreSQL: its own migrations beside the registry's, SIM
+// configuration round trips, and counters that two processes can never accept or hand out twice.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toHex } from '../../../src/bytes.js';
+import { migrateOta } from '../../../src/server/ota/migrate.js';
+import { parseSimConfig } from '../../../src/server/ota/sim-config.js';
+import { openOtaStore, type OtaStore } from '../../../src/server/ota/store.js';
+import { openSqliteDriver } from '../../../src/server/store/sqlite.js';
+import type { RegistryStore } from '../../../src/server/store/store.js';
+import { STORE_KINDS, testDatabase, type TestDatabase } from '../stores.js';
+
+const ICCID = '89860012345678901234';
+const CONFIG = {
+  msisdn: '8613800000001',
+  tar: 'b00010',
+  keysets: [
+    { version: 1, kic: '00'.repeat(16), kid: '11'.repeat(16) },
+    { version: 2, algorithm: '3des-2key', kic: '22'.repeat(16), kid: '33'.repeat(16) },
+  ],
+  minimumSecurity: { integrity: 'cc' },
+  maxCounterStep: 100,
+};
+
+describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
+  let db: TestDatabase;
+  let registry: RegistryStore;
+  let a: OtaStore;
+  let b: OtaStore;
+
+  beforeEach(async () => {
+    db = testDatabase(kind);
+    // The registry and two OTA processes share one database.
+    registry = await db.open();
+    [a, b] = await Promise.all([openOtaStore(db.location), openOtaStore(db.location)]);
+    await a.putSim(parseSimConfig(ICCID, CONFIG), 1);
+  });
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+    await registry.close();
+    await db.drop();
+  });
+
+  it('migrates its own tables beside the registry, idempotently', async () => {
+    expect(await a.schemaVersion()).toBe(1);
+    expect(await registry.schemaVersion()).toBeGreaterThanOrEqual(2);
+    const again = await openOtaStore(db.location);
+    expect(await again.schemaVersion()).toBe(1);
+    await again.close();
+  });
+
+  it('round-trips a SIM configuration and keeps counters across a reprovisioning', async () => {
+    const sim = (await b.getSim(ICCID))!;
+    expect(sim.msisdn).toBe('8613800000001');
+    expect(sim.keysets.map((k) => [k.version, k.algorithm, toHex(k.kid)])).toEqual([
+      [1, 'aes', '11'.repeat(16)],
+      [2, '3des-2key', '33'.repeat(16)],
+    ]);
+    expect(sim.mt.kic).toBe(0x25);
+    expect(sim.minimumSecurity).toEqual({ ciphering: true, integrity: 'cc', counter: 'must-be-higher' });
+    expect(await b.iccidOfMsisdn('8613800000001')).toBe(ICCID);
+    expect(await a.acceptMoCounter(ICCID, 1, 0, 7)).toBe(true);
+    expect(await a.putSim(parseSimConfig(ICCID, { ...CONFIG, msisdn: null }), 2)).toEqual({ created: false });
+    expect(await b.lastMoCounter(ICCID, 1)).toBe(7);
+    expect(await b.iccidOfMsisdn('8613800000001')).toBeUndefined();
+    expect(await a.deleteSim(ICCID)).toBe(true);
+    expect(await a.getSim(ICCID)).toBeUndefined();
+    expect(await a.counters(ICCID)).toEqual([]);
+  });
+
+  it('accepts one MO counter once, whatever the concurrency', async () => {
+    const tries = await Promise.all([a, b, a, b, a, b].map((s) => s.acceptMoCounter(ICCID, 1, 0, 5)));
+    expect(tries.filter(Boolean)).toHaveLength(1);
+    expect(await a.lastMoCounter(ICCID, 1)).toBe(5);
+  });
+
+  it('never hands out one MT counter twice, across stores and after raising', async () => {
+    const got = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).reserveMtCounter(ICCID, 1)));
+    expect(new Set(got).size).toBe(40);
+    expect(Math.max(...got)).toBe(40);
+    expect(await a.raiseMtCounter(ICCID, 1, 100)).toBe(100);
+    expect(await b.raiseMtCounter(ICCID, 1, 50)).toBe(100);
+    expect(await b.reserveMtCounter(ICCID, 1)).toBe(101);
+  });
+
+  it('numbers the queue per SIM and expires it', async () => {
+    const item = (part: number) => ({ tpdu: '00', kind: 'command' as const, keyVersion: 1, counter: 1, part, parts: 2 });
+    const [s1, s2] = await Promise.all([a.enqueue(ICCID, [item(1), item(2)], null, 1000, 500), b.enqueue(ICCID, [item(1), item(2)], null, 1000, 5000)]);
+    expect([...s1!, ...s2!].sort()).toEqual([1, 2, 3, 4]);
+    expect((await a.fetchMt(ICCID, 0, 10, 1200)).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect((await a.fetchMt(ICCID, 2, 10, 1200)).map((r) => r.seq)).toEqual([3, 4]);
+    expect(await b.purgeExpired(1600)).toBe(2);
+    expect((await a.fetchMt(ICCID, 0, 10, 1600)).length).toBe(2);
+    expect(await a.lastSeq(ICCID)).toBe(4);
+    expect(await a.enqueue('89860000000000000001', [item(1)], null, 0, 1)).toEqual([]);
+    const sent = { keyVersion: 1, counter: 9, spi: '1629', kic: 0x12, kid: 0x12, tar: 'b00010', messageType: 'bindResponse', transactionId: 1, message: '01', attempt: 1, sentAt: 2000, porStatus: null, porAt: null };
+    await a.enqueue(ICCID, [item(1)], sent, 2000, 5000);
+    expect((await b.findSent(ICCID, 9))?.messageType).toBe('bindResponse');
+    expect((await b.pendingSent(ICCID, 5)).map((p) => p.counter)).toEqual([9]);
+    await b.recordPor(ICCID, 1, 9, 'ok', 2500);
+    expect(await b.pendingSent(ICCID, 5)).toEqual([]);
+    expect((await a.findSent(ICCID, 9))?.porStatus).toBe('ok');
+    await a.purgeExpired(2600, 3000);
+    expect(await a.findSent(ICCID, 9)).toBeUndefined();
+  });
+});
+
+describe('OTA migrations', () => {
+  it('refuse a database whose OTA schema is newer than the code', async () => {
+    const db = openSqliteDriver(':memory:');
+    await migrateOta(db);
+    await db.run("INSERT INTO ota_migrations (version, name, applied_at) VALUES (99, 'future', 0)");
+    await expect(migrateOta(db)).rejects.toMatchObject({ code: 'SERVER_INTERNAL' });
+    await db.close();
+  });
+});

@@ -1,0 +1,39 @@
+// The two registry databases every store and HTTP test runs against. PostgreSQL tests use a
+// schema of their own per store (dropped afterwards) so parallel runs never collide.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { dropPostgresSchema } from '../../src/server/store/postgres.js';
+import { openStore, type StoreLocation } from '../../src/server/store/open.js';
+import type { RegistryStore } from '../../src/server/store/store.js';
+
+export const PG_URL = process.env['SIMVAULT_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export const STORE_KINDS = ['sqlite', 'postgres'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** A fresh, empty registry location of one kind, and how to remove it. */
+export interface TestDatabase {
+  location: StoreLocation;
+  /** Open one more store (another process's view) on the same database. */
+  open(): Promise<RegistryStore>;
+  /** Remove the database (after every store on it is closed). */
+  drop(): Promise<void>;
+}
+
+export function testDatabase(kind: StoreKind): TestDatabase {
+  const dataDir = mkdtempSync(join(tmpdir(), 'simvault-server-'));
+  const location: StoreLocation =
+    kind === 'sqlite'
+      ? { dataDir }
+      : { dataDir, db: PG_URL, schema: `simvault_test_${randomBytes(6).toString('hex')}`, postgres: { poolSize: 12 } };
+  return {
+    location,
+    open: () => openStore(location),
+    async drop() {
+      if (kind === 'postgres') await dropPostgresSchema(PG_URL, location.schema!);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
