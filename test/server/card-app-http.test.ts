@@ -234,8 +234,11 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
     const bind: SimvaultMessage = { type: 'bindRequest', transactionId: 1, cid: cidBytes(1), iccid: ICCID };
     expect(code(await signed(`/v1/sim/bind?iccid=${OTHER_ICCID}`, bind))).toBe('SERVER_BAD_REQUEST');
     expect(code(await signed('/v1/sim/bind?brand=%00bad', bind))).toBe('SERVER_BAD_REQUEST');
-    expect(code(await post('/v1/sim/delete', encodeMessage({ type: 'deleteRequest', transactionId: 1, aid: fromHex(TV.aid) }), OCTETS))).toBe('SERVER_BAD_REQUEST');
-    expect(code(await post(`/v1/sim/delete?iccid=${ICCID}`, new Uint8Array([1, 9, 0, 0, 0, 0, 0]), OCTETS))).toBe('SERVER_BAD_REQUEST');
+    expect(code(await signed('/v1/sim/delete', { type: 'deleteRequest', transactionId: 1, aid: fromHex(TV.aid) }))).toBe('SERVER_BAD_REQUEST');
+    expect(code(await signed(`/v1/sim/delete?iccid=${ICCID}`, new Uint8Array([1, 9, 0, 0, 0, 0, 0])))).toBe('SERVER_BAD_REQUEST');
+    // A delete that does not come through the OTA server (unsigned) is refused.
+    const unsigned = await post(`/v1/sim/delete?iccid=${ICCID}`, encodeMessage({ type: 'deleteRequest', transactionId: 1, aid: fromHex(TV.aid) }), OCTETS);
+    expect(code(unsigned)).toBe('SERVER_UNAUTHENTICATED');
   });
 
   it('answers any byte string with a message or a 4xx JSON error, never a 500', async () => {
@@ -254,7 +257,7 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
     const samples = fc.sample(mutated, { numRuns: 150, seed: 6 });
     const statuses = new Set<number>();
     for (const body of samples) {
-      const r = await post(`/v1/sim/delete?iccid=${ICCID}`, body, OCTETS);
+      const r = await signed(`/v1/sim/delete?iccid=${ICCID}`, body);
       statuses.add(r.status);
       if (r.status !== 200) {
         expect(r.status).toBeLessThan(500);

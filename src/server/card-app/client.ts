@@ -133,9 +133,9 @@ export class CardAppClient {
     return (await res.json()) as CompletionOutcome;
   }
 
-  /** Step 602: the handset forwards a delete request; resolves to the delete command. */
+  /** Step 602: forward a delete request from the SIM `iccid`; resolves to the delete command. */
   delete(request: DeleteRequest, iccid: string): Promise<DeleteCommand> {
-    return this.#message(`/v1/sim/delete?iccid=${iccid}`, request, 'deleteCommand', undefined);
+    return this.#message(`/v1/sim/delete?iccid=${iccid}`, request, 'deleteCommand', this.#ota);
   }
 
   /** Import cards from CSV or JSON text. */

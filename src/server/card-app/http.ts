@@ -6,7 +6,9 @@
  * - `POST /v1/sim/unbind?iccid=N`, signed: unbind request → unbind response (403);
  * - `POST /v1/sim/launch?iccid=N`, signed: launch request → download resource info (502);
  * - `POST /v1/sim/complete?iccid=N`, signed: launch complete or download complete → JSON (505);
- * - `POST /v1/sim/delete?iccid=N`, from the handset: delete request → delete command (603).
+ * - `POST /v1/sim/delete?iccid=N`, signed: delete request → delete command (603). The SIM's
+ *   request reaches it through the OTA server as a secured packet, so a forged or replayed delete
+ *   never arrives unauthenticated.
  *
  * `POST /v1/cards/verify` (handset, JSON `{ cid, iccid? }`) answers step 302. Operator endpoints
  * under `/v1/admin/`, signed by an `operator` key, are JSON. Every SIM and handset endpoint is
@@ -186,7 +188,7 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   });
 
   // Step 602: the handset forwards the SIM's delete request itself.
-  app.post('/v1/sim/delete', small, async (c) => {
+  app.post('/v1/sim/delete', small, ota, async (c) => {
     const iccid = queryIccid(c);
     const request = await messageOf(c, ['deleteRequest']);
     limit(request.cid === undefined ? undefined : cidKeyOfBytes(request.cid), iccid);
