@@ -6,6 +6,7 @@ const entry = {
   'crypto/index': 'src/crypto/index.ts',
   'protocol/index': 'src/protocol/index.ts',
   'card/index': 'src/card/index.ts',
+  'sim/index': 'src/sim/index.ts',
   'node/index': 'src/node/index.ts',
 };
 

@@ -9,5 +9,6 @@ import { demoCommand } from './demo.js';
 import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
 import { SERVER_COMMANDS } from './server.js';
 import { inspectCommand } from './inspect.js';
+import { CHIP_COMMANDS } from './chip.js';
 
-export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS];
+export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS, ...CHIP_COMMANDS];

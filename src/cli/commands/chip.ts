@@ -1,0 +1,135 @@
+/**
+ * `simvault chip create|apdu STATE …`: the memory card's secure chip, emulated in a state file,
+ * from the shell. `create` personalizes a chip (its internal key is generated and never shown);
+ * `apdu` powers it up, sends APDUs and prints each response with its status word. Every change
+ * of the chip's state is written to the file atomically before its response is printed.
+ *
+ * @module
+ */
+import { fromHex, toHex } from '../../bytes.js';
+import { createChipStateFile, openChipStateFile } from '../../node/chip-state-file.js';
+import { chipStatusWordName } from '../../sim/chip/constants.js';
+import { isValidPin, isValidPuk } from '../../sim/chip/pin.js';
+import { personalizeChip } from '../../sim/chip/state.js';
+import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
+
+const DEFAULT_PIN = '1234';
+
+function triesOption(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 15) throw new UsageError(`--${name} must be an integer 1-15, got '${value}'`);
+  return Number(value);
+}
+
+function parseApduHex(text: string): Uint8Array {
+  const hex = text.replace(/[\s:]/g, '');
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
+    throw new UsageError(`'${text}' is not an APDU in hex (an even number of hex digits)`);
+  }
+  return fromHex(hex.toLowerCase());
+}
+
+/** `simvault chip create`: personalize a software secure chip into a new state file. */
+export const chipCreateCommand: Command = {
+  path: ['chip', 'create'],
+  summary: 'personalize an emulated secure chip into a new state file',
+  help: `Usage: simvault chip create STATE [--pin PIN] [--puk PUK] [--pin-tries N] [--puk-tries N] [--json]
+
+Personalizes a software secure chip (the memory card's COS) and writes its state to the new
+file STATE; refuses to overwrite an existing one. The chip generates its serial and its
+internal key; the key never leaves the chip (no APDU returns it).
+
+Options:
+  --pin PIN        the initial PIN, 4-8 digits (default ${DEFAULT_PIN})
+  --puk PUK        the PUK that unblocks the PIN, 8 digits (default: random, printed once)
+  --pin-tries N    wrong PINs before the PIN blocks, 1-15 (default 3)
+  --puk-tries N    wrong PUKs before the PUK blocks for good, 1-15 (default 10)
+  --json           print the result as JSON
+
+Example:
+  simvault chip create chip.state --pin 4711
+`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, {
+      pin: { type: 'string' },
+      puk: { type: 'string' },
+      'pin-tries': { type: 'string' },
+      'puk-tries': { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (positionals.length !== 1) throw new UsageError('chip create takes exactly one STATE path');
+    const path = positionals[0]!;
+    const pin = values.pin ?? DEFAULT_PIN;
+    if (!isValidPin(pin)) throw new UsageError('--pin must be 4 to 8 decimal digits');
+    if (values.puk !== undefined && !isValidPuk(values.puk)) throw new UsageError('--puk must be exactly 8 decimal digits');
+    const pinTries = triesOption('pin-tries', values['pin-tries']);
+    const pukTries = triesOption('puk-tries', values['puk-tries']);
+    const state = personalizeChip({
+      pin,
+      ...(values.puk === undefined ? {} : { puk: values.puk }),
+      ...(pinTries === undefined ? {} : { pinTries }),
+      ...(pukTries === undefined ? {} : { pukTries }),
+    });
+    await createChipStateFile(path, state);
+    const result = { state: path, serial: toHex(state.serial), puk: state.puk, pinTries: state.pinTriesMax, pukTries: state.pukTriesMax };
+    writeResult(
+      io,
+      values.json === true,
+      result,
+      [
+        `created secure chip ${path}`,
+        `serial     ${result.serial}`,
+        `PUK        ${state.puk}   (shown once: keep it to unblock the PIN)`,
+        `PIN tries  ${state.pinTriesMax}, PUK tries ${state.pukTriesMax}`,
+      ].join('\n'),
+    );
+  },
+};
+
+/** `simvault chip apdu`: send APDUs to a software secure chip and print the responses. */
+export const chipApduCommand: Command = {
+  path: ['chip', 'apdu'],
+  summary: 'send APDUs to an emulated secure chip and print each response',
+  help: `Usage: simvault chip apdu STATE HEX... [--json]
+
+Powers up the secure chip kept in STATE, sends each HEX command APDU in order (spaces and
+colons inside an argument are ignored) and prints one line per response: the response APDU
+in hex (data, then SW1 SW2), two spaces, and the status word's meaning. Each change of the
+chip's state (PIN counters, PIN) is saved to STATE atomically before its response is printed.
+The session (selection, PIN verified) lasts for one invocation. Exit 0 whatever the status
+words; the commands and their status words are listed in docs/chip-apdus.md.
+
+Options:
+  --json   print [{ command, response, data, sw, name }] as JSON
+
+Example:
+  simvault chip apdu chip.state 00a4040c0af053494d564348495001 002000810831323334ffffffff
+`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
+    if (positionals.length < 2) throw new UsageError('chip apdu takes a STATE path and at least one APDU in hex');
+    const [path, ...texts] = positionals as [string, ...string[]];
+    const commands = texts.map(parseApduHex);
+    const chip = await openChipStateFile(path);
+    const results = [];
+    for (const command of commands) {
+      const response = await chip.transmit(command);
+      const sw = (response[response.length - 2]! << 8) | response[response.length - 1]!;
+      const name = chipStatusWordName(sw);
+      const result = { command: toHex(command), response: toHex(response), data: toHex(response.subarray(0, response.length - 2)), sw: toHex(response.subarray(response.length - 2)), name };
+      results.push(result);
+      if (values.json !== true) io.stdout.write(`${result.response}  ${name}\n`);
+    }
+    if (values.json === true) io.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  },
+};
+
+/**
+ * The `simvault chip …` commands, for the registry.
+ *
+ * @example
+ * ```ts
+ * CHIP_COMMANDS.map((c) => c.path.join(' ')); // ['chip create', 'chip apdu']
+ * ```
+ */
+export const CHIP_COMMANDS: Command[] = [chipCreateCommand, chipApduCommand];
