@@ -12,17 +12,7 @@ import {
   statusWordName,
   type CommandApdu,
 } from '../../src/protocol/apdu.js';
-import { fuzzDecoder } from './fuzz-util.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
+import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 const empty = new Uint8Array(0);
 

@@ -12,17 +12,7 @@ import {
   isConstructedTag,
   type BerTlv,
 } from '../../src/protocol/ber-tlv.js';
-import { fuzzDecoder } from './fuzz-util.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
+import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 describe('BER-TLV known answers', () => {
   it('one-byte tag, short length: the MENU SELECTION envelope of the reference', () => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { ProtocolError } from '../../src/errors.js';
 import { cidIdentity, crc7, decodeCid, encodeCid, formatCidText, parseCidText, type Cid } from '../../src/protocol/cid.js';
-import { fuzzDecoder } from './fuzz-util.js';
+import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 // CIDs of real SanDisk cards as published with card inventories and CID decoders (the CRC byte is
 // the card's own, so these pin the CRC7 too).
@@ -45,16 +45,6 @@ const cidArb: fc.Arbitrary<Cid> = fc.record({
   mdt: fc.record({ year: fc.integer({ min: 2000, max: 2255 }), month: fc.integer({ min: 1, max: 12 }) }),
   crc: fc.constantFrom('valid' as const, 'absent' as const),
 });
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
 
 describe('CRC7 (x^7 + x^3 + 1)', () => {
   it('matches the CRCs of SD commands', () => {

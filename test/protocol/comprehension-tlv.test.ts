@@ -9,17 +9,7 @@ import {
   encodeComprehensionTlvList,
   type ComprehensionTlv,
 } from '../../src/protocol/comprehension-tlv.js';
-import { fuzzDecoder } from './fuzz-util.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
+import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 describe('COMPREHENSION-TLV known answers', () => {
   it('reads the objects of the TERMINAL RESPONSE of the reference', () => {

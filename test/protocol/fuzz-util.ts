@@ -1,7 +1,7 @@
 // Seeded, reproducible fuzzing of a decoder: random inputs plus mutations of valid seeds. The only
 // acceptable failure is a ProtocolError (or, where a decoder also verifies crypto, another
 // SimvaultError); anything else — a TypeError, a RangeError, a hang — fails the test.
-import { SimvaultError } from '../../src/errors.js';
+import { ProtocolError, SimvaultError } from '../../src/errors.js';
 
 /** xorshift32: tiny, fast, reproducible from the seed. */
 export function prng(seed: number): () => number {
@@ -65,4 +65,15 @@ export function fuzzDecoder(
     }
   }
   return { accepted, rejected };
+}
+
+/** `CODE field@offset` of the ProtocolError `f` throws; fails if it throws nothing. */
+export function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
+    throw e;
+  }
+  throw new Error('did not throw');
 }

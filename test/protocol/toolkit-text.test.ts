@@ -14,17 +14,7 @@ import {
   unpackSeptets,
   type TextString,
 } from '../../src/protocol/toolkit-text.js';
-import { fuzzDecoder } from './fuzz-util.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
+import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 // Every character of the GSM default alphabet and its extension table (ESC itself excluded).
 const GSM_CHARS = [

@@ -20,17 +20,7 @@ import {
   type TerminalResponse,
 } from '../../src/protocol/toolkit-terminal.js';
 import { decodeAddress, encodeAddress, type MenuItem } from '../../src/protocol/toolkit-objects.js';
-import { fuzzDecoder } from './fuzz-util.js';
-
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ProtocolError) return `${e.code} ${e.field}@${e.offset}`;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
+import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 const ADDRESS = { tonNpi: 0x91, digits: '112233445566778' };
 const TPDU_31124 = fromHex('0100099110325476f840f40c54657374204d657373616765');
