@@ -6,6 +6,8 @@ const SUBJECTS: Record<string, () => Promise<{ default: BenchSubject }>> = {
   crypto: () => import('./crypto.js'),
   server: () => import('./server.js'),
   protocol: () => import('./protocol.js'),
+  card: () => import('./card.js'),
+
 };
 
 function usage(): never {

@@ -162,6 +162,8 @@ export const ERROR_CODES = {
   CARD_SIZE_MISMATCH: 'A put delivered another number of bytes than it declared.',
   /** The card or zone has been unmounted or erased. */
   CARD_NOT_MOUNTED: 'The card or zone was unmounted or erased.',
+  /** The card was mounted read-only and the call would change it. */
+  CARD_READ_ONLY: 'The card is mounted read-only.',
   /** A file of a secure-chip zone needs the card's secure chip, and none was given to the mount. */
   CARD_CHIP_UNAVAILABLE: "A secure-chip zone needs the card's secure chip, and none is available.",
   /** Reading, writing or flushing the underlying storage failed. */

@@ -92,6 +92,11 @@ export interface MountOptions {
   chip?: FileKeyProvider;
   /** Cipher backend (default `auto`). */
   backend?: BackendChoice;
+  /**
+   * Mount without writing anything: no healing of a stale header copy, no finishing of an
+   * interrupted erase, and every change is `CARD_READ_ONLY`.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -274,6 +279,8 @@ async function zoneParams(
 ): Promise<ZoneMountParams> {
   const instance = await zoneInstanceKeys(keys.zones[entry.zone], entry.salt, suite, backend);
   return {
+    readOnly: false,
+    backend,
     secureChip: (entry.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
     chip,
     zoneSalt: entry.salt,
@@ -362,7 +369,8 @@ export async function formatCard(device: BlockDevice, options: FormatOptions): P
  */
 export async function mountCard(device: BlockDevice, options: MountOptions): Promise<Card> {
   let header = await readHeader(device);
-  await healHeaderCopies(device, header);
+  const readOnly = options.readOnly === true;
+  if (!readOnly) await healHeaderCopies(device, header);
   const { keys } = options;
   if (!equalBytes(cardIdentity(options.cid), header.cardIdentity)) {
     throw new CardError('CARD_CID_MISMATCH', `this image was formatted for card ${toHex(header.cardIdentity)}, not ${toHex(cardIdentity(options.cid))}`);
@@ -377,16 +385,20 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
   }
   const suite = suiteById(header.suiteId);
   // Finish an erase a power cut interrupted: the zone's old contents are already unreachable.
-  for (const entry of header.zones.filter((e) => e.flags & ZONE_FLAG_ERASING)) {
+  const erasing = header.zones.filter((e) => e.flags & ZONE_FLAG_ERASING);
+  if (erasing.length && readOnly) {
+    throw new CardError('CARD_READ_ONLY', `an erase of zone ${erasing[0]!.zone} was interrupted; mount read-write to finish it`);
+  }
+  for (const entry of erasing) {
     await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend));
   }
-  if (header.zones.some((e) => e.flags & ZONE_FLAG_ERASING)) {
+  if (erasing.length) {
     header = { ...header, generation: header.generation + 1, zones: header.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })) };
     await writeHeader(device, header);
   }
   const zones = new Map<Zone, CardZone | SimvaultError>();
   for (const entry of header.zones) {
-    const params = await zoneParams(device, header, entry, keys, suite, options.backend, options.chip);
+    const params = { ...(await zoneParams(device, header, entry, keys, suite, options.backend, options.chip)), readOnly };
     try {
       zones.set(entry.zone, await CardZone.mount(params, options.anchors?.[entry.zone]));
     } catch (e) {
@@ -395,7 +407,7 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
       zones.set(entry.zone, e);
     }
   }
-  return new Card(device, header, keys, suite, options.backend, zones, options.chip);
+  return new Card(device, header, keys, suite, options.backend, zones, options.chip, readOnly);
 }
 
 /**
@@ -419,6 +431,7 @@ export class Card {
     private readonly backend: BackendChoice | undefined,
     private readonly zones: Map<Zone, CardZone | SimvaultError>,
     private readonly chip?: FileKeyProvider,
+    private readonly readOnly = false,
   ) {}
 
   /** One zone; throws the zone's mount error if its structures are damaged. */
@@ -481,6 +494,7 @@ export class Card {
    * finishes an interrupted erase.
    */
   async erase(zones: readonly Zone[] = ZONES): Promise<void> {
+    if (this.readOnly) throw new CardError('CARD_READ_ONLY', 'the card is mounted read-only');
     for (const z of zones) if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
     for (const z of zones) {
       const old = this.zones.get(z);

@@ -101,7 +101,8 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
       return null;
     }
   });
-  const card = await mountCard(device, options);
+  // A check alone writes nothing; a repair mounts read-write (which also heals header copies).
+  const card = await mountCard(device, { ...options, readOnly: !repair });
   const good = encodeHeader(headerOf(copies));
   for (const i of [0, 1]) {
     const same = raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE).every((b, k) => b === good[k]);

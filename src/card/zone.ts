@@ -12,6 +12,7 @@ import { ChunkEncryptor, ciphertextLength, CHUNK_SIZE, HEADER_LENGTH, SALT_LENGT
 import { RandomAccessDecryptor, type RandomAccessSource } from '../crypto/random-access.js';
 import type { Zone as ZoneName } from '../crypto/keys.js';
 import type { Suite } from '../crypto/suites.js';
+import type { BackendChoice } from '../crypto/backend.js';
 import { AllocationMap, BLOCKS_PER_PAGE } from './allocation-map.js';
 import {
   extentBlockCount,
@@ -35,6 +36,8 @@ const SEALED_CHUNK = CHUNK_SIZE + 16;
 // Ciphertext is written in batches of this many bytes (whole blocks).
 const WRITE_BATCH = 1024 * 1024;
 const DEFAULT_CHECKPOINT = 32 * 1024 * 1024;
+// Chunks a stream decrypts per pull (1 MiB).
+const STREAM_CHUNKS = 64;
 
 /**
  * A file as {@link CardZone.list} and {@link CardZone.stat} describe it.
@@ -150,6 +153,10 @@ export interface ZonePut {
 
 /** @internal Mount parameters of a zone, from the card. */
 export interface ZoneMountParams {
+  /** Refuse every change (`CARD_READ_ONLY`). */
+  readOnly: boolean;
+  /** Cipher backend for file contents (metadata's AEAD is keyed with it too). */
+  backend: BackendChoice | undefined;
   /** Secure-chip mode: per-file keys come from this provider (undefined: no chip available). */
   secureChip: boolean;
   chip: FileKeyProvider | undefined;
@@ -257,6 +264,11 @@ export class CardZone {
     return concatBytes(utf8('simvault/v1 card-file'), new Uint8Array([0]), this.p.cardIdentity, new Uint8Array([this.p.zoneIdByte]), fileId);
   }
 
+  /** Chunked-encryption options of a file: the card's suite and backend, the file's context. */
+  private contentOptions(fileId: Uint8Array) {
+    return { suite: this.p.suite.name, context: this.context(fileId), ...(this.p.backend ? { backend: this.p.backend } : {}) };
+  }
+
   /** The chip, or `CARD_CHIP_UNAVAILABLE`. */
   private chip(): FileKeyProvider {
     if (!this.p.chip) throw new CardError('CARD_CHIP_UNAVAILABLE', `zone ${this.name} is in secure-chip mode and no chip was given to the mount`);
@@ -312,8 +324,13 @@ export class CardZone {
     if (!keepData) for (const e of extents) await this.alloc.free(e.start, e.count);
   }
 
-  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+  private writable(): void {
     this.alive();
+    if (this.p.readOnly) throw new CardError('CARD_READ_ONLY', `zone ${this.name} is mounted read-only`);
+  }
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    this.writable();
     const release = await this.lock.acquire();
     try {
       this.alive();
@@ -378,10 +395,7 @@ export class CardZone {
     const source = new ExtentSource(this.p.blocks, extents, r.ctLength);
     const salt = await source.read(0, SALT_LENGTH);
     if (!equalBytes(salt, r.salt)) throw new CardError('CARD_CORRUPT', `file '${name}': stored ciphertext does not belong to its record`);
-    const reader = await RandomAccessDecryptor.open(await this.fileContentKey(r), source, {
-      suite: this.p.suite.name,
-      context: this.context(r.fileId),
-    });
+    const reader = await RandomAccessDecryptor.open(await this.fileContentKey(r), source, this.contentOptions(r.fileId));
     return new ZoneFileReader(infoOf(r), reader);
   }
 
@@ -476,7 +490,7 @@ export class CardZone {
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new CardError('CARD_SIZE_MISMATCH', `size must be a non-negative integer, got ${size}`);
     if (utf8(sourceTag).length > MAX_TAG_BYTES) throw new CardError('CARD_BAD_NAME', `a source tag is at most ${MAX_TAG_BYTES} bytes`);
     if (!Number.isSafeInteger(checkpointBytes) || checkpointBytes < CHUNK_SIZE) throw new CardError('CARD_SIZE_MISMATCH', 'checkpointBytes must be at least 16 KiB');
-    this.alive();
+    this.writable();
     const release = await this.lock.acquire();
     try {
       this.alive();
@@ -544,6 +558,7 @@ export class CardZone {
       alloc: this.alloc,
       table: this.table,
       context: (id: Uint8Array) => this.context(id),
+      contentOptions: (id: Uint8Array) => this.contentOptions(id),
       fileContentKey: (r: FileRecord) => this.fileContentKey(r),
       newFileContentKey: (id: Uint8Array) => this.newFileContentKey(id),
       commit: (files: number, bytes: number) => this.commit(files, bytes),
@@ -593,7 +608,8 @@ export class ZoneFileReader {
             controller.close();
             return;
           }
-          const next = Math.min(end, (Math.floor(pos / CHUNK_SIZE) + 1) * CHUNK_SIZE);
+          // A window of whole chunks per pull: one device read and many chunk decryptions.
+          const next = Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
           controller.enqueue(await reader.read(pos, next));
           pos = next;
         },
@@ -655,7 +671,8 @@ class ExtentSource implements RandomAccessSource {
 
 /** The state of one put: encryptor, write buffer, blocks written so far. */
 class PutSession {
-  private readonly buf = new Uint8Array(WRITE_BATCH + 2 * SEALED_CHUNK + BLOCK_SIZE);
+  // A small declared file gets a buffer its size, not the full write batch.
+  private readonly buf: Uint8Array;
   private len = 0;
   /** Block already holding the first `len` buffered bytes (from a checkpoint), if any. */
   private tailBlock: number | undefined;
@@ -678,6 +695,8 @@ class PutSession {
     private readonly wrappedKey: Uint8Array | undefined,
     resumed?: { extents: Extent[]; ctLength: number; tail: Uint8Array; tailBlock: number | undefined },
   ) {
+    const batch = WRITE_BATCH + 2 * SEALED_CHUNK + BLOCK_SIZE;
+    this.buf = new Uint8Array(size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE));
     this.extents = resumed?.extents ?? [];
     this.ctWritten = resumed ? resumed.ctLength - resumed.tail.length : 0;
     this.plain = resumed ? ((resumed.ctLength - HEADER_LENGTH) / SEALED_CHUNK) * CHUNK_SIZE : 0;
@@ -690,17 +709,17 @@ class PutSession {
   }
 
   static async start(zone: CardZone, name: string, size: number | undefined, tag: string, cp: number, mtime: number | undefined): Promise<PutSession> {
-    const { params, context, newFileContentKey } = zone.internals;
+    const { contentOptions, newFileContentKey } = zone.internals;
     const fileId = randomBytes(16);
     const { key, wrapped } = await newFileContentKey(fileId);
-    const enc = await ChunkEncryptor.create(key, { suite: params.suite.name, context: context(fileId) });
+    const enc = await ChunkEncryptor.create(key, contentOptions(fileId));
     const s = new PutSession(zone, name, size, tag, cp, fileId, enc.header.slice(0, SALT_LENGTH), enc, mtime, wrapped);
     s.append(enc.header);
     return s;
   }
 
   static async resume(zone: CardZone, r: FileRecord, cp: number): Promise<PutSession> {
-    const { params, context, table, fileContentKey } = zone.internals;
+    const { params, contentOptions, table, fileContentKey } = zone.internals;
     const chunks = (r.ctLength - HEADER_LENGTH) / SEALED_CHUNK;
     if (!Number.isInteger(chunks) || r.ctLength < HEADER_LENGTH) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' stopped off a chunk boundary`);
     const { extents, listBlocks } = await readExtents(params.blocks, r);
@@ -715,7 +734,7 @@ class PutSession {
     // Check the durable prefix really is this put's: its salt opens the first bytes.
     const head = await new ExtentSource(params.blocks, extents, r.ctLength).read(0, SALT_LENGTH);
     if (!equalBytes(head, r.salt)) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' does not match its record`);
-    const enc = await ChunkEncryptor.resume(await fileContentKey(r), r.salt, chunks, { suite: params.suite.name, context: context(r.fileId) });
+    const enc = await ChunkEncryptor.resume(await fileContentKey(r), r.salt, chunks, contentOptions(r.fileId));
     // The pending record's extent blocks are rewritten at the next checkpoint or commit.
     await table.remove(r.name, true);
     for (const b of listBlocks) await zone.internals.alloc.free(b, 1);

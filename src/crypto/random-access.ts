@@ -131,9 +131,14 @@ export class RandomAccessDecryptor {
     if (start === end && !toEnd) return out;
     const first = Math.floor(start / CHUNK_SIZE);
     const last = toEnd ? this.lastChunk : Math.floor((end - 1) / CHUNK_SIZE);
+    // One read of the sealed chunks the range needs, then one AEAD open per chunk.
+    const sealedEnd = last === this.lastChunk ? this.source.size : HEADER_LENGTH + (last + 1) * SEALED_CHUNK;
+    const sealedStart = HEADER_LENGTH + first * SEALED_CHUNK;
+    const sealed = await readExact(this.source, sealedStart, sealedEnd - sealedStart);
     let off = 0;
     for (let i = first; i <= last; i++) {
-      const plain = await this.readChunk(i);
+      const at = (i - first) * SEALED_CHUNK;
+      const plain = await this.cipher.open(i, sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK)));
       const from = Math.max(0, start - i * CHUNK_SIZE);
       const to = Math.min(plain.length, end - i * CHUNK_SIZE);
       out.set(plain.subarray(from, to), off);

@@ -1,7 +1,7 @@
 // The card engine's operations: format, mount, put/get/range/list/stat/rename/delete, capacity,
 // identity checks, rollback anchors, crypto-erase, resume.
-import { describe, expect, it } from 'vitest';
-import { deriveCardKeys } from '../../src/crypto/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { deriveCardKeys, getBackend } from '../../src/crypto/index.js';
 import { fsck, MemoryDevice, mountCard, readCardInfo } from '../../src/card/index.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
@@ -110,6 +110,30 @@ describe('card: files', () => {
     await user.rename('a', 'b', { overwrite: true });
     expect((await user.stat('b')).size).toBe(1);
     expect(await codeOf(user.writeFile('b', new Uint8Array(3), { overwrite: false }))).toBe('CARD_EXISTS');
+  });
+});
+
+describe('card: mount options', () => {
+  it('the backend asked for at mount runs file contents too', async () => {
+    const dev = await formatted();
+    const card = await mountCard(dev, { cid: CID, keys: KEYS, backend: 'noble' });
+    const spy = vi.spyOn(getBackend('noble'), 'importKey');
+    await card.zone('user').writeFile('a', new Uint8Array(100));
+    await card.zone('user').readFile('a');
+    expect(spy.mock.calls.length).toBeGreaterThanOrEqual(2);
+    spy.mockRestore();
+  });
+
+  it('a read-only mount reads, writes nothing, and refuses changes', async () => {
+    const dev = await formatted();
+    await (await mount(dev)).zone('user').writeFile('a', bytes(1000));
+    const image = dev.snapshot();
+    const ro = await mountCard(dev, { cid: CID, keys: KEYS, readOnly: true });
+    expect((await ro.zone('user').readFile('a')).length).toBe(1000);
+    expect(await codeOf(ro.zone('user').writeFile('b', new Uint8Array(1)))).toBe('CARD_READ_ONLY');
+    expect(await codeOf(ro.zone('user').delete('a'))).toBe('CARD_READ_ONLY');
+    expect(await codeOf(ro.erase(['user']))).toBe('CARD_READ_ONLY');
+    expect(Buffer.from(dev.snapshot()).equals(Buffer.from(image))).toBe(true);
   });
 });
 
