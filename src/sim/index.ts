@@ -33,7 +33,6 @@ export {
 export { chipDataObject, decodeChipInfo, type ChipInfo } from './chip/chip-data.js';
 export { SecureChip, type SecureChipOptions } from './chip/cos.js';
 export { ChipClient, ChipError, type GeneratedFileKey } from './chip-client.js';
-// The SIM toolkit applet (src/sim/applet).
 export {
   SIM_STATE_VERSION,
   SimStateError,

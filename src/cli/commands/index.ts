@@ -9,6 +9,8 @@ import { demoCommand } from './demo.js';
 import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
 import { SERVER_COMMANDS } from './server.js';
 import { inspectCommand } from './inspect.js';
+import { CARD_COMMANDS } from './card.js';
 import { CHIP_COMMANDS } from './chip.js';
+import { SIM_COMMANDS } from './sim.js';
 
-export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS, ...CHIP_COMMANDS];
+export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS, ...CARD_COMMANDS, ...CHIP_COMMANDS, ...SIM_COMMANDS];

@@ -1,0 +1,143 @@
+/**
+ * The APDUs the simvault SIM applet answers: the toolkit (CAT) commands of TS 102 221 / 102 223
+ * and the proprietary class-`80` commands simvault defines for the handset. The byte layouts are
+ * documented with examples in `docs/sim-apdus.md`.
+ *
+ * @module
+ */
+
+/**
+ * The applet's AID: `F0` (an unregistered, proprietary RID category) followed by "simvault" in
+ * ASCII.
+ *
+ * @example
+ * ```ts
+ * import { SIMVAULT_APPLET_AID } from 'simvault/sim';
+ * SIMVAULT_APPLET_AID.length; // 9
+ * ```
+ */
+export const SIMVAULT_APPLET_AID: Uint8Array = new Uint8Array([0xf0, 0x73, 0x69, 0x6d, 0x76, 0x61, 0x75, 0x6c, 0x74]);
+
+/**
+ * Instruction bytes. `SELECT` is class `00`; every other one is class `80`. The proprietary ones
+ * need the applet selected first.
+ *
+ * @example
+ * ```ts
+ * import { SIM_INS } from 'simvault/sim';
+ * SIM_INS.cardInserted; // 0x30
+ * ```
+ */
+export const SIM_INS = {
+  /** ISO SELECT by DF name (AID): `00 A4 04 00 Lc AID`. */
+  select: 0xa4,
+  /** CAT TERMINAL PROFILE: `80 10 00 00 Lc profile`. */
+  terminalProfile: 0x10,
+  /** CAT FETCH: `80 12 00 00 Le`. */
+  fetch: 0x12,
+  /** CAT TERMINAL RESPONSE: `80 14 00 00 Lc response`. */
+  terminalResponse: 0x14,
+  /** CAT ENVELOPE (SMS-PP download D1, MENU SELECTION D3): `80 C2 00 00 Lc envelope`. */
+  envelope: 0xc2,
+  /** Proprietary CARD INSERTED (steps 303-305): `80 30 P1 00 10 CID`. */
+  cardInserted: 0x30,
+  /** Proprietary GET ZONE KEYS (step 504): `80 32 P1 00 10 CID 00`. */
+  getZoneKeys: 0x32,
+  /** Proprietary ROLLBACK ANCHOR read (P1 00) / update (P1 01): `80 34 P1 00 Lc CID [zone gen]...`. */
+  rollbackAnchor: 0x34,
+  /** Proprietary LAUNCH COMPLETE (step 505): `80 36 00 00 Lc launchComplete message`. */
+  launchComplete: 0x36,
+  /** Proprietary GET HANDSET MESSAGE, read (P1 00) or remove (P1 01) the oldest: `80 38 P1 00 [Le]`. */
+  handsetMessage: 0x38,
+} as const;
+
+/**
+ * `P1` of CARD INSERTED: what to do for an unbound card.
+ *
+ * @example
+ * ```ts
+ * import { CARD_INSERTED_MODE } from 'simvault/sim';
+ * CARD_INSERTED_MODE.bindNow; // 0x02
+ * ```
+ */
+export const CARD_INSERTED_MODE = {
+  /** Only say whether the card is bound. */
+  lookup: 0x00,
+  /** Ask the user (SELECT ITEM) and bind if they agree. */
+  askUser: 0x01,
+  /** The handset already asked: send the bind request at once. */
+  bindNow: 0x02,
+} as const;
+
+/**
+ * The one data byte CARD INSERTED answers.
+ *
+ * @example
+ * ```ts
+ * import { CARD_STATUS } from 'simvault/sim';
+ * CARD_STATUS.bound; // 0x01
+ * ```
+ */
+export const CARD_STATUS = {
+  /** Not bound; nothing sent (lookup only). */
+  unbound: 0x00,
+  /** Bound to this SIM (step 304: done). */
+  bound: 0x01,
+  /** Not bound; a bind request or a confirmation prompt is queued (fetch it). */
+  bindPending: 0x02,
+} as const;
+
+/**
+ * Status words the applet answers, by name.
+ *
+ * @example
+ * ```ts
+ * import { SW } from 'simvault/sim';
+ * SW.ok; // 0x9000
+ * ```
+ */
+export const SW = {
+  /** Normal ending. */
+  ok: 0x9000,
+  /** Toolkit busy: too many proactive commands queued; the envelope was not processed. */
+  toolkitBusy: 0x9300,
+  /** A secured packet was refused: state unchanged; the PoR, when asked for, is the data (RP-ERROR). */
+  securityRefused: 0x6200,
+  /** Wrong length (Lc or data length). */
+  wrongLength: 0x6700,
+  /** The card is not bound (keys, anchors). */
+  securityNotSatisfied: 0x6982,
+  /** Conditions of use not satisfied: applet not selected, nothing to fetch or answer, anchor going back. */
+  conditionsNotSatisfied: 0x6985,
+  /** Incorrect data. */
+  incorrectData: 0x6a80,
+  /** Application not found (SELECT). */
+  notFound: 0x6a82,
+  /** Not enough memory: the binding cannot fit the threshold. */
+  notEnoughMemory: 0x6a84,
+  /** Incorrect P1-P2. */
+  wrongP1P2: 0x6a86,
+  /** Referenced data not found: no matching request, menu item or message. */
+  dataNotFound: 0x6a88,
+  /** Instruction not supported. */
+  insNotSupported: 0x6d00,
+  /** Class not supported. */
+  claNotSupported: 0x6e00,
+  /** Technical problem: the state could not be committed. */
+  technicalProblem: 0x6f00,
+} as const;
+
+/**
+ * A readable name for the status words the applet uses beyond the ISO ones of the protocol
+ * layer's `statusWordName`.
+ *
+ * @example
+ * ```ts
+ * import { simStatusWordName } from 'simvault/sim';
+ * simStatusWordName(0x6200); // 'secured packet refused, state unchanged (PoR in data)'
+ * ```
+ */
+export function simStatusWordName(sw: number): string | undefined {
+  if (sw === SW.securityRefused) return 'secured packet refused, state unchanged (PoR in data)';
+  return undefined;
+}

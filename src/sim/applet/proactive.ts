@@ -1,0 +1,257 @@
+/**
+ * The applet's proactive side: the queue of proactive commands the terminal fetches, and the
+ * menus built from the binding list — SET UP MENU (one item per active application, then one
+ * per bound card), the SELECT ITEM sub-menus behind them, and paging with a "More" item when a
+ * menu does not fit the 255 bytes of one proactive command. Names are coded as the text needs
+ * (UCS2 for Chinese).
+ *
+ * @module
+ */
+import { toHex } from '../../bytes.js';
+import { ProtocolError } from '../../errors.js';
+import { COMMAND_TYPE, encodeProactiveCommand, type ProactiveCommand } from '../../protocol/toolkit.js';
+import type { MenuItem } from '../../protocol/toolkit-objects.js';
+import { findBoundCard } from './binding-list.js';
+import type { MenuAction, MenuChoice, ProactiveEntry, SimState } from './state.js';
+
+/**
+ * Most proactive commands queued at once; beyond it an envelope gets `9300` (toolkit busy).
+ *
+ * @example
+ * ```ts
+ * import { MAX_PROACTIVE_QUEUE } from 'simvault/sim';
+ * MAX_PROACTIVE_QUEUE; // 12
+ * ```
+ */
+export const MAX_PROACTIVE_QUEUE = 12;
+
+/**
+ * Title of the SIM's main menu (the SET UP MENU alpha identifier).
+ *
+ * @example
+ * ```ts
+ * import { MENU_TITLE } from 'simvault/sim';
+ * MENU_TITLE; // 'simvault'
+ * ```
+ */
+export const MENU_TITLE = 'simvault';
+
+/** A proactive command without its number, which the queue assigns. */
+type Unnumbered = ProactiveCommand extends infer C ? (C extends ProactiveCommand ? Omit<C, 'commandNumber'> : never) : never;
+
+/** One line of a menu: its text and its action. */
+interface MenuLine {
+  text: string;
+  action: MenuAction;
+}
+
+function nextCommandNumber(state: SimState): number {
+  state.commandNumber = state.commandNumber >= 254 ? 1 : state.commandNumber + 1;
+  return state.commandNumber;
+}
+
+/**
+ * Queue a proactive command: number it, encode it, remember what its items do.
+ *
+ * @example
+ * ```ts
+ * import { queueProactive, personalizeSim } from 'simvault/sim';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * queueProactive(state, { kind: 'displayText', qualifier: 0x80, text: { dcs: 0x04, text: 'Hello' } });
+ * state.proactive.length; // 1
+ * ```
+ */
+export function queueProactive(state: SimState, cmd: Unnumbered, choices: MenuChoice[] = [], onCancel?: MenuAction): ProactiveEntry {
+  const commandNumber = nextCommandNumber(state);
+  const command = encodeProactiveCommand({ ...cmd, commandNumber } as ProactiveCommand);
+  const entry: ProactiveEntry = { command, commandNumber, commandType: COMMAND_TYPE[cmd.kind], choices };
+  if (onCancel) entry.onCancel = onCancel;
+  state.proactive.push(entry);
+  return entry;
+}
+
+/**
+ * Queue a DISPLAY TEXT notice (cleared by the user), UCS2 when the text needs it.
+ *
+ * @example
+ * ```ts
+ * import { queueNotice, personalizeSim } from 'simvault/sim';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * queueNotice(state, 'Card bound');
+ * ```
+ */
+export function queueNotice(state: SimState, text: string): void {
+  const ascii = /^[\x20-\x7e]*$/.test(text);
+  queueProactive(state, { kind: 'displayText', qualifier: 0x80, text: { dcs: ascii ? 0x04 : 0x08, text } });
+}
+
+/**
+ * The menu label of a card: "Card" and its serial number (PSN) in hex.
+ *
+ * @example
+ * ```ts
+ * import { cardLabel } from 'simvault/sim';
+ * import { fromHex } from 'simvault';
+ * cardLabel(fromHex('035344535530314780401c751300637d')); // 'Card 401c7513'
+ * ```
+ */
+export function cardLabel(cid: Uint8Array): string {
+  return `Card ${toHex(cid.subarray(9, 13))}`;
+}
+
+/** The lines of the main menu: active applications of bound cards, then the bound cards. */
+function mainMenuLines(state: SimState): MenuLine[] {
+  const lines: MenuLine[] = [];
+  const bound = state.cards.filter((c) => c.bound);
+  for (const card of bound) {
+    for (const app of card.applications) {
+      if (app.state === 'active') lines.push({ text: app.name, action: { kind: 'appMenu', cid: card.cid, aid: app.aid } });
+    }
+  }
+  for (const card of bound) lines.push({ text: cardLabel(card.cid), action: { kind: 'cardMenu', cid: card.cid } });
+  return lines;
+}
+
+function fits(cmd: Unnumbered): boolean {
+  try {
+    // 256 bytes at most, so that 91xx can announce the length (xx = 00 for 256).
+    return encodeProactiveCommand({ ...cmd, commandNumber: 1 } as ProactiveCommand).length <= 256;
+  } catch (e) {
+    if (e instanceof ProtocolError && e.code === 'PROTOCOL_BAD_LENGTH') return false;
+    throw e;
+  }
+}
+
+const MORE = 'More...';
+
+/**
+ * Split menu lines into pages that each fit one proactive command; every page but the last ends
+ * with a "More..." item that opens the next.
+ */
+function paginate(lines: readonly MenuLine[], build: (items: MenuItem[], page: number) => Unnumbered): MenuChoice[][] {
+  const pages: MenuChoice[][] = [];
+  let at = 0;
+  do {
+    const page = pages.length;
+    const choices: MenuChoice[] = [];
+    const itemsOf = (extra: MenuChoice[]): MenuItem[] => [...choices, ...extra].map((c) => ({ id: c.id, text: textOf(c, lines) }));
+    while (at < lines.length && choices.length < 254) {
+      const candidate: MenuChoice = { id: choices.length + 1, action: lines[at]!.action };
+      const isLast = at === lines.length - 1;
+      const more: MenuChoice[] = isLast ? [] : [{ id: choices.length + 2, action: { kind: 'page', page: page + 1 } }];
+      if (!fits(build(itemsOf([candidate, ...more]), page))) break;
+      choices.push(candidate);
+      at++;
+    }
+    // A single line too long for any page cannot happen (names are at most 64 bytes), but never loop.
+    if (choices.length === 0 && at < lines.length) at++;
+    if (at < lines.length) choices.push({ id: choices.length + 1, action: { kind: 'page', page: page + 1 } });
+    pages.push(choices);
+  } while (at < lines.length);
+  return pages;
+}
+
+// The text of a choice: the line it came from, or "More..." for a page link.
+function textOf(choice: MenuChoice, lines: readonly MenuLine[]): string {
+  if (choice.action.kind === 'page') return MORE;
+  const line = lines.find((l) => l.action === choice.action);
+  return line ? line.text : MORE;
+}
+
+function menuItems(choices: MenuChoice[], lines: readonly MenuLine[]): MenuItem[] {
+  return choices.map((c) => ({ id: c.id, text: textOf(c, lines) }));
+}
+
+/**
+ * The main menu's pages: page 0 is the SET UP MENU, the others SELECT ITEM continuations.
+ *
+ * @example
+ * ```ts
+ * import { menuPages, personalizeSim } from 'simvault/sim';
+ * menuPages(personalizeSim({ iccid: '89860012345678901234' }).state).length; // 1
+ * ```
+ */
+export function menuPages(state: SimState): { choices: MenuChoice[]; items: MenuItem[] }[] {
+  const lines = mainMenuLines(state);
+  const build = (items: MenuItem[], page: number): Unnumbered =>
+    page === 0 ? { kind: 'setUpMenu', qualifier: 0, title: MENU_TITLE, items } : { kind: 'selectItem', qualifier: 0, title: MORE, items };
+  return paginate(lines, build).map((choices) => ({ choices, items: menuItems(choices, lines) }));
+}
+
+/**
+ * Queue a SET UP MENU built from the list, replacing any not yet at the head of the queue, and
+ * remember its items for MENU SELECTION.
+ *
+ * @example
+ * ```ts
+ * import { queueSetUpMenu, personalizeSim } from 'simvault/sim';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * queueSetUpMenu(state);
+ * state.proactive[0]!.commandType; // 0x25
+ * ```
+ */
+export function queueSetUpMenu(state: SimState): void {
+  state.proactive = state.proactive.filter((p, i) => i === 0 || p.commandType !== 0x25);
+  const page = menuPages(state)[0]!;
+  state.menu = page.choices;
+  queueProactive(state, { kind: 'setUpMenu', qualifier: 0, title: MENU_TITLE, items: page.items });
+}
+
+/**
+ * Queue the SELECT ITEM continuation page `page` of the main menu. Returns false when the page
+ * no longer exists (the list shrank).
+ *
+ * @example
+ * ```ts
+ * import { queueMenuPage, personalizeSim } from 'simvault/sim';
+ * queueMenuPage(personalizeSim({ iccid: '89860012345678901234' }).state, 1); // false
+ * ```
+ */
+export function queueMenuPage(state: SimState, page: number): boolean {
+  const p = menuPages(state)[page];
+  if (!p || page === 0) return false;
+  queueProactive(state, { kind: 'selectItem', qualifier: 0, title: MORE, items: p.items }, p.choices, { kind: 'cancel' });
+  return true;
+}
+
+/**
+ * Queue a SELECT ITEM whose items are `lines`; backing out triggers `onCancel`.
+ *
+ * @example
+ * ```ts
+ * import { queueChoice, personalizeSim } from 'simvault/sim';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * queueChoice(state, 'Bind new card?', [{ text: 'Bind', action: { kind: 'bind', cid: new Uint8Array(16) } }], { kind: 'cancel' });
+ * ```
+ */
+export function queueChoice(state: SimState, title: string, lines: { text: string; action: MenuAction }[], onCancel: MenuAction): void {
+  const choices = lines.map((l, i) => ({ id: i + 1, action: l.action }));
+  const items = lines.map((l, i) => ({ id: i + 1, text: l.text }));
+  queueProactive(state, { kind: 'selectItem', qualifier: 0, title, items }, choices, onCancel);
+}
+
+/**
+ * Queue the sub-menu of an application (launch, and delete when its file is on the card) or of
+ * a card (unbind). Returns false when the card or application is gone.
+ *
+ * @example
+ * ```ts
+ * import { queueSubMenu, personalizeSim } from 'simvault/sim';
+ * queueSubMenu(personalizeSim({ iccid: '89860012345678901234' }).state, { kind: 'cardMenu', cid: new Uint8Array(16) }); // false
+ * ```
+ */
+export function queueSubMenu(state: SimState, action: MenuAction): boolean {
+  if (action.kind !== 'appMenu' && action.kind !== 'cardMenu') return false;
+  const card = findBoundCard(state, action.cid);
+  if (!card) return false;
+  if (action.kind === 'cardMenu') {
+    queueChoice(state, cardLabel(card.cid), [{ text: 'Unbind', action: { kind: 'unbind', cid: card.cid } }], { kind: 'cancel' });
+    return true;
+  }
+  const app = card.applications.find((a) => a.state === 'active' && toHex(a.aid) === toHex(action.aid));
+  if (!app) return false;
+  const lines: { text: string; action: MenuAction }[] = [{ text: 'Launch', action: { kind: 'launch', cid: card.cid, aid: app.aid } }];
+  if (app.installed) lines.push({ text: 'Delete', action: { kind: 'delete', cid: card.cid, aid: app.aid } });
+  queueChoice(state, app.name, lines, { kind: 'cancel' });
+  return true;
+}
