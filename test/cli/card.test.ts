@@ -456,3 +456,33 @@ describe('simvault card as real processes', () => {
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
   }, 90_000);
 });
+
+describe('simvault card with --sim STATE', () => {
+  it('takes a bound card\'s keys from the SIM, anchors generations there, and reports a rolled-back image', async () => {
+    const { personalizeSim, storeBinding } = await import('../../src/sim/index.js');
+    const { createSimStateFile } = await import('../../src/node/sim-state-file.js');
+    const simPath = join(dir, `sim-${Math.random().toString(36).slice(2)}.json`);
+    const cid = '03534453443038478012345678014b7d';
+    const { state } = personalizeSim({ iccid: '89860000000000000001' });
+    storeBinding(state, Buffer.from(cid, 'hex'), []);
+    await createSimStateFile(simPath, state);
+    const path = join(dir, `sim-card-${Math.random().toString(36).slice(2)}.img`);
+    await ok(['card', 'create', path, '--size', '4M', '--sim', simPath, '--cid', cid, '--fill', 'zero']);
+    const before = readFileSync(path);
+    const src = join(dir, 'sim-src.bin');
+    writeFileSync(src, randomBytes(50_000));
+    await ok(['card', 'put', path, 'a.bin', src, '--sim', simPath]);
+    const got = join(dir, 'sim-got.bin');
+    await ok(['card', 'get', path, 'a.bin', got, '--sim', simPath]);
+    expect(readFileSync(got).equals(readFileSync(src))).toBe(true);
+    // The image as it was before the put is older than what the SIM anchored.
+    writeFileSync(path, before);
+    const r = await fails(['card', 'ls', path, '--sim', simPath], 1);
+    expect(r.stderr).toContain('CARD_ROLLED_BACK');
+    // A card the SIM is not bound to gets no keys.
+    const other = join(dir, `sim-other-${Math.random().toString(36).slice(2)}.img`);
+    const refused = await fails(['card', 'create', other, '--size', '4M', '--sim', simPath, '--cid', 'random'], 1);
+    expect(refused.stderr).toContain('CARD_WRONG_SIM');
+    await fails(['card', 'ls', path, '--sim', simPath, '--key', 'x'], 2);
+  });
+});

@@ -3,8 +3,9 @@
  *
  * The image is the card: its header records the card identity it was formatted for, so every
  * command but `create` takes the CID from there unless `--cid` overrides it. Keys come from the
- * SIM's binding key (`--key KEYFILE`), turned into the card's keys by `deriveCardKeys`; key
- * sources are resolved in one place ({@link loadBindingKey}) so another source is one more branch.
+ * SIM's binding key (`--key KEYFILE`), turned into the card's keys by `deriveCardKeys`, or an
+ * emulated SIM's state file (`--sim STATE`), which hands out a bound card's keys and anchors its
+ * zones' generations. Key sources are resolved in one place ({@link keySource}).
  *
  * Results go to stdout (JSON with `--json`), progress and errors to stderr; exit 0 on success,
  * 1 on failure (a stable error code on stderr), 2 on a bad command line.
@@ -16,7 +17,7 @@ import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { fromHex, toHex } from '../../bytes.js';
-import { ArgumentError, ProtocolError } from '../../errors.js';
+import { ArgumentError, CardError, ProtocolError } from '../../errors.js';
 import { deriveCardKeys, ZONES, type CardKeys, type Zone } from '../../crypto/keys.js';
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
 import type { BackendChoice } from '../../crypto/backend.js';
@@ -25,6 +26,10 @@ import { formatCard, fsck, mountCard, readCardInfo, type Card, type CardZone, ty
 import type { BlockDevice } from '../../card/device.js';
 import { DEFAULT_SEGMENT_SIZE, openImage, segmentPath } from '../../node/index.js';
 import { readKeyFile, writeOutput } from '../../node/files.js';
+import { loadSimState, saveSimState } from '../../node/sim-state-file.js';
+import { SimCard } from '../../sim/applet/sim-card.js';
+import { SimClient, SimStatusError } from '../../sim/applet/handset.js';
+import { SW } from '../../sim/applet/apdu-table.js';
 import { parseCommandArgs, UsageError, writeResult, type CliIO, type Command } from '../command.js';
 import { formatBytes, ProgressBar } from '../progress.js';
 
@@ -35,6 +40,7 @@ const MAX_TAG_BYTES = 64;
 // Options every card command accepts.
 const COMMON = {
   key: { type: 'string' },
+  sim: { type: 'string' },
   cid: { type: 'string' },
   json: { type: 'boolean' },
   backend: { type: 'string' },
@@ -42,6 +48,7 @@ const COMMON = {
 
 interface CommonValues {
   key?: string | undefined;
+  sim?: string | undefined;
   cid?: string | undefined;
   json?: boolean | undefined;
   backend?: string | undefined;
@@ -161,8 +168,7 @@ function positionals(args: string[], min: number, max: number, usage: string): s
 }
 
 /**
- * The SIM's 32-byte binding key from whichever key source the command line names. Only
- * `--key KEYFILE` exists today; a SIM state file will be another branch here.
+ * The SIM's 32-byte binding key from a binding key file (`--key KEYFILE`).
  *
  * @example
  * ```ts
@@ -171,11 +177,69 @@ function positionals(args: string[], min: number, max: number, usage: string): s
  */
 export async function loadBindingKey(values: CommonValues): Promise<Uint8Array> {
   if (values.key !== undefined) return readKeyFile(values.key);
-  throw new UsageError('--key KEYFILE is required: the SIM binding key (make one with: simvault keygen KEYFILE)');
+  throw new UsageError('--key KEYFILE or --sim STATE is required: the SIM binding key (make one with: simvault keygen KEYFILE)');
 }
 
-async function cardKeys(values: CommonValues, cid: Uint8Array): Promise<CardKeys> {
-  return deriveCardKeys(await loadBindingKey(values), cid);
+/**
+ * Where a card's keys come from, and where its rollback anchors live: a binding key file
+ * (`--key`, no anchors) or an emulated SIM's state file (`--sim`: the SIM hands out the bound
+ * card's zone keys, never its binding key, and anchors each zone's generation after a change).
+ *
+ * @example
+ * ```ts
+ * const source = await keySource({ sim: 'sim.json' });
+ * const keys = await source.keys(cid);
+ * ```
+ */
+export interface KeySource {
+  /** The card's keys. */
+  keys(cid: Uint8Array): Promise<CardKeys>;
+  /** The generations the SIM anchored for this card (none for a key file). */
+  anchors(cid: Uint8Array): Promise<Partial<Record<Zone, number>>>;
+  /** Anchor new generations after a change. */
+  anchor(cid: Uint8Array, generations: Partial<Record<Zone, number>>): Promise<void>;
+}
+
+/**
+ * The key source the command line names: exactly one of `--key KEYFILE` and `--sim STATE`.
+ *
+ * @example
+ * ```ts
+ * const source = await keySource({ key: 'my.key' });
+ * ```
+ */
+export async function keySource(values: CommonValues): Promise<KeySource> {
+  if (values.key !== undefined && values.sim !== undefined) throw new UsageError('give --key KEYFILE or --sim STATE, not both');
+  if (values.sim !== undefined) {
+    const path = values.sim;
+    const sim = new SimCard(await loadSimState(path), { commit: (state) => saveSimState(path, state) });
+    const client = new SimClient(sim);
+    await client.select();
+    // The SIM takes a whole 16-byte CID; an image header records only the 15-byte identity, which
+    // is sent in the CRC-stripped form (last byte 00) that hosts commonly report.
+    const full = (cid: Uint8Array) => (cid.length === 15 ? new Uint8Array([...cid, 0]) : cid);
+    const bound = async <T>(cid: Uint8Array, f: () => Promise<T>): Promise<T> => {
+      try {
+        return await f();
+      } catch (e) {
+        if (e instanceof SimStatusError && e.sw === SW.securityNotSatisfied) {
+          throw new CardError('CARD_WRONG_SIM', `card ${toHex(cid)} is not bound to the SIM in ${path}: bind it first`);
+        }
+        throw e;
+      }
+    };
+    return {
+      keys: (cid) => bound(cid, () => client.cardKeys(full(cid))),
+      anchors: (cid) => bound(cid, () => client.readAnchors(full(cid))),
+      anchor: (cid, generations) => bound(cid, () => client.updateAnchors(full(cid), generations)),
+    };
+  }
+  const binding = await loadBindingKey(values);
+  return {
+    keys: async (cid) => deriveCardKeys(binding, cid),
+    anchors: async () => ({}),
+    anchor: async () => undefined,
+  };
 }
 
 // The CID to mount with: --cid, else the identity recorded in the image header.
@@ -194,12 +258,24 @@ async function withDevice<T>(image: string, fn: (device: BlockDevice) => Promise
 }
 
 async function withCard<T>(image: string, values: CommonValues, fn: (card: Card) => Promise<T>): Promise<T> {
-  // Keys first: a missing --key is a usage error, whatever state the image is in.
-  const binding = await loadBindingKey(values);
+  // Keys first: a missing key source is a usage error, whatever state the image is in.
+  const source = await keySource(values);
   return withDevice(image, async (device) => {
     const cid = await cidFor(device, values);
-    const card = await mountCard(device, { cid, keys: deriveCardKeys(binding, cid), backend: backendOf(values.backend) });
-    return fn(card);
+    const card = await mountCard(device, {
+      cid,
+      keys: await source.keys(cid),
+      anchors: await source.anchors(cid),
+      backend: backendOf(values.backend),
+    });
+    const before = JSON.stringify(card.generations());
+    try {
+      return await fn(card);
+    } finally {
+      // Whatever was committed, even by a command that then failed, is anchored in the SIM.
+      const after = card.generations();
+      if (JSON.stringify(after) !== before) await source.anchor(cid, after);
+    }
   });
 }
 
@@ -238,6 +314,8 @@ An image of at least the segment size is split into FAT32-sized segment files IM
 Options:
   --size SIZE            image size, a multiple of 4 KiB (suffixes K, M, G, T: 64M)
   --key KEYFILE          the SIM's 32-byte binding key (simvault keygen)
+  --sim STATE            or an emulated SIM's state file: the card must be bound to it; its
+                         zones' generations are anchored in the SIM
   --cid HEX|random       the card's CID: 32 hex digits, 30 for its identity, or 'random'
   --zones LIST           zone quotas, e.g. operator=8M,advertising=8M,multimedia=24M,user=24M;
                          zones left out share the rest (10/10/40/40)
@@ -273,12 +351,15 @@ Example:
     const segmentSize = values['segment-size'] === undefined ? DEFAULT_SEGMENT_SIZE : parseSize(values['segment-size'], '--segment-size');
     if (segmentSize === 0 || segmentSize % 512 !== 0) throw new UsageError('--segment-size must be a positive multiple of 512 bytes');
     const backend = backendOf(values.backend);
-    const keys = await cardKeys(values, cid);
+    const source = await keySource(values);
+    const keys = await source.keys(cid);
 
     const device = await openImage(image!, { create: size, segmentSize });
     const segmented = size >= segmentSize;
     try {
       await formatCard(device, { cid, keys, suite, zones, fill, backend });
+      // A fresh card starts every zone at generation 1; the SIM anchors that.
+      await source.anchor(cid, Object.fromEntries(ZONES.map((z) => [z, 1])));
       await device.close();
     } catch (e) {
       await device.close().catch(() => undefined);
@@ -325,7 +406,7 @@ Without keys: what the plaintext header reveals (format version, suite, card ide
 identifiers, zone quotas). With --key: also used and free space, file counts and generations.
 
 Options:
-  --key KEYFILE     the SIM's binding key
+  --key KEYFILE     the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX         the card's CID (default: the identity recorded in the image)
   --backend NAME    ${BACKENDS.join(' | ')} (default auto)
   --json            print JSON`,
@@ -335,7 +416,7 @@ Options:
     const info = await withDevice(image!, readCardInfo, true);
     const result: Record<string, unknown> = { image, ...info };
     let damaged = false;
-    if (values.key !== undefined) {
+    if (values.key !== undefined || values.sim !== undefined) {
       await withCard(image!, values, async (card) => {
         const cap = card.capacity();
         const gens = card.generations();
@@ -443,7 +524,7 @@ resume it, feed the whole source again (the part already stored is skipped).
 
 Options:
   --zone ZONE          ${ZONES.join(' | ')} (default user)
-  --key KEYFILE        the SIM's binding key
+  --key KEYFILE        the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX            the card's CID (default: the identity recorded in the image)
   --size SIZE          declare the size of standard input (a FILE's size is always declared)
   --source-tag TAG     identity of the source (digest or ETag, at most 64 bytes), or 'sha256'
@@ -557,7 +638,7 @@ last good chunk; a FILE appears only when everything authenticated.
 
 Options:
   --zone ZONE          ${ZONES.join(' | ')} (default user)
-  --key KEYFILE        the SIM's binding key
+  --key KEYFILE        the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX            the card's CID (default: the identity recorded in the image)
   --range RANGE        bytes START-END (END inclusive), START- or, written --range=-LAST,
                        the last LAST bytes
@@ -610,7 +691,7 @@ Exits 1 if a zone is damaged (the others are still listed).
 
 Options:
   --zone ZONE        only this zone (${ZONES.join(' | ')}); default all
-  --key KEYFILE      the SIM's binding key
+  --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)
   --json             print JSON: { files, pending, damaged }`,
@@ -665,7 +746,7 @@ Deletes each NAME, one atomic commit each; stops at the first that fails.
 Options:
   --zone ZONE        ${ZONES.join(' | ')} (default user)
   --pending          remove the interrupted put of NAME instead of the file
-  --key KEYFILE      the SIM's binding key
+  --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)`,
   async run(args, io) {
@@ -701,7 +782,7 @@ Renames FROM to TO atomically (metadata only). Refuses to replace an existing TO
 Options:
   --zone ZONE        ${ZONES.join(' | ')} (default user)
   --force            replace TO if it exists
-  --key KEYFILE      the SIM's binding key
+  --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)`,
   async run(args) {
@@ -743,17 +824,23 @@ header copy, allocation map disagreements, counters). Exits 1 when problems rema
 
 Options:
   --repair           repair what can be repaired
-  --key KEYFILE      the SIM's binding key
+  --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)
   --json             print the report as JSON`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, { ...COMMON, repair: { type: 'boolean' } });
     const [image] = positionals(pos, 1, 1, 'simvault card fsck IMAGE [--repair]');
-    const binding = await loadBindingKey(values);
+    const source = await keySource(values);
     const report = await withDevice(image!, async (device) => {
       const cid = await cidFor(device, values);
-      return fsck(device, { cid, keys: deriveCardKeys(binding, cid), repair: values.repair === true, backend: backendOf(values.backend) });
+      return fsck(device, {
+        cid,
+        keys: await source.keys(cid),
+        anchors: await source.anchors(cid),
+        repair: values.repair === true,
+        backend: backendOf(values.backend),
+      });
     });
     writeResult(io, values.json === true, report, fsckText(report));
     return report.ok ? 0 : 1;
