@@ -154,7 +154,7 @@ describe('simvault card create / info', () => {
     await fails([...base, '--size', '1M', '--suite', 'rot13'], 2, /--suite/);
     await fails([...base, '--size', '1M', '--fill', 'ones'], 2, /--fill/);
     await fails([...base, '--size', '1M', '--backend', 'gpu'], 2, /--backend/);
-    await fails(['card', 'create', path, '--cid', CID, '--size', '1M'], 2, /--key KEYFILE is required/);
+    await fails(['card', 'create', path, '--cid', CID, '--size', '1M'], 2, /--key KEYFILE or --sim STATE is required/);
     await fails(['card', 'create'], 2, /usage/);
     await fails(['card', 'create', path, 'extra', '--size', '1M'], 2, /usage/);
     await fails(['card', 'ls', path, '--nope'], 2, /Unknown option/);
