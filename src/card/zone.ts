@@ -597,21 +597,32 @@ export class ZoneFileReader {
     if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.info.size) {
       throw new CardError('CARD_SIZE_MISMATCH', `range [${start}, ${end}) is outside the file of ${this.info.size} bytes`);
     }
-    let pos = start;
     const reader = this.reader;
+    const windowEnd = (pos: number) => Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
+    // One window is read and decrypted ahead, so the device read of the next overlaps with the
+    // consumer's handling of this one.
+    const fetch = (from: number): { to: number; data: Promise<Uint8Array> } => {
+      const to = windowEnd(from);
+      const data = reader.read(from, to);
+      data.catch(() => undefined);
+      return { to, data };
+    };
+    let next = start < end ? fetch(start) : undefined;
     return new ReadableStream<Uint8Array>(
       {
         async pull(controller) {
-          if (pos >= end) {
+          if (!next) {
             // Reaching the end authenticates the final chunk, so truncation cannot pass.
             if (end === reader.length) await reader.verifyLength();
             controller.close();
             return;
           }
-          // A window of whole chunks per pull: one device read and many chunk decryptions.
-          const next = Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
-          controller.enqueue(await reader.read(pos, next));
-          pos = next;
+          const current = next;
+          next = current.to < end ? fetch(current.to) : undefined;
+          controller.enqueue(await current.data);
+        },
+        cancel() {
+          next = undefined;
         },
       },
       { highWaterMark: 0 },
@@ -671,8 +682,11 @@ class ExtentSource implements RandomAccessSource {
 
 /** The state of one put: encryptor, write buffer, blocks written so far. */
 class PutSession {
-  // A small declared file gets a buffer its size, not the full write batch.
-  private readonly buf: Uint8Array;
+  // A small declared file gets buffers its size, not the full write batch. Two buffers: one is
+  // written to the device while the other fills with the next batch of ciphertext.
+  private buf: Uint8Array;
+  private spare: Uint8Array;
+  private inflight: Promise<void> | undefined;
   private len = 0;
   /** Block already holding the first `len` buffered bytes (from a checkpoint), if any. */
   private tailBlock: number | undefined;
@@ -696,7 +710,9 @@ class PutSession {
     resumed?: { extents: Extent[]; ctLength: number; tail: Uint8Array; tailBlock: number | undefined },
   ) {
     const batch = WRITE_BATCH + 2 * SEALED_CHUNK + BLOCK_SIZE;
-    this.buf = new Uint8Array(size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE));
+    const bufSize = size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE);
+    this.buf = new Uint8Array(bufSize);
+    this.spare = new Uint8Array(bufSize);
     this.extents = resumed?.extents ?? [];
     this.ctWritten = resumed ? resumed.ctLength - resumed.tail.length : 0;
     this.plain = resumed ? ((resumed.ctLength - HEADER_LENGTH) / SEALED_CHUNK) * CHUNK_SIZE : 0;
@@ -752,45 +768,67 @@ class PutSession {
   }
 
   /** Write buffered ciphertext: whole blocks, or everything (padding the last block) when `all`. */
+  /** Wait for the write in flight (its buffer is then free again). */
+  async drain(): Promise<void> {
+    const p = this.inflight;
+    this.inflight = undefined;
+    if (p) await p;
+  }
+
+  /**
+   * Start writing buffered ciphertext: whole blocks, or everything (padding the last block) when
+   * `all`. The writes stay in flight while the other buffer fills; {@link PutSession.drain}
+   * waits for them.
+   */
   private async writeOut(all: boolean): Promise<void> {
+    await this.drain();
     const { alloc, params } = this.zone.internals;
     let blocks = all ? blocksFor(this.len) : Math.floor(this.len / BLOCK_SIZE);
     if (blocks === 0) return;
     const bytes = blocks * BLOCK_SIZE;
     if (bytes > this.len) this.buf.set(randomBytes(bytes - this.len), this.len);
+    const writes: Promise<void>[] = [];
     let off = 0;
     if (this.tailBlock !== undefined) {
       // Same place, same leading bytes: a torn rewrite keeps the checkpointed prefix intact.
-      await params.blocks.write(this.tailBlock, this.buf.subarray(0, BLOCK_SIZE));
+      writes.push(params.blocks.write(this.tailBlock, this.buf.subarray(0, BLOCK_SIZE)));
       this.tailBlock = undefined;
       off = BLOCK_SIZE;
       blocks--;
     }
-    while (blocks > 0) {
-      const run = await alloc.allocateRun(blocks);
-      if (!run) throw new CardError('CARD_NO_SPACE', `zone ${this.zone.name} is full`);
-      await params.blocks.write(run.start, this.buf.subarray(off, off + run.count * BLOCK_SIZE));
-      const last = this.extents[this.extents.length - 1];
-      if (last && last.start + last.count === run.start) this.extents[this.extents.length - 1] = { start: last.start, count: last.count + run.count };
-      else this.extents.push(run);
-      off += run.count * BLOCK_SIZE;
-      blocks -= run.count;
+    try {
+      while (blocks > 0) {
+        const run = await alloc.allocateRun(blocks);
+        if (!run) throw new CardError('CARD_NO_SPACE', `zone ${this.zone.name} is full`);
+        writes.push(params.blocks.write(run.start, this.buf.subarray(off, off + run.count * BLOCK_SIZE)));
+        const last = this.extents[this.extents.length - 1];
+        if (last && last.start + last.count === run.start) this.extents[this.extents.length - 1] = { start: last.start, count: last.count + run.count };
+        else this.extents.push(run);
+        off += run.count * BLOCK_SIZE;
+        blocks -= run.count;
+      }
+    } catch (e) {
+      await Promise.allSettled(writes);
+      throw e;
     }
-    const written = Math.min(off, this.len);
+    // What stays buffered moves to the other buffer; this one is busy until its writes land.
+    let keepFrom: number;
     if (all && this.len % BLOCK_SIZE !== 0) {
       // The partial last block stays buffered so more data can follow (a checkpoint).
-      const keep = this.len % BLOCK_SIZE;
-      const lastBlockOff = this.len - keep;
+      keepFrom = this.len - (this.len % BLOCK_SIZE);
       const lastExtent = this.extents[this.extents.length - 1]!;
       this.tailBlock = lastExtent.start + lastExtent.count - 1;
-      this.buf.copyWithin(0, lastBlockOff, this.len);
-      this.ctWritten += lastBlockOff;
-      this.len = keep;
     } else {
-      this.buf.copyWithin(0, written, this.len);
-      this.ctWritten += written;
-      this.len -= written;
+      keepFrom = Math.min(off, this.len);
     }
+    this.spare.set(this.buf.subarray(keepFrom, this.len), 0);
+    this.ctWritten += keepFrom;
+    this.len -= keepFrom;
+    [this.buf, this.spare] = [this.spare, this.buf];
+    const all_ = Promise.all(writes).then(() => undefined);
+    // Observed now so a failure is not an unhandled rejection before drain() reports it.
+    all_.catch(() => undefined);
+    this.inflight = all_;
   }
 
   private async record(pending: boolean): Promise<FileRecord> {
@@ -816,6 +854,7 @@ class PutSession {
   private async checkpoint(): Promise<void> {
     const { table, commit, superblock } = this.zone.internals;
     await this.writeOut(true);
+    await this.drain();
     const old = await table.find(this.name, true, { working: true });
     if (old) {
       await table.remove(this.name, true);
@@ -857,6 +896,7 @@ class PutSession {
     if (this.len + last.length > this.buf.length) await this.writeOut(false);
     this.append(last);
     await this.writeOut(true);
+    await this.drain();
     const sb = superblock();
     let files = sb.files + 1;
     let bytes = sb.bytes + this.plain;
@@ -880,7 +920,10 @@ class PutSession {
         release();
       }
     };
-    const fail = (e: unknown) => {
+    // Writes still in flight must land before the blocks they target can be given to anyone else.
+    const settle = () => this.drain().catch(() => undefined);
+    const fail = async (e: unknown): Promise<never> => {
+      await settle();
       this.zone.internals.abandon();
       finish();
       throw e;
@@ -893,18 +936,19 @@ class PutSession {
           try {
             await this.write(chunk);
           } catch (e) {
-            fail(e);
+            await fail(e);
           }
         },
         close: async () => {
           try {
             await this.close();
           } catch (e) {
-            fail(e);
+            await fail(e);
           }
           finish();
         },
         abort: async () => {
+          await settle();
           this.zone.internals.abandon();
           finish();
         },
