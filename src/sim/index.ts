@@ -94,6 +94,7 @@ export {
   sendSecuredMessage,
   receivePor,
   type IncomingPacket,
+  type PacketHeader,
 } from './applet/ota-link.js';
 export { SIMVAULT_APPLET_AID, SIM_INS, CARD_INSERTED_MODE, CARD_STATUS, SW, simStatusWordName } from './applet/apdu-table.js';
 export { SimCard, type SimCardOptions } from './applet/sim-card.js';

@@ -112,10 +112,24 @@ export function atThreshold(state: SimState): boolean {
  * ```
  */
 export type BindingPlan =
-  | { kind: 'fits' }
-  | { kind: 'evict'; cards: BindingEntry[] }
-  | { kind: 'ask' }
-  | { kind: 'impossible' };
+  | {
+      /** Under the threshold: store the binding as it is. */
+      kind: 'fits';
+    }
+  | {
+      /** At the threshold under the `lru` or `oldest` policy: evict `cards`, then store. */
+      kind: 'evict';
+      /** The bound cards to evict first, in eviction order. */
+      cards: BindingEntry[];
+    }
+  | {
+      /** At the threshold under the `ask` policy: the user must release a card first. */
+      kind: 'ask';
+    }
+  | {
+      /** The card can never fit: its applications alone exceed `maxBytes`, or evicting every other card is not enough. */
+      kind: 'impossible';
+    };
 
 function fitsWithout(state: SimState, cid: Uint8Array, size: number, gone: readonly BindingEntry[]): boolean {
   const t = state.threshold;

@@ -72,7 +72,14 @@ export interface SimResponse {
  * const chooseFirst: ProactiveAnswer = (cmd) => (cmd.kind === 'selectItem' ? { general: 0, itemId: cmd.items[0]!.id } : undefined);
  * ```
  */
-export type ProactiveAnswer = (command: ProactiveCommand) => { general: number; itemId?: number } | undefined;
+export type ProactiveAnswer = (command: ProactiveCommand) =>
+  | {
+      /** General result of the TERMINAL RESPONSE (TS 102 223 8.12), e.g. `0x00` performed successfully or `0x10` terminated by the user. */
+      general: number;
+      /** For SELECT ITEM: the item identifier of the item chosen (TS 102 223 8.10). */
+      itemId?: number;
+    }
+  | undefined;
 
 function isSuccess(sw: number): boolean {
   return sw === 0x9000 || sw >> 8 === 0x91;
@@ -105,6 +112,14 @@ export class SimClient {
    * Send one APDU; resolve to the decoded response (error status words included).
    *
    * @param apdu - command APDU bytes
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim, SIMVAULT_APPLET_AID } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * const r = await client.send(new Uint8Array([0x00, 0xa4, 0x04, 0x0c, SIMVAULT_APPLET_AID.length, ...SIMVAULT_APPLET_AID]));
+   * r.sw; // 0x9000
+   * ```
    */
   async send(apdu: Uint8Array): Promise<SimResponse> {
     const { data, sw } = decodeResponseApdu(await this.transport.transmit(apdu));
@@ -123,7 +138,16 @@ export class SimClient {
     return encodeCommandApdu({ cla: 0x80, ins, p1, p2: 0, data, ...(le !== undefined ? { le } : {}) });
   }
 
-  /** SELECT the applet. */
+  /**
+   * SELECT the applet.
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * (await client.select()).sw; // 0x9000
+   * ```
+   */
   async select(): Promise<SimResponse> {
     return this.#expect('SELECT', encodeCommandApdu({ cla: 0x00, ins: SIM_INS.select, p1: 0x04, p2: 0x0c, data: SIMVAULT_APPLET_AID }));
   }
@@ -132,6 +156,14 @@ export class SimClient {
    * TERMINAL PROFILE; the SIM answers with its SET UP MENU pending.
    *
    * @param profile - the terminal's profile bytes
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * (await client.terminalProfile()).proactivePending; // 23: length of the SET UP MENU to fetch
+   * ```
    */
   async terminalProfile(profile: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff])): Promise<SimResponse> {
     return this.#expect('TERMINAL PROFILE', encodeCommandApdu({ cla: 0x80, ins: SIM_INS.terminalProfile, p1: 0, p2: 0, data: profile }));
@@ -142,8 +174,25 @@ export class SimClient {
    *
    * @param cid - the card's 16-byte CID
    * @param mode - lookup only, ask the user, or bind now
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * import { fromHex } from 'simvault';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * (await client.cardInserted(fromHex('035344535530314780401c751300637d'))).status; // 'unbound'
+   * ```
    */
-  async cardInserted(cid: Uint8Array, mode: keyof typeof CARD_INSERTED_MODE = 'lookup'): Promise<{ status: keyof typeof CARD_STATUS; response: SimResponse }> {
+  async cardInserted(
+    cid: Uint8Array,
+    mode: keyof typeof CARD_INSERTED_MODE = 'lookup',
+  ): Promise<{
+    /** The card's binding status, the name of the {@link CARD_STATUS} byte the SIM answered. */
+    status: keyof typeof CARD_STATUS;
+    /** The raw response; `proactivePending` is set when a bind request or prompt was queued. */
+    response: SimResponse;
+  }> {
     const r = await this.#expect('CARD INSERTED', this.#proprietary(SIM_INS.cardInserted, CARD_INSERTED_MODE[mode], cid));
     const code = r.data[0];
     const found = (Object.keys(CARD_STATUS) as (keyof typeof CARD_STATUS)[]).find((k) => CARD_STATUS[k] === code);
@@ -155,8 +204,24 @@ export class SimClient {
    * FETCH the pending proactive command.
    *
    * @param length - its length, from `91xx`
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * const { command } = await client.fetch((await client.terminalProfile()).proactivePending!);
+   * command.kind; // 'setUpMenu'
+   * ```
    */
-  async fetch(length: number): Promise<{ command: ProactiveCommand; bytes: Uint8Array; response: SimResponse }> {
+  async fetch(length: number): Promise<{
+    /** The proactive command, decoded. */
+    command: ProactiveCommand;
+    /** The proactive command as fetched, `D0 ...` (BER-TLV). */
+    bytes: Uint8Array;
+    /** The FETCH response itself: the command's bytes and the status word. */
+    response: SimResponse;
+  }> {
     const r = await this.#expect('FETCH', encodeFetchApdu(length));
     return { command: decodeProactiveCommand(r.data), bytes: r.data, response: r };
   }
@@ -166,8 +231,27 @@ export class SimClient {
    *
    * @param first - the response that said `91xx`
    * @param answer - how to answer each (default: success, first item of a SELECT ITEM)
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * const session = await client.runProactive(await client.terminalProfile());
+   * session.map((p) => p.command.kind); // ['setUpMenu']
+   * ```
    */
-  async runProactive(first: SimResponse, answer?: ProactiveAnswer): Promise<{ command: ProactiveCommand; bytes: Uint8Array }[]> {
+  async runProactive(
+    first: SimResponse,
+    answer?: ProactiveAnswer,
+  ): Promise<
+    {
+      /** The proactive command, decoded. */
+      command: ProactiveCommand;
+      /** The proactive command as fetched, `D0 ...`. */
+      bytes: Uint8Array;
+    }[]
+  > {
     const seen: { command: ProactiveCommand; bytes: Uint8Array }[] = [];
     let pending = first.proactivePending;
     while (pending !== undefined) {
@@ -196,6 +280,19 @@ export class SimClient {
    * packet, PoR in the data); other errors throw.
    *
    * @param tpdu - the SMS-DELIVER TPDU
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * import { encodeSmsTpdu } from 'simvault/protocol';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * const tpdu = encodeSmsTpdu({ type: 'deliver', moreMessages: false, loopPrevention: false, statusReport: false, replyPath: false,
+   *   originator: { ton: 1, npi: 1, digits: '8613800000000' }, pid: 0x7f, dcs: 0xf6,
+   *   scts: { year: 24, month: 1, day: 1, hour: 0, minute: 0, second: 0, timezoneQuarters: 32 },
+   *   userData: { header: [{ iei: 0x70, data: new Uint8Array(0) }], data: new Uint8Array([0x00, 0x0d, 0x0d, 0x16, 0x09, 0x12, 0x12, 0xb0, 0x00, 0x10, 0, 0, 0, 0, 1]) } });
+   * (await client.smsPpDownload(tpdu)).sw; // 0x6200: the secured packet was refused
+   * ```
    */
   async smsPpDownload(tpdu: Uint8Array): Promise<SimResponse> {
     const r = await this.send(encodeEnvelopeApdu({ kind: 'smsPpDownload', tpdu }));
@@ -207,6 +304,19 @@ export class SimClient {
    * ENVELOPE MENU SELECTION of a main-menu item.
    *
    * @param itemId - the item identifier
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
+ * import { fromHex } from 'simvault';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * const cid = fromHex('035344535530314780401c751300637d');
+ * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+ * const client = new SimClient(new SimCard(state));
+ * await client.select();
+   * await client.runProactive(await client.terminalProfile());
+   * (await client.menuSelection(1)).proactivePending; // 24: the application's SELECT ITEM sub-menu
+   * ```
    */
   async menuSelection(itemId: number): Promise<SimResponse> {
     return this.#expect('ENVELOPE (menu selection)', encodeEnvelopeApdu({ kind: 'menuSelection', itemId }));
@@ -217,6 +327,18 @@ export class SimClient {
    *
    * @param cid - the card's CID
    * @param suite - the content suite the keys are for
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
+ * import { fromHex } from 'simvault';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * const cid = fromHex('035344535530314780401c751300637d');
+ * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+ * const client = new SimClient(new SimCard(state));
+ * await client.select();
+   * (await client.cardKeys(cid)).zones.user.zoneKey.length; // 32
+   * ```
    */
   async cardKeys(cid: Uint8Array, suite: SuiteName = DEFAULT_SUITE): Promise<CardKeys> {
     const r = await this.#expect('GET ZONE KEYS', this.#proprietary(SIM_INS.getZoneKeys, 0, cid, 256));
@@ -227,6 +349,18 @@ export class SimClient {
    * Read the rollback anchors (zone generations) of a bound card.
    *
    * @param cid - the card's CID
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
+ * import { fromHex } from 'simvault';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * const cid = fromHex('035344535530314780401c751300637d');
+ * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+ * const client = new SimClient(new SimCard(state));
+ * await client.select();
+   * await client.readAnchors(cid); // {}: no zone anchored yet
+   * ```
    */
   async readAnchors(cid: Uint8Array): Promise<Partial<Record<Zone, number>>> {
     const r = await this.#expect('ROLLBACK ANCHOR (read)', this.#proprietary(SIM_INS.rollbackAnchor, 0, cid, 256));
@@ -243,6 +377,19 @@ export class SimClient {
    *
    * @param cid - the card's CID
    * @param anchors - new generations by zone
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
+ * import { fromHex } from 'simvault';
+ * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+ * const cid = fromHex('035344535530314780401c751300637d');
+ * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+ * const client = new SimClient(new SimCard(state));
+ * await client.select();
+   * await client.updateAnchors(cid, { user: 1 });
+   * await client.readAnchors(cid); // { user: 1 }
+   * ```
    */
   async updateAnchors(cid: Uint8Array, anchors: Partial<Record<Zone, number>>): Promise<void> {
     const parts = (Object.entries(anchors) as [Zone, number][]).map(([z, g]) => new Uint8Array([ZONE_CODES[z], g >>> 24, (g >>> 16) & 0xff, (g >>> 8) & 0xff, g & 0xff]));
@@ -253,12 +400,31 @@ export class SimClient {
    * LAUNCH COMPLETE (step 505): the card stored the file.
    *
    * @param message - the launch-complete message
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, SimStatusError, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * const done = { type: 'launchComplete', transactionId: 1, cid: new Uint8Array(16), aid: new Uint8Array(7), size: 0, digest: new Uint8Array(32) } as const;
+   * await client.launchComplete(done).catch((e: SimStatusError) => e.sw); // 0x6a88: no such download pending
+   * ```
    */
   async launchComplete(message: LaunchComplete): Promise<SimResponse> {
     return this.#expect('LAUNCH COMPLETE', this.#proprietary(SIM_INS.launchComplete, 0, encodeMessage(message)));
   }
 
-  /** Read and remove the oldest message the SIM holds for the handset, if any. */
+  /**
+   * Read and remove the oldest message the SIM holds for the handset, if any.
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * await client.takeHandsetMessage(); // undefined: the mailbox is empty
+   * ```
+   */
   async takeHandsetMessage(): Promise<SimvaultMessage | undefined> {
     const r = await this.send(this.#proprietary(SIM_INS.handsetMessage, 0, new Uint8Array(0), 256));
     if (r.sw === 0x6a88) return undefined;

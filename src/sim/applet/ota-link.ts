@@ -77,12 +77,26 @@ function counterOf(data: Uint8Array): number | undefined {
   return v;
 }
 
-/** The clear header of a command packet: enough to address a PoR. */
-interface PacketHeader {
+/**
+ * The clear header of a command packet (TS 102 225): enough to address a PoR with
+ * {@link buildPor}.
+ *
+ * @example
+ * ```ts
+ * import { RECOMMENDED_MT_SPI, type PacketHeader } from 'simvault/sim';
+ * const header: PacketHeader = { spi: RECOMMENDED_MT_SPI, kic: 0x12, kid: 0x12, tar: new Uint8Array([0xb0, 0x00, 0x10]), counter: 1n };
+ * ```
+ */
+export interface PacketHeader {
+  /** The command's security parameter indicator; its second byte says how the PoR is secured and sent. */
   spi: Spi;
+  /** The KIc byte as sent: key version (high nibble) and ciphering algorithm. */
   kic: number;
+  /** The KID byte as sent: key version (high nibble) and checksum algorithm. */
   kid: number;
+  /** The command's TAR, 3 bytes, which the PoR repeats. */
   tar: Uint8Array;
+  /** The command's CNTR, which the PoR repeats; 0 when the packet is ciphered and it could not be read. */
   counter: bigint;
 }
 
@@ -97,8 +111,26 @@ interface PacketHeader {
  * ```
  */
 export type IncomingPacket =
-  | { kind: 'accepted'; packet: CommandPacket; keyVersion: number }
-  | { kind: 'refused'; status: PorStatus; detail: string; header?: PacketHeader; keyVersion?: number };
+  | {
+      /** The packet passed every check and its counter was recorded. */
+      kind: 'accepted';
+      /** The opened packet: deciphered secured data and its header fields. */
+      packet: CommandPacket;
+      /** Key version of its KID (of its KIc when it has no integrity check): the `mtCounters` slot its counter went to. */
+      keyVersion: number;
+    }
+  | {
+      /** The packet was refused; nothing in the state changed. */
+      kind: 'refused';
+      /** The Response Status Code for its PoR (TS 102 225 table 5), e.g. `checksum-failed` or `counter-low`. */
+      status: PorStatus;
+      /** Why it was refused, for logs. */
+      detail: string;
+      /** Its clear header, when it could be read: needed to build the PoR. */
+      header?: PacketHeader;
+      /** Key version of its KID (of its KIc when it has no integrity check), when the header could be read. */
+      keyVersion?: number;
+    };
 
 /**
  * Open a command packet (bytes from CPL on) addressed to the SIM: TAR, minimum security level,

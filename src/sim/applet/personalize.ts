@@ -40,7 +40,14 @@ export interface PersonalizeOptions {
   /** Keyset algorithm (default `aes`, 16-byte keys). */
   algorithm?: SimKeysetAlgorithm;
   /** Minimum security of incoming packets (default ciphered, CC, counter must be higher). */
-  minimumSecurity?: { ciphering: boolean; integrity: IntegrityKind; counter: CounterMode };
+  minimumSecurity?: {
+    /** Whether incoming command packets must be ciphered with KIc (SPI1 b3). */
+    ciphering: boolean;
+    /** The weakest integrity check accepted on them (SPI1 b2-b1), ranked none < RC < CC < DS. */
+    integrity: IntegrityKind;
+    /** The weakest counter mode accepted on them (SPI1 b5-b4). */
+    counter: CounterMode;
+  };
   /** Random source (default the platform CSPRNG); tests pass a seeded one. */
   randomBytes?: (length: number) => Uint8Array;
 }
@@ -64,11 +71,32 @@ export interface OtaProvisioning {
   /** TAR, 6 hex digits. */
   tar: string;
   /** Keysets with hex keys. */
-  keysets: { version: number; algorithm: SimKeysetAlgorithm; kic: string; kid: string }[];
+  keysets: {
+    /** Key version 1-15: the high nibble of the KIc/KID bytes that name this keyset. */
+    version: number;
+    /** Algorithm of both keys. */
+    algorithm: SimKeysetAlgorithm;
+    /** Ciphering key (KIc), hex. */
+    kic: string;
+    /** Checksum key (KID), hex. */
+    kid: string;
+  }[];
   /** The minimum security level the SIM's own packets meet. */
-  minimumSecurity: { ciphering: boolean; integrity: IntegrityKind; counter: CounterMode };
+  minimumSecurity: {
+    /** Whether the SIM's packets are ciphered with KIc (SPI1 b3). */
+    ciphering: boolean;
+    /** The weakest integrity check they carry (SPI1 b2-b1). */
+    integrity: IntegrityKind;
+    /** The weakest counter mode they request (SPI1 b5-b4). */
+    counter: CounterMode;
+  };
   /** How the OTA server should secure packets to the SIM. */
-  mt: { spi: string; keyVersion: number };
+  mt: {
+    /** The two SPI bytes of its command packets (TS 102 225), 4 hex digits. */
+    spi: string;
+    /** Key version 1-15 of the keyset to secure them with. */
+    keyVersion: number;
+  };
 }
 
 /**
@@ -128,7 +156,12 @@ function keyLength(algorithm: SimKeysetAlgorithm): number {
  * ota.tar; // 'b00010'
  * ```
  */
-export function personalizeSim(options: PersonalizeOptions): { state: SimState; ota: OtaProvisioning } {
+export function personalizeSim(options: PersonalizeOptions): {
+  /** The new SIM's state, ready to load into a {@link SimCard} or to store with {@link encodeSimState}. */
+  state: SimState;
+  /** What to provision on the OTA server for this SIM. */
+  ota: OtaProvisioning;
+} {
   const random = options.randomBytes ?? platformRandomBytes;
   if (typeof options.iccid !== 'string' || !/^\d{10,20}$/.test(options.iccid)) throw new ArgumentError('iccid must be 10-20 digits');
   if (options.imsi !== undefined && !/^\d{6,15}$/.test(options.imsi)) throw new ArgumentError('imsi must be 6-15 digits');

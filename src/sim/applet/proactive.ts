@@ -171,7 +171,12 @@ function menuItems(choices: MenuChoice[], lines: readonly MenuLine[]): MenuItem[
  * menuPages(personalizeSim({ iccid: '89860012345678901234' }).state).length; // 1
  * ```
  */
-export function menuPages(state: SimState): { choices: MenuChoice[]; items: MenuItem[] }[] {
+export function menuPages(state: SimState): {
+  /** What each item of the page does, by item identifier (kept for MENU SELECTION / SELECT ITEM). */
+  choices: MenuChoice[];
+  /** The page's items as the proactive command carries them: identifier and text. */
+  items: MenuItem[];
+}[] {
   const lines = mainMenuLines(state);
   const build = (items: MenuItem[], page: number): Unnumbered =>
     page === 0 ? { kind: 'setUpMenu', qualifier: 0, title: MENU_TITLE, items } : { kind: 'selectItem', qualifier: 0, title: MORE, items };

@@ -123,12 +123,30 @@ export class SimCard implements ApduTransport {
     this.#now = options.now ?? Date.now;
   }
 
-  /** A copy of the current state. */
+  /**
+   * A copy of the current state.
+   *
+   * @example
+   * ```ts
+   * import { SimCard, personalizeSim } from 'simvault/sim';
+   * new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state).state.iccid; // '89860012345678901234'
+   * ```
+   */
   get state(): SimState {
     return structuredClone(this.#state);
   }
 
-  /** Whether the applet is selected (a reset or another SELECT deselects it). */
+  /**
+   * Whether the applet is selected (a reset or another SELECT deselects it).
+   *
+   * @example
+   * ```ts
+   * import { SimCard, SimClient, personalizeSim } from 'simvault/sim';
+   * const sim = new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state);
+   * await new SimClient(sim).select();
+   * sim.selected; // true
+   * ```
+   */
   get selected(): boolean {
     return this.#selected;
   }
@@ -137,6 +155,13 @@ export class SimCard implements ApduTransport {
    * Process one command APDU; resolves to the response APDU. Never rejects.
    *
    * @param command - the command APDU bytes
+   *
+   * @example
+   * ```ts
+   * import { SimCard, SIM_INS, personalizeSim } from 'simvault/sim';
+   * const sim = new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state);
+   * await sim.transmit(new Uint8Array([0x80, SIM_INS.handsetMessage, 0x00, 0x00, 0x00])); // Uint8Array [0x69, 0x85]: applet not selected
+   * ```
    */
   async transmit(command: Uint8Array): Promise<Uint8Array> {
     const reply = await this.#process(command);

@@ -193,9 +193,38 @@ export interface BindingEntry {
  * ```
  */
 export type PendingRequest =
-  | { kind: 'bind' | 'unbind'; transactionId: number; cid: Uint8Array }
-  | { kind: 'launch' | 'delete'; transactionId: number; cid: Uint8Array; aid: Uint8Array }
-  | { kind: 'download'; transactionId: number; cid: Uint8Array; aid: Uint8Array; zone: Zone; resource: DownloadResource };
+  | {
+      /** A bind request (step 305) or an unbind request (step 401), waiting for its response. */
+      kind: 'bind' | 'unbind';
+      /** Transaction id of the request; the response must carry the same one. */
+      transactionId: number;
+      /** CID of the card to bind or unbind, 16 bytes. */
+      cid: Uint8Array;
+    }
+  | {
+      /** A launch request (step 501) waiting for the download resource info, or a delete request (step 601) waiting for the delete command. */
+      kind: 'launch' | 'delete';
+      /** Transaction id of the request; the answer must carry the same one. */
+      transactionId: number;
+      /** CID of the bound card that holds the application, 16 bytes. */
+      cid: Uint8Array;
+      /** AID of the application to launch or delete, 5-16 bytes. */
+      aid: Uint8Array;
+    }
+  | {
+      /** A download the OTA server was told about (steps 502-503), waiting for LAUNCH COMPLETE from the handset (step 505). */
+      kind: 'download';
+      /** Transaction id of the launch request the download answers. */
+      transactionId: number;
+      /** CID of the card the file is written to, 16 bytes. */
+      cid: Uint8Array;
+      /** AID of the application being downloaded, 5-16 bytes. */
+      aid: Uint8Array;
+      /** The encrypted zone of the card the file goes to. */
+      zone: Zone;
+      /** The download resource info (URL, SHA-256 digest, size) the completed file is checked against. */
+      resource: DownloadResource;
+    };
 
 /**
  * What choosing a menu or SELECT ITEM entry does.
@@ -207,16 +236,68 @@ export type PendingRequest =
  * ```
  */
 export type MenuAction =
-  | { kind: 'appMenu'; cid: Uint8Array; aid: Uint8Array }
-  | { kind: 'launch'; cid: Uint8Array; aid: Uint8Array }
-  | { kind: 'delete'; cid: Uint8Array; aid: Uint8Array }
-  | { kind: 'cardMenu'; cid: Uint8Array }
-  | { kind: 'unbind'; cid: Uint8Array }
-  | { kind: 'bind'; cid: Uint8Array }
-  | { kind: 'release'; cid: Uint8Array }
-  | { kind: 'page'; page: number }
-  | { kind: 'cancel' }
-  | { kind: 'cancelBind' };
+  | {
+      /** Open the SELECT ITEM sub-menu of an application (Launch, and Delete when its file is on the card). */
+      kind: 'appMenu';
+      /** CID of the bound card that holds the application, 16 bytes. */
+      cid: Uint8Array;
+      /** AID of the application, 5-16 bytes. */
+      aid: Uint8Array;
+    }
+  | {
+      /** Send a launch request for the application (step 501). */
+      kind: 'launch';
+      /** CID of the bound card that holds the application, 16 bytes. */
+      cid: Uint8Array;
+      /** AID of the application to launch, 5-16 bytes. */
+      aid: Uint8Array;
+    }
+  | {
+      /** Send a delete request for the application's file (step 601). */
+      kind: 'delete';
+      /** CID of the bound card that holds the file, 16 bytes. */
+      cid: Uint8Array;
+      /** AID of the application to delete, 5-16 bytes. */
+      aid: Uint8Array;
+    }
+  | {
+      /** Open the SELECT ITEM sub-menu of a bound card (Unbind). */
+      kind: 'cardMenu';
+      /** CID of the card, 16 bytes. */
+      cid: Uint8Array;
+    }
+  | {
+      /** Send an unbind request for the card (step 401). */
+      kind: 'unbind';
+      /** CID of the card to unbind, 16 bytes. */
+      cid: Uint8Array;
+    }
+  | {
+      /** Send a bind request for the card the user agreed to bind (step 305). */
+      kind: 'bind';
+      /** CID of the card to bind, 16 bytes. */
+      cid: Uint8Array;
+    }
+  | {
+      /** Release this bound card to make room for the pending bind (`ask` policy, step 311). */
+      kind: 'release';
+      /** CID of the bound card to release, 16 bytes. */
+      cid: Uint8Array;
+    }
+  | {
+      /** Show a continuation page of the main menu (the "More..." item). */
+      kind: 'page';
+      /** Index of the page to show; 0 is the SET UP MENU itself. */
+      page: number;
+    }
+  | {
+      /** Do nothing: the user backed out or declined. */
+      kind: 'cancel';
+    }
+  | {
+      /** Drop the pending bind at the threshold and tell the server the card was not kept (unbind request). */
+      kind: 'cancelBind';
+    };
 
 /**
  * One menu or SELECT ITEM entry: its item identifier and its action.
@@ -324,11 +405,23 @@ export interface SimState {
   /** OTA keysets, distinct versions. */
   keysets: SimKeyset[];
   /** The least protection an incoming command packet must have. */
-  minimumSecurity: { ciphering: boolean; integrity: IntegrityKind; counter: CounterMode };
+  minimumSecurity: {
+    /** Whether the packet must be ciphered with its KIc key (SPI1 b3 set). */
+    ciphering: boolean;
+    /** The weakest integrity check accepted (SPI1 b2-b1), ranked none < RC < CC < DS. */
+    integrity: IntegrityKind;
+    /** The weakest counter mode accepted (SPI1 b5-b4), ranked none < present-not-checked < must-be-higher < must-be-plus-one. */
+    counter: CounterMode;
+  };
   /** Largest accepted counter jump of a `must-be-higher` packet; absent: no bound. */
   maxCounterStep?: number;
   /** How the SIM secures its own packets: SPI and the key version of the keyset used. */
-  mo: { spi: Spi; keyVersion: number };
+  mo: {
+    /** The SPI of the SIM's outgoing command packets (TS 102 225): counter mode, ciphering, integrity and PoR request. */
+    spi: Spi;
+    /** Key version 1-15 of the keyset whose KIc/KID secure them; names one of `keysets`. */
+    keyVersion: number;
+  };
   /** Last accepted counter of incoming packets, indexed by key version 0-15. */
   mtCounters: number[];
   /** Last used counter of outgoing packets, indexed by key version 0-15. */
