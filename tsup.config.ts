@@ -7,6 +7,7 @@ const entry = {
   'protocol/index': 'src/protocol/index.ts',
   'card/index': 'src/card/index.ts',
   'sim/index': 'src/sim/index.ts',
+  'handset/index': 'src/handset/index.ts',
   'node/index': 'src/node/index.ts',
 };
 

@@ -184,6 +184,15 @@ export const ERROR_CODES = {
   SIM_BAD_STATE: 'The SIM state is damaged, of an unknown version, or fails validation.',
   /** A smart card (SIM or secure chip) answered a command with an error status word. */
   SIM_STATUS_WORD: 'The card answered a command with an error status word.',
+  // Handset orchestrator.
+  /** A server could not be reached, or answered the handset with an error it gave no stable code for. */
+  HANDSET_HTTP: 'A server could not be reached or answered the handset with an unexpected error.',
+  /** A flow step was refused: bind or unbind refused, no such menu item, an answer for another card. */
+  HANDSET_REFUSED: 'A step of a flow was refused by the SIM, the user or a server.',
+  /** The SIM or the servers did not complete a flow step in the time allowed. */
+  HANDSET_TIMEOUT: 'A flow step got no answer from the SIM or the servers in time.',
+  /** An application download failed, was interrupted too often, or does not match its digest. */
+  HANDSET_DOWNLOAD_FAILED: 'An application download failed, kept being interrupted, or does not match its digest.',
 } as const;
 
 /**

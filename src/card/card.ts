@@ -496,8 +496,12 @@ export class Card {
   async erase(zones: readonly Zone[] = ZONES): Promise<void> {
     if (this.readOnly) throw new CardError('CARD_READ_ONLY', 'the card is mounted read-only');
     for (const z of zones) if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
+    // An erased zone's generation keeps growing: starting again at 1 would look like a rollback to
+    // the anchors the SIM holds (and the SIM never lets an anchor go back).
+    const next = new Map<Zone, number>();
     for (const z of zones) {
       const old = this.zones.get(z);
+      next.set(z, old instanceof CardZone ? old.generation + 1 : 1);
       if (old instanceof CardZone) old.invalidate(new CardError('CARD_NOT_MOUNTED', `zone ${z} was erased; use card.zone('${z}') again`));
     }
     const marked: CardHeader = {
@@ -507,7 +511,7 @@ export class Card {
     };
     await writeHeader(this.device, marked);
     for (const entry of marked.zones.filter((e) => zones.includes(e.zone))) {
-      await CardZone.format(await zoneParams(this.device, marked, entry, this.keys, this.suite, this.backend));
+      await CardZone.format(await zoneParams(this.device, marked, entry, this.keys, this.suite, this.backend), next.get(entry.zone));
     }
     const done: CardHeader = {
       ...marked,

@@ -216,12 +216,19 @@ export class CardZone {
     this.sb = sb;
   }
 
-  /** @internal Lay out an empty zone: allocation map, empty file table, first superblock. */
-  static async format(p: ZoneMountParams): Promise<void> {
+  /**
+   * @internal Lay out an empty zone: allocation map, empty file table, first superblock at
+   * `generation` (1 for a new card; an erase continues the old count so SIM anchors stay valid).
+   */
+  static async format(p: ZoneMountParams, generation = 1): Promise<void> {
+    // A format a power cut interrupted may have left a valid superblock under these keys: beat
+    // it, or it would be taken over this one with an allocation index that no longer holds.
+    const { best } = await readSuperblocks(p.blocks);
+    generation = Math.max(generation, (best?.generation ?? 0) + 1);
     const alloc = AllocationMap.fresh(p.blocks, p.blocks.count, [0, 1]);
     const index = await alloc.prepareCommit();
     await p.blocks.device.flush();
-    await writeSuperblock(p.blocks, { generation: 1, root: null, files: 0, bytes: 0, index });
+    await writeSuperblock(p.blocks, { generation, root: null, files: 0, bytes: 0, index });
     await p.blocks.device.flush();
   }
 

@@ -181,6 +181,17 @@ describe('card: identity, keys, rollback, erase', () => {
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
   });
 
+  it('an erased zone keeps counting generations, so the anchors a SIM holds stay valid', async () => {
+    const dev = await formatted();
+    const card = await mount(dev);
+    await card.zone('user').writeFile('a', bytes(100));
+    await card.zone('user').writeFile('b', bytes(100));
+    const anchor = card.zone('user').generation;
+    await card.erase(['user']);
+    expect(card.zone('user').generation).toBeGreaterThan(anchor);
+    expect(await (await mount(dev, { user: anchor })).zone('user').list()).toEqual([]);
+  });
+
   it('an interrupted put resumes from its checkpoint when the source is unchanged, and restarts otherwise', async () => {
     const dev = await formatted(4 << 20, { operator: 64 << 10, advertising: 64 << 10, multimedia: 64 << 10, user: 3 << 20 });
     const card = await mount(dev);

@@ -74,7 +74,7 @@ describe('simvault keygen / encrypt / decrypt', () => {
   });
 
   it('demo verifies its round trip and reports JSON', async () => {
-    const r = await cli(['demo', '--size', '1', '--json']);
+    const r = await cli(['demo', 'crypto', '--size', '1', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout.toString());
     expect(doc.results).toHaveLength(3);

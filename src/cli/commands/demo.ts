@@ -1,5 +1,5 @@
 /**
- * `simvault demo`: the main job on embedded defaults, runnable on a fresh machine. It generates
+ * `simvault demo crypto`: the main job on embedded defaults, runnable on a fresh machine. It generates
  * a file, encrypts it into an envelope and decrypts it again with every suite through the same
  * streaming code paths as `simvault encrypt|decrypt`, and verifies the round trip byte for byte.
  *
@@ -40,9 +40,9 @@ async function writeRandomFile(path: string, size: number): Promise<void> {
 }
 
 export const demoCommand: Command = {
-  path: ['demo'],
-  summary: 'generate a file, encrypt and decrypt it with every suite, verify (npm start)',
-  help: `Usage: simvault demo [--size MIB] [--json] [--keep]
+  path: ['demo', 'crypto'],
+  summary: 'generate a file, encrypt and decrypt it with every suite, verify',
+  help: `Usage: simvault demo crypto [--size MIB] [--json] [--keep]
 
 Generates a random file, then for every suite encrypts it into a simvault envelope and decrypts
 it again through the streaming code paths, and checks the SHA-256 of the result.

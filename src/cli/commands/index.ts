@@ -6,6 +6,7 @@
 import type { Command } from '../command.js';
 import { otaPackCommand, otaUnpackCommand } from './ota.js';
 import { demoCommand } from './demo.js';
+import { e2eDemoCommand } from './e2e-demo.js';
 import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
 import { SERVER_COMMANDS } from './server.js';
 import { inspectCommand } from './inspect.js';
@@ -13,4 +14,4 @@ import { CARD_COMMANDS } from './card.js';
 import { CHIP_COMMANDS } from './chip.js';
 import { SIM_COMMANDS } from './sim.js';
 
-export const COMMANDS: Command[] = [demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS, ...CARD_COMMANDS, ...CHIP_COMMANDS, ...SIM_COMMANDS];
+export const COMMANDS: Command[] = [e2eDemoCommand, demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS, ...CARD_COMMANDS, ...CHIP_COMMANDS, ...SIM_COMMANDS];

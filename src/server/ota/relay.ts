@@ -485,6 +485,11 @@ export class OtaRelay {
       throw new OtaError('OTA_UNKNOWN_POR', 'the proof of receipt answers no command packet sent to this SIM');
     }
     const { sent, por } = opened;
+    // A PoR counts once: a captured one sent again (a "counter low" above all) must not make the
+    // server resynchronise and resend the message again and again.
+    if (sent.porStatus !== null) {
+      throw new OtaError('OTA_REPLAYED', `the packet with counter ${sent.counter} already has its proof of receipt (${sent.porStatus})`, { porStatus: por.status });
+    }
     const now = this.#now();
     await this.store.recordPor(sim.iccid, sent.keyVersion, sent.counter, por.status, now);
     let resyncedCounter: number | null = null;

@@ -333,8 +333,12 @@ export function receivePor(state: SimState, bytes: Uint8Array): boolean {
     if (status === 'counter-low' || status === 'counter-high') {
       const reported = counterOf(data);
       const current = state.moCounters[sent.keyVersion] ?? 0;
-      if (reported !== undefined && reported > current) state.moCounters[sent.keyVersion] = reported;
-      if (status === 'counter-low' && sent.attempt < MAX_ATTEMPTS) sendSecuredMessage(state, sent.message, sent.attempt + 1);
+      // Behind only when the server took counters this SIM never issued (its state was restored).
+      // Otherwise the refused packet was one the server already took, sent again by someone else:
+      // resending it would let a captured SMS (an unbind request) act a second time.
+      const behind = reported !== undefined && reported > current;
+      if (behind) state.moCounters[sent.keyVersion] = reported;
+      if (status === 'counter-low' && behind && sent.attempt < MAX_ATTEMPTS) sendSecuredMessage(state, sent.message, sent.attempt + 1);
     }
     return true;
   }

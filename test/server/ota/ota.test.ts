@@ -361,6 +361,20 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     expect((await postMo(bytes)).json.error.code).toBe('OTA_BAD_CHECKSUM');
   });
 
+  it('refuses a replayed PoR: a captured "counter low" cannot make the server resend again', async () => {
+    await sendAll(sim.mo(bind(1)));
+    const first = await receive(0);
+    const cmd = first.got[0];
+    if (cmd?.kind !== 'command') throw new Error('expected the bind response');
+    const low = sim.por(cmd.packet, 'counter-low', fromHex('0000000028'));
+    expect((await sendAll(low)).json).toMatchObject({ kind: 'por', porStatus: 'counter-low', resent: { counter: 41 } });
+    const queued = (await fetchMt(0)).json.messages.length;
+    for (let i = 0; i < 3; i++) expect((await sendAll(low)).json.error).toMatchObject({ code: 'OTA_REPLAYED', porStatus: 'counter-low' });
+    expect((await fetchMt(0)).json.messages.length).toBe(queued);
+    const ok = sim.por(cmd.packet, 'ok');
+    expect((await sendAll(ok)).json.error.code).toBe('OTA_REPLAYED');
+  });
+
   it('pushes STK list updates (RFM) over the event stream, with growing list versions', async () => {
     const events = new AbortController();
     const res = await fetch(`${ota.url}/v1/sms/mt/stream?iccid=${ICCID}`, { signal: events.signal });

@@ -378,6 +378,22 @@ describe('PoR handling of the SIM own packets', () => {
     forged[forged.length - 1]! ^= 1;
     expect((await client.smsPpDownload(ota.tpdus(forged.subarray(3), 'response')[0]!)).sw).toBe(0x6200);
   });
+
+  it('a counter-low PoR answering a replay of a packet the server took resends nothing', async () => {
+    const { card, client, ota } = await setup();
+    const r = await client.cardInserted(cidOf(1), 'bindNow');
+    const [sms] = await client.runProactive(r.response);
+    const { packet } = openMo(card.state, sms!.command);
+    // The server took counter 1; someone replays it; the server's PoR reports 1 as its last.
+    const por = (await import('../../../src/protocol/secured-packet.js')).buildResponsePacket(
+      { spi: packet.spi, kic: packet.kic.raw, kid: packet.kid.raw, tar: packet.tar, counter: packet.counter, status: 'counter-low', data: fromHex('0000000001') },
+      otaKeysOfState(card.state),
+    );
+    let last: SimResponse | undefined;
+    for (const t of ota.tpdus(por.subarray(3), 'response')) last = await client.smsPpDownload(t);
+    expect(last!.proactivePending).toBeUndefined();
+    expect(card.state.moCounters[1]).toBe(1);
+  });
 });
 
 describe('secured packet delivery options', () => {
