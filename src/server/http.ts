@@ -159,3 +159,25 @@ export function requireSignature(roles: readonly KeyRole[], verifier: VerifierOp
     await next();
   };
 }
+
+/**
+ * The JSON object body of a request, or `SERVER_BAD_REQUEST` (wrong content type, bad JSON, not an
+ * object).
+ *
+ * @example
+ * ```ts
+ * app.post('/v1/admin/x', async (c) => c.json(await jsonOf(c)));
+ * ```
+ */
+export async function jsonOf(c: Context<ServerEnv>): Promise<Record<string, unknown>> {
+  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/json');
+  let value: unknown;
+  try {
+    value = JSON.parse(await c.req.text());
+  } catch (e) {
+    throw new ServerError('SERVER_BAD_REQUEST', `json: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ServerError('SERVER_BAD_REQUEST', 'json: expected an object');
+  return value as Record<string, unknown>;
+}

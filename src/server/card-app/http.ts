@@ -21,7 +21,7 @@ import { ProtocolError } from '../../errors.js';
 import { decodeMessage, encodeMessage, type MessageType, type SimvaultMessage } from '../../protocol/messages.js';
 import { DEFAULT_WINDOW_MS, type NonceStore, type SigningKey, checkSigningKey } from '../auth.js';
 import { ServerError } from '../errors.js';
-import { createBaseApp, limitBody, requireSignature, type ServerEnv } from '../http.js';
+import { createBaseApp, jsonOf, limitBody, requireSignature, type ServerEnv } from '../http.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimitOptions } from '../rate-limit.js';
 import { parseCardImport } from './import.js';
@@ -84,18 +84,6 @@ async function messageOf<T extends MessageType>(c: Context<ServerEnv>, types: re
   return message as Extract<SimvaultMessage, { type: T }>;
 }
 
-async function jsonOf(c: Context<ServerEnv>): Promise<Record<string, unknown>> {
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/json');
-  let value: unknown;
-  try {
-    value = JSON.parse(await c.req.text());
-  } catch (e) {
-    throw new ServerError('SERVER_BAD_REQUEST', `json: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ServerError('SERVER_BAD_REQUEST', 'json: expected an object');
-  return value as Record<string, unknown>;
-}
 
 function messageResponse(c: Context<ServerEnv>, message: SimvaultMessage, result?: string): Response {
   if (result !== undefined) c.header('x-simvault-result', result);

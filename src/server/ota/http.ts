@@ -27,7 +27,7 @@ import { fromHex } from '../../bytes.js';
 import { ZONE_CODES, APP_STATE_CODES, type StkCard, type Zone, type AppState } from '../../protocol/messages.js';
 import { checkSigningKey, DEFAULT_WINDOW_MS, memoryNonceStore, verifySignedRequest, type NonceStore, type SigningKey } from '../auth.js';
 import { ServerError } from '../errors.js';
-import { createBaseApp, errorResponse, limitBody, requireSignature, type ServerEnv } from '../http.js';
+import { createBaseApp, errorResponse, jsonOf, limitBody, requireSignature, type ServerEnv } from '../http.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimitOptions } from '../rate-limit.js';
 import { OtaError } from './errors.js';
@@ -77,18 +77,6 @@ const TPDU_LIMIT = 512;
 const JSON_LIMIT = 256 * 1024;
 const MT_LIMIT = 100;
 
-async function jsonOf(c: Context<ServerEnv>): Promise<Record<string, unknown>> {
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/json');
-  let value: unknown;
-  try {
-    value = JSON.parse(await c.req.text());
-  } catch (e) {
-    throw new ServerError('SERVER_BAD_REQUEST', `json: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ServerError('SERVER_BAD_REQUEST', 'json: expected an object');
-  return value as Record<string, unknown>;
-}
 
 function intParam(c: Context<ServerEnv>, name: string, fallback: number, max: number): number {
   const text = c.req.query(name);
