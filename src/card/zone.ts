@@ -658,8 +658,16 @@ class ExtentSource implements RandomAccessSource {
     if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / BLOCK_SIZE);
     const last = Math.floor((offset + length - 1) / BLOCK_SIZE);
-    const out = new Uint8Array((last - first + 1) * BLOCK_SIZE);
+    const skip = offset - first * BLOCK_SIZE;
     let i = this.locate(first);
+    const e0 = this.extents[i]!;
+    const within0 = first - this.starts[i]!;
+    if (last - first < e0.count - within0) {
+      // The whole range lies in one extent (the usual case): one read, no assembling copy.
+      const bytes = await this.blocks.read(e0.start + within0, last - first + 1);
+      return bytes.subarray(skip, skip + length);
+    }
+    const out = new Uint8Array((last - first + 1) * BLOCK_SIZE);
     let b = first;
     let o = 0;
     while (b <= last) {
@@ -671,7 +679,6 @@ class ExtentSource implements RandomAccessSource {
       b += n;
       i++;
     }
-    const skip = offset - first * BLOCK_SIZE;
     return out.subarray(skip, skip + length);
   }
 
