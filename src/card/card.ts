@@ -390,7 +390,10 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
     throw new CardError('CARD_READ_ONLY', `an erase of zone ${erasing[0]!.zone} was interrupted; mount read-write to finish it`);
   }
   for (const entry of erasing) {
-    await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend));
+    // Start above the generation the SIM anchored, so the finished erase never reads as a rollback
+    // (the erase may have been cut before it wrote a superblock with the continued count).
+    const anchored = options.anchors?.[entry.zone] ?? 0;
+    await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend), anchored + 1);
   }
   if (erasing.length) {
     header = { ...header, generation: header.generation + 1, zones: header.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })) };

@@ -2,7 +2,7 @@
 // identity checks, rollback anchors, crypto-erase, resume.
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCardKeys, getBackend } from '../../src/crypto/index.js';
-import { fsck, MemoryDevice, mountCard, readCardInfo } from '../../src/card/index.js';
+import { FaultDevice, fsck, MemoryDevice, mountCard, PowerCutError, readCardInfo } from '../../src/card/index.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
 import { BINDING, bytes, CID, formatted, KEYS, mount } from './helpers.js';
@@ -190,6 +190,22 @@ describe('card: identity, keys, rollback, erase', () => {
     await card.erase(['user']);
     expect(card.zone('user').generation).toBeGreaterThan(anchor);
     expect(await (await mount(dev, { user: anchor })).zone('user').list()).toEqual([]);
+  });
+
+  it('an erase cut right after its first header write is finished by a mount above the anchored generation', async () => {
+    const dev = await formatted();
+    const card = await mount(dev);
+    await card.zone('user').writeFile('a', bytes(100));
+    const anchor = card.zone('user').generation;
+    const image = dev.snapshot();
+    // Replay the erase on a fault device that loses power at the first write after the header.
+    const fault = new FaultDevice(MemoryDevice.from(image), { powerCut: { atWrite: 2, mode: 'drop-all' } });
+    await expect((await mount(fault)).erase(['user'])).rejects.toBeInstanceOf(PowerCutError);
+    const after = fault.afterPowerCut();
+    const finished = await mount(after, { user: anchor });
+    expect(finished.zone('user').generation).toBeGreaterThan(anchor);
+    expect(await finished.zone('user').list()).toEqual([]);
+    expect((await mount(after, { user: anchor })).zone('user').generation).toBeGreaterThan(anchor);
   });
 
   it('an interrupted put resumes from its checkpoint when the source is unchanged, and restarts otherwise', async () => {
