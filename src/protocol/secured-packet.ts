@@ -967,14 +967,8 @@ function checkPadding(plain: Uint8Array, pcntr: number, dataStart: number, ciphe
   return plain.slice(dataStart, plain.length - pcntr);
 }
 
-interface CommandHeader {
-  udh: boolean;
-  cpl: number;
-  chl: number;
-  spi: Spi;
-  kic: KeyIndicator;
-  kid: KeyIndicator;
-  tar: Uint8Array;
+/** The clear header of a command packet, and where decoding continues. */
+interface CommandHeader extends Pick<CommandPacket, 'udh' | 'cpl' | 'chl' | 'spi' | 'kic' | 'kid' | 'tar'> {
   checksumLength: number;
   covered: Uint8Array;
   r: ByteReader;

@@ -1,23 +1,14 @@
 // `simvault inspect`: in-process through runCli with in-memory streams, and every example of
 // docs/protocol-codecs.md checked against what the command prints.
 import { readFileSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/run.js';
+import { cli } from '../helpers/cli.js';
 import { fromHex } from '../../src/bytes.js';
 import { INSPECT_KINDS, renderTree } from '../../src/cli/commands/inspect.js';
 
 async function inspect(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  const input = new PassThrough();
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const outParts: Buffer[] = [];
-  const errParts: Buffer[] = [];
-  out.on('data', (d: Buffer) => outParts.push(d));
-  err.on('data', (d: Buffer) => errParts.push(d));
-  input.end(stdin);
-  const code = await runCli(['inspect', ...args], { stdin: input, stdout: out, stderr: err });
-  return { code, stdout: Buffer.concat(outParts).toString('utf8'), stderr: Buffer.concat(errParts).toString('utf8') };
+  const r = await cli(['inspect', ...args], new TextEncoder().encode(stdin));
+  return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }
 
 describe('simvault inspect', () => {
