@@ -178,6 +178,8 @@ export const ERROR_CODES = {
   DEVICE_CLOSED: 'The device was closed; it accepts no more calls.',
   /** A write was attempted on a device opened read-only. */
   DEVICE_READ_ONLY: 'A write was sent to a device opened read-only.',
+  /** Another live process holds the card image's lock file (one writer at a time). */
+  DEVICE_BUSY: 'The card image is in use by another process.',
   /** The card image cannot be opened as requested: it is missing, already exists, or a segment is missing or the wrong size. */
   DEVICE_BAD_IMAGE: 'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
   /** The SIM state is unreadable, of an unknown version, or fails validation. */

@@ -10,3 +10,4 @@ export { SegmentedDevice, segmentPath, DEFAULT_SEGMENT_SIZE, type SegmentedDevic
 export { openImage, type OpenImageOptions, type ImageLayout } from './open-image.js';
 export { createChipStateFile, readChipStateFile, writeChipStateBytes, openChipStateFile } from './chip-state-file.js';
 export { loadSimState, saveSimState, createSimStateFile, type SaveStep, type SaveOptions } from './sim-state-file.js';
+export { lockImage } from './image-lock.js';

@@ -2,7 +2,7 @@
 // stable code), a round trip through real shell pipes, and `kill -9` of a put at random moments.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -484,5 +484,19 @@ describe('simvault card with --sim STATE', () => {
     const refused = await fails(['card', 'create', other, '--size', '4M', '--sim', simPath, '--cid', 'random'], 1);
     expect(refused.stderr).toContain('CARD_WRONG_SIM');
     await fails(['card', 'ls', path, '--sim', simPath, '--key', 'x'], 2);
+  });
+});
+
+describe('simvault card: one writer at a time', () => {
+  it('a change to an image another live process has locked fails with DEVICE_BUSY and changes nothing', async () => {
+    const path = await image();
+    writeFileSync(`${path}.lock`, `${process.ppid}\n`);
+    const before = readFileSync(path);
+    const r = await fails(['card', 'rm', path, 'nothing', '--key', key], 1);
+    expect(r.stderr).toContain('DEVICE_BUSY');
+    expect(readFileSync(path).equals(before)).toBe(true);
+    // Read-only commands still work.
+    await ok(['card', 'info', path]);
+    rmSync(`${path}.lock`);
   });
 });

@@ -24,7 +24,7 @@ import type { BackendChoice } from '../../crypto/backend.js';
 import { decodeCid, encodeCid } from '../../protocol/cid.js';
 import { formatCard, fsck, mountCard, readCardInfo, type Card, type CardZone, type FileInfo, type FsckReport } from '../../card/index.js';
 import type { BlockDevice } from '../../card/device.js';
-import { DEFAULT_SEGMENT_SIZE, openImage, segmentPath } from '../../node/index.js';
+import { DEFAULT_SEGMENT_SIZE, lockImage, openImage, segmentPath } from '../../node/index.js';
 import { readKeyFile, writeOutput } from '../../node/files.js';
 import { loadSimState, saveSimState } from '../../node/sim-state-file.js';
 import { SimCard } from '../../sim/applet/sim-card.js';
@@ -249,11 +249,17 @@ async function cidFor(device: BlockDevice, values: CommonValues): Promise<Uint8A
 }
 
 async function withDevice<T>(image: string, fn: (device: BlockDevice) => Promise<T>, readOnly = false): Promise<T> {
-  const device = await openImage(image, readOnly ? { readOnly: true } : {});
+  // Changes take the image's lock: one writer at a time, never two allocating the same blocks.
+  const release = readOnly ? undefined : await lockImage(image);
   try {
-    return await fn(device);
+    const device = await openImage(image, readOnly ? { readOnly: true } : {});
+    try {
+      return await fn(device);
+    } finally {
+      await device.close();
+    }
   } finally {
-    await device.close();
+    await release?.();
   }
 }
 
@@ -354,18 +360,24 @@ Example:
     const source = await keySource(values);
     const keys = await source.keys(cid);
 
-    const device = await openImage(image!, { create: size, segmentSize });
-    const segmented = size >= segmentSize;
+    const release = await lockImage(image!);
     try {
-      await formatCard(device, { cid, keys, suite, zones, fill, backend });
-      // A fresh card starts every zone at generation 1; the SIM anchors that.
-      await source.anchor(cid, Object.fromEntries(ZONES.map((z) => [z, 1])));
-      await device.close();
-    } catch (e) {
-      await device.close().catch(() => undefined);
-      await removeImage(image!, size, segmentSize, segmented);
-      throw e;
+      const device = await openImage(image!, { create: size, segmentSize });
+      const segmented = size >= segmentSize;
+      try {
+        await formatCard(device, { cid, keys, suite, zones, fill, backend });
+        // A fresh card starts every zone at generation 1; the SIM anchors that.
+        await source.anchor(cid, Object.fromEntries(ZONES.map((z) => [z, 1])));
+        await device.close();
+      } catch (e) {
+        await device.close().catch(() => undefined);
+        await removeImage(image!, size, segmentSize, segmented);
+        throw e;
+      }
+    } finally {
+      await release();
     }
+    const segmented = size >= segmentSize;
     const info = await withDevice(image!, readCardInfo, true);
     const result = {
       image,
