@@ -3,19 +3,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCardKeys, getBackend } from '../../src/crypto/index.js';
 import { FaultDevice, fsck, MemoryDevice, mountCard, PowerCutError, readCardInfo } from '../../src/card/index.js';
-import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+import { errorCodeOf } from '../helpers/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
 import { BINDING, bytes, CID, formatted, KEYS, mount } from './helpers.js';
-
-async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | undefined> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof SimvaultError)) throw e;
-    return e.code;
-  }
-}
 
 describe('card: files', () => {
   it('writes, reads, lists, renames and deletes, and survives a remount', async () => {
@@ -33,7 +23,7 @@ describe('card: files', () => {
     expect((await user.stat('apps/tv.apk')).size).toBe(50_000);
     await user.rename('apps/tv.apk', 'tv.apk');
     await user.delete('empty');
-    expect(await codeOf(user.stat('apps/tv.apk'))).toBe('CARD_NOT_FOUND');
+    expect(await errorCodeOf(user.stat('apps/tv.apk'))).toBe('CARD_NOT_FOUND');
     const gen = user.generation;
 
     const again = await mount(dev);
@@ -81,12 +71,12 @@ describe('card: files', () => {
     const before = adv.capacity();
     expect(before.capacity).toBe(64 << 10);
     const gen = adv.generation;
-    expect(await codeOf(adv.put('big', { size: 1 << 20 }))).toBe('CARD_NO_SPACE');
+    expect(await errorCodeOf(adv.put('big', { size: 1 << 20 }))).toBe('CARD_NO_SPACE');
     expect(adv.generation).toBe(gen);
     // Without a declared size the put fails when the zone fills, and leaves nothing behind.
     const put = await adv.put('big');
     const w = put.writable.getWriter();
-    expect(await codeOf(w.write(new Uint8Array(1 << 20)))).toBe('CARD_NO_SPACE');
+    expect(await errorCodeOf(w.write(new Uint8Array(1 << 20)))).toBe('CARD_NO_SPACE');
     expect(adv.capacity()).toEqual(before);
     expect(await adv.list()).toEqual([]);
     const total = card.capacity();
@@ -99,17 +89,17 @@ describe('card: files', () => {
     const put = await user.put('x', { size: 10 });
     const w = put.writable.getWriter();
     await w.write(new Uint8Array(5));
-    expect(await codeOf(w.close())).toBe('CARD_SIZE_MISMATCH');
-    expect(await codeOf(user.stat('x'))).toBe('CARD_NOT_FOUND');
-    expect(await codeOf(user.writeFile('', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
-    expect(await codeOf(user.writeFile('a\u0000b', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
-    expect(await codeOf(user.writeFile('x'.repeat(256), new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    expect(await errorCodeOf(w.close())).toBe('CARD_SIZE_MISMATCH');
+    expect(await errorCodeOf(user.stat('x'))).toBe('CARD_NOT_FOUND');
+    expect(await errorCodeOf(user.writeFile('', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    expect(await errorCodeOf(user.writeFile('a\u0000b', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    expect(await errorCodeOf(user.writeFile('x'.repeat(256), new Uint8Array(1)))).toBe('CARD_BAD_NAME');
     await user.writeFile('a', new Uint8Array(1));
     await user.writeFile('b', new Uint8Array(2));
-    expect(await codeOf(user.rename('a', 'b'))).toBe('CARD_EXISTS');
+    expect(await errorCodeOf(user.rename('a', 'b'))).toBe('CARD_EXISTS');
     await user.rename('a', 'b', { overwrite: true });
     expect((await user.stat('b')).size).toBe(1);
-    expect(await codeOf(user.writeFile('b', new Uint8Array(3), { overwrite: false }))).toBe('CARD_EXISTS');
+    expect(await errorCodeOf(user.writeFile('b', new Uint8Array(3), { overwrite: false }))).toBe('CARD_EXISTS');
   });
 });
 
@@ -130,9 +120,9 @@ describe('card: mount options', () => {
     const image = dev.snapshot();
     const ro = await mountCard(dev, { cid: CID, keys: KEYS, readOnly: true });
     expect((await ro.zone('user').readFile('a')).length).toBe(1000);
-    expect(await codeOf(ro.zone('user').writeFile('b', new Uint8Array(1)))).toBe('CARD_READ_ONLY');
-    expect(await codeOf(ro.zone('user').delete('a'))).toBe('CARD_READ_ONLY');
-    expect(await codeOf(ro.erase(['user']))).toBe('CARD_READ_ONLY');
+    expect(await errorCodeOf(ro.zone('user').writeFile('b', new Uint8Array(1)))).toBe('CARD_READ_ONLY');
+    expect(await errorCodeOf(ro.zone('user').delete('a'))).toBe('CARD_READ_ONLY');
+    expect(await errorCodeOf(ro.erase(['user']))).toBe('CARD_READ_ONLY');
     expect(Buffer.from(dev.snapshot()).equals(Buffer.from(image))).toBe(true);
   });
 });
@@ -141,11 +131,11 @@ describe('card: identity, keys, rollback, erase', () => {
   it('another SIM, another CID, and an unformatted device are reported as exactly that', async () => {
     const dev = await formatted();
     const otherSim = deriveCardKeys(new Uint8Array(32).fill(9), CID);
-    expect(await codeOf(mountCard(dev, { cid: CID, keys: otherSim }))).toBe('CARD_WRONG_SIM');
+    expect(await errorCodeOf(mountCard(dev, { cid: CID, keys: otherSim }))).toBe('CARD_WRONG_SIM');
     const otherCid = CID.slice();
     otherCid[10]! ^= 1;
-    expect(await codeOf(mountCard(dev, { cid: otherCid, keys: deriveCardKeys(BINDING, otherCid) }))).toBe('CARD_CID_MISMATCH');
-    expect(await codeOf(readCardInfo(new MemoryDevice(1 << 20)))).toBe('CARD_NOT_FORMATTED');
+    expect(await errorCodeOf(mountCard(dev, { cid: otherCid, keys: deriveCardKeys(BINDING, otherCid) }))).toBe('CARD_CID_MISMATCH');
+    expect(await errorCodeOf(readCardInfo(new MemoryDevice(1 << 20)))).toBe('CARD_NOT_FORMATTED');
     const info = await readCardInfo(dev);
     expect(info.suite).toBe('cobblestone-256');
     expect(info.zones.map((z) => z.zone)).toEqual(['operator', 'advertising', 'multimedia', 'user']);
@@ -158,7 +148,7 @@ describe('card: identity, keys, rollback, erase', () => {
     await card.zone('user').writeFile('a', new Uint8Array(10));
     const anchor = card.generations().user!;
     expect(anchor).toBeGreaterThan(1);
-    expect(await codeOf(mount(MemoryDevice.from(old), { user: anchor }))).toBe('CARD_ROLLED_BACK');
+    expect(await errorCodeOf(mount(MemoryDevice.from(old), { user: anchor }))).toBe('CARD_ROLLED_BACK');
     expect((await mount(dev, { user: anchor })).zone('user').generation).toBe(anchor);
   });
 

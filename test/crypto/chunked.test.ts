@@ -19,6 +19,7 @@ import {
   type SuiteName,
 } from '../../src/crypto/index.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+import { errorCodeOf } from '../helpers/errors.js';
 import { drain, pieces } from '../helpers/streams.js';
 
 const SEALED = CHUNK_SIZE + 16;
@@ -26,16 +27,6 @@ const key32 = new Uint8Array(32).fill(1);
 const suites = Object.keys(SUITES) as SuiteName[];
 const keyFor = (suite: SuiteName) => new Uint8Array(SUITES[suite].keyLength).fill(1);
 const msgOf = (n: number, seed = 0) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
-
-async function codeOf(p: Promise<unknown>): Promise<ErrorCode | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SimvaultError);
-    return (e as SimvaultError).code;
-  }
-}
 
 describe('lengths', () => {
   it('ciphertextLength and plaintextLength are inverse on every chunk boundary neighbourhood', () => {
@@ -175,7 +166,7 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
       expect(out.equals(Buffer.from(msg.subarray(0, out.length)))).toBe(true);
       // Cutting inside the final chunk leaves a length that is valid for a shorter message: it
       // fails authentication instead of the length check.
-      expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(await codeOf(decrypt(key32, ct.subarray(0, cut))));
+      expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(await errorCodeOf(decrypt(key32, ct.subarray(0, cut))));
     }
   });
 
@@ -199,11 +190,11 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
   it('wrong key and wrong context are commitment mismatches, everywhere', async () => {
     await ready;
     const wrongKey = new Uint8Array(32).fill(2);
-    expect(await codeOf(decrypt(wrongKey, ct))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await codeOf(decrypt(key32, ct, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await codeOf(RandomAccessDecryptor.open(wrongKey, bytesSource(ct)))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await codeOf(decrypt(key32, ct, { suite: 'cobblestone-chacha20poly1305' }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await codeOf(decrypt(new Uint8Array(16), ct))).toBe('CRYPTO_BAD_KEY');
+    expect(await errorCodeOf(decrypt(wrongKey, ct))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(decrypt(key32, ct, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(RandomAccessDecryptor.open(wrongKey, bytesSource(ct)))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(decrypt(key32, ct, { suite: 'cobblestone-chacha20poly1305' }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(decrypt(new Uint8Array(16), ct))).toBe('CRYPTO_BAD_KEY');
   });
 
   it('random access releases nothing from a damaged chunk but still reads undamaged ones', async () => {
@@ -211,7 +202,7 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
     const bad = ct.slice();
     bad[HEADER_LENGTH + SEALED + 3]! ^= 1;
     const r = await RandomAccessDecryptor.open(key32, bytesSource(bad));
-    expect(await codeOf(r.read(CHUNK_SIZE, CHUNK_SIZE + 10))).toBe('CRYPTO_AUTH_FAILED');
+    expect(await errorCodeOf(r.read(CHUNK_SIZE, CHUNK_SIZE + 10))).toBe('CRYPTO_AUTH_FAILED');
     expect(Buffer.from(await r.read(0, 100)).equals(Buffer.from(msg.subarray(0, 100)))).toBe(true);
     expect(await r.verifyLength()).toBe(msg.length);
   });

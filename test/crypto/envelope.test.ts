@@ -12,20 +12,10 @@ import {
   SUITES,
   type SuiteName,
 } from '../../src/crypto/index.js';
-import { SimvaultError, type ErrorCode } from '../../src/errors.js';
+import { errorCodeOf } from '../helpers/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
 
 const fileKey = new Uint8Array(32).fill(5);
-
-async function codeOf(p: Promise<unknown>): Promise<ErrorCode | undefined> {
-  try {
-    await p;
-    return undefined;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SimvaultError);
-    return (e as SimvaultError).code;
-  }
-}
 
 describe('envelope', () => {
   it('one-shot and streaming interoperate for every suite, with and without compression', async () => {
@@ -58,24 +48,24 @@ describe('envelope', () => {
 
   it('a changed header byte, foreign bytes, a wrong key or context are typed errors', async () => {
     const sealed = await sealEnvelope(fileKey, new Uint8Array(1000).fill(1), { compress: true });
-    expect(await codeOf(openEnvelope(fileKey, new Uint8Array([1, 2, 3])))).toBe('CRYPTO_BAD_ENVELOPE');
+    expect(await errorCodeOf(openEnvelope(fileKey, new Uint8Array([1, 2, 3])))).toBe('CRYPTO_BAD_ENVELOPE');
     const badMagic = sealed.slice();
     badMagic[0] = 0;
-    expect(await codeOf(openEnvelope(fileKey, badMagic))).toBe('CRYPTO_BAD_ENVELOPE');
+    expect(await errorCodeOf(openEnvelope(fileKey, badMagic))).toBe('CRYPTO_BAD_ENVELOPE');
     // Turning compression off in the header changes the context: the commitment fails.
     const flipped = sealed.slice();
     flipped[6] = 0;
-    expect(await codeOf(openEnvelope(fileKey, flipped))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(openEnvelope(fileKey, flipped))).toBe('CRYPTO_COMMITMENT_MISMATCH');
     const otherSuite = sealed.slice();
     otherSuite[5] = SUITES['cobblestone-chacha20poly1305'].id;
-    expect(await codeOf(openEnvelope(fileKey, otherSuite))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await codeOf(openEnvelope(new Uint8Array(32), sealed))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await codeOf(openEnvelope(fileKey, sealed, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(openEnvelope(fileKey, otherSuite))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(openEnvelope(new Uint8Array(32), sealed))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(openEnvelope(fileKey, sealed, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
     const body = sealed.slice();
     body[ENVELOPE_HEADER_LENGTH + 60]! ^= 1;
-    expect(await codeOf(openEnvelope(fileKey, body))).toBe('CRYPTO_AUTH_FAILED');
-    expect(await codeOf(collect(pieces(body, 100).pipeThrough(createOpenStream(fileKey))))).toBe('CRYPTO_AUTH_FAILED');
-    expect(await codeOf(collect(pieces(sealed.subarray(0, 5), 100).pipeThrough(createOpenStream(fileKey))))).toBe(
+    expect(await errorCodeOf(openEnvelope(fileKey, body))).toBe('CRYPTO_AUTH_FAILED');
+    expect(await errorCodeOf(collect(pieces(body, 100).pipeThrough(createOpenStream(fileKey))))).toBe('CRYPTO_AUTH_FAILED');
+    expect(await errorCodeOf(collect(pieces(sealed.subarray(0, 5), 100).pipeThrough(createOpenStream(fileKey))))).toBe(
       'CRYPTO_BAD_ENVELOPE',
     );
   });
