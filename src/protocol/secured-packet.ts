@@ -1244,39 +1244,16 @@ function readResponseHeader(bytes: Uint8Array) {
  * ```
  */
 export type SecuredPacketStructure =
-  | {
+  | (Pick<CommandPacket, 'udh' | 'cpl' | 'chl' | 'spi' | 'kic' | 'kid' | 'tar'> & {
       /** A command packet. */
       kind: 'command';
-      /** Whether the `02 70 00` header was present. */
-      udh: boolean;
-      /** Command packet length. */
-      cpl: number;
-      /** Command header length. */
-      chl: number;
-      /** Security parameters. */
-      spi: Spi;
-      /** Ciphering key indicator. */
-      kic: KeyIndicator;
-      /** Checksum key indicator. */
-      kid: KeyIndicator;
-      /** TAR. */
-      tar: Uint8Array;
       /** Length of the RC/CC/DS field (CHL − 13). */
       checksumLength: number;
       /** The bytes from CNTR to the end, as sent (ciphered or not). */
       secured: Uint8Array;
       /** For an unciphered packet: its secured fields. */
-      clear?: {
-        /** CNTR: the five-octet replay detection and sequence integrity counter. */
-        counter: bigint;
-        /** PCNTR: the number of padding octets at the end of the secured data (0, as the packet is not ciphered). */
-        paddingCount: number;
-        /** RC/CC/DS: the redundancy check, cryptographic checksum or digital signature. */
-        checksum: Uint8Array;
-        /** The secured data: the application message. */
-        data: Uint8Array;
-      };
-    }
+      clear?: Pick<CommandPacket, 'counter' | 'paddingCount' | 'checksum' | 'data'>;
+    })
   | {
       /** A response packet. */
       kind: 'response';
