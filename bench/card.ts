@@ -17,7 +17,16 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCard, mountCard, MemoryDevice, type Card } from '../src/card/index.js';
-import { createDecryptStream, createEncryptStream, deriveCardKeys, encrypt, getBackend, SUITES, type BackendName, type SuiteName } from '../src/crypto/index.js';
+import {
+  createDecryptStream,
+  createEncryptStream,
+  deriveCardKeys,
+  encrypt,
+  getBackend,
+  SUITES,
+  type BackendName,
+  type SuiteName,
+} from '../src/crypto/index.js';
 import { FileDevice } from '../src/node/index.js';
 import type { BenchOptions, BenchRow, BenchSubject } from './row.js';
 
@@ -45,7 +54,10 @@ function source(total: number, onPiece?: () => void): ReadableStream<Uint8Array>
     {
       pull(c) {
         onPiece?.();
-        if (left <= 0) return c.close();
+        if (left <= 0) {
+          c.close();
+          return;
+        }
         const n = Math.min(PIECE, left);
         left -= n;
         c.enqueue(n === PIECE ? piece : piece.subarray(0, n));
@@ -63,7 +75,14 @@ function sink(): WritableStream<Uint8Array> {
 
 async function rawEncrypt(backend: BackendName, total: number): Promise<number> {
   const key = new Uint8Array(SUITES[SUITE].keyLength).fill(3);
-  return mbps(total, await timed(() => source(total).pipeThrough(createEncryptStream(key, { suite: SUITE, backend })).pipeTo(sink())));
+  return mbps(
+    total,
+    await timed(() =>
+      source(total)
+        .pipeThrough(createEncryptStream(key, { suite: SUITE, backend }))
+        .pipeTo(sink()),
+    ),
+  );
 }
 
 async function rawDecrypt(backend: BackendName, total: number): Promise<number> {
@@ -73,14 +92,22 @@ async function rawDecrypt(backend: BackendName, total: number): Promise<number> 
   const replay = new ReadableStream<Uint8Array>(
     {
       pull(c) {
-        if (off >= ct.length) return c.close();
+        if (off >= ct.length) {
+          c.close();
+          return;
+        }
         c.enqueue(ct.subarray(off, off + PIECE));
         off += PIECE;
       },
     },
     { highWaterMark: 0 },
   );
-  return mbps(total, await timed(() => replay.pipeThrough(createDecryptStream(key, { suite: SUITE, backend })).pipeTo(sink())));
+  return mbps(
+    total,
+    await timed(() =>
+      replay.pipeThrough(createDecryptStream(key, { suite: SUITE, backend })).pipeTo(sink()),
+    ),
+  );
 }
 
 /** Write `total` bytes to a new plain file in 1 MiB writes, then fsync; and read them back. */
@@ -100,7 +127,7 @@ async function plainFile(dir: string, total: number): Promise<{ write: number; r
   const read = await timed(async () => {
     const h = await open(path, 'r');
     const buf = new Uint8Array(PIECE);
-    for (let pos = 0; pos < total; ) {
+    for (let pos = 0; pos < total;) {
       const { bytesRead } = await h.read(buf, 0, PIECE, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
@@ -113,7 +140,12 @@ async function plainFile(dir: string, total: number): Promise<{ write: number; r
 
 // --- the card --------------------------------------------------------------------------------
 
-async function newImage(dir: string, name: string, size: number, zones: Record<string, number>): Promise<string> {
+async function newImage(
+  dir: string,
+  name: string,
+  size: number,
+  zones: Record<string, number>,
+): Promise<string> {
   const path = join(dir, name);
   const dev = await FileDevice.open(path, { create: size });
   await formatCard(dev, { cid: CID, keys: KEYS, zones, fill: 'zero' });
@@ -129,7 +161,10 @@ async function mounted(path: string, backend: BackendName | 'auto' = 'auto'): Pr
  * Run `fn` counting the keys imported into `backend` meanwhile: whether the engine really ran the
  * file contents on the backend the card was mounted with.
  */
-async function countImports<T>(backend: BackendName, fn: () => Promise<T>): Promise<{ value: T; imports: number }> {
+async function countImports<T>(
+  backend: BackendName,
+  fn: () => Promise<T>,
+): Promise<{ value: T; imports: number }> {
   const b = getBackend(backend);
   const original = b.importKey;
   let imports = 0;
@@ -144,10 +179,18 @@ async function countImports<T>(backend: BackendName, fn: () => Promise<T>): Prom
   }
 }
 
-async function streamRows(dir: string, total: number, log: (l: string) => void): Promise<BenchRow[]> {
+async function streamRows(
+  dir: string,
+  total: number,
+  log: (l: string) => void,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const blocks = Math.ceil((total * 1.01 + 64 * MiB) / 4096) * 4096;
-  const image = await newImage(dir, 'stream.img', blocks + 4 * MiB, { operator: MiB, advertising: MiB, multimedia: MiB });
+  const image = await newImage(dir, 'stream.img', blocks + 4 * MiB, {
+    operator: MiB,
+    advertising: MiB,
+    multimedia: MiB,
+  });
   const plain = await plainFile(dir, total);
   for (const backend of BACKENDS) {
     const card = await mounted(image, backend);
@@ -160,12 +203,16 @@ async function streamRows(dir: string, total: number, log: (l: string) => void):
     const { value: put, imports: putImports } = await countImports(backend, () =>
       timed(async () => {
         const p = await user.put('big', { size: total });
-        await source(total, () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss))).pipeTo(p.writable);
+        await source(total, () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss))).pipeTo(
+          p.writable,
+        );
       }),
     );
     const encAfter = await rawEncrypt(backend, total);
     const decBefore = await rawDecrypt(backend, total);
-    const { value: get, imports: getImports } = await countImports(backend, () => timed(async () => (await user.get('big')).pipeTo(sink())));
+    const { value: get, imports: getImports } = await countImports(backend, () =>
+      timed(async () => (await user.get('big')).pipeTo(sink())),
+    );
     const decAfter = await rawDecrypt(backend, total);
     await user.delete('big');
     await card.unmount();
@@ -201,16 +248,31 @@ async function streamRows(dir: string, total: number, log: (l: string) => void):
       plainRatio: round(getMbps / plain.read, 3),
     });
     const growth = (rssPeak - rssBefore) / MiB;
-    rows.push({ name: 'card-put-memory', ...common, rssGrowthMiB: round(growth), limitMiB: 64, ok: growth < 64 });
-    if (!putImports || !getImports) log(`note: the card did not run file contents on the ${backend} backend it was mounted with`);
-    log(`put ${backend}: ${round(putMbps)} MB/s vs raw encrypt ${round(enc)} (${round(putMbps / enc, 3)}), plain write ${round(plain.write)}; RSS +${round(growth)} MiB`);
-    log(`get ${backend}: ${round(getMbps)} MB/s vs raw decrypt ${round(dec)} (${round(getMbps / dec, 3)}), plain read ${round(plain.read)}`);
+    rows.push({
+      name: 'card-put-memory',
+      ...common,
+      rssGrowthMiB: round(growth),
+      limitMiB: 64,
+      ok: growth < 64,
+    });
+    if (!putImports || !getImports)
+      log(`note: the card did not run file contents on the ${backend} backend it was mounted with`);
+    log(
+      `put ${backend}: ${round(putMbps)} MB/s vs raw encrypt ${round(enc)} (${round(putMbps / enc, 3)}), plain write ${round(plain.write)}; RSS +${round(growth)} MiB`,
+    );
+    log(
+      `get ${backend}: ${round(getMbps)} MB/s vs raw decrypt ${round(dec)} (${round(getMbps / dec, 3)}), plain read ${round(plain.read)}`,
+    );
   }
   await rm(image);
   return rows;
 }
 
-async function smallFileRow(dir: string, count: number, log: (l: string) => void): Promise<BenchRow> {
+async function smallFileRow(
+  dir: string,
+  count: number,
+  log: (l: string) => void,
+): Promise<BenchRow> {
   const data = new Uint8Array(4096).map((_, i) => i & 0xff);
   const plainDir = join(dir, 'plain-files');
   await rm(plainDir, { recursive: true, force: true });
@@ -226,7 +288,11 @@ async function smallFileRow(dir: string, count: number, log: (l: string) => void
   await rm(plainDir, { recursive: true });
   // Room for the files, their metadata and a table that grows with them.
   const zoneBytes = count * 4 * 4096 + 32 * MiB;
-  const image = await newImage(dir, 'files.img', zoneBytes + 4 * MiB, { operator: MiB, advertising: MiB, multimedia: MiB });
+  const image = await newImage(dir, 'files.img', zoneBytes + 4 * MiB, {
+    operator: MiB,
+    advertising: MiB,
+    multimedia: MiB,
+  });
   const card = await mounted(image);
   const user = card.zone('user');
   const secs = await timed(async () => {
@@ -236,7 +302,9 @@ async function smallFileRow(dir: string, count: number, log: (l: string) => void
   await rm(image);
   const rate = count / secs;
   const plainRate = count / plain;
-  log(`files: ${count} × 4 KiB: ${round(rate)} files/s vs plain+fsync ${round(plainRate)} (${round(rate / plainRate, 3)})`);
+  log(
+    `files: ${count} × 4 KiB: ${round(rate)} files/s vs plain+fsync ${round(plainRate)} (${round(rate / plainRate, 3)})`,
+  );
   return {
     name: 'card-small-files',
     suite: SUITE,
@@ -251,17 +319,27 @@ async function smallFileRow(dir: string, count: number, log: (l: string) => void
 }
 
 /** Build a card with `count` small files on a memory device, then copy it (sparse) into a file. */
-async function imageWithFiles(dir: string, count: number, log: (l: string) => void): Promise<string> {
+async function imageWithFiles(
+  dir: string,
+  count: number,
+  log: (l: string) => void,
+): Promise<string> {
   const size = Math.ceil((count * 3 * 4096 + 16 * MiB) / MiB) * MiB;
   const mem = new MemoryDevice(size);
-  await formatCard(mem, { cid: CID, keys: KEYS, zones: { operator: MiB, advertising: MiB, multimedia: MiB }, fill: 'zero' });
+  await formatCard(mem, {
+    cid: CID,
+    keys: KEYS,
+    zones: { operator: MiB, advertising: MiB, multimedia: MiB },
+    fill: 'zero',
+  });
   const card = await mountCard(mem, { cid: CID, keys: KEYS });
   const user = card.zone('user');
   const data = new Uint8Array(100).fill(1);
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     await user.writeFile(`file-${i}`, data);
-    if ((i + 1) % 10_000 === 0) log(`  built ${i + 1} of ${count} files (${round((performance.now() - t0) / 1000)} s)`);
+    if ((i + 1) % 10_000 === 0)
+      log(`  built ${i + 1} of ${count} files (${round((performance.now() - t0) / 1000)} s)`);
   }
   const path = join(dir, `mount-${count}.img`);
   const out = await FileDevice.open(path, { create: size });
@@ -273,7 +351,11 @@ async function imageWithFiles(dir: string, count: number, log: (l: string) => vo
   return path;
 }
 
-async function mountRows(dir: string, counts: number[], log: (l: string) => void): Promise<BenchRow[]> {
+async function mountRows(
+  dir: string,
+  counts: number[],
+  log: (l: string) => void,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   let base: number | undefined;
   for (const count of counts) {
@@ -309,7 +391,9 @@ async function mountRows(dir: string, counts: number[], log: (l: string) => void
       logBound: round(logBound, 3),
       ok: ms / base <= logBound * 1.25,
     });
-    log(`mount with ${count} files: ${round(ms, 2)} ms (×${round(ms / base, 2)} of ${counts[0]}; log bound ×${round(logBound, 2)}), first stat ${round(median(lookups), 2)} ms`);
+    log(
+      `mount with ${count} files: ${round(ms, 2)} ms (×${round(ms / base, 2)} of ${counts[0]}; log bound ×${round(logBound, 2)}), first stat ${round(median(lookups), 2)} ms`,
+    );
   }
   return rows;
 }
@@ -319,13 +403,17 @@ const subject: BenchSubject = {
   async run(options: BenchOptions) {
     const quick = options.flags.has('quick');
     const total = options.size ?? (quick ? 32 * MiB : 256 * MiB);
-    const dir = await mkdtemp(join(process.env.SIMVAULT_BENCH_DIR ?? tmpdir(), 'simvault-bench-card-'));
+    const dir = await mkdtemp(
+      join(process.env.SIMVAULT_BENCH_DIR ?? tmpdir(), 'simvault-bench-card-'),
+    );
     options.log(`card images in ${dir}`);
     try {
       const rows: BenchRow[] = [];
       rows.push(...(await streamRows(dir, total, options.log)));
       rows.push(await smallFileRow(dir, quick ? 1_000 : 10_000, options.log));
-      rows.push(...(await mountRows(dir, quick ? [1_000, 10_000] : [1_000, 10_000, 100_000], options.log)));
+      rows.push(
+        ...(await mountRows(dir, quick ? [1_000, 10_000] : [1_000, 10_000, 100_000], options.log)),
+      );
       return rows;
     } finally {
       await rm(dir, { recursive: true, force: true });

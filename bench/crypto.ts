@@ -26,7 +26,10 @@ function source(total: number, fill = 0x5a): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       pull(c) {
-        if (left <= 0) return c.close();
+        if (left <= 0) {
+          c.close();
+          return;
+        }
         const n = Math.min(PIECE, left);
         left -= n;
         c.enqueue(n === PIECE ? piece : piece.subarray(0, n));
@@ -50,7 +53,11 @@ const mbps = (bytes: number, seconds: number) => bytes / 1e6 / seconds;
 
 // The baseline: the backend's AEAD alone, sealing 16 KiB chunks from one buffer, then opening
 // those sealed chunks again (so decryption reads fresh memory, like the stream does).
-async function rawAead(suite: SuiteName, backend: BackendName, total: number): Promise<{ seal: number; open: number }> {
+async function rawAead(
+  suite: SuiteName,
+  backend: BackendName,
+  total: number,
+): Promise<{ seal: number; open: number }> {
   const s = SUITES[suite];
   const aead = await getBackend(backend).importKey(s.aead, new Uint8Array(s.keyLength).fill(3));
   const chunk = new Uint8Array(CHUNK_SIZE).fill(0x5a);
@@ -66,18 +73,32 @@ async function rawAead(suite: SuiteName, backend: BackendName, total: number): P
   });
   const openSecs = await timed(async () => {
     for (let i = 0; i < chunks; i++) {
-      if (!(await aead.open(nonceOf(i), sealed[i]!))) throw new Error('baseline chunk failed to open');
+      if (!(await aead.open(nonceOf(i), sealed[i]!)))
+        throw new Error('baseline chunk failed to open');
     }
   });
   return { seal: mbps(chunks * CHUNK_SIZE, sealSecs), open: mbps(chunks * CHUNK_SIZE, openSecs) };
 }
 
-async function streamEncrypt(suite: SuiteName, backend: BackendName, total: number): Promise<number> {
+async function streamEncrypt(
+  suite: SuiteName,
+  backend: BackendName,
+  total: number,
+): Promise<number> {
   const key = new Uint8Array(SUITES[suite].keyLength).fill(3);
-  return mbps(total, await timed(() => source(total).pipeThrough(createEncryptStream(key, { suite, backend })).pipeTo(sink())));
+  return mbps(
+    total,
+    await timed(() =>
+      source(total).pipeThrough(createEncryptStream(key, { suite, backend })).pipeTo(sink()),
+    ),
+  );
 }
 
-async function streamDecrypt(suite: SuiteName, backend: BackendName, total: number): Promise<number> {
+async function streamDecrypt(
+  suite: SuiteName,
+  backend: BackendName,
+  total: number,
+): Promise<number> {
   // The ciphertext is produced once, then replayed from memory in 1 MiB pieces so only
   // decryption is timed.
   const key = new Uint8Array(SUITES[suite].keyLength).fill(3);
@@ -86,14 +107,22 @@ async function streamDecrypt(suite: SuiteName, backend: BackendName, total: numb
   const replay = new ReadableStream<Uint8Array>(
     {
       pull(c) {
-        if (off >= ct.length) return c.close();
+        if (off >= ct.length) {
+          c.close();
+          return;
+        }
         c.enqueue(ct.subarray(off, off + PIECE));
         off += PIECE;
       },
     },
     { highWaterMark: 0 },
   );
-  return mbps(total, await timed(() => replay.pipeThrough(createDecryptStream(key, { suite, backend })).pipeTo(sink())));
+  return mbps(
+    total,
+    await timed(() =>
+      replay.pipeThrough(createDecryptStream(key, { suite, backend })).pipeTo(sink()),
+    ),
+  );
 }
 
 async function memoryRow(total: number, log: (l: string) => void): Promise<BenchRow> {
@@ -140,7 +169,10 @@ const subject: BenchSubject = {
           // Baseline before and after, averaged, so drift (GC, other load) hits both sides.
           const pick = (r: { seal: number; open: number }) => (op === 'encrypt' ? r.seal : r.open);
           const b1 = pick(await rawAead(suite, backend, total));
-          const m = op === 'encrypt' ? await streamEncrypt(suite, backend, total) : await streamDecrypt(suite, backend, total);
+          const m =
+            op === 'encrypt'
+              ? await streamEncrypt(suite, backend, total)
+              : await streamDecrypt(suite, backend, total);
           const b2 = pick(await rawAead(suite, backend, total));
           const baseline = (b1 + b2) / 2;
           const row: BenchRow = {
@@ -151,7 +183,9 @@ const subject: BenchSubject = {
             baselineMbps: Number(baseline.toFixed(1)),
             ratio: Number((m / baseline).toFixed(3)),
           };
-          options.log(`${row.name} ${suite} ${backend}: ${row.mbps} MB/s vs raw ${row.baselineMbps} (${row.ratio})`);
+          options.log(
+            `${row.name} ${suite} ${backend}: ${row.mbps} MB/s vs raw ${row.baselineMbps} (${row.ratio})`,
+          );
           rows.push(row);
         }
       }

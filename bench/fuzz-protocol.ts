@@ -32,7 +32,12 @@ const SMS_DELIVER = '0408D0E5759A0E7FF6907090307513000824010101BB400101';
 function docMessageSeeds(): Uint8Array[] {
   const text = readFileSync(new URL('../docs/protocol.md', import.meta.url), 'utf8');
   return [...text.matchAll(/```hex[^\n]*\n([\s\S]*?)```/g)].map((m) =>
-    fromHex(m[1]!.split('\n').map((line) => line.replace(/#.*$/, '')).join('')),
+    fromHex(
+      m[1]!
+        .split('\n')
+        .map((line) => line.replace(/#.*$/, ''))
+        .join(''),
+    ),
   );
 }
 
@@ -40,7 +45,8 @@ const TARGETS: FuzzTarget[] = [
   {
     name: 'messages',
     async load() {
-      const { decodeMessage, encodeMessage, messageToJSON } = await import('../src/protocol/messages.js');
+      const { decodeMessage, encodeMessage, messageToJSON } =
+        await import('../src/protocol/messages.js');
       return {
         // Whatever is accepted must survive re-encoding unchanged (unknown optional fields aside).
         decode(bytes) {
@@ -59,7 +65,14 @@ const TARGETS: FuzzTarget[] = [
     name: 'cid',
     async load() {
       const { decodeCid } = await import('../src/protocol/cid.js');
-      return { decode: decodeCid, seeds: hexSeeds('035344535530314780401c751300637d', '035344534331364780a1b2c3d4014adf', '035344534331364780a1b2c3d4014a00') };
+      return {
+        decode: decodeCid,
+        seeds: hexSeeds(
+          '035344535530314780401c751300637d',
+          '035344534331364780a1b2c3d4014adf',
+          '035344534331364780a1b2c3d4014a00',
+        ),
+      };
     },
   },
   {
@@ -68,7 +81,14 @@ const TARGETS: FuzzTarget[] = [
       const { decodeCommandApdu } = await import('../src/protocol/apdu.js');
       return {
         decode: decodeCommandApdu,
-        seeds: hexSeeds('80c2000009d30782020181900102', '801400000f8103012400820282818301009001 02', '80120000 10', '00a40004 02 3f00', '80e40000074f05a000000087', '80e2000000 0100 aa 0000'),
+        seeds: hexSeeds(
+          '80c2000009d30782020181900102',
+          '801400000f8103012400820282818301009001 02',
+          '80120000 10',
+          '00a40004 02 3f00',
+          '80e40000074f05a000000087',
+          '80e2000000 0100 aa 0000',
+        ),
       };
     },
   },
@@ -76,21 +96,35 @@ const TARGETS: FuzzTarget[] = [
     name: 'response APDU',
     async load() {
       const { decodeResponseApdu } = await import('../src/protocol/apdu.js');
-      return { decode: decodeResponseApdu, seeds: hexSeeds('9000', '910f', 'd00b810301250082028182 9000', '6a82') };
+      return {
+        decode: decodeResponseApdu,
+        seeds: hexSeeds('9000', '910f', 'd00b810301250082028182 9000', '6a82'),
+      };
     },
   },
   {
     name: 'BER-TLV list',
     async load() {
       const { decodeBerTlvList } = await import('../src/protocol/ber-tlv.js');
-      return { decode: decodeBerTlvList, seeds: hexSeeds('d30782020181900102', '4f01aa5001bb', '9f2701aa', 'd181c8' + '00'.repeat(200)) };
+      return {
+        decode: decodeBerTlvList,
+        seeds: hexSeeds(
+          'd30782020181900102',
+          '4f01aa5001bb',
+          '9f2701aa',
+          'd181c8' + '00'.repeat(200),
+        ),
+      };
     },
   },
   {
     name: 'COMPREHENSION-TLV list',
     async load() {
       const { decodeComprehensionTlvList } = await import('../src/protocol/comprehension-tlv.js');
-      return { decode: (b) => decodeComprehensionTlvList(b), seeds: hexSeeds('810301240082028281830100900102', '820201819001 02', '7f0001 02 aabb') };
+      return {
+        decode: (b) => decodeComprehensionTlvList(b),
+        seeds: hexSeeds('810301240082028281830100900102', '820201819001 02', '7f0001 02 aabb'),
+      };
     },
   },
   {
@@ -111,7 +145,10 @@ const TARGETS: FuzzTarget[] = [
     name: 'SMS TPDU',
     async load() {
       const { decodeSmsTpdu } = await import('../src/protocol/sms.js');
-      return { decode: decodeSmsTpdu, seeds: hexSeeds(SMS_DELIVER, '0100' + '0a81' + '2143658709' + '7ff6' + '05' + 'c8329bfd06') };
+      return {
+        decode: decodeSmsTpdu,
+        seeds: hexSeeds(SMS_DELIVER, '0100' + '0a81' + '2143658709' + '7ff6' + '05' + 'c8329bfd06'),
+      };
     },
   },
   {
@@ -120,7 +157,11 @@ const TARGETS: FuzzTarget[] = [
       const { decodeProactiveCommand } = await import('../src/protocol/toolkit.js');
       return {
         decode: decodeProactiveCommand,
-        seeds: hexSeeds('d0168103012500820281828504436172648f050142696e64', 'd00d8103012180820281028d020448', 'd009810301010182028182'),
+        seeds: hexSeeds(
+          'd0168103012500820281828504436172648f050142696e64',
+          'd00d8103012180820281028d020448',
+          'd009810301010182028182',
+        ),
       };
     },
   },
@@ -128,14 +169,20 @@ const TARGETS: FuzzTarget[] = [
     name: 'envelope',
     async load() {
       const { decodeEnvelope } = await import('../src/protocol/toolkit-envelope.js');
-      return { decode: decodeEnvelope, seeds: hexSeeds('d30782020181900102', 'd11f820283818b19' + SMS_DELIVER) };
+      return {
+        decode: decodeEnvelope,
+        seeds: hexSeeds('d30782020181900102', 'd11f820283818b19' + SMS_DELIVER),
+      };
     },
   },
   {
     name: 'terminal response',
     async load() {
       const { decodeTerminalResponse } = await import('../src/protocol/toolkit-terminal.js');
-      return { decode: decodeTerminalResponse, seeds: hexSeeds('810301240082028281830100900102', '8103012500820282818301 00') };
+      return {
+        decode: decodeTerminalResponse,
+        seeds: hexSeeds('810301240082028281830100900102', '8103012500820282818301 00'),
+      };
     },
   },
 ];
@@ -168,13 +215,17 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--help' || a === '-h') usage();
   else usage(`unknown argument ${a}`);
 }
-if (only) for (const name of only) if (!TARGETS.some((t) => t.name === name)) usage(`unknown target ${name}`);
+if (only)
+  for (const name of only)
+    if (!TARGETS.some((t) => t.name === name)) usage(`unknown target ${name}`);
 
 // Chunks keep progress visible; chunk k uses seed + k, so a run is reproducible from its seed.
 const CHUNK = 100_000;
 let failed = false;
 const started = performance.now();
-process.stdout.write(`target                      iterations   accepted   rejected   seconds   inputs/s\n`);
+process.stdout.write(
+  `target                      iterations   accepted   rejected   seconds   inputs/s\n`,
+);
 for (const target of TARGETS) {
   if (only && !only.has(target.name)) continue;
   let loaded: Loaded;
@@ -211,5 +262,7 @@ for (const target of TARGETS) {
       .padStart(10)}\n`,
   );
 }
-process.stdout.write(`total ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}${failed ? ', FAILED' : ''}\n`);
+process.stdout.write(
+  `total ${((performance.now() - started) / 1000).toFixed(1)} s, seed ${seed}${failed ? ', FAILED' : ''}\n`,
+);
 process.exit(failed ? 1 : 0);

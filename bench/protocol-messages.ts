@@ -18,7 +18,13 @@ const resource = { url: 'https://ota.example.cn/tv/2.1.bin', digest, size: 2_097
 
 /** One realistic message per kind, the same as the examples in docs/protocol.md. */
 const SAMPLES: { [K in MessageType]: Extract<SimvaultMessage, { type: K }> } = {
-  bindRequest: { type: 'bindRequest', transactionId: 0x101, cid, iccid: '89860012345678901234', imsi: '460001234567890' },
+  bindRequest: {
+    type: 'bindRequest',
+    transactionId: 0x101,
+    cid,
+    iccid: '89860012345678901234',
+    imsi: '460001234567890',
+  },
   bindResponse: {
     type: 'bindResponse',
     transactionId: 0x101,
@@ -26,17 +32,42 @@ const SAMPLES: { [K in MessageType]: Extract<SimvaultMessage, { type: K }> } = {
     result: 'ok',
     applications: [
       { aid, name: '手机电视', zone: 'multimedia', size: 2_621_440, version: '2.1', resource },
-      { aid: fromHex('a000000087300001'), name: 'Offers', zone: 'advertising', size: 40_960, version: '1.0' },
+      {
+        aid: fromHex('a000000087300001'),
+        name: 'Offers',
+        zone: 'advertising',
+        size: 40_960,
+        version: '1.0',
+      },
     ],
   },
   unbindRequest: { type: 'unbindRequest', transactionId: 0x103, cid },
   unbindResponse: { type: 'unbindResponse', transactionId: 0x103, cid, result: 'ok' },
   launchRequest: { type: 'launchRequest', transactionId: 0x104, cid, aid, input: utf8('ch=5') },
-  downloadResourceInfo: { type: 'downloadResourceInfo', transactionId: 0x104, cid, aid, zone: 'multimedia', resource },
-  launchComplete: { type: 'launchComplete', transactionId: 0x104, cid, aid, size: 2_097_152, digest },
+  downloadResourceInfo: {
+    type: 'downloadResourceInfo',
+    transactionId: 0x104,
+    cid,
+    aid,
+    zone: 'multimedia',
+    resource,
+  },
+  launchComplete: {
+    type: 'launchComplete',
+    transactionId: 0x104,
+    cid,
+    aid,
+    size: 2_097_152,
+    digest,
+  },
   downloadComplete: { type: 'downloadComplete', transactionId: 0x104, cid, result: 'ok', aid },
   deleteRequest: { type: 'deleteRequest', transactionId: 0x105, aid: fromHex('a000000087200002') },
-  deleteCommand: { type: 'deleteCommand', transactionId: 0x105, cid, aid: fromHex('a000000087200002') },
+  deleteCommand: {
+    type: 'deleteCommand',
+    transactionId: 0x105,
+    cid,
+    aid: fromHex('a000000087200002'),
+  },
   stkListUpdate: {
     type: 'stkListUpdate',
     transactionId: 0x106,
@@ -70,7 +101,9 @@ export async function benchMessages(opts: BenchOptions): Promise<BenchRow[]> {
     const jsonOps = await opsPerSecond(() => {
       sink ^= (JSON.parse(JSON.stringify(json)) as { transactionId: number }).transactionId;
     }, seconds);
-    opts.log(`message ${msg.type}: ${Math.round(codecOps)} codec ops/s, ${Math.round(jsonOps)} JSON ops/s`);
+    opts.log(
+      `message ${msg.type}: ${Math.round(codecOps)} codec ops/s, ${Math.round(jsonOps)} JSON ops/s`,
+    );
     rows.push({
       name: `message ${msg.type}`,
       bytes: bytes.length,

@@ -8,7 +8,11 @@
 import { cbc, cmac } from '@noble/ciphers/aes.js';
 import { tdesCbcMac } from '../src/protocol/checksums.js';
 import { tdesCbcDecrypt, tdesCbcEncrypt } from '../src/protocol/des.js';
-import { buildCommandPacket, decodeSpi, openCommandPacket } from '../src/protocol/secured-packet.js';
+import {
+  buildCommandPacket,
+  decodeSpi,
+  openCommandPacket,
+} from '../src/protocol/secured-packet.js';
 import { opsPerSecond, type BenchOptions, type BenchRow } from './row.js';
 
 const DATA = new Uint8Array(100).map((_, i) => (i * 37) & 0xff); // a typical single-SMS payload
@@ -16,8 +20,20 @@ const TAR = new Uint8Array([0xb0, 0x00, 0x11]);
 const SPI = decodeSpi(new Uint8Array([0x16, 0x21])); // counter must be higher, ciphered, CC, PoR via SUBMIT
 
 const KEYSETS = [
-  { name: 'aes-128', kic: 0x12, kid: 0x12, keys: { kic: new Uint8Array(16).fill(0x11), kid: new Uint8Array(16).fill(0x22) }, block: 16 },
-  { name: '3des-2key', kic: 0x15, kid: 0x15, keys: { kic: new Uint8Array(16).fill(0x13), kid: new Uint8Array(16).fill(0x24) }, block: 8 },
+  {
+    name: 'aes-128',
+    kic: 0x12,
+    kid: 0x12,
+    keys: { kic: new Uint8Array(16).fill(0x11), kid: new Uint8Array(16).fill(0x22) },
+    block: 16,
+  },
+  {
+    name: '3des-2key',
+    kic: 0x15,
+    kid: 0x15,
+    keys: { kic: new Uint8Array(16).fill(0x13), kid: new Uint8Array(16).fill(0x24) },
+    block: 8,
+  },
 ] as const;
 
 /** The plaintext the packet ciphers and MACs (CNTR..data plus padding), to give the baselines the same bytes. */
@@ -53,7 +69,9 @@ export async function benchPackets(opts: BenchOptions): Promise<BenchRow[]> {
     const packetBytes = buildCommandPacket({ ...params, counter }, ks.keys).length;
     const packetOps = await opsPerSecond(() => {
       const packet = buildCommandPacket({ ...params, counter: counter++ }, ks.keys);
-      sink ^= Number(openCommandPacket(packet, ks.keys, { lastCounter: counter - 2n }).counter & 0xffn);
+      sink ^= Number(
+        openCommandPacket(packet, ks.keys, { lastCounter: counter - 2n }).counter & 0xffn,
+      );
     }, seconds);
 
     let ownBaseline = aesBaseline;

@@ -7,7 +7,6 @@ const SUBJECTS: Record<string, () => Promise<{ default: BenchSubject }>> = {
   server: () => import('./server.js'),
   protocol: () => import('./protocol.js'),
   card: () => import('./card.js'),
-
 };
 
 function usage(): never {
@@ -50,8 +49,11 @@ if (json) {
   process.stdout.write(`${JSON.stringify({ rows }, null, 2)}\n`);
 } else {
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v ?? ''));
+  const fmt = (v: unknown) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v ?? '');
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`${line(cols)}\n${rows.map((r) => line(cols.map((c) => fmt(r[c])))).join('\n')}\n`);
+  process.stdout.write(
+    `${line(cols)}\n${rows.map((r) => line(cols.map((c) => fmt(r[c])))).join('\n')}\n`,
+  );
 }

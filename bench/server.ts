@@ -25,7 +25,15 @@ const AID = 'a0000000871001';
 const OTA: SigningKey = { id: 'ota', role: 'ota', secret: new Uint8Array(randomBytes(32)) };
 
 const cid = (n: number) =>
-  encodeCid({ mid: 3, oid: 'SD', pnm: 'BENCH', prv: { major: 1, minor: 0 }, psn: n, mdt: { year: 2024, month: 6 }, crc: 'valid' });
+  encodeCid({
+    mid: 3,
+    oid: 'SD',
+    pnm: 'BENCH',
+    prv: { major: 1, minor: 0 },
+    psn: n,
+    mdt: { year: 2024, month: 6 },
+    crc: 'valid',
+  });
 const iccid = (n: number) => `8986${String(n).padStart(16, '0')}`;
 
 interface Run {
@@ -55,13 +63,20 @@ async function drive(count: number, request: (i: number) => Promise<Response>): 
   return { perSecond: count / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
-async function benchStore(kind: 'sqlite' | 'postgres', count: number, opts: BenchOptions): Promise<BenchRow[]> {
+async function benchStore(
+  kind: 'sqlite' | 'postgres',
+  count: number,
+  opts: BenchOptions,
+): Promise<BenchRow[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'simvault-bench-'));
   const schema = `simvault_bench_${randomBytes(4).toString('hex')}`;
   const location: StoreLocation = kind === 'sqlite' ? { dataDir } : { dataDir, db: PG_URL, schema };
   const store = await openStore(location);
   const service = new CardAppService(store);
-  const app = createCardAppApp(service, { keys: [OTA], rateLimit: { capacity: 1e9, refillPerSecond: 1e9 } });
+  const app = createCardAppApp(service, {
+    keys: [OTA],
+    rateLimit: { capacity: 1e9, refillPerSecond: 1e9 },
+  });
   const server = await listen(app.fetch, { port: 0 });
   try {
     await service.defineApplication({
@@ -74,23 +89,39 @@ async function benchStore(kind: 'sqlite' | 'postgres', count: number, opts: Benc
     });
     await service.defineOffer('bench', [AID]);
     await store.importCards(
-      Array.from({ length: count }, (_, i) => ({ cid: toHexKey(cid(i)), state: 'issued' as const, stage: 'bench', offer: 'bench' })),
+      Array.from({ length: count }, (_, i) => ({
+        cid: toHexKey(cid(i)),
+        state: 'issued' as const,
+        stage: 'bench',
+        offer: 'bench',
+      })),
       Date.now(),
     );
     const post = (path: string, body: Uint8Array) =>
       fetch(`${server.url}${path}`, {
         method: 'POST',
         body: body as Uint8Array<ArrayBuffer>,
-        headers: { 'content-type': 'application/octet-stream', ...signRequest(OTA, 'POST', `${server.url}${path}`, body) },
+        headers: {
+          'content-type': 'application/octet-stream',
+          ...signRequest(OTA, 'POST', `${server.url}${path}`, body),
+        },
       });
     const healthz = () => drive(count, () => fetch(`${server.url}/healthz`));
     // Warm-up: connections, statement caches, JIT.
     await drive(Math.min(200, count), () => fetch(`${server.url}/healthz`));
 
     const h1 = await healthz();
-    const binds = await drive(count, (i) => post('/v1/sim/bind', encodeMessage({ type: 'bindRequest', transactionId: i, cid: cid(i), iccid: iccid(i) })));
+    const binds = await drive(count, (i) =>
+      post(
+        '/v1/sim/bind',
+        encodeMessage({ type: 'bindRequest', transactionId: i, cid: cid(i), iccid: iccid(i) }),
+      ),
+    );
     const launches = await drive(count, (i) =>
-      post(`/v1/sim/launch?iccid=${iccid(i)}`, encodeMessage({ type: 'launchRequest', transactionId: i, cid: cid(i), aid: fromHex(AID) })),
+      post(
+        `/v1/sim/launch?iccid=${iccid(i)}`,
+        encodeMessage({ type: 'launchRequest', transactionId: i, cid: cid(i), aid: fromHex(AID) }),
+      ),
     );
     const h2 = await healthz();
     if ((await store.countBindings()) !== count) throw new Error('a bind was lost');
@@ -105,8 +136,15 @@ async function benchStore(kind: 'sqlite' | 'postgres', count: number, opts: Benc
       healthzReqPerSecond: Math.round(healthzPerSecond),
       ratio: r.perSecond / healthzPerSecond,
     });
-    const rows = [row('bind', binds), row('launch', launches), row('healthz', { ...h2, perSecond: healthzPerSecond })];
-    for (const r of rows) opts.log(`${r.name}: ${r['reqPerSecond']} req/s, p50 ${Number(r['p50ms']).toFixed(2)} ms, p99 ${Number(r['p99ms']).toFixed(2)} ms`);
+    const rows = [
+      row('bind', binds),
+      row('launch', launches),
+      row('healthz', { ...h2, perSecond: healthzPerSecond }),
+    ];
+    for (const r of rows)
+      opts.log(
+        `${r.name}: ${r['reqPerSecond']} req/s, p50 ${Number(r['p50ms']).toFixed(2)} ms, p99 ${Number(r['p99ms']).toFixed(2)} ms`,
+      );
     return rows;
   } finally {
     await server.close();

@@ -37,8 +37,10 @@ export function toHex(bytes: Uint8Array): string {
  */
 export function fromHex(hex: string): Uint8Array {
   const clean = hex.replace(/[\s:]/g, '');
-  if (clean.length % 2 !== 0) throw new ArgumentError(`hex has an odd number of digits (${clean.length})`);
-  if (!/^[0-9a-fA-F]*$/.test(clean)) throw new ArgumentError('hex contains a character that is not a hex digit');
+  if (clean.length % 2 !== 0)
+    throw new ArgumentError(`hex has an odd number of digits (${clean.length})`);
+  if (!/^[0-9a-fA-F]*$/.test(clean))
+    throw new ArgumentError('hex contains a character that is not a hex digit');
   const out = new Uint8Array(clean.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(clean.slice(i * 2, i * 2 + 2), 16);
   return out;
@@ -104,7 +106,11 @@ export function utf8(text: string): Uint8Array {
  * assertBytes(new Uint8Array(32), 'key', 32);
  * ```
  */
-export function assertBytes(value: unknown, name: string, length?: number): asserts value is Uint8Array {
+export function assertBytes(
+  value: unknown,
+  name: string,
+  length?: number,
+): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new ArgumentError(`${name} must be a Uint8Array`);
   if (length !== undefined && value.length !== length) {
     throw new ArgumentError(`${name} must be ${length} bytes, got ${value.length}`);

@@ -62,12 +62,15 @@ export const ERROR_CODES = {
   /** The counter marks the packet as replayed or out of order. */
   PROTOCOL_REPLAY: 'A counter shows a replayed or out-of-order packet.',
   /** A secured packet's protection is below the minimum security level required. */
-  PROTOCOL_INSUFFICIENT_SECURITY: 'A secured packet is protected less than the minimum security level requires.',
+  PROTOCOL_INSUFFICIENT_SECURITY:
+    'A secured packet is protected less than the minimum security level requires.',
   // Card application server.
   /** The request is malformed: unreadable bytes, a bad field, the wrong message type, or a body that is too large. */
-  SERVER_BAD_REQUEST: 'A request is malformed: bad bytes, a bad field, a wrong message type or an oversized body.',
+  SERVER_BAD_REQUEST:
+    'A request is malformed: bad bytes, a bad field, a wrong message type or an oversized body.',
   /** A request that must be signed has no signature, or its signature names a key the server does not know. */
-  SERVER_UNAUTHENTICATED: 'A request that must be signed carries no signature, or names an unknown key.',
+  SERVER_UNAUTHENTICATED:
+    'A request that must be signed carries no signature, or names an unknown key.',
   /** The request's signature fails to verify. */
   SERVER_BAD_SIGNATURE: 'A request signature does not verify.',
   /** A signed request's timestamp falls outside the accepted time window. */
@@ -89,7 +92,8 @@ export const ERROR_CODES = {
   /** The card is not bound to the SIM making the request. */
   SERVER_NOT_BOUND: 'The card is not bound to this SIM.',
   /** The application is undefined, not offered for this card, or has no download resource. */
-  SERVER_UNKNOWN_APP: 'The application is not defined, not offered for this card, or has no download resource.',
+  SERVER_UNKNOWN_APP:
+    'The application is not defined, not offered for this card, or has no download resource.',
   /** No offer with this identifier is defined. */
   SERVER_UNKNOWN_OFFER: 'The offer is not defined.',
   /** An internal server failure; the request may be retried. */
@@ -100,15 +104,20 @@ export const ERROR_CODES = {
   /** The SMS TPDU is malformed, is not an SMS-SUBMIT, or does not carry 8-bit SIM data. */
   OTA_BAD_SMS: 'The SMS TPDU is malformed, not an SMS-SUBMIT, or not 8-bit SIM data.',
   /** The secured packet is malformed, has bad padding, or names a key the SIM lacks. */
-  OTA_BAD_PACKET: 'The secured packet is malformed, badly padded or names a key the SIM does not have.',
+  OTA_BAD_PACKET:
+    'The secured packet is malformed, badly padded or names a key the SIM does not have.',
   /** The secured packet's checksum fails to verify with the SIM's keys: it is forged or damaged. */
-  OTA_BAD_CHECKSUM: "The secured packet's checksum does not verify with the SIM's keys: forged or damaged.",
+  OTA_BAD_CHECKSUM:
+    "The secured packet's checksum does not verify with the SIM's keys: forged or damaged.",
   /** The secured packet's counter is not above the last one accepted, or jumps too far ahead: a replay. */
-  OTA_REPLAYED: 'The secured packet counter is not above the last accepted one (or jumps too far): a replay.',
+  OTA_REPLAYED:
+    'The secured packet counter is not above the last accepted one (or jumps too far): a replay.',
   /** The secured packet's protection is below the SIM's minimum security level. */
-  OTA_INSUFFICIENT_SECURITY: "The secured packet is protected less than the SIM's minimum security level.",
+  OTA_INSUFFICIENT_SECURITY:
+    "The secured packet is protected less than the SIM's minimum security level.",
   /** The secured packet is addressed to a TAR that this OTA server does not serve for the SIM. */
-  OTA_UNKNOWN_TAR: 'The secured packet is addressed to a TAR this OTA server does not serve for the SIM.',
+  OTA_UNKNOWN_TAR:
+    'The secured packet is addressed to a TAR this OTA server does not serve for the SIM.',
   /** The secured packet's data is not a simvault message that the SIM is allowed to send. */
   OTA_BAD_MESSAGE: 'The data of the secured packet is not a simvault message the SIM may send.',
   /** A proof of receipt does not answer any command packet sent to the SIM. */
@@ -125,7 +134,8 @@ export const ERROR_CODES = {
   OTA_TOO_LARGE: 'An upload or message exceeds the configured size limit.',
   // The card's secure chip.
   /** The secure chip does not answer (the transport failed) or has no simvault chip application. */
-  CHIP_ABSENT: 'The secure chip is absent: the transport failed or the chip application is not there.',
+  CHIP_ABSENT:
+    'The secure chip is absent: the transport failed or the chip application is not there.',
   /** The chip's PIN is blocked after too many wrong tries (or its PUK is, for an unblock). */
   CHIP_BLOCKED: 'The secure chip is blocked: too many wrong PIN (or PUK) tries.',
   /** The chip refuses key operations until the PIN has been verified. */
@@ -133,7 +143,8 @@ export const ERROR_CODES = {
   /** The PIN (or PUK) given is wrong; the error tells how many tries are left. */
   CHIP_WRONG_PIN: 'The PIN (or PUK) is wrong; fewer tries are left.',
   /** The chip refused to unwrap a file key: it is damaged, or belongs to another file or another chip. */
-  CHIP_UNWRAP_FAILED: 'The wrapped file key does not unwrap: damaged, or bound to another file or chip.',
+  CHIP_UNWRAP_FAILED:
+    'The wrapped file key does not unwrap: damaged, or bound to another file or chip.',
   /** The chip answered with an unexpected status word or a malformed response. */
   CHIP_ERROR: 'The secure chip answered with an unexpected status or a malformed response.',
   // Block devices.
@@ -143,13 +154,15 @@ export const ERROR_CODES = {
   /** The card uses a newer format version that this version of simvault does not know. */
   CARD_UNSUPPORTED_VERSION: 'The card was formatted by a newer, unknown format version.',
   /** The image was formatted for a card with a different CID: it was copied from another card. */
-  CARD_CID_MISMATCH: 'The image was formatted for a card with another CID (copied from another card).',
+  CARD_CID_MISMATCH:
+    'The image was formatted for a card with another CID (copied from another card).',
   /** The keys are those of a different SIM: the key identifiers do not match. */
   CARD_WRONG_SIM: 'The keys belong to another SIM: key identifiers do not match.',
   /** A card structure did not authenticate or is inconsistent: it is damaged or was tampered with. */
   CARD_CORRUPT: 'A card structure failed authentication or is inconsistent: damaged or tampered.',
   /** A zone is older than the generation anchored in its SIM: the card was rolled back. */
-  CARD_ROLLED_BACK: 'A zone is older than the generation its SIM anchored: the card was rolled back.',
+  CARD_ROLLED_BACK:
+    'A zone is older than the generation its SIM anchored: the card was rolled back.',
   /** The zone lacks the free space the operation needs. */
   CARD_NO_SPACE: 'The zone has not enough free space for the operation.',
   /** The zone has no file with that name. */
@@ -181,7 +194,8 @@ export const ERROR_CODES = {
   /** Another live process holds the card image's lock file (one writer at a time). */
   DEVICE_BUSY: 'The card image is in use by another process.',
   /** The card image cannot be opened as requested: it is missing, already exists, or a segment is missing or the wrong size. */
-  DEVICE_BAD_IMAGE: 'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
+  DEVICE_BAD_IMAGE:
+    'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
   /** The SIM state is unreadable, of an unknown version, or fails validation. */
   SIM_BAD_STATE: 'The SIM state is damaged, of an unknown version, or fails validation.',
   /** A smart card (SIM or secure chip) answered a command with an error status word. */
@@ -194,7 +208,8 @@ export const ERROR_CODES = {
   /** The SIM or the servers did not complete a flow step in the time allowed. */
   HANDSET_TIMEOUT: 'A flow step got no answer from the SIM or the servers in time.',
   /** An application download failed, was interrupted too often, or does not match its digest. */
-  HANDSET_DOWNLOAD_FAILED: 'An application download failed, kept being interrupted, or does not match its digest.',
+  HANDSET_DOWNLOAD_FAILED:
+    'An application download failed, kept being interrupted, or does not match its digest.',
 } as const;
 
 /**
@@ -256,7 +271,10 @@ export class ArgumentError extends SimvaultError {
    * @param message - what was wrong
    * @param code - defaults to `INVALID_ARGUMENT`
    */
-  constructor(message: string, code: 'INVALID_ARGUMENT' | 'UNSUPPORTED' | 'ABORTED' = 'INVALID_ARGUMENT') {
+  constructor(
+    message: string,
+    code: 'INVALID_ARGUMENT' | 'UNSUPPORTED' | 'ABORTED' = 'INVALID_ARGUMENT',
+  ) {
     super(code, message);
   }
 }

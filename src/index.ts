@@ -13,4 +13,12 @@ export {
   CardError,
   type ErrorCode,
 } from './errors.js';
-export { toHex, fromHex, concatBytes, equalBytes, utf8, assertBytes, randomBytes } from './bytes.js';
+export {
+  toHex,
+  fromHex,
+  concatBytes,
+  equalBytes,
+  utf8,
+  assertBytes,
+  randomBytes,
+} from './bytes.js';

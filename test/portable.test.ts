@@ -14,7 +14,9 @@ function files(dir: string): string[] {
   } catch {
     return [];
   }
-  return entries.flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return entries.flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('portable layers', () => {
@@ -25,7 +27,11 @@ describe('portable layers', () => {
         const text = readFileSync(f, 'utf8');
         for (const m of text.matchAll(/^\s*(?:import|export)[^;]*?from\s+['"]([^'"]+)['"]/gm)) {
           const spec = m[1]!;
-          if (spec.startsWith('node:') || /^(fs|path|os|crypto|stream|child_process)(\/|$)/.test(spec) || /\/(node|server|cli)\//.test(spec)) {
+          if (
+            spec.startsWith('node:') ||
+            /^(fs|path|os|crypto|stream|child_process)(\/|$)/.test(spec) ||
+            /\/(node|server|cli)\//.test(spec)
+          ) {
             offenders.push(`${f.slice(root.length)} imports ${spec}`);
           }
         }

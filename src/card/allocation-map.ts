@@ -12,7 +12,16 @@
  * @module
  */
 import { CardError } from '../errors.js';
-import { BODY_SIZE, getPtr, Kind, NULL_PTR, putPtr, PTR_SIZE, type Ptr, type ZoneBlocks } from './sealed-blocks.js';
+import {
+  BODY_SIZE,
+  getPtr,
+  Kind,
+  NULL_PTR,
+  putPtr,
+  PTR_SIZE,
+  type Ptr,
+  type ZoneBlocks,
+} from './sealed-blocks.js';
 
 /** Bitmap bytes per page. */
 const PAGE_BYTES = 4064;
@@ -85,7 +94,8 @@ export class AllocationMap {
     for (let p = 0; p < pages; p++) {
       const bits = new Uint8Array(PAGE_BYTES);
       // Bits past the end of the zone are permanently used.
-      for (let b = Math.max(0, totalBlocks - p * BLOCKS_PER_PAGE); b < BLOCKS_PER_PAGE; b++) bits[b >> 3]! |= 1 << (b & 7);
+      for (let b = Math.max(0, totalBlocks - p * BLOCKS_PER_PAGE); b < BLOCKS_PER_PAGE; b++)
+        bits[b >> 3]! |= 1 << (b & 7);
       map.pages[p] = { committed: bits.slice(), current: bits, free: countFree(bits), dirty: true };
     }
     for (const b of reserved) map.mark(b, true);
@@ -93,23 +103,35 @@ export class AllocationMap {
   }
 
   /** Load a committed map: reads the index blocks (pages load on demand). */
-  static async load(blocks: ZoneBlocks, totalBlocks: number, indexPtrs: Ptr[]): Promise<AllocationMap> {
+  static async load(
+    blocks: ZoneBlocks,
+    totalBlocks: number,
+    indexPtrs: Ptr[],
+  ): Promise<AllocationMap> {
     const { pages, indexBlocks } = mapGeometry(totalBlocks);
     if (indexPtrs.length !== indexBlocks) {
-      throw new CardError('CARD_CORRUPT', `superblock lists ${indexPtrs.length} allocation index blocks, the zone needs ${indexBlocks}`);
+      throw new CardError(
+        'CARD_CORRUPT',
+        `superblock lists ${indexPtrs.length} allocation index blocks, the zone needs ${indexBlocks}`,
+      );
     }
     const entries: Entry[] = [];
     for (const ptr of indexPtrs) {
       const body = await blocks.readSealed(ptr.addr, Kind.BitmapIndex, ptr);
       const view = new DataView(body.buffer, body.byteOffset, body.length);
       const n = view.getUint16(0);
-      if (n > PAGES_PER_INDEX) throw new CardError('CARD_CORRUPT', 'allocation index block lists too many pages');
+      if (n > PAGES_PER_INDEX)
+        throw new CardError('CARD_CORRUPT', 'allocation index block lists too many pages');
       for (let i = 0; i < n; i++) {
         const off = 2 + i * ENTRY;
         entries.push({ ptr: getPtr(view, body, off), free: view.getUint32(off + PTR_SIZE) });
       }
     }
-    if (entries.length !== pages) throw new CardError('CARD_CORRUPT', `allocation index lists ${entries.length} pages, the zone needs ${pages}`);
+    if (entries.length !== pages)
+      throw new CardError(
+        'CARD_CORRUPT',
+        `allocation index lists ${entries.length} pages, the zone needs ${pages}`,
+      );
     return new AllocationMap(blocks, totalBlocks, entries, indexPtrs.slice());
   }
 
@@ -121,7 +143,8 @@ export class AllocationMap {
   /** Blocks free in the current view. */
   get freeBlocks(): number {
     let free = 0;
-    for (let p = 0; p < this.entries.length; p++) free += this.pages[p]?.free ?? this.entries[p]!.free;
+    for (let p = 0; p < this.entries.length; p++)
+      free += this.pages[p]?.free ?? this.entries[p]!.free;
     return free;
   }
 
@@ -137,7 +160,8 @@ export class AllocationMap {
       const body = await this.blocks.readSealed(entry.ptr.addr, Kind.Bitmap, entry.ptr);
       const bits = body.slice(0, PAGE_BYTES);
       page = { committed: bits, current: bits.slice(), free: countFree(bits), dirty: false };
-      if (page.free !== entry.free) throw new CardError('CARD_CORRUPT', `allocation page ${p} disagrees with its index entry`);
+      if (page.free !== entry.free)
+        throw new CardError('CARD_CORRUPT', `allocation page ${p} disagrees with its index entry`);
       this.pages[p] = page;
     }
     return page;
@@ -148,7 +172,8 @@ export class AllocationMap {
     const bit = block % BLOCKS_PER_PAGE;
     const mask = 1 << (bit & 7);
     const was = (page.current[bit >> 3]! & mask) !== 0;
-    if (was === used) throw new CardError('CARD_CORRUPT', `block ${block} is already ${used ? 'used' : 'free'}`);
+    if (was === used)
+      throw new CardError('CARD_CORRUPT', `block ${block} is already ${used ? 'used' : 'free'}`);
     page.current[bit >> 3]! ^= mask;
     page.free += used ? -1 : 1;
     page.dirty = true;
@@ -180,7 +205,11 @@ export class AllocationMap {
           if ((page.current[byte]! | page.committed[byte]!) & mask) continue;
           const start = p * BLOCKS_PER_PAGE + byte * 8 + bit;
           let count = 0;
-          while (count < max && start + count < this.totalBlocks && (await this.allocatable(start + count))) {
+          while (
+            count < max &&
+            start + count < this.totalBlocks &&
+            (await this.allocatable(start + count))
+          ) {
             this.mark(start + count, true);
             count++;
           }
@@ -217,7 +246,9 @@ export class AllocationMap {
 
   /** Blocks the map itself occupies (index blocks and pages), from the committed state. */
   metadataBlocks(): number[] {
-    return [...this.indexPtrs.map((p) => p.addr), ...this.entries.map((e) => e.ptr.addr)].filter((a) => a !== 0);
+    return [...this.indexPtrs.map((p) => p.addr), ...this.entries.map((e) => e.ptr.addr)].filter(
+      (a) => a !== 0,
+    );
   }
 
   /** Every block marked used in the current view (loads every page). */
@@ -275,9 +306,13 @@ export class AllocationMap {
     const entries = this.entries.map((e) => ({ ...e }));
     for (const [p, addr] of [...newPageAddr].sort((a, b) => a[1] - b[1])) {
       const page = this.pages[p]!;
-      entries[p] = { ptr: await this.blocks.writeSealed(addr, Kind.Bitmap, page.current), free: page.free };
+      entries[p] = {
+        ptr: await this.blocks.writeSealed(addr, Kind.Bitmap, page.current),
+        free: page.free,
+      };
     }
-    for (let p = 0; p < this.pages.length; p++) if (this.pages[p]) entries[p]!.free = this.pages[p]!.free;
+    for (let p = 0; p < this.pages.length; p++)
+      if (this.pages[p]) entries[p]!.free = this.pages[p]!.free;
     const indexPtrs = this.indexPtrs.slice();
     for (const [j, addr] of newIndexAddr) {
       const body = new Uint8Array(BODY_SIZE);

@@ -8,7 +8,13 @@ import { equalBytes, randomBytes, toHex } from '../bytes.js';
 import { ArgumentError, CardError, SimvaultError } from '../errors.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { cardIdentity, ZONES, type CardKeys, type Zone } from '../crypto/keys.js';
-import { DEFAULT_SUITE, getSuite, suiteById, type Suite, type SuiteName } from '../crypto/suites.js';
+import {
+  DEFAULT_SUITE,
+  getSuite,
+  suiteById,
+  type Suite,
+  type SuiteName,
+} from '../crypto/suites.js';
 import type { BlockDevice } from './device.js';
 import {
   BLOCK_SIZE,
@@ -184,12 +190,19 @@ export interface DamagedZone {
 }
 
 async function readHeader(device: BlockDevice): Promise<CardHeader> {
-  if (device.size < HEADER_BLOCKS * BLOCK_SIZE) throw new CardError('CARD_NOT_FORMATTED', 'the device is too small to hold a card');
+  if (device.size < HEADER_BLOCKS * BLOCK_SIZE)
+    throw new CardError('CARD_NOT_FORMATTED', 'the device is too small to hold a card');
   const blocks = await device.read(0, HEADER_BLOCKS * BLOCK_SIZE);
-  const copies = [0, 1].map((i) => decodeHeader(blocks.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)));
+  const copies = [0, 1].map((i) =>
+    decodeHeader(blocks.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)),
+  );
   const valid = copies.filter((h): h is CardHeader => h !== null);
   if (!valid.length) {
-    const magic = [0, 1].some((i) => new TextDecoder().decode(blocks.subarray(i * BLOCK_SIZE, i * BLOCK_SIZE + 8)) === 'SIMVAULT');
+    const magic = [0, 1].some(
+      (i) =>
+        new TextDecoder().decode(blocks.subarray(i * BLOCK_SIZE, i * BLOCK_SIZE + 8)) ===
+        'SIMVAULT',
+    );
     throw magic
       ? new CardError('CARD_CORRUPT', 'both copies of the card header are damaged')
       : new CardError('CARD_NOT_FORMATTED', 'the device holds no simvault card');
@@ -236,18 +249,27 @@ export async function readCardInfo(device: BlockDevice): Promise<CardInfo> {
     suite: suiteById(h.suiteId).name,
     cardIdentity: toHex(h.cardIdentity),
     cardKeyIdentifier: toHex(h.cardKeyIdentifier),
-    zones: h.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier), secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0 })),
+    zones: h.zones.map((z) => ({
+      zone: z.zone,
+      capacity: z.blockCount * BLOCK_SIZE,
+      keyIdentifier: toHex(z.keyIdentifier),
+      secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
+    })),
   };
 }
 
-function planZones(totalBlocks: number, wanted: Partial<Record<Zone, number>> = {}): Record<Zone, number> {
+function planZones(
+  totalBlocks: number,
+  wanted: Partial<Record<Zone, number>> = {},
+): Record<Zone, number> {
   const available = totalBlocks - HEADER_BLOCKS;
   const out = {} as Record<Zone, number>;
   let given = 0;
   for (const z of ZONES) {
     const bytes = wanted[z];
     if (bytes === undefined) continue;
-    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new ArgumentError(`zone ${z} size must be a non-negative number of bytes`);
+    if (!Number.isSafeInteger(bytes) || bytes < 0)
+      throw new ArgumentError(`zone ${z} size must be a non-negative number of bytes`);
     out[z] = Math.floor(bytes / BLOCK_SIZE);
     given += out[z];
   }
@@ -261,10 +283,15 @@ function planZones(totalBlocks: number, wanted: Partial<Record<Zone, number>> = 
   }
   for (const z of ZONES) {
     if (out[z] < MIN_ZONE_BLOCKS) {
-      throw new ArgumentError(`zone ${z} would have ${out[z] * BLOCK_SIZE} bytes; each zone needs at least ${MIN_ZONE_BLOCKS * BLOCK_SIZE}`);
+      throw new ArgumentError(
+        `zone ${z} would have ${out[z] * BLOCK_SIZE} bytes; each zone needs at least ${MIN_ZONE_BLOCKS * BLOCK_SIZE}`,
+      );
     }
   }
-  if (left < 0) throw new ArgumentError(`the zones need ${(given + HEADER_BLOCKS) * BLOCK_SIZE} bytes; the device has ${totalBlocks * BLOCK_SIZE}`);
+  if (left < 0)
+    throw new ArgumentError(
+      `the zones need ${(given + HEADER_BLOCKS) * BLOCK_SIZE} bytes; the device has ${totalBlocks * BLOCK_SIZE}`,
+    );
   return out;
 }
 
@@ -286,14 +313,25 @@ async function zoneParams(
     zoneSalt: entry.salt,
     zone: entry.zone,
     zoneIdByte: zoneId(entry.zone),
-    blocks: new ZoneBlocks(device, entry.startBlock, entry.blockCount, instance.metadata, zoneBinding(h, entry), zoneId(entry.zone)),
+    blocks: new ZoneBlocks(
+      device,
+      entry.startBlock,
+      entry.blockCount,
+      instance.metadata,
+      zoneBinding(h, entry),
+      zoneId(entry.zone),
+    ),
     keys: instance,
     suite,
     cardIdentity: h.cardIdentity,
   };
 }
 
-async function fillZone(device: BlockDevice, entry: ZoneEntry, fill: 'random' | 'zero'): Promise<void> {
+async function fillZone(
+  device: BlockDevice,
+  entry: ZoneEntry,
+  fill: 'random' | 'zero',
+): Promise<void> {
   const step = 256; // blocks per write
   const zero = new Uint8Array(step * BLOCK_SIZE);
   for (let b = 0; b < entry.blockCount; b += step) {
@@ -321,15 +359,24 @@ async function fillZone(device: BlockDevice, entry: ZoneEntry, fill: 'random' | 
  */
 export async function formatCard(device: BlockDevice, options: FormatOptions): Promise<void> {
   const { keys } = options;
-  if (device.size % BLOCK_SIZE !== 0) throw new ArgumentError(`device size must be a multiple of ${BLOCK_SIZE} bytes`);
+  if (device.size % BLOCK_SIZE !== 0)
+    throw new ArgumentError(`device size must be a multiple of ${BLOCK_SIZE} bytes`);
   const identity = cardIdentity(options.cid);
-  if (!equalBytes(identity, keys.cardIdentity)) throw new CardError('CARD_CID_MISMATCH', 'the keys were derived for another card');
+  if (!equalBytes(identity, keys.cardIdentity))
+    throw new CardError('CARD_CID_MISMATCH', 'the keys were derived for another card');
   const suite = getSuite(options.suite ?? DEFAULT_SUITE);
   const sizes = planZones(device.size / BLOCK_SIZE, options.zones);
   let start = HEADER_BLOCKS;
   const zones: ZoneEntry[] = ZONES.map((zone) => {
     const secure = options.secureChipZones?.includes(zone) ?? false;
-    const entry = { zone, flags: secure ? ZONE_FLAG_SECURE_CHIP : 0, startBlock: start, blockCount: sizes[zone], salt: randomBytes(32), keyIdentifier: keys.zones[zone].keyIdentifier.slice() };
+    const entry = {
+      zone,
+      flags: secure ? ZONE_FLAG_SECURE_CHIP : 0,
+      startBlock: start,
+      blockCount: sizes[zone],
+      salt: randomBytes(32),
+      keyIdentifier: keys.zones[zone].keyIdentifier.slice(),
+    };
     start += sizes[zone];
     return entry;
   });
@@ -373,35 +420,57 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
   if (!readOnly) await healHeaderCopies(device, header);
   const { keys } = options;
   if (!equalBytes(cardIdentity(options.cid), header.cardIdentity)) {
-    throw new CardError('CARD_CID_MISMATCH', `this image was formatted for card ${toHex(header.cardIdentity)}, not ${toHex(cardIdentity(options.cid))}`);
+    throw new CardError(
+      'CARD_CID_MISMATCH',
+      `this image was formatted for card ${toHex(header.cardIdentity)}, not ${toHex(cardIdentity(options.cid))}`,
+    );
   }
   if (!equalBytes(keys.cardKeyIdentifier, header.cardKeyIdentifier)) {
-    throw new CardError('CARD_WRONG_SIM', 'the card is bound to another SIM (card key identifier differs)');
+    throw new CardError(
+      'CARD_WRONG_SIM',
+      'the card is bound to another SIM (card key identifier differs)',
+    );
   }
   for (const entry of header.zones) {
     if (!equalBytes(keys.zones[entry.zone].keyIdentifier, entry.keyIdentifier)) {
-      throw new CardError('CARD_WRONG_SIM', `zone ${entry.zone} is bound to another SIM (key identifier differs)`);
+      throw new CardError(
+        'CARD_WRONG_SIM',
+        `zone ${entry.zone} is bound to another SIM (key identifier differs)`,
+      );
     }
   }
   const suite = suiteById(header.suiteId);
   // Finish an erase a power cut interrupted: the zone's old contents are already unreachable.
   const erasing = header.zones.filter((e) => e.flags & ZONE_FLAG_ERASING);
   if (erasing.length && readOnly) {
-    throw new CardError('CARD_READ_ONLY', `an erase of zone ${erasing[0]!.zone} was interrupted; mount read-write to finish it`);
+    throw new CardError(
+      'CARD_READ_ONLY',
+      `an erase of zone ${erasing[0]!.zone} was interrupted; mount read-write to finish it`,
+    );
   }
   for (const entry of erasing) {
     // Start above the generation the SIM anchored, so the finished erase never reads as a rollback
     // (the erase may have been cut before it wrote a superblock with the continued count).
     const anchored = options.anchors?.[entry.zone] ?? 0;
-    await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend), anchored + 1);
+    await CardZone.format(
+      await zoneParams(device, header, entry, keys, suite, options.backend),
+      anchored + 1,
+    );
   }
   if (erasing.length) {
-    header = { ...header, generation: header.generation + 1, zones: header.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })) };
+    header = {
+      ...header,
+      generation: header.generation + 1,
+      zones: header.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })),
+    };
     await writeHeader(device, header);
   }
   const zones = new Map<Zone, CardZone | SimvaultError>();
   for (const entry of header.zones) {
-    const params = { ...(await zoneParams(device, header, entry, keys, suite, options.backend, options.chip)), readOnly };
+    const params = {
+      ...(await zoneParams(device, header, entry, keys, suite, options.backend, options.chip)),
+      readOnly,
+    };
     try {
       zones.set(entry.zone, await CardZone.mount(params, options.anchors?.[entry.zone]));
     } catch (e) {
@@ -440,14 +509,17 @@ export class Card {
   /** One zone; throws the zone's mount error if its structures are damaged. */
   zone(name: Zone): CardZone {
     const z = this.zones.get(name);
-    if (z === undefined) throw new ArgumentError(`unknown zone '${String(name)}' (${ZONES.join(', ')})`);
+    if (z === undefined)
+      throw new ArgumentError(`unknown zone '${String(name)}' (${ZONES.join(', ')})`);
     if (z instanceof SimvaultError) throw z;
     return z;
   }
 
   /** Zones that failed to mount, with their errors. */
   get damaged(): DamagedZone[] {
-    return [...this.zones].filter((e): e is [Zone, SimvaultError] => e[1] instanceof SimvaultError).map(([zone, error]) => ({ zone, error }));
+    return [...this.zones]
+      .filter((e): e is [Zone, SimvaultError] => e[1] instanceof SimvaultError)
+      .map(([zone, error]) => ({ zone, error }));
   }
 
   /** The header, as {@link readCardInfo} describes it. */
@@ -458,7 +530,12 @@ export class Card {
       suite: this.suite.name,
       cardIdentity: toHex(this.header.cardIdentity),
       cardKeyIdentifier: toHex(this.header.cardKeyIdentifier),
-      zones: this.header.zones.map((z) => ({ zone: z.zone, capacity: z.blockCount * BLOCK_SIZE, keyIdentifier: toHex(z.keyIdentifier), secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0 })),
+      zones: this.header.zones.map((z) => ({
+        zone: z.zone,
+        capacity: z.blockCount * BLOCK_SIZE,
+        keyIdentifier: toHex(z.keyIdentifier),
+        secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
+      })),
     };
   }
 
@@ -498,23 +575,34 @@ export class Card {
    */
   async erase(zones: readonly Zone[] = ZONES): Promise<void> {
     if (this.readOnly) throw new CardError('CARD_READ_ONLY', 'the card is mounted read-only');
-    for (const z of zones) if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
+    for (const z of zones)
+      if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
     // An erased zone's generation keeps growing: starting again at 1 would look like a rollback to
     // the anchors the SIM holds (and the SIM never lets an anchor go back).
     const next = new Map<Zone, number>();
     for (const z of zones) {
       const old = this.zones.get(z);
       next.set(z, old instanceof CardZone ? old.generation + 1 : 1);
-      if (old instanceof CardZone) old.invalidate(new CardError('CARD_NOT_MOUNTED', `zone ${z} was erased; use card.zone('${z}') again`));
+      if (old instanceof CardZone)
+        old.invalidate(
+          new CardError('CARD_NOT_MOUNTED', `zone ${z} was erased; use card.zone('${z}') again`),
+        );
     }
     const marked: CardHeader = {
       ...this.header,
       generation: this.header.generation + 1,
-      zones: this.header.zones.map((e) => (zones.includes(e.zone) ? { ...e, salt: randomBytes(32), flags: e.flags | ZONE_FLAG_ERASING } : e)),
+      zones: this.header.zones.map((e) =>
+        zones.includes(e.zone)
+          ? { ...e, salt: randomBytes(32), flags: e.flags | ZONE_FLAG_ERASING }
+          : e,
+      ),
     };
     await writeHeader(this.device, marked);
     for (const entry of marked.zones.filter((e) => zones.includes(e.zone))) {
-      await CardZone.format(await zoneParams(this.device, marked, entry, this.keys, this.suite, this.backend), next.get(entry.zone));
+      await CardZone.format(
+        await zoneParams(this.device, marked, entry, this.keys, this.suite, this.backend),
+        next.get(entry.zone),
+      );
     }
     const done: CardHeader = {
       ...marked,
@@ -524,14 +612,24 @@ export class Card {
     await writeHeader(this.device, done);
     this.header = done;
     for (const entry of done.zones.filter((e) => zones.includes(e.zone))) {
-      const params = await zoneParams(this.device, done, entry, this.keys, this.suite, this.backend, this.chip);
+      const params = await zoneParams(
+        this.device,
+        done,
+        entry,
+        this.keys,
+        this.suite,
+        this.backend,
+        this.chip,
+      );
       this.zones.set(entry.zone, await CardZone.mount(params));
     }
   }
 
   /** Flush and close the device. */
   async unmount(): Promise<void> {
-    for (const z of this.zones.values()) if (z instanceof CardZone) z.invalidate(new CardError('CARD_NOT_MOUNTED', 'the card was unmounted'));
+    for (const z of this.zones.values())
+      if (z instanceof CardZone)
+        z.invalidate(new CardError('CARD_NOT_MOUNTED', 'the card was unmounted'));
     await this.device.close();
   }
 }

@@ -17,8 +17,15 @@ import { DeviceError } from './device-error.js';
  * ```
  */
 export function assertSectorSize(sectorSize: number): void {
-  if (!Number.isInteger(sectorSize) || sectorSize < 1 || sectorSize > 65536 || (sectorSize & (sectorSize - 1)) !== 0) {
-    throw new ArgumentError(`sector size must be a power of two from 1 to 65536, got ${String(sectorSize)}`);
+  if (
+    !Number.isInteger(sectorSize) ||
+    sectorSize < 1 ||
+    sectorSize > 65536 ||
+    (sectorSize & (sectorSize - 1)) !== 0
+  ) {
+    throw new ArgumentError(
+      `sector size must be a power of two from 1 to 65536, got ${String(sectorSize)}`,
+    );
   }
 }
 
@@ -36,7 +43,10 @@ export function assertDeviceSize(size: number, sectorSize: number): void {
     throw new ArgumentError(`device size must be a non-negative safe integer, got ${String(size)}`);
   }
   if (size % sectorSize !== 0) {
-    throw new DeviceError('DEVICE_BAD_ALIGNMENT', `device size ${size} is not a multiple of the sector size ${sectorSize}`);
+    throw new DeviceError(
+      'DEVICE_BAD_ALIGNMENT',
+      `device size ${size} is not a multiple of the sector size ${sectorSize}`,
+    );
   }
 }
 
@@ -51,11 +61,20 @@ export function assertDeviceSize(size: number, sectorSize: number): void {
  * assertAccess({ sectorSize: 512, size: 4096 }, 512, 1024); // ok
  * ```
  */
-export function assertAccess(device: { readonly sectorSize: number; readonly size: number }, offset: number, length: number): void {
-  if (!Number.isSafeInteger(offset)) throw new ArgumentError(`offset must be a safe integer, got ${String(offset)}`);
-  if (!Number.isSafeInteger(length)) throw new ArgumentError(`length must be a safe integer, got ${String(length)}`);
+export function assertAccess(
+  device: { readonly sectorSize: number; readonly size: number },
+  offset: number,
+  length: number,
+): void {
+  if (!Number.isSafeInteger(offset))
+    throw new ArgumentError(`offset must be a safe integer, got ${String(offset)}`);
+  if (!Number.isSafeInteger(length))
+    throw new ArgumentError(`length must be a safe integer, got ${String(length)}`);
   if (offset < 0 || length < 0) {
-    throw new DeviceError('DEVICE_OUT_OF_RANGE', `offset ${offset} and length ${length} must not be negative`);
+    throw new DeviceError(
+      'DEVICE_OUT_OF_RANGE',
+      `offset ${offset} and length ${length} must not be negative`,
+    );
   }
   const s = device.sectorSize;
   if (offset % s !== 0 || length % s !== 0) {

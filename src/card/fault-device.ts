@@ -232,7 +232,8 @@ export class FaultDevice implements BlockDevice {
     this.#assertUsable();
     assertAccess(this, offset, length);
     const hit = this.#touched(this.#readErrors, offset, length);
-    if (hit !== undefined) throw new DeviceError('DEVICE_IO', `injected read error on sector ${hit}`);
+    if (hit !== undefined)
+      throw new DeviceError('DEVICE_IO', `injected read error on sector ${hit}`);
     const out = this.#platter.readSync(offset, length);
     for (const w of this.#cache) overlay(out, offset, w);
     for (const f of this.#flips) {
@@ -264,7 +265,8 @@ export class FaultDevice implements BlockDevice {
       throw new PowerCutError(`power failed during write #${index}`);
     }
     const hit = this.#touched(this.#writeErrors, offset, data.length);
-    if (hit !== undefined) throw new DeviceError('DEVICE_IO', `injected write error on sector ${hit}`);
+    if (hit !== undefined)
+      throw new DeviceError('DEVICE_IO', `injected write error on sector ${hit}`);
     this.#cache.push({ index, offset, data: data.slice() });
   }
 
@@ -377,24 +379,34 @@ function overlay(out: Uint8Array, offset: number, w: CachedWrite): void {
 
 function checkPlan(plan: PowerCutPlan): PowerCutPlan {
   const modes: readonly string[] = ['drop-all', 'keep-all', 'keep-random-subset', 'reorder'];
-  if (!modes.includes(plan.mode)) throw new ArgumentError(`power-cut mode must be one of ${modes.join(', ')}`);
+  if (!modes.includes(plan.mode))
+    throw new ArgumentError(`power-cut mode must be one of ${modes.join(', ')}`);
   if (plan.atWrite !== undefined && (!Number.isSafeInteger(plan.atWrite) || plan.atWrite < 0)) {
     throw new ArgumentError('powerCut.atWrite must be a non-negative integer');
   }
-  if (plan.seed !== undefined && !Number.isSafeInteger(plan.seed)) throw new ArgumentError('powerCut.seed must be an integer');
+  if (plan.seed !== undefined && !Number.isSafeInteger(plan.seed))
+    throw new ArgumentError('powerCut.seed must be an integer');
   return plan;
 }
 
 function checkSectors(list: readonly number[], sectors: number, name: string): ReadonlySet<number> {
   for (const s of list) {
-    if (!Number.isSafeInteger(s) || s < 0 || s >= sectors) throw new ArgumentError(`${name}: ${s} is not a sector of the device`);
+    if (!Number.isSafeInteger(s) || s < 0 || s >= sectors)
+      throw new ArgumentError(`${name}: ${s} is not a sector of the device`);
   }
   return new Set(list);
 }
 
 function checkFlips(flips: readonly BitFlip[], size: number): readonly BitFlip[] {
   for (const f of flips) {
-    if (!Number.isSafeInteger(f.offset) || f.offset < 0 || f.offset >= size || !Number.isInteger(f.bit) || f.bit < 0 || f.bit > 7) {
+    if (
+      !Number.isSafeInteger(f.offset) ||
+      f.offset < 0 ||
+      f.offset >= size ||
+      !Number.isInteger(f.bit) ||
+      f.bit < 0 ||
+      f.bit > 7
+    ) {
       throw new ArgumentError(`bit flip at ${f.offset}:${f.bit} is outside the device or the byte`);
     }
   }

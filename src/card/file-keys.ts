@@ -52,6 +52,16 @@ export interface NewFileKey {
 }
 
 /** The chunked-encryption input key of a secure-chip file, from its chip-made file key. */
-export function chipContentKey(fileKey: Uint8Array, zoneSalt: Uint8Array, suite: Suite): Uint8Array {
-  return hkdf(sha256, fileKey, zoneSalt, concatBytes(utf8(`simvault/v1 card-zone chip-content ${suite.aead}`), new Uint8Array([0])), suite.keyLength);
+export function chipContentKey(
+  fileKey: Uint8Array,
+  zoneSalt: Uint8Array,
+  suite: Suite,
+): Uint8Array {
+  return hkdf(
+    sha256,
+    fileKey,
+    zoneSalt,
+    concatBytes(utf8(`simvault/v1 card-zone chip-content ${suite.aead}`), new Uint8Array([0])),
+    suite.keyLength,
+  );
 }

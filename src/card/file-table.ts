@@ -14,7 +14,15 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, utf8 } from '../bytes.js';
 import { CardError } from '../errors.js';
 import type { AllocationMap } from './allocation-map.js';
-import { BODY_SIZE, getPtr, Kind, putPtr, PTR_SIZE, type Ptr, type ZoneBlocks } from './sealed-blocks.js';
+import {
+  BODY_SIZE,
+  getPtr,
+  Kind,
+  putPtr,
+  PTR_SIZE,
+  type Ptr,
+  type ZoneBlocks,
+} from './sealed-blocks.js';
 
 const FANOUT = 64;
 const BITS = 6;
@@ -84,10 +92,25 @@ function encodeRecord(r: FileRecord): Uint8Array {
   const name = utf8(r.name);
   const tag = utf8(r.sourceTag);
   const inline = r.extents !== undefined;
-  const extBytes = inline ? 2 + r.extents!.length * 8 : 4 + PTR_SIZE;
+  const extBytes = inline ? 2 + r.extents.length * 8 : 4 + PTR_SIZE;
   const wrapped = r.wrappedKey;
-  if (wrapped && wrapped.length > 255) throw new CardError('CARD_CORRUPT', 'a wrapped file key is longer than 255 bytes');
-  const out = new Uint8Array(1 + name.length + 2 + 16 + 8 + 8 + 24 + 8 + 1 + tag.length + (wrapped ? 1 + wrapped.length : 0) + 1 + extBytes);
+  if (wrapped && wrapped.length > 255)
+    throw new CardError('CARD_CORRUPT', 'a wrapped file key is longer than 255 bytes');
+  const out = new Uint8Array(
+    1 +
+      name.length +
+      2 +
+      16 +
+      8 +
+      8 +
+      24 +
+      8 +
+      1 +
+      tag.length +
+      (wrapped ? 1 + wrapped.length : 0) +
+      1 +
+      extBytes,
+  );
   const v = new DataView(out.buffer);
   let o = 0;
   out[o++] = name.length;
@@ -115,9 +138,9 @@ function encodeRecord(r: FileRecord): Uint8Array {
   }
   out[o++] = inline ? 0 : 1;
   if (inline) {
-    v.setUint16(o, r.extents!.length);
+    v.setUint16(o, r.extents.length);
     o += 2;
-    for (const e of r.extents!) {
+    for (const e of r.extents) {
       v.setUint32(o, e.start);
       v.setUint32(o + 4, e.count);
       o += 8;
@@ -175,7 +198,8 @@ function decodeRecord(b: Uint8Array, v: DataView, o: number): { record: FileReco
     o += 2;
     need(n * 8);
     extents = [];
-    for (let i = 0; i < n; i++, o += 8) extents.push({ start: v.getUint32(o), count: v.getUint32(o + 4) });
+    for (let i = 0; i < n; i++, o += 8)
+      extents.push({ start: v.getUint32(o), count: v.getUint32(o + 4) });
   } else if (mode === 1) {
     need(4 + PTR_SIZE);
     extentList = { count: v.getUint32(o), ptr: getPtr(v, b, o + 4) };
@@ -183,7 +207,20 @@ function decodeRecord(b: Uint8Array, v: DataView, o: number): { record: FileReco
   } else corrupt(`unknown extent mode ${mode}`);
   if (flags > 3) corrupt(`unknown record flags ${flags}`);
   return {
-    record: { name, pending: (flags & 1) === 1, fileId, suiteId, size, ctLength, salt, mtime, sourceTag, wrappedKey, extents, extentList },
+    record: {
+      name,
+      pending: (flags & 1) === 1,
+      fileId,
+      suiteId,
+      size,
+      ctLength,
+      salt,
+      mtime,
+      sourceTag,
+      wrappedKey,
+      extents,
+      extentList,
+    },
     next: o,
   };
 }
@@ -221,7 +258,9 @@ function encodeInternal(children: Ptr[]): Uint8Array {
   const out = new Uint8Array(1 + FANOUT * PTR_SIZE);
   out[0] = 1;
   const v = new DataView(out.buffer);
-  children.forEach((p, i) => putPtr(v, out, 1 + i * PTR_SIZE, p));
+  children.forEach((p, i) => {
+    putPtr(v, out, 1 + i * PTR_SIZE, p);
+  });
   return out;
 }
 
@@ -280,12 +319,17 @@ export class FileTable {
   }
 
   /** Find a record in the committed (durable) table. */
-  async find(name: string, pending = false, { working = false } = {}): Promise<FileRecord | undefined> {
+  async find(
+    name: string,
+    pending = false,
+    { working = false } = {},
+  ): Promise<FileRecord | undefined> {
     const h = this.hash(name, pending);
     let c: Child = working ? this.root : this.committedRoot;
     for (let depth = 0; c !== null; depth++) {
       const node: Node = (await this.resolve(c))!;
-      if (node.kind === 'leaf') return node.records.find((r) => r.name === name && r.pending === pending);
+      if (node.kind === 'leaf')
+        return node.records.find((r) => r.name === name && r.pending === pending);
       c = node.children[bitsAt(h, depth)] ?? null;
     }
     return undefined;
@@ -312,7 +356,9 @@ export class FileTable {
     const node = await this.resolve(c);
     this.replaceChild(c);
     if (!node || node.kind === 'leaf') {
-      const records = (node?.records ?? []).filter((r) => !(r.name === rec.name && r.pending === rec.pending));
+      const records = (node?.records ?? []).filter(
+        (r) => !(r.name === rec.name && r.pending === rec.pending),
+      );
       records.push(rec);
       return this.buildLeafOrSplit(records, depth);
     }
@@ -324,7 +370,8 @@ export class FileTable {
 
   private buildLeafOrSplit(records: FileRecord[], depth: number): Node {
     if (encodeLeaf(records) || depth >= MAX_DEPTH) {
-      if (!encodeLeaf(records)) throw new CardError('CARD_NO_SPACE', 'file table leaf overflow at maximum depth');
+      if (!encodeLeaf(records))
+        throw new CardError('CARD_NO_SPACE', 'file table leaf overflow at maximum depth');
       return { kind: 'leaf', records };
     }
     const groups: FileRecord[][] = Array.from({ length: FANOUT }, () => []);
@@ -335,7 +382,13 @@ export class FileTable {
     };
   }
 
-  private async removeAt(c: Child, depth: number, h: Uint8Array, name: string, pending: boolean): Promise<Child> {
+  private async removeAt(
+    c: Child,
+    depth: number,
+    h: Uint8Array,
+    name: string,
+    pending: boolean,
+  ): Promise<Child> {
     const node = await this.resolve(c);
     if (!node) return null;
     this.replaceChild(c);
@@ -392,9 +445,13 @@ export class FileTable {
         return ptr;
       }
       const children: Ptr[] = [];
-      for (const child of c.children) children.push((await write(child)) ?? { addr: 0, nonce: new Uint8Array(12) });
+      for (const child of c.children)
+        children.push((await write(child)) ?? { addr: 0, nonce: new Uint8Array(12) });
       const ptr = await this.blocks.writeSealed(addr, Kind.TrieNode, encodeInternal(children));
-      const stored: Internal = { kind: 'internal', children: children.map((p) => (p.addr === 0 ? null : p)) };
+      const stored: Internal = {
+        kind: 'internal',
+        children: children.map((p) => (p.addr === 0 ? null : p)),
+      };
       this.cache.set(addr, { nonce: ptr.nonce, node: stored });
       return ptr;
     };
@@ -429,7 +486,11 @@ function bitsAt(h: Uint8Array, depth: number): number {
 }
 
 /** Write an extent list into chained extent blocks; returns the first block's pointer. */
-export async function writeExtentBlocks(blocks: ZoneBlocks, alloc: AllocationMap, extents: readonly Extent[]): Promise<Ptr> {
+export async function writeExtentBlocks(
+  blocks: ZoneBlocks,
+  alloc: AllocationMap,
+  extents: readonly Extent[],
+): Promise<Ptr> {
   const n = extentBlockCount(extents.length);
   const addrs: number[] = [];
   for (let i = 0; i < n; i++) addrs.push(await alloc.allocateOne());
@@ -450,7 +511,10 @@ export async function writeExtentBlocks(blocks: ZoneBlocks, alloc: AllocationMap
 }
 
 /** Read a record's extents (inline or chained); also returns the extent blocks' addresses. */
-export async function readExtents(blocks: ZoneBlocks, record: FileRecord): Promise<{ extents: Extent[]; listBlocks: number[] }> {
+export async function readExtents(
+  blocks: ZoneBlocks,
+  record: FileRecord,
+): Promise<{ extents: Extent[]; listBlocks: number[] }> {
   if (record.extents) return { extents: record.extents.slice(), listBlocks: [] };
   const extents: Extent[] = [];
   const listBlocks: number[] = [];
@@ -462,9 +526,14 @@ export async function readExtents(blocks: ZoneBlocks, record: FileRecord): Promi
     const v = new DataView(body.buffer, body.byteOffset, body.length);
     const n = v.getUint16(PTR_SIZE);
     if (n > EXTENTS_PER_BLOCK) corrupt('extent block overflows');
-    for (let k = 0; k < n; k++) extents.push({ start: v.getUint32(PTR_SIZE + 2 + k * 8), count: v.getUint32(PTR_SIZE + 6 + k * 8) });
+    for (let k = 0; k < n; k++)
+      extents.push({
+        start: v.getUint32(PTR_SIZE + 2 + k * 8),
+        count: v.getUint32(PTR_SIZE + 6 + k * 8),
+      });
     p = getPtr(v, body, 0);
   }
-  if (extents.length !== record.extentList!.count) corrupt('extent list length disagrees with its record');
+  if (extents.length !== record.extentList!.count)
+    corrupt('extent list length disagrees with its record');
   return { extents, listBlocks };
 }

@@ -86,7 +86,10 @@ export interface FsckZoneReport {
  * if (!report.ok) console.error(report.problems);
  * ```
  */
-export async function fsck(device: BlockDevice, options: MountOptions & { repair?: boolean }): Promise<FsckReport> {
+export async function fsck(
+  device: BlockDevice,
+  options: MountOptions & { repair?: boolean },
+): Promise<FsckReport> {
   const problems: FsckProblem[] = [];
   const notes: string[] = [];
   const zones: FsckReport['zones'] = [];
@@ -107,7 +110,12 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
   for (const i of [0, 1]) {
     const same = raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE).every((b, k) => b === good[k]);
     if (!same) {
-      const p: FsckProblem = { kind: 'header', detail: `header copy ${i} is damaged or stale`, repairable: true, repaired: false };
+      const p: FsckProblem = {
+        kind: 'header',
+        detail: `header copy ${i} is damaged or stale`,
+        repairable: true,
+        repaired: false,
+      };
       if (repair) {
         await device.write(i * BLOCK_SIZE, good);
         await device.flush();
@@ -118,7 +126,13 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
   }
 
   for (const { zone: name, error } of card.damaged) {
-    problems.push({ zone: name, kind: 'zone', detail: error.message, repairable: false, repaired: false });
+    problems.push({
+      zone: name,
+      kind: 'zone',
+      detail: error.message,
+      repairable: false,
+      repaired: false,
+    });
   }
 
   for (const name of ZONES) {
@@ -126,19 +140,34 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
     const zone = card.zone(name);
     const { params, alloc, table, superblock } = zone.internals;
     const { slots } = await readSuperblocks(params.blocks);
-    if (slots.some((s) => s === null)) notes.push(`zone ${name}: one superblock slot holds no valid superblock (never written, or a commit was cut)`);
+    if (slots.some((s) => s === null))
+      notes.push(
+        `zone ${name}: one superblock slot holds no valid superblock (never written, or a commit was cut)`,
+      );
 
     // Everything the committed state references, each block once.
     const owner = new Map<number, string>();
     const problemsBefore = problems.length;
     const claim = (block: number, who: string) => {
       if (block < 0 || block >= params.blocks.count) {
-        problems.push({ zone: name, kind: 'overlap', detail: `${who} points outside the zone (block ${block})`, repairable: false, repaired: false });
+        problems.push({
+          zone: name,
+          kind: 'overlap',
+          detail: `${who} points outside the zone (block ${block})`,
+          repairable: false,
+          repaired: false,
+        });
         return;
       }
       const prev = owner.get(block);
       if (prev !== undefined) {
-        problems.push({ zone: name, kind: 'overlap', detail: `block ${block} is used by both ${prev} and ${who}`, repairable: false, repaired: false });
+        problems.push({
+          zone: name,
+          kind: 'overlap',
+          detail: `block ${block} is used by both ${prev} and ${who}`,
+          repairable: false,
+          repaired: false,
+        });
       } else owner.set(block, who);
     };
     claim(0, 'superblock slot 0');
@@ -150,7 +179,13 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
       for (const b of await table.blocksInUse()) claim(b, 'file table');
       records = await table.records();
     } catch (e) {
-      problems.push({ zone: name, kind: 'file-table', detail: (e as Error).message, repairable: false, repaired: false });
+      problems.push({
+        zone: name,
+        kind: 'file-table',
+        detail: (e as Error).message,
+        repairable: false,
+        repaired: false,
+      });
       continue;
     }
     let files = 0;
@@ -163,7 +198,13 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
         for (const b of listBlocks) claim(b, `${label} extent list`);
         for (const e of extents) for (let b = e.start; b < e.start + e.count; b++) claim(b, label);
       } catch (e) {
-        problems.push({ zone: name, kind: 'file', detail: `${label}: ${(e as Error).message}`, repairable: false, repaired: false });
+        problems.push({
+          zone: name,
+          kind: 'file',
+          detail: `${label}: ${(e as Error).message}`,
+          repairable: false,
+          repaired: false,
+        });
         continue;
       }
       if (r.pending) {
@@ -183,7 +224,13 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
         }
       } catch (e) {
         if (!(e instanceof SimvaultError)) throw e;
-        problems.push({ zone: name, kind: 'file', detail: `file '${r.name}' is damaged: ${e.code}: ${e.message}`, repairable: false, repaired: false });
+        problems.push({
+          zone: name,
+          kind: 'file',
+          detail: `file '${r.name}' is damaged: ${e.code}: ${e.message}`,
+          repairable: false,
+          repaired: false,
+        });
       }
     }
 
@@ -194,10 +241,30 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
     for (const b of await alloc.usedBlocks()) if (!owner.has(b)) free.push(b);
     const sb = superblock();
     const fixable: FsckProblem[] = [];
-    if (markUsed.length) fixable.push({ zone: name, kind: 'unmarked', detail: `${markUsed.length} referenced block(s) are marked free`, repairable: !structural, repaired: false });
-    if (free.length) fixable.push({ zone: name, kind: 'leaked', detail: `${free.length} block(s) are marked used but referenced by nothing`, repairable: !structural, repaired: false });
+    if (markUsed.length)
+      fixable.push({
+        zone: name,
+        kind: 'unmarked',
+        detail: `${markUsed.length} referenced block(s) are marked free`,
+        repairable: !structural,
+        repaired: false,
+      });
+    if (free.length)
+      fixable.push({
+        zone: name,
+        kind: 'leaked',
+        detail: `${free.length} block(s) are marked used but referenced by nothing`,
+        repairable: !structural,
+        repaired: false,
+      });
     if (sb.files !== files || sb.bytes !== bytes) {
-      fixable.push({ zone: name, kind: 'counters', detail: `superblock counts ${sb.files} files / ${sb.bytes} bytes, the table holds ${files} / ${bytes}`, repairable: !structural, repaired: false });
+      fixable.push({
+        zone: name,
+        kind: 'counters',
+        detail: `superblock counts ${sb.files} files / ${sb.bytes} bytes, the table holds ${files} / ${bytes}`,
+        repairable: !structural,
+        repaired: false,
+      });
     }
     if (repair && fixable.length && !structural) {
       await zone.repair({ markUsed, free, files, bytes });
@@ -209,8 +276,11 @@ export async function fsck(device: BlockDevice, options: MountOptions & { repair
   return { ok: problems.every((p) => p.repaired), problems, notes, zones };
 }
 
-function headerOf(copies: Array<ReturnType<typeof decodeHeader>>): NonNullable<ReturnType<typeof decodeHeader>> {
+function headerOf(
+  copies: Array<ReturnType<typeof decodeHeader>>,
+): NonNullable<ReturnType<typeof decodeHeader>> {
   const valid = copies.filter((h): h is NonNullable<typeof h> => h !== null);
-  if (!valid.length) throw new CardError('CARD_CORRUPT', 'both copies of the card header are damaged');
+  if (!valid.length)
+    throw new CardError('CARD_CORRUPT', 'both copies of the card header are damaged');
   return valid.reduce((a, b) => (b.generation > a.generation ? b : a));
 }

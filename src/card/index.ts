@@ -5,7 +5,12 @@
  */
 export type { BlockDevice } from './device.js';
 export { DeviceError, PowerCutError, type DeviceErrorCode } from './device-error.js';
-export { assertAccess, assertDeviceSize, assertSectorSize, assertWriteData } from './device-access.js';
+export {
+  assertAccess,
+  assertDeviceSize,
+  assertSectorSize,
+  assertWriteData,
+} from './device-access.js';
 export { MemoryDevice, type MemoryDeviceOptions } from './memory-device.js';
 export {
   FaultDevice,
@@ -29,6 +34,14 @@ export {
   type CardCapacity,
   type DamagedZone,
 } from './card.js';
-export { CardZone, ZoneFileReader, type FileInfo, type PendingPut, type PutOptions, type ZonePut, type ZoneCapacity } from './zone.js';
+export {
+  CardZone,
+  ZoneFileReader,
+  type FileInfo,
+  type PendingPut,
+  type PutOptions,
+  type ZonePut,
+  type ZoneCapacity,
+} from './zone.js';
 export { fsck, type FsckReport, type FsckProblem, type FsckZoneReport } from './fsck.js';
 export type { FileKeyProvider, NewFileKey } from './file-keys.js';

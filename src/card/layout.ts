@@ -109,7 +109,10 @@ export function decodeHeader(block: Uint8Array): CardHeader | null {
   if (v.getUint32(end) !== crc32(block.subarray(0, end))) return null;
   const version = v.getUint16(8);
   if (version > FORMAT_VERSION || version === 0) {
-    throw new CardError('CARD_UNSUPPORTED_VERSION', `card format version ${version} is newer than this simvault (${FORMAT_VERSION})`);
+    throw new CardError(
+      'CARD_UNSUPPORTED_VERSION',
+      `card format version ${version} is newer than this simvault (${FORMAT_VERSION})`,
+    );
   }
   if (block[15] !== Math.log2(BLOCK_SIZE)) return null;
   const zones: ZoneEntry[] = [];
@@ -151,6 +154,13 @@ export function zoneBinding(h: CardHeader, entry: ZoneEntry): Uint8Array {
   v.setUint32(8, entry.startBlock);
   v.setUint32(12, entry.blockCount);
   return sha256(
-    concatBytes(utf8('simvault/v1 zone binding'), h.cardIdentity, h.cardKeyIdentifier, fixed, entry.salt, entry.keyIdentifier),
+    concatBytes(
+      utf8('simvault/v1 zone binding'),
+      h.cardIdentity,
+      h.cardKeyIdentifier,
+      fixed,
+      entry.salt,
+      entry.keyIdentifier,
+    ),
   );
 }

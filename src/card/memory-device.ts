@@ -7,7 +7,12 @@
  * @module
  */
 import type { BlockDevice } from './device.js';
-import { assertAccess, assertDeviceSize, assertSectorSize, assertWriteData } from './device-access.js';
+import {
+  assertAccess,
+  assertDeviceSize,
+  assertSectorSize,
+  assertWriteData,
+} from './device-access.js';
 import { DeviceError } from './device-error.js';
 
 const PAGE_SIZE = 1 << 20;

@@ -37,7 +37,7 @@ export interface Ptr {
 export const PTR_SIZE = 16;
 
 /** The null pointer. */
-export const NULL_PTR: Ptr = Object.freeze({ addr: 0, nonce: new Uint8Array(12) }) as Ptr;
+export const NULL_PTR: Ptr = Object.freeze({ addr: 0, nonce: new Uint8Array(12) });
 
 /** Write a pointer at `off`. */
 export function putPtr(view: DataView, bytes: Uint8Array, off: number, p: Ptr): void {
@@ -65,7 +65,10 @@ export class ZoneBlocks {
 
   private offset(addr: number, blocks = 1): number {
     if (!Number.isInteger(addr) || addr < 0 || addr + blocks > this.count) {
-      throw new CardError('CARD_CORRUPT', `block ${addr}+${blocks} lies outside the zone of ${this.count} blocks`);
+      throw new CardError(
+        'CARD_CORRUPT',
+        `block ${addr}+${blocks} lies outside the zone of ${this.count} blocks`,
+      );
     }
     return (this.start + addr) * BLOCK_SIZE;
   }
@@ -90,7 +93,8 @@ export class ZoneBlocks {
 
   /** Seal a body (at most {@link BODY_SIZE} bytes, zero-padded) into block `addr`. */
   async writeSealed(addr: number, kind: Kind, body: Uint8Array): Promise<Ptr> {
-    if (body.length > BODY_SIZE) throw new Error(`sealed body of ${body.length} bytes exceeds ${BODY_SIZE}`);
+    if (body.length > BODY_SIZE)
+      throw new Error(`sealed body of ${body.length} bytes exceeds ${BODY_SIZE}`);
     const plain = new Uint8Array(BODY_SIZE);
     plain.set(body);
     const nonce = randomBytes(12);
@@ -109,12 +113,21 @@ export class ZoneBlocks {
   async readSealed(addr: number, kind: Kind, expected?: Ptr): Promise<Uint8Array> {
     const block = await this.read(addr, 1);
     const body = await this.openSealed(block, addr, kind, expected);
-    if (!body) throw new CardError('CARD_CORRUPT', `sealed block ${addr} (kind ${kind}) failed authentication`);
+    if (!body)
+      throw new CardError(
+        'CARD_CORRUPT',
+        `sealed block ${addr} (kind ${kind}) failed authentication`,
+      );
     return body;
   }
 
   /** Open a block already read; `null` if it does not authenticate. */
-  async openSealed(block: Uint8Array, addr: number, kind: Kind, expected?: Ptr): Promise<Uint8Array | null> {
+  async openSealed(
+    block: Uint8Array,
+    addr: number,
+    kind: Kind,
+    expected?: Ptr,
+  ): Promise<Uint8Array | null> {
     const nonce = block.subarray(0, 12);
     if (expected && !equalBytes(nonce, expected.nonce)) return null;
     return this.aead.open(nonce, block.subarray(12), this.aad(addr, kind));

@@ -7,7 +7,15 @@
  */
 import { equalBytes, utf8 } from '../bytes.js';
 import { CardError } from '../errors.js';
-import { BODY_SIZE, getPtr, Kind, putPtr, PTR_SIZE, type Ptr, type ZoneBlocks } from './sealed-blocks.js';
+import {
+  BODY_SIZE,
+  getPtr,
+  Kind,
+  putPtr,
+  PTR_SIZE,
+  type Ptr,
+  type ZoneBlocks,
+} from './sealed-blocks.js';
 
 const MAGIC = utf8('SVZONE01');
 const FIXED = 48;
@@ -30,7 +38,8 @@ export interface Superblock {
 
 /** Encode a superblock body. */
 export function encodeSuperblock(s: Superblock): Uint8Array {
-  if (s.index.length > MAX_INDEX_PTRS) throw new CardError('CARD_NO_SPACE', 'zone too large for its superblock');
+  if (s.index.length > MAX_INDEX_PTRS)
+    throw new CardError('CARD_NO_SPACE', 'zone too large for its superblock');
   const body = new Uint8Array(FIXED + s.index.length * PTR_SIZE);
   const v = new DataView(body.buffer);
   body.set(MAGIC, 0);
@@ -41,16 +50,20 @@ export function encodeSuperblock(s: Superblock): Uint8Array {
   v.setUint32(36, Math.floor(s.bytes / 2 ** 32));
   v.setUint32(40, s.bytes >>> 0);
   v.setUint16(44, s.index.length);
-  s.index.forEach((p, i) => putPtr(v, body, FIXED + i * PTR_SIZE, p));
+  s.index.forEach((p, i) => {
+    putPtr(v, body, FIXED + i * PTR_SIZE, p);
+  });
   return body;
 }
 
 /** Decode a superblock body; throws `CARD_CORRUPT` if it is not one. */
 export function decodeSuperblock(body: Uint8Array): Superblock {
   const v = new DataView(body.buffer, body.byteOffset, body.length);
-  if (!equalBytes(body.subarray(0, 8), MAGIC)) throw new CardError('CARD_CORRUPT', 'superblock has no magic');
+  if (!equalBytes(body.subarray(0, 8), MAGIC))
+    throw new CardError('CARD_CORRUPT', 'superblock has no magic');
   const n = v.getUint16(44);
-  if (n > MAX_INDEX_PTRS) throw new CardError('CARD_CORRUPT', 'superblock lists too many index blocks');
+  if (n > MAX_INDEX_PTRS)
+    throw new CardError('CARD_CORRUPT', 'superblock lists too many index blocks');
   const root = getPtr(v, body, 16);
   return {
     generation: v.getUint32(8) * 2 ** 32 + v.getUint32(12),

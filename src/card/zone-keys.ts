@@ -23,7 +23,13 @@ export interface ZoneInstanceKeys {
 }
 
 function instance(parent: Uint8Array, salt: Uint8Array, label: string, length: number): Uint8Array {
-  return hkdf(sha256, parent, salt, concatBytes(utf8(`simvault/v1 card-zone ${label}`), new Uint8Array([0])), length);
+  return hkdf(
+    sha256,
+    parent,
+    salt,
+    concatBytes(utf8(`simvault/v1 card-zone ${label}`), new Uint8Array([0])),
+    length,
+  );
 }
 
 /** Derive a zone instance's keys from the SIM's zone keys and the zone salt. */

@@ -8,7 +8,13 @@
  */
 import { concatBytes, equalBytes, randomBytes, toHex, utf8 } from '../bytes.js';
 import { CardError, SimvaultError } from '../errors.js';
-import { ChunkEncryptor, ciphertextLength, CHUNK_SIZE, HEADER_LENGTH, SALT_LENGTH } from '../crypto/chunked.js';
+import {
+  ChunkEncryptor,
+  ciphertextLength,
+  CHUNK_SIZE,
+  HEADER_LENGTH,
+  SALT_LENGTH,
+} from '../crypto/chunked.js';
 import { RandomAccessDecryptor, type RandomAccessSource } from '../crypto/random-access.js';
 import type { Zone as ZoneName } from '../crypto/keys.js';
 import type { Suite } from '../crypto/suites.js';
@@ -170,11 +176,23 @@ export interface ZoneMountParams {
 }
 
 function checkName(name: string): void {
-  if (typeof name !== 'string') throw new CardError('CARD_BAD_NAME', 'a file name must be a string');
+  if (typeof name !== 'string')
+    throw new CardError('CARD_BAD_NAME', 'a file name must be a string');
   const bytes = utf8(name).length;
-  if (bytes === 0 || bytes > MAX_NAME_BYTES) throw new CardError('CARD_BAD_NAME', `a file name must be 1..${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes}`);
-  if (/[\u0000-\u001f\u007f]/.test(name) || name.includes('\uFFFD') || /[\uD800-\uDFFF]/.test(name.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))) {
-    throw new CardError('CARD_BAD_NAME', 'a file name may not contain control characters or lone surrogates');
+  if (bytes === 0 || bytes > MAX_NAME_BYTES)
+    throw new CardError(
+      'CARD_BAD_NAME',
+      `a file name must be 1..${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes}`,
+    );
+  if (
+    /[\u0000-\u001f\u007f]/.test(name) ||
+    name.includes('\uFFFD') ||
+    /[\uD800-\uDFFF]/.test(name.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))
+  ) {
+    throw new CardError(
+      'CARD_BAD_NAME',
+      'a file name may not contain control characters or lone surrogates',
+    );
   }
 }
 
@@ -183,7 +201,13 @@ function blocksFor(bytes: number): number {
 }
 
 function infoOf(r: FileRecord): FileInfo {
-  return { name: r.name, size: r.size, storedBytes: blocksFor(r.ctLength) * BLOCK_SIZE, mtime: r.mtime, fileId: toHex(r.fileId) };
+  return {
+    name: r.name,
+    size: r.size,
+    storedBytes: blocksFor(r.ctLength) * BLOCK_SIZE,
+    mtime: r.mtime,
+    fileId: toHex(r.fileId),
+  };
 }
 
 /**
@@ -237,7 +261,10 @@ export class CardZone {
     const { best } = await readSuperblocks(p.blocks);
     if (!best) throw new CardError('CARD_CORRUPT', `zone ${p.zone}: no superblock authenticates`);
     if (anchor !== undefined && best.generation < anchor) {
-      throw new CardError('CARD_ROLLED_BACK', `zone ${p.zone} is at generation ${best.generation}, older than the anchored ${anchor}`);
+      throw new CardError(
+        'CARD_ROLLED_BACK',
+        `zone ${p.zone} is at generation ${best.generation}, older than the anchored ${anchor}`,
+      );
     }
     const alloc = await AllocationMap.load(p.blocks, p.blocks.count, best.index);
     return new CardZone(p, best, alloc, new FileTable(p.blocks, p.keys.nameKey, best.root));
@@ -255,7 +282,13 @@ export class CardZone {
   capacity(): ZoneCapacity {
     const capacity = this.p.blocks.count * BLOCK_SIZE;
     const free = this.alloc.freeBlocks * BLOCK_SIZE;
-    return { capacity, used: capacity - free, free, files: this.sb.files, fileBytes: this.sb.bytes };
+    return {
+      capacity,
+      used: capacity - free,
+      free,
+      files: this.sb.files,
+      fileBytes: this.sb.bytes,
+    };
   }
 
   private alive(): void {
@@ -268,40 +301,78 @@ export class CardZone {
   }
 
   private context(fileId: Uint8Array): Uint8Array {
-    return concatBytes(utf8('simvault/v1 card-file'), new Uint8Array([0]), this.p.cardIdentity, new Uint8Array([this.p.zoneIdByte]), fileId);
+    return concatBytes(
+      utf8('simvault/v1 card-file'),
+      new Uint8Array([0]),
+      this.p.cardIdentity,
+      new Uint8Array([this.p.zoneIdByte]),
+      fileId,
+    );
   }
 
   /** Chunked-encryption options of a file: the card's suite and backend, the file's context. */
   private contentOptions(fileId: Uint8Array) {
-    return { suite: this.p.suite.name, context: this.context(fileId), ...(this.p.backend ? { backend: this.p.backend } : {}) };
+    return {
+      suite: this.p.suite.name,
+      context: this.context(fileId),
+      ...(this.p.backend ? { backend: this.p.backend } : {}),
+    };
   }
 
   /** The chip, or `CARD_CHIP_UNAVAILABLE`. */
   private chip(): FileKeyProvider {
-    if (!this.p.chip) throw new CardError('CARD_CHIP_UNAVAILABLE', `zone ${this.name} is in secure-chip mode and no chip was given to the mount`);
+    if (!this.p.chip)
+      throw new CardError(
+        'CARD_CHIP_UNAVAILABLE',
+        `zone ${this.name} is in secure-chip mode and no chip was given to the mount`,
+      );
     return this.p.chip;
   }
 
   /** The content input key of a file: the zone's, or in secure-chip mode its own from the chip. */
   private async fileContentKey(r: FileRecord): Promise<Uint8Array> {
     if (!this.p.secureChip) {
-      if (r.wrappedKey) throw new CardError('CARD_CORRUPT', `file '${r.name}' carries a chip-wrapped key in a zone without a chip`);
+      if (r.wrappedKey)
+        throw new CardError(
+          'CARD_CORRUPT',
+          `file '${r.name}' carries a chip-wrapped key in a zone without a chip`,
+        );
       return this.p.keys.contentKey;
     }
-    if (!r.wrappedKey) throw new CardError('CARD_CORRUPT', `file '${r.name}' of a secure-chip zone has no wrapped key`);
-    return chipContentKey(await this.chip().unwrapFileKey(r.wrappedKey, this.context(r.fileId)), this.p.zoneSalt, this.p.suite);
+    if (!r.wrappedKey)
+      throw new CardError(
+        'CARD_CORRUPT',
+        `file '${r.name}' of a secure-chip zone has no wrapped key`,
+      );
+    return chipContentKey(
+      await this.chip().unwrapFileKey(r.wrappedKey, this.context(r.fileId)),
+      this.p.zoneSalt,
+      this.p.suite,
+    );
   }
 
   /** A new file's content key and the wrapped form to record (secure-chip mode), or the zone's. */
-  private async newFileContentKey(fileId: Uint8Array): Promise<{ key: Uint8Array; wrapped: Uint8Array | undefined }> {
+  private async newFileContentKey(
+    fileId: Uint8Array,
+  ): Promise<{ key: Uint8Array; wrapped: Uint8Array | undefined }> {
     if (!this.p.secureChip) return { key: this.p.keys.contentKey, wrapped: undefined };
     const { key, wrapped } = await this.chip().newFileKey(this.context(fileId));
-    if (wrapped.length > 255) throw new CardError('CARD_CHIP_UNAVAILABLE', 'the chip returned a wrapped key longer than 255 bytes');
+    if (wrapped.length > 255)
+      throw new CardError(
+        'CARD_CHIP_UNAVAILABLE',
+        'the chip returned a wrapped key longer than 255 bytes',
+      );
     return { key: chipContentKey(key, this.p.zoneSalt, this.p.suite), wrapped: wrapped.slice() };
   }
 
   private async commit(files: number, bytes: number): Promise<void> {
-    const next: Superblock = { generation: this.sb.generation + 1, root: null, files, bytes, index: [] };
+    const next: Superblock = {
+      generation: this.sb.generation + 1,
+      root: null,
+      files,
+      bytes,
+      index: [],
+    };
     try {
       next.root = await this.table.prepareCommit(this.alloc);
       next.index = await this.alloc.prepareCommit();
@@ -312,7 +383,10 @@ export class CardZone {
       this.table.rollback();
       this.alloc.rollback();
       // Whether the superblock reached the card is unknown: only a remount can tell.
-      this.broken = new CardError('CARD_NOT_MOUNTED', `zone ${this.name}: a commit failed (${(e as Error).message}); remount the card`);
+      this.broken = new CardError(
+        'CARD_NOT_MOUNTED',
+        `zone ${this.name}: a commit failed (${(e as Error).message}); remount the card`,
+      );
       throw e;
     }
     this.alloc.afterCommit();
@@ -333,7 +407,8 @@ export class CardZone {
 
   private writable(): void {
     this.alive();
-    if (this.p.readOnly) throw new CardError('CARD_READ_ONLY', `zone ${this.name} is mounted read-only`);
+    if (this.p.readOnly)
+      throw new CardError('CARD_READ_ONLY', `zone ${this.name} is mounted read-only`);
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -397,12 +472,21 @@ export class CardZone {
    */
   async open(name: string): Promise<ZoneFileReader> {
     const r = await this.record(name);
-    if (r.ctLength !== ciphertextLength(r.size)) throw new CardError('CARD_CORRUPT', `file '${name}': recorded lengths disagree`);
+    if (r.ctLength !== ciphertextLength(r.size))
+      throw new CardError('CARD_CORRUPT', `file '${name}': recorded lengths disagree`);
     const { extents } = await readExtents(this.p.blocks, r);
     const source = new ExtentSource(this.p.blocks, extents, r.ctLength);
     const salt = await source.read(0, SALT_LENGTH);
-    if (!equalBytes(salt, r.salt)) throw new CardError('CARD_CORRUPT', `file '${name}': stored ciphertext does not belong to its record`);
-    const reader = await RandomAccessDecryptor.open(await this.fileContentKey(r), source, this.contentOptions(r.fileId));
+    if (!equalBytes(salt, r.salt))
+      throw new CardError(
+        'CARD_CORRUPT',
+        `file '${name}': stored ciphertext does not belong to its record`,
+      );
+    const reader = await RandomAccessDecryptor.open(
+      await this.fileContentKey(r),
+      source,
+      this.contentOptions(r.fileId),
+    );
     return new ZoneFileReader(infoOf(r), reader);
   }
 
@@ -419,7 +503,11 @@ export class CardZone {
   }
 
   /** Store a whole file from memory. */
-  async writeFile(name: string, data: Uint8Array, options: Omit<PutOptions, 'size'> = {}): Promise<FileInfo> {
+  async writeFile(
+    name: string,
+    data: Uint8Array,
+    options: Omit<PutOptions, 'size'> = {},
+  ): Promise<FileInfo> {
     const put = await this.put(name, { ...options, size: data.length });
     const w = put.writable.getWriter();
     await w.write(data.subarray(put.offset));
@@ -448,7 +536,11 @@ export class CardZone {
     checkName(name);
     await this.withLock(async () => {
       const r = await this.table.remove(name, true);
-      if (!r) throw new CardError('CARD_NOT_FOUND', `no interrupted put named '${name}' in zone ${this.name}`);
+      if (!r)
+        throw new CardError(
+          'CARD_NOT_FOUND',
+          `no interrupted put named '${name}' in zone ${this.name}`,
+        );
       await this.freeRecord(r);
       await this.commit(this.sb.files, this.sb.bytes);
     });
@@ -467,10 +559,15 @@ export class CardZone {
       let bytes = this.sb.bytes;
       try {
         const r = await this.table.remove(from);
-        if (!r) throw new CardError('CARD_NOT_FOUND', `no file named '${from}' in zone ${this.name}`);
+        if (!r)
+          throw new CardError('CARD_NOT_FOUND', `no file named '${from}' in zone ${this.name}`);
         const target = await this.table.remove(to);
         if (target) {
-          if (!overwrite) throw new CardError('CARD_EXISTS', `a file named '${to}' already exists in zone ${this.name}`);
+          if (!overwrite)
+            throw new CardError(
+              'CARD_EXISTS',
+              `a file named '${to}' already exists in zone ${this.name}`,
+            );
           await this.freeRecord(target);
           files--;
           bytes -= target.size;
@@ -494,17 +591,30 @@ export class CardZone {
     checkName(name);
     const { size, sourceTag = '', resume = false, overwrite = true } = options;
     const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT;
-    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new CardError('CARD_SIZE_MISMATCH', `size must be a non-negative integer, got ${size}`);
-    if (utf8(sourceTag).length > MAX_TAG_BYTES) throw new CardError('CARD_BAD_NAME', `a source tag is at most ${MAX_TAG_BYTES} bytes`);
-    if (!Number.isSafeInteger(checkpointBytes) || checkpointBytes < CHUNK_SIZE) throw new CardError('CARD_SIZE_MISMATCH', 'checkpointBytes must be at least 16 KiB');
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0))
+      throw new CardError('CARD_SIZE_MISMATCH', `size must be a non-negative integer, got ${size}`);
+    if (utf8(sourceTag).length > MAX_TAG_BYTES)
+      throw new CardError('CARD_BAD_NAME', `a source tag is at most ${MAX_TAG_BYTES} bytes`);
+    if (!Number.isSafeInteger(checkpointBytes) || checkpointBytes < CHUNK_SIZE)
+      throw new CardError('CARD_SIZE_MISMATCH', 'checkpointBytes must be at least 16 KiB');
     this.writable();
     const release = await this.lock.acquire();
     try {
       this.alive();
-      if (!overwrite && (await this.table.find(name))) throw new CardError('CARD_EXISTS', `a file named '${name}' already exists in zone ${this.name}`);
+      if (!overwrite && (await this.table.find(name)))
+        throw new CardError(
+          'CARD_EXISTS',
+          `a file named '${name}' already exists in zone ${this.name}`,
+        );
       const pending = await this.table.find(name, true);
       let session: PutSession;
-      if (pending && resume && pending.size === (size ?? -1) && pending.sourceTag === sourceTag && sourceTag !== '') {
+      if (
+        pending &&
+        resume &&
+        pending.size === (size ?? -1) &&
+        pending.sourceTag === sourceTag &&
+        sourceTag !== ''
+      ) {
         session = await PutSession.resume(this, pending, checkpointBytes);
       } else {
         // No match (or no resume asked): start over with a fresh salt, never re-encrypting a
@@ -514,7 +624,14 @@ export class CardZone {
           await this.freeRecord(pending);
         }
         if (size !== undefined) this.ensureRoom(size);
-        session = await PutSession.start(this, name, size, sourceTag, checkpointBytes, options.mtime);
+        session = await PutSession.start(
+          this,
+          name,
+          size,
+          sourceTag,
+          checkpointBytes,
+          options.mtime,
+        );
       }
       return session.handle(release);
     } catch (e) {
@@ -545,7 +662,12 @@ export class CardZone {
    * @internal Apply fsck's repairs in one commit: mark referenced blocks used, free leaked ones, and
    * correct the file counters.
    */
-  async repair(fix: { markUsed: number[]; free: number[]; files: number; bytes: number }): Promise<void> {
+  async repair(fix: {
+    markUsed: number[];
+    free: number[];
+    files: number;
+    bytes: number;
+  }): Promise<void> {
     await this.withLock(async () => {
       try {
         for (const b of fix.markUsed) await this.alloc.markUsed(b);
@@ -569,10 +691,14 @@ export class CardZone {
       fileContentKey: (r: FileRecord) => this.fileContentKey(r),
       newFileContentKey: (id: Uint8Array) => this.newFileContentKey(id),
       commit: (files: number, bytes: number) => this.commit(files, bytes),
-      abandon: () => this.abandonChanges(),
+      abandon: () => {
+        this.abandonChanges();
+      },
       freeRecord: (r: FileRecord, o?: { keepData?: boolean }) => this.freeRecord(r, o),
       superblock: () => this.sb,
-      alive: () => this.alive(),
+      alive: () => {
+        this.alive();
+      },
     };
   }
 }
@@ -601,11 +727,21 @@ export class ZoneFileReader {
 
   /** Bytes `[start, end)` as a stream, one chunk at a time (constant memory). */
   stream(start = 0, end = this.info.size): ReadableStream<Uint8Array> {
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.info.size) {
-      throw new CardError('CARD_SIZE_MISMATCH', `range [${start}, ${end}) is outside the file of ${this.info.size} bytes`);
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      start < 0 ||
+      end < start ||
+      end > this.info.size
+    ) {
+      throw new CardError(
+        'CARD_SIZE_MISMATCH',
+        `range [${start}, ${end}) is outside the file of ${this.info.size} bytes`,
+      );
     }
     const reader = this.reader;
-    const windowEnd = (pos: number) => Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
+    const windowEnd = (pos: number) =>
+      Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
     // One window is read and decrypted ahead, so the device read of the next overlaps with the
     // consumer's handling of this one.
     const fetch = (from: number): { to: number; data: Promise<Uint8Array> } => {
@@ -651,7 +787,8 @@ class ExtentSource implements RandomAccessSource {
       this.starts.push(n);
       n += e.count;
     }
-    if (n < blocksFor(size)) throw new CardError('CARD_CORRUPT', 'a file has fewer blocks than its ciphertext needs');
+    if (n < blocksFor(size))
+      throw new CardError('CARD_CORRUPT', 'a file has fewer blocks than its ciphertext needs');
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
@@ -708,7 +845,6 @@ class PutSession {
   private ctWritten: number;
   private plain: number;
   private sinceCheckpoint = 0;
-  private checkpointed: boolean;
 
   private constructor(
     private readonly zone: CardZone,
@@ -721,16 +857,21 @@ class PutSession {
     private readonly enc: ChunkEncryptor,
     private readonly mtime: number | undefined,
     private readonly wrappedKey: Uint8Array | undefined,
-    resumed?: { extents: Extent[]; ctLength: number; tail: Uint8Array; tailBlock: number | undefined },
+    resumed?: {
+      extents: Extent[];
+      ctLength: number;
+      tail: Uint8Array;
+      tailBlock: number | undefined;
+    },
   ) {
     const batch = WRITE_BATCH + 2 * SEALED_CHUNK + BLOCK_SIZE;
-    const bufSize = size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE);
+    const bufSize =
+      size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE);
     this.buf = new Uint8Array(bufSize);
     this.spare = new Uint8Array(bufSize);
     this.extents = resumed?.extents ?? [];
     this.ctWritten = resumed ? resumed.ctLength - resumed.tail.length : 0;
     this.plain = resumed ? ((resumed.ctLength - HEADER_LENGTH) / SEALED_CHUNK) * CHUNK_SIZE : 0;
-    this.checkpointed = resumed !== undefined;
     if (resumed) {
       this.buf.set(resumed.tail, 0);
       this.len = resumed.tail.length;
@@ -738,12 +879,30 @@ class PutSession {
     }
   }
 
-  static async start(zone: CardZone, name: string, size: number | undefined, tag: string, cp: number, mtime: number | undefined): Promise<PutSession> {
+  static async start(
+    zone: CardZone,
+    name: string,
+    size: number | undefined,
+    tag: string,
+    cp: number,
+    mtime: number | undefined,
+  ): Promise<PutSession> {
     const { contentOptions, newFileContentKey } = zone.internals;
     const fileId = randomBytes(16);
     const { key, wrapped } = await newFileContentKey(fileId);
     const enc = await ChunkEncryptor.create(key, contentOptions(fileId));
-    const s = new PutSession(zone, name, size, tag, cp, fileId, enc.header.slice(0, SALT_LENGTH), enc, mtime, wrapped);
+    const s = new PutSession(
+      zone,
+      name,
+      size,
+      tag,
+      cp,
+      fileId,
+      enc.header.slice(0, SALT_LENGTH),
+      enc,
+      mtime,
+      wrapped,
+    );
     s.append(enc.header);
     return s;
   }
@@ -751,7 +910,11 @@ class PutSession {
   static async resume(zone: CardZone, r: FileRecord, cp: number): Promise<PutSession> {
     const { params, contentOptions, table, fileContentKey } = zone.internals;
     const chunks = (r.ctLength - HEADER_LENGTH) / SEALED_CHUNK;
-    if (!Number.isInteger(chunks) || r.ctLength < HEADER_LENGTH) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' stopped off a chunk boundary`);
+    if (!Number.isInteger(chunks) || r.ctLength < HEADER_LENGTH)
+      throw new CardError(
+        'CARD_CORRUPT',
+        `interrupted put '${r.name}' stopped off a chunk boundary`,
+      );
     const { extents, listBlocks } = await readExtents(params.blocks, r);
     const tailLen = r.ctLength % BLOCK_SIZE;
     let tail = new Uint8Array(0);
@@ -763,17 +926,35 @@ class PutSession {
     }
     // Check the durable prefix really is this put's: its salt opens the first bytes.
     const head = await new ExtentSource(params.blocks, extents, r.ctLength).read(0, SALT_LENGTH);
-    if (!equalBytes(head, r.salt)) throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' does not match its record`);
-    const enc = await ChunkEncryptor.resume(await fileContentKey(r), r.salt, chunks, contentOptions(r.fileId));
+    if (!equalBytes(head, r.salt))
+      throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' does not match its record`);
+    const enc = await ChunkEncryptor.resume(
+      await fileContentKey(r),
+      r.salt,
+      chunks,
+      contentOptions(r.fileId),
+    );
     // The pending record's extent blocks are rewritten at the next checkpoint or commit.
     await table.remove(r.name, true);
     for (const b of listBlocks) await zone.internals.alloc.free(b, 1);
-    return new PutSession(zone, r.name, r.size < 0 ? undefined : r.size, r.sourceTag, cp, r.fileId, r.salt, enc, undefined, r.wrappedKey, {
-      extents,
-      ctLength: r.ctLength,
-      tail,
-      tailBlock,
-    });
+    return new PutSession(
+      zone,
+      r.name,
+      r.size < 0 ? undefined : r.size,
+      r.sourceTag,
+      cp,
+      r.fileId,
+      r.salt,
+      enc,
+      undefined,
+      r.wrappedKey,
+      {
+        extents,
+        ctLength: r.ctLength,
+        tail,
+        tailBlock,
+      },
+    );
   }
 
   private append(bytes: Uint8Array): void {
@@ -814,9 +995,15 @@ class PutSession {
       while (blocks > 0) {
         const run = await alloc.allocateRun(blocks);
         if (!run) throw new CardError('CARD_NO_SPACE', `zone ${this.zone.name} is full`);
-        writes.push(params.blocks.write(run.start, this.buf.subarray(off, off + run.count * BLOCK_SIZE)));
+        writes.push(
+          params.blocks.write(run.start, this.buf.subarray(off, off + run.count * BLOCK_SIZE)),
+        );
         const last = this.extents[this.extents.length - 1];
-        if (last && last.start + last.count === run.start) this.extents[this.extents.length - 1] = { start: last.start, count: last.count + run.count };
+        if (last && last.start + last.count === run.start)
+          this.extents[this.extents.length - 1] = {
+            start: last.start,
+            count: last.count + run.count,
+          };
         else this.extents.push(run);
         off += run.count * BLOCK_SIZE;
         blocks -= run.count;
@@ -860,7 +1047,8 @@ class PutSession {
       sourceTag: this.sourceTag,
       wrappedKey: this.wrappedKey,
     };
-    if (this.extents.length <= INLINE_EXTENTS) return { ...base, extents: this.extents.slice(), extentList: undefined };
+    if (this.extents.length <= INLINE_EXTENTS)
+      return { ...base, extents: this.extents.slice(), extentList: undefined };
     const ptr = await writeExtentBlocks(params.blocks, alloc, this.extents);
     return { ...base, extents: undefined, extentList: { ptr, count: this.extents.length } };
   }
@@ -878,13 +1066,15 @@ class PutSession {
     const sb = superblock();
     await commit(sb.files, sb.bytes);
     this.sinceCheckpoint = 0;
-    this.checkpointed = true;
   }
 
   async write(data: Uint8Array): Promise<void> {
     this.zone.internals.alive();
     if (this.size !== undefined && this.plain + data.length > this.size) {
-      throw new CardError('CARD_SIZE_MISMATCH', `put '${this.name}' received more than its declared ${this.size} bytes`);
+      throw new CardError(
+        'CARD_SIZE_MISMATCH',
+        `put '${this.name}' received more than its declared ${this.size} bytes`,
+      );
     }
     let off = 0;
     while (off < data.length) {
@@ -904,7 +1094,10 @@ class PutSession {
   async close(): Promise<void> {
     const { table, commit, superblock, freeRecord } = this.zone.internals;
     if (this.size !== undefined && this.plain !== this.size) {
-      throw new CardError('CARD_SIZE_MISMATCH', `put '${this.name}' received ${this.plain} of its declared ${this.size} bytes`);
+      throw new CardError(
+        'CARD_SIZE_MISMATCH',
+        `put '${this.name}' received ${this.plain} of its declared ${this.size} bytes`,
+      );
     }
     const last = await this.enc.final();
     if (this.len + last.length > this.buf.length) await this.writeOut(false);
@@ -946,7 +1139,8 @@ class PutSession {
       offset: this.plain,
       writable: new WritableStream<Uint8Array>({
         write: async (chunk) => {
-          if (!(chunk instanceof Uint8Array)) return fail(new CardError('CARD_SIZE_MISMATCH', 'put streams take Uint8Array chunks'));
+          if (!(chunk instanceof Uint8Array))
+            return fail(new CardError('CARD_SIZE_MISMATCH', 'put streams take Uint8Array chunks'));
           try {
             await this.write(chunk);
           } catch (e) {

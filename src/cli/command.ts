@@ -42,7 +42,9 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   args: string[],
   options: T,
   allowPositionals = true,
-): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>> {
+): ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>
+> {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (e) {
@@ -57,7 +59,8 @@ export function writeResult(io: CliIO, json: boolean, value: unknown, text: stri
 
 /** Exit code and stderr text for a thrown value. */
 export function describeFailure(e: unknown): { code: number; text: string } {
-  if (e instanceof UsageError) return { code: 2, text: `simvault: ${e.message}\nTry 'simvault --help'.` };
+  if (e instanceof UsageError)
+    return { code: 2, text: `simvault: ${e.message}\nTry 'simvault --help'.` };
   if (e instanceof SimvaultError) return { code: 1, text: `simvault: ${e.code}: ${e.message}` };
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {

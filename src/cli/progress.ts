@@ -123,7 +123,9 @@ export class ProgressBar {
         this.add(chunk.length);
         controller.enqueue(chunk);
       },
-      flush: () => this.finish(),
+      flush: () => {
+        this.finish();
+      },
     });
   }
 }

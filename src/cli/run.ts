@@ -45,7 +45,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const hint = prefix.length
       ? `\nDid you mean: ${prefix.map((c) => `simvault ${c.path.join(' ')}`).join(', ')}`
       : '';
-    io.stderr.write(`simvault: unknown command '${argv.join(' ')}'${hint}\nTry 'simvault --help'.\n`);
+    io.stderr.write(
+      `simvault: unknown command '${argv.join(' ')}'${hint}\nTry 'simvault --help'.\n`,
+    );
     return 2;
   }
   if (found.rest.includes('--help') || found.rest.includes('-h')) {

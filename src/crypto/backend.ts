@@ -25,9 +25,17 @@ export interface AeadKey {
    * Encrypt and authenticate; returns ciphertext followed by the 16-byte tag. `aad` is
    * authenticated but not encrypted (chunked encryption never uses it; card metadata blocks do).
    */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  seal(
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad?: Uint8Array,
+  ): Uint8Array | Promise<Uint8Array>;
   /** Verify and decrypt ciphertext-with-tag; `null` when it does not authenticate. */
-  open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
+  open(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad?: Uint8Array,
+  ): Uint8Array | null | Promise<Uint8Array | null>;
 }
 
 /**
@@ -105,8 +113,18 @@ interface NodeDecipher {
   setAuthTag(tag: Uint8Array): void;
 }
 interface NodeCrypto {
-  createCipheriv(alg: string, key: Uint8Array, iv: Uint8Array, opts?: { authTagLength: number }): NodeCipher;
-  createDecipheriv(alg: string, key: Uint8Array, iv: Uint8Array, opts?: { authTagLength: number }): NodeDecipher;
+  createCipheriv(
+    alg: string,
+    key: Uint8Array,
+    iv: Uint8Array,
+    opts?: { authTagLength: number },
+  ): NodeCipher;
+  createDecipheriv(
+    alg: string,
+    key: Uint8Array,
+    iv: Uint8Array,
+    opts?: { authTagLength: number },
+  ): NodeDecipher;
   getCiphers(): string[];
 }
 
@@ -178,15 +196,28 @@ function makeWebCryptoBackend(subtle: SubtleCrypto): CipherBackend {
       if (aead === 'AEAD_CHACHA20_POLY1305') {
         throw new ArgumentError('webcrypto has no ChaCha20-Poly1305', 'UNSUPPORTED');
       }
-      const ck = await subtle.importKey('raw', key.slice(), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+      const ck = await subtle.importKey('raw', key.slice(), { name: 'AES-GCM' }, false, [
+        'encrypt',
+        'decrypt',
+      ]);
       return {
         async seal(nonce, plaintext, aad) {
-          const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128, ...(aad?.length ? { additionalData: aad.slice() } : {}) };
+          const params = {
+            name: 'AES-GCM',
+            iv: nonce.slice(),
+            tagLength: 128,
+            ...(aad?.length ? { additionalData: aad.slice() } : {}),
+          };
           return new Uint8Array(await subtle.encrypt(params, ck, plaintext.slice()));
         },
         async open(nonce, sealed, aad) {
           try {
-            const params = { name: 'AES-GCM', iv: nonce.slice(), tagLength: 128, ...(aad?.length ? { additionalData: aad.slice() } : {}) };
+            const params = {
+              name: 'AES-GCM',
+              iv: nonce.slice(),
+              tagLength: 128,
+              ...(aad?.length ? { additionalData: aad.slice() } : {}),
+            };
             return new Uint8Array(await subtle.decrypt(params, ck, sealed.slice()));
           } catch {
             return null;
@@ -263,9 +294,13 @@ export function getBackend(choice: BackendChoice = 'auto', aead?: AeadName): Cip
       return native && (!aead || native.supports(aead)) ? native : nobleBackend;
     }
     default:
-      throw new ArgumentError(`unknown backend '${String(choice)}' (noble, node, webcrypto, native, auto)`, 'UNSUPPORTED');
+      throw new ArgumentError(
+        `unknown backend '${String(choice)}' (noble, node, webcrypto, native, auto)`,
+        'UNSUPPORTED',
+      );
   }
-  if (!backend) throw new ArgumentError(`backend '${choice}' is not available in this runtime`, 'UNSUPPORTED');
+  if (!backend)
+    throw new ArgumentError(`backend '${choice}' is not available in this runtime`, 'UNSUPPORTED');
   if (aead && !backend.supports(aead)) {
     throw new ArgumentError(`backend '${backend.name}' cannot run ${aead}`, 'UNSUPPORTED');
   }

@@ -7,7 +7,12 @@
  */
 import { assertBytes } from '../bytes.js';
 import { SimvaultError } from '../errors.js';
-import { ChunkDecryptor, ChunkEncryptor, type ChunkedOptions, type EncryptOptions } from './chunked.js';
+import {
+  ChunkDecryptor,
+  ChunkEncryptor,
+  type ChunkedOptions,
+  type EncryptOptions,
+} from './chunked.js';
 
 /**
  * Options of the stream adapters.
@@ -24,15 +29,28 @@ export interface StreamOptions {
 }
 
 function abortError(signal: AbortSignal): SimvaultError {
-  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+  const reason =
+    signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
   return new SimvaultError('ABORTED', `stream aborted: ${reason}`);
 }
 
-function watch(signal: AbortSignal | undefined, controller: TransformStreamDefaultController<Uint8Array>): void {
+function watch(
+  signal: AbortSignal | undefined,
+  controller: TransformStreamDefaultController<Uint8Array>,
+): void {
   if (!signal) return;
   // Erroring (not throwing) keeps the stream constructible and reports ABORTED to its reader.
-  if (signal.aborted) return controller.error(abortError(signal));
-  signal.addEventListener('abort', () => controller.error(abortError(signal)), { once: true });
+  if (signal.aborted) {
+    controller.error(abortError(signal));
+    return;
+  }
+  signal.addEventListener(
+    'abort',
+    () => {
+      controller.error(abortError(signal));
+    },
+    { once: true },
+  );
 }
 
 function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array {

@@ -119,7 +119,10 @@ export interface MessageKeys {
 function checkKey(suite: Suite, inputKey: Uint8Array): void {
   assertBytes(inputKey, 'input key');
   if (inputKey.length !== suite.keyLength) {
-    throw new CryptoError('CRYPTO_BAD_KEY', `${suite.name} needs a ${suite.keyLength}-byte key, got ${inputKey.length}`);
+    throw new CryptoError(
+      'CRYPTO_BAD_KEY',
+      `${suite.name} needs a ${suite.keyLength}-byte key, got ${inputKey.length}`,
+    );
   }
 }
 
@@ -144,7 +147,11 @@ export function deriveMessageKeys(
   assertBytes(salt, 'salt', SALT_LENGTH);
   assertBytes(context, 'context');
   const info = concatBytes(PREFIX, utf8(suite.aead), new Uint8Array([0]), salt, context);
-  const okm = hkdfExpandSha512(inputKey, info, suite.keyLength + suite.nonceLength + COMMITMENT_LENGTH);
+  const okm = hkdfExpandSha512(
+    inputKey,
+    info,
+    suite.keyLength + suite.nonceLength + COMMITMENT_LENGTH,
+  );
   return {
     key: okm.subarray(0, suite.keyLength),
     baseNonce: okm.subarray(suite.keyLength, suite.keyLength + suite.nonceLength),
@@ -178,10 +185,13 @@ function hkdfExpandSha512(prk: Uint8Array, info: Uint8Array, length: number): Ui
  */
 export function ciphertextLength(plaintextLength: number): number {
   if (!Number.isSafeInteger(plaintextLength) || plaintextLength < 0) {
-    throw new ArgumentError(`plaintext length must be a non-negative safe integer, got ${plaintextLength}`);
+    throw new ArgumentError(
+      `plaintext length must be a non-negative safe integer, got ${plaintextLength}`,
+    );
   }
   const chunks = Math.floor(plaintextLength / CHUNK_SIZE) + 1;
-  if (chunks > MAX_CHUNKS) throw new CryptoError('CRYPTO_TOO_LARGE', `${plaintextLength} bytes exceed the format's limit`);
+  if (chunks > MAX_CHUNKS)
+    throw new CryptoError('CRYPTO_TOO_LARGE', `${plaintextLength} bytes exceed the format's limit`);
   return HEADER_LENGTH + plaintextLength + chunks * TAG;
 }
 
@@ -197,14 +207,23 @@ export function ciphertextLength(plaintextLength: number): number {
  */
 export function plaintextLength(ciphertextLength: number): number {
   if (!Number.isSafeInteger(ciphertextLength) || ciphertextLength < 0) {
-    throw new ArgumentError(`ciphertext length must be a non-negative safe integer, got ${ciphertextLength}`);
+    throw new ArgumentError(
+      `ciphertext length must be a non-negative safe integer, got ${ciphertextLength}`,
+    );
   }
   const body = ciphertextLength - HEADER_LENGTH;
-  if (body < TAG) throw new CryptoError('CRYPTO_TRUNCATED', `a ciphertext of ${ciphertextLength} bytes is too short`);
+  if (body < TAG)
+    throw new CryptoError(
+      'CRYPTO_TRUNCATED',
+      `a ciphertext of ${ciphertextLength} bytes is too short`,
+    );
   const full = Math.floor(body / SEALED_CHUNK);
   const last = body % SEALED_CHUNK;
   if (last < TAG) {
-    throw new CryptoError('CRYPTO_TRUNCATED', `a ciphertext of ${ciphertextLength} bytes ends inside or at a chunk boundary`);
+    throw new CryptoError(
+      'CRYPTO_TRUNCATED',
+      `a ciphertext of ${ciphertextLength} bytes ends inside or at a chunk boundary`,
+    );
   }
   if (full + 1 > MAX_CHUNKS) throw new CryptoError('CRYPTO_TOO_LARGE', 'too many chunks');
   return full * CHUNK_SIZE + last - TAG;
@@ -212,7 +231,8 @@ export function plaintextLength(ciphertextLength: number): number {
 
 /** Nonce for chunk `index`: the base nonce with its last 5 bytes XORed with the 38-bit index. */
 export function chunkNonce(baseNonce: Uint8Array, index: number): Uint8Array {
-  if (index >= MAX_CHUNKS) throw new CryptoError('CRYPTO_TOO_LARGE', 'the chunk counter reached 2^38');
+  if (index >= MAX_CHUNKS)
+    throw new CryptoError('CRYPTO_TOO_LARGE', 'the chunk counter reached 2^38');
   const nonce = baseNonce.slice();
   const n = nonce.length;
   const hi = Math.floor(index / 2 ** 32);
@@ -321,9 +341,15 @@ export class ChunkEncryptor {
    * @param index - the first chunk not yet durably written
    * @param options - suite, backend, context of the interrupted message
    */
-  static async resume(inputKey: Uint8Array, salt: Uint8Array, index: number, options: ChunkedOptions = {}): Promise<ChunkEncryptor> {
+  static async resume(
+    inputKey: Uint8Array,
+    salt: Uint8Array,
+    index: number,
+    options: ChunkedOptions = {},
+  ): Promise<ChunkEncryptor> {
     assertBytes(salt, 'salt', SALT_LENGTH);
-    if (!Number.isSafeInteger(index) || index < 0 || index >= MAX_CHUNKS) throw new ArgumentError(`chunk index ${index} out of range`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= MAX_CHUNKS)
+      throw new ArgumentError(`chunk index ${index} out of range`);
     const { cipher, commitment } = await openMessageCipher(inputKey, salt, options);
     const enc = new ChunkEncryptor(cipher, concatBytes(salt, commitment));
     enc.index = index;
@@ -483,10 +509,16 @@ export class ChunkDecryptor {
     if (this.done) throw new ArgumentError('decryptor already finished');
     try {
       if (!this.cipher) {
-        throw new CryptoError('CRYPTO_TRUNCATED', `ciphertext ends inside the ${HEADER_LENGTH}-byte header`);
+        throw new CryptoError(
+          'CRYPTO_TRUNCATED',
+          `ciphertext ends inside the ${HEADER_LENGTH}-byte header`,
+        );
       }
       if (this.len < TAG || this.len === SEALED_CHUNK) {
-        throw new CryptoError('CRYPTO_TRUNCATED', `ciphertext ends without a short final chunk (after chunk ${this.index})`);
+        throw new CryptoError(
+          'CRYPTO_TRUNCATED',
+          `ciphertext ends without a short final chunk (after chunk ${this.index})`,
+        );
       }
       const last = await this.cipher.open(this.index++, this.buf.subarray(0, this.len));
       this.done = true;
@@ -508,7 +540,11 @@ export class ChunkDecryptor {
  * await decrypt(key, ct); // 'hello' as bytes
  * ```
  */
-export async function encrypt(inputKey: Uint8Array, plaintext: Uint8Array, options: EncryptOptions = {}): Promise<Uint8Array> {
+export async function encrypt(
+  inputKey: Uint8Array,
+  plaintext: Uint8Array,
+  options: EncryptOptions = {},
+): Promise<Uint8Array> {
   assertBytes(plaintext, 'plaintext');
   const enc = await ChunkEncryptor.create(inputKey, options);
   const out = new Uint8Array(ciphertextLength(plaintext.length));
@@ -532,7 +568,11 @@ export async function encrypt(inputKey: Uint8Array, plaintext: Uint8Array, optio
  * const pt = await decrypt(key, await encrypt(key, new Uint8Array([7])));
  * ```
  */
-export async function decrypt(inputKey: Uint8Array, ciphertext: Uint8Array, options: ChunkedOptions = {}): Promise<Uint8Array> {
+export async function decrypt(
+  inputKey: Uint8Array,
+  ciphertext: Uint8Array,
+  options: ChunkedOptions = {},
+): Promise<Uint8Array> {
   assertBytes(ciphertext, 'ciphertext');
   const dec = ChunkDecryptor.create(inputKey, options);
   let expected: number;

@@ -14,7 +14,13 @@ import { Deflate, Inflate, deflateSync, inflateSync } from 'fflate';
 import { assertBytes, concatBytes, utf8 } from '../bytes.js';
 import { CryptoError, SimvaultError } from '../errors.js';
 import type { BackendChoice } from './backend.js';
-import { ChunkDecryptor, ChunkEncryptor, decrypt, encrypt, type EncryptOptions } from './chunked.js';
+import {
+  ChunkDecryptor,
+  ChunkEncryptor,
+  decrypt,
+  encrypt,
+  type EncryptOptions,
+} from './chunked.js';
 import type { StreamOptions } from './chunked-stream.js';
 import { KEY_LENGTH, deriveKey } from './keys.js';
 import { DEFAULT_SUITE, getSuite, suiteById, type Suite, type SuiteName } from './suites.js';
@@ -104,10 +110,15 @@ function buildHeader(suite: Suite, compressed: boolean): Uint8Array {
 export function parseEnvelopeHeader(bytes: Uint8Array): EnvelopeInfo {
   assertBytes(bytes, 'envelope');
   if (bytes.length < ENVELOPE_HEADER_LENGTH) {
-    throw new CryptoError('CRYPTO_BAD_ENVELOPE', `envelope of ${bytes.length} bytes is shorter than its header`);
+    throw new CryptoError(
+      'CRYPTO_BAD_ENVELOPE',
+      `envelope of ${bytes.length} bytes is shorter than its header`,
+    );
   }
-  if (MAGIC.some((m, i) => bytes[i] !== m)) throw new CryptoError('CRYPTO_BAD_ENVELOPE', 'not a simvault envelope (bad magic)');
-  if (bytes[4] !== VERSION) throw new CryptoError('CRYPTO_BAD_ENVELOPE', `unsupported envelope version ${bytes[4]}`);
+  if (MAGIC.some((m, i) => bytes[i] !== m))
+    throw new CryptoError('CRYPTO_BAD_ENVELOPE', 'not a simvault envelope (bad magic)');
+  if (bytes[4] !== VERSION)
+    throw new CryptoError('CRYPTO_BAD_ENVELOPE', `unsupported envelope version ${bytes[4]}`);
   let suite: Suite;
   try {
     suite = suiteById(bytes[5]!);
@@ -116,15 +127,28 @@ export function parseEnvelopeHeader(bytes: Uint8Array): EnvelopeInfo {
   }
   const flags = bytes[6]!;
   if ((flags & ~FLAG_DEFLATE) !== 0 || bytes[7] !== 0) {
-    throw new CryptoError('CRYPTO_BAD_ENVELOPE', `unknown envelope flags ${flags.toString(16)}/${bytes[7]!.toString(16)}`);
+    throw new CryptoError(
+      'CRYPTO_BAD_ENVELOPE',
+      `unknown envelope flags ${flags.toString(16)}/${bytes[7]!.toString(16)}`,
+    );
   }
   return { version: VERSION, suite: suite.name, compressed: (flags & FLAG_DEFLATE) !== 0 };
 }
 
-function envelopeParams(fileKey: Uint8Array, header: Uint8Array, suite: Suite, userContext?: Uint8Array) {
+function envelopeParams(
+  fileKey: Uint8Array,
+  header: Uint8Array,
+  suite: Suite,
+  userContext?: Uint8Array,
+) {
   assertBytes(fileKey, 'file key', KEY_LENGTH);
   const inputKey = deriveKey(fileKey, 'envelope', utf8(suite.aead), suite.keyLength);
-  const context = concatBytes(utf8('simvault/v1 envelope'), new Uint8Array([0]), header, userContext ?? new Uint8Array(0));
+  const context = concatBytes(
+    utf8('simvault/v1 envelope'),
+    new Uint8Array([0]),
+    header,
+    userContext ?? new Uint8Array(0),
+  );
   return { inputKey, context };
 }
 
@@ -139,13 +163,21 @@ function envelopeParams(fileKey: Uint8Array, header: Uint8Array, suite: Suite, u
  * await openEnvelope(fileKey, sealed);
  * ```
  */
-export async function sealEnvelope(fileKey: Uint8Array, plaintext: Uint8Array, options: SealOptions = {}): Promise<Uint8Array> {
+export async function sealEnvelope(
+  fileKey: Uint8Array,
+  plaintext: Uint8Array,
+  options: SealOptions = {},
+): Promise<Uint8Array> {
   assertBytes(plaintext, 'plaintext');
   const suite = getSuite(options.suite ?? DEFAULT_SUITE);
   const header = buildHeader(suite, options.compress === true);
   const { inputKey, context } = envelopeParams(fileKey, header, suite, options.context);
   const body = options.compress ? deflateSync(plaintext) : plaintext;
-  const opts: EncryptOptions = { suite: suite.name, context, ...(options.backend ? { backend: options.backend } : {}) };
+  const opts: EncryptOptions = {
+    suite: suite.name,
+    context,
+    ...(options.backend ? { backend: options.backend } : {}),
+  };
   return concatBytes(header, await encrypt(inputKey, body, opts));
 }
 
@@ -159,7 +191,11 @@ export async function sealEnvelope(fileKey: Uint8Array, plaintext: Uint8Array, o
  * const plain = await openEnvelope(fileKey, await sealEnvelope(fileKey, new Uint8Array([1])));
  * ```
  */
-export async function openEnvelope(fileKey: Uint8Array, sealed: Uint8Array, options: OpenOptions = {}): Promise<Uint8Array> {
+export async function openEnvelope(
+  fileKey: Uint8Array,
+  sealed: Uint8Array,
+  options: OpenOptions = {},
+): Promise<Uint8Array> {
   const info = parseEnvelopeHeader(sealed);
   const suite = getSuite(info.suite);
   const header = sealed.subarray(0, ENVELOPE_HEADER_LENGTH);
@@ -173,7 +209,10 @@ export async function openEnvelope(fileKey: Uint8Array, sealed: Uint8Array, opti
   try {
     return inflateSync(body);
   } catch (e) {
-    throw new CryptoError('CRYPTO_DECOMPRESS_FAILED', `authenticated plaintext did not inflate: ${(e as Error).message}`);
+    throw new CryptoError(
+      'CRYPTO_DECOMPRESS_FAILED',
+      `authenticated plaintext did not inflate: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -191,21 +230,38 @@ function abortError(signal: AbortSignal): SimvaultError {
  * const sealed = new Blob(['data']).stream().pipeThrough(createSealStream(fileKey, { compress: true }));
  * ```
  */
-export function createSealStream(fileKey: Uint8Array, options: SealOptions & StreamOptions = {}): TransformStream<Uint8Array, Uint8Array> {
+export function createSealStream(
+  fileKey: Uint8Array,
+  options: SealOptions & StreamOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
   const suite = getSuite(options.suite ?? DEFAULT_SUITE);
   const header = buildHeader(suite, options.compress === true);
   const { inputKey, context } = envelopeParams(fileKey, header, suite, options.context);
   const { signal } = options;
   let enc: ChunkEncryptor;
   let pending: Uint8Array[] = [];
-  const deflate = options.compress ? new Deflate({ level: 6 }, (data) => pending.push(data)) : undefined;
-  const emit = async (controller: TransformStreamDefaultController<Uint8Array>, data: Uint8Array) => {
+  const deflate = options.compress
+    ? new Deflate({ level: 6 }, (data) => pending.push(data))
+    : undefined;
+  const emit = async (
+    controller: TransformStreamDefaultController<Uint8Array>,
+    data: Uint8Array,
+  ) => {
     for (const c of await enc.update(data)) controller.enqueue(c);
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
-      if (signal?.aborted) return controller.error(abortError(signal));
-      signal?.addEventListener('abort', () => controller.error(abortError(signal)), { once: true });
+      if (signal?.aborted) {
+        controller.error(abortError(signal));
+        return;
+      }
+      signal?.addEventListener(
+        'abort',
+        () => {
+          controller.error(abortError(signal));
+        },
+        { once: true },
+      );
       enc = await ChunkEncryptor.create(inputKey, {
         suite: suite.name,
         context,
@@ -249,7 +305,10 @@ export function createSealStream(fileKey: Uint8Array, options: SealOptions & Str
  * const plain = sealed.pipeThrough(createOpenStream(new Uint8Array(32)));
  * ```
  */
-export function createOpenStream(fileKey: Uint8Array, options: OpenOptions & StreamOptions = {}): TransformStream<Uint8Array, Uint8Array> {
+export function createOpenStream(
+  fileKey: Uint8Array,
+  options: OpenOptions & StreamOptions = {},
+): TransformStream<Uint8Array, Uint8Array> {
   assertBytes(fileKey, 'file key', KEY_LENGTH);
   const { signal } = options;
   const head = new Uint8Array(ENVELOPE_HEADER_LENGTH);
@@ -257,7 +316,11 @@ export function createOpenStream(fileKey: Uint8Array, options: OpenOptions & Str
   let dec: ChunkDecryptor | undefined;
   let inflate: Inflate | undefined;
   let pending: Uint8Array[] = [];
-  const release = (controller: TransformStreamDefaultController<Uint8Array>, plain: Uint8Array, final: boolean) => {
+  const release = (
+    controller: TransformStreamDefaultController<Uint8Array>,
+    plain: Uint8Array,
+    final: boolean,
+  ) => {
     if (!inflate) {
       if (plain.length) controller.enqueue(plain);
       return;
@@ -265,7 +328,10 @@ export function createOpenStream(fileKey: Uint8Array, options: OpenOptions & Str
     try {
       inflate.push(plain, final);
     } catch (e) {
-      throw new CryptoError('CRYPTO_DECOMPRESS_FAILED', `authenticated plaintext did not inflate: ${(e as Error).message}`);
+      throw new CryptoError(
+        'CRYPTO_DECOMPRESS_FAILED',
+        `authenticated plaintext did not inflate: ${(e as Error).message}`,
+      );
     }
     const out = pending;
     pending = [];
@@ -273,8 +339,17 @@ export function createOpenStream(fileKey: Uint8Array, options: OpenOptions & Str
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
-      if (signal?.aborted) return controller.error(abortError(signal));
-      signal?.addEventListener('abort', () => controller.error(abortError(signal)), { once: true });
+      if (signal?.aborted) {
+        controller.error(abortError(signal));
+        return;
+      }
+      signal?.addEventListener(
+        'abort',
+        () => {
+          controller.error(abortError(signal));
+        },
+        { once: true },
+      );
     },
     async transform(chunk, controller) {
       if (signal?.aborted) throw abortError(signal);
@@ -300,7 +375,11 @@ export function createOpenStream(fileKey: Uint8Array, options: OpenOptions & Str
     },
     async flush(controller) {
       if (signal?.aborted) throw abortError(signal);
-      if (!dec) throw new CryptoError('CRYPTO_BAD_ENVELOPE', `envelope of ${headLen} bytes is shorter than its header`);
+      if (!dec)
+        throw new CryptoError(
+          'CRYPTO_BAD_ENVELOPE',
+          `envelope of ${headLen} bytes is shorter than its header`,
+        );
       release(controller, await dec.final(), true);
     },
   });

@@ -5,7 +5,15 @@
  *
  * @module
  */
-export { SUITES, DEFAULT_SUITE, getSuite, suiteById, type Suite, type SuiteName, type AeadName } from './suites.js';
+export {
+  SUITES,
+  DEFAULT_SUITE,
+  getSuite,
+  suiteById,
+  type Suite,
+  type SuiteName,
+  type AeadName,
+} from './suites.js';
 export {
   getBackend,
   availableBackends,

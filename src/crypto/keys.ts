@@ -50,7 +50,12 @@ export type Zone = (typeof ZONES)[number];
  * ZONE_IDS.user; // 4
  * ```
  */
-export const ZONE_IDS: Readonly<Record<Zone, number>> = Object.freeze({ operator: 1, advertising: 2, multimedia: 3, user: 4 });
+export const ZONE_IDS: Readonly<Record<Zone, number>> = Object.freeze({
+  operator: 1,
+  advertising: 2,
+  multimedia: 3,
+  user: 4,
+});
 
 /**
  * The HKDF salt of every derivation in the hierarchy.
@@ -95,10 +100,16 @@ export const KEY_IDENTIFIER_LENGTH = 16;
  * const k = deriveKey(new Uint8Array(32), 'metadata', new Uint8Array(), 32);
  * ```
  */
-export function deriveKey(parent: Uint8Array, label: string, context: Uint8Array, length: number): Uint8Array {
+export function deriveKey(
+  parent: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number,
+): Uint8Array {
   assertBytes(parent, 'parent key', KEY_LENGTH);
   assertBytes(context, 'context');
-  if (!/^[a-z-]+$/.test(label)) throw new ArgumentError(`label '${label}' must be lower-case letters and dashes`);
+  if (!/^[a-z-]+$/.test(label))
+    throw new ArgumentError(`label '${label}' must be lower-case letters and dashes`);
   const info = concatBytes(utf8(`simvault/v1 ${label}`), new Uint8Array([0]), context);
   return hkdf(sha256, parent, KEY_HIERARCHY_SALT, info, length);
 }
@@ -115,7 +126,8 @@ export function deriveKey(parent: Uint8Array, label: string, context: Uint8Array
  */
 export function cardIdentity(cid: Uint8Array): Uint8Array {
   assertBytes(cid, 'CID');
-  if (cid.length !== 16 && cid.length !== 15) throw new ArgumentError(`CID must be 16 bytes (or its 15-byte identity), got ${cid.length}`);
+  if (cid.length !== 16 && cid.length !== 15)
+    throw new ArgumentError(`CID must be 16 bytes (or its 15-byte identity), got ${cid.length}`);
   return cid.slice(0, 15);
 }
 
@@ -144,7 +156,8 @@ export function deriveCardKey(bindingKey: Uint8Array, cid: Uint8Array): Uint8Arr
  */
 export function deriveZoneKey(cardKey: Uint8Array, zone: Zone): Uint8Array {
   const id = ZONE_IDS[zone];
-  if (id === undefined) throw new ArgumentError(`unknown zone '${String(zone)}' (${ZONES.join(', ')})`);
+  if (id === undefined)
+    throw new ArgumentError(`unknown zone '${String(zone)}' (${ZONES.join(', ')})`);
   return deriveKey(cardKey, 'zone', new Uint8Array([id]), KEY_LENGTH);
 }
 
@@ -171,7 +184,10 @@ export function keyIdentifier(key: Uint8Array): Uint8Array {
  * deriveContentKey(new Uint8Array(32), 'cobblestone-128').length; // 16
  * ```
  */
-export function deriveContentKey(zoneKey: Uint8Array, suite: SuiteName = DEFAULT_SUITE): Uint8Array {
+export function deriveContentKey(
+  zoneKey: Uint8Array,
+  suite: SuiteName = DEFAULT_SUITE,
+): Uint8Array {
   const s = getSuite(suite);
   return deriveKey(zoneKey, 'content', utf8(s.aead), s.keyLength);
 }
@@ -238,7 +254,11 @@ export interface CardKeys {
  * const keys = deriveZoneKeys(new Uint8Array(32), 'advertising');
  * ```
  */
-export function deriveZoneKeys(cardKey: Uint8Array, zone: Zone, suite: SuiteName = DEFAULT_SUITE): ZoneKeys {
+export function deriveZoneKeys(
+  cardKey: Uint8Array,
+  zone: Zone,
+  suite: SuiteName = DEFAULT_SUITE,
+): ZoneKeys {
   const zoneKey = deriveZoneKey(cardKey, zone);
   return {
     zone,
@@ -259,7 +279,11 @@ export function deriveZoneKeys(cardKey: Uint8Array, zone: Zone, suite: SuiteName
  * keys.zones.user.contentKey; // the user zone's content key
  * ```
  */
-export function deriveCardKeys(bindingKey: Uint8Array, cid: Uint8Array, suite: SuiteName = DEFAULT_SUITE): CardKeys {
+export function deriveCardKeys(
+  bindingKey: Uint8Array,
+  cid: Uint8Array,
+  suite: SuiteName = DEFAULT_SUITE,
+): CardKeys {
   const cardKey = deriveCardKey(bindingKey, cid);
   const zones = {} as Record<Zone, ZoneKeys>;
   for (const zone of ZONES) zones[zone] = deriveZoneKeys(cardKey, zone, suite);

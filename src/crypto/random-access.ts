@@ -84,9 +84,16 @@ export class RandomAccessDecryptor {
    * @param source - the ciphertext
    * @param options - suite, context and backend used to encrypt
    */
-  static async open(inputKey: Uint8Array, source: RandomAccessSource, options: ChunkedOptions = {}): Promise<RandomAccessDecryptor> {
+  static async open(
+    inputKey: Uint8Array,
+    source: RandomAccessSource,
+    options: ChunkedOptions = {},
+  ): Promise<RandomAccessDecryptor> {
     if (source.size < HEADER_LENGTH) {
-      throw new CryptoError('CRYPTO_TRUNCATED', `ciphertext of ${source.size} bytes ends inside the header`);
+      throw new CryptoError(
+        'CRYPTO_TRUNCATED',
+        `ciphertext of ${source.size} bytes ends inside the header`,
+      );
     }
     const header = await readExact(source, 0, HEADER_LENGTH);
     const { cipher } = await openMessageCipher(
@@ -121,8 +128,16 @@ export class RandomAccessDecryptor {
    * @param end - one past the last byte (default the message length)
    */
   async read(start = 0, end = this.length): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end > this.length) {
-      throw new ArgumentError(`range [${start}, ${end}) is outside the message of ${this.length} bytes`);
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      start < 0 ||
+      end < start ||
+      end > this.length
+    ) {
+      throw new ArgumentError(
+        `range [${start}, ${end}) is outside the message of ${this.length} bytes`,
+      );
     }
     const out = new Uint8Array(end - start);
     // A read that reaches the end of the message also authenticates the final chunk (which may
@@ -132,13 +147,17 @@ export class RandomAccessDecryptor {
     const first = Math.floor(start / CHUNK_SIZE);
     const last = toEnd ? this.lastChunk : Math.floor((end - 1) / CHUNK_SIZE);
     // One read of the sealed chunks the range needs, then one AEAD open per chunk.
-    const sealedEnd = last === this.lastChunk ? this.source.size : HEADER_LENGTH + (last + 1) * SEALED_CHUNK;
+    const sealedEnd =
+      last === this.lastChunk ? this.source.size : HEADER_LENGTH + (last + 1) * SEALED_CHUNK;
     const sealedStart = HEADER_LENGTH + first * SEALED_CHUNK;
     const sealed = await readExact(this.source, sealedStart, sealedEnd - sealedStart);
     let off = 0;
     for (let i = first; i <= last; i++) {
       const at = (i - first) * SEALED_CHUNK;
-      const plain = await this.cipher.open(i, sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK)));
+      const plain = await this.cipher.open(
+        i,
+        sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK)),
+      );
       const from = Math.max(0, start - i * CHUNK_SIZE);
       const to = Math.min(plain.length, end - i * CHUNK_SIZE);
       out.set(plain.subarray(from, to), off);
@@ -157,10 +176,17 @@ export class RandomAccessDecryptor {
   }
 }
 
-async function readExact(source: RandomAccessSource, offset: number, length: number): Promise<Uint8Array> {
+async function readExact(
+  source: RandomAccessSource,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
   const bytes = await source.read(offset, length);
   if (bytes.length !== length) {
-    throw new CryptoError('CRYPTO_TRUNCATED', `source returned ${bytes.length} of ${length} bytes at offset ${offset}`);
+    throw new CryptoError(
+      'CRYPTO_TRUNCATED',
+      `source returned ${bytes.length} of ${length} bytes at offset ${offset}`,
+    );
   }
   return bytes;
 }

@@ -66,7 +66,14 @@ export interface Suite {
  * ```
  */
 export const SUITES: Readonly<Record<SuiteName, Suite>> = Object.freeze({
-  'cobblestone-256': { name: 'cobblestone-256', id: 1, aead: 'AEAD_AES_256_GCM', keyLength: 32, nonceLength: 12, tagLength: 16 },
+  'cobblestone-256': {
+    name: 'cobblestone-256',
+    id: 1,
+    aead: 'AEAD_AES_256_GCM',
+    keyLength: 32,
+    nonceLength: 12,
+    tagLength: 16,
+  },
   'cobblestone-chacha20poly1305': {
     name: 'cobblestone-chacha20poly1305',
     id: 2,
@@ -75,7 +82,14 @@ export const SUITES: Readonly<Record<SuiteName, Suite>> = Object.freeze({
     nonceLength: 12,
     tagLength: 16,
   },
-  'cobblestone-128': { name: 'cobblestone-128', id: 3, aead: 'AEAD_AES_128_GCM', keyLength: 16, nonceLength: 12, tagLength: 16 },
+  'cobblestone-128': {
+    name: 'cobblestone-128',
+    id: 3,
+    aead: 'AEAD_AES_128_GCM',
+    keyLength: 16,
+    nonceLength: 12,
+    tagLength: 16,
+  },
 });
 
 /**
@@ -100,7 +114,11 @@ export const DEFAULT_SUITE: SuiteName = 'cobblestone-256';
  */
 export function getSuite(name: string): Suite {
   const suite = (SUITES as Record<string, Suite>)[name];
-  if (!suite) throw new ArgumentError(`unknown suite '${name}' (known: ${Object.keys(SUITES).join(', ')})`, 'UNSUPPORTED');
+  if (!suite)
+    throw new ArgumentError(
+      `unknown suite '${name}' (known: ${Object.keys(SUITES).join(', ')})`,
+      'UNSUPPORTED',
+    );
   return suite;
 }
 

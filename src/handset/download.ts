@@ -86,7 +86,8 @@ export interface StoredResource {
 }
 
 function retryable(e: unknown): boolean {
-  if (e instanceof HandsetError) return e.code === 'HANDSET_HTTP' && (e.status === undefined || e.status >= 500);
+  if (e instanceof HandsetError)
+    return e.code === 'HANDSET_HTTP' && (e.status === undefined || e.status >= 500);
   if (e instanceof SimvaultError) return e.code === 'CARD_SIZE_MISMATCH';
   // A body stream that broke off (TypeError "terminated", an aborted socket): the network's fault.
   return true;
@@ -115,18 +116,35 @@ function rangeStart(res: Response): number | undefined {
 }
 
 /** One attempt: resume from the card's checkpoint when there is one, else download it all. */
-async function attempt(o: StoreResourceOptions, resumed: (from: number) => void): Promise<{ status: number; from: number; etag: string | null }> {
-  const pending = (await o.zone.pending()).find((p) => p.name === o.name && p.size === o.size && p.sourceTag !== '' && p.durableBytes > 0);
+async function attempt(
+  o: StoreResourceOptions,
+  resumed: (from: number) => void,
+): Promise<{ status: number; from: number; etag: string | null }> {
+  const pending = (await o.zone.pending()).find(
+    (p) => p.name === o.name && p.size === o.size && p.sourceTag !== '' && p.durableBytes > 0,
+  );
   if (pending) {
-    const put = await o.zone.put(o.name, { size: o.size, sourceTag: pending.sourceTag, resume: true, checkpointBytes: o.checkpointBytes });
+    const put = await o.zone.put(o.name, {
+      size: o.size,
+      sourceTag: pending.sourceTag,
+      resume: true,
+      checkpointBytes: o.checkpointBytes,
+    });
     let res: Response;
     try {
-      res = await o.link.request(o.url, { headers: { range: `bytes=${put.offset}-`, 'if-range': `"${pending.sourceTag}"` } });
+      res = await o.link.request(o.url, {
+        headers: { range: `bytes=${put.offset}-`, 'if-range': `"${pending.sourceTag}"` },
+      });
     } catch (e) {
       await put.writable.abort(e).catch(() => undefined);
       throw e;
     }
-    if (res.status === 206 && res.body && rangeStart(res) === put.offset && sourceTagOfEtag(res.headers.get('etag')) === pending.sourceTag) {
+    if (
+      res.status === 206 &&
+      res.body &&
+      rangeStart(res) === put.offset &&
+      sourceTagOfEtag(res.headers.get('etag')) === pending.sourceTag
+    ) {
       resumed(put.offset);
       await feed(res.body, put);
       return { status: 206, from: put.offset, etag: res.headers.get('etag') };
@@ -137,12 +155,17 @@ async function attempt(o: StoreResourceOptions, resumed: (from: number) => void)
     await o.zone.abandon(o.name).catch(() => undefined);
   }
   const res = await o.link.request(o.url);
-  if (!res.body) throw new HandsetError('HANDSET_DOWNLOAD_FAILED', `${o.url.pathname}: the answer has no body`);
+  if (!res.body)
+    throw new HandsetError('HANDSET_DOWNLOAD_FAILED', `${o.url.pathname}: the answer has no body`);
   const etag = res.headers.get('etag');
   const tag = sourceTagOfEtag(etag);
   let put: ZonePut;
   try {
-    put = await o.zone.put(o.name, { size: o.size, checkpointBytes: o.checkpointBytes, ...(tag !== undefined ? { sourceTag: tag } : {}) });
+    put = await o.zone.put(o.name, {
+      size: o.size,
+      checkpointBytes: o.checkpointBytes,
+      ...(tag !== undefined ? { sourceTag: tag } : {}),
+    });
   } catch (e) {
     await res.body.cancel().catch(() => undefined);
     throw e;
@@ -175,11 +198,21 @@ export async function storeResource(o: StoreResourceOptions): Promise<StoredReso
       o.onAttempt?.({ number: attempts, from: done.from, status: done.status });
       break;
     } catch (e) {
-      const from = (await o.zone.pending().catch(() => [])).find((p) => p.name === o.name)?.durableBytes ?? 0;
-      o.onAttempt?.({ number: attempts, from, status: e instanceof HandsetError ? (e.status ?? 0) : 0, error: e instanceof Error ? e.message : String(e) });
+      const from =
+        (await o.zone.pending().catch(() => [])).find((p) => p.name === o.name)?.durableBytes ?? 0;
+      o.onAttempt?.({
+        number: attempts,
+        from,
+        status: e instanceof HandsetError ? (e.status ?? 0) : 0,
+        error: e instanceof Error ? e.message : String(e),
+      });
       if (!retryable(e) || attempts >= o.maxAttempts) {
         if (e instanceof SimvaultError) throw e;
-        throw new HandsetError('HANDSET_DOWNLOAD_FAILED', `${o.url.pathname}: ${e instanceof Error ? e.message : String(e)} (after ${attempts} attempt(s))`, { cause: e });
+        throw new HandsetError(
+          'HANDSET_DOWNLOAD_FAILED',
+          `${o.url.pathname}: ${e instanceof Error ? e.message : String(e)} (after ${attempts} attempt(s))`,
+          { cause: e },
+        );
       }
     }
   }

@@ -28,7 +28,11 @@ export class HandsetError extends SimvaultError {
    * @param message - what went wrong
    * @param options - the HTTP status and the cause
    */
-  constructor(code: ErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
     super(code, message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.status = options.status;
   }
@@ -46,5 +50,7 @@ export class HandsetError extends SimvaultError {
  * ```
  */
 export function knownCode(code: unknown): ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : 'HANDSET_HTTP';
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)
+    ? (code as ErrorCode)
+    : 'HANDSET_HTTP';
 }

@@ -387,7 +387,10 @@ export class Handset {
    * Run a proactive session: answer every command, scripted SELECT ITEM choices first (`script`,
    * by item text, following "More..." pages), then post the SIM's short messages.
    */
-  async #session(first: SimResponse, script: readonly string[] = []): Promise<{ sent: MoAnswer[]; prompts: number }> {
+  async #session(
+    first: SimResponse,
+    script: readonly string[] = [],
+  ): Promise<{ sent: MoAnswer[]; prompts: number }> {
     const wanted = [...script];
     const outgoing: Uint8Array[] = [];
     let prompts = 0;
@@ -418,10 +421,18 @@ export class Handset {
             return { general: TOOLKIT_RESULT.terminatedByUser };
           }
           prompts++;
-          const chosen = this.#user({ title: cmd.title ?? '', items: cmd.items.map((i) => i.text) });
+          const chosen = this.#user({
+            title: cmd.title ?? '',
+            items: cmd.items.map((i) => i.text),
+          });
           const hit = chosen === undefined ? undefined : cmd.items.find((i) => i.text === chosen);
-          this.#event('user', `"${cmd.title ?? ''}": ${hit ? `chose "${hit.text}"` : 'backed out'}`);
-          return hit ? { general: TOOLKIT_RESULT.ok, itemId: hit.id } : { general: TOOLKIT_RESULT.terminatedByUser };
+          this.#event(
+            'user',
+            `"${cmd.title ?? ''}": ${hit ? `chose "${hit.text}"` : 'backed out'}`,
+          );
+          return hit
+            ? { general: TOOLKIT_RESULT.ok, itemId: hit.id }
+            : { general: TOOLKIT_RESULT.terminatedByUser };
         }
       }
     };
@@ -431,7 +442,8 @@ export class Handset {
       const a = await this.#sendMo(tpdu);
       if (a) sent.push(a);
     }
-    if (wanted.length) throw new HandsetError('HANDSET_REFUSED', `the SIM menu offers no item "${wanted[0]}"`);
+    if (wanted.length)
+      throw new HandsetError('HANDSET_REFUSED', `the SIM menu offers no item "${wanted[0]}"`);
     return { sent, prompts };
   }
 
@@ -449,10 +461,14 @@ export class Handset {
       throw e;
     }
     if (a.status === 'incomplete') return a;
-    if (a.kind === 'por') this.#event('PoR', `SIM's proof of receipt relayed (status ${a.porStatus ?? '?'})`);
+    if (a.kind === 'por')
+      this.#event('PoR', `SIM's proof of receipt relayed (status ${a.porStatus ?? '?'})`);
     else if (a.message) {
       const step = MO_STEPS[a.message.type] ?? 'SMS';
-      this.#event(step, `SIM's ${a.message.type} (transaction ${a.message.transactionId}) sent by SMS to the OTA server and relayed`);
+      this.#event(
+        step,
+        `SIM's ${a.message.type} (transaction ${a.message.transactionId}) sent by SMS to the OTA server and relayed`,
+      );
     }
     return a;
   }
@@ -463,8 +479,16 @@ export class Handset {
     for (const m of messages) {
       this.#after = Math.max(this.#after, m.seq);
       const r = await this.sim.smsPpDownload(fromHex(m.tpdu));
-      if (r.sw === 0x6200) this.#event('security', `SIM refused a secured packet (counter ${m.counter}); nothing changed`);
-      else this.#event('309-310', `SMS-PP download to the SIM: ${m.kind} packet, counter ${m.counter}, part ${m.part}/${m.parts}`);
+      if (r.sw === 0x6200)
+        this.#event(
+          'security',
+          `SIM refused a secured packet (counter ${m.counter}); nothing changed`,
+        );
+      else
+        this.#event(
+          '309-310',
+          `SMS-PP download to the SIM: ${m.kind} packet, counter ${m.counter}, part ${m.part}/${m.parts}`,
+        );
       await this.#session(r);
     }
     this.#after = Math.max(this.#after, next);
@@ -478,14 +502,22 @@ export class Handset {
       const got = await check();
       if (got !== undefined) return got;
       const left = deadline - Date.now();
-      if (left <= 0) throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${this.#timeout} ms`);
+      if (left <= 0)
+        throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${this.#timeout} ms`);
       await this.#deliverMt(Math.max(0, Math.min(this.#pollWait, Math.floor(left / 1000))));
     }
   }
 
   /** Move the SIM's mailbox into the handset's queue; take the first message `match` accepts. */
-  async #takeMessage<T extends SimvaultMessage>(match: (m: SimvaultMessage) => m is T): Promise<T | undefined> {
-    for (let m = await this.sim.takeHandsetMessage(); m !== undefined; m = await this.sim.takeHandsetMessage()) this.#mailbox.push(m);
+  async #takeMessage<T extends SimvaultMessage>(
+    match: (m: SimvaultMessage) => m is T,
+  ): Promise<T | undefined> {
+    for (
+      let m = await this.sim.takeHandsetMessage();
+      m !== undefined;
+      m = await this.sim.takeHandsetMessage()
+    )
+      this.#mailbox.push(m);
     const i = this.#mailbox.findIndex(match);
     return i < 0 ? undefined : (this.#mailbox.splice(i, 1)[0] as T);
   }
@@ -501,12 +533,17 @@ export class Handset {
     const direct = this.#menu.find((i) => i.text === first);
     const more = this.#menu.find((i) => i.text === 'More...');
     const item = direct ?? more;
-    if (!item) throw new HandsetError('HANDSET_REFUSED', `the SIM menu has no item "${first}" (menu: ${this.menu.join(', ') || 'empty'})`);
+    if (!item)
+      throw new HandsetError(
+        'HANDSET_REFUSED',
+        `the SIM menu has no item "${first}" (menu: ${this.menu.join(', ') || 'empty'})`,
+      );
     return this.#session(await this.sim.menuSelection(item.id), direct ? rest : path);
   }
 
   #mounted(): { card: Card; cid: Uint8Array } {
-    if (!this.#card || !this.#cid) throw new HandsetError('HANDSET_REFUSED', 'no bound card is mounted: insert one first');
+    if (!this.#card || !this.#cid)
+      throw new HandsetError('HANDSET_REFUSED', 'no bound card is mounted: insert one first');
     return { card: this.#card, cid: this.#cid };
   }
 
@@ -550,14 +587,21 @@ export class Handset {
    */
   async insertCard(slot: CardSlot | undefined = this.#slot): Promise<InsertResult> {
     if (!slot) throw new HandsetError('INVALID_ARGUMENT', 'no card in the slot');
-    if (!(slot.cid instanceof Uint8Array) || slot.cid.length !== 16) throw new HandsetError('INVALID_ARGUMENT', 'the CID register is 16 bytes');
+    if (!(slot.cid instanceof Uint8Array) || slot.cid.length !== 16)
+      throw new HandsetError('INVALID_ARGUMENT', 'the CID register is 16 bytes');
     if (this.#card) await this.#release();
     this.#slot = slot;
     const cid = slot.cid;
     await this.#powerOn();
-    this.#event('301', `card inserted; CID ${toHex(cid)} read and sent to the card application server`);
+    this.#event(
+      '301',
+      `card inserted; CID ${toHex(cid)} read and sent to the card application server`,
+    );
     const verified = await this.link.verifyCard(cid);
-    this.#event('302', `card application server knows the card (${verified.state}, ${verified.stage}): it is legitimate`);
+    this.#event(
+      '302',
+      `card application server knows the card (${verified.state}, ${verified.stage}): it is legitimate`,
+    );
     const mode = this.#options.bindMode === 'now' ? 'bindNow' : 'askUser';
     const inserted = await this.sim.cardInserted(cid, mode);
     this.#event('303', `CID passed to the SIM (CARD INSERTED): ${inserted.status}`);
@@ -569,11 +613,13 @@ export class Handset {
       const mark = this.#notices.length;
       const session = await this.#session(inserted.response);
       const asked = session.sent.some((a) => a.message?.type === 'bindRequest');
-      if (!asked && session.prompts > 0) throw new HandsetError('HANDSET_REFUSED', 'the user declined to bind the card');
+      if (!asked && session.prompts > 0)
+        throw new HandsetError('HANDSET_REFUSED', 'the user declined to bind the card');
       await this.#until('bind response (308-311)', async () => {
         if ((await this.sim.cardInserted(cid, 'lookup')).status === 'bound') return true;
         const refusal = this.#refusalSince(mark, /^(Bind refused|Card not bound)/);
-        if (refusal) throw new HandsetError('HANDSET_REFUSED', `the SIM did not bind the card: ${refusal}`);
+        if (refusal)
+          throw new HandsetError('HANDSET_REFUSED', `the SIM did not bind the card: ${refusal}`);
         return undefined;
       });
       this.#event('311', 'the SIM stored the card and its applications in its binding list');
@@ -581,7 +627,10 @@ export class Handset {
     }
     const keys = await this.sim.cardKeys(cid);
     const anchors = await this.sim.readAnchors(cid);
-    this.#event('504', `zone keys of the card received from the SIM (card key ${toHex(keys.cardKeyIdentifier).slice(0, 16)}…)`);
+    this.#event(
+      '504',
+      `zone keys of the card received from the SIM (card key ${toHex(keys.cardKeyIdentifier).slice(0, 16)}…)`,
+    );
     let formatted = false;
     try {
       await readCardInfo(slot.device);
@@ -596,14 +645,25 @@ export class Handset {
         ...(f.fill ? { fill: f.fill } : {}),
       });
       formatted = true;
-      this.#event('504', `blank card formatted: operator, advertising, multimedia and user zones, each under its own key`);
+      this.#event(
+        '504',
+        `blank card formatted: operator, advertising, multimedia and user zones, each under its own key`,
+      );
     }
     const chip = await this.#chipProvider();
     this.#card = await mountCard(slot.device, { cid, keys, anchors, ...(chip ? { chip } : {}) });
     this.#cid = cid;
     const anchored = await this.#anchor();
     this.#event('anchor', `zone generations anchored in the SIM: ${JSON.stringify(anchored)}`);
-    return { cid: toHex(cid), lifecycle: verified.state, binding, formatted, anchors: anchored, capacity: this.#card.capacity(), menu: this.menu };
+    return {
+      cid: toHex(cid),
+      lifecycle: verified.state,
+      binding,
+      formatted,
+      anchors: anchored,
+      capacity: this.#card.capacity(),
+      menu: this.menu,
+    };
   }
 
   /**
@@ -628,12 +688,19 @@ export class Handset {
     const { card, cid } = this.#mounted();
     this.#event('501', `user chooses "${name}" → Launch in the STK menu`);
     await this.#choose([name, 'Launch']);
-    const isInfo = (m: SimvaultMessage): m is DownloadResourceInfo => m.type === 'downloadResourceInfo' && toHex(m.cid).slice(0, 30) === toHex(cid).slice(0, 30);
+    const isInfo = (m: SimvaultMessage): m is DownloadResourceInfo =>
+      m.type === 'downloadResourceInfo' && toHex(m.cid).slice(0, 30) === toHex(cid).slice(0, 30);
     const info = await this.#until('download resource info (502)', () => this.#takeMessage(isInfo));
     if (options.aid && toHex(options.aid) !== toHex(info.aid)) {
-      throw new HandsetError('HANDSET_REFUSED', `"${name}" is application ${toHex(info.aid)}, not ${toHex(options.aid)}`);
+      throw new HandsetError(
+        'HANDSET_REFUSED',
+        `"${name}" is application ${toHex(info.aid)}, not ${toHex(options.aid)}`,
+      );
     }
-    this.#event('502', `download resource info: ${info.resource.url}, ${info.resource.size} bytes, zone ${info.zone}`);
+    this.#event(
+      '502',
+      `download resource info: ${info.resource.url}, ${info.resource.size} bytes, zone ${info.zone}`,
+    );
     const file = fileNameOf(info.aid);
     const url = new URL(info.resource.url, `${this.link.otaUrl}/`);
     const stored = await storeResource({
@@ -644,23 +711,47 @@ export class Handset {
       size: info.resource.size,
       checkpointBytes: this.#options.checkpointBytes ?? 1 << 20,
       maxAttempts: this.#options.downloadAttempts ?? 5,
-      onAttempt: (a) =>
-        this.#event('503', a.error ? `download interrupted at ${a.from} bytes: ${a.error}` : `downloaded from the OTA server (HTTP ${a.status}${a.from ? `, resumed at ${a.from}` : ''})`),
+      onAttempt: (a) => {
+        this.#event(
+          '503',
+          a.error
+            ? `download interrupted at ${a.from} bytes: ${a.error}`
+            : `downloaded from the OTA server (HTTP ${a.status}${a.from ? `, resumed at ${a.from}` : ''})`,
+        );
+      },
     });
     const secure = card.info().zones.find((z) => z.zone === info.zone)?.secureChip ?? false;
-    this.#event('504', `stored in the ${info.zone} zone as ${file}, encrypted ${secure ? 'with per-file keys from the secure chip' : "under the SIM's zone key"}`);
+    this.#event(
+      '504',
+      `stored in the ${info.zone} zone as ${file}, encrypted ${secure ? 'with per-file keys from the secure chip' : "under the SIM's zone key"}`,
+    );
     const anchors = await this.#anchor();
-    const intact = stored.size === info.resource.size && toHex(stored.digest) === toHex(info.resource.digest);
-    const complete = await this.sim.launchComplete({ type: 'launchComplete', transactionId: info.transactionId, cid: info.cid, aid: info.aid, size: stored.size, digest: stored.digest });
-    this.#event('505', `launch complete reported to the SIM (sha256 ${toHex(stored.digest).slice(0, 16)}…)`);
+    const intact =
+      stored.size === info.resource.size && toHex(stored.digest) === toHex(info.resource.digest);
+    const complete = await this.sim.launchComplete({
+      type: 'launchComplete',
+      transactionId: info.transactionId,
+      cid: info.cid,
+      aid: info.aid,
+      size: stored.size,
+      digest: stored.digest,
+    });
+    this.#event(
+      '505',
+      `launch complete reported to the SIM (sha256 ${toHex(stored.digest).slice(0, 16)}…)`,
+    );
     const session = await this.#session(complete);
     const notice = session.sent.find((a) => a.message?.type === 'downloadComplete');
     const serverOutcome = notice?.outcome?.status ?? null;
-    if (serverOutcome) this.#event('505', `card application server recorded the download: ${serverOutcome}`);
+    if (serverOutcome)
+      this.#event('505', `card application server recorded the download: ${serverOutcome}`);
     if (!intact) {
       await card.zone(info.zone).delete(file);
       await this.#anchor();
-      throw new HandsetError('HANDSET_DOWNLOAD_FAILED', `${file}: the card holds ${stored.size} bytes with another digest than announced; deleted`);
+      throw new HandsetError(
+        'HANDSET_DOWNLOAD_FAILED',
+        `${file}: the card holds ${stored.size} bytes with another digest than announced; deleted`,
+      );
     }
     return {
       aid: toHex(info.aid),
@@ -720,12 +811,25 @@ export class Handset {
     const { cid } = this.#mounted();
     this.#event('601', `user chooses "${name}" → Delete in the STK menu`);
     await this.#choose([name, 'Delete']);
-    const isDelete = (m: SimvaultMessage): m is DeleteCommand => m.type === 'deleteCommand' && toHex(m.cid).slice(0, 30) === toHex(cid).slice(0, 30);
-    const command = await this.#until('delete command (603-604)', () => this.#takeMessage(isDelete));
+    const isDelete = (m: SimvaultMessage): m is DeleteCommand =>
+      m.type === 'deleteCommand' && toHex(m.cid).slice(0, 30) === toHex(cid).slice(0, 30);
+    const command = await this.#until('delete command (603-604)', () =>
+      this.#takeMessage(isDelete),
+    );
     this.#event('603-605', `delete command for ${toHex(command.aid)} received through the SIM`);
     const zone = await this.#applyDelete(command);
-    this.#event('606', zone ? `the card deleted ${fileNameOf(command.aid)} from the ${zone} zone` : 'the card did not hold the file');
-    return { aid: toHex(command.aid), file: fileNameOf(command.aid), zone, anchors: await this.#anchor() };
+    this.#event(
+      '606',
+      zone
+        ? `the card deleted ${fileNameOf(command.aid)} from the ${zone} zone`
+        : 'the card did not hold the file',
+    );
+    return {
+      aid: toHex(command.aid),
+      file: fileNameOf(command.aid),
+      zone,
+      anchors: await this.#anchor(),
+    };
   }
 
   /**
@@ -762,7 +866,10 @@ export class Handset {
     // Erase with the keys the mount holds: the SIM no longer hands them out.
     if (options.erase) {
       await card.erase();
-      this.#event('405', 'the card was crypto-erased: every zone has a new salt, the old contents are unrecoverable');
+      this.#event(
+        '405',
+        'the card was crypto-erased: every zone has a new salt, the old contents are unrecoverable',
+      );
     }
     await this.#release();
     return { cid: toHex(cid), erased: options.erase === true };
@@ -812,12 +919,26 @@ export class Handset {
     const mark = this.#notices.length;
     let delivered = await this.#deliverMt(wait);
     for (let n = delivered; n > 0; delivered += n) n = await this.#deliverMt(0);
-    if (delivered) this.#event('claim 3', `${delivered} SMS handed to the SIM; menu now: ${this.menu.join(', ') || 'empty'}`);
+    if (delivered)
+      this.#event(
+        'claim 3',
+        `${delivered} SMS handed to the SIM; menu now: ${this.menu.join(', ') || 'empty'}`,
+      );
     const handled: string[] = [];
-    for (let m = await this.sim.takeHandsetMessage(); m !== undefined; m = await this.sim.takeHandsetMessage()) this.#mailbox.push(m);
+    for (
+      let m = await this.sim.takeHandsetMessage();
+      m !== undefined;
+      m = await this.sim.takeHandsetMessage()
+    )
+      this.#mailbox.push(m);
     const keep: SimvaultMessage[] = [];
     for (const m of this.#mailbox) {
-      if (m.type === 'deleteCommand' && this.#card && this.#cid && toHex(m.cid).slice(0, 30) === toHex(this.#cid).slice(0, 30)) {
+      if (
+        m.type === 'deleteCommand' &&
+        this.#card &&
+        this.#cid &&
+        toHex(m.cid).slice(0, 30) === toHex(this.#cid).slice(0, 30)
+      ) {
         await this.#applyDelete(m);
         await this.#anchor();
         handled.push(m.type);

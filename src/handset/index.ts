@@ -5,7 +5,28 @@
  *
  * @module
  */
-export { Handset, type HandsetOptions, type CardSlot, type HandsetUser, type UserPrompt, type HandsetEvent, type InsertResult, type LaunchResult, type MtResult } from './handset.js';
-export { ServerLink, type ServerLinkOptions, type FetchLike, type MtMessage, type MoAnswer } from './server-link.js';
-export { storeResource, sourceTagOfEtag, type StoreResourceOptions, type StoredResource } from './download.js';
+export {
+  Handset,
+  type HandsetOptions,
+  type CardSlot,
+  type HandsetUser,
+  type UserPrompt,
+  type HandsetEvent,
+  type InsertResult,
+  type LaunchResult,
+  type MtResult,
+} from './handset.js';
+export {
+  ServerLink,
+  type ServerLinkOptions,
+  type FetchLike,
+  type MtMessage,
+  type MoAnswer,
+} from './server-link.js';
+export {
+  storeResource,
+  sourceTagOfEtag,
+  type StoreResourceOptions,
+  type StoredResource,
+} from './download.js';
 export { HandsetError, knownCode } from './errors.js';

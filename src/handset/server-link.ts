@@ -128,7 +128,8 @@ export class ServerLink {
    * @param options - server URLs, the SIM's ICCID and the `fetch` to use
    */
   constructor(options: ServerLinkOptions) {
-    if (!/^\d{10,20}$/.test(options.iccid)) throw new HandsetError('INVALID_ARGUMENT', 'iccid must be 10-20 digits');
+    if (!/^\d{10,20}$/.test(options.iccid))
+      throw new HandsetError('INVALID_ARGUMENT', 'iccid must be 10-20 digits');
     this.otaUrl = options.otaUrl.replace(/\/+$/, '');
     this.cardAppUrl = options.cardAppUrl.replace(/\/+$/, '');
     this.iccid = options.iccid;
@@ -155,7 +156,11 @@ export class ServerLink {
       try {
         res = await this.#fetch(url, init);
       } catch (e) {
-        throw new HandsetError('HANDSET_HTTP', `${init.method ?? 'GET'} ${String(url)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        throw new HandsetError(
+          'HANDSET_HTTP',
+          `${init.method ?? 'GET'} ${String(url)}: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
       }
       if (res.ok || res.status === 304) return res;
       if (res.status === 429 && attempt < this.#retries) {
@@ -233,13 +238,18 @@ export class ServerLink {
    * const { messages, next } = await link.fetchMt(0, 5);
    * ```
    */
-  async fetchMt(after: number, wait: number): Promise<{
+  async fetchMt(
+    after: number,
+    wait: number,
+  ): Promise<{
     /** The queued TPDUs in order. */
     messages: MtMessage[];
     /** The position to ask after next time. */
     next: number;
   }> {
-    const res = await this.request(`${this.otaUrl}/v1/sms/mt?iccid=${this.iccid}&after=${after}&wait=${Math.max(0, Math.min(60, Math.floor(wait)))}`);
+    const res = await this.request(
+      `${this.otaUrl}/v1/sms/mt?iccid=${this.iccid}&after=${after}&wait=${Math.max(0, Math.min(60, Math.floor(wait)))}`,
+    );
     const body = (await res.json()) as { messages: MtMessage[]; next: number };
     return { messages: body.messages, next: body.next };
   }
@@ -255,5 +265,9 @@ async function errorOf(res: Response, what: string): Promise<HandsetError> {
   } catch {
     // Not a JSON error body: the status line is all there is.
   }
-  return new HandsetError(knownCode(code), `${what}: ${typeof code === 'string' ? `${code}: ` : ''}${message}`, { status: res.status });
+  return new HandsetError(
+    knownCode(code),
+    `${what}: ${typeof code === 'string' ? `${code}: ` : ''}${message}`,
+    { status: res.status },
+  );
 }

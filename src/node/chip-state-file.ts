@@ -75,7 +75,8 @@ export async function createChipStateFile(path: string, state: ChipState): Promi
     await link(temp, path);
   } catch (e) {
     await rm(temp, { force: true });
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ArgumentError(`${path} already exists; refusing to overwrite a chip state`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      throw new ArgumentError(`${path} already exists; refusing to overwrite a chip state`);
     throw e;
   }
   await rm(temp, { force: true });
@@ -97,7 +98,8 @@ export async function readChipStateFile(path: string): Promise<ChipState> {
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ArgumentError(`no chip state file at ${path}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ArgumentError(`no chip state file at ${path}`);
     throw e;
   }
   return decodeChipState(bytes);
@@ -115,7 +117,13 @@ export async function readChipStateFile(path: string): Promise<ChipState> {
  * await chip.transmit(fromHex('00a4040c0af053494d564348495001'));
  * ```
  */
-export async function openChipStateFile(path: string, options: Omit<SecureChipOptions, 'persist'> = {}): Promise<SecureChip> {
+export async function openChipStateFile(
+  path: string,
+  options: Omit<SecureChipOptions, 'persist'> = {},
+): Promise<SecureChip> {
   const state = await readChipStateFile(path);
-  return new SecureChip(state, { ...options, persist: (encoded) => writeChipStateBytes(path, encoded) });
+  return new SecureChip(state, {
+    ...options,
+    persist: (encoded) => writeChipStateBytes(path, encoded),
+  });
 }

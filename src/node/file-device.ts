@@ -6,7 +6,12 @@
  */
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { assertAccess, assertDeviceSize, assertSectorSize, assertWriteData } from '../card/device-access.js';
+import {
+  assertAccess,
+  assertDeviceSize,
+  assertSectorSize,
+  assertWriteData,
+} from '../card/device-access.js';
 import { DeviceError } from '../card/device-error.js';
 import type { BlockDevice } from '../card/device.js';
 import { ArgumentError } from '../errors.js';
@@ -60,7 +65,13 @@ export class FileDevice implements BlockDevice {
   #dirty = false;
   #closed = false;
 
-  private constructor(handle: FileHandle, path: string, size: number, sectorSize: number, readOnly: boolean) {
+  private constructor(
+    handle: FileHandle,
+    path: string,
+    size: number,
+    sectorSize: number,
+    readOnly: boolean,
+  ) {
     this.#handle = handle;
     this.path = path;
     this.size = size;
@@ -97,9 +108,13 @@ export class FileDevice implements BlockDevice {
     });
     try {
       const stat = await handle.stat();
-      if (!stat.isFile()) throw new DeviceError('DEVICE_BAD_IMAGE', `${path} is not a regular file`);
+      if (!stat.isFile())
+        throw new DeviceError('DEVICE_BAD_IMAGE', `${path} is not a regular file`);
       if (stat.size % sectorSize !== 0) {
-        throw new DeviceError('DEVICE_BAD_IMAGE', `${path} has ${stat.size} bytes, not a multiple of the sector size ${sectorSize}`);
+        throw new DeviceError(
+          'DEVICE_BAD_IMAGE',
+          `${path} has ${stat.size} bytes, not a multiple of the sector size ${sectorSize}`,
+        );
       }
       return new FileDevice(handle, path, stat.size, sectorSize, readOnly);
     } catch (e) {
@@ -153,7 +168,10 @@ export class FileDevice implements BlockDevice {
       throw osError(e, this.path, 'read');
     }
     if (done < length) {
-      throw new DeviceError('DEVICE_IO', `${this.path}: short read at ${offset + done}: the file shrank after it was opened`);
+      throw new DeviceError(
+        'DEVICE_IO',
+        `${this.path}: short read at ${offset + done}: the file shrank after it was opened`,
+      );
     }
     return out;
   }
@@ -174,11 +192,17 @@ export class FileDevice implements BlockDevice {
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.#assertOpen();
     assertAccess(this, offset, assertWriteData(data).length);
-    if (this.readOnly) throw new DeviceError('DEVICE_READ_ONLY', `${this.path} was opened read-only`);
+    if (this.readOnly)
+      throw new DeviceError('DEVICE_READ_ONLY', `${this.path} was opened read-only`);
     let done = 0;
     try {
       while (done < data.length) {
-        const { bytesWritten } = await this.#handle.write(data, done, data.length - done, offset + done);
+        const { bytesWritten } = await this.#handle.write(
+          data,
+          done,
+          data.length - done,
+          offset + done,
+        );
         done += bytesWritten;
       }
     } catch (e) {
@@ -240,10 +264,14 @@ export class FileDevice implements BlockDevice {
 
 function osError(e: unknown, path: string, action: string): DeviceError {
   const code = (e as { code?: unknown } | null)?.code;
-  if (action === 'open' && code === 'ENOENT') return new DeviceError('DEVICE_BAD_IMAGE', `no image at ${path}`, { cause: e });
-  if (action === 'open' && code === 'EISDIR') return new DeviceError('DEVICE_BAD_IMAGE', `${path} is a directory`, { cause: e });
+  if (action === 'open' && code === 'ENOENT')
+    return new DeviceError('DEVICE_BAD_IMAGE', `no image at ${path}`, { cause: e });
+  if (action === 'open' && code === 'EISDIR')
+    return new DeviceError('DEVICE_BAD_IMAGE', `${path} is a directory`, { cause: e });
   if (action === 'create' && code === 'EEXIST') {
-    return new DeviceError('DEVICE_BAD_IMAGE', `${path} already exists; refusing to overwrite it`, { cause: e });
+    return new DeviceError('DEVICE_BAD_IMAGE', `${path} already exists; refusing to overwrite it`, {
+      cause: e,
+    });
   }
   const detail = e instanceof Error ? e.message : String(e);
   return new DeviceError('DEVICE_IO', `${path}: ${action} failed: ${detail}`, { cause: e });

@@ -37,7 +37,8 @@ export async function writeNewKeyFile(path: string): Promise<void> {
 
 /** A WHATWG byte stream from a path, or standard input for `-`. */
 export function openInput(path: string, stdin: NodeJS.ReadableStream): ReadableStream<Uint8Array> {
-  const node = path === '-' ? (stdin as Readable) : createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const node =
+    path === '-' ? (stdin as Readable) : createReadStream(path, { highWaterMark: 1024 * 1024 });
   return Readable.toWeb(node) as unknown as ReadableStream<Uint8Array>;
 }
 
@@ -46,7 +47,11 @@ export function openInput(path: string, stdin: NodeJS.ReadableStream): ReadableS
  * succeeded: it is written beside the target and renamed, so a failure leaves no partial file and
  * never clobbers an existing one.
  */
-export async function writeOutput(stream: ReadableStream<Uint8Array>, path: string, out: NodeJS.WritableStream): Promise<void> {
+export async function writeOutput(
+  stream: ReadableStream<Uint8Array>,
+  path: string,
+  out: NodeJS.WritableStream,
+): Promise<void> {
   if (path === '-') {
     const sink = Writable.toWeb(out as Writable);
     await stream.pipeTo(sink, { preventClose: true });

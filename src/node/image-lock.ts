@@ -53,7 +53,10 @@ export async function lockImage(path: string): Promise<() => Promise<void>> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number.parseInt((await readFile(lockPath, 'utf8').catch(() => '')).trim(), 10);
       if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) {
-        throw new DeviceError('DEVICE_BUSY', `${path} is in use by process ${pid} (lock file ${lockPath})`);
+        throw new DeviceError(
+          'DEVICE_BUSY',
+          `${path} is in use by process ${pid} (lock file ${lockPath})`,
+        );
       }
       // Stale: its owner is gone. Remove it and try once more.
       await rm(lockPath, { force: true });

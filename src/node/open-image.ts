@@ -6,7 +6,12 @@
 import { stat } from 'node:fs/promises';
 import { ArgumentError } from '../errors.js';
 import { FileDevice } from './file-device.js';
-import { DEFAULT_SEGMENT_SIZE, SegmentedDevice, segmentPath, type SegmentedDeviceOptions } from './segmented-device.js';
+import {
+  DEFAULT_SEGMENT_SIZE,
+  SegmentedDevice,
+  segmentPath,
+  type SegmentedDeviceOptions,
+} from './segmented-device.js';
 
 /**
  * How {@link openImage} lays out the image: `auto` (default) picks by what exists on disk, or when
@@ -52,17 +57,24 @@ export interface OpenImageOptions extends SegmentedDeviceOptions {
  * const dev = await openImage('card.img'); // a SegmentedDevice again
  * ```
  */
-export async function openImage(path: string, options: OpenImageOptions = {}): Promise<FileDevice | SegmentedDevice> {
+export async function openImage(
+  path: string,
+  options: OpenImageOptions = {},
+): Promise<FileDevice | SegmentedDevice> {
   const { layout = 'auto', segmentSize, ...fileOptions } = options;
   if (layout !== 'auto' && layout !== 'file' && layout !== 'segmented') {
     throw new ArgumentError(`layout must be auto, file or segmented, got ${String(layout)}`);
   }
   let segmented: boolean;
   if (layout !== 'auto') segmented = layout === 'segmented';
-  else if (options.create !== undefined) segmented = options.create >= (segmentSize ?? DEFAULT_SEGMENT_SIZE);
+  else if (options.create !== undefined)
+    segmented = options.create >= (segmentSize ?? DEFAULT_SEGMENT_SIZE);
   else segmented = await exists(segmentPath(path, 1));
   if (!segmented) return FileDevice.open(path, fileOptions);
-  return SegmentedDevice.open(path, segmentSize === undefined ? fileOptions : { ...fileOptions, segmentSize });
+  return SegmentedDevice.open(
+    path,
+    segmentSize === undefined ? fileOptions : { ...fileOptions, segmentSize },
+  );
 }
 
 async function exists(path: string): Promise<boolean> {

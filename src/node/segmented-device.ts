@@ -14,7 +14,12 @@
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { assertAccess, assertDeviceSize, assertSectorSize, assertWriteData } from '../card/device-access.js';
+import {
+  assertAccess,
+  assertDeviceSize,
+  assertSectorSize,
+  assertWriteData,
+} from '../card/device-access.js';
 import { DeviceError } from '../card/device-error.js';
 import type { BlockDevice } from '../card/device.js';
 import { ArgumentError } from '../errors.js';
@@ -65,7 +70,8 @@ export interface SegmentedDeviceOptions extends FileDeviceOptions {
  * ```
  */
 export function segmentPath(path: string, index: number): string {
-  if (!Number.isSafeInteger(index) || index < 0) throw new ArgumentError(`segment index must be a non-negative integer, got ${index}`);
+  if (!Number.isSafeInteger(index) || index < 0)
+    throw new ArgumentError(`segment index must be a non-negative integer, got ${index}`);
   return index === 0 ? path : `${path}.${String(index).padStart(3, '0')}`;
 }
 
@@ -96,7 +102,13 @@ export class SegmentedDevice implements BlockDevice {
   readonly #segments: readonly FileDevice[];
   #closed = false;
 
-  private constructor(path: string, segments: readonly FileDevice[], segmentSize: number, sectorSize: number, readOnly: boolean) {
+  private constructor(
+    path: string,
+    segments: readonly FileDevice[],
+    segmentSize: number,
+    sectorSize: number,
+    readOnly: boolean,
+  ) {
     this.path = path;
     this.#segments = segments;
     this.segmentSize = segmentSize;
@@ -134,7 +146,12 @@ export class SegmentedDevice implements BlockDevice {
     if (options.create !== undefined) {
       if (readOnly) throw new ArgumentError('an image cannot be created read-only');
       assertDeviceSize(options.create, sectorSize);
-      return SegmentedDevice.#create(path, options.create, options.segmentSize ?? DEFAULT_SEGMENT_SIZE, sectorSize);
+      return SegmentedDevice.#create(
+        path,
+        options.create,
+        options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
+        sectorSize,
+      );
     }
     const count = await countSegments(path);
     let segmentSize = options.segmentSize;
@@ -142,7 +159,10 @@ export class SegmentedDevice implements BlockDevice {
       if (count > 1) {
         segmentSize = (await fileSize(path)) ?? 0;
         if (segmentSize === 0 || segmentSize % sectorSize !== 0) {
-          throw new DeviceError('DEVICE_BAD_IMAGE', `${path} has ${segmentSize} bytes: not a usable segment size`);
+          throw new DeviceError(
+            'DEVICE_BAD_IMAGE',
+            `${path} has ${segmentSize} bytes: not a usable segment size`,
+          );
         }
       } else {
         segmentSize = DEFAULT_SEGMENT_SIZE;
@@ -155,7 +175,10 @@ export class SegmentedDevice implements BlockDevice {
         segments.push(seg);
         const last = i === count - 1;
         if (!last && seg.size !== segmentSize) {
-          throw new DeviceError('DEVICE_BAD_IMAGE', `${seg.path} has ${seg.size} bytes; every segment but the last must have ${segmentSize}`);
+          throw new DeviceError(
+            'DEVICE_BAD_IMAGE',
+            `${seg.path} has ${seg.size} bytes; every segment but the last must have ${segmentSize}`,
+          );
         }
         if (last && seg.size >= segmentSize) {
           throw new DeviceError(
@@ -171,9 +194,17 @@ export class SegmentedDevice implements BlockDevice {
     return new SegmentedDevice(path, segments, segmentSize, sectorSize, readOnly);
   }
 
-  static async #create(path: string, size: number, segmentSize: number, sectorSize: number): Promise<SegmentedDevice> {
+  static async #create(
+    path: string,
+    size: number,
+    segmentSize: number,
+    sectorSize: number,
+  ): Promise<SegmentedDevice> {
     if ((await fileSize(path)) !== undefined || (await listSegmentIndexes(path)).length > 0) {
-      throw new DeviceError('DEVICE_BAD_IMAGE', `${path} or one of its segments already exists; refusing to overwrite`);
+      throw new DeviceError(
+        'DEVICE_BAD_IMAGE',
+        `${path} or one of its segments already exists; refusing to overwrite`,
+      );
     }
     const count = Math.floor(size / segmentSize) + 1;
     const segments: FileDevice[] = [];
@@ -233,9 +264,12 @@ export class SegmentedDevice implements BlockDevice {
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.#assertOpen();
     assertAccess(this, offset, assertWriteData(data).length);
-    if (this.readOnly) throw new DeviceError('DEVICE_READ_ONLY', `${this.path} was opened read-only`);
+    if (this.readOnly)
+      throw new DeviceError('DEVICE_READ_ONLY', `${this.path} was opened read-only`);
     await Promise.all(
-      this.#pieces(offset, data.length).map((p) => p.segment.write(p.within, data.subarray(p.at - offset, p.at - offset + p.length))),
+      this.#pieces(offset, data.length).map((p) =>
+        p.segment.write(p.within, data.subarray(p.at - offset, p.at - offset + p.length)),
+      ),
     );
   }
 
@@ -278,9 +312,12 @@ export class SegmentedDevice implements BlockDevice {
     if (this.#closed) throw new DeviceError('DEVICE_CLOSED', `${this.path} is closed`);
   }
 
-  #pieces(offset: number, length: number): { segment: FileDevice; at: number; within: number; length: number }[] {
+  #pieces(
+    offset: number,
+    length: number,
+  ): { segment: FileDevice; at: number; within: number; length: number }[] {
     const pieces = [];
-    for (let at = offset; at < offset + length; ) {
+    for (let at = offset; at < offset + length;) {
       const index = Math.floor(at / this.segmentSize);
       const within = at - index * this.segmentSize;
       const n = Math.min(this.segmentSize - within, offset + length - at);
@@ -293,7 +330,9 @@ export class SegmentedDevice implements BlockDevice {
 
 function assertSegmentSize(segmentSize: number, sectorSize: number): void {
   if (!Number.isSafeInteger(segmentSize) || segmentSize <= 0 || segmentSize % sectorSize !== 0) {
-    throw new ArgumentError(`segment size must be a positive multiple of the sector size ${sectorSize}, got ${segmentSize}`);
+    throw new ArgumentError(
+      `segment size must be a positive multiple of the sector size ${sectorSize}, got ${segmentSize}`,
+    );
   }
 }
 
@@ -303,7 +342,9 @@ async function fileSize(path: string): Promise<number | undefined> {
     return (await stat(path)).size;
   } catch (e) {
     if ((e as { code?: unknown }).code === 'ENOENT') return undefined;
-    throw new DeviceError('DEVICE_IO', `${path}: stat failed: ${(e as Error).message}`, { cause: e });
+    throw new DeviceError('DEVICE_IO', `${path}: stat failed: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -315,7 +356,9 @@ async function listSegmentIndexes(path: string): Promise<number[]> {
   try {
     names = await readdir(dir);
   } catch (e) {
-    throw new DeviceError('DEVICE_IO', `${dir}: listing failed: ${(e as Error).message}`, { cause: e });
+    throw new DeviceError('DEVICE_IO', `${dir}: listing failed: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   const indexes: number[] = [];
   for (const name of names) {
@@ -330,10 +373,12 @@ async function listSegmentIndexes(path: string): Promise<number[]> {
 
 /** How many segments the image at `path` has, checking that none is missing in between. */
 async function countSegments(path: string): Promise<number> {
-  if ((await fileSize(path)) === undefined) throw new DeviceError('DEVICE_BAD_IMAGE', `no image at ${path}`);
+  if ((await fileSize(path)) === undefined)
+    throw new DeviceError('DEVICE_BAD_IMAGE', `no image at ${path}`);
   const indexes = await listSegmentIndexes(path);
   indexes.forEach((index, i) => {
-    if (index !== i + 1) throw new DeviceError('DEVICE_BAD_IMAGE', `segment ${segmentPath(path, i + 1)} is missing`);
+    if (index !== i + 1)
+      throw new DeviceError('DEVICE_BAD_IMAGE', `segment ${segmentPath(path, i + 1)} is missing`);
   });
   return indexes.length + 1;
 }

@@ -54,7 +54,10 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 async function writeTemp(path: string, bytes: Uint8Array, options: SaveOptions): Promise<string> {
-  const temp = join(dirname(path), `${basename(path)}${TEMP_MARK}${randomBytes(4).toString('hex')}`);
+  const temp = join(
+    dirname(path),
+    `${basename(path)}${TEMP_MARK}${randomBytes(4).toString('hex')}`,
+  );
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(bytes);
@@ -71,7 +74,8 @@ async function removeStrays(path: string, keep?: string): Promise<void> {
   const dir = dirname(path);
   const prefix = `${basename(path)}${TEMP_MARK}`;
   for (const name of await readdir(dir)) {
-    if (name.startsWith(prefix) && join(dir, name) !== keep) await rm(join(dir, name), { force: true });
+    if (name.startsWith(prefix) && join(dir, name) !== keep)
+      await rm(join(dir, name), { force: true });
   }
 }
 
@@ -99,7 +103,11 @@ export async function loadSimState(path: string): Promise<SimState> {
  * await saveSimState('sim.json', state);
  * ```
  */
-export async function saveSimState(path: string, state: SimState, options: SaveOptions = {}): Promise<void> {
+export async function saveSimState(
+  path: string,
+  state: SimState,
+  options: SaveOptions = {},
+): Promise<void> {
   const bytes = encodeSimState(state);
   await removeStrays(path);
   const temp = await writeTemp(path, bytes, options);
@@ -125,7 +133,11 @@ export async function saveSimState(path: string, state: SimState, options: SaveO
  * await createSimStateFile('sim.json', personalizeSim({ iccid: '89860012345678901234' }).state);
  * ```
  */
-export async function createSimStateFile(path: string, state: SimState, options: SaveOptions = {}): Promise<void> {
+export async function createSimStateFile(
+  path: string,
+  state: SimState,
+  options: SaveOptions = {},
+): Promise<void> {
   const bytes = encodeSimState(state);
   const temp = await writeTemp(path, bytes, options);
   try {

@@ -66,7 +66,12 @@ export interface ResponseApdu {
 function checkInsAt(r: ByteReader, ins: number): void {
   const high = ins & 0xf0;
   if (high === 0x60 || high === 0x90) {
-    r.fail('PROTOCOL_BAD_VALUE', 'INS', `INS 0x${ins.toString(16)} is invalid (6X and 9X are reserved for status bytes)`, 1);
+    r.fail(
+      'PROTOCOL_BAD_VALUE',
+      'INS',
+      `INS 0x${ins.toString(16)} is invalid (6X and 9X are reserved for status bytes)`,
+      1,
+    );
   }
 }
 
@@ -93,7 +98,8 @@ export function decodeCommandApdu(bytes: Uint8Array): CommandApdu {
   const n = bytes.length;
   if (n === 4) return { cla, ins, p1, p2, data: new Uint8Array(0), extended: false };
   const b4 = r.u8('Lc');
-  if (n === 5) return { cla, ins, p1, p2, data: new Uint8Array(0), le: b4 === 0 ? 256 : b4, extended: false };
+  if (n === 5)
+    return { cla, ins, p1, p2, data: new Uint8Array(0), le: b4 === 0 ? 256 : b4, extended: false };
   if (b4 !== 0) {
     // Short Lc: the rest is exactly Lc data bytes, plus one Le byte in case 4.
     const lc = b4;
@@ -110,11 +116,17 @@ export function decodeCommandApdu(bytes: Uint8Array): CommandApdu {
     const le = r.u16('Le');
     return { cla, ins, p1, p2, data: new Uint8Array(0), le: le === 0 ? 65536 : le, extended: true };
   }
-  if (n < 7) r.fail('PROTOCOL_BAD_LENGTH', 'Lc', `extended length needs 2 more bytes, ${n - 5} present`, 5);
+  if (n < 7)
+    r.fail('PROTOCOL_BAD_LENGTH', 'Lc', `extended length needs 2 more bytes, ${n - 5} present`, 5);
   const lc = r.u16('Lc');
   if (lc === 0) r.fail('PROTOCOL_BAD_LENGTH', 'Lc', 'extended Lc 0000 is not allowed', 5);
   if (n !== 7 + lc && n !== 9 + lc) {
-    r.fail('PROTOCOL_BAD_LENGTH', 'Lc', `extended Lc ${lc} does not match ${n - 7} byte(s) after it`, 5);
+    r.fail(
+      'PROTOCOL_BAD_LENGTH',
+      'Lc',
+      `extended Lc ${lc} does not match ${n - 7} byte(s) after it`,
+      5,
+    );
   }
   const data = r.take(lc, 'data');
   if (r.remaining === 0) return { cla, ins, p1, p2, data, extended: true };
@@ -152,11 +164,21 @@ export function encodeCommandApdu(apdu: CommandApdu): Uint8Array {
   if (!(apdu.data instanceof Uint8Array)) badCommand('data', 'must be a Uint8Array');
   const nc = apdu.data.length;
   const le = apdu.le;
-  if (le !== undefined && !(Number.isInteger(le) && le >= 1 && le <= 65536)) badCommand('Le', 'must be an integer 1-65536');
-  if (nc > 65535) throw new ProtocolError('PROTOCOL_BAD_LENGTH', COMMAND, 'data', -1, `at most 65535 bytes, got ${nc}`);
-  if (apdu.extended !== undefined && typeof apdu.extended !== 'boolean') badCommand('extended', 'must be a boolean');
+  if (le !== undefined && !(Number.isInteger(le) && le >= 1 && le <= 65536))
+    badCommand('Le', 'must be an integer 1-65536');
+  if (nc > 65535)
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      COMMAND,
+      'data',
+      -1,
+      `at most 65535 bytes, got ${nc}`,
+    );
+  if (apdu.extended !== undefined && typeof apdu.extended !== 'boolean')
+    badCommand('extended', 'must be a boolean');
   const extended = apdu.extended === true || nc > 255 || (le !== undefined && le > 256);
-  if (extended && nc === 0 && le === undefined) badCommand('extended', 'a case 1 APDU has no length fields to extend');
+  if (extended && nc === 0 && le === undefined)
+    badCommand('extended', 'a case 1 APDU has no length fields to extend');
   const w = new ByteWriter();
   w.u8(apdu.cla).u8(apdu.ins).u8(apdu.p1).u8(apdu.p2);
   if (!extended) {
@@ -209,10 +231,21 @@ export function encodeResponseApdu(response: ResponseApdu): Uint8Array {
     throw new ProtocolError('PROTOCOL_BAD_VALUE', RESPONSE, 'data', -1, 'must be a Uint8Array');
   }
   if (response.data.length > 65536) {
-    throw new ProtocolError('PROTOCOL_BAD_LENGTH', RESPONSE, 'data', -1, `at most 65536 bytes, got ${response.data.length}`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      RESPONSE,
+      'data',
+      -1,
+      `at most 65536 bytes, got ${response.data.length}`,
+    );
   }
   const sw = response.sw;
-  if (!(Number.isInteger(sw) && sw >= 0x6000 && sw <= 0x9fff && ((sw >> 12) === 6 || (sw >> 12) === 9))) {
+  if (!(
+    Number.isInteger(sw) &&
+    sw >= 0x6000 &&
+    sw <= 0x9fff &&
+    (sw >> 12 === 6 || sw >> 12 === 9)
+  )) {
     throw new ProtocolError('PROTOCOL_BAD_VALUE', RESPONSE, 'SW1', -1, 'SW1 must be 6X or 9X');
   }
   return new ByteWriter().bytes(response.data).u16(sw).finish();
@@ -253,7 +286,8 @@ export function statusWordName(sw: number): string | undefined {
   if (!Number.isInteger(sw) || sw < 0 || sw > 0xffff) return undefined;
   const sw1 = sw >> 8;
   const sw2 = sw & 0xff;
-  if (sw1 === 0x91) return `normal ending, proactive command pending (${sw2 === 0 ? 256 : sw2} bytes)`;
+  if (sw1 === 0x91)
+    return `normal ending, proactive command pending (${sw2 === 0 ? 256 : sw2} bytes)`;
   if (sw1 === 0x61) return `normal ending, ${sw2 === 0 ? 256 : sw2} response bytes available`;
   if (sw1 === 0x9f) return `normal ending, ${sw2 === 0 ? 256 : sw2} response bytes available (GSM)`;
   if (sw1 === 0x6c) return `wrong Le, exact length is ${sw2 === 0 ? 256 : sw2}`;

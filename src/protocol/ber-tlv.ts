@@ -76,16 +76,33 @@ export function isConstructedTag(tag: number): boolean {
  */
 export function berTagBytes(tag: number): Uint8Array {
   if (!Number.isInteger(tag) || tag <= 0 || tag > 0xffffff) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tag', -1, 'must be an integer 1-0xffffff');
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      STRUCTURE,
+      'tag',
+      -1,
+      'must be an integer 1-0xffffff',
+    );
   }
-  const bytes = tag > 0xffff ? [tag >> 16, (tag >> 8) & 0xff, tag & 0xff] : tag > 0xff ? [tag >> 8, tag & 0xff] : [tag];
+  const bytes =
+    tag > 0xffff
+      ? [tag >> 16, (tag >> 8) & 0xff, tag & 0xff]
+      : tag > 0xff
+        ? [tag >> 8, tag & 0xff]
+        : [tag];
   const r = new ByteReader(new Uint8Array(bytes), STRUCTURE);
   try {
     readTag(r);
     r.end();
   } catch (e) {
     if (e instanceof ProtocolError) {
-      throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tag', -1, `0x${tag.toString(16)} is not a valid tag: ${e.message}`);
+      throw new ProtocolError(
+        'PROTOCOL_BAD_VALUE',
+        STRUCTURE,
+        'tag',
+        -1,
+        `0x${tag.toString(16)} is not a valid tag: ${e.message}`,
+      );
     }
     throw e;
   }
@@ -95,15 +112,23 @@ export function berTagBytes(tag: number): Uint8Array {
 function readTag(r: ByteReader): number {
   const start = r.offset;
   const first = r.u8('tag');
-  if (first === 0x00 || first === 0xff) r.fail('PROTOCOL_BAD_VALUE', 'tag', `0x${first.toString(16)} cannot start a tag`, start);
+  if (first === 0x00 || first === 0xff)
+    r.fail('PROTOCOL_BAD_VALUE', 'tag', `0x${first.toString(16)} cannot start a tag`, start);
   if ((first & 0x1f) !== 0x1f) return first;
   const second = r.u8('tag');
   // X.690 would also refuse 00-1E here, but EMV and GlobalPlatform tags such as 9F02 and BF0C use
   // them; the tag number keeps every byte, so accepting them costs no round-trip exactness.
-  if (second === 0x80) r.fail('PROTOCOL_BAD_VALUE', 'tag', 'second tag byte 0x80 is not allowed', start + 1);
+  if (second === 0x80)
+    r.fail('PROTOCOL_BAD_VALUE', 'tag', 'second tag byte 0x80 is not allowed', start + 1);
   if ((second & 0x80) === 0) return (first << 8) | second;
   const third = r.u8('tag');
-  if ((third & 0x80) !== 0) r.fail('PROTOCOL_BAD_VALUE', 'tag', 'tags longer than three bytes are not supported', start + 2);
+  if ((third & 0x80) !== 0)
+    r.fail(
+      'PROTOCOL_BAD_VALUE',
+      'tag',
+      'tags longer than three bytes are not supported',
+      start + 2,
+    );
   return (first << 16) | (second << 8) | third;
 }
 
@@ -113,15 +138,32 @@ function readLength(r: ByteReader): number {
   if (first < 0x80) return first;
   if (first === 0x81) {
     const n = r.u8('length');
-    if (n < 0x80) r.fail('PROTOCOL_BAD_LENGTH', 'length', `81 ${n.toString(16)} is not the shortest length form`, start);
+    if (n < 0x80)
+      r.fail(
+        'PROTOCOL_BAD_LENGTH',
+        'length',
+        `81 ${n.toString(16)} is not the shortest length form`,
+        start,
+      );
     return n;
   }
   if (first === 0x82) {
     const n = r.u16('length');
-    if (n < 0x100) r.fail('PROTOCOL_BAD_LENGTH', 'length', `82 form for ${n} is not the shortest length form`, start);
+    if (n < 0x100)
+      r.fail(
+        'PROTOCOL_BAD_LENGTH',
+        'length',
+        `82 form for ${n} is not the shortest length form`,
+        start,
+      );
     return n;
   }
-  return r.fail('PROTOCOL_BAD_LENGTH', 'length', `length byte 0x${first.toString(16)} is not 00-7F, 81 or 82`, start);
+  return r.fail(
+    'PROTOCOL_BAD_LENGTH',
+    'length',
+    `length byte 0x${first.toString(16)} is not 00-7F, 81 or 82`,
+    start,
+  );
 }
 
 /**
@@ -155,15 +197,24 @@ export function readBerTlv(r: ByteReader): BerTlv {
  * ```
  */
 export function writeBerTlv(w: ByteWriter, tlv: BerTlv): ByteWriter {
-  if (typeof tlv !== 'object' || tlv === null) throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tlv', -1, 'must be an object');
+  if (typeof tlv !== 'object' || tlv === null)
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tlv', -1, 'must be an object');
   const tag = berTagBytes(tlv.tag);
-  if (!(tlv.value instanceof Uint8Array)) throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'value', -1, 'must be a Uint8Array');
+  if (!(tlv.value instanceof Uint8Array))
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'value', -1, 'must be a Uint8Array');
   const n = tlv.value.length;
   w.bytes(tag);
   if (n < 0x80) w.u8(n);
   else if (n <= 0xff) w.u8(0x81).u8(n);
   else if (n <= 0xffff) w.u8(0x82).u16(n);
-  else throw new ProtocolError('PROTOCOL_BAD_LENGTH', STRUCTURE, 'value', -1, `at most 65535 bytes, got ${n}`);
+  else
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      STRUCTURE,
+      'value',
+      -1,
+      `at most 65535 bytes, got ${n}`,
+    );
   return w.bytes(tlv.value);
 }
 
@@ -228,7 +279,8 @@ export function decodeBerTlvList(bytes: Uint8Array): BerTlv[] {
  * ```
  */
 export function encodeBerTlvList(list: readonly BerTlv[]): Uint8Array {
-  if (!Array.isArray(list)) throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'list', -1, 'must be an array');
+  if (!Array.isArray(list))
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'list', -1, 'must be an array');
   const w = new ByteWriter();
   for (const tlv of list) writeBerTlv(w, tlv);
   return w.finish();
@@ -243,7 +295,13 @@ function readTree(bytes: Uint8Array, base: number, depth: number): BerTlvNode[] 
     const constructed = (berTagBytes(tag)[0]! & 0x20) !== 0;
     const node: BerTlvNode = { tag, constructed, value: value.slice() };
     if (constructed) {
-      if (depth >= MAX_DEPTH) r.fail('PROTOCOL_BAD_VALUE', 'value', `nesting deeper than ${MAX_DEPTH} levels`, valueOffset);
+      if (depth >= MAX_DEPTH)
+        r.fail(
+          'PROTOCOL_BAD_VALUE',
+          'value',
+          `nesting deeper than ${MAX_DEPTH} levels`,
+          valueOffset,
+        );
       node.children = readTree(value, base + valueOffset, depth + 1);
     }
     out.push(node);

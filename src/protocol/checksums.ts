@@ -77,10 +77,14 @@ export function crc32(data: Uint8Array): number {
  * ```
  */
 export function aesCmac(key: Uint8Array, data: Uint8Array, length = 16): Uint8Array {
-  if (!(key instanceof Uint8Array) || (key.length !== 16 && key.length !== 24 && key.length !== 32)) {
+  if (
+    !(key instanceof Uint8Array) ||
+    (key.length !== 16 && key.length !== 24 && key.length !== 32)
+  ) {
     throw new ArgumentError('an AES key must be 16, 24 or 32 bytes');
   }
-  if (!Number.isInteger(length) || length < 1 || length > 16) throw new ArgumentError('CMAC length must be 1..16');
+  if (!Number.isInteger(length) || length < 1 || length > 16)
+    throw new ArgumentError('CMAC length must be 1..16');
   return cmac(data, key).slice(0, length);
 }
 

@@ -119,14 +119,16 @@ export function decodeCid(bytes: Uint8Array): Cid {
   const prvByte = r.u8('PRV');
   const major = prvByte >> 4;
   const minor = prvByte & 0x0f;
-  if (major > 9 || minor > 9) r.fail('PROTOCOL_BAD_VALUE', 'PRV', `0x${toHex(bytes.subarray(8, 9))} is not BCD n.m`, 8);
+  if (major > 9 || minor > 9)
+    r.fail('PROTOCOL_BAD_VALUE', 'PRV', `0x${toHex(bytes.subarray(8, 9))} is not BCD n.m`, 8);
   const psn = r.u32('PSN');
   const mdtHigh = r.u8('MDT');
   if (mdtHigh >> 4 !== 0) r.fail('PROTOCOL_BAD_VALUE', 'reserved', 'bits 23:20 must be 0', 13);
   const mdtLow = r.u8('MDT');
   const year = 2000 + (((mdtHigh & 0x0f) << 4) | (mdtLow >> 4));
   const month = mdtLow & 0x0f;
-  if (month < 1 || month > 12) r.fail('PROTOCOL_BAD_VALUE', 'MDT', `month ${month} is not 1-12`, 14);
+  if (month < 1 || month > 12)
+    r.fail('PROTOCOL_BAD_VALUE', 'MDT', `month ${month} is not 1-12`, 14);
   const last = r.u8('CRC');
   let crc: Cid['crc'];
   if (last === 0) {
@@ -135,7 +137,12 @@ export function decodeCid(bytes: Uint8Array): Cid {
     if ((last & 1) === 0) r.fail('PROTOCOL_BAD_VALUE', 'CRC', 'end bit 0 must be 1', 15);
     const want = crc7(bytes.subarray(0, 15));
     if (last >> 1 !== want) {
-      r.fail('PROTOCOL_BAD_CHECKSUM', 'CRC', `CRC7 is 0x${(last >> 1).toString(16)}, expected 0x${want.toString(16)}`, 15);
+      r.fail(
+        'PROTOCOL_BAD_CHECKSUM',
+        'CRC',
+        `CRC7 is 0x${(last >> 1).toString(16)}, expected 0x${want.toString(16)}`,
+        15,
+      );
     }
     crc = 'valid';
   }
@@ -151,11 +158,13 @@ function isInt(v: unknown, min: number, max: number): v is number {
 }
 
 function latin1Bytes(text: unknown, length: number, field: string): Uint8Array {
-  if (typeof text !== 'string' || text.length !== length) bad(field, `must be a string of ${length} characters`);
+  if (typeof text !== 'string' || text.length !== length)
+    bad(field, `must be a string of ${length} characters`);
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
-    if (c > 0xff) bad(field, `character ${i} is not a single byte (U+${c.toString(16).padStart(4, '0')})`);
+    if (c > 0xff)
+      bad(field, `character ${i} is not a single byte (U+${c.toString(16).padStart(4, '0')})`);
     out[i] = c;
   }
   return out;
@@ -178,11 +187,17 @@ export function encodeCid(cid: Cid): Uint8Array {
   if (!isInt(cid.mid, 0, 0xff)) bad('MID', 'must be an integer 0-255');
   const oid = latin1Bytes(cid.oid, 2, 'OID');
   const pnm = latin1Bytes(cid.pnm, 5, 'PNM');
-  if (typeof cid.prv !== 'object' || cid.prv === null || !isInt(cid.prv.major, 0, 9) || !isInt(cid.prv.minor, 0, 9)) {
+  if (
+    typeof cid.prv !== 'object' ||
+    cid.prv === null ||
+    !isInt(cid.prv.major, 0, 9) ||
+    !isInt(cid.prv.minor, 0, 9)
+  ) {
     bad('PRV', 'major and minor must be BCD digits 0-9');
   }
   if (!isInt(cid.psn, 0, 0xffffffff)) bad('PSN', 'must be an unsigned 32-bit integer');
-  if (typeof cid.mdt !== 'object' || cid.mdt === null || !isInt(cid.mdt.year, 2000, 2255)) bad('MDT', 'year must be 2000-2255');
+  if (typeof cid.mdt !== 'object' || cid.mdt === null || !isInt(cid.mdt.year, 2000, 2255))
+    bad('MDT', 'year must be 2000-2255');
   if (!isInt(cid.mdt.month, 1, 12)) bad('MDT', 'month must be 1-12');
   if (cid.crc !== 'valid' && cid.crc !== 'absent') bad('CRC', "must be 'valid' or 'absent'");
   const out = new Uint8Array(CID_LENGTH);
@@ -228,11 +243,18 @@ export function cidIdentity(cid: Cid): Uint8Array {
  * ```
  */
 export function parseCidText(text: string): Cid {
-  if (typeof text !== 'string') throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'text', 0, 'must be a string');
+  if (typeof text !== 'string')
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'text', 0, 'must be a string');
   const body = text.endsWith('\n') ? text.slice(0, -1) : text;
   const badAt = body.search(/[^0-9a-fA-F]/);
   if (badAt >= 0) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'text', badAt >> 1, `character ${badAt} is not a hex digit`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      STRUCTURE,
+      'text',
+      badAt >> 1,
+      `character ${badAt} is not a hex digit`,
+    );
   }
   if (body.length !== CID_LENGTH * 2) {
     throw new ProtocolError(

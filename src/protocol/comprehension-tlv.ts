@@ -52,14 +52,24 @@ export function readComprehensionTlv(r: ByteReader): ComprehensionTlv {
   let tag: number;
   let cr: boolean;
   if (first === 0x00 || first === 0x80 || first === 0xff) {
-    r.fail('PROTOCOL_BAD_VALUE', 'tag', `0x${first.toString(16).padStart(2, '0')} is an illegal tag`, start);
+    r.fail(
+      'PROTOCOL_BAD_VALUE',
+      'tag',
+      `0x${first.toString(16).padStart(2, '0')} is an illegal tag`,
+      start,
+    );
   }
   if (first === 0x7f) {
     const word = r.u16('tag');
     cr = (word & 0x8000) !== 0;
     tag = word & 0x7fff;
     if (tag < 0x7f) {
-      r.fail('PROTOCOL_BAD_VALUE', 'tag', `three-byte form for tag 0x${tag.toString(16)}, which has a one-byte form`, start);
+      r.fail(
+        'PROTOCOL_BAD_VALUE',
+        'tag',
+        `three-byte form for tag 0x${tag.toString(16)}, which has a one-byte form`,
+        start,
+      );
     }
   } else {
     cr = (first & 0x80) !== 0;
@@ -69,9 +79,20 @@ export function readComprehensionTlv(r: ByteReader): ComprehensionTlv {
   let length = r.u8('length');
   if (length === 0x81) {
     length = r.u8('length');
-    if (length < 0x80) r.fail('PROTOCOL_BAD_LENGTH', 'length', `81 ${length.toString(16)} is not the shortest length form`, lengthAt);
+    if (length < 0x80)
+      r.fail(
+        'PROTOCOL_BAD_LENGTH',
+        'length',
+        `81 ${length.toString(16)} is not the shortest length form`,
+        lengthAt,
+      );
   } else if (length >= 0x80) {
-    r.fail('PROTOCOL_BAD_LENGTH', 'length', `length byte 0x${length.toString(16)} is not 00-7F or 81`, lengthAt);
+    r.fail(
+      'PROTOCOL_BAD_LENGTH',
+      'length',
+      `length byte 0x${length.toString(16)} is not 00-7F or 81`,
+      lengthAt,
+    );
   }
   const value = r.bytesView(length, 'value');
   return { tag, cr, value };
@@ -89,15 +110,30 @@ export function readComprehensionTlv(r: ByteReader): ComprehensionTlv {
  * ```
  */
 export function writeComprehensionTlv(w: ByteWriter, tlv: ComprehensionTlv): ByteWriter {
-  if (typeof tlv !== 'object' || tlv === null) throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tlv', -1, 'must be an object');
+  if (typeof tlv !== 'object' || tlv === null)
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tlv', -1, 'must be an object');
   const { tag, cr, value } = tlv;
   if (!Number.isInteger(tag) || tag < 1 || tag > 0x7fff) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tag', -1, 'must be an integer 0x01-0x7fff');
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      STRUCTURE,
+      'tag',
+      -1,
+      'must be an integer 0x01-0x7fff',
+    );
   }
-  if (typeof cr !== 'boolean') throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'cr', -1, 'must be a boolean');
-  if (!(value instanceof Uint8Array)) throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'value', -1, 'must be a Uint8Array');
+  if (typeof cr !== 'boolean')
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'cr', -1, 'must be a boolean');
+  if (!(value instanceof Uint8Array))
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'value', -1, 'must be a Uint8Array');
   if (value.length > 0xff) {
-    throw new ProtocolError('PROTOCOL_BAD_LENGTH', STRUCTURE, 'value', -1, `at most 255 bytes, got ${value.length}`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      STRUCTURE,
+      'value',
+      -1,
+      `at most 255 bytes, got ${value.length}`,
+    );
   }
   if (tag < 0x7f) w.u8(tag | (cr ? 0x80 : 0));
   else w.u8(0x7f).u16(tag | (cr ? 0x8000 : 0));
@@ -167,7 +203,8 @@ export function decodeComprehensionTlvList(bytes: Uint8Array, base = 0): Compreh
  * ```
  */
 export function encodeComprehensionTlvList(list: readonly ComprehensionTlv[]): Uint8Array {
-  if (!Array.isArray(list)) throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'list', -1, 'must be an array');
+  if (!Array.isArray(list))
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'list', -1, 'must be an array');
   const w = new ByteWriter();
   for (const tlv of list) writeComprehensionTlv(w, tlv);
   return w.finish();

@@ -100,7 +100,15 @@ export {
   type IncompleteMessage,
   type ReassemblerOptions,
 } from './sms-concat.js';
-export { crc7, decodeCid, encodeCid, cidIdentity, parseCidText, formatCidText, type Cid } from './cid.js';
+export {
+  crc7,
+  decodeCid,
+  encodeCid,
+  cidIdentity,
+  parseCidText,
+  formatCidText,
+  type Cid,
+} from './cid.js';
 export {
   decodeCommandApdu,
   encodeCommandApdu,

@@ -67,7 +67,12 @@ export function encodeTlvLength(n: number, field: string): Uint8Array {
 
 /** Bytes {@link encodeTlvLength} uses for `n`, or an encode error when `n` is too long. */
 function lengthSize(n: number, field: string): number {
-  if (n > MAX_LENGTH) encodeFail('PROTOCOL_BAD_LENGTH', field, `${n} bytes exceed the longest TLV value (${MAX_LENGTH})`);
+  if (n > MAX_LENGTH)
+    encodeFail(
+      'PROTOCOL_BAD_LENGTH',
+      field,
+      `${n} bytes exceed the longest TLV value (${MAX_LENGTH})`,
+    );
   return n < 0x80 ? 1 : n <= 0xff ? 2 : 3;
 }
 
@@ -105,15 +110,32 @@ export function readTlvLength(r: ByteReader, field: string): number {
   if (first < 0x80) return first;
   if (first === 0x81) {
     const n = r.u8(`${field}.length`);
-    if (n < 0x80) r.fail('PROTOCOL_BAD_LENGTH', `${field}.length`, `81 ${hex2(n)} is not the shortest form`, at);
+    if (n < 0x80)
+      r.fail(
+        'PROTOCOL_BAD_LENGTH',
+        `${field}.length`,
+        `81 ${hex2(n)} is not the shortest form`,
+        at,
+      );
     return n;
   }
   if (first === 0x82) {
     const n = r.u16(`${field}.length`);
-    if (n < 0x100) r.fail('PROTOCOL_BAD_LENGTH', `${field}.length`, `82 form for ${n} is not the shortest form`, at);
+    if (n < 0x100)
+      r.fail(
+        'PROTOCOL_BAD_LENGTH',
+        `${field}.length`,
+        `82 form for ${n} is not the shortest form`,
+        at,
+      );
     return n;
   }
-  return r.fail('PROTOCOL_BAD_LENGTH', `${field}.length`, `length byte ${hex2(first)} is not 00-7F, 81 or 82`, at);
+  return r.fail(
+    'PROTOCOL_BAD_LENGTH',
+    `${field}.length`,
+    `length byte ${hex2(first)} is not 00-7F, 81 or 82`,
+    at,
+  );
 }
 
 function hex2(n: number): string {
@@ -143,10 +165,15 @@ function expectLength(r: ByteReader, field: string, min: number, max: number): n
 export function bytesCodec(min: number, max: number): ValueCodec<Uint8Array> {
   return {
     encode(value, field) {
-      if (!(value instanceof Uint8Array)) return encodeFail('PROTOCOL_BAD_VALUE', field, 'must be a Uint8Array');
+      if (!(value instanceof Uint8Array))
+        return encodeFail('PROTOCOL_BAD_VALUE', field, 'must be a Uint8Array');
       if (value.length < min || value.length > max) {
         const range = min === max ? `${min}` : `${min}-${max}`;
-        return encodeFail('PROTOCOL_BAD_LENGTH', field, `is ${value.length} byte(s), expected ${range}`);
+        return encodeFail(
+          'PROTOCOL_BAD_LENGTH',
+          field,
+          `is ${value.length} byte(s), expected ${range}`,
+        );
       }
       // No copy: the structure encoder copies every value into its own buffer.
       return value;
@@ -172,7 +199,11 @@ export function uintCodec(max: number = Number.MAX_SAFE_INTEGER): ValueCodec<num
   return {
     encode(value, field) {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) {
-        return encodeFail('PROTOCOL_BAD_VALUE', field, `must be an integer in 0..${max}, got ${String(value)}`);
+        return encodeFail(
+          'PROTOCOL_BAD_VALUE',
+          field,
+          `must be an integer in 0..${max}, got ${String(value)}`,
+        );
       }
       let n = 1;
       while (n < 7 && value >= 2 ** (8 * n)) n++;
@@ -187,7 +218,8 @@ export function uintCodec(max: number = Number.MAX_SAFE_INTEGER): ValueCodec<num
     decode(r, field) {
       const n = expectLength(r, field, 1, 7);
       const bytes = r.bytesView(n, field);
-      if (n > 1 && bytes[0] === 0) r.fail('PROTOCOL_BAD_VALUE', field, 'integer has a leading zero byte', 0);
+      if (n > 1 && bytes[0] === 0)
+        r.fail('PROTOCOL_BAD_VALUE', field, 'integer has a leading zero byte', 0);
       let v = 0;
       for (const b of bytes) v = v * 256 + b;
       if (v > max) r.fail('PROTOCOL_BAD_VALUE', field, `${v} exceeds ${max}`, 0);
@@ -214,7 +246,11 @@ export function enumCodec<K extends string>(codes: Readonly<Record<K, number>>):
   return {
     encode(value, field) {
       if (typeof value !== 'string' || !Object.hasOwn(codes, value)) {
-        return encodeFail('PROTOCOL_BAD_VALUE', field, `must be one of ${names}, got ${String(value)}`);
+        return encodeFail(
+          'PROTOCOL_BAD_VALUE',
+          field,
+          `must be one of ${names}, got ${String(value)}`,
+        );
       }
       return Uint8Array.of(codes[value as K]);
     },
@@ -222,7 +258,8 @@ export function enumCodec<K extends string>(codes: Readonly<Record<K, number>>):
       expectLength(r, field, 1, 1);
       const code = r.u8(field);
       const name = byCode.get(code);
-      if (name === undefined) return r.fail('PROTOCOL_BAD_VALUE', field, `code ${hex2(code)} is not one of ${names}`, 0);
+      if (name === undefined)
+        return r.fail('PROTOCOL_BAD_VALUE', field, `code ${hex2(code)} is not one of ${names}`, 0);
       return name;
     },
   };
@@ -262,16 +299,24 @@ function asciiBytes(text: string): Uint8Array | undefined {
 export function textCodec(min: number, max: number, kind: 'display' | 'url'): ValueCodec<string> {
   return {
     encode(value, field) {
-      if (typeof value !== 'string') return encodeFail('PROTOCOL_BAD_VALUE', field, 'must be a string');
+      if (typeof value !== 'string')
+        return encodeFail('PROTOCOL_BAD_VALUE', field, 'must be a string');
       if (kind === 'url') {
-        if (!URL_CHARS.test(value)) return encodeFail('PROTOCOL_BAD_VALUE', field, 'must be printable ASCII without spaces');
+        if (!URL_CHARS.test(value))
+          return encodeFail('PROTOCOL_BAD_VALUE', field, 'must be printable ASCII without spaces');
       } else {
-        if (LONE_SURROGATE.test(value)) return encodeFail('PROTOCOL_BAD_VALUE', field, 'has a lone surrogate');
-        if (CONTROL.test(value)) return encodeFail('PROTOCOL_BAD_VALUE', field, 'has a control character');
+        if (LONE_SURROGATE.test(value))
+          return encodeFail('PROTOCOL_BAD_VALUE', field, 'has a lone surrogate');
+        if (CONTROL.test(value))
+          return encodeFail('PROTOCOL_BAD_VALUE', field, 'has a control character');
       }
       const bytes = asciiBytes(value) ?? utf8Encoder.encode(value);
       if (bytes.length < min || bytes.length > max) {
-        return encodeFail('PROTOCOL_BAD_LENGTH', field, `is ${bytes.length} UTF-8 byte(s), expected ${min}-${max}`);
+        return encodeFail(
+          'PROTOCOL_BAD_LENGTH',
+          field,
+          `is ${bytes.length} UTF-8 byte(s), expected ${min}-${max}`,
+        );
       }
       return bytes;
     },
@@ -281,7 +326,8 @@ export function textCodec(min: number, max: number, kind: 'display' | 'url'): Va
       if (kind === 'url') {
         for (let i = 0; i < bytes.length; i++) {
           const b = bytes[i]!;
-          if (b < 0x21 || b > 0x7e) r.fail('PROTOCOL_BAD_VALUE', field, `byte ${hex2(b)} is not printable ASCII`, i);
+          if (b < 0x21 || b > 0x7e)
+            r.fail('PROTOCOL_BAD_VALUE', field, `byte ${hex2(b)} is not printable ASCII`, i);
         }
         text = String.fromCharCode(...bytes);
       } else {
@@ -323,20 +369,30 @@ export function digitsCodec(min: number, max: number): ValueCodec<string> {
       return out;
     },
     decode(r, field) {
-      const bytes = r.bytesView(expectLength(r, field, Math.ceil(min / 2), Math.ceil(max / 2)), field);
+      const bytes = r.bytesView(
+        expectLength(r, field, Math.ceil(min / 2), Math.ceil(max / 2)),
+        field,
+      );
       let text = '';
       for (let i = 0; i < bytes.length; i++) {
         const b = bytes[i]!;
         const hi = b >> 4;
         const lo = b & 0x0f;
-        if (hi > 9) r.fail('PROTOCOL_BAD_VALUE', field, `nibble ${hi.toString(16)} is not a digit`, i);
+        if (hi > 9)
+          r.fail('PROTOCOL_BAD_VALUE', field, `nibble ${hi.toString(16)} is not a digit`, i);
         text += String.fromCharCode(0x30 + hi);
         if (lo === 0x0f && i === bytes.length - 1) break;
-        if (lo > 9) r.fail('PROTOCOL_BAD_VALUE', field, `nibble ${lo.toString(16)} is not a digit`, i);
+        if (lo > 9)
+          r.fail('PROTOCOL_BAD_VALUE', field, `nibble ${lo.toString(16)} is not a digit`, i);
         text += String.fromCharCode(0x30 + lo);
       }
       if (text.length < min || text.length > max) {
-        r.fail('PROTOCOL_BAD_LENGTH', field, `has ${text.length} digit(s), expected ${min}-${max}`, 0);
+        r.fail(
+          'PROTOCOL_BAD_LENGTH',
+          field,
+          `has ${text.length} digit(s), expected ${min}-${max}`,
+          0,
+        );
       }
       return text;
     },
@@ -402,7 +458,11 @@ export interface StructCodec<T> extends ValueCodec<T> {
   /** Decode into `into`, so a caller can put its own properties first. */
   decodeInto(r: ByteReader, field: string, into: Record<string, unknown>): T;
   /** The fields in tag order, for documentation and tooling. */
-  readonly fields: readonly { key: string; tag: number; presence: 'required' | 'optional' | 'list' }[];
+  readonly fields: readonly {
+    key: string;
+    tag: number;
+    presence: 'required' | 'optional' | 'list';
+  }[];
 }
 
 const NO_EXTRA: ReadonlySet<string> = new Set();
@@ -426,10 +486,21 @@ const NO_EXTRA: ReadonlySet<string> = new Set();
 export function structCodec<T>(schema: StructSchema<T>): StructCodec<T> {
   const fields: Field[] = [];
   for (const [key, def] of Object.entries(schema) as [string, FieldDef<unknown>][]) {
-    const { tag, presence, codec } = def as { tag: number; presence: Field['presence']; codec: ValueCodec<unknown> };
-    if (!Number.isInteger(tag) || tag < 0x01 || tag > 0x7e) throw new RangeError(`tag ${tag} of ${key} is outside 01-7E`);
+    const { tag, presence, codec } = def as {
+      tag: number;
+      presence: Field['presence'];
+      codec: ValueCodec<unknown>;
+    };
+    if (!Number.isInteger(tag) || tag < 0x01 || tag > 0x7e)
+      throw new RangeError(`tag ${tag} of ${key} is outside 01-7E`);
     if (fields.some((f) => f.tag === tag)) throw new RangeError(`tag ${tag} is used twice`);
-    fields.push({ key, tag, presence, codec, tagByte: presence === 'optional' ? tag : tag | CR_BIT });
+    fields.push({
+      key,
+      tag,
+      presence,
+      codec,
+      tagByte: presence === 'optional' ? tag : tag | CR_BIT,
+    });
   }
   fields.sort((a, b) => a.tag - b.tag);
   const indexByTag: (number | undefined)[] = new Array(0x80);
@@ -442,7 +513,8 @@ export function structCodec<T>(schema: StructSchema<T>): StructCodec<T> {
     }
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!keys.has(key) && !extra.has(key)) encodeFail('PROTOCOL_BAD_VALUE', join(path, key), 'is not a field of this structure');
+      if (!keys.has(key) && !extra.has(key))
+        encodeFail('PROTOCOL_BAD_VALUE', join(path, key), 'is not a field of this structure');
     }
     // Values first, then one buffer of the exact size: no intermediate tag or length arrays.
     const tagBytes: number[] = [];
@@ -494,19 +566,36 @@ export function structCodec<T>(schema: StructSchema<T>): StructCodec<T> {
       const tagByte = r.u8('tag'); // cannot fail: remaining > 0
       const tag = tagByte & 0x7f;
       if (tag === 0x00 || tag === 0x7f) {
-        r.fail('PROTOCOL_UNKNOWN_TAG', join(path, 'tag'), `tag byte ${hex2(tagByte)} is reserved`, tagAt);
+        r.fail(
+          'PROTOCOL_UNKNOWN_TAG',
+          join(path, 'tag'),
+          `tag byte ${hex2(tagByte)} is reserved`,
+          tagAt,
+        );
       }
       const index = indexByTag[tag] ?? -1;
       const f = fields[index];
       const field = f ? join(path, f.key) : join(path, `tag_${hex2(tag)}`);
       if (tag < lastTag) {
-        r.fail('PROTOCOL_BAD_VALUE', field, `tag ${hex2(tag)} after tag ${hex2(lastTag)}: fields must be in ascending tag order`, tagAt);
+        r.fail(
+          'PROTOCOL_BAD_VALUE',
+          field,
+          `tag ${hex2(tag)} after tag ${hex2(lastTag)}: fields must be in ascending tag order`,
+          tagAt,
+        );
       }
       if (f && f.tagByte !== tagByte) {
-        r.fail('PROTOCOL_BAD_VALUE', field, `tag byte must be ${hex2(f.tagByte)}, got ${hex2(tagByte)} (comprehension-required bit)`, tagAt);
+        r.fail(
+          'PROTOCOL_BAD_VALUE',
+          field,
+          `tag byte must be ${hex2(f.tagByte)}, got ${hex2(tagByte)} (comprehension-required bit)`,
+          tagAt,
+        );
       }
-      if (!f && tagByte & CR_BIT) r.fail('PROTOCOL_UNKNOWN_TAG', field, 'unknown tag marked comprehension required', tagAt);
-      if (f && f.presence !== 'list' && values[index] !== undefined) r.fail('PROTOCOL_BAD_VALUE', field, 'field appears twice', tagAt);
+      if (!f && tagByte & CR_BIT)
+        r.fail('PROTOCOL_UNKNOWN_TAG', field, 'unknown tag marked comprehension required', tagAt);
+      if (f && f.presence !== 'list' && values[index] !== undefined)
+        r.fail('PROTOCOL_BAD_VALUE', field, 'field appears twice', tagAt);
       lastTag = tag;
       const len = readTlvLength(r, field);
       const valueAt = r.offset;
@@ -528,7 +617,11 @@ export function structCodec<T>(schema: StructSchema<T>): StructCodec<T> {
       if (v !== undefined) into[f.key] = v;
       else if (f.presence === 'list') into[f.key] = [];
       else if (f.presence === 'required') {
-        r.fail('PROTOCOL_MISSING_FIELD', join(path, f.key), `required field (tag ${hex2(f.tag)}) is absent`);
+        r.fail(
+          'PROTOCOL_MISSING_FIELD',
+          join(path, f.key),
+          `required field (tag ${hex2(f.tag)}) is absent`,
+        );
       }
     }
     return into as T;

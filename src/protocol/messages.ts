@@ -21,7 +21,6 @@ import {
   textCodec,
   uintCodec,
   type StructCodec,
-  type StructSchema,
 } from './message-tlv.js';
 
 /**
@@ -669,7 +668,9 @@ const stkCard = structCodec<StkCard>({
   applications: { tag: T.stkApplication, presence: 'list', codec: stkApplication },
 });
 
-const BODIES: { readonly [K in MessageType]: StructCodec<Body<Extract<SimvaultMessage, { type: K }>>> } = {
+const BODIES: {
+  readonly [K in MessageType]: StructCodec<Body<Extract<SimvaultMessage, { type: K }>>>;
+} = {
   bindRequest: structCodec<Body<BindRequest>>({
     cid: { tag: T.cid, presence: 'required', codec: cid },
     iccid: { tag: T.iccid, presence: 'required', codec: digitsCodec(10, 20) },
@@ -728,7 +729,11 @@ const TYPE_BY_CODE = new Map<number, MessageType>(
 );
 const HEADER_KEYS: ReadonlySet<string> = new Set(['type', 'transactionId']);
 
-function encodeFail(code: ConstructorParameters<typeof ProtocolError>[0], field: string, detail: string): never {
+function encodeFail(
+  code: ConstructorParameters<typeof ProtocolError>[0],
+  field: string,
+  detail: string,
+): never {
   throw new ProtocolError(code, MESSAGE_STRUCTURE, field, -1, detail);
 }
 
@@ -745,14 +750,19 @@ function encodeFail(code: ConstructorParameters<typeof ProtocolError>[0], field:
  * ```
  */
 export function encodeMessage(msg: SimvaultMessage): Uint8Array {
-  if (typeof msg !== 'object' || msg === null) encodeFail('PROTOCOL_BAD_VALUE', 'message', 'must be an object');
+  if (typeof msg !== 'object' || msg === null)
+    encodeFail('PROTOCOL_BAD_VALUE', 'message', 'must be an object');
   const type: unknown = msg.type;
   if (typeof type !== 'string' || !Object.hasOwn(COMMAND_CODES, type)) {
     encodeFail('PROTOCOL_UNKNOWN_TAG', 'type', `unknown message type ${String(type)}`);
   }
   const txid: unknown = msg.transactionId;
   if (typeof txid !== 'number' || !Number.isInteger(txid) || txid < 0 || txid > 0xffffffff) {
-    encodeFail('PROTOCOL_BAD_VALUE', 'transactionId', `must be an integer in 0..4294967295, got ${String(txid)}`);
+    encodeFail(
+      'PROTOCOL_BAD_VALUE',
+      'transactionId',
+      `must be an integer in 0..4294967295, got ${String(txid)}`,
+    );
   }
   const body = BODIES[type as MessageType].encodeWith(msg, '', HEADER_KEYS);
   const length = encodeTlvLength(body.length, 'body');
@@ -788,18 +798,28 @@ export function decodeMessage(bytes: Uint8Array): SimvaultMessage {
   const r = new ByteReader(bytes, MESSAGE_STRUCTURE);
   const version = r.u8('version');
   if (version !== MESSAGE_FORMAT_VERSION) {
-    r.fail('PROTOCOL_BAD_VERSION', 'version', `format version ${version} is not supported (expected ${MESSAGE_FORMAT_VERSION})`, 0);
+    r.fail(
+      'PROTOCOL_BAD_VERSION',
+      'version',
+      `format version ${version} is not supported (expected ${MESSAGE_FORMAT_VERSION})`,
+      0,
+    );
   }
   const code = r.u8('command');
   const type = TYPE_BY_CODE.get(code);
-  if (type === undefined) return r.fail('PROTOCOL_UNKNOWN_TAG', 'command', `unknown command code ${code}`, 1);
+  if (type === undefined)
+    return r.fail('PROTOCOL_UNKNOWN_TAG', 'command', `unknown command code ${code}`, 1);
   const transactionId = r.u32('transactionId');
   const length = readTlvLength(r, 'body');
   const bodyAt = r.offset;
   const body = r.bytesView(length, 'body');
   r.end();
   const into: Record<string, unknown> = { type, transactionId };
-  return BODIES[type].decodeInto(new ByteReader(body, MESSAGE_STRUCTURE, 0, bodyAt), '', into) as unknown as SimvaultMessage;
+  return BODIES[type].decodeInto(
+    new ByteReader(body, MESSAGE_STRUCTURE, 0, bodyAt),
+    '',
+    into,
+  ) as unknown as SimvaultMessage;
 }
 
 function hexify(value: unknown): unknown {

@@ -45,7 +45,12 @@ export class ByteReader {
   }
 
   /** Throw a {@link ProtocolError} at the current offset (or the one given). */
-  fail(code: ConstructorParameters<typeof ProtocolError>[0], field: string, detail: string, at = this.offset): never {
+  fail(
+    code: ConstructorParameters<typeof ProtocolError>[0],
+    field: string,
+    detail: string,
+    at = this.offset,
+  ): never {
     throw new ProtocolError(code, this.structure, field, this.base + at, detail);
   }
 
@@ -111,7 +116,11 @@ export class ByteReader {
   /** Assert the input is fully consumed. */
   end(): void {
     if (this.remaining !== 0) {
-      this.fail('PROTOCOL_TRAILING_BYTES', 'end', `${this.remaining} byte(s) after the end of the structure`);
+      this.fail(
+        'PROTOCOL_TRAILING_BYTES',
+        'end',
+        `${this.remaining} byte(s) after the end of the structure`,
+      );
     }
   }
 }
@@ -159,12 +168,17 @@ export class ByteWriter {
 
   /** Append a big-endian 24-bit value. */
   u24(v: number): this {
-    return this.u8(v >>> 16).u8(v >>> 8).u8(v);
+    return this.u8(v >>> 16)
+      .u8(v >>> 8)
+      .u8(v);
   }
 
   /** Append a big-endian 32-bit value. */
   u32(v: number): this {
-    return this.u8(v >>> 24).u8(v >>> 16).u8(v >>> 8).u8(v);
+    return this.u8(v >>> 24)
+      .u8(v >>> 16)
+      .u8(v >>> 8)
+      .u8(v);
   }
 
   /** Append bytes. */

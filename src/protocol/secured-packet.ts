@@ -87,7 +87,12 @@ export interface Spi {
   porViaSubmit: boolean;
 }
 
-const COUNTER_MODES: readonly CounterMode[] = ['none', 'present-not-checked', 'must-be-higher', 'must-be-plus-one'];
+const COUNTER_MODES: readonly CounterMode[] = [
+  'none',
+  'present-not-checked',
+  'must-be-higher',
+  'must-be-plus-one',
+];
 const INTEGRITY_KINDS: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
 const POR_REQUESTS: readonly PorRequest[] = ['none', 'always', 'on-error'];
 
@@ -108,7 +113,8 @@ export function encodeSpi(spi: Spi): Uint8Array {
   const integrity = INTEGRITY_KINDS.indexOf(spi.integrity);
   if (integrity < 0) spiFail('integrity', `unknown integrity kind ${String(spi.integrity)}`);
   const porIntegrity = INTEGRITY_KINDS.indexOf(spi.porIntegrity);
-  if (porIntegrity < 0) spiFail('porIntegrity', `unknown integrity kind ${String(spi.porIntegrity)}`);
+  if (porIntegrity < 0)
+    spiFail('porIntegrity', `unknown integrity kind ${String(spi.porIntegrity)}`);
   const por = POR_REQUESTS.indexOf(spi.porRequest);
   if (por < 0) spiFail('porRequest', `unknown PoR request ${String(spi.porRequest)}`);
   if (typeof spi.ciphered !== 'boolean') spiFail('ciphered', 'must be a boolean');
@@ -139,8 +145,10 @@ export function decodeSpi(bytes: Uint8Array, base = 0): Spi {
   const spi1 = r.u8('SPI1');
   const spi2 = r.u8('SPI2');
   r.end();
-  if (spi1 & 0xe0) r.fail('PROTOCOL_BAD_VALUE', 'SPI1', `reserved bits b8-b6 set (${hex8(spi1)})`, 0);
-  if (spi2 & 0xc0) r.fail('PROTOCOL_BAD_VALUE', 'SPI2', `reserved bits b8-b7 set (${hex8(spi2)})`, 1);
+  if (spi1 & 0xe0)
+    r.fail('PROTOCOL_BAD_VALUE', 'SPI1', `reserved bits b8-b6 set (${hex8(spi1)})`, 0);
+  if (spi2 & 0xc0)
+    r.fail('PROTOCOL_BAD_VALUE', 'SPI2', `reserved bits b8-b7 set (${hex8(spi2)})`, 1);
   if ((spi2 & 3) === 3) r.fail('PROTOCOL_BAD_VALUE', 'SPI2', 'PoR request 11 is reserved', 1);
   return {
     counter: COUNTER_MODES[(spi1 >> 3) & 3]!,
@@ -240,13 +248,25 @@ function algorithmOf(nibble: number, role: KeyRole): KeyAlgorithm | undefined {
  * decodeKeyIndicator(0x15, 'rc').algorithm; // 'crc32'
  * ```
  */
-export function decodeKeyIndicator(byte: number, role: KeyRole, structure = 'KeyIndicator', field = 'KI', offset = 0): KeyIndicator {
+export function decodeKeyIndicator(
+  byte: number,
+  role: KeyRole,
+  structure = 'KeyIndicator',
+  field = 'KI',
+  offset = 0,
+): KeyIndicator {
   if (!Number.isInteger(byte) || byte < 0 || byte > 255) {
     throw new ProtocolError('PROTOCOL_BAD_VALUE', structure, field, offset, 'must be a byte');
   }
   const algorithm = algorithmOf(byte & 15, role);
   if (algorithm === undefined) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', structure, field, offset, `reserved ${role} algorithm coding ${hex8(byte)}`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      structure,
+      field,
+      offset,
+      `reserved ${role} algorithm coding ${hex8(byte)}`,
+    );
   }
   return { raw: byte, keyVersion: byte >> 4, algorithm };
 }
@@ -261,9 +281,18 @@ export function decodeKeyIndicator(byte: number, role: KeyRole, structure = 'Key
  * encodeKeyIndicator(1, 'crc32'); // 0x15
  * ```
  */
-export function encodeKeyIndicator(keyVersion: number, algorithm: Exclude<KeyAlgorithm, 'unused'>): number {
+export function encodeKeyIndicator(
+  keyVersion: number,
+  algorithm: Exclude<KeyAlgorithm, 'unused'>,
+): number {
   if (!Number.isInteger(keyVersion) || keyVersion < 0 || keyVersion > 15) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', 'KeyIndicator', 'keyVersion', -1, 'must be 0..15');
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      'KeyIndicator',
+      'keyVersion',
+      -1,
+      'must be 0..15',
+    );
   }
   const nibbles: Record<Exclude<KeyAlgorithm, 'unused'>, number> = {
     implicit: 0,
@@ -277,7 +306,14 @@ export function encodeKeyIndicator(keyVersion: number, algorithm: Exclude<KeyAlg
     proprietary: 3,
   };
   const n = nibbles[algorithm];
-  if (n === undefined) throw new ProtocolError('PROTOCOL_BAD_VALUE', 'KeyIndicator', 'algorithm', -1, `unknown algorithm ${String(algorithm)}`);
+  if (n === undefined)
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      'KeyIndicator',
+      'algorithm',
+      -1,
+      `unknown algorithm ${String(algorithm)}`,
+    );
   return (keyVersion << 4) | n;
 }
 
@@ -373,7 +409,8 @@ export function checkCounter(
   received: bigint | number,
   maxStep?: bigint | number,
 ): CounterVerdict {
-  if (!COUNTER_MODES.includes(mode)) throw new ArgumentError(`unknown counter mode ${String(mode)}`);
+  if (!COUNTER_MODES.includes(mode))
+    throw new ArgumentError(`unknown counter mode ${String(mode)}`);
   const last = toCounter(lastCounter, 'lastCounter');
   const got = toCounter(received, 'received');
   if (mode === 'none' || mode === 'present-not-checked') return 'ok';
@@ -407,7 +444,12 @@ export class CounterRejectedError extends ProtocolError {
    * @param offset - offset of CNTR in the input
    * @param detail - what was wrong
    */
-  constructor(verdict: Exclude<CounterVerdict, 'ok'>, structure: string, offset: number, detail: string) {
+  constructor(
+    verdict: Exclude<CounterVerdict, 'ok'>,
+    structure: string,
+    offset: number,
+    detail: string,
+  ) {
     super('PROTOCOL_REPLAY', structure, 'CNTR', offset, detail);
     this.verdict = verdict;
   }
@@ -665,7 +707,9 @@ function counterBytes(counter: bigint): Uint8Array {
 
 function readCounter(r: ByteReader): bigint {
   const b = r.bytesView(5, 'CNTR');
-  return BigInt(b[0]! * 0x100000000 + ((b[1]! << 24) >>> 0) + ((b[2]! << 16) | (b[3]! << 8) | b[4]!));
+  return BigInt(
+    b[0]! * 0x100000000 + ((b[1]! << 24) >>> 0) + ((b[2]! << 16) | (b[3]! << 8) | b[4]!),
+  );
 }
 
 /** Where a failure is reported: decoding (input offsets) or encoding (ArgumentError). */
@@ -674,7 +718,13 @@ interface Site {
   encoding: boolean;
 }
 
-function siteFail(site: Site, code: ConstructorParameters<typeof ProtocolError>[0], field: string, offset: number, detail: string): never {
+function siteFail(
+  site: Site,
+  code: ConstructorParameters<typeof ProtocolError>[0],
+  field: string,
+  offset: number,
+  detail: string,
+): never {
   throw new ProtocolError(code, site.structure, field, site.encoding ? -1 : offset, detail);
 }
 
@@ -682,7 +732,13 @@ function blockSize(alg: KeyAlgorithm): number {
   return alg === 'aes' ? 16 : 8;
 }
 
-function resolveKey(keys: OtaKeys, which: 'kic' | 'kid', ki: KeyIndicator, site: Site, offset: number): Uint8Array {
+function resolveKey(
+  keys: OtaKeys,
+  which: 'kic' | 'kid',
+  ki: KeyIndicator,
+  site: Site,
+  offset: number,
+): Uint8Array {
   const sets: readonly OtaKeyset[] = Array.isArray(keys) ? keys : [keys as OtaKeyset];
   let key: Uint8Array | undefined;
   for (const k of sets) {
@@ -694,9 +750,16 @@ function resolveKey(keys: OtaKeys, which: 'kic' | 'kid', ki: KeyIndicator, site:
   const field = which === 'kic' ? 'KIc' : 'KID';
   if (key === undefined) {
     if (site.encoding) throw new ArgumentError(`no ${field} key for key version ${ki.keyVersion}`);
-    siteFail(site, 'PROTOCOL_BAD_VALUE', field, offset, `no ${field} key for key version ${ki.keyVersion}`);
+    siteFail(
+      site,
+      'PROTOCOL_BAD_VALUE',
+      field,
+      offset,
+      `no ${field} key for key version ${ki.keyVersion}`,
+    );
   }
-  if (!(key instanceof Uint8Array)) throw new ArgumentError(`the ${field} key must be a Uint8Array`);
+  if (!(key instanceof Uint8Array))
+    throw new ArgumentError(`the ${field} key must be a Uint8Array`);
   const ok =
     ki.algorithm === 'aes'
       ? key.length === 16 || key.length === 24 || key.length === 32
@@ -706,22 +769,41 @@ function resolveKey(keys: OtaKeys, which: 'kic' | 'kid', ki: KeyIndicator, site:
           ? key.length === 24
           : true;
   if (!ok) {
-    throw new CryptoError('CRYPTO_BAD_KEY', `the ${field} key does not fit ${ki.algorithm} (${key.length} bytes)`);
+    throw new CryptoError(
+      'CRYPTO_BAD_KEY',
+      `the ${field} key does not fit ${ki.algorithm} (${key.length} bytes)`,
+    );
   }
   return key;
 }
 
 function checkCipherSupported(ki: KeyIndicator, site: Site, offset: number): void {
   if (ki.algorithm !== 'aes' && ki.algorithm !== '3des-2key' && ki.algorithm !== '3des-3key') {
-    if (site.encoding) throw new ArgumentError(`ciphering algorithm ${ki.algorithm} is not supported`, 'UNSUPPORTED');
-    siteFail(site, 'PROTOCOL_BAD_VALUE', 'KIc', offset, `ciphering algorithm ${ki.algorithm} is not supported`);
+    if (site.encoding)
+      throw new ArgumentError(
+        `ciphering algorithm ${ki.algorithm} is not supported`,
+        'UNSUPPORTED',
+      );
+    siteFail(
+      site,
+      'PROTOCOL_BAD_VALUE',
+      'KIc',
+      offset,
+      `ciphering algorithm ${ki.algorithm} is not supported`,
+    );
   }
 }
 
 /** The checksum lengths an SPI/KID pair allows, the default first (AES-CMAC allows 8 and 4). */
-function integrityLengths(kind: IntegrityKind, kid: KeyIndicator, site: Site, offset: number): readonly number[] {
+function integrityLengths(
+  kind: IntegrityKind,
+  kid: KeyIndicator,
+  site: Site,
+  offset: number,
+): readonly number[] {
   if (kind === 'none') return LENGTHS_NONE;
-  if (kind === 'ds') return unsupportedIntegrity(site, offset, 'digital signatures (DS) are not supported');
+  if (kind === 'ds')
+    return unsupportedIntegrity(site, offset, 'digital signatures (DS) are not supported');
   if (kind === 'rc') {
     if (kid.algorithm === 'crc16') return LENGTHS_CRC16;
     if (kid.algorithm === 'crc32') return LENGTHS_CRC32;
@@ -729,7 +811,11 @@ function integrityLengths(kind: IntegrityKind, kid: KeyIndicator, site: Site, of
   }
   if (kid.algorithm === 'aes') return LENGTHS_CMAC;
   if (kid.algorithm === '3des-2key' || kid.algorithm === '3des-3key') return LENGTHS_DES_MAC;
-  return unsupportedIntegrity(site, offset, `cryptographic checksum ${kid.algorithm} is not supported`);
+  return unsupportedIntegrity(
+    site,
+    offset,
+    `cryptographic checksum ${kid.algorithm} is not supported`,
+  );
 }
 
 const LENGTHS_NONE: readonly number[] = [0];
@@ -744,16 +830,33 @@ function unsupportedIntegrity(site: Site, offset: number, detail: string): never
 }
 
 /** The checksum length to build with: the default, or `ccLength` where the algorithm allows it. */
-function chooseIntegrityLength(kind: IntegrityKind, kid: KeyIndicator, ccLength: unknown, site: Site): number {
+function chooseIntegrityLength(
+  kind: IntegrityKind,
+  kid: KeyIndicator,
+  ccLength: unknown,
+  site: Site,
+): number {
   const allowed = integrityLengths(kind, kid, site, -1);
   if (ccLength === undefined || kind !== 'cc') return allowed[0]!;
   if (typeof ccLength !== 'number' || !allowed.includes(ccLength)) {
-    siteFail(site, 'PROTOCOL_BAD_LENGTH', 'ccLength', -1, `a ${kid.algorithm} checksum is ${allowed.join(' or ')} bytes`);
+    siteFail(
+      site,
+      'PROTOCOL_BAD_LENGTH',
+      'ccLength',
+      -1,
+      `a ${kid.algorithm} checksum is ${allowed.join(' or ')} bytes`,
+    );
   }
   return ccLength;
 }
 
-function computeIntegrity(kind: IntegrityKind, kid: KeyIndicator, key: Uint8Array | undefined, input: Uint8Array, length: number): Uint8Array {
+function computeIntegrity(
+  kind: IntegrityKind,
+  kid: KeyIndicator,
+  key: Uint8Array | undefined,
+  input: Uint8Array,
+  length: number,
+): Uint8Array {
   if (kind === 'rc') {
     const out = new Uint8Array(length);
     const v = length === 2 ? crc16X25(input) : crc32(input);
@@ -775,15 +878,18 @@ function decipher(alg: KeyAlgorithm, key: Uint8Array, data: Uint8Array): Uint8Ar
 }
 
 function checkTar(tar: unknown, site: Site): asserts tar is Uint8Array {
-  if (!(tar instanceof Uint8Array) || tar.length !== 3) siteFail(site, 'PROTOCOL_BAD_LENGTH', 'TAR', -1, 'TAR must be 3 bytes');
+  if (!(tar instanceof Uint8Array) || tar.length !== 3)
+    siteFail(site, 'PROTOCOL_BAD_LENGTH', 'TAR', -1, 'TAR must be 3 bytes');
 }
 
 function checkByte(v: unknown, site: Site, field: string): asserts v is number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) siteFail(site, 'PROTOCOL_BAD_VALUE', field, -1, 'must be a byte 0..255');
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255)
+    siteFail(site, 'PROTOCOL_BAD_VALUE', field, -1, 'must be a byte 0..255');
 }
 
 function checkData(data: unknown, site: Site): asserts data is Uint8Array {
-  if (!(data instanceof Uint8Array)) siteFail(site, 'PROTOCOL_BAD_VALUE', 'data', -1, 'must be a Uint8Array');
+  if (!(data instanceof Uint8Array))
+    siteFail(site, 'PROTOCOL_BAD_VALUE', 'data', -1, 'must be a Uint8Array');
 }
 
 function encodeCounter(counter: unknown, site: Site): bigint {
@@ -871,16 +977,34 @@ export function buildCommandPacket(params: CommandPacketParams, keys: OtaKeys): 
   checkTar(params.tar, site);
   checkData(params.data, site);
   const counter = encodeCounter(params.counter, site);
-  const kic = decodeKeyIndicator(params.kic, spi.ciphered ? 'cipher' : 'unused', 'CommandPacket', 'KIc', -1);
+  const kic = decodeKeyIndicator(
+    params.kic,
+    spi.ciphered ? 'cipher' : 'unused',
+    'CommandPacket',
+    'KIc',
+    -1,
+  );
   const kid = decodeKeyIndicator(params.kid, kidRole(spi.integrity), 'CommandPacket', 'KID', -1);
   if (spi.ciphered) checkCipherSupported(kic, site, -1);
   const checksumLength = chooseIntegrityLength(spi.integrity, kid, params.ccLength, site);
   const kicKey = spi.ciphered ? resolveKey(keys, 'kic', kic, site, -1) : undefined;
   const kidKey = spi.integrity === 'cc' ? resolveKey(keys, 'kid', kid, site, -1) : undefined;
   const chl = 13 + checksumLength;
-  const o: SecureOptions = { ciphered: spi.ciphered, kic, kicKey, integrity: spi.integrity, kid, kidKey, checksumLength, counter, mid: undefined, data: params.data };
+  const o: SecureOptions = {
+    ciphered: spi.ciphered,
+    kic,
+    kicKey,
+    integrity: spi.integrity,
+    kid,
+    kidKey,
+    checksumLength,
+    counter,
+    mid: undefined,
+    data: params.data,
+  };
   const cpl = 8 + securedLength(o);
-  if (cpl > 0xffff) siteFail(site, 'PROTOCOL_BAD_LENGTH', 'data', -1, `packet of ${cpl} bytes exceeds CPL's 65535`);
+  if (cpl > 0xffff)
+    siteFail(site, 'PROTOCOL_BAD_LENGTH', 'data', -1, `packet of ${cpl} bytes exceeds CPL's 65535`);
   const start = params.udh ? 3 : 0;
   const out = new Uint8Array(start + 2 + cpl);
   if (params.udh) out.set(COMMAND_UDH);
@@ -906,15 +1030,27 @@ function kidRole(kind: IntegrityKind): KeyRole {
 
 const INTEGRITY_RANK: Record<IntegrityKind, number> = { none: 0, rc: 1, cc: 2, ds: 3 };
 
-function checkMinimumSecurity(spi: Spi, msl: MinimumSecurityLevel, structure: string, offset: number): void {
+function checkMinimumSecurity(
+  spi: Spi,
+  msl: MinimumSecurityLevel,
+  structure: string,
+  offset: number,
+): void {
   let detail: string | undefined;
   if (msl.ciphering && !spi.ciphered) detail = 'ciphering is required';
-  else if (msl.integrity !== undefined && INTEGRITY_RANK[spi.integrity] < INTEGRITY_RANK[msl.integrity]) {
+  else if (
+    msl.integrity !== undefined &&
+    INTEGRITY_RANK[spi.integrity] < INTEGRITY_RANK[msl.integrity]
+  ) {
     detail = `integrity ${spi.integrity} is below the required ${msl.integrity}`;
-  } else if (msl.counter !== undefined && COUNTER_MODES.indexOf(spi.counter) < COUNTER_MODES.indexOf(msl.counter)) {
+  } else if (
+    msl.counter !== undefined &&
+    COUNTER_MODES.indexOf(spi.counter) < COUNTER_MODES.indexOf(msl.counter)
+  ) {
     detail = `counter mode ${spi.counter} is below the required ${msl.counter}`;
   }
-  if (detail !== undefined) throw new ProtocolError('PROTOCOL_INSUFFICIENT_SECURITY', structure, 'SPI', offset, detail);
+  if (detail !== undefined)
+    throw new ProtocolError('PROTOCOL_INSUFFICIENT_SECURITY', structure, 'SPI', offset, detail);
 }
 
 /** Decipher the secured part and verify its checksum; returns the plaintext. */
@@ -938,7 +1074,13 @@ function unsecure(opts: {
   if (opts.ciphered) {
     const bs = blockSize(opts.kic.algorithm);
     if (securedBytes.length % bs !== 0) {
-      siteFail(site, 'PROTOCOL_BAD_PADDING', 'secured data', r.base + start, `ciphered length ${securedBytes.length} is not a multiple of ${bs}`);
+      siteFail(
+        site,
+        'PROTOCOL_BAD_PADDING',
+        'secured data',
+        r.base + start,
+        `ciphered length ${securedBytes.length} is not a multiple of ${bs}`,
+      );
     }
     plain = decipher(opts.kic.algorithm, opts.kicKey!, securedBytes.slice());
   }
@@ -949,26 +1091,52 @@ function unsecure(opts: {
     input.set(opts.covered, 0);
     input.set(plain.subarray(0, sumAt), opts.covered.length);
     input.set(plain.subarray(sumAt + opts.checksumLength), opts.covered.length + sumAt);
-    const expected = computeIntegrity(opts.integrity, opts.kid, opts.kidKey, input, opts.checksumLength);
+    const expected = computeIntegrity(
+      opts.integrity,
+      opts.kid,
+      opts.kidKey,
+      input,
+      opts.checksumLength,
+    );
     if (!equalBytes(expected, checksum)) {
-      siteFail(site, 'PROTOCOL_BAD_CHECKSUM', opts.integrity === 'rc' ? 'RC' : 'CC', r.base + start + sumAt, 'checksum does not verify');
+      siteFail(
+        site,
+        'PROTOCOL_BAD_CHECKSUM',
+        opts.integrity === 'rc' ? 'RC' : 'CC',
+        r.base + start + sumAt,
+        'checksum does not verify',
+      );
     }
   }
   return { plain, checksum, start };
 }
 
-function checkPadding(plain: Uint8Array, pcntr: number, dataStart: number, ciphered: boolean, bs: number, site: Site, at: number): Uint8Array {
+function checkPadding(
+  plain: Uint8Array,
+  pcntr: number,
+  dataStart: number,
+  ciphered: boolean,
+  bs: number,
+  site: Site,
+  at: number,
+): Uint8Array {
   const dataLen = plain.length - dataStart;
-  if (!ciphered && pcntr !== 0) siteFail(site, 'PROTOCOL_BAD_PADDING', 'PCNTR', at, 'an unciphered packet has no padding');
-  if (pcntr >= bs || pcntr > dataLen) siteFail(site, 'PROTOCOL_BAD_PADDING', 'PCNTR', at, `PCNTR ${pcntr} does not fit the padding`);
+  if (!ciphered && pcntr !== 0)
+    siteFail(site, 'PROTOCOL_BAD_PADDING', 'PCNTR', at, 'an unciphered packet has no padding');
+  if (pcntr >= bs || pcntr > dataLen)
+    siteFail(site, 'PROTOCOL_BAD_PADDING', 'PCNTR', at, `PCNTR ${pcntr} does not fit the padding`);
   for (let i = plain.length - pcntr; i < plain.length; i++) {
-    if (plain[i] !== 0) siteFail(site, 'PROTOCOL_BAD_PADDING', 'padding', at, 'padding bytes must be zero');
+    if (plain[i] !== 0)
+      siteFail(site, 'PROTOCOL_BAD_PADDING', 'padding', at, 'padding bytes must be zero');
   }
   return plain.slice(dataStart, plain.length - pcntr);
 }
 
 /** The clear header of a command packet, and where decoding continues. */
-interface CommandHeader extends Pick<CommandPacket, 'udh' | 'cpl' | 'chl' | 'spi' | 'kic' | 'kid' | 'tar'> {
+interface CommandHeader extends Pick<
+  CommandPacket,
+  'udh' | 'cpl' | 'chl' | 'spi' | 'kic' | 'kid' | 'tar'
+> {
   checksumLength: number;
   covered: Uint8Array;
   r: ByteReader;
@@ -976,14 +1144,23 @@ interface CommandHeader extends Pick<CommandPacket, 'udh' | 'cpl' | 'chl' | 'spi
 }
 
 function readCommandHeader(bytes: Uint8Array, checkIntegrityLength: boolean): CommandHeader {
-  if (!(bytes instanceof Uint8Array)) throw new ProtocolError('PROTOCOL_BAD_VALUE', 'CommandPacket', 'input', 0, 'must be a Uint8Array');
+  if (!(bytes instanceof Uint8Array))
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      'CommandPacket',
+      'input',
+      0,
+      'must be a Uint8Array',
+    );
   const udh = startsWith(bytes, COMMAND_UDH);
   const body = udh ? bytes.subarray(3) : bytes;
   const base = udh ? 3 : 0;
   const r = new ByteReader(body, 'CommandPacket', 0, base);
   const cpl = r.u16('CPL');
-  if (cpl > r.remaining) r.fail('PROTOCOL_TRUNCATED', 'CPL', `CPL ${cpl} but ${r.remaining} byte(s) follow`, 0);
-  if (cpl < r.remaining) r.fail('PROTOCOL_TRAILING_BYTES', 'CPL', `CPL ${cpl} but ${r.remaining} byte(s) follow`, 0);
+  if (cpl > r.remaining)
+    r.fail('PROTOCOL_TRUNCATED', 'CPL', `CPL ${cpl} but ${r.remaining} byte(s) follow`, 0);
+  if (cpl < r.remaining)
+    r.fail('PROTOCOL_TRAILING_BYTES', 'CPL', `CPL ${cpl} but ${r.remaining} byte(s) follow`, 0);
   const chlAt = r.offset;
   const chl = r.u8('CHL');
   if (chl < 13) r.fail('PROTOCOL_BAD_LENGTH', 'CHL', `CHL ${chl} is below 13`, chlAt);
@@ -991,9 +1168,21 @@ function readCommandHeader(bytes: Uint8Array, checkIntegrityLength: boolean): Co
   const spiAt = r.offset;
   const spi = decodeSpi(r.bytesView(2, 'SPI'), base + spiAt);
   const kicAt = r.offset;
-  const kic = decodeKeyIndicator(r.u8('KIc'), spi.ciphered ? 'cipher' : 'unused', 'CommandPacket', 'KIc', base + kicAt);
+  const kic = decodeKeyIndicator(
+    r.u8('KIc'),
+    spi.ciphered ? 'cipher' : 'unused',
+    'CommandPacket',
+    'KIc',
+    base + kicAt,
+  );
   const kidAt = r.offset;
-  const kid = decodeKeyIndicator(r.u8('KID'), kidRole(spi.integrity), 'CommandPacket', 'KID', base + kidAt);
+  const kid = decodeKeyIndicator(
+    r.u8('KID'),
+    kidRole(spi.integrity),
+    'CommandPacket',
+    'KID',
+    base + kidAt,
+  );
   const tarAt = r.offset;
   const tar = r.take(3, 'TAR');
   const checksumLength = chl - 13;
@@ -1001,7 +1190,12 @@ function readCommandHeader(bytes: Uint8Array, checkIntegrityLength: boolean): Co
     const site: Site = { structure: 'CommandPacket', encoding: false };
     const allowed = integrityLengths(spi.integrity, kid, site, base + kidAt);
     if (!allowed.includes(checksumLength)) {
-      r.fail('PROTOCOL_BAD_LENGTH', 'CHL', `CHL ${chl} does not fit ${spi.integrity} with ${kid.algorithm} (expected ${allowed.map((n) => 13 + n).join(' or ')})`, chlAt);
+      r.fail(
+        'PROTOCOL_BAD_LENGTH',
+        'CHL',
+        `CHL ${chl} does not fit ${spi.integrity} with ${kid.algorithm} (expected ${allowed.map((n) => 13 + n).join(' or ')})`,
+        chlAt,
+      );
     }
   } else if (spi.integrity === 'none' && checksumLength !== 0) {
     r.fail('PROTOCOL_BAD_LENGTH', 'CHL', `CHL ${chl} with no integrity check (expected 13)`, chlAt);
@@ -1040,19 +1234,34 @@ function readCommandHeader(bytes: Uint8Array, checkIntegrityLength: boolean): Co
  * p.counter; // 7n
  * ```
  */
-export function openCommandPacket(bytes: Uint8Array, keys: OtaKeys, policy: CommandPolicy = {}): CommandPacket {
+export function openCommandPacket(
+  bytes: Uint8Array,
+  keys: OtaKeys,
+  policy: CommandPolicy = {},
+): CommandPacket {
   const site: Site = { structure: 'CommandPacket', encoding: false };
   const h = readCommandHeader(bytes, true);
   const { r, spi, kic, kid } = h;
   if (policy.tars && !containsTar(policy.tars, h.tar)) {
-    r.fail('PROTOCOL_UNKNOWN_TAG', 'TAR', `TAR ${[...h.tar].map(hex8).join('')} is not served here`, h.offsets.tar - r.base);
+    r.fail(
+      'PROTOCOL_UNKNOWN_TAG',
+      'TAR',
+      `TAR ${[...h.tar].map(hex8).join('')} is not served here`,
+      h.offsets.tar - r.base,
+    );
   }
-  if (policy.minimumSecurity) checkMinimumSecurity(spi, policy.minimumSecurity, 'CommandPacket', h.offsets.spi);
+  if (policy.minimumSecurity)
+    checkMinimumSecurity(spi, policy.minimumSecurity, 'CommandPacket', h.offsets.spi);
   if (spi.ciphered) checkCipherSupported(kic, site, h.offsets.kic);
   const kicKey = spi.ciphered ? resolveKey(keys, 'kic', kic, site, h.offsets.kic) : undefined;
-  const kidKey = spi.integrity === 'cc' ? resolveKey(keys, 'kid', kid, site, h.offsets.kid) : undefined;
+  const kidKey =
+    spi.integrity === 'cc' ? resolveKey(keys, 'kid', kid, site, h.offsets.kid) : undefined;
   if (r.remaining < 6 + h.checksumLength) {
-    r.fail('PROTOCOL_TRUNCATED', 'secured data', `needs ${6 + h.checksumLength} byte(s) for CNTR, PCNTR and the checksum`);
+    r.fail(
+      'PROTOCOL_TRUNCATED',
+      'secured data',
+      `needs ${6 + h.checksumLength} byte(s) for CNTR, PCNTR and the checksum`,
+    );
   }
   const { plain, checksum, start } = unsecure({
     r,
@@ -1070,11 +1279,24 @@ export function openCommandPacket(bytes: Uint8Array, keys: OtaKeys, policy: Comm
   const pr = new ByteReader(plain, 'CommandPacket', 0, r.base + start);
   const counter = readCounter(pr);
   const pcntr = pr.u8('PCNTR');
-  const data = checkPadding(plain, pcntr, 6 + h.checksumLength, spi.ciphered, spi.ciphered ? blockSize(kic.algorithm) : 1, site, r.base + start + 5);
+  const data = checkPadding(
+    plain,
+    pcntr,
+    6 + h.checksumLength,
+    spi.ciphered,
+    spi.ciphered ? blockSize(kic.algorithm) : 1,
+    site,
+    r.base + start + 5,
+  );
   if (policy.lastCounter !== undefined) {
     const verdict = checkCounter(spi.counter, policy.lastCounter, counter, policy.maxCounterStep);
     if (verdict !== 'ok') {
-      throw new CounterRejectedError(verdict, 'CommandPacket', r.base + start, `counter ${counter} is ${verdict} against ${String(policy.lastCounter)} (${spi.counter})`);
+      throw new CounterRejectedError(
+        verdict,
+        'CommandPacket',
+        r.base + start,
+        `counter ${counter} is ${verdict} against ${String(policy.lastCounter)} (${spi.counter})`,
+      );
     }
   }
   return {
@@ -1118,10 +1340,28 @@ export function buildResponsePacket(params: ResponsePacketParams, keys: OtaKeys)
   const counter = encodeCounter(params.counter, site);
   const statusCode = POR_STATUS[params.status];
   if (statusCode === undefined || !Object.hasOwn(POR_STATUS, params.status)) {
-    siteFail(site, 'PROTOCOL_BAD_VALUE', 'status', -1, `unknown PoR status ${String(params.status)}`);
+    siteFail(
+      site,
+      'PROTOCOL_BAD_VALUE',
+      'status',
+      -1,
+      `unknown PoR status ${String(params.status)}`,
+    );
   }
-  const kic = decodeKeyIndicator(params.kic, spi.porCiphered ? 'cipher' : 'unused', 'ResponsePacket', 'KIc', -1);
-  const kid = decodeKeyIndicator(params.kid, kidRole(spi.porIntegrity), 'ResponsePacket', 'KID', -1);
+  const kic = decodeKeyIndicator(
+    params.kic,
+    spi.porCiphered ? 'cipher' : 'unused',
+    'ResponsePacket',
+    'KIc',
+    -1,
+  );
+  const kid = decodeKeyIndicator(
+    params.kid,
+    kidRole(spi.porIntegrity),
+    'ResponsePacket',
+    'KID',
+    -1,
+  );
   if (spi.porCiphered) checkCipherSupported(kic, site, -1);
   const checksumLength = chooseIntegrityLength(spi.porIntegrity, kid, params.ccLength, site);
   const kicKey = spi.porCiphered ? resolveKey(keys, 'kic', kic, site, -1) : undefined;
@@ -1140,7 +1380,8 @@ export function buildResponsePacket(params: ResponsePacketParams, keys: OtaKeys)
     data: params.data,
   };
   const rpl = 4 + securedLength(o);
-  if (rpl > 0xffff) siteFail(site, 'PROTOCOL_BAD_LENGTH', 'data', -1, `packet of ${rpl} bytes exceeds RPL's 65535`);
+  if (rpl > 0xffff)
+    siteFail(site, 'PROTOCOL_BAD_LENGTH', 'data', -1, `packet of ${rpl} bytes exceeds RPL's 65535`);
   const out = new Uint8Array(5 + rpl);
   out.set(RESPONSE_UDH);
   out[3] = rpl >> 8;
@@ -1165,27 +1406,58 @@ export function buildResponsePacket(params: ResponsePacketParams, keys: OtaKeys)
  * por.status; // 'ok'
  * ```
  */
-export function openResponsePacket(bytes: Uint8Array, keys: OtaKeys, expect: ResponseExpectation): ResponsePacket {
+export function openResponsePacket(
+  bytes: Uint8Array,
+  keys: OtaKeys,
+  expect: ResponseExpectation,
+): ResponsePacket {
   const site: Site = { structure: 'ResponsePacket', encoding: false };
   encodeSpi(expect.spi);
   const spi = expect.spi;
   const h = readResponseHeader(bytes);
   const { r } = h;
-  const kic = decodeKeyIndicator(expect.kic, spi.porCiphered ? 'cipher' : 'unused', 'ResponsePacket', 'KIc', -1);
-  const kid = decodeKeyIndicator(expect.kid, kidRole(spi.porIntegrity), 'ResponsePacket', 'KID', -1);
+  const kic = decodeKeyIndicator(
+    expect.kic,
+    spi.porCiphered ? 'cipher' : 'unused',
+    'ResponsePacket',
+    'KIc',
+    -1,
+  );
+  const kid = decodeKeyIndicator(
+    expect.kid,
+    kidRole(spi.porIntegrity),
+    'ResponsePacket',
+    'KID',
+    -1,
+  );
   const checksumLength = h.rhl - 10;
   const allowed = integrityLengths(spi.porIntegrity, kid, site, h.rhlAt);
   if (!allowed.includes(checksumLength)) {
-    r.fail('PROTOCOL_BAD_LENGTH', 'RHL', `RHL ${h.rhl} does not fit ${spi.porIntegrity} with ${kid.algorithm} (expected ${allowed.map((n) => 10 + n).join(' or ')})`, h.rhlAt - r.base);
+    r.fail(
+      'PROTOCOL_BAD_LENGTH',
+      'RHL',
+      `RHL ${h.rhl} does not fit ${spi.porIntegrity} with ${kid.algorithm} (expected ${allowed.map((n) => 10 + n).join(' or ')})`,
+      h.rhlAt - r.base,
+    );
   }
   if (expect.tar !== undefined && !equalBytes(expect.tar, h.tar)) {
-    r.fail('PROTOCOL_UNKNOWN_TAG', 'TAR', 'TAR is not the one the command went to', h.tarAt - r.base);
+    r.fail(
+      'PROTOCOL_UNKNOWN_TAG',
+      'TAR',
+      'TAR is not the one the command went to',
+      h.tarAt - r.base,
+    );
   }
   if (spi.porCiphered) checkCipherSupported(kic, site, h.rhlAt);
   const kicKey = spi.porCiphered ? resolveKey(keys, 'kic', kic, site, h.rhlAt) : undefined;
-  const kidKey = spi.porIntegrity === 'cc' ? resolveKey(keys, 'kid', kid, site, h.rhlAt) : undefined;
+  const kidKey =
+    spi.porIntegrity === 'cc' ? resolveKey(keys, 'kid', kid, site, h.rhlAt) : undefined;
   if (r.remaining < 7 + checksumLength) {
-    r.fail('PROTOCOL_TRUNCATED', 'secured data', `needs ${7 + checksumLength} byte(s) for CNTR, PCNTR, status and the checksum`);
+    r.fail(
+      'PROTOCOL_TRUNCATED',
+      'secured data',
+      `needs ${7 + checksumLength} byte(s) for CNTR, PCNTR, status and the checksum`,
+    );
   }
   const { plain, checksum, start } = unsecure({
     r,
@@ -1204,22 +1476,57 @@ export function openResponsePacket(bytes: Uint8Array, keys: OtaKeys, expect: Res
   const counter = readCounter(pr);
   const pcntr = pr.u8('PCNTR');
   const statusCode = pr.u8('status');
-  const status = POR_STATUS_NAMES[statusCode] ?? pr.fail('PROTOCOL_BAD_VALUE', 'status', `reserved status ${hex8(statusCode)}`, 6);
-  const data = checkPadding(plain, pcntr, 7 + checksumLength, spi.porCiphered, spi.porCiphered ? blockSize(kic.algorithm) : 1, site, r.base + start + 5);
+  const status =
+    POR_STATUS_NAMES[statusCode] ??
+    pr.fail('PROTOCOL_BAD_VALUE', 'status', `reserved status ${hex8(statusCode)}`, 6);
+  const data = checkPadding(
+    plain,
+    pcntr,
+    7 + checksumLength,
+    spi.porCiphered,
+    spi.porCiphered ? blockSize(kic.algorithm) : 1,
+    site,
+    r.base + start + 5,
+  );
   if (expect.counter !== undefined && toCounter(expect.counter, 'expect.counter') !== counter) {
-    throw new CounterRejectedError(counter < BigInt(expect.counter) ? 'low' : 'high', 'ResponsePacket', r.base + start, 'the PoR does not echo the command counter');
+    throw new CounterRejectedError(
+      counter < BigInt(expect.counter) ? 'low' : 'high',
+      'ResponsePacket',
+      r.base + start,
+      'the PoR does not echo the command counter',
+    );
   }
-  return { rpl: h.rpl, rhl: h.rhl, tar: h.tar, counter, paddingCount: pcntr, status, statusCode, checksum, data };
+  return {
+    rpl: h.rpl,
+    rhl: h.rhl,
+    tar: h.tar,
+    counter,
+    paddingCount: pcntr,
+    status,
+    statusCode,
+    checksum,
+    data,
+  };
 }
 
 function readResponseHeader(bytes: Uint8Array) {
-  if (!(bytes instanceof Uint8Array)) throw new ProtocolError('PROTOCOL_BAD_VALUE', 'ResponsePacket', 'input', 0, 'must be a Uint8Array');
+  if (!(bytes instanceof Uint8Array))
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      'ResponsePacket',
+      'input',
+      0,
+      'must be a Uint8Array',
+    );
   const r = new ByteReader(bytes, 'ResponsePacket');
   const udh = r.bytesView(3, 'UDH');
-  if (!equalBytes(udh, RESPONSE_UDH)) r.fail('PROTOCOL_MISSING_FIELD', 'UDH', 'a response packet starts with 02 71 00', 0);
+  if (!equalBytes(udh, RESPONSE_UDH))
+    r.fail('PROTOCOL_MISSING_FIELD', 'UDH', 'a response packet starts with 02 71 00', 0);
   const rpl = r.u16('RPL');
-  if (rpl > r.remaining) r.fail('PROTOCOL_TRUNCATED', 'RPL', `RPL ${rpl} but ${r.remaining} byte(s) follow`, 3);
-  if (rpl < r.remaining) r.fail('PROTOCOL_TRAILING_BYTES', 'RPL', `RPL ${rpl} but ${r.remaining} byte(s) follow`, 3);
+  if (rpl > r.remaining)
+    r.fail('PROTOCOL_TRUNCATED', 'RPL', `RPL ${rpl} but ${r.remaining} byte(s) follow`, 3);
+  if (rpl < r.remaining)
+    r.fail('PROTOCOL_TRAILING_BYTES', 'RPL', `RPL ${rpl} but ${r.remaining} byte(s) follow`, 3);
   const rhlAt = r.offset;
   const rhl = r.u8('RHL');
   if (rhl < 10) r.fail('PROTOCOL_BAD_LENGTH', 'RHL', `RHL ${rhl} is below 10`, rhlAt);
@@ -1331,7 +1638,11 @@ export function decodeSecuredPacketStructure(bytes: Uint8Array): SecuredPacketSt
   const { r } = h;
   const securedAt = r.offset;
   if (!h.spi.ciphered && r.remaining < 6 + h.checksumLength) {
-    r.fail('PROTOCOL_TRUNCATED', 'secured data', `needs ${6 + h.checksumLength} byte(s) for CNTR, PCNTR and the checksum`);
+    r.fail(
+      'PROTOCOL_TRUNCATED',
+      'secured data',
+      `needs ${6 + h.checksumLength} byte(s) for CNTR, PCNTR and the checksum`,
+    );
   }
   const secured = r.rest();
   let clear: Extract<SecuredPacketStructure, { kind: 'command' }>['clear'];
@@ -1339,7 +1650,8 @@ export function decodeSecuredPacketStructure(bytes: Uint8Array): SecuredPacketSt
     const pr = new ByteReader(secured, 'CommandPacket', 0, r.base + securedAt);
     const counter = readCounter(pr);
     const pcntr = pr.u8('PCNTR');
-    if (pcntr !== 0) pr.fail('PROTOCOL_BAD_PADDING', 'PCNTR', 'an unciphered packet has no padding', 5);
+    if (pcntr !== 0)
+      pr.fail('PROTOCOL_BAD_PADDING', 'PCNTR', 'an unciphered packet has no padding', 5);
     const checksum = pr.take(h.checksumLength, 'checksum');
     clear = { counter, paddingCount: 0, checksum, data: pr.rest() };
   }

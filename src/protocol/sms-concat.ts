@@ -28,21 +28,37 @@ const CONCAT16 = 0x08;
  * parts[0]!.subarray(0, 8); // 07 00 03 07 03 01 70 00
  * ```
  */
-export function splitSecuredPacket(packet: Uint8Array, opts: { reference: number; kind?: 'command' | 'response' }): Uint8Array[] {
+export function splitSecuredPacket(
+  packet: Uint8Array,
+  opts: { reference: number; kind?: 'command' | 'response' },
+): Uint8Array[] {
   if (!(packet instanceof Uint8Array)) throw new ArgumentError('packet must be a Uint8Array');
   const ref = opts?.reference;
   if (!Number.isInteger(ref) || ref < 0 || ref > 255) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', 'ConcatenatedSms', 'reference', -1, 'reference must be 0..255');
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      'ConcatenatedSms',
+      'reference',
+      -1,
+      'reference must be 0..255',
+    );
   }
   const kind = opts.kind ?? 'command';
-  if (kind !== 'command' && kind !== 'response') throw new ArgumentError("kind must be 'command' or 'response'");
+  if (kind !== 'command' && kind !== 'response')
+    throw new ArgumentError("kind must be 'command' or 'response'");
   const mark: UdhElement = { iei: kind === 'command' ? 0x70 : 0x71, data: new Uint8Array(0) };
   if (packet.length + 3 <= MAX_UD) return [concat(encodeUserDataHeader([mark]), packet)];
   const firstRoom = MAX_UD - 8;
   const otherRoom = MAX_UD - 6;
   const total = 1 + Math.ceil(Math.max(0, packet.length - firstRoom) / otherRoom);
   if (total > 255) {
-    throw new ProtocolError('PROTOCOL_BAD_LENGTH', 'ConcatenatedSms', 'total', -1, `a ${packet.length}-byte packet needs ${total} segments; at most 255`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      'ConcatenatedSms',
+      'total',
+      -1,
+      `a ${packet.length}-byte packet needs ${total} segments; at most 255`,
+    );
   }
   const out: Uint8Array[] = [];
   let off = 0;
@@ -211,9 +227,22 @@ export class ConcatReassembler {
    * @param source - distinguishes senders that may reuse references
    */
   add(userData: Uint8Array, now = Date.now(), source = ''): ReassembledMessage | PendingMessage {
-    if (!(userData instanceof Uint8Array)) throw new ProtocolError('PROTOCOL_BAD_VALUE', 'ConcatenatedSms', 'input', 0, 'must be a Uint8Array');
+    if (!(userData instanceof Uint8Array))
+      throw new ProtocolError(
+        'PROTOCOL_BAD_VALUE',
+        'ConcatenatedSms',
+        'input',
+        0,
+        'must be a Uint8Array',
+      );
     if (userData.length > MAX_UD) {
-      throw new ProtocolError('PROTOCOL_BAD_LENGTH', 'ConcatenatedSms', 'TP-UD', MAX_UD, `${userData.length} octets exceed ${MAX_UD}`);
+      throw new ProtocolError(
+        'PROTOCOL_BAD_LENGTH',
+        'ConcatenatedSms',
+        'TP-UD',
+        MAX_UD,
+        `${userData.length} octets exceed ${MAX_UD}`,
+      );
     }
     const { elements, end } = decodeUserDataHeader(userData);
     const payload = userData.subarray(end);
@@ -233,8 +262,17 @@ export class ConcatReassembler {
       this.expire(now);
       const done = this.recent.get(key);
       const same = done?.parts[seq - 1];
-      if (same && equalBytes(same, payload)) return { status: 'incomplete', reference, total, received: total, duplicate: true };
-      set = { source, reference, total, firstSeen: now, parts: new Array<Uint8Array | undefined>(total), received: 0, elements: undefined };
+      if (same && equalBytes(same, payload))
+        return { status: 'incomplete', reference, total, received: total, duplicate: true };
+      set = {
+        source,
+        reference,
+        total,
+        firstSeen: now,
+        parts: new Array<Uint8Array | undefined>(total),
+        received: 0,
+        elements: undefined,
+      };
       this.sets.set(key, set);
       while (this.sets.size > this.maxPending) {
         const oldest = this.sets.keys().next().value as string;
@@ -245,18 +283,26 @@ export class ConcatReassembler {
     if (have) {
       if (!equalBytes(have, payload)) {
         this.sets.delete(key);
-        throw new ProtocolError('PROTOCOL_BAD_VALUE', 'ConcatenatedSms', 'sequence', 0, `segment ${seq} of reference ${reference} arrived twice with different bytes`);
+        throw new ProtocolError(
+          'PROTOCOL_BAD_VALUE',
+          'ConcatenatedSms',
+          'sequence',
+          0,
+          `segment ${seq} of reference ${reference} arrived twice with different bytes`,
+        );
       }
       return { status: 'incomplete', reference, total, received: set.received, duplicate: true };
     }
     set.parts[seq - 1] = payload.slice();
     set.received++;
     if (seq === 1) set.elements = others;
-    if (set.received < total) return { status: 'incomplete', reference, total, received: set.received, duplicate: false };
+    if (set.received < total)
+      return { status: 'incomplete', reference, total, received: set.received, duplicate: false };
     this.sets.delete(key);
     this.recent.delete(key);
     this.recent.set(key, { at: now, parts: set.parts as Uint8Array[] });
-    while (this.recent.size > this.maxPending) this.recent.delete(this.recent.keys().next().value as string);
+    while (this.recent.size > this.maxPending)
+      this.recent.delete(this.recent.keys().next().value as string);
     let len = 0;
     for (const p of set.parts) len += p!.length;
     const data = new Uint8Array(len);
@@ -275,8 +321,10 @@ export class ConcatReassembler {
    * @param now - the current time in ms
    */
   expire(now = Date.now()): IncompleteMessage[] {
-    for (const [key, done] of [...this.recent]) if (now - done.at >= this.timeoutMs) this.recent.delete(key);
-    for (const [key, set] of [...this.sets]) if (now - set.firstSeen >= this.timeoutMs) this.drop(key, 'timeout');
+    for (const [key, done] of [...this.recent])
+      if (now - done.at >= this.timeoutMs) this.recent.delete(key);
+    for (const [key, set] of [...this.sets])
+      if (now - set.firstSeen >= this.timeoutMs) this.drop(key, 'timeout');
     return this.dropped.splice(0);
   }
 

@@ -258,13 +258,20 @@ export function encodeUserDataHeader(elements: readonly UdhElement[]): Uint8Arra
   w.u8(0);
   for (const e of elements) {
     if (!e || !Number.isInteger(e.iei) || e.iei < 0 || e.iei > 255) bad('IEI', 'must be a byte');
-    if (!(e.data instanceof Uint8Array) || e.data.length > 255) bad('IEDL', 'data must be a Uint8Array of at most 255 bytes');
+    if (!(e.data instanceof Uint8Array) || e.data.length > 255)
+      bad('IEDL', 'data must be a Uint8Array of at most 255 bytes');
     checkElement(e.iei, e.data.length, (detail) => bad('IEDL', detail));
     w.u8(e.iei).u8(e.data.length).bytes(e.data);
   }
   const out = w.finish();
   if (out.length - 1 > MAX_USER_DATA - 1) {
-    throw new ProtocolError('PROTOCOL_BAD_LENGTH', 'UserDataHeader', 'UDHL', -1, `header of ${out.length - 1} bytes does not fit an SMS`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      'UserDataHeader',
+      'UDHL',
+      -1,
+      `header of ${out.length - 1} bytes does not fit an SMS`,
+    );
   }
   out[0] = out.length - 1;
   return out;
@@ -274,7 +281,8 @@ export function encodeUserDataHeader(elements: readonly UdhElement[]): Uint8Arra
 function checkElement(iei: number, length: number, fail: (detail: string) => never): void {
   const fixed: Record<number, number> = { 0x00: 3, 0x08: 4, 0x70: 0, 0x71: 0 };
   const want = fixed[iei];
-  if (want !== undefined && want !== length) fail(`element ${iei.toString(16).padStart(2, '0')} has ${want} data byte(s), got ${length}`);
+  if (want !== undefined && want !== length)
+    fail(`element ${iei.toString(16).padStart(2, '0')} has ${want} data byte(s), got ${length}`);
 }
 
 /**
@@ -308,7 +316,8 @@ export function decodeUserDataHeader(
     const iei = r.u8('IEI');
     if (r.offset >= end) r.fail('PROTOCOL_BAD_LENGTH', 'IEDL', 'element runs past UDHL', at);
     const len = r.u8('IEDL');
-    if (r.offset + len > end) r.fail('PROTOCOL_BAD_LENGTH', 'IEDL', `element of ${len} byte(s) runs past UDHL`, at + 1);
+    if (r.offset + len > end)
+      r.fail('PROTOCOL_BAD_LENGTH', 'IEDL', `element of ${len} byte(s) runs past UDHL`, at + 1);
     checkElement(iei, len, (detail) => r.fail('PROTOCOL_BAD_LENGTH', 'IEDL', detail, at + 1));
     elements.push({ iei, data: r.take(len, 'IE data') });
   }
@@ -338,7 +347,8 @@ function decodeAddress(r: ByteReader, field: string): SmsAddress {
   const len = r.u8(`${field} length`);
   if (len > 20) r.fail('PROTOCOL_BAD_LENGTH', field, `${len} semi-octets exceed 20`, at);
   const toa = r.u8(`${field} TOA`);
-  if ((toa & 0x80) === 0) r.fail('PROTOCOL_BAD_VALUE', field, 'type-of-address bit 8 must be 1', at + 1);
+  if ((toa & 0x80) === 0)
+    r.fail('PROTOCOL_BAD_VALUE', field, 'type-of-address bit 8 must be 1', at + 1);
   const ton = (toa >> 4) & 7;
   const npi = toa & 15;
   const bytes = r.bytesView((len + 1) >> 1, field);
@@ -347,12 +357,19 @@ function decodeAddress(r: ByteReader, field: string): SmsAddress {
   for (let i = 0; i < len; i++) {
     const b = bytes[i >> 1]!;
     const n = i & 1 ? b >> 4 : b & 15;
-    if (!alpha && n === 15) r.fail('PROTOCOL_BAD_VALUE', field, 'semi-octet F is only a filler', at + 2 + (i >> 1));
+    if (!alpha && n === 15)
+      r.fail('PROTOCOL_BAD_VALUE', field, 'semi-octet F is only a filler', at + 2 + (i >> 1));
     digits += alpha ? HEX_DIGITS[n]! : NUMERIC_DIGITS[n]!;
   }
   if (len & 1) {
     const filler = bytes[len >> 1]! >> 4;
-    if (filler !== (alpha ? 0 : 15)) r.fail('PROTOCOL_BAD_VALUE', field, `odd-length filler must be ${alpha ? '0' : 'F'}`, at + 2 + (len >> 1));
+    if (filler !== (alpha ? 0 : 15))
+      r.fail(
+        'PROTOCOL_BAD_VALUE',
+        field,
+        `odd-length filler must be ${alpha ? '0' : 'F'}`,
+        at + 2 + (len >> 1),
+      );
   }
   return { ton, npi, digits };
 }
@@ -374,7 +391,7 @@ function encodeTimestamp(w: ByteWriter, t: SmsTimestamp, field: string, structur
   for (const [name, lo, hi] of TIME_FIELDS) {
     const v = t[name];
     if (!Number.isInteger(v) || v < lo || v > hi) bad(`${name} must be ${lo}..${hi}`);
-    w.u8((v % 10 << 4) | Math.floor(v / 10));
+    w.u8(((v % 10) << 4) | Math.floor(v / 10));
   }
   const tz = t.timezoneQuarters;
   if (!Number.isInteger(tz) || tz < -79 || tz > 79) bad('timezoneQuarters must be -79..79');
@@ -392,7 +409,8 @@ function decodeTimestamp(r: ByteReader, field: string): SmsTimestamp {
     if (lo > 9 || hi > 9) r.fail('PROTOCOL_BAD_VALUE', field, 'not BCD', at + i);
     const v = lo * 10 + hi;
     const [name, min, max] = TIME_FIELDS[i]!;
-    if (v < min || v > max) r.fail('PROTOCOL_BAD_VALUE', field, `${name} ${v} is outside ${min}..${max}`, at + i);
+    if (v < min || v > max)
+      r.fail('PROTOCOL_BAD_VALUE', field, `${name} ${v} is outside ${min}..${max}`, at + i);
     values.push(v);
   }
   const tzByte = b[6]!;
@@ -401,7 +419,8 @@ function decodeTimestamp(r: ByteReader, field: string): SmsTimestamp {
   if (units > 9) r.fail('PROTOCOL_BAD_VALUE', field, 'time zone is not BCD', at + 6);
   const q = tens * 10 + units;
   const negative = (tzByte & 8) !== 0;
-  if (negative && q === 0) r.fail('PROTOCOL_BAD_VALUE', field, 'time zone is negative zero', at + 6);
+  if (negative && q === 0)
+    r.fail('PROTOCOL_BAD_VALUE', field, 'time zone is negative zero', at + 6);
   return {
     year: values[0]!,
     month: values[1]!,
@@ -414,18 +433,24 @@ function decodeTimestamp(r: ByteReader, field: string): SmsTimestamp {
 }
 
 function encodeUserData(w: ByteWriter, dcs: number, ud: SmsUserData, structure: string): void {
-  const bad = (field: string, detail: string, code: 'PROTOCOL_BAD_VALUE' | 'PROTOCOL_BAD_LENGTH' = 'PROTOCOL_BAD_VALUE'): never => {
+  const bad = (
+    field: string,
+    detail: string,
+    code: 'PROTOCOL_BAD_VALUE' | 'PROTOCOL_BAD_LENGTH' = 'PROTOCOL_BAD_VALUE',
+  ): never => {
     throw new ProtocolError(code, structure, field, -1, detail);
   };
   if (!ud || !(ud.data instanceof Uint8Array)) bad('TP-UD', 'data must be a Uint8Array');
   const header = ud.header ? encodeUserDataHeader(ud.header) : new Uint8Array(0);
   const octets = header.length + ud.data.length;
-  if (octets > MAX_USER_DATA) bad('TP-UDL', `${octets} octets exceed ${MAX_USER_DATA}`, 'PROTOCOL_BAD_LENGTH');
+  if (octets > MAX_USER_DATA)
+    bad('TP-UDL', `${octets} octets exceed ${MAX_USER_DATA}`, 'PROTOCOL_BAD_LENGTH');
   let udl = octets;
   if (dcsCountsSeptets(dcs)) {
     const s = ud.septets ?? bad('TP-UDL', 'a 7-bit DCS needs septets 0..160');
     if (!Number.isInteger(s) || s < 0 || s > 160) bad('TP-UDL', 'a 7-bit DCS needs septets 0..160');
-    if (Math.ceil((s * 7) / 8) !== octets) bad('TP-UDL', `${s} septets do not fill ${octets} octets`, 'PROTOCOL_BAD_LENGTH');
+    if (Math.ceil((s * 7) / 8) !== octets)
+      bad('TP-UDL', `${s} septets do not fill ${octets} octets`, 'PROTOCOL_BAD_LENGTH');
     udl = s;
   } else if (ud.septets !== undefined) {
     bad('TP-UDL', 'septets only apply to a 7-bit DCS');
@@ -437,9 +462,11 @@ function decodeUserData(r: ByteReader, dcs: number, udhi: boolean): SmsUserData 
   const at = r.offset;
   const udl = r.u8('TP-UDL');
   const septets = dcsCountsSeptets(dcs);
-  if (septets && udl > 160) r.fail('PROTOCOL_BAD_LENGTH', 'TP-UDL', `${udl} septets exceed 160`, at);
+  if (septets && udl > 160)
+    r.fail('PROTOCOL_BAD_LENGTH', 'TP-UDL', `${udl} septets exceed 160`, at);
   const octets = septets ? Math.ceil((udl * 7) / 8) : udl;
-  if (octets > MAX_USER_DATA) r.fail('PROTOCOL_BAD_LENGTH', 'TP-UDL', `${octets} octets exceed ${MAX_USER_DATA}`, at);
+  if (octets > MAX_USER_DATA)
+    r.fail('PROTOCOL_BAD_LENGTH', 'TP-UDL', `${octets} octets exceed ${MAX_USER_DATA}`, at);
   const body = r.bytesView(octets, 'TP-UD');
   let header: UdhElement[] | undefined;
   let start = 0;
@@ -463,7 +490,8 @@ function checkByte(v: unknown, structure: string, field: string): asserts v is n
 
 function checkFlags(t: object, names: readonly string[], structure: string): void {
   for (const n of names) {
-    if (typeof (t as Record<string, unknown>)[n] !== 'boolean') throw new ProtocolError('PROTOCOL_BAD_VALUE', structure, n, -1, 'must be a boolean');
+    if (typeof (t as Record<string, unknown>)[n] !== 'boolean')
+      throw new ProtocolError('PROTOCOL_BAD_VALUE', structure, n, -1, 'must be a boolean');
   }
 }
 
@@ -490,7 +518,13 @@ export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
     checkFlags(tpdu, ['moreMessages', 'loopPrevention', 'statusReport', 'replyPath'], s);
     checkByte(tpdu.pid, s, 'TP-PID');
     checkByte(tpdu.dcs, s, 'TP-DCS');
-    w.u8((tpdu.replyPath ? 0x80 : 0) | udhi | (tpdu.statusReport ? 0x20 : 0) | (tpdu.loopPrevention ? 0x08 : 0) | (tpdu.moreMessages ? 0 : 0x04));
+    w.u8(
+      (tpdu.replyPath ? 0x80 : 0) |
+        udhi |
+        (tpdu.statusReport ? 0x20 : 0) |
+        (tpdu.loopPrevention ? 0x08 : 0) |
+        (tpdu.moreMessages ? 0 : 0x04),
+    );
     encodeAddress(w, tpdu.originator, 'TP-OA', s);
     w.u8(tpdu.pid).u8(tpdu.dcs);
     encodeTimestamp(w, tpdu.scts, 'TP-SCTS', s);
@@ -505,8 +539,16 @@ export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
     checkByte(tpdu.dcs, s, 'TP-DCS');
     const vp = tpdu.validity;
     const vpf = { none: 0, enhanced: 1, relative: 2, absolute: 3 }[vp?.format as string];
-    if (vpf === undefined) throw new ProtocolError('PROTOCOL_BAD_VALUE', s, 'TP-VPF', -1, 'unknown validity format');
-    w.u8((tpdu.replyPath ? 0x80 : 0) | udhi | (tpdu.statusReportRequest ? 0x20 : 0) | (vpf << 3) | (tpdu.rejectDuplicates ? 0x04 : 0) | 0x01);
+    if (vpf === undefined)
+      throw new ProtocolError('PROTOCOL_BAD_VALUE', s, 'TP-VPF', -1, 'unknown validity format');
+    w.u8(
+      (tpdu.replyPath ? 0x80 : 0) |
+        udhi |
+        (tpdu.statusReportRequest ? 0x20 : 0) |
+        (vpf << 3) |
+        (tpdu.rejectDuplicates ? 0x04 : 0) |
+        0x01,
+    );
     w.u8(tpdu.messageReference);
     encodeAddress(w, tpdu.destination, 'TP-DA', s);
     w.u8(tpdu.pid).u8(tpdu.dcs);
@@ -514,7 +556,14 @@ export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
       checkByte(vp.value, s, 'TP-VP');
       w.u8(vp.value);
     } else if (vp.format === 'enhanced') {
-      if (!(vp.octets instanceof Uint8Array) || vp.octets.length !== 7) throw new ProtocolError('PROTOCOL_BAD_LENGTH', s, 'TP-VP', -1, 'enhanced format is 7 octets');
+      if (!(vp.octets instanceof Uint8Array) || vp.octets.length !== 7)
+        throw new ProtocolError(
+          'PROTOCOL_BAD_LENGTH',
+          s,
+          'TP-VP',
+          -1,
+          'enhanced format is 7 octets',
+        );
       w.bytes(vp.octets);
     } else if (vp.format === 'absolute') {
       encodeTimestamp(w, vp.time, 'TP-VP', s);
@@ -522,7 +571,13 @@ export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
     encodeUserData(w, tpdu.dcs, tpdu.userData, s);
     return w.finish();
   }
-  throw new ProtocolError('PROTOCOL_BAD_VALUE', 'SmsTpdu', 'type', -1, "type must be 'deliver' or 'submit'");
+  throw new ProtocolError(
+    'PROTOCOL_BAD_VALUE',
+    'SmsTpdu',
+    'type',
+    -1,
+    "type must be 'deliver' or 'submit'",
+  );
 }
 
 /**
@@ -538,12 +593,14 @@ export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
  * ```
  */
 export function decodeSmsTpdu(bytes: Uint8Array): SmsTpdu {
-  if (!(bytes instanceof Uint8Array)) throw new ProtocolError('PROTOCOL_BAD_VALUE', 'SmsTpdu', 'input', 0, 'must be a Uint8Array');
+  if (!(bytes instanceof Uint8Array))
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', 'SmsTpdu', 'input', 0, 'must be a Uint8Array');
   const first = new ByteReader(bytes, 'SmsTpdu').u8('first octet');
   const mti = first & 3;
   if (mti === 0) {
     const r = new ByteReader(bytes, 'SmsDeliver', 1);
-    if (first & 0x10) r.fail('PROTOCOL_BAD_VALUE', 'first octet', 'bit 5 is unused and must be 0', 0);
+    if (first & 0x10)
+      r.fail('PROTOCOL_BAD_VALUE', 'first octet', 'bit 5 is unused and must be 0', 0);
     const originator = decodeAddress(r, 'TP-OA');
     const pid = r.u8('TP-PID');
     const dcs = r.u8('TP-DCS');
@@ -590,5 +647,11 @@ export function decodeSmsTpdu(bytes: Uint8Array): SmsTpdu {
       userData,
     };
   }
-  throw new ProtocolError('PROTOCOL_UNKNOWN_TAG', 'SmsTpdu', 'TP-MTI', 0, `message type ${mti} is neither SMS-DELIVER nor SMS-SUBMIT`);
+  throw new ProtocolError(
+    'PROTOCOL_UNKNOWN_TAG',
+    'SmsTpdu',
+    'TP-MTI',
+    0,
+    `message type ${mti} is neither SMS-DELIVER nor SMS-SUBMIT`,
+  );
 }

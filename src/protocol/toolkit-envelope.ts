@@ -100,7 +100,12 @@ export type Envelope = SmsPpDownload | MenuSelection;
 
 const canonicalCr = (tag: number): boolean => tag !== T.address;
 
-function fail(code: ConstructorParameters<typeof ProtocolError>[0], field: string, offset: number, detail: string): never {
+function fail(
+  code: ConstructorParameters<typeof ProtocolError>[0],
+  field: string,
+  offset: number,
+  detail: string,
+): never {
   throw new ProtocolError(code, STRUCTURE, field, offset, detail);
 }
 
@@ -124,10 +129,17 @@ function decodeEnvelopeAt(bytes: Uint8Array, from: number): Envelope {
   const r = new ByteReader(bytes, STRUCTURE, from);
   const outer = readBerTlv(r);
   r.end();
-  if (outer.value.length > 255) fail('PROTOCOL_BAD_LENGTH', 'length', from + 1, 'an envelope holds at most 255 bytes');
+  if (outer.value.length > 255)
+    fail('PROTOCOL_BAD_LENGTH', 'length', from + 1, 'an envelope holds at most 255 bytes');
   const start = bytes.length - outer.value.length;
   if (outer.tag === ENVELOPE_TAG.smsPpDownload) {
-    const f = new ToolkitFieldReader(bytes, start, STRUCTURE, [T.deviceIdentities, T.address, T.smsTpdu], canonicalCr);
+    const f = new ToolkitFieldReader(
+      bytes,
+      start,
+      STRUCTURE,
+      [T.deviceIdentities, T.address, T.smsTpdu],
+      canonicalCr,
+    );
     const devices = f.required(T.deviceIdentities, 'deviceIdentities');
     expectDevices(devices, TOOLKIT_DEVICE.network, TOOLKIT_DEVICE.uicc, STRUCTURE);
     const address = f.optional(T.address);
@@ -139,11 +151,23 @@ function decodeEnvelopeAt(bytes: Uint8Array, from: number): Envelope {
     return env;
   }
   if (outer.tag === ENVELOPE_TAG.menuSelection) {
-    const f = new ToolkitFieldReader(bytes, start, STRUCTURE, [T.deviceIdentities, T.itemIdentifier, T.helpRequest], canonicalCr);
-    expectDevices(f.required(T.deviceIdentities, 'deviceIdentities'), TOOLKIT_DEVICE.keypad, TOOLKIT_DEVICE.uicc, STRUCTURE);
+    const f = new ToolkitFieldReader(
+      bytes,
+      start,
+      STRUCTURE,
+      [T.deviceIdentities, T.itemIdentifier, T.helpRequest],
+      canonicalCr,
+    );
+    expectDevices(
+      f.required(T.deviceIdentities, 'deviceIdentities'),
+      TOOLKIT_DEVICE.keypad,
+      TOOLKIT_DEVICE.uicc,
+      STRUCTURE,
+    );
     const item = f.required(T.itemIdentifier, 'itemId');
     const id = expectLength(item, 1, STRUCTURE, 'itemId')[0]!;
-    if (id === 0) fail('PROTOCOL_BAD_VALUE', 'itemId', item.offset, 'item identifier 0 is reserved');
+    if (id === 0)
+      fail('PROTOCOL_BAD_VALUE', 'itemId', item.offset, 'item identifier 0 is reserved');
     const help = f.optional(T.helpRequest);
     if (help) expectLength(help, 0, STRUCTURE, 'helpRequested');
     f.finish();
@@ -152,7 +176,12 @@ function decodeEnvelopeAt(bytes: Uint8Array, from: number): Envelope {
     if (f.crFlipped.length > 0) env.crFlipped = f.crFlipped;
     return env;
   }
-  return fail('PROTOCOL_UNKNOWN_TAG', 'tag', from, `0x${outer.tag.toString(16)} is not an envelope simvault speaks (D1, D3)`);
+  return fail(
+    'PROTOCOL_UNKNOWN_TAG',
+    'tag',
+    from,
+    `0x${outer.tag.toString(16)} is not an envelope simvault speaks (D1, D3)`,
+  );
 }
 
 /**
@@ -166,28 +195,37 @@ function decodeEnvelopeAt(bytes: Uint8Array, from: number): Envelope {
  * ```
  */
 export function encodeEnvelope(env: Envelope): Uint8Array {
-  if (typeof env !== 'object' || env === null) fail('PROTOCOL_BAD_VALUE', 'envelope', -1, 'must be an object');
+  if (typeof env !== 'object' || env === null)
+    fail('PROTOCOL_BAD_VALUE', 'envelope', -1, 'must be an object');
   const w = new ToolkitFieldWriter(STRUCTURE, canonicalCr);
   let tag: number;
   if (env.kind === 'smsPpDownload') {
     tag = ENVELOPE_TAG.smsPpDownload;
     w.add(T.deviceIdentities, new Uint8Array([TOOLKIT_DEVICE.network, TOOLKIT_DEVICE.uicc]));
     if (env.address !== undefined) w.add(T.address, encodeAddress(env.address, STRUCTURE));
-    if (!(env.tpdu instanceof Uint8Array)) fail('PROTOCOL_BAD_VALUE', 'tpdu', -1, 'must be a Uint8Array');
+    if (!(env.tpdu instanceof Uint8Array))
+      fail('PROTOCOL_BAD_VALUE', 'tpdu', -1, 'must be a Uint8Array');
     w.add(T.smsTpdu, env.tpdu);
   } else if (env.kind === 'menuSelection') {
     tag = ENVELOPE_TAG.menuSelection;
     w.add(T.deviceIdentities, new Uint8Array([TOOLKIT_DEVICE.keypad, TOOLKIT_DEVICE.uicc]));
     w.add(T.itemIdentifier, new Uint8Array([checkInt(env.itemId, 1, 255, STRUCTURE, 'itemId')]));
     if (env.helpRequested !== undefined) {
-      if (env.helpRequested !== true) fail('PROTOCOL_BAD_VALUE', 'helpRequested', -1, 'must be true or absent');
+      if (!env.helpRequested)
+        fail('PROTOCOL_BAD_VALUE', 'helpRequested', -1, 'must be true or absent');
       w.add(T.helpRequest, new Uint8Array(0));
     }
   } else {
     return fail('PROTOCOL_BAD_VALUE', 'kind', -1, "must be 'smsPpDownload' or 'menuSelection'");
   }
   const body = w.finish(env.crFlipped);
-  if (body.length > 255) fail('PROTOCOL_BAD_LENGTH', 'length', -1, `an envelope holds at most 255 bytes, got ${body.length}`);
+  if (body.length > 255)
+    fail(
+      'PROTOCOL_BAD_LENGTH',
+      'length',
+      -1,
+      `an envelope holds at most 255 bytes, got ${body.length}`,
+    );
   return writeBerTlv(new ByteWriter(), { tag, value: body }).finish();
 }
 
@@ -205,11 +243,24 @@ export function decodeEnvelopeApdu(bytes: Uint8Array): Envelope {
   const apdu = decodeCommandApdu(bytes);
   const where = 'EnvelopeAPDU';
   if (apdu.cla !== 0x80 || apdu.ins !== 0xc2) {
-    throw new ProtocolError('PROTOCOL_BAD_VALUE', where, 'INS', apdu.cla !== 0x80 ? 0 : 1, 'not an ENVELOPE (80 C2)');
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      where,
+      'INS',
+      apdu.cla !== 0x80 ? 0 : 1,
+      'not an ENVELOPE (80 C2)',
+    );
   }
-  if (apdu.p1 !== 0 || apdu.p2 !== 0) throw new ProtocolError('PROTOCOL_BAD_VALUE', where, 'P1P2', 2, 'must be 00 00');
+  if (apdu.p1 !== 0 || apdu.p2 !== 0)
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', where, 'P1P2', 2, 'must be 00 00');
   if (apdu.extended || apdu.le !== undefined || apdu.data.length === 0) {
-    throw new ProtocolError('PROTOCOL_BAD_LENGTH', where, 'Lc', 4, 'an ENVELOPE is case 3 with a short Lc');
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      where,
+      'Lc',
+      4,
+      'an ENVELOPE is case 3 with a short Lc',
+    );
   }
   return decodeEnvelopeAt(bytes, 5);
 }

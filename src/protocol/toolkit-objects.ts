@@ -187,7 +187,11 @@ export class ToolkitFieldReader {
   }
 
   private skipIgnorable(): void {
-    for (let t = this.list[this.index]; t && !t.cr && !this.known.includes(t.tag); t = this.list[++this.index]);
+    for (
+      let t = this.list[this.index];
+      t && !t.cr && !this.known.includes(t.tag);
+      t = this.list[++this.index]
+    );
   }
 
   /** Offset of the next object, or of the end when none is left. */
@@ -227,7 +231,13 @@ export class ToolkitFieldReader {
   } {
     const found = this.optional(tag);
     if (found) return found;
-    throw new ProtocolError('PROTOCOL_MISSING_FIELD', this.structure, field, this.offset, `expected tag 0x${tag.toString(16)}`);
+    throw new ProtocolError(
+      'PROTOCOL_MISSING_FIELD',
+      this.structure,
+      field,
+      this.offset,
+      `expected tag 0x${tag.toString(16)}`,
+    );
   }
 
   /** Check nothing is left but objects that may be skipped. */
@@ -236,9 +246,21 @@ export class ToolkitFieldReader {
     const t = this.list[this.index];
     if (!t) return;
     if (this.known.includes(t.tag)) {
-      throw new ProtocolError('PROTOCOL_BAD_VALUE', this.structure, 'tag', t.offset, `tag 0x${t.tag.toString(16)} is repeated or out of order`);
+      throw new ProtocolError(
+        'PROTOCOL_BAD_VALUE',
+        this.structure,
+        'tag',
+        t.offset,
+        `tag 0x${t.tag.toString(16)} is repeated or out of order`,
+      );
     }
-    throw new ProtocolError('PROTOCOL_UNKNOWN_TAG', this.structure, 'tag', t.offset, `unknown tag 0x${t.tag.toString(16)} with comprehension required`);
+    throw new ProtocolError(
+      'PROTOCOL_UNKNOWN_TAG',
+      this.structure,
+      'tag',
+      t.offset,
+      `unknown tag 0x${t.tag.toString(16)} with comprehension required`,
+    );
   }
 }
 
@@ -282,10 +304,23 @@ export class ToolkitFieldWriter {
   finish(crFlipped: readonly number[] | undefined): Uint8Array {
     const flips = new Set<number>();
     if (crFlipped !== undefined) {
-      if (!Array.isArray(crFlipped)) throw new ProtocolError('PROTOCOL_BAD_VALUE', this.structure, 'crFlipped', -1, 'must be an array');
+      if (!Array.isArray(crFlipped))
+        throw new ProtocolError(
+          'PROTOCOL_BAD_VALUE',
+          this.structure,
+          'crFlipped',
+          -1,
+          'must be an array',
+        );
       for (const p of crFlipped) {
         if (!Number.isInteger(p) || p < 0 || p >= this.objects.length || flips.has(p)) {
-          throw new ProtocolError('PROTOCOL_BAD_VALUE', this.structure, 'crFlipped', -1, `position ${String(p)} is not a distinct object index`);
+          throw new ProtocolError(
+            'PROTOCOL_BAD_VALUE',
+            this.structure,
+            'crFlipped',
+            -1,
+            `position ${String(p)} is not a distinct object index`,
+          );
         }
         flips.add(p);
       }
@@ -298,7 +333,13 @@ export class ToolkitFieldWriter {
   }
 }
 
-function bad(structure: string, field: string, detail: string, offset = -1, code: 'PROTOCOL_BAD_VALUE' | 'PROTOCOL_BAD_LENGTH' = 'PROTOCOL_BAD_VALUE'): never {
+function bad(
+  structure: string,
+  field: string,
+  detail: string,
+  offset = -1,
+  code: 'PROTOCOL_BAD_VALUE' | 'PROTOCOL_BAD_LENGTH' = 'PROTOCOL_BAD_VALUE',
+): never {
   throw new ProtocolError(code, structure, field, offset, detail);
 }
 
@@ -315,7 +356,13 @@ function isInt(v: unknown, min: number, max: number): v is number {
  * checkInt(5, 1, 254, 'ProactiveCommand', 'commandNumber');
  * ```
  */
-export function checkInt(v: unknown, min: number, max: number, structure: string, field: string): number {
+export function checkInt(
+  v: unknown,
+  min: number,
+  max: number,
+  structure: string,
+  field: string,
+): number {
   if (!isInt(v, min, max)) bad(structure, field, `must be an integer ${min}-${max}`);
   return v;
 }
@@ -329,9 +376,20 @@ export function checkInt(v: unknown, min: number, max: number, structure: string
  * expectLength({ value: new Uint8Array(2), offset: 4 }, 2, 'Envelope', 'deviceIdentities');
  * ```
  */
-export function expectLength(found: { value: Uint8Array; offset: number }, length: number, structure: string, field: string): Uint8Array {
+export function expectLength(
+  found: { value: Uint8Array; offset: number },
+  length: number,
+  structure: string,
+  field: string,
+): Uint8Array {
   if (found.value.length !== length) {
-    bad(structure, field, `must be ${length} byte(s), got ${found.value.length}`, found.offset, 'PROTOCOL_BAD_LENGTH');
+    bad(
+      structure,
+      field,
+      `must be ${length} byte(s), got ${found.value.length}`,
+      found.offset,
+      'PROTOCOL_BAD_LENGTH',
+    );
   }
   return found.value;
 }
@@ -345,11 +403,27 @@ export function expectLength(found: { value: Uint8Array; offset: number }, lengt
  * expectDevices({ value: new Uint8Array([0x01, 0x81]), offset: 2 }, TOOLKIT_DEVICE.keypad, TOOLKIT_DEVICE.uicc, 'Envelope');
  * ```
  */
-export function expectDevices(found: { value: Uint8Array; offset: number }, source: number, destination: number, structure: string): void {
+export function expectDevices(
+  found: { value: Uint8Array; offset: number },
+  source: number,
+  destination: number,
+  structure: string,
+): void {
   const v = expectLength(found, 2, structure, 'deviceIdentities');
-  if (v[0] !== source) bad(structure, 'deviceIdentities.source', `must be 0x${source.toString(16)}, got 0x${v[0]!.toString(16)}`, found.offset);
+  if (v[0] !== source)
+    bad(
+      structure,
+      'deviceIdentities.source',
+      `must be 0x${source.toString(16)}, got 0x${v[0]!.toString(16)}`,
+      found.offset,
+    );
   if (v[1] !== destination) {
-    bad(structure, 'deviceIdentities.destination', `must be 0x${destination.toString(16)}, got 0x${v[1]!.toString(16)}`, found.offset + 1);
+    bad(
+      structure,
+      'deviceIdentities.destination',
+      `must be 0x${destination.toString(16)}, got 0x${v[1]!.toString(16)}`,
+      found.offset + 1,
+    );
   }
 }
 
@@ -364,9 +438,11 @@ export function expectDevices(found: { value: Uint8Array; offset: number }, sour
  * ```
  */
 export function decodeAddress(bytes: Uint8Array, structure = 'Address', offset = 0): Address {
-  if (bytes.length === 0) bad(structure, 'address', 'needs a TON/NPI byte', offset, 'PROTOCOL_BAD_LENGTH');
+  if (bytes.length === 0)
+    bad(structure, 'address', 'needs a TON/NPI byte', offset, 'PROTOCOL_BAD_LENGTH');
   const tonNpi = bytes[0]!;
-  if ((tonNpi & 0x80) === 0) bad(structure, 'address.tonNpi', 'bit 8 of TON/NPI must be set', offset);
+  if ((tonNpi & 0x80) === 0)
+    bad(structure, 'address.tonNpi', 'bit 8 of TON/NPI must be set', offset);
   let digits = '';
   for (let i = 1; i < bytes.length; i++) {
     const b = bytes[i]!;
@@ -378,7 +454,13 @@ export function decodeAddress(bytes: Uint8Array, structure = 'Address', offset =
         }
         continue;
       }
-      if (nibble >= BCD_DIGITS.length) bad(structure, 'address.digits', `BCD value 0x${nibble.toString(16)} is not a digit`, offset + i);
+      if (nibble >= BCD_DIGITS.length)
+        bad(
+          structure,
+          'address.digits',
+          `BCD value 0x${nibble.toString(16)} is not a digit`,
+          offset + i,
+        );
       digits += BCD_DIGITS[nibble]!;
     }
   }
@@ -397,7 +479,8 @@ export function decodeAddress(bytes: Uint8Array, structure = 'Address', offset =
  * ```
  */
 export function encodeAddress(address: Address, structure = 'Address'): Uint8Array {
-  if (typeof address !== 'object' || address === null) bad(structure, 'address', 'must be an object');
+  if (typeof address !== 'object' || address === null)
+    bad(structure, 'address', 'must be an object');
   checkInt(address.tonNpi, 0x80, 0xff, structure, 'address.tonNpi');
   if (typeof address.digits !== 'string') bad(structure, 'address.digits', 'must be a string');
   const { digits } = address;
@@ -422,9 +505,18 @@ export function encodeAddress(address: Address, structure = 'Address'): Uint8Arr
  * decodeIconId({ value: new Uint8Array([0, 1]), offset: 0 }, 'ProactiveCommand'); // { selfExplanatory: true, record: 1 }
  * ```
  */
-export function decodeIconId(found: { value: Uint8Array; offset: number }, structure: string): IconId {
+export function decodeIconId(
+  found: { value: Uint8Array; offset: number },
+  structure: string,
+): IconId {
   const v = expectLength(found, 2, structure, 'icon');
-  if (v[0]! > 1) bad(structure, 'icon.qualifier', `qualifier 0x${v[0]!.toString(16)} is not 00 or 01`, found.offset);
+  if (v[0]! > 1)
+    bad(
+      structure,
+      'icon.qualifier',
+      `qualifier 0x${v[0]!.toString(16)} is not 00 or 01`,
+      found.offset,
+    );
   return { selfExplanatory: v[0] === 0, record: v[1]! };
 }
 
@@ -456,11 +548,25 @@ export function encodeIconId(icon: IconId, structure: string): Uint8Array {
  * decodeItem({ value: fromHex('01807ed15b9a'), offset: 0 }, 'ProactiveCommand'); // { id: 1, text: '绑定', coding: 'ucs2' }
  * ```
  */
-export function decodeItem(found: { value: Uint8Array; offset: number }, structure: string): MenuItem {
+export function decodeItem(
+  found: { value: Uint8Array; offset: number },
+  structure: string,
+): MenuItem {
   const v = found.value;
-  if (v.length === 0) bad(structure, 'item', 'an empty item is only allowed alone in SET UP MENU', found.offset, 'PROTOCOL_BAD_LENGTH');
+  if (v.length === 0)
+    bad(
+      structure,
+      'item',
+      'an empty item is only allowed alone in SET UP MENU',
+      found.offset,
+      'PROTOCOL_BAD_LENGTH',
+    );
   if (v[0] === 0) bad(structure, 'item.id', 'item identifier 0 is reserved', found.offset);
-  const { text, coding } = decodeAlphaText(v.subarray(1), { structure, field: 'item.text', offset: found.offset + 1 });
+  const { text, coding } = decodeAlphaText(v.subarray(1), {
+    structure,
+    field: 'item.text',
+    offset: found.offset + 1,
+  });
   return { id: v[0]!, text, coding };
 }
 
@@ -476,7 +582,11 @@ export function decodeItem(found: { value: Uint8Array; offset: number }, structu
 export function encodeItem(item: MenuItem, structure: string): Uint8Array {
   if (typeof item !== 'object' || item === null) bad(structure, 'item', 'must be an object');
   checkInt(item.id, 1, 255, structure, 'item.id');
-  const text = encodeAlphaText(item.text, item.coding, { structure, field: 'item.text', offset: -1 });
+  const text = encodeAlphaText(item.text, item.coding, {
+    structure,
+    field: 'item.text',
+    offset: -1,
+  });
   const out = new Uint8Array(1 + text.length);
   out[0] = item.id;
   out.set(text, 1);

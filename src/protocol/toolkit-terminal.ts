@@ -73,7 +73,13 @@ export interface TerminalResponse {
 
 const KNOWN = [T.commandDetails, T.deviceIdentities, T.result, T.itemIdentifier];
 
-function fail(code: ConstructorParameters<typeof ProtocolError>[0], field: string, offset: number, detail: string, structure = STRUCTURE): never {
+function fail(
+  code: ConstructorParameters<typeof ProtocolError>[0],
+  field: string,
+  offset: number,
+  detail: string,
+  structure = STRUCTURE,
+): never {
   throw new ProtocolError(code, structure, field, offset, detail);
 }
 
@@ -95,16 +101,29 @@ function decodeAt(bytes: Uint8Array, from: number): TerminalResponse {
   const f = new ToolkitFieldReader(bytes, from, STRUCTURE, KNOWN);
   const details = f.required(T.commandDetails, 'commandDetails');
   const d = expectLength(details, 3, STRUCTURE, 'commandDetails');
-  if (d[0] === 0 || d[0] === 0xff) fail('PROTOCOL_BAD_VALUE', 'commandNumber', details.offset, 'must be 01-FE');
-  expectDevices(f.required(T.deviceIdentities, 'deviceIdentities'), TOOLKIT_DEVICE.terminal, TOOLKIT_DEVICE.uicc, STRUCTURE);
+  if (d[0] === 0 || d[0] === 0xff)
+    fail('PROTOCOL_BAD_VALUE', 'commandNumber', details.offset, 'must be 01-FE');
+  expectDevices(
+    f.required(T.deviceIdentities, 'deviceIdentities'),
+    TOOLKIT_DEVICE.terminal,
+    TOOLKIT_DEVICE.uicc,
+    STRUCTURE,
+  );
   const result = f.required(T.result, 'result');
-  if (result.value.length === 0) fail('PROTOCOL_BAD_LENGTH', 'result', result.offset, 'needs a general result byte');
-  const tr: TerminalResponse = { commandNumber: d[0]!, commandType: d[1]!, qualifier: d[2]!, result: { general: result.value[0]! } };
+  if (result.value.length === 0)
+    fail('PROTOCOL_BAD_LENGTH', 'result', result.offset, 'needs a general result byte');
+  const tr: TerminalResponse = {
+    commandNumber: d[0]!,
+    commandType: d[1]!,
+    qualifier: d[2]!,
+    result: { general: result.value[0]! },
+  };
   if (result.value.length > 1) tr.result.additional = result.value.slice(1);
   const item = f.optional(T.itemIdentifier);
   if (item) {
     const id = expectLength(item, 1, STRUCTURE, 'itemId')[0]!;
-    if (id === 0) fail('PROTOCOL_BAD_VALUE', 'itemId', item.offset, 'item identifier 0 is reserved');
+    if (id === 0)
+      fail('PROTOCOL_BAD_VALUE', 'itemId', item.offset, 'item identifier 0 is reserved');
     tr.itemId = id;
   }
   f.finish();
@@ -124,7 +143,8 @@ function decodeAt(bytes: Uint8Array, from: number): TerminalResponse {
  * ```
  */
 export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
-  if (typeof tr !== 'object' || tr === null) fail('PROTOCOL_BAD_VALUE', 'response', -1, 'must be an object');
+  if (typeof tr !== 'object' || tr === null)
+    fail('PROTOCOL_BAD_VALUE', 'response', -1, 'must be an object');
   const w = new ToolkitFieldWriter(STRUCTURE);
   w.add(
     T.commandDetails,
@@ -135,15 +155,18 @@ export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
     ]),
   );
   w.add(T.deviceIdentities, new Uint8Array([TOOLKIT_DEVICE.terminal, TOOLKIT_DEVICE.uicc]));
-  if (typeof tr.result !== 'object' || tr.result === null) fail('PROTOCOL_BAD_VALUE', 'result', -1, 'must be an object');
+  if (typeof tr.result !== 'object' || tr.result === null)
+    fail('PROTOCOL_BAD_VALUE', 'result', -1, 'must be an object');
   const general = checkInt(tr.result.general, 0, 255, STRUCTURE, 'result.general');
   const additional = tr.result.additional ?? new Uint8Array(0);
-  if (!(additional instanceof Uint8Array)) fail('PROTOCOL_BAD_VALUE', 'result.additional', -1, 'must be a Uint8Array');
+  if (!(additional instanceof Uint8Array))
+    fail('PROTOCOL_BAD_VALUE', 'result.additional', -1, 'must be a Uint8Array');
   const result = new Uint8Array(1 + additional.length);
   result[0] = general;
   result.set(additional, 1);
   w.add(T.result, result);
-  if (tr.itemId !== undefined) w.add(T.itemIdentifier, new Uint8Array([checkInt(tr.itemId, 1, 255, STRUCTURE, 'itemId')]));
+  if (tr.itemId !== undefined)
+    w.add(T.itemIdentifier, new Uint8Array([checkInt(tr.itemId, 1, 255, STRUCTURE, 'itemId')]));
   return w.finish(tr.crFlipped);
 }
 
@@ -160,7 +183,14 @@ export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
 export function decodeTerminalResponseApdu(bytes: Uint8Array): TerminalResponse {
   const apdu = decodeCommandApdu(bytes);
   const where = 'TerminalResponseAPDU';
-  if (apdu.cla !== 0x80 || apdu.ins !== 0x14) fail('PROTOCOL_BAD_VALUE', 'INS', apdu.cla !== 0x80 ? 0 : 1, 'not a TERMINAL RESPONSE (80 14)', where);
+  if (apdu.cla !== 0x80 || apdu.ins !== 0x14)
+    fail(
+      'PROTOCOL_BAD_VALUE',
+      'INS',
+      apdu.cla !== 0x80 ? 0 : 1,
+      'not a TERMINAL RESPONSE (80 14)',
+      where,
+    );
   if (apdu.p1 !== 0 || apdu.p2 !== 0) fail('PROTOCOL_BAD_VALUE', 'P1P2', 2, 'must be 00 00', where);
   if (apdu.extended || apdu.le !== undefined || apdu.data.length === 0) {
     fail('PROTOCOL_BAD_LENGTH', 'Lc', 4, 'a TERMINAL RESPONSE is case 3 with a short Lc', where);
@@ -180,7 +210,13 @@ export function decodeTerminalResponseApdu(bytes: Uint8Array): TerminalResponse 
  * ```
  */
 export function encodeTerminalResponseApdu(tr: TerminalResponse): Uint8Array {
-  return encodeCommandApdu({ cla: 0x80, ins: 0x14, p1: 0, p2: 0, data: encodeTerminalResponse(tr) });
+  return encodeCommandApdu({
+    cla: 0x80,
+    ins: 0x14,
+    p1: 0,
+    p2: 0,
+    data: encodeTerminalResponse(tr),
+  });
 }
 
 /**
@@ -196,7 +232,8 @@ export function encodeTerminalResponseApdu(tr: TerminalResponse): Uint8Array {
 export function decodeFetchApdu(bytes: Uint8Array): number {
   const apdu = decodeCommandApdu(bytes);
   const where = 'FetchAPDU';
-  if (apdu.cla !== 0x80 || apdu.ins !== 0x12) fail('PROTOCOL_BAD_VALUE', 'INS', apdu.cla !== 0x80 ? 0 : 1, 'not a FETCH (80 12)', where);
+  if (apdu.cla !== 0x80 || apdu.ins !== 0x12)
+    fail('PROTOCOL_BAD_VALUE', 'INS', apdu.cla !== 0x80 ? 0 : 1, 'not a FETCH (80 12)', where);
   if (apdu.p1 !== 0 || apdu.p2 !== 0) fail('PROTOCOL_BAD_VALUE', 'P1P2', 2, 'must be 00 00', where);
   if (apdu.extended || apdu.le === undefined || apdu.data.length !== 0) {
     fail('PROTOCOL_BAD_LENGTH', 'Le', 4, 'a FETCH is case 2 with a short Le', where);

@@ -57,8 +57,19 @@ export interface TextSite {
 
 const ENCODING: TextSite = { structure: 'Text', field: 'text', offset: -1 };
 
-function fail(code: ConstructorParameters<typeof ProtocolError>[0], at: TextSite, detail: string, delta = 0): never {
-  throw new ProtocolError(code, at.structure, at.field, at.offset < 0 ? -1 : at.offset + delta, detail);
+function fail(
+  code: ConstructorParameters<typeof ProtocolError>[0],
+  at: TextSite,
+  detail: string,
+  delta = 0,
+): never {
+  throw new ProtocolError(
+    code,
+    at.structure,
+    at.field,
+    at.offset < 0 ? -1 : at.offset + delta,
+    detail,
+  );
 }
 
 /**
@@ -137,7 +148,11 @@ function gsmSeptets(text: unknown, at: TextSite): Uint8Array {
   for (const ch of text) {
     const codes = TO_GSM.get(ch);
     if (codes === undefined) {
-      fail('PROTOCOL_BAD_VALUE', at, `character ${i} (U+${ch.codePointAt(0)!.toString(16).padStart(4, '0')}) is not in the GSM alphabet`);
+      fail(
+        'PROTOCOL_BAD_VALUE',
+        at,
+        `character ${i} (U+${ch.codePointAt(0)!.toString(16).padStart(4, '0')}) is not in the GSM alphabet`,
+      );
     }
     out.push(...codes);
     i++;
@@ -160,20 +175,36 @@ export function decodeGsmSeptets(septets: Uint8Array): string {
 }
 
 // `byteOf` maps a septet index to the offset of its byte: the identity for unpacked text, 7/8 for packed.
-function gsmText(septets: Uint8Array, at: TextSite, byteOf: (i: number) => number = (i) => i): string {
+function gsmText(
+  septets: Uint8Array,
+  at: TextSite,
+  byteOf: (i: number) => number = (i) => i,
+): string {
   let out = '';
   for (let i = 0; i < septets.length; i++) {
     const s = septets[i]!;
-    if (s > 0x7f) fail('PROTOCOL_BAD_VALUE', at, `byte 0x${s.toString(16)} is not a GSM character (bit 8 set)`, byteOf(i));
+    if (s > 0x7f)
+      fail(
+        'PROTOCOL_BAD_VALUE',
+        at,
+        `byte 0x${s.toString(16)} is not a GSM character (bit 8 set)`,
+        byteOf(i),
+      );
     if (s !== ESC) {
       out += BASIC[s]!;
       continue;
     }
-    if (i + 1 >= septets.length) fail('PROTOCOL_BAD_VALUE', at, 'escape at the end of the text', byteOf(i));
+    if (i + 1 >= septets.length)
+      fail('PROTOCOL_BAD_VALUE', at, 'escape at the end of the text', byteOf(i));
     const code = septets[++i]!;
     const ch = EXTENSION.get(code);
     if (ch === undefined) {
-      fail('PROTOCOL_BAD_VALUE', at, `escape followed by 0x${code.toString(16)}, not an extension character`, byteOf(i));
+      fail(
+        'PROTOCOL_BAD_VALUE',
+        at,
+        `escape followed by 0x${code.toString(16)}, not an extension character`,
+        byteOf(i),
+      );
     }
     out += ch;
   }
@@ -226,7 +257,10 @@ function pack(septets: Uint8Array, at: TextSite): Uint8Array {
  * decodeGsmSeptets(unpackSeptets(new Uint8Array([0xe8, 0x32, 0x9b, 0xfd, 0x06]))); // 'hello'
  * ```
  */
-export function unpackSeptets(packed: Uint8Array, at: TextSite = { structure: 'Text', field: 'text', offset: 0 }): Uint8Array {
+export function unpackSeptets(
+  packed: Uint8Array,
+  at: TextSite = { structure: 'Text', field: 'text', offset: 0 },
+): Uint8Array {
   let count = Math.floor((packed.length * 8) / 7);
   const spare = packed.length * 8 - count * 7;
   // Fill bits must be 0, or a second byte string would decode to the same text.
@@ -251,7 +285,8 @@ function ucs2Bytes(text: unknown, at: TextSite): Uint8Array {
   const out = new Uint8Array(text.length * 2);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdfff) fail('PROTOCOL_BAD_VALUE', at, `character ${i} is outside the BMP; UCS2 cannot code it`);
+    if (c >= 0xd800 && c <= 0xdfff)
+      fail('PROTOCOL_BAD_VALUE', at, `character ${i} is outside the BMP; UCS2 cannot code it`);
     out[i * 2] = c >> 8;
     out[i * 2 + 1] = c & 0xff;
   }
@@ -259,11 +294,13 @@ function ucs2Bytes(text: unknown, at: TextSite): Uint8Array {
 }
 
 function ucs2Text(bytes: Uint8Array, at: TextSite): string {
-  if (bytes.length % 2 !== 0) fail('PROTOCOL_BAD_LENGTH', at, `UCS2 text has an odd length (${bytes.length})`);
+  if (bytes.length % 2 !== 0)
+    fail('PROTOCOL_BAD_LENGTH', at, `UCS2 text has an odd length (${bytes.length})`);
   let out = '';
   for (let i = 0; i < bytes.length; i += 2) {
     const c = (bytes[i]! << 8) | bytes[i + 1]!;
-    if (c >= 0xd800 && c <= 0xdfff) fail('PROTOCOL_BAD_VALUE', at, `0x${c.toString(16)} is a surrogate, not a UCS2 character`, i);
+    if (c >= 0xd800 && c <= 0xdfff)
+      fail('PROTOCOL_BAD_VALUE', at, `0x${c.toString(16)} is a surrogate, not a UCS2 character`, i);
     out += String.fromCharCode(c);
   }
   return out;
@@ -279,7 +316,8 @@ function ucs2Text(bytes: Uint8Array, at: TextSite): string {
  * ```
  */
 export function encodeTextString(value: TextString, at: TextSite = ENCODING): Uint8Array {
-  if (typeof value !== 'object' || value === null) fail('PROTOCOL_BAD_VALUE', at, 'must be an object');
+  if (typeof value !== 'object' || value === null)
+    fail('PROTOCOL_BAD_VALUE', at, 'must be an object');
   let body: Uint8Array;
   if (value.dcs === 0x00) body = pack(gsmSeptets(value.text, at), at);
   else if (value.dcs === 0x04) body = gsmSeptets(value.text, at);
@@ -302,12 +340,16 @@ export function encodeTextString(value: TextString, at: TextSite = ENCODING): Ui
  * decodeTextString(fromHex('084f60597d')); // { dcs: 8, text: '你好' }
  * ```
  */
-export function decodeTextString(bytes: Uint8Array, at: TextSite = { structure: 'Text', field: 'text', offset: 0 }): TextString {
+export function decodeTextString(
+  bytes: Uint8Array,
+  at: TextSite = { structure: 'Text', field: 'text', offset: 0 },
+): TextString {
   if (bytes.length === 0) fail('PROTOCOL_BAD_LENGTH', at, 'a text string needs a DCS byte');
   const dcs = bytes[0]!;
   const body = bytes.subarray(1);
   const inner: TextSite = { ...at, offset: at.offset + 1 };
-  if (dcs === 0x00) return { dcs, text: gsmText(unpackSeptets(body, inner), inner, (i) => (i * 7) >> 3) };
+  if (dcs === 0x00)
+    return { dcs, text: gsmText(unpackSeptets(body, inner), inner, (i) => (i * 7) >> 3) };
   if (dcs === 0x04) return { dcs, text: gsmText(body, inner) };
   if (dcs === 0x08) return { dcs, text: ucs2Text(body, inner) };
   return fail('PROTOCOL_BAD_VALUE', at, `DCS 0x${dcs.toString(16)} is not 00, 04 or 08`);
@@ -324,7 +366,11 @@ export function decodeTextString(bytes: Uint8Array, at: TextSite = { structure: 
  * encodeAlphaText('Menu'); // Uint8Array [0x4d, 0x65, 0x6e, 0x75]
  * ```
  */
-export function encodeAlphaText(text: string, coding?: AlphaCoding, at: TextSite = ENCODING): Uint8Array {
+export function encodeAlphaText(
+  text: string,
+  coding?: AlphaCoding,
+  at: TextSite = ENCODING,
+): Uint8Array {
   if (typeof text !== 'string') fail('PROTOCOL_BAD_VALUE', at, 'must be a string');
   const chosen = coding ?? (isGsmText(text) ? 'gsm' : 'ucs2');
   if (chosen === 'gsm') return gsmSeptets(text, at);
@@ -357,9 +403,14 @@ export function decodeAlphaText(
   coding: AlphaCoding;
 } {
   const first = bytes[0];
-  if (first === 0x80) return { text: ucs2Text(bytes.subarray(1), { ...at, offset: at.offset + 1 }), coding: 'ucs2' };
+  if (first === 0x80)
+    return { text: ucs2Text(bytes.subarray(1), { ...at, offset: at.offset + 1 }), coding: 'ucs2' };
   if (first === 0x81 || first === 0x82) {
-    fail('PROTOCOL_BAD_VALUE', at, `UCS2 alpha form 0x${first.toString(16)} is not supported (use 0x80)`);
+    fail(
+      'PROTOCOL_BAD_VALUE',
+      at,
+      `UCS2 alpha form 0x${first.toString(16)} is not supported (use 0x80)`,
+    );
   }
   return { text: gsmText(bytes, at), coding: 'gsm' };
 }

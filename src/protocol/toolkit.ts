@@ -234,9 +234,30 @@ export type ProactiveCommand = Refresh | SendShortMessage | DisplayText | Select
 
 const KNOWN: Readonly<Record<ProactiveCommand['kind'], readonly number[]>> = {
   refresh: [T.commandDetails, T.deviceIdentities, T.fileList, T.aid],
-  sendShortMessage: [T.commandDetails, T.deviceIdentities, T.alphaIdentifier, T.address, T.smsTpdu, T.iconIdentifier],
-  displayText: [T.commandDetails, T.deviceIdentities, T.textString, T.iconIdentifier, T.immediateResponse, T.duration],
-  selectItem: [T.commandDetails, T.deviceIdentities, T.alphaIdentifier, T.item, T.itemIdentifier, T.iconIdentifier],
+  sendShortMessage: [
+    T.commandDetails,
+    T.deviceIdentities,
+    T.alphaIdentifier,
+    T.address,
+    T.smsTpdu,
+    T.iconIdentifier,
+  ],
+  displayText: [
+    T.commandDetails,
+    T.deviceIdentities,
+    T.textString,
+    T.iconIdentifier,
+    T.immediateResponse,
+    T.duration,
+  ],
+  selectItem: [
+    T.commandDetails,
+    T.deviceIdentities,
+    T.alphaIdentifier,
+    T.item,
+    T.itemIdentifier,
+    T.iconIdentifier,
+  ],
   setUpMenu: [T.commandDetails, T.deviceIdentities, T.alphaIdentifier, T.item, T.iconIdentifier],
 };
 
@@ -254,18 +275,26 @@ const DESTINATION: Readonly<Record<ProactiveCommand['kind'], number>> = {
 
 const UNITS = ['minutes', 'seconds', 'tenths'] as const;
 
-function fail(code: ConstructorParameters<typeof ProtocolError>[0], field: string, offset: number, detail: string): never {
+function fail(
+  code: ConstructorParameters<typeof ProtocolError>[0],
+  field: string,
+  offset: number,
+  detail: string,
+): never {
   throw new ProtocolError(code, STRUCTURE, field, offset, detail);
 }
 
 function decodeFileList(found: { value: Uint8Array; offset: number }): Uint8Array[] {
   const v = found.value;
-  if (v.length < 1) fail('PROTOCOL_BAD_LENGTH', 'files', found.offset, 'a file list needs its count byte');
+  if (v.length < 1)
+    fail('PROTOCOL_BAD_LENGTH', 'files', found.offset, 'a file list needs its count byte');
   const count = v[0]!;
-  if ((v.length - 1) % 2 !== 0) fail('PROTOCOL_BAD_LENGTH', 'files', found.offset, 'paths must be whole 2-byte file ids');
+  if ((v.length - 1) % 2 !== 0)
+    fail('PROTOCOL_BAD_LENGTH', 'files', found.offset, 'paths must be whole 2-byte file ids');
   const files: Uint8Array[] = [];
   if (v.length > 1) {
-    if (v[1] !== 0x3f || v[2] !== 0x00) fail('PROTOCOL_BAD_VALUE', 'files', found.offset + 1, 'a path must start at the MF (3F00)');
+    if (v[1] !== 0x3f || v[2] !== 0x00)
+      fail('PROTOCOL_BAD_VALUE', 'files', found.offset + 1, 'a path must start at the MF (3F00)');
     // Each 3F00 starts the next path: the MF never appears inside one.
     let start = 1;
     for (let i = 3; i < v.length; i += 2) {
@@ -277,20 +306,37 @@ function decodeFileList(found: { value: Uint8Array; offset: number }): Uint8Arra
     files.push(v.slice(start));
   }
   if (files.length !== count) {
-    fail('PROTOCOL_BAD_VALUE', 'files', found.offset, `count byte says ${count} file(s), the list holds ${files.length}`);
+    fail(
+      'PROTOCOL_BAD_VALUE',
+      'files',
+      found.offset,
+      `count byte says ${count} file(s), the list holds ${files.length}`,
+    );
   }
   return files;
 }
 
 function encodeFileList(files: unknown): Uint8Array {
-  if (!Array.isArray(files) || files.length > 255) fail('PROTOCOL_BAD_VALUE', 'files', -1, 'must be an array of at most 255 paths');
+  if (!Array.isArray(files) || files.length > 255)
+    fail('PROTOCOL_BAD_VALUE', 'files', -1, 'must be an array of at most 255 paths');
   const w = new ByteWriter().u8(files.length);
   files.forEach((path: unknown, i) => {
     const ok =
-      path instanceof Uint8Array && path.length >= 2 && path.length % 2 === 0 && path[0] === 0x3f && path[1] === 0x00;
-    if (!ok) fail('PROTOCOL_BAD_VALUE', 'files', -1, `path ${i} must be 2-byte file ids starting with 3F00`);
+      path instanceof Uint8Array &&
+      path.length >= 2 &&
+      path.length % 2 === 0 &&
+      path[0] === 0x3f &&
+      path[1] === 0x00;
+    if (!ok)
+      fail(
+        'PROTOCOL_BAD_VALUE',
+        'files',
+        -1,
+        `path ${i} must be 2-byte file ids starting with 3F00`,
+      );
     for (let j = 2; j < path.length; j += 2) {
-      if (path[j] === 0x3f && path[j + 1] === 0x00) fail('PROTOCOL_BAD_VALUE', 'files', -1, `path ${i} repeats the MF`);
+      if (path[j] === 0x3f && path[j + 1] === 0x00)
+        fail('PROTOCOL_BAD_VALUE', 'files', -1, `path ${i} repeats the MF`);
     }
     w.bytes(path);
   });
@@ -300,18 +346,29 @@ function encodeFileList(files: unknown): Uint8Array {
 function decodeDuration(found: { value: Uint8Array; offset: number }): Duration {
   const v = expectLength(found, 2, STRUCTURE, 'duration');
   const unit = UNITS[v[0]!];
-  if (unit === undefined) fail('PROTOCOL_BAD_VALUE', 'duration.unit', found.offset, `unit 0x${v[0]!.toString(16)} is not 00-02`);
-  if (v[1] === 0) fail('PROTOCOL_BAD_VALUE', 'duration.interval', found.offset + 1, 'interval 0 is reserved');
+  if (unit === undefined)
+    fail(
+      'PROTOCOL_BAD_VALUE',
+      'duration.unit',
+      found.offset,
+      `unit 0x${v[0]!.toString(16)} is not 00-02`,
+    );
+  if (v[1] === 0)
+    fail('PROTOCOL_BAD_VALUE', 'duration.interval', found.offset + 1, 'interval 0 is reserved');
   return { unit, interval: v[1]! };
 }
 
 function encodeDuration(d: Duration): Uint8Array {
   const unit = typeof d === 'object' && d !== null ? UNITS.indexOf(d.unit) : -1;
-  if (unit < 0) fail('PROTOCOL_BAD_VALUE', 'duration.unit', -1, "must be 'minutes', 'seconds' or 'tenths'");
+  if (unit < 0)
+    fail('PROTOCOL_BAD_VALUE', 'duration.unit', -1, "must be 'minutes', 'seconds' or 'tenths'");
   return new Uint8Array([unit, checkInt(d.interval, 1, 255, STRUCTURE, 'duration.interval')]);
 }
 
-function alphaAt(found: { value: Uint8Array; offset: number }, field: string): { text: string; coding: AlphaCoding } {
+function alphaAt(
+  found: { value: Uint8Array; offset: number },
+  field: string,
+): { text: string; coding: AlphaCoding } {
   return decodeAlphaText(found.value, { structure: STRUCTURE, field, offset: found.offset });
 }
 
@@ -330,27 +387,51 @@ function alphaAt(found: { value: Uint8Array; offset: number }, field: string): {
 export function decodeProactiveCommand(bytes: Uint8Array): ProactiveCommand {
   const r = new ByteReader(bytes, STRUCTURE);
   const outer = readBerTlv(r);
-  if (outer.tag !== PROACTIVE_TAG) fail('PROTOCOL_UNKNOWN_TAG', 'tag', 0, `0x${outer.tag.toString(16)} is not a proactive command (D0)`);
+  if (outer.tag !== PROACTIVE_TAG)
+    fail(
+      'PROTOCOL_UNKNOWN_TAG',
+      'tag',
+      0,
+      `0x${outer.tag.toString(16)} is not a proactive command (D0)`,
+    );
   r.end();
-  if (outer.value.length > 255) fail('PROTOCOL_BAD_LENGTH', 'length', 1, 'a proactive command holds at most 255 bytes');
+  if (outer.value.length > 255)
+    fail('PROTOCOL_BAD_LENGTH', 'length', 1, 'a proactive command holds at most 255 bytes');
   const start = bytes.length - outer.value.length;
   const f = new ToolkitFieldReader(bytes, start, STRUCTURE, [T.commandDetails]);
   const details = f.required(T.commandDetails, 'commandDetails');
   const d = expectLength(details, 3, STRUCTURE, 'commandDetails');
   const commandNumber = d[0]!;
-  if (commandNumber === 0 || commandNumber === 0xff) fail('PROTOCOL_BAD_VALUE', 'commandNumber', details.offset, 'must be 01-FE');
+  if (commandNumber === 0 || commandNumber === 0xff)
+    fail('PROTOCOL_BAD_VALUE', 'commandNumber', details.offset, 'must be 01-FE');
   const kind = KIND_OF_TYPE.get(d[1]!);
-  if (kind === undefined) fail('PROTOCOL_UNKNOWN_TAG', 'commandType', details.offset + 1, `command type 0x${d[1]!.toString(16)} is not supported`);
+  if (kind === undefined)
+    fail(
+      'PROTOCOL_UNKNOWN_TAG',
+      'commandType',
+      details.offset + 1,
+      `command type 0x${d[1]!.toString(16)} is not supported`,
+    );
   const qualifier = d[2]!;
   f.known = KNOWN[kind];
-  expectDevices(f.required(T.deviceIdentities, 'deviceIdentities'), TOOLKIT_DEVICE.uicc, DESTINATION[kind], STRUCTURE);
+  expectDevices(
+    f.required(T.deviceIdentities, 'deviceIdentities'),
+    TOOLKIT_DEVICE.uicc,
+    DESTINATION[kind],
+    STRUCTURE,
+  );
   const cmd = decodeBody(kind, f, commandNumber, qualifier);
   f.finish();
   if (f.crFlipped.length > 0) cmd.crFlipped = f.crFlipped;
   return cmd;
 }
 
-function decodeBody(kind: ProactiveCommand['kind'], f: ToolkitFieldReader, commandNumber: number, qualifier: number): ProactiveCommand {
+function decodeBody(
+  kind: ProactiveCommand['kind'],
+  f: ToolkitFieldReader,
+  commandNumber: number,
+  qualifier: number,
+): ProactiveCommand {
   switch (kind) {
     case 'refresh': {
       const cmd: Refresh = { kind, commandNumber, qualifier };
@@ -358,7 +439,8 @@ function decodeBody(kind: ProactiveCommand['kind'], f: ToolkitFieldReader, comma
       if (files) cmd.files = decodeFileList(files);
       const aid = f.optional(T.aid);
       if (aid) {
-        if (aid.value.length < 5 || aid.value.length > 16) fail('PROTOCOL_BAD_LENGTH', 'aid', aid.offset, 'an AID is 5-16 bytes');
+        if (aid.value.length < 5 || aid.value.length > 16)
+          fail('PROTOCOL_BAD_LENGTH', 'aid', aid.offset, 'an AID is 5-16 bytes');
         cmd.aid = aid.value.slice();
       }
       return cmd;
@@ -384,7 +466,11 @@ function decodeBody(kind: ProactiveCommand['kind'], f: ToolkitFieldReader, comma
         kind,
         commandNumber,
         qualifier,
-        text: decodeTextString(text.value, { structure: STRUCTURE, field: 'text', offset: text.offset }),
+        text: decodeTextString(text.value, {
+          structure: STRUCTURE,
+          field: 'text',
+          offset: text.offset,
+        }),
       };
       const icon = f.optional(T.iconIdentifier);
       if (icon) cmd.icon = decodeIconId(icon, STRUCTURE);
@@ -409,7 +495,8 @@ function decodeBody(kind: ProactiveCommand['kind'], f: ToolkitFieldReader, comma
       const def = f.optional(T.itemIdentifier);
       if (def) {
         const v = expectLength(def, 1, STRUCTURE, 'defaultItem');
-        if (v[0] === 0) fail('PROTOCOL_BAD_VALUE', 'defaultItem', def.offset, 'item identifier 0 is reserved');
+        if (v[0] === 0)
+          fail('PROTOCOL_BAD_VALUE', 'defaultItem', def.offset, 'item identifier 0 is reserved');
         cmd.defaultItem = v[0]!;
       }
       const icon = f.optional(T.iconIdentifier);
@@ -419,7 +506,14 @@ function decodeBody(kind: ProactiveCommand['kind'], f: ToolkitFieldReader, comma
     case 'setUpMenu': {
       const title = alphaAt(f.required(T.alphaIdentifier, 'title'), 'title');
       const items = readItems(f, true);
-      const cmd: SetUpMenu = { kind, commandNumber, qualifier, title: title.text, titleCoding: title.coding, items };
+      const cmd: SetUpMenu = {
+        kind,
+        commandNumber,
+        qualifier,
+        title: title.text,
+        titleCoding: title.coding,
+        items,
+      };
       const icon = f.optional(T.iconIdentifier);
       if (icon) cmd.icon = decodeIconId(icon, STRUCTURE);
       return cmd;
@@ -433,12 +527,14 @@ function readItems(f: ToolkitFieldReader, allowRemoval: boolean): MenuItem[] {
   for (let found = f.optional(T.item); found; found = f.optional(T.item)) {
     if (found.value.length === 0 && allowRemoval && items.length === 0) {
       // The "remove menu" form is one empty item and nothing else.
-      if (f.optional(T.item)) fail('PROTOCOL_BAD_VALUE', 'items', found.offset, 'an empty item must be the only item');
+      if (f.optional(T.item))
+        fail('PROTOCOL_BAD_VALUE', 'items', found.offset, 'an empty item must be the only item');
       return [];
     }
     items.push(decodeItem(found, STRUCTURE));
   }
-  if (items.length === 0) fail('PROTOCOL_MISSING_FIELD', 'items', firstOffset, 'at least one item (tag 0F)');
+  if (items.length === 0)
+    fail('PROTOCOL_MISSING_FIELD', 'items', firstOffset, 'at least one item (tag 0F)');
   return items;
 }
 
@@ -487,25 +583,36 @@ export function encodeProactiveCommand(cmd: ProactiveCommand): Uint8Array {
       }
       break;
     case 'sendShortMessage':
-      if (cmd.alpha !== undefined) w.add(T.alphaIdentifier, titleBytes(cmd.alpha, cmd.alphaCoding, 'alpha'));
+      if (cmd.alpha !== undefined)
+        w.add(T.alphaIdentifier, titleBytes(cmd.alpha, cmd.alphaCoding, 'alpha'));
       if (cmd.address !== undefined) w.add(T.address, encodeAddress(cmd.address, STRUCTURE));
-      if (!(cmd.tpdu instanceof Uint8Array)) fail('PROTOCOL_BAD_VALUE', 'tpdu', -1, 'must be a Uint8Array');
+      if (!(cmd.tpdu instanceof Uint8Array))
+        fail('PROTOCOL_BAD_VALUE', 'tpdu', -1, 'must be a Uint8Array');
       w.add(T.smsTpdu, cmd.tpdu);
       if (cmd.icon !== undefined) w.add(T.iconIdentifier, encodeIconId(cmd.icon, STRUCTURE));
       break;
     case 'displayText':
-      w.add(T.textString, encodeTextString(cmd.text, { structure: STRUCTURE, field: 'text', offset: -1 }));
+      w.add(
+        T.textString,
+        encodeTextString(cmd.text, { structure: STRUCTURE, field: 'text', offset: -1 }),
+      );
       if (cmd.icon !== undefined) w.add(T.iconIdentifier, encodeIconId(cmd.icon, STRUCTURE));
       if (cmd.immediateResponse !== undefined) {
-        if (cmd.immediateResponse !== true) fail('PROTOCOL_BAD_VALUE', 'immediateResponse', -1, 'must be true or absent');
+        if (!cmd.immediateResponse)
+          fail('PROTOCOL_BAD_VALUE', 'immediateResponse', -1, 'must be true or absent');
         w.add(T.immediateResponse, new Uint8Array(0));
       }
       if (cmd.duration !== undefined) w.add(T.duration, encodeDuration(cmd.duration));
       break;
     case 'selectItem':
-      if (cmd.title !== undefined) w.add(T.alphaIdentifier, titleBytes(cmd.title, cmd.titleCoding, 'title'));
+      if (cmd.title !== undefined)
+        w.add(T.alphaIdentifier, titleBytes(cmd.title, cmd.titleCoding, 'title'));
       writeItems(w, cmd.items, false);
-      if (cmd.defaultItem !== undefined) w.add(T.itemIdentifier, new Uint8Array([checkInt(cmd.defaultItem, 1, 255, STRUCTURE, 'defaultItem')]));
+      if (cmd.defaultItem !== undefined)
+        w.add(
+          T.itemIdentifier,
+          new Uint8Array([checkInt(cmd.defaultItem, 1, 255, STRUCTURE, 'defaultItem')]),
+        );
       if (cmd.icon !== undefined) w.add(T.iconIdentifier, encodeIconId(cmd.icon, STRUCTURE));
       break;
     case 'setUpMenu':
@@ -515,6 +622,12 @@ export function encodeProactiveCommand(cmd: ProactiveCommand): Uint8Array {
       break;
   }
   const body = w.finish(cmd.crFlipped);
-  if (body.length > 255) fail('PROTOCOL_BAD_LENGTH', 'length', -1, `a proactive command holds at most 255 bytes, got ${body.length}`);
+  if (body.length > 255)
+    fail(
+      'PROTOCOL_BAD_LENGTH',
+      'length',
+      -1,
+      `a proactive command holds at most 255 bytes, got ${body.length}`,
+    );
   return writeBerTlv(new ByteWriter(), { tag: PROACTIVE_TAG, value: body }).finish();
 }

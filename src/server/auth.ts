@@ -93,8 +93,21 @@ function sha256Hex(bytes: Uint8Array): string {
  * canonicalRequest('POST', '/v1/sim/bind', '1700000000000', 'abcdefghijklmnop', new Uint8Array());
  * ```
  */
-export function canonicalRequest(method: string, pathAndQuery: string, timestamp: string, nonce: string, body: Uint8Array): string {
-  return ['SIMVAULT-HMAC-SHA256', method.toUpperCase(), pathAndQuery, timestamp, nonce, sha256Hex(body)].join('\n');
+export function canonicalRequest(
+  method: string,
+  pathAndQuery: string,
+  timestamp: string,
+  nonce: string,
+  body: Uint8Array,
+): string {
+  return [
+    'SIMVAULT-HMAC-SHA256',
+    method.toUpperCase(),
+    pathAndQuery,
+    timestamp,
+    nonce,
+    sha256Hex(body),
+  ].join('\n');
 }
 
 function mac(secret: Uint8Array, text: string): Buffer {
@@ -112,9 +125,12 @@ function mac(secret: Uint8Array, text: string): Buffer {
  * ```
  */
 export function checkSigningKey(key: SigningKey): SigningKey {
-  if (!KEY_ID.test(key.id)) throw new ArgumentError(`signing key id '${key.id}' must be 1-64 of A-Z a-z 0-9 . _ -`);
-  if (!(key.secret instanceof Uint8Array) || key.secret.length < 16) throw new ArgumentError(`signing key '${key.id}' needs a secret of at least 16 bytes`);
-  if (key.role !== 'ota' && key.role !== 'operator') throw new ArgumentError(`signing key '${key.id}' has an unknown role`);
+  if (!KEY_ID.test(key.id))
+    throw new ArgumentError(`signing key id '${key.id}' must be 1-64 of A-Z a-z 0-9 . _ -`);
+  if (!(key.secret instanceof Uint8Array) || key.secret.length < 16)
+    throw new ArgumentError(`signing key '${key.id}' needs a secret of at least 16 bytes`);
+  if (key.role !== 'ota' && key.role !== 'operator')
+    throw new ArgumentError(`signing key '${key.id}' has an unknown role`);
   return key;
 }
 
@@ -140,7 +156,10 @@ export function signRequest(
   const u = typeof url === 'string' ? new URL(url) : url;
   const timestamp = String(options.timestamp ?? Date.now());
   const nonce = options.nonce ?? randomBytes(18).toString('base64url');
-  const signature = mac(key.secret, canonicalRequest(method, `${u.pathname}${u.search}`, timestamp, nonce, body)).toString('hex');
+  const signature = mac(
+    key.secret,
+    canonicalRequest(method, `${u.pathname}${u.search}`, timestamp, nonce, body),
+  ).toString('hex');
   return {
     [SIGNATURE_HEADERS.key]: key.id,
     [SIGNATURE_HEADERS.timestamp]: timestamp,
@@ -243,20 +262,44 @@ export interface ReceivedRequest {
  * );
  * ```
  */
-export async function verifySignedRequest(request: ReceivedRequest, options: VerifierOptions): Promise<SigningKey> {
+export async function verifySignedRequest(
+  request: ReceivedRequest,
+  options: VerifierOptions,
+): Promise<SigningKey> {
   const keyId = request.header(SIGNATURE_HEADERS.key);
   const timestamp = request.header(SIGNATURE_HEADERS.timestamp);
   const nonce = request.header(SIGNATURE_HEADERS.nonce);
   const signature = request.header(SIGNATURE_HEADERS.signature);
-  if (keyId === undefined || timestamp === undefined || nonce === undefined || signature === undefined) {
-    throw new ServerError('SERVER_UNAUTHENTICATED', 'this endpoint needs a signed request (x-simvault-key, -timestamp, -nonce, -signature)');
+  if (
+    keyId === undefined ||
+    timestamp === undefined ||
+    nonce === undefined ||
+    signature === undefined
+  ) {
+    throw new ServerError(
+      'SERVER_UNAUTHENTICATED',
+      'this endpoint needs a signed request (x-simvault-key, -timestamp, -nonce, -signature)',
+    );
   }
   const key = options.keys.find((k) => k.id === keyId);
-  if (!key) throw new ServerError('SERVER_UNAUTHENTICATED', `unknown signing key '${keyId.slice(0, 64)}'`);
-  if (!/^[0-9]{1,16}$/.test(timestamp)) throw new ServerError('SERVER_BAD_SIGNATURE', 'x-simvault-timestamp must be decimal milliseconds');
-  if (!NONCE.test(nonce)) throw new ServerError('SERVER_BAD_SIGNATURE', 'x-simvault-nonce must be 16-64 of A-Z a-z 0-9 _ -');
-  if (!/^[0-9a-fA-F]{64}$/.test(signature)) throw new ServerError('SERVER_BAD_SIGNATURE', 'x-simvault-signature must be 64 hex digits');
-  const expected = mac(key.secret, canonicalRequest(request.method, request.pathAndQuery, timestamp, nonce, request.body));
+  if (!key)
+    throw new ServerError('SERVER_UNAUTHENTICATED', `unknown signing key '${keyId.slice(0, 64)}'`);
+  if (!/^[0-9]{1,16}$/.test(timestamp))
+    throw new ServerError(
+      'SERVER_BAD_SIGNATURE',
+      'x-simvault-timestamp must be decimal milliseconds',
+    );
+  if (!NONCE.test(nonce))
+    throw new ServerError(
+      'SERVER_BAD_SIGNATURE',
+      'x-simvault-nonce must be 16-64 of A-Z a-z 0-9 _ -',
+    );
+  if (!/^[0-9a-fA-F]{64}$/.test(signature))
+    throw new ServerError('SERVER_BAD_SIGNATURE', 'x-simvault-signature must be 64 hex digits');
+  const expected = mac(
+    key.secret,
+    canonicalRequest(request.method, request.pathAndQuery, timestamp, nonce, request.body),
+  );
   if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) {
     throw new ServerError('SERVER_BAD_SIGNATURE', 'the signature does not match the request');
   }
@@ -264,7 +307,10 @@ export async function verifySignedRequest(request: ReceivedRequest, options: Ver
   const window = options.windowMs ?? DEFAULT_WINDOW_MS;
   const at = Number(timestamp);
   if (Math.abs(now - at) > window) {
-    throw new ServerError('SERVER_STALE_REQUEST', `the request timestamp is ${Math.round((now - at) / 1000)} s away from the server clock (window ${window / 1000} s)`);
+    throw new ServerError(
+      'SERVER_STALE_REQUEST',
+      `the request timestamp is ${Math.round((now - at) / 1000)} s away from the server clock (window ${window / 1000} s)`,
+    );
   }
   // Kept past the window's far end, so the nonce is remembered as long as the timestamp is valid.
   if (!(await options.nonces.claimNonce(key.id, nonce, at + window + 1000, now))) {

@@ -67,7 +67,11 @@ export class ServerError extends SimvaultError {
    * @param message - human-readable detail, safe to show the client
    * @param options - `retryAfter` seconds for rate limiting, and a `cause`
    */
-  constructor(code: ServerErrorCode, message: string, options: { retryAfter?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ServerErrorCode,
+    message: string,
+    options: { retryAfter?: number; cause?: unknown } = {},
+  ) {
     super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = SERVER_ERROR_STATUS[code];
     this.retryAfter = options.retryAfter;

@@ -10,7 +10,12 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { SimvaultError } from '../errors.js';
-import { verifySignedRequest, type KeyRole, type SigningKey, type VerifierOptions } from './auth.js';
+import {
+  verifySignedRequest,
+  type KeyRole,
+  type SigningKey,
+  type VerifierOptions,
+} from './auth.js';
 import { ServerError, type ErrorBody } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -51,9 +56,12 @@ export type ServerEnv = {
 export function errorResponse(c: Context<ServerEnv>, err: unknown, log: Logger): Response {
   let e: ServerError;
   if (err instanceof ServerError) e = err;
-  else if (err instanceof HTTPException && err.status === 413) e = new ServerError('SERVER_BAD_REQUEST', 'the request body is too large');
-  else if (err instanceof HTTPException && err.status < 500) e = new ServerError('SERVER_BAD_REQUEST', err.message || 'bad request');
-  else if (err instanceof SimvaultError && err.code.startsWith('PROTOCOL_')) e = new ServerError('SERVER_BAD_REQUEST', err.message);
+  else if (err instanceof HTTPException && err.status === 413)
+    e = new ServerError('SERVER_BAD_REQUEST', 'the request body is too large');
+  else if (err instanceof HTTPException && err.status < 500)
+    e = new ServerError('SERVER_BAD_REQUEST', err.message || 'bad request');
+  else if (err instanceof SimvaultError && err.code.startsWith('PROTOCOL_'))
+    e = new ServerError('SERVER_BAD_REQUEST', err.message);
   else {
     log('error', 'unhandled error', {
       requestId: c.var.requestId,
@@ -85,7 +93,8 @@ export function createBaseApp(options: { name: string; log: Logger }): Hono<Serv
   app.use(async (c, next) => {
     const t0 = performance.now();
     const given = c.req.header('x-request-id');
-    const requestId = given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    const requestId =
+      given !== undefined && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
     c.set('requestId', requestId);
     c.set('errorCode', undefined);
     c.set('signer', undefined);
@@ -104,7 +113,13 @@ export function createBaseApp(options: { name: string; log: Logger }): Hono<Serv
     log(c.res.status >= 500 ? 'error' : 'info', 'request', fields);
   });
   app.onError((err, c) => errorResponse(c, err, log));
-  app.notFound((c) => errorResponse(c, new ServerError('SERVER_NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`), log));
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new ServerError('SERVER_NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`),
+      log,
+    ),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok', server: options.name }));
   return app;
 }
@@ -142,7 +157,10 @@ export function limitBody(maxBytes: number): MiddlewareHandler<ServerEnv> {
  * app.post('/v1/secret', requireSignature(['operator'], { keys: [], nonces: memoryNonceStore() }), (c) => c.text('ok'));
  * ```
  */
-export function requireSignature(roles: readonly KeyRole[], verifier: VerifierOptions): MiddlewareHandler<ServerEnv> {
+export function requireSignature(
+  roles: readonly KeyRole[],
+  verifier: VerifierOptions,
+): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
     const key = await verifySignedRequest(
@@ -155,7 +173,11 @@ export function requireSignature(roles: readonly KeyRole[], verifier: VerifierOp
       verifier,
     );
     c.set('signer', key);
-    if (!roles.includes(key.role)) throw new ServerError('SERVER_FORBIDDEN', `key '${key.id}' (${key.role}) may not call this endpoint`);
+    if (!roles.includes(key.role))
+      throw new ServerError(
+        'SERVER_FORBIDDEN',
+        `key '${key.id}' (${key.role}) may not call this endpoint`,
+      );
     await next();
   };
 }
@@ -171,13 +193,15 @@ export function requireSignature(roles: readonly KeyRole[], verifier: VerifierOp
  */
 export async function jsonOf(c: Context<ServerEnv>): Promise<Record<string, unknown>> {
   const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/json');
+  if (type !== 'application/json')
+    throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/json');
   let value: unknown;
   try {
     value = JSON.parse(await c.req.text());
   } catch (e) {
     throw new ServerError('SERVER_BAD_REQUEST', `json: ${(e as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ServerError('SERVER_BAD_REQUEST', 'json: expected an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ServerError('SERVER_BAD_REQUEST', 'json: expected an object');
   return value as Record<string, unknown>;
 }

@@ -28,15 +28,23 @@ export function parseKeysFile(text: string): SigningKey[] {
   } catch (e) {
     throw new ArgumentError(`keys file: ${(e as Error).message}`);
   }
-  if (!Array.isArray(doc)) throw new ArgumentError('keys file: expected a JSON array of { id, role, secret }');
+  if (!Array.isArray(doc))
+    throw new ArgumentError('keys file: expected a JSON array of { id, role, secret }');
   const keys = doc.map((k: unknown, i) => {
     const o = (typeof k === 'object' && k !== null ? k : {}) as Record<string, unknown>;
-    if (typeof o['id'] !== 'string' || typeof o['secret'] !== 'string' || (o['role'] !== 'ota' && o['role'] !== 'operator')) {
-      throw new ArgumentError(`keys file: entry ${i} needs a string id, a hex secret and a role of ota or operator`);
+    if (
+      typeof o['id'] !== 'string' ||
+      typeof o['secret'] !== 'string' ||
+      (o['role'] !== 'ota' && o['role'] !== 'operator')
+    ) {
+      throw new ArgumentError(
+        `keys file: entry ${i} needs a string id, a hex secret and a role of ota or operator`,
+      );
     }
     return checkSigningKey({ id: o['id'], role: o['role'], secret: fromHex(o['secret']) });
   });
-  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ArgumentError('keys file: a key id appears twice');
+  if (new Set(keys.map((k) => k.id)).size !== keys.length)
+    throw new ArgumentError('keys file: a key id appears twice');
   return keys;
 }
 
@@ -50,7 +58,11 @@ export function parseKeysFile(text: string): SigningKey[] {
  * ```
  */
 export function formatKeysFile(keys: readonly SigningKey[]): string {
-  return `${JSON.stringify(keys.map((k) => ({ id: k.id, role: k.role, secret: toHex(k.secret) })), null, 2)}\n`;
+  return `${JSON.stringify(
+    keys.map((k) => ({ id: k.id, role: k.role, secret: toHex(k.secret) })),
+    null,
+    2,
+  )}\n`;
 }
 
 /**
@@ -79,7 +91,8 @@ export async function loadOrCreateKeys(path: string): Promise<SigningKey[]> {
     return keys;
   } catch (e) {
     // Another process created it first: use theirs.
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return parseKeysFile(await readFile(path, 'utf8'));
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST')
+      return parseKeysFile(await readFile(path, 'utf8'));
     throw e;
   }
 }

@@ -60,7 +60,9 @@ export function listen(
         port,
         close() {
           closing ??= new Promise<void>((done) => {
-            server.close(() => done());
+            server.close(() => {
+              done();
+            });
             server.closeIdleConnections();
           });
           return closing;

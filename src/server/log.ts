@@ -14,7 +14,11 @@
  * const log: Logger = (level, msg, fields) => entries.push({ level, msg, ...fields });
  * ```
  */
-export type Logger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+export type Logger = (
+  level: 'info' | 'warn' | 'error',
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 /**
  * A logger writing JSON lines (`{"time":...,"level":...,"msg":...,...fields}`) to `write`.

@@ -56,7 +56,10 @@ export class TokenBuckets {
   /** @param options - bucket size and refill rate */
   constructor(options: RateLimitOptions) {
     if (!(options.capacity >= 1) || !(options.refillPerSecond > 0)) {
-      throw new ServerError('SERVER_INTERNAL', 'rate limit needs capacity >= 1 and refillPerSecond > 0');
+      throw new ServerError(
+        'SERVER_INTERNAL',
+        'rate limit needs capacity >= 1 and refillPerSecond > 0',
+      );
     }
     this.#capacity = options.capacity;
     this.#rate = options.refillPerSecond;
@@ -70,7 +73,10 @@ export class TokenBuckets {
   take(key: string, now: number): number {
     let bucket = this.#buckets.get(key);
     if (bucket) {
-      bucket.tokens = Math.min(this.#capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
+      bucket.tokens = Math.min(
+        this.#capacity,
+        bucket.tokens + ((now - bucket.at) / 1000) * this.#rate,
+      );
       bucket.at = now;
     } else {
       if (this.#buckets.size >= this.#maxKeys) this.#evict(now);
@@ -100,7 +106,10 @@ export class TokenBuckets {
   peek(key: string, now: number): number {
     const bucket = this.#buckets.get(key);
     if (!bucket) return 0;
-    const tokens = Math.min(this.#capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
+    const tokens = Math.min(
+      this.#capacity,
+      bucket.tokens + ((now - bucket.at) / 1000) * this.#rate,
+    );
     return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#rate));
   }
 
@@ -112,7 +121,8 @@ export class TokenBuckets {
   #evict(now: number): void {
     // Full buckets carry no information; drop them first, then the least recently created.
     for (const [key, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.#rate >= this.#capacity) this.#buckets.delete(key);
+      if (b.tokens + ((now - b.at) / 1000) * this.#rate >= this.#capacity)
+        this.#buckets.delete(key);
     }
     for (const key of this.#buckets.keys()) {
       if (this.#buckets.size < this.#maxKeys) break;

@@ -48,7 +48,11 @@ export class ChipError extends SimvaultError {
    * @param message - what happened
    * @param details - the status word, tries left, and a cause
    */
-  constructor(code: ErrorCode, message: string, details: { sw?: number; triesLeft?: number; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: { sw?: number; triesLeft?: number; cause?: unknown } = {},
+  ) {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.sw = details.sw;
     this.triesLeft = details.triesLeft;
@@ -82,7 +86,11 @@ function swText(sw: number): string {
 }
 
 function checkContext(context: unknown): asserts context is Uint8Array {
-  if (!(context instanceof Uint8Array) || context.length === 0 || context.length > CHIP_MAX_CONTEXT_LENGTH) {
+  if (
+    !(context instanceof Uint8Array) ||
+    context.length === 0 ||
+    context.length > CHIP_MAX_CONTEXT_LENGTH
+  ) {
     throw new ArgumentError(`context must be a Uint8Array of 1-${CHIP_MAX_CONTEXT_LENGTH} bytes`);
   }
 }
@@ -109,8 +117,22 @@ export class ChipClient {
    */
   constructor(readonly transport: ApduTransport) {}
 
-  async #send(cla: number, ins: number, p1: number, p2: number, data: Uint8Array = new Uint8Array(0), le?: number): Promise<Answer> {
-    const command = encodeCommandApdu({ cla, ins, p1, p2, data, ...(le === undefined ? {} : { le }) });
+  async #send(
+    cla: number,
+    ins: number,
+    p1: number,
+    p2: number,
+    data: Uint8Array = new Uint8Array(0),
+    le?: number,
+  ): Promise<Answer> {
+    const command = encodeCommandApdu({
+      cla,
+      ins,
+      p1,
+      p2,
+      data,
+      ...(le === undefined ? {} : { le }),
+    });
     let response: Uint8Array;
     try {
       response = await this.transport.transmit(command);
@@ -118,7 +140,10 @@ export class ChipClient {
       throw new ChipError('CHIP_ABSENT', 'the secure chip does not answer', { cause: e });
     }
     if (!(response instanceof Uint8Array) || response.length < 2) {
-      throw new ChipError('CHIP_ERROR', 'the secure chip sent a malformed response (shorter than a status word)');
+      throw new ChipError(
+        'CHIP_ERROR',
+        'the secure chip sent a malformed response (shorter than a status word)',
+      );
     }
     const n = response.length;
     return { data: response.slice(0, n - 2), sw: (response[n - 2]! << 8) | response[n - 1]! };
@@ -127,14 +152,24 @@ export class ChipClient {
   /** Turn a non-9000 answer into the error every command shares. */
   #fail(answer: Answer, what: string): never {
     const { sw } = answer;
-    if (sw === CHIP_SW.BLOCKED) throw new ChipError('CHIP_BLOCKED', `${what}: the PIN is blocked`, { sw });
-    if (sw === CHIP_SW.SECURITY_NOT_SATISFIED) throw new ChipError('CHIP_AUTH_REQUIRED', `${what}: verify the PIN first`, { sw });
+    if (sw === CHIP_SW.BLOCKED)
+      throw new ChipError('CHIP_BLOCKED', `${what}: the PIN is blocked`, { sw });
+    if (sw === CHIP_SW.SECURITY_NOT_SATISFIED)
+      throw new ChipError('CHIP_AUTH_REQUIRED', `${what}: verify the PIN first`, { sw });
     if (sw === CHIP_SW.CONDITIONS_NOT_SATISFIED) {
-      throw new ChipError('CHIP_AUTH_REQUIRED', `${what}: no chip session (the chip was reset); select it and verify the PIN`, { sw });
+      throw new ChipError(
+        'CHIP_AUTH_REQUIRED',
+        `${what}: no chip session (the chip was reset); select it and verify the PIN`,
+        { sw },
+      );
     }
     if ((sw & 0xfff0) === CHIP_SW.WRONG_PIN_BASE) {
       const triesLeft = sw & 0x0f;
-      throw new ChipError('CHIP_WRONG_PIN', `${what}: wrong PIN, ${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left`, { sw, triesLeft });
+      throw new ChipError(
+        'CHIP_WRONG_PIN',
+        `${what}: wrong PIN, ${triesLeft} ${triesLeft === 1 ? 'try' : 'tries'} left`,
+        { sw, triesLeft },
+      );
     }
     throw new ChipError('CHIP_ERROR', `${what}: the chip answered ${swText(sw)}`, { sw });
   }
@@ -152,7 +187,10 @@ export class ChipClient {
   async selectChip(): Promise<void> {
     const answer = await this.#send(0x00, CHIP_INS.SELECT, 0x04, 0x0c, CHIP_AID);
     if (answer.sw === CHIP_SW.OK) return;
-    if (answer.sw === CHIP_SW.NOT_FOUND) throw new ChipError('CHIP_ABSENT', 'no simvault chip application on this chip', { sw: answer.sw });
+    if (answer.sw === CHIP_SW.NOT_FOUND)
+      throw new ChipError('CHIP_ABSENT', 'no simvault chip application on this chip', {
+        sw: answer.sw,
+      });
     this.#fail(answer, 'SELECT');
   }
 
@@ -170,7 +208,13 @@ export class ChipClient {
    */
   async verifyPin(pin: string): Promise<void> {
     if (!isValidPin(pin)) throw new ArgumentError('pin must be 4 to 8 decimal digits');
-    const answer = await this.#send(0x00, CHIP_INS.VERIFY, 0x00, CHIP_PIN_REFERENCE, encodePinBlock(pin));
+    const answer = await this.#send(
+      0x00,
+      CHIP_INS.VERIFY,
+      0x00,
+      CHIP_PIN_REFERENCE,
+      encodePinBlock(pin),
+    );
     if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'VERIFY');
   }
 
@@ -186,9 +230,16 @@ export class ChipClient {
    * ```
    */
   async changePin(oldPin: string, newPin: string): Promise<void> {
-    if (!isValidPin(oldPin) || !isValidPin(newPin)) throw new ArgumentError('PINs must be 4 to 8 decimal digits');
+    if (!isValidPin(oldPin) || !isValidPin(newPin))
+      throw new ArgumentError('PINs must be 4 to 8 decimal digits');
     const data = concatBytes(encodePinBlock(oldPin), encodePinBlock(newPin));
-    const answer = await this.#send(0x00, CHIP_INS.CHANGE_REFERENCE_DATA, 0x00, CHIP_PIN_REFERENCE, data);
+    const answer = await this.#send(
+      0x00,
+      CHIP_INS.CHANGE_REFERENCE_DATA,
+      0x00,
+      CHIP_PIN_REFERENCE,
+      data,
+    );
     if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'CHANGE REFERENCE DATA');
   }
 
@@ -208,7 +259,13 @@ export class ChipClient {
     if (!isValidPuk(puk)) throw new ArgumentError('puk must be exactly 8 decimal digits');
     if (!isValidPin(newPin)) throw new ArgumentError('newPin must be 4 to 8 decimal digits');
     const data = concatBytes(encodePukBlock(puk), encodePinBlock(newPin));
-    const answer = await this.#send(0x00, CHIP_INS.RESET_RETRY_COUNTER, 0x00, CHIP_PIN_REFERENCE, data);
+    const answer = await this.#send(
+      0x00,
+      CHIP_INS.RESET_RETRY_COUNTER,
+      0x00,
+      CHIP_PIN_REFERENCE,
+      data,
+    );
     if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'RESET RETRY COUNTER');
   }
 
@@ -224,12 +281,22 @@ export class ChipClient {
    * ```
    */
   async getData(): Promise<ChipInfo> {
-    const answer = await this.#send(0x00, CHIP_INS.GET_DATA, CHIP_TAG.CHIP_INFO >> 8, CHIP_TAG.CHIP_INFO & 0xff, undefined, 256);
+    const answer = await this.#send(
+      0x00,
+      CHIP_INS.GET_DATA,
+      CHIP_TAG.CHIP_INFO >> 8,
+      CHIP_TAG.CHIP_INFO & 0xff,
+      undefined,
+      256,
+    );
     if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'GET DATA');
     try {
       return decodeChipInfo(answer.data);
     } catch (e) {
-      if (e instanceof SimvaultError) throw new ChipError('CHIP_ERROR', `GET DATA: malformed chip information: ${e.message}`, { cause: e });
+      if (e instanceof SimvaultError)
+        throw new ChipError('CHIP_ERROR', `GET DATA: malformed chip information: ${e.message}`, {
+          cause: e,
+        });
       throw e;
     }
   }
@@ -252,9 +319,15 @@ export class ChipClient {
     const answer = await this.#send(0x80, CHIP_INS.GENERATE_FILE_KEY, 0x00, 0x00, context, 256);
     if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'GENERATE FILE KEY');
     if (answer.data.length !== FILE_KEY_LENGTH + WRAPPED_KEY_LENGTH) {
-      throw new ChipError('CHIP_ERROR', `GENERATE FILE KEY: expected ${FILE_KEY_LENGTH + WRAPPED_KEY_LENGTH} bytes, got ${answer.data.length}`);
+      throw new ChipError(
+        'CHIP_ERROR',
+        `GENERATE FILE KEY: expected ${FILE_KEY_LENGTH + WRAPPED_KEY_LENGTH} bytes, got ${answer.data.length}`,
+      );
     }
-    return { key: answer.data.slice(0, FILE_KEY_LENGTH), wrapped: answer.data.slice(FILE_KEY_LENGTH) };
+    return {
+      key: answer.data.slice(0, FILE_KEY_LENGTH),
+      wrapped: answer.data.slice(FILE_KEY_LENGTH),
+    };
   }
 
   /**
@@ -276,15 +349,32 @@ export class ChipClient {
     if (!(wrapped instanceof Uint8Array)) throw new ArgumentError('wrapped must be a Uint8Array');
     checkContext(context);
     if (wrapped.length !== WRAPPED_KEY_LENGTH) {
-      throw new ChipError('CHIP_UNWRAP_FAILED', `a wrapped key is ${WRAPPED_KEY_LENGTH} bytes, got ${wrapped.length}`);
+      throw new ChipError(
+        'CHIP_UNWRAP_FAILED',
+        `a wrapped key is ${WRAPPED_KEY_LENGTH} bytes, got ${wrapped.length}`,
+      );
     }
-    const answer = await this.#send(0x80, CHIP_INS.UNWRAP_FILE_KEY, 0x00, 0x00, concatBytes(wrapped, context), 256);
+    const answer = await this.#send(
+      0x80,
+      CHIP_INS.UNWRAP_FILE_KEY,
+      0x00,
+      0x00,
+      concatBytes(wrapped, context),
+      256,
+    );
     if (answer.sw === CHIP_SW.INCORRECT_DATA) {
-      throw new ChipError('CHIP_UNWRAP_FAILED', 'the chip refused to unwrap: damaged, or bound to another file or chip', { sw: answer.sw });
+      throw new ChipError(
+        'CHIP_UNWRAP_FAILED',
+        'the chip refused to unwrap: damaged, or bound to another file or chip',
+        { sw: answer.sw },
+      );
     }
     if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'UNWRAP FILE KEY');
     if (answer.data.length !== FILE_KEY_LENGTH) {
-      throw new ChipError('CHIP_ERROR', `UNWRAP FILE KEY: expected ${FILE_KEY_LENGTH} bytes, got ${answer.data.length}`);
+      throw new ChipError(
+        'CHIP_ERROR',
+        `UNWRAP FILE KEY: expected ${FILE_KEY_LENGTH} bytes, got ${answer.data.length}`,
+      );
     }
     return answer.data;
   }

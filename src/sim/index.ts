@@ -19,7 +19,15 @@ export {
   WRAPPED_KEY_LENGTH,
   chipStatusWordName,
 } from './chip/constants.js';
-export { PIN_BLOCK_LENGTH, decodePinBlock, decodePukBlock, encodePinBlock, encodePukBlock, isValidPin, isValidPuk } from './chip/pin.js';
+export {
+  PIN_BLOCK_LENGTH,
+  decodePinBlock,
+  decodePukBlock,
+  encodePinBlock,
+  encodePukBlock,
+  isValidPin,
+  isValidPuk,
+} from './chip/pin.js';
 export {
   CHIP_KEY_LENGTH,
   CHIP_SERIAL_LENGTH,
@@ -55,7 +63,13 @@ export {
   type ProactiveEntry,
   type SentPacket,
 } from './applet/state.js';
-export { personalizeSim, DEFAULT_MO_SPI, RECOMMENDED_MT_SPI, type PersonalizeOptions, type OtaProvisioning } from './applet/personalize.js';
+export {
+  personalizeSim,
+  DEFAULT_MO_SPI,
+  RECOMMENDED_MT_SPI,
+  type PersonalizeOptions,
+  type OtaProvisioning,
+} from './applet/personalize.js';
 export {
   MAX_LIST_ENTRIES,
   sameCard,
@@ -96,6 +110,19 @@ export {
   type IncomingPacket,
   type PacketHeader,
 } from './applet/ota-link.js';
-export { SIMVAULT_APPLET_AID, SIM_INS, CARD_INSERTED_MODE, CARD_STATUS, SW, simStatusWordName } from './applet/apdu-table.js';
+export {
+  SIMVAULT_APPLET_AID,
+  SIM_INS,
+  CARD_INSERTED_MODE,
+  CARD_STATUS,
+  SW,
+  simStatusWordName,
+} from './applet/apdu-table.js';
 export { SimCard, type SimCardOptions } from './applet/sim-card.js';
-export { SimClient, SimStatusError, cardKeysFromResponse, type SimResponse, type ProactiveAnswer } from './applet/handset.js';
+export {
+  SimClient,
+  SimStatusError,
+  cardKeysFromResponse,
+  type SimResponse,
+  type ProactiveAnswer,
+} from './applet/handset.js';

@@ -2,7 +2,14 @@
 // identity checks, rollback anchors, crypto-erase, resume.
 import { describe, expect, it, vi } from 'vitest';
 import { deriveCardKeys, getBackend } from '../../src/crypto/index.js';
-import { FaultDevice, fsck, MemoryDevice, mountCard, PowerCutError, readCardInfo } from '../../src/card/index.js';
+import {
+  FaultDevice,
+  fsck,
+  MemoryDevice,
+  mountCard,
+  PowerCutError,
+  readCardInfo,
+} from '../../src/card/index.js';
 import { errorCodeOf } from '../helpers/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
 import { BINDING, bytes, CID, formatted, KEYS, mount } from './helpers.js';
@@ -18,7 +25,11 @@ describe('card: files', () => {
     await user.writeFile('音乐.mp3', bytes(20_000, 2));
     expect((await user.list()).map((f) => f.name)).toEqual(['apps/tv.apk', 'empty', '音乐.mp3']);
     expect(Buffer.from(await user.readFile('apps/tv.apk')).equals(Buffer.from(a))).toBe(true);
-    expect(Buffer.from(await user.readFile('apps/tv.apk', 16380, 16400)).equals(Buffer.from(a.subarray(16380, 16400)))).toBe(true);
+    expect(
+      Buffer.from(await user.readFile('apps/tv.apk', 16380, 16400)).equals(
+        Buffer.from(a.subarray(16380, 16400)),
+      ),
+    ).toBe(true);
     expect((await user.readFile('empty')).length).toBe(0);
     expect((await user.stat('apps/tv.apk')).size).toBe(50_000);
     await user.rename('apps/tv.apk', 'tv.apk');
@@ -35,19 +46,33 @@ describe('card: files', () => {
   });
 
   it('streams a put in arbitrary pieces and a get by range, in every zone', async () => {
-    const dev = await formatted(4 << 20, { operator: 256 << 10, advertising: 256 << 10, multimedia: 1 << 20, user: 2 << 20 });
+    const dev = await formatted(4 << 20, {
+      operator: 256 << 10,
+      advertising: 256 << 10,
+      multimedia: 1 << 20,
+      user: 2 << 20,
+    });
     const card = await mount(dev);
     for (const zone of ['operator', 'advertising', 'multimedia', 'user'] as const) {
       const data = bytes(100_000 + zone.length, zone.length);
       const put = await card.zone(zone).put('f', { size: data.length });
       await pieces(data, 7777).pipeTo(put.writable);
       expect((await collect(await card.zone(zone).get('f'))).equals(data)).toBe(true);
-      expect((await collect(await card.zone(zone).get('f', 30_000, 70_001))).equals(Buffer.from(data.subarray(30_000, 70_001)))).toBe(true);
+      expect(
+        (await collect(await card.zone(zone).get('f', 30_000, 70_001))).equals(
+          Buffer.from(data.subarray(30_000, 70_001)),
+        ),
+      ).toBe(true);
     }
   });
 
   it('many files: the table splits and stays consistent', async () => {
-    const dev = await formatted(8 << 20, { operator: 64 << 10, advertising: 64 << 10, multimedia: 64 << 10, user: 7 << 20 });
+    const dev = await formatted(8 << 20, {
+      operator: 64 << 10,
+      advertising: 64 << 10,
+      multimedia: 64 << 10,
+      user: 7 << 20,
+    });
     const card = await mount(dev);
     const user = card.zone('user');
     for (let i = 0; i < 300; i++) await user.writeFile(`file-${i}`, bytes(10 + i, i));
@@ -57,7 +82,9 @@ describe('card: files', () => {
     expect(names.length).toBe(200);
     for (let i = 1; i < 300; i += 7) {
       if (i % 3 === 0) continue;
-      expect(Buffer.from(await again.readFile(`file-${i}`)).equals(Buffer.from(bytes(10 + i, i)))).toBe(true);
+      expect(
+        Buffer.from(await again.readFile(`file-${i}`)).equals(Buffer.from(bytes(10 + i, i))),
+      ).toBe(true);
     }
     const report = await fsck(dev, { cid: CID, keys: KEYS });
     expect(report.problems).toEqual([]);
@@ -93,13 +120,17 @@ describe('card: files', () => {
     expect(await errorCodeOf(user.stat('x'))).toBe('CARD_NOT_FOUND');
     expect(await errorCodeOf(user.writeFile('', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
     expect(await errorCodeOf(user.writeFile('a\u0000b', new Uint8Array(1)))).toBe('CARD_BAD_NAME');
-    expect(await errorCodeOf(user.writeFile('x'.repeat(256), new Uint8Array(1)))).toBe('CARD_BAD_NAME');
+    expect(await errorCodeOf(user.writeFile('x'.repeat(256), new Uint8Array(1)))).toBe(
+      'CARD_BAD_NAME',
+    );
     await user.writeFile('a', new Uint8Array(1));
     await user.writeFile('b', new Uint8Array(2));
     expect(await errorCodeOf(user.rename('a', 'b'))).toBe('CARD_EXISTS');
     await user.rename('a', 'b', { overwrite: true });
     expect((await user.stat('b')).size).toBe(1);
-    expect(await errorCodeOf(user.writeFile('b', new Uint8Array(3), { overwrite: false }))).toBe('CARD_EXISTS');
+    expect(await errorCodeOf(user.writeFile('b', new Uint8Array(3), { overwrite: false }))).toBe(
+      'CARD_EXISTS',
+    );
   });
 });
 
@@ -120,7 +151,9 @@ describe('card: mount options', () => {
     const image = dev.snapshot();
     const ro = await mountCard(dev, { cid: CID, keys: KEYS, readOnly: true });
     expect((await ro.zone('user').readFile('a')).length).toBe(1000);
-    expect(await errorCodeOf(ro.zone('user').writeFile('b', new Uint8Array(1)))).toBe('CARD_READ_ONLY');
+    expect(await errorCodeOf(ro.zone('user').writeFile('b', new Uint8Array(1)))).toBe(
+      'CARD_READ_ONLY',
+    );
     expect(await errorCodeOf(ro.zone('user').delete('a'))).toBe('CARD_READ_ONLY');
     expect(await errorCodeOf(ro.erase(['user']))).toBe('CARD_READ_ONLY');
     expect(Buffer.from(dev.snapshot()).equals(Buffer.from(image))).toBe(true);
@@ -134,11 +167,18 @@ describe('card: identity, keys, rollback, erase', () => {
     expect(await errorCodeOf(mountCard(dev, { cid: CID, keys: otherSim }))).toBe('CARD_WRONG_SIM');
     const otherCid = CID.slice();
     otherCid[10]! ^= 1;
-    expect(await errorCodeOf(mountCard(dev, { cid: otherCid, keys: deriveCardKeys(BINDING, otherCid) }))).toBe('CARD_CID_MISMATCH');
+    expect(
+      await errorCodeOf(mountCard(dev, { cid: otherCid, keys: deriveCardKeys(BINDING, otherCid) })),
+    ).toBe('CARD_CID_MISMATCH');
     expect(await errorCodeOf(readCardInfo(new MemoryDevice(1 << 20)))).toBe('CARD_NOT_FORMATTED');
     const info = await readCardInfo(dev);
     expect(info.suite).toBe('cobblestone-256');
-    expect(info.zones.map((z) => z.zone)).toEqual(['operator', 'advertising', 'multimedia', 'user']);
+    expect(info.zones.map((z) => z.zone)).toEqual([
+      'operator',
+      'advertising',
+      'multimedia',
+      'user',
+    ]);
   });
 
   it('a zone older than its anchor is CARD_ROLLED_BACK', async () => {
@@ -148,7 +188,9 @@ describe('card: identity, keys, rollback, erase', () => {
     await card.zone('user').writeFile('a', new Uint8Array(10));
     const anchor = card.generations().user!;
     expect(anchor).toBeGreaterThan(1);
-    expect(await errorCodeOf(mount(MemoryDevice.from(old), { user: anchor }))).toBe('CARD_ROLLED_BACK');
+    expect(await errorCodeOf(mount(MemoryDevice.from(old), { user: anchor }))).toBe(
+      'CARD_ROLLED_BACK',
+    );
     expect((await mount(dev, { user: anchor })).zone('user').generation).toBe(anchor);
   });
 
@@ -189,7 +231,9 @@ describe('card: identity, keys, rollback, erase', () => {
     const anchor = card.zone('user').generation;
     const image = dev.snapshot();
     // Replay the erase on a fault device that loses power at the first write after the header.
-    const fault = new FaultDevice(MemoryDevice.from(image), { powerCut: { atWrite: 2, mode: 'drop-all' } });
+    const fault = new FaultDevice(MemoryDevice.from(image), {
+      powerCut: { atWrite: 2, mode: 'drop-all' },
+    });
     await expect((await mount(fault)).erase(['user'])).rejects.toBeInstanceOf(PowerCutError);
     const after = fault.afterPowerCut();
     const finished = await mount(after, { user: anchor });
@@ -199,11 +243,20 @@ describe('card: identity, keys, rollback, erase', () => {
   });
 
   it('an interrupted put resumes from its checkpoint when the source is unchanged, and restarts otherwise', async () => {
-    const dev = await formatted(4 << 20, { operator: 64 << 10, advertising: 64 << 10, multimedia: 64 << 10, user: 3 << 20 });
+    const dev = await formatted(4 << 20, {
+      operator: 64 << 10,
+      advertising: 64 << 10,
+      multimedia: 64 << 10,
+      user: 3 << 20,
+    });
     const card = await mount(dev);
     const user = card.zone('user');
     const data = bytes(300_000, 5);
-    const put = await user.put('movie', { size: data.length, sourceTag: 'sha256:abc', checkpointBytes: 64 << 10 });
+    const put = await user.put('movie', {
+      size: data.length,
+      sourceTag: 'sha256:abc',
+      checkpointBytes: 64 << 10,
+    });
     const w = put.writable.getWriter();
     await w.write(data.subarray(0, 200_000));
     await w.abort(new Error('network lost'));
@@ -213,7 +266,11 @@ describe('card: identity, keys, rollback, erase', () => {
     expect(pending[0]!.durableBytes % 16384).toBe(0);
     expect(await user.list()).toEqual([]);
 
-    const resumed = await (await mount(dev)).zone('user').put('movie', { size: data.length, sourceTag: 'sha256:abc', resume: true });
+    const resumed = await (
+      await mount(dev)
+    )
+      .zone('user')
+      .put('movie', { size: data.length, sourceTag: 'sha256:abc', resume: true });
     expect(resumed.offset).toBe(pending[0]!.durableBytes);
     const w2 = resumed.writable.getWriter();
     await w2.write(data.subarray(resumed.offset));
@@ -224,7 +281,11 @@ describe('card: identity, keys, rollback, erase', () => {
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
 
     // A different source restarts from zero with a fresh salt.
-    const p3 = await z.put('movie2', { size: data.length, sourceTag: 'etag-1', checkpointBytes: 64 << 10 });
+    const p3 = await z.put('movie2', {
+      size: data.length,
+      sourceTag: 'etag-1',
+      checkpointBytes: 64 << 10,
+    });
     const w3 = p3.writable.getWriter();
     await w3.write(data.subarray(0, 150_000));
     await w3.abort();

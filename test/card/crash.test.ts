@@ -3,7 +3,15 @@
 // the cut the card must show exactly the old state or the new one, fsck must find nothing, and
 // every committed file must read back bit-exact.
 import { describe, expect, it } from 'vitest';
-import { FaultDevice, formatCard, fsck, MemoryDevice, PowerCutError, type Card, type PowerCutMode } from '../../src/card/index.js';
+import {
+  FaultDevice,
+  formatCard,
+  fsck,
+  MemoryDevice,
+  PowerCutError,
+  type Card,
+  type PowerCutMode,
+} from '../../src/card/index.js';
 import { SimvaultError } from '../../src/errors.js';
 import type { Zone } from '../../src/crypto/index.js';
 import { bytes, CID, formatted, KEYS, mount } from './helpers.js';
@@ -15,7 +23,7 @@ async function snapshotState(card: Card): Promise<State> {
   for (const zone of ['operator', 'advertising', 'multimedia', 'user'] as Zone[]) {
     out[zone] = {};
     for (const f of await card.zone(zone).list()) {
-      out[zone]![f.name] = Buffer.from(await card.zone(zone).readFile(f.name)).toString('base64');
+      out[zone][f.name] = Buffer.from(await card.zone(zone).readFile(f.name)).toString('base64');
     }
   }
   return out;
@@ -32,7 +40,12 @@ interface Scenario {
 }
 
 async function runScenario(s: Scenario): Promise<{ runs: number; sawOld: number; sawNew: number }> {
-  const base = await formatted(4 << 20, { operator: 128 << 10, advertising: 128 << 10, multimedia: 1 << 20, user: 2 << 20 });
+  const base = await formatted(4 << 20, {
+    operator: 128 << 10,
+    advertising: 128 << 10,
+    multimedia: 1 << 20,
+    user: 2 << 20,
+  });
   await s.setup(await mount(base));
   const baseImage = base.snapshot();
   const oldState = await snapshotState(await mount(MemoryDevice.from(baseImage)));
@@ -61,7 +74,9 @@ async function runScenario(s: Scenario): Promise<{ runs: number; sawOld: number;
     for (const mode of MODES) {
       for (const tear of [false, true]) {
         const seed = cut * 31 + MODES.indexOf(mode) * 7 + (tear ? 1 : 0) + 1;
-        const dev = new FaultDevice(MemoryDevice.from(baseImage), { powerCut: { atWrite: before + cut, mode, tear, seed } });
+        const dev = new FaultDevice(MemoryDevice.from(baseImage), {
+          powerCut: { atWrite: before + cut, mode, tear, seed },
+        });
         const card = await mount(dev);
         let error: unknown;
         try {
@@ -69,7 +84,11 @@ async function runScenario(s: Scenario): Promise<{ runs: number; sawOld: number;
         } catch (e) {
           error = e;
         }
-        if (cut < writes) expect(error, `cut ${cut} ${mode} tear=${tear}: the operation should have seen the power cut`).toBeInstanceOf(PowerCutError);
+        if (cut < writes)
+          expect(
+            error,
+            `cut ${cut} ${mode} tear=${tear}: the operation should have seen the power cut`,
+          ).toBeInstanceOf(PowerCutError);
         else expect(error).toBeUndefined();
         const after = dev.afterPowerCut();
         const state = await snapshotState(await mount(after));
@@ -94,11 +113,31 @@ const threeFiles = async (card: Card) => {
 
 describe('crash safety: power cut at every write', () => {
   for (const s of [
-    { name: 'put', setup: threeFiles, op: (c: Card) => c.zone('user').writeFile('d', bytes(70_000, 4)).then(() => undefined) },
-    { name: 'overwrite', setup: threeFiles, op: (c: Card) => c.zone('user').writeFile('a', bytes(33_000, 5)).then(() => undefined) },
+    {
+      name: 'put',
+      setup: threeFiles,
+      op: (c: Card) =>
+        c
+          .zone('user')
+          .writeFile('d', bytes(70_000, 4))
+          .then(() => undefined),
+    },
+    {
+      name: 'overwrite',
+      setup: threeFiles,
+      op: (c: Card) =>
+        c
+          .zone('user')
+          .writeFile('a', bytes(33_000, 5))
+          .then(() => undefined),
+    },
     { name: 'delete', setup: threeFiles, op: (c: Card) => c.zone('user').delete('b') },
     { name: 'rename', setup: threeFiles, op: (c: Card) => c.zone('user').rename('a', 'renamed') },
-    { name: 'rename over', setup: threeFiles, op: (c: Card) => c.zone('user').rename('a', 'b', { overwrite: true }) },
+    {
+      name: 'rename over',
+      setup: threeFiles,
+      op: (c: Card) => c.zone('user').rename('a', 'b', { overwrite: true }),
+    },
     { name: 'erase', setup: threeFiles, op: (c: Card) => c.erase(['user']) },
   ] satisfies Scenario[]) {
     it(`${s.name}: old or new state, fsck clean`, async () => {
@@ -116,9 +155,12 @@ describe('crash safety: power cut at every write', () => {
       sample: 12,
       op: async (c) => {
         const data = bytes(600_000, 9);
-        const put = await c.zone('user').put('big', { size: data.length, sourceTag: 'sha256:x', checkpointBytes: 64 << 10 });
+        const put = await c
+          .zone('user')
+          .put('big', { size: data.length, sourceTag: 'sha256:x', checkpointBytes: 64 << 10 });
         const w = put.writable.getWriter();
-        for (let off = 0; off < data.length; off += 50_000) await w.write(data.subarray(off, off + 50_000));
+        for (let off = 0; off < data.length; off += 50_000)
+          await w.write(data.subarray(off, off + 50_000));
         await w.close();
       },
     });
@@ -133,7 +175,11 @@ describe('crash safety: power cut at every write', () => {
         for (let i = 0; i < 120; i++) await c.zone('user').writeFile(`f${i}`, bytes(100, i));
       },
       sample: 10,
-      op: (c) => c.zone('user').writeFile('f-new', bytes(30_000, 7)).then(() => undefined),
+      op: (c) =>
+        c
+          .zone('user')
+          .writeFile('f-new', bytes(30_000, 7))
+          .then(() => undefined),
     });
   });
 });
@@ -145,14 +191,31 @@ describe('crash safety: format', () => {
     const image = base.snapshot();
     const oldState = await snapshotState(await mount(MemoryDevice.from(image)));
     const clean = new FaultDevice(MemoryDevice.from(image));
-    await formatCard(clean, { cid: CID, keys: KEYS, zones: { operator: 64 << 10, advertising: 64 << 10, multimedia: 512 << 10, user: 1 << 20 }, fill: 'zero' });
+    await formatCard(clean, {
+      cid: CID,
+      keys: KEYS,
+      zones: { operator: 64 << 10, advertising: 64 << 10, multimedia: 512 << 10, user: 1 << 20 },
+      fill: 'zero',
+    });
     const writes = clean.writeCount;
     const outcomes = { old: 0, unformatted: 0, fresh: 0 };
     for (let cut = 0; cut < writes; cut += Math.max(1, Math.floor(writes / 40))) {
       for (const mode of MODES) {
-        const dev = new FaultDevice(MemoryDevice.from(image), { powerCut: { atWrite: cut, mode, tear: true, seed: cut + 1 } });
+        const dev = new FaultDevice(MemoryDevice.from(image), {
+          powerCut: { atWrite: cut, mode, tear: true, seed: cut + 1 },
+        });
         await expect(
-          formatCard(dev, { cid: CID, keys: KEYS, zones: { operator: 64 << 10, advertising: 64 << 10, multimedia: 512 << 10, user: 1 << 20 }, fill: 'zero' }),
+          formatCard(dev, {
+            cid: CID,
+            keys: KEYS,
+            zones: {
+              operator: 64 << 10,
+              advertising: 64 << 10,
+              multimedia: 512 << 10,
+              user: 1 << 20,
+            },
+            fill: 'zero',
+          }),
         ).rejects.toBeInstanceOf(PowerCutError);
         const after = dev.afterPowerCut();
         let card: Card;

@@ -7,7 +7,8 @@ import { SimvaultError } from '../../src/errors.js';
 export function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
   expect(actual.length, 'length').toBe(expected.length);
   for (let i = 0; i < actual.length; i++) {
-    if (actual[i] !== expected[i]) expect(`byte ${i} = ${actual[i]}`).toBe(`byte ${i} = ${expected[i]}`);
+    if (actual[i] !== expected[i])
+      expect(`byte ${i} = ${actual[i]}`).toBe(`byte ${i} = ${expected[i]}`);
   }
 }
 

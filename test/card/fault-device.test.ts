@@ -17,7 +17,10 @@ function block(fill: number, sectors = 1): Uint8Array {
 }
 
 /** Run `op` on a FaultDevice, swallowing only the power cut. */
-async function runUntilCut(dev: FaultDevice, op: (dev: FaultDevice) => Promise<void>): Promise<boolean> {
+async function runUntilCut(
+  dev: FaultDevice,
+  op: (dev: FaultDevice) => Promise<void>,
+): Promise<boolean> {
   try {
     await op(dev);
     return false;
@@ -55,19 +58,35 @@ describe('FaultDevice basics', () => {
 
   it('validates its options', async () => {
     const p = new MemoryDevice(8 * S);
-    expect(await codeOf(() => new FaultDevice(p, { powerCut: { mode: 'nope' as PowerCutMode } }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new FaultDevice(p, { powerCut: { mode: 'drop-all', atWrite: -1 } }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new FaultDevice(p, { powerCut: { mode: 'drop-all', seed: 1.5 } }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new FaultDevice(p, { readErrorSectors: [8] }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new FaultDevice(p, { writeErrorSectors: [-1] }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new FaultDevice(p, { bitFlips: [{ offset: 0, bit: 8 }] }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new FaultDevice(p, { bitFlips: [{ offset: 8 * S, bit: 0 }] }))).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(() => new FaultDevice(p, { powerCut: { mode: 'nope' as PowerCutMode } })),
+    ).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(() => new FaultDevice(p, { powerCut: { mode: 'drop-all', atWrite: -1 } })),
+    ).toBe('INVALID_ARGUMENT');
+    expect(
+      await codeOf(() => new FaultDevice(p, { powerCut: { mode: 'drop-all', seed: 1.5 } })),
+    ).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(() => new FaultDevice(p, { readErrorSectors: [8] }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(() => new FaultDevice(p, { writeErrorSectors: [-1] }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(() => new FaultDevice(p, { bitFlips: [{ offset: 0, bit: 8 }] }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(() => new FaultDevice(p, { bitFlips: [{ offset: 8 * S, bit: 0 }] }))).toBe(
+      'INVALID_ARGUMENT',
+    );
     await p.close();
     expect(await codeOf(() => new FaultDevice(p))).toBe('INVALID_ARGUMENT');
   });
 
   it('cuts power at the planned write and refuses every later call', async () => {
-    const dev = new FaultDevice(new MemoryDevice(8 * S), { powerCut: { atWrite: 1, mode: 'keep-all' } });
+    const dev = new FaultDevice(new MemoryDevice(8 * S), {
+      powerCut: { atWrite: 1, mode: 'keep-all' },
+    });
     await dev.write(0, block(1));
     const err = await dev.write(S, block(2)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PowerCutError);
@@ -122,7 +141,9 @@ describe('FaultDevice basics', () => {
   });
 
   it('without tear the cut write is lost entirely', async () => {
-    const dev = new FaultDevice(new MemoryDevice(8 * S), { powerCut: { atWrite: 0, mode: 'keep-all' } });
+    const dev = new FaultDevice(new MemoryDevice(8 * S), {
+      powerCut: { atWrite: 0, mode: 'keep-all' },
+    });
     expect(await runUntilCut(dev, (d) => d.write(0, block(5, 8)))).toBe(true);
     expectBytes(dev.afterPowerCut().snapshot(), new Uint8Array(8 * S));
   });
@@ -141,7 +162,9 @@ describe('FaultDevice basics', () => {
   it('keep-random-subset keeps some and drops some, always in order', async () => {
     const outcomes = new Set<string>();
     for (let seed = 0; seed < 100; seed++) {
-      const dev = new FaultDevice(new MemoryDevice(8 * S), { powerCut: { mode: 'keep-random-subset', seed } });
+      const dev = new FaultDevice(new MemoryDevice(8 * S), {
+        powerCut: { mode: 'keep-random-subset', seed },
+      });
       await dev.write(0, block(1));
       await dev.write(0, block(2));
       await dev.write(S, block(3));
@@ -170,7 +193,9 @@ describe('FaultDevice basics', () => {
     expect(clean.writeCount).toBe(3);
     for (let atWrite = 0; atWrite <= clean.writeCount; atWrite++) {
       for (const mode of MODES) {
-        const dev = new FaultDevice(new MemoryDevice(32 * S), { powerCut: { atWrite, mode, tear: true, seed: atWrite } });
+        const dev = new FaultDevice(new MemoryDevice(32 * S), {
+          powerCut: { atWrite, mode, tear: true, seed: atWrite },
+        });
         const cut = await runUntilCut(dev, op);
         expect(cut).toBe(atWrite < clean.writeCount);
         const after = dev.afterPowerCut();
@@ -199,7 +224,10 @@ describe('FaultDevice basics', () => {
 
 describe('FaultDevice injected faults', () => {
   it('fails reads and writes that touch a chosen sector with DEVICE_IO', async () => {
-    const dev = new FaultDevice(new MemoryDevice(16 * S), { readErrorSectors: [3], writeErrorSectors: [9] });
+    const dev = new FaultDevice(new MemoryDevice(16 * S), {
+      readErrorSectors: [3],
+      writeErrorSectors: [9],
+    });
     expect(await codeOf(dev.read(0, 8 * S))).toBe('DEVICE_IO');
     expect(await codeOf(dev.read(3 * S, S))).toBe('DEVICE_IO');
     expect((await dev.read(4 * S, 4 * S)).length).toBe(4 * S);
@@ -213,7 +241,12 @@ describe('FaultDevice injected faults', () => {
 
   it('flips chosen bits on read without touching the platter', async () => {
     const platter = new MemoryDevice(8 * S);
-    const dev = new FaultDevice(platter, { bitFlips: [{ offset: S + 3, bit: 7 }, { offset: 2 * S, bit: 0 }] });
+    const dev = new FaultDevice(platter, {
+      bitFlips: [
+        { offset: S + 3, bit: 7 },
+        { offset: 2 * S, bit: 0 },
+      ],
+    });
     await dev.write(S, block(0x0f, 2));
     const got = await dev.read(S, 2 * S);
     expect(got[3]).toBe(0x8f);
@@ -230,7 +263,15 @@ describe('FaultDevice power-cut property', () => {
   const SECTORS = 24;
   type Op = { kind: 'write'; sector: number; count: number; seed: number } | { kind: 'flush' };
   const opArb: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), sector: fc.nat({ max: SECTORS - 1 }), count: fc.integer({ min: 1, max: 8 }), seed: fc.nat(255) }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('write' as const),
+        sector: fc.nat({ max: SECTORS - 1 }),
+        count: fc.integer({ min: 1, max: 8 }),
+        seed: fc.nat(255),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('flush' as const) }) },
   );
 
@@ -243,7 +284,9 @@ describe('FaultDevice power-cut property', () => {
         fc.boolean(),
         fc.integer(),
         async (ops, atWrite, mode, tear, seed) => {
-          const dev = new FaultDevice(new MemoryDevice(SECTORS * S), { powerCut: { atWrite, mode, tear, seed } });
+          const dev = new FaultDevice(new MemoryDevice(SECTORS * S), {
+            powerCut: { atWrite, mode, tear, seed },
+          });
           const flushed = new Uint8Array(SECTORS * S);
           let pending: { index: number; offset: number; data: Uint8Array }[] = [];
           let cutWrite: { offset: number; data: Uint8Array } | undefined;
@@ -278,7 +321,8 @@ describe('FaultDevice power-cut property', () => {
           for (const i of applied) expect(report.pending).toContain(i);
           if (mode === 'drop-all') expect(applied).toEqual([]);
           if (mode === 'keep-all') expect(applied).toEqual(report.pending);
-          if (mode === 'keep-random-subset') expect([...applied].sort((a, b) => a - b)).toEqual(applied);
+          if (mode === 'keep-random-subset')
+            expect([...applied].sort((a, b) => a - b)).toEqual(applied);
           if (!tear || !cutWrite) expect(report.tornSectors).toBe(0);
           else expect(report.tornSectors).toBeLessThan(cutWrite.data.length / S);
 
@@ -288,7 +332,8 @@ describe('FaultDevice power-cut property', () => {
             const w = pending.find((p) => p.index === i)!;
             expected.set(w.data, w.offset);
           }
-          if (cutWrite) expected.set(cutWrite.data.subarray(0, report.tornSectors * S), cutWrite.offset);
+          if (cutWrite)
+            expected.set(cutWrite.data.subarray(0, report.tornSectors * S), cutWrite.offset);
           expectBytes(after, expected);
 
           // ...and, independently of the report, every sector holds a value some write could have left.
@@ -296,10 +341,18 @@ describe('FaultDevice power-cut property', () => {
             const got = after.subarray(s * S, (s + 1) * S);
             const candidates: Uint8Array[] = [flushed.subarray(s * S, (s + 1) * S)];
             for (const w of pending) {
-              if (s * S >= w.offset && s * S < w.offset + w.data.length) candidates.push(w.data.subarray(s * S - w.offset, s * S - w.offset + S));
+              if (s * S >= w.offset && s * S < w.offset + w.data.length)
+                candidates.push(w.data.subarray(s * S - w.offset, s * S - w.offset + S));
             }
-            if (cutWrite && tear && s * S >= cutWrite.offset && s * S < cutWrite.offset + cutWrite.data.length) {
-              candidates.push(cutWrite.data.subarray(s * S - cutWrite.offset, s * S - cutWrite.offset + S));
+            if (
+              cutWrite &&
+              tear &&
+              s * S >= cutWrite.offset &&
+              s * S < cutWrite.offset + cutWrite.data.length
+            ) {
+              candidates.push(
+                cutWrite.data.subarray(s * S - cutWrite.offset, s * S - cutWrite.offset + S),
+              );
             }
             expect(candidates.some((c) => c.every((b, i) => b === got[i]))).toBe(true);
           }

@@ -17,7 +17,10 @@ const EXPECTED: Record<string, string> = {
   empty: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
 };
 
-const image = () => MemoryDevice.from(gunzipSync(readFileSync(new URL('../fixtures/card-v1.img.gz', import.meta.url))));
+const image = () =>
+  MemoryDevice.from(
+    gunzipSync(readFileSync(new URL('../fixtures/card-v1.img.gz', import.meta.url))),
+  );
 const keys = deriveCardKeys(GOLDEN.bindingKey, GOLDEN.cid);
 
 describe('golden card image, format version 1', () => {
@@ -33,9 +36,16 @@ describe('golden card image, format version 1', () => {
       const stat = await zone.stat(f.name);
       expect(stat.size).toBe(f.size);
       expect(stat.mtime).toBe(1_700_000_000_000);
-      expect(createHash('sha256').update(await zone.readFile(f.name)).digest('hex')).toBe(EXPECTED[f.name]);
+      expect(
+        createHash('sha256')
+          .update(await zone.readFile(f.name))
+          .digest('hex'),
+      ).toBe(EXPECTED[f.name]);
     }
-    expect((await card.zone('user').list()).map((f) => f.name)).toEqual(['banking-client.apk', 'empty']);
+    expect((await card.zone('user').list()).map((f) => f.name)).toEqual([
+      'banking-client.apk',
+      'empty',
+    ]);
   });
 
   it('passes fsck and still accepts writes', async () => {
@@ -43,6 +53,10 @@ describe('golden card image, format version 1', () => {
     expect((await fsck(dev, { cid: GOLDEN.cid, keys })).problems).toEqual([]);
     const card = await mountCard(dev, { cid: GOLDEN.cid, keys });
     await card.zone('user').writeFile('new', new Uint8Array([1, 2, 3]));
-    expect(Array.from(await (await mountCard(dev, { cid: GOLDEN.cid, keys })).zone('user').readFile('new'))).toEqual([1, 2, 3]);
+    expect(
+      Array.from(
+        await (await mountCard(dev, { cid: GOLDEN.cid, keys })).zone('user').readFile('new'),
+      ),
+    ).toEqual([1, 2, 3]);
   });
 });

@@ -6,9 +6,18 @@ import type { BlockDevice } from '../../src/card/device.js';
 export const BINDING = new Uint8Array(32).map((_, i) => i + 1);
 export const CID = Uint8Array.from(Buffer.from('03534453443038478012345678014b7d', 'hex'));
 export const KEYS = deriveCardKeys(BINDING, CID);
-export const SMALL_ZONES = { operator: 64 << 10, advertising: 64 << 10, multimedia: 512 << 10, user: 1 << 20 };
+export const SMALL_ZONES = {
+  operator: 64 << 10,
+  advertising: 64 << 10,
+  multimedia: 512 << 10,
+  user: 1 << 20,
+};
 
-export async function formatted(size = 2 << 20, zones: Record<string, number> = SMALL_ZONES, fill: 'random' | 'zero' = 'zero'): Promise<MemoryDevice> {
+export async function formatted(
+  size = 2 << 20,
+  zones: Record<string, number> = SMALL_ZONES,
+  fill: 'random' | 'zero' = 'zero',
+): Promise<MemoryDevice> {
   const dev = new MemoryDevice(size);
   await formatCard(dev, { cid: CID, keys: KEYS, zones, fill });
   return dev;

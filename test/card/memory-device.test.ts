@@ -52,7 +52,9 @@ describe('MemoryDevice', () => {
   it('validates size and sector size', async () => {
     expect(await codeOf(() => new MemoryDevice(1000))).toBe('DEVICE_BAD_ALIGNMENT');
     expect(await codeOf(() => new MemoryDevice(-512))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(() => new MemoryDevice(4096, { sectorSize: 500 }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(() => new MemoryDevice(4096, { sectorSize: 500 }))).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(await codeOf(() => new MemoryDevice(4096, { sectorSize: 0 }))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(() => MemoryDevice.from(new Uint8Array(100)))).toBe('DEVICE_BAD_ALIGNMENT');
     const dev = new MemoryDevice(8192, { sectorSize: 4096 });
@@ -74,7 +76,9 @@ describe('MemoryDevice', () => {
     expect(across.subarray(1536).every((b) => b === 0)).toBe(true);
     // Zeros over an allocated page still overwrite.
     await dev.write(dev.size - 4096, new Uint8Array(512));
-    expect((await dev.read(dev.size - 4096, 1024)).subarray(0, 512).every((b) => b === 0)).toBe(true);
+    expect((await dev.read(dev.size - 4096, 1024)).subarray(0, 512).every((b) => b === 0)).toBe(
+      true,
+    );
   });
 
   it('snapshot, from and clone copy the content', async () => {

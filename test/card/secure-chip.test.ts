@@ -2,7 +2,14 @@
 // chip is reported as exactly that, never as corruption; other zones do not need the chip.
 import { gcm } from '@noble/ciphers/aes.js';
 import { describe, expect, it } from 'vitest';
-import { formatCard, fsck, MemoryDevice, mountCard, readCardInfo, type FileKeyProvider } from '../../src/card/index.js';
+import {
+  formatCard,
+  fsck,
+  MemoryDevice,
+  mountCard,
+  readCardInfo,
+  type FileKeyProvider,
+} from '../../src/card/index.js';
 import { randomBytes } from '../../src/bytes.js';
 import { SimvaultError } from '../../src/errors.js';
 import { bytes, CID, KEYS } from './helpers.js';
@@ -48,7 +55,9 @@ describe('secure-chip mode', () => {
     await card.zone('multimedia').writeFile('licensed.mp3', a);
     await card.zone('user').writeFile('plain', bytes(100, 2));
     expect(chip.calls).toBe(1);
-    expect(Buffer.from(await card.zone('multimedia').readFile('licensed.mp3')).equals(Buffer.from(a))).toBe(true);
+    expect(
+      Buffer.from(await card.zone('multimedia').readFile('licensed.mp3')).equals(Buffer.from(a)),
+    ).toBe(true);
     expect(chip.calls).toBe(2);
     const info = await readCardInfo(dev);
     expect(info.zones.map((z) => [z.zone, z.secureChip])).toEqual([
@@ -60,17 +69,23 @@ describe('secure-chip mode', () => {
     expect((await fsck(dev, { cid: CID, keys: KEYS, chip })).ok).toBe(true);
     // Interrupted and resumed puts keep the same chip key.
     const data = bytes(200_000, 3);
-    const put = await card.zone('multimedia').put('movie', { size: data.length, sourceTag: 't', checkpointBytes: 64 << 10 });
+    const put = await card
+      .zone('multimedia')
+      .put('movie', { size: data.length, sourceTag: 't', checkpointBytes: 64 << 10 });
     const w = put.writable.getWriter();
     await w.write(data.subarray(0, 150_000));
     await w.abort();
     const remounted = await mountCard(dev, { cid: CID, keys: KEYS, chip });
-    const again = await remounted.zone('multimedia').put('movie', { size: data.length, sourceTag: 't', resume: true });
+    const again = await remounted
+      .zone('multimedia')
+      .put('movie', { size: data.length, sourceTag: 't', resume: true });
     expect(again.offset).toBeGreaterThan(0);
     const w2 = again.writable.getWriter();
     await w2.write(data.subarray(again.offset));
     await w2.close();
-    expect(Buffer.from(await remounted.zone('multimedia').readFile('movie')).equals(Buffer.from(data))).toBe(true);
+    expect(
+      Buffer.from(await remounted.zone('multimedia').readFile('movie')).equals(Buffer.from(data)),
+    ).toBe(true);
   });
 
   it('without the chip, or with a blocked chip, the zone says so; other zones work', async () => {
@@ -79,8 +94,12 @@ describe('secure-chip mode', () => {
     await card.zone('multimedia').writeFile('song', bytes(5000, 4));
     const noChip = await mountCard(dev, { cid: CID, keys: KEYS });
     expect((await noChip.zone('multimedia').list()).map((f) => f.name)).toEqual(['song']);
-    await expect(noChip.zone('multimedia').readFile('song')).rejects.toMatchObject({ code: 'CARD_CHIP_UNAVAILABLE' });
-    await expect(noChip.zone('multimedia').writeFile('x', new Uint8Array(1))).rejects.toMatchObject({ code: 'CARD_CHIP_UNAVAILABLE' });
+    await expect(noChip.zone('multimedia').readFile('song')).rejects.toMatchObject({
+      code: 'CARD_CHIP_UNAVAILABLE',
+    });
+    await expect(noChip.zone('multimedia').writeFile('x', new Uint8Array(1))).rejects.toMatchObject(
+      { code: 'CARD_CHIP_UNAVAILABLE' },
+    );
     await noChip.zone('user').writeFile('fine', new Uint8Array([1]));
     chip.blocked = true;
     await expect(card.zone('multimedia').readFile('song')).rejects.toThrow('chip blocked');

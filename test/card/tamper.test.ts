@@ -17,8 +17,19 @@ interface Original {
   data: Uint8Array;
 }
 
-async function build(): Promise<{ image: Uint8Array; files: Original[]; anchors: Record<string, number>; usedBlocks: Set<number>; obsolete: Set<number>; padding: Set<number> }> {
-  const dev = await formatted(2 << 20, { operator: 64 << 10, advertising: 64 << 10, multimedia: 256 << 10, user: 1 << 20 }, 'zero');
+async function build(): Promise<{
+  image: Uint8Array;
+  files: Original[];
+  anchors: Record<string, number>;
+  usedBlocks: Set<number>;
+  obsolete: Set<number>;
+  padding: Set<number>;
+}> {
+  const dev = await formatted(
+    2 << 20,
+    { operator: 64 << 10, advertising: 64 << 10, multimedia: 256 << 10, user: 1 << 20 },
+    'zero',
+  );
   const card = await mount(dev);
   const files: Original[] = [
     { zone: 'user', name: 'big', data: bytes(60_000, 1) },
@@ -44,11 +55,19 @@ async function build(): Promise<{ image: Uint8Array; files: Original[]; anchors:
       const { extents } = await readExtents(zone.internals.params.blocks, r);
       const blocks = extents.flatMap((e) => Array.from({ length: e.count }, (_, i) => e.start + i));
       const last = blocks[Math.ceil(r.ctLength / BLOCK) - 1]!;
-      for (let sec = Math.ceil((r.ctLength % BLOCK || BLOCK) / SECTOR); sec < BLOCK / SECTOR; sec++) padding.add((start + last) * (BLOCK / SECTOR) + sec);
+      for (let sec = Math.ceil((r.ctLength % BLOCK || BLOCK) / SECTOR); sec < BLOCK / SECTOR; sec++)
+        padding.add((start + last) * (BLOCK / SECTOR) + sec);
     }
     start += z.capacity / BLOCK;
   }
-  return { image: dev.snapshot(), files, anchors: card.generations() as Record<string, number>, usedBlocks, obsolete, padding };
+  return {
+    image: dev.snapshot(),
+    files,
+    anchors: card.generations(),
+    usedBlocks,
+    obsolete,
+    padding,
+  };
 }
 
 /** Read every file; each must be exactly the original or a typed error. Returns the files that failed. */
@@ -58,7 +77,10 @@ async function check(card: Card | undefined, files: Original[]): Promise<string[
     try {
       if (!card) throw new SimvaultError('CARD_CORRUPT', 'mount failed');
       const got = await card.zone(f.zone).readFile(f.name);
-      expect(Buffer.from(got).equals(Buffer.from(f.data)), `${f.zone}/${f.name} returned wrong bytes`).toBe(true);
+      expect(
+        Buffer.from(got).equals(Buffer.from(f.data)),
+        `${f.zone}/${f.name} returned wrong bytes`,
+      ).toBe(true);
     } catch (e) {
       if (!(e instanceof SimvaultError)) throw e;
       failed.push(`${f.zone}/${f.name}`);
@@ -98,7 +120,9 @@ describe('tamper evidence', () => {
         try {
           card = await mount(MemoryDevice.from(bad), anchors);
         } catch (e) {
-          expect(e, `sector ${s} ${kind}: mount threw an untyped error`).toBeInstanceOf(SimvaultError);
+          expect(e, `sector ${s} ${kind}: mount threw an untyped error`).toBeInstanceOf(
+            SimvaultError,
+          );
         }
         const failed = await check(card, files);
         let reported = failed.length > 0 || card === undefined || card.damaged.length > 0;
@@ -106,7 +130,8 @@ describe('tamper evidence', () => {
           const report = await fsck(MemoryDevice.from(bad), { cid: CID, keys: KEYS, anchors });
           if (!report.ok) reported = true;
           // A clean fsck must mean every file is intact.
-          if (report.ok) expect(failed, `sector ${s} ${kind}: fsck ok but files failed`).toEqual([]);
+          if (report.ok)
+            expect(failed, `sector ${s} ${kind}: fsck ok but files failed`).toEqual([]);
         } catch (e) {
           expect(e).toBeInstanceOf(SimvaultError);
           reported = true;
@@ -115,7 +140,9 @@ describe('tamper evidence', () => {
         // Header copies are redundant, and an older superblock slot is obsolete: damage there is
         // healed or irrelevant. Everywhere else in use, damage must be reported.
         if (used && block >= 2 && !obsolete.has(block) && !reported) {
-          expect.fail(`sector ${s} (block ${block}, ${kind}): damage in a used block went unreported`);
+          expect.fail(
+            `sector ${s} (block ${block}, ${kind}): damage in a used block went unreported`,
+          );
         }
       }
     }
@@ -127,7 +154,10 @@ describe('tamper evidence', () => {
     const { image, files } = await build();
     const card = await mount(MemoryDevice.from(image));
     const zone = card.zone('user');
-    const { extents } = await readExtents(zone.internals.params.blocks, (await zone.internals.table.find('big'))!);
+    const { extents } = await readExtents(
+      zone.internals.params.blocks,
+      (await zone.internals.table.find('big'))!,
+    );
     const zoneStart = 2 + (64 << 10) / BLOCK + (64 << 10) / BLOCK + (256 << 10) / BLOCK; // user is the 4th zone
     const bad = image.slice();
     bad[(zoneStart + extents[0]!.start + 5) * BLOCK + 100]! ^= 0x10;

@@ -2,12 +2,28 @@
 // stable code), a round trip through real shell pipes, and `kill -9` of a put at random moments.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCid } from '../../src/protocol/cid.js';
-import { parseCid, parseRange, parseSize, parseZones, randomCid } from '../../src/cli/commands/card.js';
+import {
+  parseCid,
+  parseRange,
+  parseSize,
+  parseZones,
+  randomCid,
+} from '../../src/cli/commands/card.js';
 import { ProgressBar } from '../../src/cli/progress.js';
 import { cli } from '../helpers/cli.js';
 
@@ -16,7 +32,14 @@ const dir = mkdtempSync(join(tmpdir(), 'simvault-card-cli-'));
 const key = join(dir, 'sim.key');
 const otherKey = join(dir, 'other.key');
 const CID = '03534453443038478012345678014b7d';
-const SMALL = ['--size', '8M', '--zones', 'operator=512K,advertising=512K,multimedia=2M', '--fill', 'zero'];
+const SMALL = [
+  '--size',
+  '8M',
+  '--zones',
+  'operator=512K,advertising=512K,multimedia=2M',
+  '--fill',
+  'zero',
+];
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -49,7 +72,8 @@ describe('simvault card: argument parsers', () => {
     expect(parseSize('64K', 'x')).toBe(65536);
     expect(parseSize('8MiB', 'x')).toBe(8 << 20);
     expect(parseSize('2g', 'x')).toBe(2 * 1024 ** 3);
-    for (const bad of ['', '1.5M', '-1', '12Q', 'M']) expect(() => parseSize(bad, 'x')).toThrow(/not a size/);
+    for (const bad of ['', '1.5M', '-1', '12Q', 'M'])
+      expect(() => parseSize(bad, 'x')).toThrow(/not a size/);
     expect(parseZones('user=24M,operator=1M')).toEqual({ user: 24 << 20, operator: 1 << 20 });
     expect(() => parseZones('users=1M')).toThrow(/ZONE=SIZE/);
     expect(() => parseZones('user=1M,user=2M')).toThrow(/twice/);
@@ -75,11 +99,16 @@ describe('simvault card: argument parsers', () => {
   it('the progress bar counts bytes and draws rate and ETA', () => {
     let t = 0;
     const lines: string[] = [];
-    const out = { write: (s: string) => lines.push(s), isTTY: true } as unknown as import('node:stream').Writable;
+    const out = {
+      write: (s: string) => lines.push(s),
+      isTTY: true,
+    } as unknown as import('node:stream').Writable;
     const bar = new ProgressBar(out, 'put x', 4 << 20, () => t);
     t = 1000;
     bar.add(1 << 20);
-    expect(lines.at(-1)).toMatch(/put x \[#{6}\.{18}\]  25% 1\.0 MiB\/4\.0 MiB 1\.0 MiB\/s ETA 00:03/);
+    expect(lines.at(-1)).toMatch(
+      /put x \[#{6}\.{18}\] {2}25% 1\.0 MiB\/4\.0 MiB 1\.0 MiB\/s ETA 00:03/,
+    );
     t = 1050;
     bar.add(1 << 20); // too soon to redraw
     expect(lines).toHaveLength(1);
@@ -96,12 +125,14 @@ describe('simvault card create / info', () => {
     const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString());
     expect(info.cardIdentity).toBe(CID.slice(0, 30));
     expect(info.suite).toBe('cobblestone-256');
-    expect(info.zones.map((z: { zone: string; capacity: number }) => [z.zone, z.capacity])).toEqual([
-      ['operator', 512 << 10],
-      ['advertising', 512 << 10],
-      ['multimedia', 2 << 20],
-      ['user', (8 << 20) - (3 << 20) - 8192],
-    ]);
+    expect(info.zones.map((z: { zone: string; capacity: number }) => [z.zone, z.capacity])).toEqual(
+      [
+        ['operator', 512 << 10],
+        ['advertising', 512 << 10],
+        ['multimedia', 2 << 20],
+        ['user', (8 << 20) - (3 << 20) - 8192],
+      ],
+    );
     expect(info.zones[0].used).toBeUndefined();
     const text = (await ok(['card', 'info', path])).stdout.toString();
     expect(text).toContain(`card        ${CID.slice(0, 30)}`);
@@ -111,34 +142,81 @@ describe('simvault card create / info', () => {
   it('with --key, info adds capacity, files and generations', async () => {
     const path = await image();
     await ok(['card', 'put', path, '--key', key, 'a', '-'], new Uint8Array(5000));
-    const info = JSON.parse((await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString());
+    const info = JSON.parse(
+      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
+    );
     const user = info.zones.find((z: { zone: string }) => z.zone === 'user');
     expect(user.files).toBe(1);
     expect(user.fileBytes).toBe(5000);
     expect(user.zoneGeneration).toBe(2);
     expect(user.used + user.free).toBe(user.capacity);
     expect(info.total.files).toBe(1);
-    expect((await ok(['card', 'info', path, '--key', key])).stdout.toString()).toMatch(/total +8\.0 MiB, used .*, 1 files/);
+    expect((await ok(['card', 'info', path, '--key', key])).stdout.toString()).toMatch(
+      /total +8\.0 MiB, used .*, 1 files/,
+    );
   });
 
   it('--cid random, a suite, segments; refuses to overwrite an image', async () => {
     const path = join(dir, 'seg.img');
-    const r = await ok(['card', 'create', path, '--key', key, '--cid', 'random', '--size', '1M', '--segment-size', '256K', '--suite', 'cobblestone-128', '--fill', 'zero', '--json']);
+    const r = await ok([
+      'card',
+      'create',
+      path,
+      '--key',
+      key,
+      '--cid',
+      'random',
+      '--size',
+      '1M',
+      '--segment-size',
+      '256K',
+      '--suite',
+      'cobblestone-128',
+      '--fill',
+      'zero',
+      '--json',
+    ]);
     const made = JSON.parse(r.stdout.toString());
     expect(made.segments).toBe(5);
     expect(decodeCid(Buffer.from(made.cid, 'hex')).crc).toBe('valid');
     expect(existsSync(`${path}.004`)).toBe(true);
-    expect(JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).suite).toBe('cobblestone-128');
+    expect(JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).suite).toBe(
+      'cobblestone-128',
+    );
     await ok(['card', 'put', path, '--key', key, 'x', '-'], new Uint8Array(100_000).fill(7));
-    expect((await ok(['card', 'get', path, '--key', key, 'x'])).stdout.equals(Buffer.alloc(100_000, 7))).toBe(true);
-    const again = await fails(['card', 'create', path, '--key', key, '--cid', 'random', '--size', '1M', '--segment-size', '256K'], 1, /DEVICE_BAD_IMAGE/);
+    expect(
+      (await ok(['card', 'get', path, '--key', key, 'x'])).stdout.equals(Buffer.alloc(100_000, 7)),
+    ).toBe(true);
+    const again = await fails(
+      [
+        'card',
+        'create',
+        path,
+        '--key',
+        key,
+        '--cid',
+        'random',
+        '--size',
+        '1M',
+        '--segment-size',
+        '256K',
+      ],
+      1,
+      /DEVICE_BAD_IMAGE/,
+    );
     expect(again.stdout.length).toBe(0);
-    expect(JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).cardIdentity).toBe(made.cid.slice(0, 30));
+    expect(
+      JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).cardIdentity,
+    ).toBe(made.cid.slice(0, 30));
   });
 
   it('zones that do not fit leave no image behind', async () => {
     const path = join(dir, 'toosmall.img');
-    await fails(['card', 'create', path, '--key', key, '--cid', CID, '--size', '1M', '--zones', 'user=4M'], 1, /INVALID_ARGUMENT/);
+    await fails(
+      ['card', 'create', path, '--key', key, '--cid', CID, '--size', '1M', '--zones', 'user=4M'],
+      1,
+      /INVALID_ARGUMENT/,
+    );
     expect(existsSync(path)).toBe(false);
   });
 
@@ -154,7 +232,11 @@ describe('simvault card create / info', () => {
     await fails([...base, '--size', '1M', '--suite', 'rot13'], 2, /--suite/);
     await fails([...base, '--size', '1M', '--fill', 'ones'], 2, /--fill/);
     await fails([...base, '--size', '1M', '--backend', 'gpu'], 2, /--backend/);
-    await fails(['card', 'create', path, '--cid', CID, '--size', '1M'], 2, /--key KEYFILE or --sim STATE is required/);
+    await fails(
+      ['card', 'create', path, '--cid', CID, '--size', '1M'],
+      2,
+      /--key KEYFILE or --sim STATE is required/,
+    );
     await fails(['card', 'create'], 2, /usage/);
     await fails(['card', 'create', path, 'extra', '--size', '1M'], 2, /usage/);
     await fails(['card', 'ls', path, '--nope'], 2, /Unknown option/);
@@ -181,37 +263,77 @@ describe('simvault card put / get / ls / rm / mv', () => {
     const bPath = join(dir, 'b.bin');
     const b = randomBytes(70_000);
     writeFileSync(bPath, b);
-    const stored = JSON.parse((await ok(['card', 'put', path, '--key', key, 'docs/a.bin', '-', '--json'], a)).stdout.toString());
+    const stored = JSON.parse(
+      (
+        await ok(['card', 'put', path, '--key', key, 'docs/a.bin', '-', '--json'], a)
+      ).stdout.toString(),
+    );
     expect(stored).toMatchObject({ zone: 'user', name: 'docs/a.bin', size: 300_000 });
-    expect((await ok(['card', 'put', path, '--key', key, '--zone', 'multimedia', 'b.bin', bPath])).stdout.toString()).toBe('stored multimedia/b.bin: 70000 bytes\n');
+    expect(
+      (
+        await ok(['card', 'put', path, '--key', key, '--zone', 'multimedia', 'b.bin', bPath])
+      ).stdout.toString(),
+    ).toBe('stored multimedia/b.bin: 70000 bytes\n');
 
-    const ls = JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString());
-    expect(ls.files.map((f: { zone: string; name: string; size: number }) => [f.zone, f.name, f.size])).toEqual([
+    const ls = JSON.parse(
+      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
+    );
+    expect(
+      ls.files.map((f: { zone: string; name: string; size: number }) => [f.zone, f.name, f.size]),
+    ).toEqual([
       ['multimedia', 'b.bin', 70_000],
       ['user', 'docs/a.bin', 300_000],
     ]);
     expect(ls.pending).toEqual([]);
-    expect((await ok(['card', 'ls', path, '--key', key, '--zone', 'multimedia'])).stdout.toString()).toMatch(/^multimedia +70000 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}b\.bin\n$/);
+    expect(
+      (await ok(['card', 'ls', path, '--key', key, '--zone', 'multimedia'])).stdout.toString(),
+    ).toMatch(/^multimedia +70000 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}b\.bin\n$/);
 
-    expect((await ok(['card', 'get', path, '--key', key, 'docs/a.bin', '-'])).stdout.equals(a)).toBe(true);
-    expect((await ok(['card', 'get', path, '--key', key, 'docs/a.bin', '--range', '16380-16399'])).stdout.equals(a.subarray(16380, 16400))).toBe(true);
-    expect((await ok(['card', 'get', path, '--key', key, 'docs/a.bin', '--range=-5'])).stdout.equals(a.subarray(-5))).toBe(true);
+    expect(
+      (await ok(['card', 'get', path, '--key', key, 'docs/a.bin', '-'])).stdout.equals(a),
+    ).toBe(true);
+    expect(
+      (
+        await ok(['card', 'get', path, '--key', key, 'docs/a.bin', '--range', '16380-16399'])
+      ).stdout.equals(a.subarray(16380, 16400)),
+    ).toBe(true);
+    expect(
+      (await ok(['card', 'get', path, '--key', key, 'docs/a.bin', '--range=-5'])).stdout.equals(
+        a.subarray(-5),
+      ),
+    ).toBe(true);
     const out = join(dir, 'b.out');
     await ok(['card', 'get', path, '--key', key, '--zone', 'multimedia', 'b.bin', out]);
     expect(readFileSync(out).equals(b)).toBe(true);
-    await fails(['card', 'get', path, '--key', key, 'docs/a.bin', '--range', '300000-'], 1, /INVALID_ARGUMENT/);
+    await fails(
+      ['card', 'get', path, '--key', key, 'docs/a.bin', '--range', '300000-'],
+      1,
+      /INVALID_ARGUMENT/,
+    );
 
     await ok(['card', 'mv', path, '--key', key, 'docs/a.bin', 'a.bin']);
     await ok(['card', 'put', path, '--key', key, 'c', '-'], new Uint8Array(10));
     await fails(['card', 'mv', path, '--key', key, 'a.bin', 'c'], 1, /CARD_EXISTS/);
     await ok(['card', 'mv', path, '--key', key, 'a.bin', 'c', '--force']);
     expect((await ok(['card', 'get', path, '--key', key, 'c'])).stdout.equals(a)).toBe(true);
-    await fails(['card', 'put', path, '--key', key, 'c', '-', '--no-overwrite'], 1, /CARD_EXISTS/, new Uint8Array(3));
+    await fails(
+      ['card', 'put', path, '--key', key, 'c', '-', '--no-overwrite'],
+      1,
+      /CARD_EXISTS/,
+      new Uint8Array(3),
+    );
     await ok(['card', 'rm', path, '--key', key, 'c']);
     await fails(['card', 'rm', path, '--key', key, 'c'], 1, /CARD_NOT_FOUND/);
     await fails(['card', 'get', path, '--key', key, 'c'], 1, /CARD_NOT_FOUND/);
-    await fails(['card', 'put', path, '--key', key, 'bad\u0001name', '-'], 1, /CARD_BAD_NAME/, new Uint8Array(3));
-    expect((await ok(['card', 'ls', path, '--key', key, '--zone', 'user'])).stdout.toString()).toBe('');
+    await fails(
+      ['card', 'put', path, '--key', key, 'bad\u0001name', '-'],
+      1,
+      /CARD_BAD_NAME/,
+      new Uint8Array(3),
+    );
+    expect((await ok(['card', 'ls', path, '--key', key, '--zone', 'user'])).stdout.toString()).toBe(
+      '',
+    );
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
   });
 
@@ -219,20 +341,41 @@ describe('simvault card put / get / ls / rm / mv', () => {
     const path = await image();
     const big = join(dir, 'big.bin');
     writeFileSync(big, Buffer.alloc(1 << 20));
-    const before = JSON.parse((await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString());
-    const r = await fails(['card', 'put', path, '--key', key, '--zone', 'operator', 'big', big], 1, /CARD_NO_SPACE/);
+    const before = JSON.parse(
+      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
+    );
+    const r = await fails(
+      ['card', 'put', path, '--key', key, '--zone', 'operator', 'big', big],
+      1,
+      /CARD_NO_SPACE/,
+    );
     expect(r.stdout.length).toBe(0);
-    const after = JSON.parse((await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString());
+    const after = JSON.parse(
+      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
+    );
     expect(after).toEqual(before);
     // Declared on stdin too.
-    await fails(['card', 'put', path, '--key', key, '--zone', 'operator', '--size', '1M', 'big', '-'], 1, /CARD_NO_SPACE/);
-    await fails(['card', 'put', path, '--key', key, '--size', '100', 'n', '-'], 1, /CARD_SIZE_MISMATCH/, new Uint8Array(99));
+    await fails(
+      ['card', 'put', path, '--key', key, '--zone', 'operator', '--size', '1M', 'big', '-'],
+      1,
+      /CARD_NO_SPACE/,
+    );
+    await fails(
+      ['card', 'put', path, '--key', key, '--size', '100', 'n', '-'],
+      1,
+      /CARD_SIZE_MISMATCH/,
+      new Uint8Array(99),
+    );
   });
 
   it('the wrong SIM, another CID and a non-image are reported as exactly that', async () => {
     const path = await image();
     await fails(['card', 'ls', path, '--key', otherKey], 1, /CARD_WRONG_SIM/);
-    await fails(['card', 'ls', path, '--key', key, '--cid', '03534453443038478012345679014b00'], 1, /CARD_CID_MISMATCH/);
+    await fails(
+      ['card', 'ls', path, '--key', key, '--cid', '03534453443038478012345679014b00'],
+      1,
+      /CARD_CID_MISMATCH/,
+    );
     await ok(['card', 'ls', path, '--key', key, '--cid', CID]);
     const junk = join(dir, 'junk.img');
     writeFileSync(junk, Buffer.alloc(1 << 20));
@@ -244,27 +387,55 @@ describe('simvault card put / get / ls / rm / mv', () => {
   it('resumes an interrupted put from its checkpoint, or removes it', async () => {
     const path = await image();
     const data = randomBytes(200_000);
-    const args = ['card', 'put', path, '--key', key, 'movie', '-', '--size', String(data.length), '--source-tag', 'etag-1', '--checkpoint', '16K'];
+    const args = [
+      'card',
+      'put',
+      path,
+      '--key',
+      key,
+      'movie',
+      '-',
+      '--size',
+      String(data.length),
+      '--source-tag',
+      'etag-1',
+      '--checkpoint',
+      '16K',
+    ];
     await fails(args, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 100_000));
-    const ls = JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString());
+    const ls = JSON.parse(
+      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
+    );
     expect(ls.files).toEqual([]);
     expect(ls.pending).toHaveLength(1);
     const durable = ls.pending[0].durableBytes as number;
     expect(durable).toBeGreaterThan(0);
-    expect((await ok(['card', 'ls', path, '--key', key])).stdout.toString()).toContain('(interrupted put of 200000 bytes)  movie');
-    expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toContain('can be resumed or abandoned');
+    expect((await ok(['card', 'ls', path, '--key', key])).stdout.toString()).toContain(
+      '(interrupted put of 200000 bytes)  movie',
+    );
+    expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toContain(
+      'can be resumed or abandoned',
+    );
 
     const resumed = await ok([...args, '--resume'], data);
     expect(resumed.stderr).toContain(`resuming user/movie at byte ${durable}`);
     expect((await ok(['card', 'get', path, '--key', key, 'movie'])).stdout.equals(data)).toBe(true);
 
     // Another source tag restarts from zero; --pending removes what is left.
-    await fails([...args.slice(0, -3), 'etag-2', '--checkpoint', '16K'], 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 50_000));
+    await fails(
+      [...args.slice(0, -3), 'etag-2', '--checkpoint', '16K'],
+      1,
+      /CARD_SIZE_MISMATCH/,
+      data.subarray(0, 50_000),
+    );
     const restarted = await ok([...args, '--resume'], data);
     expect(restarted.stderr).not.toContain('resuming');
     await fails(args, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 50_000));
     await ok(['card', 'rm', path, '--key', key, '--pending', 'movie']);
-    expect(JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString()).pending).toEqual([]);
+    expect(
+      JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString())
+        .pending,
+    ).toEqual([]);
     expect((await ok(['card', 'get', path, '--key', key, 'movie'])).stdout.equals(data)).toBe(true);
   });
 
@@ -275,21 +446,54 @@ describe('simvault card put / get / ls / rm / mv', () => {
     writeFileSync(src, data);
     const tag = `sha256:${createHash('sha256').update(data).digest('base64url')}`;
     // Interrupt a put of these bytes under the digest tag the file put computes.
-    const stdinPut = ['card', 'put', path, '--key', key, 'r', '-', '--size', String(data.length), '--source-tag', tag, '--checkpoint', '16K'];
+    const stdinPut = [
+      'card',
+      'put',
+      path,
+      '--key',
+      key,
+      'r',
+      '-',
+      '--size',
+      String(data.length),
+      '--source-tag',
+      tag,
+      '--checkpoint',
+      '16K',
+    ];
     await fails(stdinPut, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 90_000));
-    const resumed = await ok(['card', 'put', path, '--key', key, 'r', src, '--source-tag', 'sha256', '--resume']);
+    const resumed = await ok([
+      'card',
+      'put',
+      path,
+      '--key',
+      key,
+      'r',
+      src,
+      '--source-tag',
+      'sha256',
+      '--resume',
+    ]);
     expect(resumed.stderr).toMatch(/resuming user\/r at byte [1-9]/);
     expect((await ok(['card', 'get', path, '--key', key, 'r'])).stdout.equals(data)).toBe(true);
     // The file's default tag is not the digest: the same interruption then restarts from zero.
     await fails(stdinPut, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 90_000));
-    expect((await ok(['card', 'put', path, '--key', key, 'r', src, '--resume'])).stderr).not.toContain('resuming');
+    expect(
+      (await ok(['card', 'put', path, '--key', key, 'r', src, '--resume'])).stderr,
+    ).not.toContain('resuming');
     expect((await ok(['card', 'get', path, '--key', key, 'r'])).stdout.equals(data)).toBe(true);
-    expect(JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString()).pending).toEqual([]);
+    expect(
+      JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString())
+        .pending,
+    ).toEqual([]);
   });
 
   it('--progress draws on stderr and keeps --json stdout clean', async () => {
     const path = await image();
-    const r = await ok(['card', 'put', path, '--key', key, 'p', '-', '--progress', '--json'], randomBytes(3 << 20));
+    const r = await ok(
+      ['card', 'put', path, '--key', key, 'p', '-', '--progress', '--json'],
+      randomBytes(3 << 20),
+    );
     expect(JSON.parse(r.stdout.toString()).size).toBe(3 << 20);
     expect(r.stderr).toMatch(/put user\/p 3\.0 MiB/);
     const g = await ok(['card', 'get', path, '--key', key, 'p', '--progress']);
@@ -309,7 +513,9 @@ describe('simvault card fsck', () => {
     await ok(['card', 'put', path, '--key', key, 'other', '-'], other);
     // The image was zero-filled: the longest non-zero run of blocks in the user zone is the victim.
     const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString());
-    const userStart = 8192 + info.zones.slice(0, 3).reduce((n: number, z: { capacity: number }) => n + z.capacity, 0);
+    const userStart =
+      8192 +
+      info.zones.slice(0, 3).reduce((n: number, z: { capacity: number }) => n + z.capacity, 0);
     const img = readFileSync(path);
     let best = { start: 0, len: 0 };
     let run = { start: 0, len: 0 };
@@ -331,12 +537,22 @@ describe('simvault card fsck', () => {
     const report = await fails(['card', 'fsck', path, '--key', key, '--json'], 1);
     const json = JSON.parse(report.stdout.toString());
     expect(json.ok).toBe(false);
-    expect(json.problems).toEqual([expect.objectContaining({ zone: 'user', kind: 'file', repairable: false })]);
+    expect(json.problems).toEqual([
+      expect.objectContaining({ zone: 'user', kind: 'file', repairable: false }),
+    ]);
     expect(json.problems[0].detail).toMatch(/victim.*CRYPTO_AUTH_FAILED/);
-    expect((await fails(['card', 'fsck', path, '--key', key], 1)).stdout.toString()).toMatch(/PROBLEM: user: file: .*\n1 problem\(s\) remain\n$/);
-    await fails(['card', 'get', path, '--key', key, 'victim', join(dir, 'victim.out')], 1, /CRYPTO_AUTH_FAILED/);
+    expect((await fails(['card', 'fsck', path, '--key', key], 1)).stdout.toString()).toMatch(
+      /PROBLEM: user: file: .*\n1 problem\(s\) remain\n$/,
+    );
+    await fails(
+      ['card', 'get', path, '--key', key, 'victim', join(dir, 'victim.out')],
+      1,
+      /CRYPTO_AUTH_FAILED/,
+    );
     expect(existsSync(join(dir, 'victim.out'))).toBe(false);
-    expect((await ok(['card', 'get', path, '--key', key, 'other'])).stdout.equals(other)).toBe(true);
+    expect((await ok(['card', 'get', path, '--key', key, 'other'])).stdout.equals(other)).toBe(
+      true,
+    );
     await ok(['card', 'rm', path, '--key', key, 'victim']);
     await ok(['card', 'fsck', path, '--key', key, '--repair']);
   });
@@ -347,7 +563,9 @@ describe('simvault card fsck', () => {
     writeSync(fd, Buffer.alloc(16, 0xff), 0, 16, 4096 + 64);
     closeSync(fd);
     const before = readFileSync(path);
-    expect((await fails(['card', 'fsck', path, '--key', key], 1)).stdout.toString()).toContain('header copy 1 is damaged or stale (--repair fixes it)');
+    expect((await fails(['card', 'fsck', path, '--key', key], 1)).stdout.toString()).toContain(
+      'header copy 1 is damaged or stale (--repair fixes it)',
+    );
     // A check alone writes nothing.
     expect(readFileSync(path).equals(before)).toBe(true);
     await fails(['card', 'fsck', path, '--key', key], 1);
@@ -364,13 +582,28 @@ describe('simvault card as real processes', () => {
     const src = join(dir, 'pipe.bin');
     const data = randomBytes(9 * 1024 * 1024 + 12345);
     writeFileSync(src, data);
-    execFileSync('sh', ['-c', `cat '${src}' | ${node(`card put '${path}' --key '${key}' piped.bin -`)}`], { cwd: ROOT });
-    const digest = execFileSync('sh', ['-c', `${node(`card get '${path}' --key '${key}' piped.bin -`)} | sha256sum`], { cwd: ROOT }).toString();
+    execFileSync(
+      'sh',
+      ['-c', `cat '${src}' | ${node(`card put '${path}' --key '${key}' piped.bin -`)}`],
+      { cwd: ROOT },
+    );
+    const digest = execFileSync(
+      'sh',
+      ['-c', `${node(`card get '${path}' --key '${key}' piped.bin -`)} | sha256sum`],
+      { cwd: ROOT },
+    ).toString();
     expect(digest.split(' ')[0]).toBe(sha(data));
   });
 
   it('kill -9 of a put at random moments: fsck passes, earlier files read back bit-exact', async () => {
-    const path = await image(['--size', '72M', '--zones', 'operator=1M,advertising=1M,multimedia=6M', '--fill', 'zero']);
+    const path = await image([
+      '--size',
+      '72M',
+      '--zones',
+      'operator=1M,advertising=1M,multimedia=6M',
+      '--fill',
+      'zero',
+    ]);
     const a = randomBytes(200_000);
     const m = randomBytes(3 << 20);
     await ok(['card', 'put', path, '--key', key, 'a', '-'], a);
@@ -386,11 +619,17 @@ describe('simvault card as real processes', () => {
       new Promise<{ killed: boolean; code: number | null; stderr: string }>((resolve) => {
         // Straight `node --import tsx`: the tsx wrapper would run the CLI in a grandchild that
         // outlives a SIGKILL of the wrapper.
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+          cwd: ROOT,
+          stdio: ['pipe', 'ignore', 'pipe'],
+        });
         let stderr = '';
         let killed = false;
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const timer = kill.ms === undefined ? undefined : setTimeout(() => (killed = child.kill('SIGKILL')), kill.ms);
+        const timer =
+          kill.ms === undefined
+            ? undefined
+            : setTimeout(() => (killed = child.kill('SIGKILL')), kill.ms);
         child.on('exit', (code) => {
           clearTimeout(timer);
           resolve({ killed, code, stderr });
@@ -400,7 +639,8 @@ describe('simvault card as real processes', () => {
         const input = kill.input;
         void (async () => {
           for (let off = 0; off < input.length && child.exitCode === null; off += 256 << 10) {
-            if (!child.stdin.write(input.subarray(off, off + (256 << 10)))) await new Promise((r) => child.stdin.once('drain', r));
+            if (!child.stdin.write(input.subarray(off, off + (256 << 10))))
+              await new Promise((r) => child.stdin.once('drain', r));
             if (kill.bytes !== undefined && off >= kill.bytes) {
               await new Promise((r) => setTimeout(r, rand() * 30));
               killed = child.kill('SIGKILL');
@@ -413,8 +653,32 @@ describe('simvault card as real processes', () => {
 
     const SIZE = 20 << 20;
     const srcOf = (i: number) => join(dir, `crash-${i}.bin`);
-    const fromFile = (i: number) => ['card', 'put', path, '--key', key, 'big', srcOf(i), '--checkpoint', '1M'];
-    const fromStdin = (i: number) => ['card', 'put', path, '--key', key, 'big', '-', '--size', String(SIZE), '--source-tag', `gen-${i}`, '--checkpoint', '1M'];
+    const fromFile = (i: number) => [
+      'card',
+      'put',
+      path,
+      '--key',
+      key,
+      'big',
+      srcOf(i),
+      '--checkpoint',
+      '1M',
+    ];
+    const fromStdin = (i: number) => [
+      'card',
+      'put',
+      path,
+      '--key',
+      key,
+      'big',
+      '-',
+      '--size',
+      String(SIZE),
+      '--source-tag',
+      `gen-${i}`,
+      '--checkpoint',
+      '1M',
+    ];
     writeFileSync(srcOf(0), randomBytes(SIZE));
     // Calibrate the file puts: the time to start up alone, and a whole put.
     let t0 = performance.now();
@@ -439,26 +703,35 @@ describe('simvault card as real processes', () => {
       const fsckRun = await cli(['card', 'fsck', path, '--key', key, '--json']);
       expect(fsckRun.code, fsckRun.stdout.toString()).toBe(0);
       expect((await ok(['card', 'get', path, '--key', key, 'a'])).stdout.equals(a)).toBe(true);
-      expect((await ok(['card', 'get', path, '--key', key, '--zone', 'multimedia', 'm'])).stdout.equals(m)).toBe(true);
+      expect(
+        (await ok(['card', 'get', path, '--key', key, '--zone', 'multimedia', 'm'])).stdout.equals(
+          m,
+        ),
+      ).toBe(true);
       // The replaced file is wholly the old one or wholly the new one.
       const big = (await ok(['card', 'get', path, '--key', key, 'big'])).stdout;
       expect([sha(current), sha(next)]).toContain(sha(big));
       // And the interrupted put resumes from its checkpoint (or restarts) to the new contents.
-      const again = await ok([...(viaStdin ? fromStdin(i) : fromFile(i)), '--resume'], viaStdin ? next : undefined);
+      const again = await ok(
+        [...(viaStdin ? fromStdin(i) : fromFile(i)), '--resume'],
+        viaStdin ? next : undefined,
+      );
       if (again.stderr.includes('resuming')) resumed++;
       current = next;
       expect(sha((await ok(['card', 'get', path, '--key', key, 'big'])).stdout)).toBe(sha(next));
     }
     expect(interrupted).toBeGreaterThanOrEqual(3);
     expect(resumed).toBeGreaterThanOrEqual(1);
-    const final = JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString());
+    const final = JSON.parse(
+      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
+    );
     expect(final.pending).toEqual([]);
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
   }, 90_000);
 });
 
 describe('simvault card with --sim STATE', () => {
-  it('takes a bound card\'s keys from the SIM, anchors generations there, and reports a rolled-back image', async () => {
+  it("takes a bound card's keys from the SIM, anchors generations there, and reports a rolled-back image", async () => {
     const { personalizeSim, storeBinding } = await import('../../src/sim/index.js');
     const { createSimStateFile } = await import('../../src/node/sim-state-file.js');
     const simPath = join(dir, `sim-${Math.random().toString(36).slice(2)}.json`);
@@ -467,7 +740,19 @@ describe('simvault card with --sim STATE', () => {
     storeBinding(state, Buffer.from(cid, 'hex'), []);
     await createSimStateFile(simPath, state);
     const path = join(dir, `sim-card-${Math.random().toString(36).slice(2)}.img`);
-    await ok(['card', 'create', path, '--size', '4M', '--sim', simPath, '--cid', cid, '--fill', 'zero']);
+    await ok([
+      'card',
+      'create',
+      path,
+      '--size',
+      '4M',
+      '--sim',
+      simPath,
+      '--cid',
+      cid,
+      '--fill',
+      'zero',
+    ]);
     const before = readFileSync(path);
     const src = join(dir, 'sim-src.bin');
     writeFileSync(src, randomBytes(50_000));
@@ -481,7 +766,10 @@ describe('simvault card with --sim STATE', () => {
     expect(r.stderr).toContain('CARD_ROLLED_BACK');
     // A card the SIM is not bound to gets no keys.
     const other = join(dir, `sim-other-${Math.random().toString(36).slice(2)}.img`);
-    const refused = await fails(['card', 'create', other, '--size', '4M', '--sim', simPath, '--cid', 'random'], 1);
+    const refused = await fails(
+      ['card', 'create', other, '--size', '4M', '--sim', simPath, '--cid', 'random'],
+      1,
+    );
     expect(refused.stderr).toContain('CARD_WRONG_SIM');
     await fails(['card', 'ls', path, '--sim', simPath, '--key', 'x'], 2);
   });

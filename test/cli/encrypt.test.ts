@@ -2,7 +2,14 @@
 // processes joined by a shell pipe for a large file.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,20 +94,30 @@ describe('simvault as processes through pipes', () => {
     const big = join(dir, 'big.bin');
     const chunk = randomBytes(1 << 20);
     const buf = Buffer.alloc(64 << 20);
-    for (let off = 0; off < buf.length; off += chunk.length) chunk.copy(buf, off), (chunk[0]! += 1);
+    for (let off = 0; off < buf.length; off += chunk.length)
+      (chunk.copy(buf, off), (chunk[0]! += 1));
     writeFileSync(big, buf);
     const main = join(process.cwd(), 'src/cli/main.ts');
     const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
     const out = execFileSync(
       'bash',
-      ['-o', 'pipefail', '-c', `"${tsx}" "${main}" encrypt --key "${keyPath}" < "${big}" | "${tsx}" "${main}" decrypt --key "${keyPath}" - | sha256sum`],
+      [
+        '-o',
+        'pipefail',
+        '-c',
+        `"${tsx}" "${main}" encrypt --key "${keyPath}" < "${big}" | "${tsx}" "${main}" decrypt --key "${keyPath}" - | sha256sum`,
+      ],
       { encoding: 'utf8', maxBuffer: 1 << 20 },
     );
     expect(out.split(' ')[0]).toBe(createHash('sha256').update(buf).digest('hex'));
   });
 
   it('exit status 2 and usage on stderr for a bad command line', () => {
-    const r = spawnSync(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'decrypt', '--key'], { encoding: 'utf8' });
+    const r = spawnSync(
+      join(process.cwd(), 'node_modules/.bin/tsx'),
+      ['src/cli/main.ts', 'decrypt', '--key'],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("Try 'simvault --help'");
     expect(r.stdout).toBe('');

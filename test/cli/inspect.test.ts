@@ -6,7 +6,10 @@ import { cli } from '../helpers/cli.js';
 import { fromHex } from '../../src/bytes.js';
 import { INSPECT_KINDS, renderTree } from '../../src/cli/commands/inspect.js';
 
-async function inspect(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+async function inspect(
+  args: string[],
+  stdin = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const r = await cli(['inspect', ...args], new TextEncoder().encode(stdin));
   return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }
@@ -43,21 +46,35 @@ describe('simvault inspect', () => {
     const r = await inspect(['apdu', '--json', '80', 'c2', '00', '00', '09', 'd30782020181900102']);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { value: Record<string, unknown> };
-    expect(doc.value).toMatchObject({ instruction: 'ENVELOPE', case: 3, envelope: { kind: 'menuSelection', itemId: 2 } });
+    expect(doc.value).toMatchObject({
+      instruction: 'ENVELOPE',
+      case: 3,
+      envelope: { kind: 'menuSelection', itemId: 2 },
+    });
   });
   it('draws nested lists with dashes', async () => {
     const r = await inspect(['tlv', '6f0e8405a000000087a5055003414243']);
-    expect(r.stdout.split('\n').slice(0, 5)).toEqual(['tlv', '  - tag: 6f', '    constructed: true', '    length: 14', '    children:']);
+    expect(r.stdout.split('\n').slice(0, 5)).toEqual([
+      'tlv',
+      '  - tag: 6f',
+      '    constructed: true',
+      '    length: 14',
+      '    children:',
+    ]);
     expect(renderTree({ a: [], b: {}, c: '' })).toEqual(['a: []', 'b: {}', 'c: ""']);
   });
   it('bad bytes: the ProtocolError on stderr, exit 1', async () => {
     const r = await inspect(['cid', '035344535530314780401c751300637f']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('simvault: PROTOCOL_BAD_CHECKSUM: CID.CRC at offset 15: CRC7 is 0x3f, expected 0x3e\n');
+    expect(r.stderr).toBe(
+      'simvault: PROTOCOL_BAD_CHECKSUM: CID.CRC at offset 15: CRC7 is 0x3f, expected 0x3e\n',
+    );
     const t = await inspect(['stk', 'd0058103012500']);
     expect(t.code).toBe(1);
-    expect(t.stderr).toMatch(/^simvault: PROTOCOL_MISSING_FIELD: ProactiveCommand\.deviceIdentities at offset 7: /);
+    expect(t.stderr).toMatch(
+      /^simvault: PROTOCOL_MISSING_FIELD: ProactiveCommand\.deviceIdentities at offset 7: /,
+    );
     const apdu = await inspect(['apdu', '00a4040005a000']);
     expect(apdu.stderr).toMatch(/^simvault: PROTOCOL_BAD_LENGTH: CommandAPDU\.Lc at offset 4: /);
   });
@@ -79,13 +96,17 @@ describe('simvault inspect', () => {
 
 describe('docs/protocol-codecs.md examples', () => {
   const doc = readFileSync(new URL('../../docs/protocol-codecs.md', import.meta.url), 'utf8');
-  const examples = [...doc.matchAll(/```hex (\w+)\n([\s\S]*?)```\s*```json\n([\s\S]*?)```/g)].map((m) => ({
-    kind: m[1]!,
-    hex: m[2]!.trim(),
-    json: JSON.parse(m[3]!) as unknown,
-  }));
+  const examples = [...doc.matchAll(/```hex (\w+)\n([\s\S]*?)```\s*```json\n([\s\S]*?)```/g)].map(
+    (m) => ({
+      kind: m[1]!,
+      hex: m[2]!.trim(),
+      json: JSON.parse(m[3]!) as unknown,
+    }),
+  );
   it('has one example per codec at least', () => {
-    expect(new Set(examples.map((e) => e.kind))).toEqual(new Set(['cid', 'apdu', 'response', 'tlv', 'ctlv', 'stk']));
+    expect(new Set(examples.map((e) => e.kind))).toEqual(
+      new Set(['cid', 'apdu', 'response', 'tlv', 'ctlv', 'stk']),
+    );
   });
   for (const ex of examples) {
     it(`${ex.kind} ${ex.hex.slice(0, 24)}…`, async () => {

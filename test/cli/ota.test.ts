@@ -12,15 +12,35 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   stderr.on('data', (d: Buffer) => err.push(d));
   stdin.end();
   const code = await runCli(args, { stdin, stdout, stderr });
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  return {
+    code,
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+  };
 }
 
 // pySim's SJA5 sample keysets (tests/unittests/test_ota.py).
 const AES_KIC = '200102030405060708090a0b0c0d0e0f';
 const AES_KID = '201102030405060708090a0b0c0d0e0f';
 const TDES_KID = '301102030405060708090a0b0c0d0e0f';
-const AES_PACKET = '00281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058';
-const PACK_ARGS = ['--spi', '0619', '--kic', '22', '--kid', '22', '--tar', 'b00011', '--counter', '0', '--kic-key', AES_KIC, '--kid-key', AES_KID];
+const AES_PACKET =
+  '00281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058';
+const PACK_ARGS = [
+  '--spi',
+  '0619',
+  '--kic',
+  '22',
+  '--kid',
+  '22',
+  '--tar',
+  'b00011',
+  '--counter',
+  '0',
+  '--kic-key',
+  AES_KIC,
+  '--kid-key',
+  AES_KID,
+];
 
 describe('simvault ota pack', () => {
   it('prints the known AES packet', async () => {
@@ -29,7 +49,9 @@ describe('simvault ota pack', () => {
   });
 
   it('--udh prefixes 02 70 00; --cc-length 4 shortens the CMAC', async () => {
-    expect((await run(['ota', 'pack', ...PACK_ARGS, '--udh', '00a40004023f00'])).stdout).toBe(`027000${AES_PACKET}\n`);
+    expect((await run(['ota', 'pack', ...PACK_ARGS, '--udh', '00a40004023f00'])).stdout).toBe(
+      `027000${AES_PACKET}\n`,
+    );
     const short = await run(['ota', 'pack', ...PACK_ARGS, '--cc-length', '4', '00a40004023f00']);
     expect(short.code).toBe(0);
     expect(short.stdout.slice(4, 6)).toBe('11'); // CHL = 13 + 4
@@ -48,7 +70,16 @@ describe('simvault ota pack', () => {
     const r = await run(['ota', 'pack', ...PACK_ARGS.slice(0, 10), '--kid-key', AES_KID, '00']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/INVALID_ARGUMENT/);
-    const bad = await run(['ota', 'pack', ...PACK_ARGS.slice(0, 10), '--kic-key', 'aabb', '--kid-key', AES_KID, '00']);
+    const bad = await run([
+      'ota',
+      'pack',
+      ...PACK_ARGS.slice(0, 10),
+      '--kic-key',
+      'aabb',
+      '--kid-key',
+      AES_KID,
+      '00',
+    ]);
     expect(bad.stderr).toMatch(/CRYPTO_BAD_KEY/);
   });
 
@@ -61,7 +92,15 @@ describe('simvault ota pack', () => {
 
 describe('simvault ota unpack', () => {
   it('opens a command packet with its UDH and prints JSON', async () => {
-    const r = await run(['ota', 'unpack', '--kic-key', AES_KIC, '--kid-key', AES_KID, `027000${AES_PACKET}`]);
+    const r = await run([
+      'ota',
+      'unpack',
+      '--kic-key',
+      AES_KIC,
+      '--kid-key',
+      AES_KID,
+      `027000${AES_PACKET}`,
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({
@@ -69,7 +108,14 @@ describe('simvault ota unpack', () => {
       udh: true,
       cpl: 40,
       chl: 21,
-      spi: { hex: '0619', counter: 'none', ciphered: true, integrity: 'cc', porRequest: 'always', porCiphered: true },
+      spi: {
+        hex: '0619',
+        counter: 'none',
+        ciphered: true,
+        integrity: 'cc',
+        porRequest: 'always',
+        porCiphered: true,
+      },
       kic: { hex: '22', keyVersion: 2, algorithm: 'aes' },
       kid: { hex: '22', keyVersion: 2, algorithm: 'aes' },
       tar: 'b00011',
@@ -81,7 +127,19 @@ describe('simvault ota unpack', () => {
   });
 
   it('opens a response with the command SPI/KIc/KID', async () => {
-    const r = await run(['ota', 'unpack', '--kid-key', TDES_KID, '--spi', '0609', '--kic', '35', '--kid', '35', '027100001612b0001100000000000000b5bcd6353a421fae016132']);
+    const r = await run([
+      'ota',
+      'unpack',
+      '--kid-key',
+      TDES_KID,
+      '--spi',
+      '0609',
+      '--kic',
+      '35',
+      '--kid',
+      '35',
+      '027100001612b0001100000000000000b5bcd6353a421fae016132',
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       kind: 'response',
@@ -103,22 +161,80 @@ describe('simvault ota unpack', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/PROTOCOL_BAD_CHECKSUM/);
-    const wrong = await run(['ota', 'unpack', '--kic-key', AES_KIC, '--kid-key', AES_KIC, AES_PACKET]);
+    const wrong = await run([
+      'ota',
+      'unpack',
+      '--kic-key',
+      AES_KIC,
+      '--kid-key',
+      AES_KIC,
+      AES_PACKET,
+    ]);
     expect(wrong.stderr).toMatch(/PROTOCOL_BAD_CHECKSUM/);
   });
 
   it('enforces --last-counter', async () => {
-    const pack = await run(['ota', 'pack', '--spi', '1201', '--kic', '00', '--kid', '12', '--tar', 'b00011', '--counter', '7', '--kid-key', AES_KID, 'aa']);
+    const pack = await run([
+      'ota',
+      'pack',
+      '--spi',
+      '1201',
+      '--kic',
+      '00',
+      '--kid',
+      '12',
+      '--tar',
+      'b00011',
+      '--counter',
+      '7',
+      '--kid-key',
+      AES_KID,
+      'aa',
+    ]);
     const packet = pack.stdout.trim();
-    expect((await run(['ota', 'unpack', '--kid-key', AES_KID, '--last-counter', '6', packet])).code).toBe(0);
-    const replay = await run(['ota', 'unpack', '--kid-key', AES_KID, '--last-counter', '7', packet]);
+    expect(
+      (await run(['ota', 'unpack', '--kid-key', AES_KID, '--last-counter', '6', packet])).code,
+    ).toBe(0);
+    const replay = await run([
+      'ota',
+      'unpack',
+      '--kid-key',
+      AES_KID,
+      '--last-counter',
+      '7',
+      packet,
+    ]);
     expect(replay.code).toBe(1);
     expect(replay.stderr).toMatch(/PROTOCOL_REPLAY/);
   });
 
   it('needs the command SPI/KIc/KID for a response, and refuses them for a command', async () => {
-    expect((await run(['ota', 'unpack', '--kid-key', TDES_KID, '027100001612b0001100000000000000b5bcd6353a421fae016132'])).code).toBe(2);
-    expect((await run(['ota', 'unpack', '--spi', '0619', '--kic-key', AES_KIC, '--kid-key', AES_KID, AES_PACKET])).code).toBe(2);
+    expect(
+      (
+        await run([
+          'ota',
+          'unpack',
+          '--kid-key',
+          TDES_KID,
+          '027100001612b0001100000000000000b5bcd6353a421fae016132',
+        ])
+      ).code,
+    ).toBe(2);
+    expect(
+      (
+        await run([
+          'ota',
+          'unpack',
+          '--spi',
+          '0619',
+          '--kic-key',
+          AES_KIC,
+          '--kid-key',
+          AES_KID,
+          AES_PACKET,
+        ])
+      ).code,
+    ).toBe(2);
     expect((await run(['ota', 'unpack'])).code).toBe(2);
   });
 });

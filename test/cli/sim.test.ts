@@ -25,10 +25,25 @@ const CID = '03534453553031478000000001016300';
 describe('simvault sim', () => {
   it('create prints the OTA keys once and refuses to overwrite', async () => {
     const path = join(dir, 'sim.json');
-    const r = await cli(['sim', 'create', path, '--threshold-cards', '2', '--policy', 'lru', '--iccid', '89860012345678901234', '--json']);
+    const r = await cli([
+      'sim',
+      'create',
+      path,
+      '--threshold-cards',
+      '2',
+      '--policy',
+      'lru',
+      '--iccid',
+      '89860012345678901234',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const ota = JSON.parse(r.stdout.toString());
-    expect(ota).toMatchObject({ iccid: '89860012345678901234', tar: 'b00010', keysets: [{ version: 1, algorithm: 'aes' }] });
+    expect(ota).toMatchObject({
+      iccid: '89860012345678901234',
+      tar: 'b00010',
+      keysets: [{ version: 1, algorithm: 'aes' }],
+    });
     const state = await loadSimState(path);
     expect(state.threshold).toEqual({ policy: 'lru', unbindRule: 'mask', maxCards: 2 });
     expect(toHex(state.keysets[0]!.kic)).toBe(ota.keysets[0].kic);
@@ -43,7 +58,9 @@ describe('simvault sim', () => {
 
   it('rejects bad options with usage errors', async () => {
     expect((await cli(['sim', 'create', join(dir, 'x.json'), '--policy', 'random'])).code).toBe(2);
-    expect((await cli(['sim', 'create', join(dir, 'x.json'), '--threshold-cards', '0'])).code).toBe(2);
+    expect((await cli(['sim', 'create', join(dir, 'x.json'), '--threshold-cards', '0'])).code).toBe(
+      2,
+    );
     expect((await cli(['sim', 'apdu', join(dir, 'x.json')])).code).toBe(2);
     expect((await cli(['sim', 'apdu', join(dir, 'x.json'), 'zz'])).code).toBe(2);
   });
@@ -82,33 +99,82 @@ describe('simvault sim', () => {
       type: 'stkListUpdate',
       transactionId: 7,
       listVersion: 1,
-      cards: [{ cid: fromHex(CID), applications: [{ aid: fromHex('a0000000871001'), name: '手机电视', zone: 'multimedia', state: 'active' }] }],
+      cards: [
+        {
+          cid: fromHex(CID),
+          applications: [
+            {
+              aid: fromHex('a0000000871001'),
+              name: '手机电视',
+              zone: 'multimedia',
+              state: 'active',
+            },
+          ],
+        },
+      ],
     });
     // The OTA server side: SPI 1609 = counter must be higher, ciphered, CC; PoR always with a CC
     // in the DELIVER-REPORT.
-    const packed = await cli(['ota', 'pack', '--spi', '1609', '--kic', '12', '--kid', '12', '--tar', ota.tar, '--counter', '1', '--kic-key', ks.kic, '--kid-key', ks.kid, toHex(message)]);
+    const packed = await cli([
+      'ota',
+      'pack',
+      '--spi',
+      '1609',
+      '--kic',
+      '12',
+      '--kid',
+      '12',
+      '--tar',
+      ota.tar,
+      '--counter',
+      '1',
+      '--kic-key',
+      ks.kic,
+      '--kid-key',
+      ks.kid,
+      toHex(message),
+    ]);
     expect(packed.code).toBe(0);
-    const envelopes = (await cli(['sim', 'envelope', packed.stdout.toString().trim()])).stdout.toString().trim().split('\n');
+    const envelopes = (await cli(['sim', 'envelope', packed.stdout.toString().trim()])).stdout
+      .toString()
+      .trim()
+      .split('\n');
     expect(envelopes).toHaveLength(1);
     const sent = await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json']);
     const results = JSON.parse(sent.stdout.toString());
     expect(results[1].sw.startsWith('91')).toBe(true);
     const state = await loadSimState(path);
-    const por = openResponsePacket(fromHex(results[1].data), otaKeysOfState(state), { spi: decodeSpi(fromHex('1609')), kic: 0x12, kid: 0x12, counter: 1 });
+    const por = openResponsePacket(fromHex(results[1].data), otaKeysOfState(state), {
+      spi: decodeSpi(fromHex('1609')),
+      kic: 0x12,
+      kid: 0x12,
+      counter: 1,
+    });
     expect(por.status).toBe('ok');
     expect(toHex(por.data)).toBe('019000');
     expect(state.listVersion).toBe(1);
     expect(state.mtCounters[1]).toBe(1);
     // Replaying the same packet is refused: 6200 with a counter-low PoR, nothing changes.
-    const replay = JSON.parse((await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json'])).stdout.toString());
+    const replay = JSON.parse(
+      (await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json'])).stdout.toString(),
+    );
     expect(replay[1].sw).toBe('6200');
     expect(replay[1].name).toContain('refused');
-    expect(openResponsePacket(fromHex(replay[1].data), otaKeysOfState(state), { spi: decodeSpi(fromHex('1609')), kic: 0x12, kid: 0x12 }).status).toBe('counter-low');
+    expect(
+      openResponsePacket(fromHex(replay[1].data), otaKeysOfState(state), {
+        spi: decodeSpi(fromHex('1609')),
+        kic: 0x12,
+        kid: 0x12,
+      }).status,
+    ).toBe('counter-low');
     const menu = await cli(['sim', 'menu', path]);
     expect(menu.stdout.toString()).toContain('手机电视');
     expect(menu.stdout.toString()).toContain('Card 00000001');
     const json = JSON.parse((await cli(['sim', 'menu', path, '--json'])).stdout.toString());
-    expect(json.pages[0].map((i: { text: string }) => i.text)).toEqual(['手机电视', 'Card 00000001']);
+    expect(json.pages[0].map((i: { text: string }) => i.text)).toEqual([
+      '手机电视',
+      'Card 00000001',
+    ]);
     expect(JSON.parse(await readFile(path, 'utf8')).listVersion).toBe(1);
   });
 

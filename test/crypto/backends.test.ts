@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
-import { availableBackends, encrypt, getBackend, SUITES, type AeadName, type SuiteName } from '../../src/crypto/index.js';
+import {
+  availableBackends,
+  encrypt,
+  getBackend,
+  SUITES,
+  type AeadName,
+  type SuiteName,
+} from '../../src/crypto/index.js';
 import { SimvaultError } from '../../src/errors.js';
 
 interface AeadVector {
@@ -25,7 +32,8 @@ interface AeadGroup {
 }
 
 function load(file: string): AeadGroup[] {
-  return JSON.parse(readFileSync(new URL(`../vectors/${file}`, import.meta.url), 'utf8')).testGroups;
+  return JSON.parse(readFileSync(new URL(`../vectors/${file}`, import.meta.url), 'utf8'))
+    .testGroups;
 }
 
 const SETS: Array<[string, (keySize: number) => AeadName]> = [
@@ -36,8 +44,10 @@ const SETS: Array<[string, (keySize: number) => AeadName]> = [
 for (const name of availableBackends()) {
   describe(`backend ${name}: Wycheproof AEAD`, () => {
     for (const [file, aeadFor] of SETS) {
-      const groups = load(file).filter((g) => g.ivSize === 96 && g.tagSize === 128 && (g.keySize === 128 || g.keySize === 256));
-      it(`${file}`, async () => {
+      const groups = load(file).filter(
+        (g) => g.ivSize === 96 && g.tagSize === 128 && (g.keySize === 128 || g.keySize === 256),
+      );
+      it(file, async () => {
         let checked = 0;
         for (const g of groups) {
           const aead = aeadFor(g.keySize);

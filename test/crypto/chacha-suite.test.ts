@@ -8,11 +8,18 @@ import { fromHex, toHex } from '../../src/bytes.js';
 import { encrypt } from '../../src/crypto/index.js';
 
 function independentEncrypt(key: Buffer, salt: Buffer, context: Buffer, msg: Buffer): Buffer {
-  const info = Buffer.concat([Buffer.from('c2sp.org/chunked-encryption@v1+AEAD_CHACHA20_POLY1305'), Buffer.from([0]), salt, context]);
+  const info = Buffer.concat([
+    Buffer.from('c2sp.org/chunked-encryption@v1+AEAD_CHACHA20_POLY1305'),
+    Buffer.from([0]),
+    salt,
+    context,
+  ]);
   let okm = Buffer.alloc(0);
   let t = Buffer.alloc(0);
   for (let i = 1; okm.length < 32 + 12 + 32; i++) {
-    t = createHmac('sha512', key).update(Buffer.concat([t, info, Buffer.from([i])])).digest();
+    t = createHmac('sha512', key)
+      .update(Buffer.concat([t, info, Buffer.from([i])]))
+      .digest();
     okm = Buffer.concat([okm, t]);
   }
   const aeadKey = okm.subarray(0, 32);
@@ -37,7 +44,11 @@ describe('cobblestone-chacha20poly1305', () => {
     const context = Buffer.from('simvault test');
     for (const n of [0, 1, 16383, 16384, 16385, 40000]) {
       const msg = Buffer.alloc(n, 0x61);
-      const ours = await encrypt(key, msg, { suite: 'cobblestone-chacha20poly1305', salt, context });
+      const ours = await encrypt(key, msg, {
+        suite: 'cobblestone-chacha20poly1305',
+        salt,
+        context,
+      });
       expect(toHex(ours)).toBe(independentEncrypt(key, salt, context, msg).toString('hex'));
     }
   });

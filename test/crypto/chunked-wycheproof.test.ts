@@ -12,7 +12,6 @@ import {
   decrypt,
   encrypt,
   RandomAccessDecryptor,
-  type BackendName,
   type SuiteName,
 } from '../../src/crypto/index.js';
 import { fromHex } from '../../src/bytes.js';
@@ -53,7 +52,10 @@ async function expectTyped(p: Promise<unknown>): Promise<SimvaultError> {
 }
 
 // Feed the ciphertext in uneven pieces, collecting what is released before the error.
-async function pushDecrypt(dec: ChunkDecryptor, ct: Uint8Array): Promise<{ out: Uint8Array; error: unknown }> {
+async function pushDecrypt(
+  dec: ChunkDecryptor,
+  ct: Uint8Array,
+): Promise<{ out: Uint8Array; error: unknown }> {
   const parts: Uint8Array[] = [];
   const sizes = [1, 55, 7, 16399, 16400, 16401, 3000];
   let off = 0;
@@ -73,7 +75,7 @@ async function pushDecrypt(dec: ChunkDecryptor, ct: Uint8Array): Promise<{ out: 
 
 for (const [suite, file] of FILES) {
   const vectors = load(file);
-  for (const backend of availableBackends() as BackendName[]) {
+  for (const backend of availableBackends()) {
     describe(`${suite} Wycheproof on ${backend}`, () => {
       for (const v of vectors) {
         const name = `#${v.tcId} ${v.comment} [${v.flags.join(',')}]`;
@@ -81,12 +83,14 @@ for (const [suite, file] of FILES) {
         const context = fromHex(v.ctx);
         const opts = { suite, backend, context };
 
-        it(`${name}`, async () => {
+        it(name, async () => {
           const ct = unzlibSync(fromHex(v.ct));
           if (v.flags.includes('InvalidKeySize')) {
             expect((await expectTyped(decrypt(key, ct, opts))).code).toBe('CRYPTO_BAD_KEY');
             expect(() => ChunkDecryptor.create(key, opts)).toThrow(SimvaultError);
-            expect((await expectTyped(RandomAccessDecryptor.open(key, bytesSource(ct), opts))).code).toBe('CRYPTO_BAD_KEY');
+            expect(
+              (await expectTyped(RandomAccessDecryptor.open(key, bytesSource(ct), opts))).code,
+            ).toBe('CRYPTO_BAD_KEY');
             return;
           }
 
@@ -118,7 +122,9 @@ for (const [suite, file] of FILES) {
           }
 
           // WHATWG stream.
-          const { out: got, error: streamed } = await drain(pieces(ct, 5000).pipeThrough(createDecryptStream(key, opts)));
+          const { out: got, error: streamed } = await drain(
+            pieces(ct, 5000).pipeThrough(createDecryptStream(key, opts)),
+          );
           if (v.result === 'valid') {
             expect(streamed).toBeUndefined();
             expect(sha512(got)).toBe(v.msgSha512);

@@ -30,7 +30,15 @@ const msgOf = (n: number, seed = 0) => new Uint8Array(n).map((_, i) => (i * 7 + 
 
 describe('lengths', () => {
   it('ciphertextLength and plaintextLength are inverse on every chunk boundary neighbourhood', () => {
-    for (const n of [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE, 2 ** 40 + 5]) {
+    for (const n of [
+      0,
+      1,
+      CHUNK_SIZE - 1,
+      CHUNK_SIZE,
+      CHUNK_SIZE + 1,
+      3 * CHUNK_SIZE,
+      2 ** 40 + 5,
+    ]) {
       expect(plaintextLength(ciphertextLength(n))).toBe(n);
     }
     expect(ciphertextLength(0)).toBe(72);
@@ -92,20 +100,31 @@ describe('round trips', () => {
 
   it('WHATWG streams round-trip and random access reads any range', async () => {
     const msg = msgOf(5 * CHUNK_SIZE + 123);
-    const piped = pieces(msg).pipeThrough(createEncryptStream(key32)).pipeThrough(createDecryptStream(key32));
+    const piped = pieces(msg)
+      .pipeThrough(createEncryptStream(key32))
+      .pipeThrough(createDecryptStream(key32));
     const { out, error } = await drain(piped);
     expect(error).toBeUndefined();
     expect(out.equals(msg)).toBe(true);
 
     const ct = await encrypt(key32, msg);
     const reads: number[] = [];
-    const source = { size: ct.length, read: (o: number, n: number) => (reads.push(o), ct.subarray(o, o + n)) };
+    const source = {
+      size: ct.length,
+      read: (o: number, n: number) => (reads.push(o), ct.subarray(o, o + n)),
+    };
     const r = await RandomAccessDecryptor.open(key32, source);
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: msg.length }), fc.integer({ min: 0, max: msg.length }), async (a, b) => {
-        const [s, e] = a <= b ? [a, b] : [b, a];
-        expect(Buffer.from(await r.read(s, e)).equals(Buffer.from(msg.subarray(s, e)))).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: msg.length }),
+        fc.integer({ min: 0, max: msg.length }),
+        async (a, b) => {
+          const [s, e] = a <= b ? [a, b] : [b, a];
+          expect(Buffer.from(await r.read(s, e)).equals(Buffer.from(msg.subarray(s, e)))).toBe(
+            true,
+          );
+        },
+      ),
       { numRuns: 60 },
     );
     // A range inside one chunk touches only that chunk.
@@ -125,7 +144,8 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
     const dec = ChunkDecryptor.create(key32);
     const parts: Uint8Array[] = [];
     try {
-      for (let off = 0; off < data.length; off += 5000) parts.push(...(await dec.update(data.subarray(off, off + 5000))));
+      for (let off = 0; off < data.length; off += 5000)
+        parts.push(...(await dec.update(data.subarray(off, off + 5000))));
       parts.push(await dec.final());
       return { out: Buffer.concat(parts), code: undefined as ErrorCode | undefined };
     } catch (e) {
@@ -160,13 +180,21 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
 
   it('truncation at and inside a chunk boundary', async () => {
     await ready;
-    for (const cut of [HEADER_LENGTH, HEADER_LENGTH + SEALED, HEADER_LENGTH + 2 * SEALED, HEADER_LENGTH + SEALED + 100, ct.length - 1]) {
+    for (const cut of [
+      HEADER_LENGTH,
+      HEADER_LENGTH + SEALED,
+      HEADER_LENGTH + 2 * SEALED,
+      HEADER_LENGTH + SEALED + 100,
+      ct.length - 1,
+    ]) {
       const { out, code } = await pushAll(ct.subarray(0, cut));
       expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(code);
       expect(out.equals(Buffer.from(msg.subarray(0, out.length)))).toBe(true);
       // Cutting inside the final chunk leaves a length that is valid for a shorter message: it
       // fails authentication instead of the length check.
-      expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(await errorCodeOf(decrypt(key32, ct.subarray(0, cut))));
+      expect(['CRYPTO_TRUNCATED', 'CRYPTO_AUTH_FAILED']).toContain(
+        await errorCodeOf(decrypt(key32, ct.subarray(0, cut))),
+      );
     }
   });
 
@@ -181,7 +209,10 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
 
     const other = await encrypt(key32, msgOf(msg.length, 99));
     const spliced = ct.slice();
-    spliced.set(other.subarray(HEADER_LENGTH + SEALED, HEADER_LENGTH + 2 * SEALED), HEADER_LENGTH + SEALED);
+    spliced.set(
+      other.subarray(HEADER_LENGTH + SEALED, HEADER_LENGTH + 2 * SEALED),
+      HEADER_LENGTH + SEALED,
+    );
     const r2 = await pushAll(spliced);
     expect(r2.code).toBe('CRYPTO_AUTH_FAILED');
     expect(r2.out.length).toBe(CHUNK_SIZE);
@@ -191,9 +222,15 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
     await ready;
     const wrongKey = new Uint8Array(32).fill(2);
     expect(await errorCodeOf(decrypt(wrongKey, ct))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await errorCodeOf(decrypt(key32, ct, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await errorCodeOf(RandomAccessDecryptor.open(wrongKey, bytesSource(ct)))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await errorCodeOf(decrypt(key32, ct, { suite: 'cobblestone-chacha20poly1305' }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(decrypt(key32, ct, { context: new Uint8Array([1]) }))).toBe(
+      'CRYPTO_COMMITMENT_MISMATCH',
+    );
+    expect(await errorCodeOf(RandomAccessDecryptor.open(wrongKey, bytesSource(ct)))).toBe(
+      'CRYPTO_COMMITMENT_MISMATCH',
+    );
+    expect(await errorCodeOf(decrypt(key32, ct, { suite: 'cobblestone-chacha20poly1305' }))).toBe(
+      'CRYPTO_COMMITMENT_MISMATCH',
+    );
     expect(await errorCodeOf(decrypt(new Uint8Array(16), ct))).toBe('CRYPTO_BAD_KEY');
   });
 
@@ -218,7 +255,9 @@ describe('abort', () => {
         c.enqueue(new Uint8Array(CHUNK_SIZE));
       },
     });
-    const { error } = await drain(source.pipeThrough(createEncryptStream(key32, { signal: ac.signal })));
+    const { error } = await drain(
+      source.pipeThrough(createEncryptStream(key32, { signal: ac.signal })),
+    );
     expect((error as SimvaultError).code).toBe('ABORTED');
   });
 

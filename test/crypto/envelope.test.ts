@@ -29,10 +29,16 @@ describe('envelope', () => {
           const msg = new Uint8Array(length).map((_, i) => (i % 251 < 100 ? 0 : i & 0xff));
           const sealed = await sealEnvelope(fileKey, msg, { suite, compress });
           expect(parseEnvelopeHeader(sealed)).toEqual({ version: 1, suite, compressed: compress });
-          const streamed = await collect(pieces(msg, split).pipeThrough(createSealStream(fileKey, { suite, compress })));
+          const streamed = await collect(
+            pieces(msg, split).pipeThrough(createSealStream(fileKey, { suite, compress })),
+          );
           expect(parseEnvelopeHeader(streamed).compressed).toBe(compress);
-          expect(Buffer.from(await openEnvelope(fileKey, streamed)).equals(Buffer.from(msg))).toBe(true);
-          const opened = await collect(pieces(sealed, split).pipeThrough(createOpenStream(fileKey)));
+          expect(Buffer.from(await openEnvelope(fileKey, streamed)).equals(Buffer.from(msg))).toBe(
+            true,
+          );
+          const opened = await collect(
+            pieces(sealed, split).pipeThrough(createOpenStream(fileKey)),
+          );
           expect(Buffer.from(opened).equals(Buffer.from(msg))).toBe(true);
         },
       ),
@@ -48,7 +54,9 @@ describe('envelope', () => {
 
   it('a changed header byte, foreign bytes, a wrong key or context are typed errors', async () => {
     const sealed = await sealEnvelope(fileKey, new Uint8Array(1000).fill(1), { compress: true });
-    expect(await errorCodeOf(openEnvelope(fileKey, new Uint8Array([1, 2, 3])))).toBe('CRYPTO_BAD_ENVELOPE');
+    expect(await errorCodeOf(openEnvelope(fileKey, new Uint8Array([1, 2, 3])))).toBe(
+      'CRYPTO_BAD_ENVELOPE',
+    );
     const badMagic = sealed.slice();
     badMagic[0] = 0;
     expect(await errorCodeOf(openEnvelope(fileKey, badMagic))).toBe('CRYPTO_BAD_ENVELOPE');
@@ -59,14 +67,22 @@ describe('envelope', () => {
     const otherSuite = sealed.slice();
     otherSuite[5] = SUITES['cobblestone-chacha20poly1305'].id;
     expect(await errorCodeOf(openEnvelope(fileKey, otherSuite))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await errorCodeOf(openEnvelope(new Uint8Array(32), sealed))).toBe('CRYPTO_COMMITMENT_MISMATCH');
-    expect(await errorCodeOf(openEnvelope(fileKey, sealed, { context: new Uint8Array([1]) }))).toBe('CRYPTO_COMMITMENT_MISMATCH');
+    expect(await errorCodeOf(openEnvelope(new Uint8Array(32), sealed))).toBe(
+      'CRYPTO_COMMITMENT_MISMATCH',
+    );
+    expect(await errorCodeOf(openEnvelope(fileKey, sealed, { context: new Uint8Array([1]) }))).toBe(
+      'CRYPTO_COMMITMENT_MISMATCH',
+    );
     const body = sealed.slice();
     body[ENVELOPE_HEADER_LENGTH + 60]! ^= 1;
     expect(await errorCodeOf(openEnvelope(fileKey, body))).toBe('CRYPTO_AUTH_FAILED');
-    expect(await errorCodeOf(collect(pieces(body, 100).pipeThrough(createOpenStream(fileKey))))).toBe('CRYPTO_AUTH_FAILED');
-    expect(await errorCodeOf(collect(pieces(sealed.subarray(0, 5), 100).pipeThrough(createOpenStream(fileKey))))).toBe(
-      'CRYPTO_BAD_ENVELOPE',
-    );
+    expect(
+      await errorCodeOf(collect(pieces(body, 100).pipeThrough(createOpenStream(fileKey)))),
+    ).toBe('CRYPTO_AUTH_FAILED');
+    expect(
+      await errorCodeOf(
+        collect(pieces(sealed.subarray(0, 5), 100).pipeThrough(createOpenStream(fileKey))),
+      ),
+    ).toBe('CRYPTO_BAD_ENVELOPE');
   });
 });

@@ -24,9 +24,16 @@ import { SimvaultError } from '../../src/errors.js';
 const BINDING = fromHex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 const CID = fromHex('03534453443038478012345678014b7d');
 
-function independent(parent: Uint8Array, label: string, context: Uint8Array, length: number): string {
+function independent(
+  parent: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number,
+): string {
   const info = Buffer.concat([Buffer.from(`simvault/v1 ${label}`), Buffer.from([0]), context]);
-  return Buffer.from(hkdfSync('sha256', parent, Buffer.from('simvault/v1 key hierarchy'), info, length)).toString('hex');
+  return Buffer.from(
+    hkdfSync('sha256', parent, Buffer.from('simvault/v1 key hierarchy'), info, length),
+  ).toString('hex');
 }
 
 function docVectors(): Map<string, string> {
@@ -48,7 +55,9 @@ describe('key hierarchy vectors (docs/key-hierarchy.md)', () => {
     expect(toHex(card)).toBe(rows.get('card key'));
     expect(toHex(card)).toBe(independent(BINDING, 'card', CID.subarray(0, 15), 32));
     expect(toHex(keyIdentifier(card))).toBe(rows.get('card key identifier'));
-    expect(rows.get('card key identifier')).toBe(independent(card, 'key-identifier', new Uint8Array(), 16));
+    expect(rows.get('card key identifier')).toBe(
+      independent(card, 'key-identifier', new Uint8Array(), 16),
+    );
   });
 
   for (const zone of ZONES) {
@@ -82,8 +91,9 @@ describe('independence and binding', () => {
       const keys = deriveCardKeys(BINDING, cid);
       seen.add(toHex(keys.cardKeyIdentifier));
       for (const z of ZONES) {
-        const k = keys.zones[z as Zone];
-        for (const v of [k.zoneKey, k.contentKey, k.metadataKey, k.keyIdentifier]) seen.add(toHex(v));
+        const k = keys.zones[z];
+        for (const v of [k.zoneKey, k.contentKey, k.metadataKey, k.keyIdentifier])
+          seen.add(toHex(v));
       }
     }
     expect(seen.size).toBe(2 * (1 + ZONES.length * 4));
@@ -96,7 +106,9 @@ describe('independence and binding', () => {
     const stripped = CID.slice();
     stripped[15] = 0;
     expect(toHex(deriveCardKey(BINDING, stripped))).toBe(toHex(deriveCardKey(BINDING, CID)));
-    expect(toHex(deriveCardKey(BINDING, cardIdentity(CID)))).toBe(toHex(deriveCardKey(BINDING, CID)));
+    expect(toHex(deriveCardKey(BINDING, cardIdentity(CID)))).toBe(
+      toHex(deriveCardKey(BINDING, CID)),
+    );
   });
 
   it('bad inputs are typed errors', () => {
@@ -107,12 +119,15 @@ describe('independence and binding', () => {
 });
 
 describe('HKDF-SHA-256 under the hierarchy: Wycheproof', () => {
-  const json = JSON.parse(readFileSync(new URL('../vectors/hkdf_sha256_test.json', import.meta.url), 'utf8'));
+  const json = JSON.parse(
+    readFileSync(new URL('../vectors/hkdf_sha256_test.json', import.meta.url), 'utf8'),
+  );
   it('every vector', () => {
     let n = 0;
     for (const g of json.testGroups) {
       for (const t of g.tests) {
-        const run = () => toHex(hkdf(sha256, fromHex(t.ikm), fromHex(t.salt), fromHex(t.info), t.size));
+        const run = () =>
+          toHex(hkdf(sha256, fromHex(t.ikm), fromHex(t.salt), fromHex(t.info), t.size));
         if (t.result === 'valid') expect(run(), `tcId ${t.tcId}`).toBe(t.okm);
         else expect(run, `tcId ${t.tcId}`).toThrow();
         n++;

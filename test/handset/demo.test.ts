@@ -7,7 +7,22 @@ describe('simvault demo', () => {
     const r = await cli(['demo', '--size', '256']);
     expect(r.code, r.stderr).toBe(0);
     const out = r.stdout.toString();
-    for (const step of ['[301]', '[302]', '[303]', '[311]', '[501]', '[502]', '[503]', '[504]', '[505]', '[601]', '[606]', '[401]', '[405]']) expect(out).toContain(step);
+    for (const step of [
+      '[301]',
+      '[302]',
+      '[303]',
+      '[311]',
+      '[501]',
+      '[502]',
+      '[503]',
+      '[504]',
+      '[505]',
+      '[601]',
+      '[606]',
+      '[401]',
+      '[405]',
+    ])
+      expect(out).toContain(step);
     expect(out).toContain('[done] end-to-end verified');
     expect(out.trimEnd().split('\n').at(-1)).toMatch(/^end-to-end verified in \d+\.\d s$/);
   });

@@ -21,20 +21,36 @@ describe('handset: the patent flows end to end', () => {
 
     // 301-311
     const inserted = await phone.insertCard();
-    expect(inserted).toMatchObject({ cid: toHex(world.cid), lifecycle: 'active', binding: 'new', formatted: true });
+    expect(inserted).toMatchObject({
+      cid: toHex(world.cid),
+      lifecycle: 'active',
+      binding: 'new',
+      formatted: true,
+    });
     expect(phone.menu).toEqual(['Mobile TV', 'Card 00c0ffee']);
     expect(sim.state.cards).toHaveLength(1);
     expect(sim.state.cards[0]!.bound).toBe(true);
     expect((await op.cardApp.cardInfo(toHex(world.cid))).binding?.iccid).toBe(world.iccid);
     expect(inserted.anchors).toEqual(phone.card!.generations());
     const steps = w.events.map((e) => e.step);
-    for (const s of ['301', '302', '303', '304', '305-307', '309-310', '311']) expect(steps).toContain(s);
+    for (const s of ['301', '302', '303', '304', '305-307', '309-310', '311'])
+      expect(steps).toContain(s);
 
     // 501-505
     const launched = await phone.launch('Mobile TV', { aid: fromHex(world.app.aid) });
-    expect(launched).toMatchObject({ aid: world.app.aid, zone: 'multimedia', file: world.app.aid, size: world.app.bytes.length, intact: true, serverOutcome: 'stored', attempts: 1 });
+    expect(launched).toMatchObject({
+      aid: world.app.aid,
+      zone: 'multimedia',
+      file: world.app.aid,
+      size: world.app.bytes.length,
+      intact: true,
+      serverOutcome: 'stored',
+      attempts: 1,
+    });
     expect(launched.digest).toBe(world.app.sha256);
-    expect(sha(await phone.card!.zone('multimedia').readFile(world.app.aid))).toBe(world.app.sha256);
+    expect(sha(await phone.card!.zone('multimedia').readFile(world.app.aid))).toBe(
+      world.app.sha256,
+    );
     // Encrypted at rest: the plaintext's first 64 bytes appear nowhere on the device.
     const raw = Buffer.from(await w.device.read(0, w.device.size));
     expect(raw.indexOf(Buffer.from(world.app.bytes.subarray(0, 64)))).toBe(-1);
@@ -70,8 +86,12 @@ describe('handset: the patent flows end to end', () => {
     const again = await phone.insertCard();
     expect(again).toMatchObject({ binding: 'new', formatted: false });
     expect(phone.menu).toEqual(['Mobile TV', 'Card 00c0ffee']);
-    expect(new TextDecoder().decode(await phone.card!.zone('user').readFile('notes.txt'))).toBe('kept');
-    expect(sha(await phone.card!.zone('multimedia').readFile(world.app.aid))).toBe(world.app.sha256);
+    expect(new TextDecoder().decode(await phone.card!.zone('user').readFile('notes.txt'))).toBe(
+      'kept',
+    );
+    expect(sha(await phone.card!.zone('multimedia').readFile(world.app.aid))).toBe(
+      world.app.sha256,
+    );
     // A second insertion of a bound card is step 304: nothing is sent.
     const mos = w.requests.filter((r) => r.path.startsWith('/v1/sms/mo')).length;
     expect((await phone.insertCard()).binding).toBe('existing');
@@ -96,7 +116,10 @@ describe('handset: the patent flows end to end', () => {
     const cid = w.world.cid.slice();
     cid[12] = cid[12]! ^ 0xff;
     cid[15] = 0;
-    await expect(w.phone.insertCard({ device: w.device, cid })).rejects.toMatchObject({ code: 'SERVER_UNKNOWN_CARD', status: 404 });
+    await expect(w.phone.insertCard({ device: w.device, cid })).rejects.toMatchObject({
+      code: 'SERVER_UNKNOWN_CARD',
+      status: 404,
+    });
     expect(w.sim.state.pending).toHaveLength(0);
     expect(w.sim.state.cards).toHaveLength(0);
   });
@@ -110,7 +133,10 @@ describe('handset: the patent flows end to end', () => {
 
   it('secure-chip mode: the multimedia zone takes its file keys from the card chip', async () => {
     const chip = new SecureChip(personalizeChip({ pin: '2468' }));
-    w = await makeWorld({ chip: { transport: chip, pin: '2468' }, format: { fill: 'zero', secureChipZones: ['multimedia'] } });
+    w = await makeWorld({
+      chip: { transport: chip, pin: '2468' },
+      format: { fill: 'zero', secureChipZones: ['multimedia'] },
+    });
     await w.phone.insertCard();
     const r = await w.phone.launch('Mobile TV');
     expect(r.intact).toBe(true);
@@ -142,7 +168,9 @@ describe('handset: interrupted downloads', () => {
     expect(gets.map((g) => g.status)).toEqual([200, 206]);
     expect(gets[1]!.headers['range']).toBe(`bytes=${from}-`);
     expect(gets[1]!.headers['if-range']).toBe(`"${w.world.app.sha256}"`);
-    expect(sha(await w.phone.card!.zone('multimedia').readFile(w.world.app.aid))).toBe(w.world.app.sha256);
+    expect(sha(await w.phone.card!.zone('multimedia').readFile(w.world.app.aid))).toBe(
+      w.world.app.sha256,
+    );
     expect(await w.phone.card!.zone('multimedia').pending()).toEqual([]);
   });
 
@@ -150,10 +178,14 @@ describe('handset: interrupted downloads', () => {
     w = await makeWorld({ fileBytes: 300 * 1024, downloadAttempts: 1 });
     w.intercept.fetch = async (input, init) => {
       const res = await fetch(input, init);
-      return new URL(String(input)).pathname.startsWith('/v1/files/') ? cutAfter(res, 150 * 1024) : res;
+      return new URL(String(input)).pathname.startsWith('/v1/files/')
+        ? cutAfter(res, 150 * 1024)
+        : res;
     };
     await w.phone.insertCard();
-    await expect(w.phone.launch('Mobile TV')).rejects.toMatchObject({ code: 'HANDSET_DOWNLOAD_FAILED' });
+    await expect(w.phone.launch('Mobile TV')).rejects.toMatchObject({
+      code: 'HANDSET_DOWNLOAD_FAILED',
+    });
     const pending = await w.phone.card!.zone('multimedia').pending();
     expect(pending).toHaveLength(1);
     expect(pending[0]!.sourceTag).toBe(w.world.app.sha256);
@@ -170,7 +202,11 @@ describe('handset: forged and replayed short messages change nothing', () => {
     const { phone, sim, op, world } = w;
     await phone.insertCard();
     const bindMo = w.requests.filter((r) => r.path.startsWith('/v1/sms/mo') && r.body);
-    const mts = w.requests.flatMap((r) => (r.path.startsWith('/v1/sms/mt') ? ((r.json as { messages: { tpdu: string; kind: string }[] }).messages ?? []) : []));
+    const mts = w.requests.flatMap((r) =>
+      r.path.startsWith('/v1/sms/mt')
+        ? ((r.json as { messages: { tpdu: string; kind: string }[] }).messages ?? [])
+        : [],
+    );
     expect(bindMo.length).toBeGreaterThan(0);
     expect(mts.length).toBeGreaterThan(0);
     const cardsBefore = JSON.stringify(sim.state.cards);
@@ -180,14 +216,21 @@ describe('handset: forged and replayed short messages change nothing', () => {
     // MO replay: every segment of the bind request again. Nothing is relayed or queued.
     for (const r of bindMo) {
       const answer = await phone.link.postMo(r.body!).catch((e: { code: string }) => e.code);
-      expect(answer === 'OTA_REPLAYED' || (typeof answer === 'object' && answer.status === 'incomplete'), JSON.stringify(answer)).toBe(true);
+      expect(
+        answer === 'OTA_REPLAYED' || (typeof answer === 'object' && answer.status === 'incomplete'),
+        JSON.stringify(answer),
+      ).toBe(true);
     }
     // MO forgery: one bit of the secured data flipped.
     const forged = bindMo.at(-1)!.body!.slice();
     forged[forged.length - 3]! ^= 0x01;
-    await expect(phone.link.postMo(forged)).rejects.toMatchObject({ code: expect.stringMatching(/^OTA_(BAD_CHECKSUM|BAD_PACKET|BAD_SMS|REPLAYED)$/) });
+    await expect(phone.link.postMo(forged)).rejects.toMatchObject({
+      code: expect.stringMatching(/^OTA_(BAD_CHECKSUM|BAD_PACKET|BAD_SMS|REPLAYED)$/),
+    });
     // The OTA server answers a replay with a counter-low PoR (TS 102 225) and relays nothing.
-    expect((await phone.link.fetchMt(cursor, 0)).messages.every((m) => m.kind === 'por')).toBe(true);
+    expect((await phone.link.fetchMt(cursor, 0)).messages.every((m) => m.kind === 'por')).toBe(
+      true,
+    );
     expect((await op.cardApp.cardInfo(toHex(world.cid))).binding).toEqual(bindingBefore);
 
     // MT replay and forgery, straight to the SIM: refused, the binding list is untouched.
@@ -204,12 +247,24 @@ describe('handset: forged and replayed short messages change nothing', () => {
     // The refusals' PoRs and anything the OTA server resends in answer change nothing either.
     await phone.processMt(0);
     const after = sim.state.cards;
-    expect(after.map((c) => [toHex(c.cid), c.bound, c.applications.map((a) => [toHex(a.aid), a.installed])])).toEqual(
-      JSON.parse(cardsBefore).map((c: { cid: Record<string, number>; bound: boolean; applications: { aid: Record<string, number>; installed: boolean }[] }) => [
-        toHex(new Uint8Array(Object.values(c.cid))),
+    expect(
+      after.map((c) => [
+        toHex(c.cid),
         c.bound,
-        c.applications.map((a) => [toHex(new Uint8Array(Object.values(a.aid))), a.installed]),
+        c.applications.map((a) => [toHex(a.aid), a.installed]),
       ]),
+    ).toEqual(
+      JSON.parse(cardsBefore).map(
+        (c: {
+          cid: Record<string, number>;
+          bound: boolean;
+          applications: { aid: Record<string, number>; installed: boolean }[];
+        }) => [
+          toHex(new Uint8Array(Object.values(c.cid))),
+          c.bound,
+          c.applications.map((a) => [toHex(new Uint8Array(Object.values(a.aid))), a.installed]),
+        ],
+      ),
     );
     // The flows still work afterwards.
     expect((await phone.launch('Mobile TV')).intact).toBe(true);
@@ -223,12 +278,21 @@ describe('handset: a replayed unbind request', () => {
     await phone.insertCard();
     const before = w.requests.length;
     await phone.unbind();
-    const unbindMo = w.requests.slice(before).filter((r) => r.path.startsWith('/v1/sms/mo') && r.body && (r.json as { message?: { type: string } }).message?.type === 'unbindRequest');
+    const unbindMo = w.requests
+      .slice(before)
+      .filter(
+        (r) =>
+          r.path.startsWith('/v1/sms/mo') &&
+          r.body &&
+          (r.json as { message?: { type: string } }).message?.type === 'unbindRequest',
+      );
     expect(unbindMo).toHaveLength(1);
     await phone.insertCard();
     expect((await op.cardApp.cardInfo(toHex(world.cid))).binding?.iccid).toBe(world.iccid);
     // An attacker who captured the unbind SMS sends it again; the handset relays whatever follows.
-    await phone.link.postMo(unbindMo[0]!.body!).catch((e: { code: string }) => expect(e.code).toBe('OTA_REPLAYED'));
+    await phone.link.postMo(unbindMo[0]!.body!).catch((e: { code: string }) => {
+      expect(e.code).toBe('OTA_REPLAYED');
+    });
     await phone.processMt(1);
     await phone.processMt(1);
     expect((await op.cardApp.cardInfo(toHex(world.cid))).binding?.iccid).toBe(world.iccid);
@@ -243,9 +307,26 @@ describe('handset: RFM update of the STK list (claim 3)', () => {
     const { signRequest } = await import('../../src/server/auth.js');
     const url = `${w.op.otaUrl}/v1/admin/sims/${w.world.iccid}/stk-list`;
     const body = new TextEncoder().encode(
-      JSON.stringify({ cards: [{ cid: toHex(w.world.cid), applications: [{ aid: w.world.app.aid, name: 'Mobile TV HD', zone: 'multimedia' }, { aid: 'a000000087300001', name: 'Offers', zone: 'advertising' }] }] }),
+      JSON.stringify({
+        cards: [
+          {
+            cid: toHex(w.world.cid),
+            applications: [
+              { aid: w.world.app.aid, name: 'Mobile TV HD', zone: 'multimedia' },
+              { aid: 'a000000087300001', name: 'Offers', zone: 'advertising' },
+            ],
+          },
+        ],
+      }),
     );
-    const res = await fetch(url, { method: 'POST', headers: { ...signRequest(w.op.operatorKey, 'POST', url, body), 'content-type': 'application/json' }, body });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        ...signRequest(w.op.operatorKey, 'POST', url, body),
+        'content-type': 'application/json',
+      },
+      body,
+    });
     expect(res.status).toBe(202);
     const r = await w.phone.processMt(2);
     expect(r.delivered).toBeGreaterThan(0);

@@ -5,8 +5,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryDevice } from '../../src/card/index.js';
-import { provisionDemo, startOperator, type DemoWorld, type Operator } from '../../src/cli/commands/e2e-demo.js';
-import { Handset, type FetchLike, type HandsetEvent, type HandsetOptions } from '../../src/handset/index.js';
+import {
+  provisionDemo,
+  startOperator,
+  type DemoWorld,
+  type Operator,
+} from '../../src/cli/commands/e2e-demo.js';
+import {
+  Handset,
+  type FetchLike,
+  type HandsetEvent,
+  type HandsetOptions,
+} from '../../src/handset/index.js';
 import { SimCard } from '../../src/sim/index.js';
 
 export interface Recorded {
@@ -32,10 +42,15 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function makeWorld(options: Partial<HandsetOptions> & { fileBytes?: number; unbindRule?: 'mask' | 'delete' } = {}): Promise<World> {
+export async function makeWorld(
+  options: Partial<HandsetOptions> & { fileBytes?: number; unbindRule?: 'mask' | 'delete' } = {},
+): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'simvault-handset-'));
   const op = await startOperator(dir);
-  const world = await provisionDemo(op, { fileBytes: options.fileBytes ?? 300 * 1024, ...(options.unbindRule ? { unbindRule: options.unbindRule } : {}) });
+  const world = await provisionDemo(op, {
+    fileBytes: options.fileBytes ?? 300 * 1024,
+    ...(options.unbindRule ? { unbindRule: options.unbindRule } : {}),
+  });
   const sim = new SimCard(world.simState);
   const device = new MemoryDevice(16 << 20);
   const events: HandsetEvent[] = [];
@@ -47,7 +62,13 @@ export async function makeWorld(options: Partial<HandsetOptions> & { fileBytes?:
     new Headers(init.headers).forEach((v, k) => (headers[k] = v));
     const body = init.body instanceof ArrayBuffer ? new Uint8Array(init.body.slice(0)) : undefined;
     const res = await (intercept.fetch ?? ((i, o) => fetch(i, o)))(input, init);
-    const entry: Recorded = { method: init.method ?? 'GET', path: `${url.pathname}${url.search}`, headers, status: res.status, ...(body ? { body } : {}) };
+    const entry: Recorded = {
+      method: init.method ?? 'GET',
+      path: `${url.pathname}${url.search}`,
+      headers,
+      status: res.status,
+      ...(body ? { body } : {}),
+    };
     requests.push(entry);
     if (res.headers.get('content-type')?.includes('json')) {
       const copy = res.clone();
@@ -95,7 +116,10 @@ export function cutAfter(res: Response, limit: number): Response {
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await reader.read();
-      if (done) return controller.close();
+      if (done) {
+        controller.close();
+        return;
+      }
       const room = limit - sent;
       if (value.length >= room) {
         if (room > 0) controller.enqueue(value.subarray(0, room));

@@ -8,7 +8,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(args: string[], stdin: Uint8Array = new Uint8Array()): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  stdin: Uint8Array = new Uint8Array(),
+): Promise<CliResult> {
   const input = new PassThrough();
   const out = new PassThrough();
   const err = new PassThrough();
@@ -18,5 +21,9 @@ export async function cli(args: string[], stdin: Uint8Array = new Uint8Array()):
   err.on('data', (d: Buffer) => errParts.push(d));
   input.end(stdin);
   const code = await runCli(args, { stdin: input, stdout: out, stderr: err });
-  return { code, stdout: Buffer.concat(outParts), stderr: Buffer.concat(errParts).toString('utf8') };
+  return {
+    code,
+    stdout: Buffer.concat(outParts),
+    stderr: Buffer.concat(errParts).toString('utf8'),
+  };
 }

@@ -3,7 +3,9 @@
 import { expect } from 'vitest';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 
-export async function errorCodeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | undefined> {
+export async function errorCodeOf(
+  p: Promise<unknown> | (() => unknown),
+): Promise<ErrorCode | undefined> {
   try {
     await (typeof p === 'function' ? p() : p);
     return undefined;

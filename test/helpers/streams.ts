@@ -2,7 +2,9 @@
 // error), and make a stream from bytes in pieces of a given size.
 
 /** Everything a stream yields, and the error that ended it (if any). */
-export async function drain(stream: ReadableStream<Uint8Array>): Promise<{ out: Buffer; error: unknown }> {
+export async function drain(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ out: Buffer; error: unknown }> {
   const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   try {
@@ -28,7 +30,10 @@ export function pieces(bytes: Uint8Array, size = 65536): ReadableStream<Uint8Arr
   let off = 0;
   return new ReadableStream<Uint8Array>({
     pull(c) {
-      if (off >= bytes.length) return c.close();
+      if (off >= bytes.length) {
+        c.close();
+        return;
+      }
       c.enqueue(bytes.slice(off, off + size));
       off += size;
     },

@@ -69,8 +69,12 @@ describe('FileDevice', () => {
     const path = join(dir, 'x.img');
     expect(await codeOf(FileDevice.open(path))).toBe('DEVICE_BAD_IMAGE');
     expect(await codeOf(FileDevice.open(path, { create: 1000 }))).toBe('DEVICE_BAD_ALIGNMENT');
-    expect(await codeOf(FileDevice.open(path, { create: 4096, readOnly: true }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(FileDevice.open(path, { create: 4096, sectorSize: 3 }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(FileDevice.open(path, { create: 4096, readOnly: true }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(FileDevice.open(path, { create: 4096, sectorSize: 3 }))).toBe(
+      'INVALID_ARGUMENT',
+    );
     await writeFile(path, new Uint8Array(1000));
     expect(await codeOf(FileDevice.open(path))).toBe('DEVICE_BAD_IMAGE');
     expect(await codeOf(FileDevice.open(path, { create: 4096 }))).toBe('DEVICE_BAD_IMAGE'); // exists
@@ -79,7 +83,9 @@ describe('FileDevice', () => {
     await mkdir(sub);
     expect(await codeOf(FileDevice.open(sub))).toBe('DEVICE_BAD_IMAGE');
     expect(await codeOf(FileDevice.open(sub, { readOnly: true }))).toBe('DEVICE_BAD_IMAGE');
-    expect(await codeOf(FileDevice.open(join(dir, 'no', 'such', 'dir.img'), { create: 4096 }))).toBe('DEVICE_IO');
+    expect(
+      await codeOf(FileDevice.open(join(dir, 'no', 'such', 'dir.img'), { create: 4096 })),
+    ).toBe('DEVICE_IO');
   });
 
   it('honours a larger sector size', async () => {

@@ -23,11 +23,15 @@ describe('image lock', () => {
 
   it('takes over a lock left by a process that is gone', async () => {
     const image = join(dir, 'b.img');
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf8',
+    });
     writeFileSync(`${image}.lock`, `${dead.stdout}\n`);
     const release = await lockImage(image);
     await release();
     writeFileSync(`${image}.lock`, 'garbage\n');
-    await (await lockImage(image))();
+    await (
+      await lockImage(image)
+    )();
   });
 });

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryDevice } from '../../src/card/index.js';
-import { DEFAULT_SEGMENT_SIZE, FileDevice, SegmentedDevice, openImage, segmentPath } from '../../src/node/index.js';
+import {
+  DEFAULT_SEGMENT_SIZE,
+  FileDevice,
+  SegmentedDevice,
+  openImage,
+  segmentPath,
+} from '../../src/node/index.js';
 import { codeOf, expectBytes, pattern } from '../card/device-test-util.js';
 
 const S = 512;
@@ -49,7 +55,13 @@ describe('SegmentedDevice', () => {
     expect(dev.segmentSize).toBe(SEG);
     await dev.close();
     expect(await sizes(path, 5)).toEqual([SEG, SEG, SEG, SEG, 8192]);
-    expect((await readdir(dir)).sort()).toEqual(['card.img', 'card.img.001', 'card.img.002', 'card.img.003', 'card.img.004']);
+    expect((await readdir(dir)).sort()).toEqual([
+      'card.img',
+      'card.img.001',
+      'card.img.002',
+      'card.img.003',
+      'card.img.004',
+    ]);
   });
 
   it('ends an image of exactly k segments with an empty segment', async () => {
@@ -85,10 +97,22 @@ describe('SegmentedDevice', () => {
     const segment = 8 * S;
     const size = 5 * segment + 3 * S;
     const sectors = size / S;
-    type Op = { kind: 'write'; sector: number; count: number; seed: number } | { kind: 'read'; sector: number; count: number } | { kind: 'flush' };
+    type Op =
+      | { kind: 'write'; sector: number; count: number; seed: number }
+      | { kind: 'read'; sector: number; count: number }
+      | { kind: 'flush' };
     const opArb: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('write' as const), sector: fc.nat(sectors - 1), count: fc.integer({ min: 0, max: 20 }), seed: fc.nat(255) }),
-      fc.record({ kind: fc.constant('read' as const), sector: fc.nat(sectors - 1), count: fc.integer({ min: 0, max: 20 }) }),
+      fc.record({
+        kind: fc.constant('write' as const),
+        sector: fc.nat(sectors - 1),
+        count: fc.integer({ min: 0, max: 20 }),
+        seed: fc.nat(255),
+      }),
+      fc.record({
+        kind: fc.constant('read' as const),
+        sector: fc.nat(sectors - 1),
+        count: fc.integer({ min: 0, max: 20 }),
+      }),
       fc.record({ kind: fc.constant('flush' as const) }),
     );
     let run = 0;
@@ -109,7 +133,10 @@ describe('SegmentedDevice', () => {
               await dev.write(op.sector * S, data);
               await model.write(op.sector * S, data);
             } else {
-              expectBytes(await dev.read(op.sector * S, length), await model.read(op.sector * S, length));
+              expectBytes(
+                await dev.read(op.sector * S, length),
+                await model.read(op.sector * S, length),
+              );
             }
           }
         } finally {
@@ -130,7 +157,10 @@ describe('SegmentedDevice', () => {
     await probe.close();
     const spy = vi.spyOn(proto, 'datasync');
     try {
-      const dev = await SegmentedDevice.open(join(dir, 'card.img'), { create: 4 * SEG, segmentSize: SEG });
+      const dev = await SegmentedDevice.open(join(dir, 'card.img'), {
+        create: 4 * SEG,
+        segmentSize: SEG,
+      });
       await dev.write(0, pattern(S, 1));
       await dev.write(3 * SEG - S, pattern(2 * S, 2)); // segments 2 and 3
       await dev.write(S, pattern(S, 3));
@@ -154,8 +184,12 @@ describe('SegmentedDevice', () => {
     const dev = await SegmentedDevice.open(path);
     expect(dev.segmentSize).toBe(SEG);
     await dev.close();
-    expect(await codeOf(SegmentedDevice.open(path, { segmentSize: SEG / 2 }))).toBe('DEVICE_BAD_IMAGE');
-    expect(await codeOf(SegmentedDevice.open(path, { segmentSize: 2 * SEG }))).toBe('DEVICE_BAD_IMAGE');
+    expect(await codeOf(SegmentedDevice.open(path, { segmentSize: SEG / 2 }))).toBe(
+      'DEVICE_BAD_IMAGE',
+    );
+    expect(await codeOf(SegmentedDevice.open(path, { segmentSize: 2 * SEG }))).toBe(
+      'DEVICE_BAD_IMAGE',
+    );
   });
 
   it('detects a missing middle segment', async () => {
@@ -195,11 +229,15 @@ describe('SegmentedDevice', () => {
   it('refuses to create over any existing file of the image, creating nothing', async () => {
     const path = join(dir, 'card.img');
     await writeFile(segmentPath(path, 2), new Uint8Array(0));
-    expect(await codeOf(SegmentedDevice.open(path, { create: 3 * SEG, segmentSize: SEG }))).toBe('DEVICE_BAD_IMAGE');
+    expect(await codeOf(SegmentedDevice.open(path, { create: 3 * SEG, segmentSize: SEG }))).toBe(
+      'DEVICE_BAD_IMAGE',
+    );
     expect(await readdir(dir)).toEqual(['card.img.002']);
     await rm(segmentPath(path, 2));
     await writeFile(path, new Uint8Array(0));
-    expect(await codeOf(SegmentedDevice.open(path, { create: 3 * SEG, segmentSize: SEG }))).toBe('DEVICE_BAD_IMAGE');
+    expect(await codeOf(SegmentedDevice.open(path, { create: 3 * SEG, segmentSize: SEG }))).toBe(
+      'DEVICE_BAD_IMAGE',
+    );
   });
 
   it('ignores unrelated files beside the image', async () => {
@@ -216,10 +254,18 @@ describe('SegmentedDevice', () => {
 
   it('validates options and every access', async () => {
     const path = join(dir, 'card.img');
-    expect(await codeOf(SegmentedDevice.open(path, { create: SEG, segmentSize: 1000 }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(SegmentedDevice.open(path, { create: SEG, segmentSize: 0 }))).toBe('INVALID_ARGUMENT');
-    expect(await codeOf(SegmentedDevice.open(path, { create: 1000, segmentSize: SEG }))).toBe('DEVICE_BAD_ALIGNMENT');
-    expect(await codeOf(SegmentedDevice.open(path, { create: SEG, readOnly: true }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(SegmentedDevice.open(path, { create: SEG, segmentSize: 1000 }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(SegmentedDevice.open(path, { create: SEG, segmentSize: 0 }))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await codeOf(SegmentedDevice.open(path, { create: 1000, segmentSize: SEG }))).toBe(
+      'DEVICE_BAD_ALIGNMENT',
+    );
+    expect(await codeOf(SegmentedDevice.open(path, { create: SEG, readOnly: true }))).toBe(
+      'INVALID_ARGUMENT',
+    );
     const dev = await SegmentedDevice.open(path, { create: 2 * SEG + S, segmentSize: SEG });
     expect(await codeOf(dev.read(SEG - 1, S))).toBe('DEVICE_BAD_ALIGNMENT');
     expect(await codeOf(dev.write(SEG, new Uint8Array(S - 1)))).toBe('DEVICE_BAD_ALIGNMENT');
@@ -251,7 +297,11 @@ describe('openImage', () => {
     const big = await openImage(join(dir, 'big.img'), { create: SEG, segmentSize: SEG });
     expect(big).toBeInstanceOf(SegmentedDevice);
     await big.close();
-    const forced = await openImage(join(dir, 'forced.img'), { create: 4 * SEG, segmentSize: SEG, layout: 'file' });
+    const forced = await openImage(join(dir, 'forced.img'), {
+      create: 4 * SEG,
+      segmentSize: SEG,
+      layout: 'file',
+    });
     expect(forced).toBeInstanceOf(FileDevice);
     expect(forced.size).toBe(4 * SEG);
     await forced.close();
@@ -268,10 +318,15 @@ describe('openImage', () => {
     expect(b).toBeInstanceOf(FileDevice);
     expect(b.size).toBe(4 * SEG);
     await b.close();
-    const forced = await openImage(join(dir, 'b.img'), { layout: 'segmented', segmentSize: 8 * SEG });
+    const forced = await openImage(join(dir, 'b.img'), {
+      layout: 'segmented',
+      segmentSize: 8 * SEG,
+    });
     expect(forced).toBeInstanceOf(SegmentedDevice);
     await forced.close();
     expect(await codeOf(openImage(join(dir, 'missing.img')))).toBe('DEVICE_BAD_IMAGE');
-    expect(await codeOf(openImage(join(dir, 'b.img'), { layout: 'weird' as 'file' }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(openImage(join(dir, 'b.img'), { layout: 'weird' as 'file' }))).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 });

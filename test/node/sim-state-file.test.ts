@@ -2,7 +2,12 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSimStateFile, loadSimState, saveSimState, type SaveStep } from '../../src/node/sim-state-file.js';
+import {
+  createSimStateFile,
+  loadSimState,
+  saveSimState,
+  type SaveStep,
+} from '../../src/node/sim-state-file.js';
 import { SimCard, SimClient, storeBinding, type SimState } from '../../src/sim/index.js';
 import { cidOf, freshState } from '../sim/applet/helpers.js';
 
@@ -36,30 +41,39 @@ describe('SIM state file', () => {
     expect(await readdir(dir)).toEqual(['sim.json']);
   });
 
-  it.each<SaveStep>(['temp-written', 'temp-synced', 'renamed', 'dir-synced'])('a power cut after %s leaves the old or the new state', async (step) => {
-    const path = join(dir, 'sim.json');
-    const old = withCard(1);
-    const next = withCard(2);
-    await createSimStateFile(path, old);
-    await expect(
-      saveSimState(path, next, {
-        afterStep: (s) => {
-          if (s === step) throw new PowerCut(s);
-        },
-      }),
-    ).rejects.toBeInstanceOf(PowerCut);
-    const loaded = await loadSimState(path);
-    // Before the rename the old state is there; from the rename on, the new one.
-    const expected = step === 'temp-written' || step === 'temp-synced' ? old : next;
-    expect(loaded).toEqual(expected);
-    // The next save cleans up whatever the interrupted one left behind.
-    await saveSimState(path, next);
-    expect(await readdir(dir)).toEqual(['sim.json']);
-  });
+  it.each<SaveStep>(['temp-written', 'temp-synced', 'renamed', 'dir-synced'])(
+    'a power cut after %s leaves the old or the new state',
+    async (step) => {
+      const path = join(dir, 'sim.json');
+      const old = withCard(1);
+      const next = withCard(2);
+      await createSimStateFile(path, old);
+      await expect(
+        saveSimState(path, next, {
+          afterStep: (s) => {
+            if (s === step) throw new PowerCut(s);
+          },
+        }),
+      ).rejects.toBeInstanceOf(PowerCut);
+      const loaded = await loadSimState(path);
+      // Before the rename the old state is there; from the rename on, the new one.
+      const expected = step === 'temp-written' || step === 'temp-synced' ? old : next;
+      expect(loaded).toEqual(expected);
+      // The next save cleans up whatever the interrupted one left behind.
+      await saveSimState(path, next);
+      expect(await readdir(dir)).toEqual(['sim.json']);
+    },
+  );
 
   it('a power cut during create leaves no state file at all', async () => {
     const path = join(dir, 'sim.json');
-    await expect(createSimStateFile(path, freshState(), { afterStep: () => { throw new PowerCut(); } })).rejects.toBeInstanceOf(PowerCut);
+    await expect(
+      createSimStateFile(path, freshState(), {
+        afterStep: () => {
+          throw new PowerCut();
+        },
+      }),
+    ).rejects.toBeInstanceOf(PowerCut);
     await expect(loadSimState(path)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

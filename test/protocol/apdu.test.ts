@@ -25,15 +25,39 @@ describe('command APDU known answers', () => {
     // GET RESPONSE for 256 bytes: Le 00
     ['00c0000000', { cla: 0, ins: 0xc0, p1: 0, p2: 0, data: empty, le: 256, extended: false }, 2],
     // ENVELOPE MENU SELECTION from standards.md
-    ['80c2000009d30782020181900102', { cla: 0x80, ins: 0xc2, p1: 0, p2: 0, data: fromHex('d30782020181900102'), extended: false }, 3],
+    [
+      '80c2000009d30782020181900102',
+      { cla: 0x80, ins: 0xc2, p1: 0, p2: 0, data: fromHex('d30782020181900102'), extended: false },
+      3,
+    ],
     // SELECT by AID with Le 00
-    ['00a4040005a00000008700', { cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('a000000087'), le: 256, extended: false }, 4],
+    [
+      '00a4040005a00000008700',
+      { cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('a000000087'), le: 256, extended: false },
+      4,
+    ],
     // case 2E: Le 0000 means 65536
-    ['00b0000000 0000', { cla: 0, ins: 0xb0, p1: 0, p2: 0, data: empty, le: 65536, extended: true }, 2],
-    ['00b0000000 0100', { cla: 0, ins: 0xb0, p1: 0, p2: 0, data: empty, le: 256, extended: true }, 2],
+    [
+      '00b0000000 0000',
+      { cla: 0, ins: 0xb0, p1: 0, p2: 0, data: empty, le: 65536, extended: true },
+      2,
+    ],
+    [
+      '00b0000000 0100',
+      { cla: 0, ins: 0xb0, p1: 0, p2: 0, data: empty, le: 256, extended: true },
+      2,
+    ],
     // case 3E and 4E
-    ['00d6000000 0002 abcd', { cla: 0, ins: 0xd6, p1: 0, p2: 0, data: fromHex('abcd'), extended: true }, 3],
-    ['00a4040000 0005 a000000087 0000', { cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('a000000087'), le: 65536, extended: true }, 4],
+    [
+      '00d6000000 0002 abcd',
+      { cla: 0, ins: 0xd6, p1: 0, p2: 0, data: fromHex('abcd'), extended: true },
+      3,
+    ],
+    [
+      '00a4040000 0005 a000000087 0000',
+      { cla: 0, ins: 0xa4, p1: 4, p2: 0, data: fromHex('a000000087'), le: 65536, extended: true },
+      4,
+    ],
   ];
   for (const [hex, apdu, kase] of cases) {
     it(`${hex} is case ${kase}${apdu.extended ? 'E' : ''}`, () => {
@@ -47,35 +71,61 @@ describe('command APDU known answers', () => {
     const bytes = encodeCommandApdu({ cla: 0, ins: 0xd6, p1: 0, p2: 0, data: long });
     expect(toHex(bytes.subarray(0, 7))).toBe('00d6000000012c');
     expect(bytes.length).toBe(307);
-    expect(toHex(encodeCommandApdu({ cla: 0, ins: 0xb0, p1: 0, p2: 0, data: empty, le: 257 }))).toBe('00b00000000101');
+    expect(
+      toHex(encodeCommandApdu({ cla: 0, ins: 0xb0, p1: 0, p2: 0, data: empty, le: 257 })),
+    ).toBe('00b00000000101');
   });
 });
 
 describe('command APDU rejects', () => {
   it('inconsistent lengths', () => {
     expect(codeOf(() => decodeCommandApdu(fromHex('00a404')))).toBe('PROTOCOL_TRUNCATED P2@3');
-    expect(codeOf(() => decodeCommandApdu(fromHex('00a4040005a000')))).toBe('PROTOCOL_BAD_LENGTH Lc@4');
-    expect(codeOf(() => decodeCommandApdu(fromHex('00a4040002a0000000')))).toBe('PROTOCOL_BAD_LENGTH Lc@4');
-    expect(codeOf(() => decodeCommandApdu(fromHex('00a404000000')))).toBe('PROTOCOL_BAD_LENGTH Lc@5');
-    expect(codeOf(() => decodeCommandApdu(fromHex('00a40400000000aa')))).toBe('PROTOCOL_BAD_LENGTH Lc@5');
-    expect(codeOf(() => decodeCommandApdu(fromHex('00a40400000003aabb')))).toBe('PROTOCOL_BAD_LENGTH Lc@5');
-    expect(codeOf(() => decodeCommandApdu(fromHex('00a40400000001aabbccdd')))).toBe('PROTOCOL_BAD_LENGTH Lc@5');
+    expect(codeOf(() => decodeCommandApdu(fromHex('00a4040005a000')))).toBe(
+      'PROTOCOL_BAD_LENGTH Lc@4',
+    );
+    expect(codeOf(() => decodeCommandApdu(fromHex('00a4040002a0000000')))).toBe(
+      'PROTOCOL_BAD_LENGTH Lc@4',
+    );
+    expect(codeOf(() => decodeCommandApdu(fromHex('00a404000000')))).toBe(
+      'PROTOCOL_BAD_LENGTH Lc@5',
+    );
+    expect(codeOf(() => decodeCommandApdu(fromHex('00a40400000000aa')))).toBe(
+      'PROTOCOL_BAD_LENGTH Lc@5',
+    );
+    expect(codeOf(() => decodeCommandApdu(fromHex('00a40400000003aabb')))).toBe(
+      'PROTOCOL_BAD_LENGTH Lc@5',
+    );
+    expect(codeOf(() => decodeCommandApdu(fromHex('00a40400000001aabbccdd')))).toBe(
+      'PROTOCOL_BAD_LENGTH Lc@5',
+    );
   });
   it('INS 6X and 9X', () => {
     expect(codeOf(() => decodeCommandApdu(fromHex('00610000')))).toBe('PROTOCOL_BAD_VALUE INS@1');
     expect(codeOf(() => decodeCommandApdu(fromHex('00900000')))).toBe('PROTOCOL_BAD_VALUE INS@1');
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0x6c, p1: 0, p2: 0, data: empty }))).toBe('PROTOCOL_BAD_VALUE INS@-1');
+    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0x6c, p1: 0, p2: 0, data: empty }))).toBe(
+      'PROTOCOL_BAD_VALUE INS@-1',
+    );
   });
   it('bad values given to the encoder', () => {
-    expect(codeOf(() => encodeCommandApdu({ cla: 256, ins: 0, p1: 0, p2: 0, data: empty }))).toBe('PROTOCOL_BAD_VALUE CLA@-1');
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: empty, le: 0 }))).toBe('PROTOCOL_BAD_VALUE Le@-1');
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: empty, le: 65537 }))).toBe('PROTOCOL_BAD_VALUE Le@-1');
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: new Uint8Array(65536) }))).toBe(
-      'PROTOCOL_BAD_LENGTH data@-1',
+    expect(codeOf(() => encodeCommandApdu({ cla: 256, ins: 0, p1: 0, p2: 0, data: empty }))).toBe(
+      'PROTOCOL_BAD_VALUE CLA@-1',
     );
-    expect(codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: empty, extended: true }))).toBe(
-      'PROTOCOL_BAD_VALUE extended@-1',
-    );
+    expect(
+      codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: empty, le: 0 })),
+    ).toBe('PROTOCOL_BAD_VALUE Le@-1');
+    expect(
+      codeOf(() => encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: empty, le: 65537 })),
+    ).toBe('PROTOCOL_BAD_VALUE Le@-1');
+    expect(
+      codeOf(() =>
+        encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: new Uint8Array(65536) }),
+      ),
+    ).toBe('PROTOCOL_BAD_LENGTH data@-1');
+    expect(
+      codeOf(() =>
+        encodeCommandApdu({ cla: 0, ins: 0, p1: 0, p2: 0, data: empty, extended: true }),
+      ),
+    ).toBe('PROTOCOL_BAD_VALUE extended@-1');
   });
 });
 
@@ -87,7 +137,9 @@ describe('response APDU', () => {
   });
   it('rejects a missing status word and an SW1 that is not 6X/9X', () => {
     expect(codeOf(() => decodeResponseApdu(fromHex('90')))).toBe('PROTOCOL_TRUNCATED SW1@0');
-    expect(codeOf(() => encodeResponseApdu({ data: empty, sw: 0x1234 }))).toBe('PROTOCOL_BAD_VALUE SW1@-1');
+    expect(codeOf(() => encodeResponseApdu({ data: empty, sw: 0x1234 }))).toBe(
+      'PROTOCOL_BAD_VALUE SW1@-1',
+    );
   });
   it('names the status words of the reference', () => {
     const named: [number, string][] = [
@@ -120,8 +172,13 @@ const apduArb: fc.Arbitrary<CommandApdu> = fc
     ins: fc.integer({ min: 0, max: 255 }).filter((i) => (i & 0xf0) !== 0x60 && (i & 0xf0) !== 0x90),
     p1: fc.integer({ min: 0, max: 255 }),
     p2: fc.integer({ min: 0, max: 255 }),
-    data: fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 250, maxLength: 400 })),
-    le: fc.option(fc.oneof(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 1, max: 65536 })), { nil: undefined }),
+    data: fc.oneof(
+      fc.uint8Array({ maxLength: 20 }),
+      fc.uint8Array({ minLength: 250, maxLength: 400 }),
+    ),
+    le: fc.option(fc.oneof(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 1, max: 65536 })), {
+      nil: undefined,
+    }),
     extended: fc.boolean(),
   })
   .map((a) => {
@@ -156,13 +213,21 @@ describe('APDU properties', () => {
   });
   it('response: round trip', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 0x6000, max: 0x6fff }), (data, sw) => {
-        expect(decodeResponseApdu(encodeResponseApdu({ data, sw }))).toEqual({ data, sw });
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.integer({ min: 0x6000, max: 0x6fff }),
+        (data, sw) => {
+          expect(decodeResponseApdu(encodeResponseApdu({ data, sw }))).toEqual({ data, sw });
+        },
+      ),
     );
   });
   it('fuzz: only ProtocolErrors', () => {
-    const seeds = ['801200001b', '80c2000009d30782020181900102', '00a4040000 0005 a000000087 0000'].map((h) => fromHex(h));
+    const seeds = [
+      '801200001b',
+      '80c2000009d30782020181900102',
+      '00a4040000 0005 a000000087 0000',
+    ].map((h) => fromHex(h));
     const { accepted } = fuzzDecoder(decodeCommandApdu, seeds, { iterations: 20_000, seed: 11 });
     expect(accepted).toBeGreaterThan(0);
     fuzzDecoder(decodeResponseApdu, [fromHex('9000')], { iterations: 2000, seed: 12 });

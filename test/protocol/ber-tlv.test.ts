@@ -24,7 +24,10 @@ describe('BER-TLV known answers', () => {
   it('two- and three-byte tags', () => {
     expect(decodeBerTlv(fromHex('9f2701aa'))).toEqual({ tag: 0x9f27, value: fromHex('aa') });
     expect(decodeBerTlv(fromHex('bf0c00'))).toEqual({ tag: 0xbf0c, value: new Uint8Array(0) });
-    expect(decodeBerTlv(fromHex('df810102beef'))).toEqual({ tag: 0xdf8101, value: fromHex('beef') });
+    expect(decodeBerTlv(fromHex('df810102beef'))).toEqual({
+      tag: 0xdf8101,
+      value: fromHex('beef'),
+    });
     expect(toHex(berTagBytes(0xdf8101))).toBe('df8101');
     expect(isConstructedTag(0xbf0c)).toBe(true);
   });
@@ -40,7 +43,11 @@ describe('BER-TLV known answers', () => {
     const [fci] = decodeBerTlvTree(fromHex('6f0e 8405a000000087 a5055003414243'));
     expect(fci!.constructed).toBe(true);
     expect(fci!.children!.map((c) => c.tag)).toEqual([0x84, 0xa5]);
-    expect(fci!.children![1]!.children![0]).toEqual({ tag: 0x50, constructed: false, value: fromHex('414243') });
+    expect(fci!.children![1]!.children![0]).toEqual({
+      tag: 0x50,
+      constructed: false,
+      value: fromHex('414243'),
+    });
   });
   it('lists', () => {
     const list: BerTlv[] = [
@@ -64,7 +71,9 @@ describe('BER-TLV rejects', () => {
     expect(codeOf(() => decodeBerTlv(fromHex('4f8101aa')))).toBe('PROTOCOL_BAD_LENGTH length@1');
     expect(codeOf(() => decodeBerTlv(fromHex('4f820001aa')))).toBe('PROTOCOL_BAD_LENGTH length@1');
     expect(codeOf(() => decodeBerTlv(fromHex('4f800000')))).toBe('PROTOCOL_BAD_LENGTH length@1');
-    expect(codeOf(() => decodeBerTlv(fromHex('4f8300000100')))).toBe('PROTOCOL_BAD_LENGTH length@1');
+    expect(codeOf(() => decodeBerTlv(fromHex('4f8300000100')))).toBe(
+      'PROTOCOL_BAD_LENGTH length@1',
+    );
   });
   it('illegal tags', () => {
     expect(codeOf(() => decodeBerTlv(fromHex('0000')))).toBe('PROTOCOL_BAD_VALUE tag@0');
@@ -73,13 +82,23 @@ describe('BER-TLV rejects', () => {
     expect(decodeBerTlv(fromHex('9f0200')).tag).toBe(0x9f02);
     expect(codeOf(() => decodeBerTlv(fromHex('9f800100')))).toBe('PROTOCOL_BAD_VALUE tag@1');
     expect(codeOf(() => decodeBerTlv(fromHex('9f81818100')))).toBe('PROTOCOL_BAD_VALUE tag@2');
-    expect(codeOf(() => encodeBerTlv({ tag: 0x1f, value: new Uint8Array(0) }))).toBe('PROTOCOL_BAD_VALUE tag@-1');
-    expect(codeOf(() => encodeBerTlv({ tag: 0x9f80, value: new Uint8Array(0) }))).toBe('PROTOCOL_BAD_VALUE tag@-1');
-    expect(codeOf(() => encodeBerTlv({ tag: 0x4f00, value: new Uint8Array(0) }))).toBe('PROTOCOL_BAD_VALUE tag@-1');
-    expect(codeOf(() => encodeBerTlv({ tag: 0x4f, value: new Uint8Array(65536) }))).toBe('PROTOCOL_BAD_LENGTH value@-1');
+    expect(codeOf(() => encodeBerTlv({ tag: 0x1f, value: new Uint8Array(0) }))).toBe(
+      'PROTOCOL_BAD_VALUE tag@-1',
+    );
+    expect(codeOf(() => encodeBerTlv({ tag: 0x9f80, value: new Uint8Array(0) }))).toBe(
+      'PROTOCOL_BAD_VALUE tag@-1',
+    );
+    expect(codeOf(() => encodeBerTlv({ tag: 0x4f00, value: new Uint8Array(0) }))).toBe(
+      'PROTOCOL_BAD_VALUE tag@-1',
+    );
+    expect(codeOf(() => encodeBerTlv({ tag: 0x4f, value: new Uint8Array(65536) }))).toBe(
+      'PROTOCOL_BAD_LENGTH value@-1',
+    );
   });
   it('errors inside a tree carry offsets into the whole input', () => {
-    expect(codeOf(() => decodeBerTlvTree(fromHex('6f06 8405a0000000')))).toBe('PROTOCOL_TRUNCATED value@4');
+    expect(codeOf(() => decodeBerTlvTree(fromHex('6f06 8405a0000000')))).toBe(
+      'PROTOCOL_TRUNCATED value@4',
+    );
   });
   it('nesting beyond 32 levels', () => {
     let deep = fromHex('5000');
@@ -91,14 +110,23 @@ describe('BER-TLV rejects', () => {
 // Valid tags of each form: one byte (not x1F, 00, FF), two bytes (second 00-7F), three bytes.
 const tagArb = fc.oneof(
   fc.integer({ min: 1, max: 0xfe }).filter((t) => (t & 0x1f) !== 0x1f),
-  fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 0x7f })).map(([c, s]) => (((c << 5) | 0x1f) << 8) | s),
   fc
-    .tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0x81, max: 0xff }), fc.integer({ min: 0, max: 0x7f }))
+    .tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 0x7f }))
+    .map(([c, s]) => (((c << 5) | 0x1f) << 8) | s),
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 6 }),
+      fc.integer({ min: 0x81, max: 0xff }),
+      fc.integer({ min: 0, max: 0x7f }),
+    )
     .map(([c, s, t]) => (((c << 5) | 0x1f) << 16) | (s << 8) | t),
 );
 const tlvArb: fc.Arbitrary<BerTlv> = fc.record({
   tag: tagArb,
-  value: fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 120, maxLength: 300 })),
+  value: fc.oneof(
+    fc.uint8Array({ maxLength: 20 }),
+    fc.uint8Array({ minLength: 120, maxLength: 300 }),
+  ),
 });
 
 describe('BER-TLV properties', () => {
@@ -129,8 +157,14 @@ describe('BER-TLV properties', () => {
     );
   });
   it('fuzz: only ProtocolErrors', () => {
-    const seeds = ['d30782020181900102', '6f0e8405a000000087a5055003414243', 'df810102beef'].map((h) => fromHex(h));
-    expect(fuzzDecoder(decodeBerTlv, seeds, { iterations: 10_000, seed: 21 }).accepted).toBeGreaterThan(0);
-    expect(fuzzDecoder(decodeBerTlvTree, seeds, { iterations: 10_000, seed: 22 }).accepted).toBeGreaterThan(0);
+    const seeds = ['d30782020181900102', '6f0e8405a000000087a5055003414243', 'df810102beef'].map(
+      (h) => fromHex(h),
+    );
+    expect(
+      fuzzDecoder(decodeBerTlv, seeds, { iterations: 10_000, seed: 21 }).accepted,
+    ).toBeGreaterThan(0);
+    expect(
+      fuzzDecoder(decodeBerTlvTree, seeds, { iterations: 10_000, seed: 22 }).accepted,
+    ).toBeGreaterThan(0);
   });
 });

@@ -19,13 +19,19 @@ interface MacGroup {
   tagSize: number;
   tests: MacTest[];
 }
-const wycheproof = JSON.parse(readFileSync(new URL('../vectors/aes_cmac_test.json', import.meta.url), 'utf8')) as {
+const wycheproof = JSON.parse(
+  readFileSync(new URL('../vectors/aes_cmac_test.json', import.meta.url), 'utf8'),
+) as {
   testGroups: MacGroup[];
 };
 
 describe('CRC check values ("123456789")', () => {
-  it('CRC-16/X-25 is 906E', () => expect(crc16X25(utf8('123456789'))).toBe(0x906e));
-  it('CRC-32 (zlib) is CBF43926', () => expect(crc32(utf8('123456789'))).toBe(0xcbf43926));
+  it('CRC-16/X-25 is 906E', () => {
+    expect(crc16X25(utf8('123456789'))).toBe(0x906e);
+  });
+  it('CRC-32 (zlib) is CBF43926', () => {
+    expect(crc32(utf8('123456789'))).toBe(0xcbf43926);
+  });
   it('empty input', () => {
     expect(crc16X25(new Uint8Array(0))).toBe(0x0000);
     expect(crc32(new Uint8Array(0))).toBe(0);
@@ -82,15 +88,24 @@ describe('3DES CBC-MAC', () => {
   it('is the last block of 3DES-CBC over the zero-padded input (OpenSSL)', () => {
     fc.assert(
       fc.property(
-        fc.oneof(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ minLength: 24, maxLength: 24 })),
+        fc.oneof(
+          fc.uint8Array({ minLength: 16, maxLength: 16 }),
+          fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        ),
         fc.uint8Array({ minLength: 1, maxLength: 80 }),
         (key, data) => {
           const padded = new Uint8Array(Math.ceil(data.length / 8) * 8);
           padded.set(data);
-          const c = createCipheriv(key.length === 16 ? 'des-ede-cbc' : 'des-ede3-cbc', key, new Uint8Array(8));
+          const c = createCipheriv(
+            key.length === 16 ? 'des-ede-cbc' : 'des-ede3-cbc',
+            key,
+            new Uint8Array(8),
+          );
           c.setAutoPadding(false);
           const ct = Buffer.concat([c.update(padded), c.final()]);
-          expect(toHex(tdesCbcMac(key, data))).toBe(toHex(new Uint8Array(ct.subarray(ct.length - 8))));
+          expect(toHex(tdesCbcMac(key, data))).toBe(
+            toHex(new Uint8Array(ct.subarray(ct.length - 8))),
+          );
         },
       ),
       { numRuns: 150 },
@@ -98,6 +113,8 @@ describe('3DES CBC-MAC', () => {
   });
   it('treats the empty input as one zero block', () => {
     const key = new Uint8Array(16).fill(3);
-    expect(toHex(tdesCbcMac(key, new Uint8Array(0)))).toBe(toHex(tdesCbcMac(key, new Uint8Array(8))));
+    expect(toHex(tdesCbcMac(key, new Uint8Array(0)))).toBe(
+      toHex(tdesCbcMac(key, new Uint8Array(8))),
+    );
   });
 });

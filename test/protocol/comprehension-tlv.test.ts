@@ -24,12 +24,26 @@ describe('COMPREHENSION-TLV known answers', () => {
     expect(toHex(encodeComprehensionTlvList(list))).toBe('810301240082028281830100900102');
   });
   it('CR flag clear: 06 address as in an SMS-PP envelope', () => {
-    expect(decodeComprehensionTlv(fromHex('0602911a'))).toEqual({ tag: 0x06, cr: false, value: fromHex('911a') });
+    expect(decodeComprehensionTlv(fromHex('0602911a'))).toEqual({
+      tag: 0x06,
+      cr: false,
+      value: fromHex('911a'),
+    });
   });
   it('three-byte tags keep CR in the top bit of the second byte', () => {
-    expect(decodeComprehensionTlv(fromHex('7f007f01aa'))).toEqual({ tag: 0x7f, cr: false, value: fromHex('aa') });
-    expect(decodeComprehensionTlv(fromHex('7f807f00'))).toEqual({ tag: 0x7f, cr: true, value: new Uint8Array(0) });
-    expect(toHex(encodeComprehensionTlv({ tag: 0x1234, cr: true, value: fromHex('01') }))).toBe('7f92340101');
+    expect(decodeComprehensionTlv(fromHex('7f007f01aa'))).toEqual({
+      tag: 0x7f,
+      cr: false,
+      value: fromHex('aa'),
+    });
+    expect(decodeComprehensionTlv(fromHex('7f807f00'))).toEqual({
+      tag: 0x7f,
+      cr: true,
+      value: new Uint8Array(0),
+    });
+    expect(toHex(encodeComprehensionTlv({ tag: 0x1234, cr: true, value: fromHex('01') }))).toBe(
+      '7f92340101',
+    );
   });
   it('length 81 xx for 128-255 bytes', () => {
     const v = new Uint8Array(200).fill(0x41);
@@ -41,36 +55,64 @@ describe('COMPREHENSION-TLV known answers', () => {
 
 describe('COMPREHENSION-TLV rejects', () => {
   it('illegal tags 00, 80, FF', () => {
-    for (const t of ['00', '80', 'ff']) expect(codeOf(() => decodeComprehensionTlv(fromHex(`${t}00`)))).toBe('PROTOCOL_BAD_VALUE tag@0');
+    for (const t of ['00', '80', 'ff'])
+      expect(codeOf(() => decodeComprehensionTlv(fromHex(`${t}00`)))).toBe(
+        'PROTOCOL_BAD_VALUE tag@0',
+      );
   });
   it('a three-byte form for a one-byte tag', () => {
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('7f000100')))).toBe('PROTOCOL_BAD_VALUE tag@0');
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('7f800000')))).toBe('PROTOCOL_BAD_VALUE tag@0');
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('7f000100')))).toBe(
+      'PROTOCOL_BAD_VALUE tag@0',
+    );
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('7f800000')))).toBe(
+      'PROTOCOL_BAD_VALUE tag@0',
+    );
   });
   it('lengths that are not 00-7F or 81 80-FF', () => {
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d81050400000000')))).toBe('PROTOCOL_BAD_LENGTH length@1');
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d820100')))).toBe('PROTOCOL_BAD_LENGTH length@1');
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d80')))).toBe('PROTOCOL_BAD_LENGTH length@1');
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d81050400000000')))).toBe(
+      'PROTOCOL_BAD_LENGTH length@1',
+    );
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d820100')))).toBe(
+      'PROTOCOL_BAD_LENGTH length@1',
+    );
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d80')))).toBe(
+      'PROTOCOL_BAD_LENGTH length@1',
+    );
   });
   it('truncation and trailing bytes', () => {
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d0304')))).toBe('PROTOCOL_TRUNCATED value@2');
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('0d0304')))).toBe(
+      'PROTOCOL_TRUNCATED value@2',
+    );
     expect(codeOf(() => decodeComprehensionTlv(fromHex('7f80')))).toBe('PROTOCOL_TRUNCATED tag@1');
-    expect(codeOf(() => decodeComprehensionTlv(fromHex('100102ff')))).toBe('PROTOCOL_TRAILING_BYTES end@3');
+    expect(codeOf(() => decodeComprehensionTlv(fromHex('100102ff')))).toBe(
+      'PROTOCOL_TRAILING_BYTES end@3',
+    );
   });
   it('list errors carry the base offset', () => {
-    expect(codeOf(() => decodeComprehensionTlvList(fromHex('82020181 9001'), 10))).toBe('PROTOCOL_TRUNCATED value@16');
+    expect(codeOf(() => decodeComprehensionTlvList(fromHex('82020181 9001'), 10))).toBe(
+      'PROTOCOL_TRUNCATED value@16',
+    );
   });
   it('bad values given to the encoder', () => {
-    expect(codeOf(() => encodeComprehensionTlv({ tag: 0, cr: true, value: new Uint8Array(0) }))).toBe('PROTOCOL_BAD_VALUE tag@-1');
-    expect(codeOf(() => encodeComprehensionTlv({ tag: 0x8000, cr: true, value: new Uint8Array(0) }))).toBe('PROTOCOL_BAD_VALUE tag@-1');
-    expect(codeOf(() => encodeComprehensionTlv({ tag: 1, cr: true, value: new Uint8Array(256) }))).toBe('PROTOCOL_BAD_LENGTH value@-1');
+    expect(
+      codeOf(() => encodeComprehensionTlv({ tag: 0, cr: true, value: new Uint8Array(0) })),
+    ).toBe('PROTOCOL_BAD_VALUE tag@-1');
+    expect(
+      codeOf(() => encodeComprehensionTlv({ tag: 0x8000, cr: true, value: new Uint8Array(0) })),
+    ).toBe('PROTOCOL_BAD_VALUE tag@-1');
+    expect(
+      codeOf(() => encodeComprehensionTlv({ tag: 1, cr: true, value: new Uint8Array(256) })),
+    ).toBe('PROTOCOL_BAD_LENGTH value@-1');
   });
 });
 
 const ctlvArb: fc.Arbitrary<ComprehensionTlv> = fc.record({
   tag: fc.oneof(fc.integer({ min: 1, max: 0x7e }), fc.integer({ min: 0x7f, max: 0x7fff })),
   cr: fc.boolean(),
-  value: fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 120, maxLength: 255 })),
+  value: fc.oneof(
+    fc.uint8Array({ maxLength: 20 }),
+    fc.uint8Array({ minLength: 120, maxLength: 255 }),
+  ),
 });
 
 describe('COMPREHENSION-TLV properties', () => {
@@ -95,7 +137,11 @@ describe('COMPREHENSION-TLV properties', () => {
     );
   });
   it('fuzz: only ProtocolErrors', () => {
-    const seeds = ['810301240082028281830100900102', '7f92340101', '0602911a'].map((h) => fromHex(h));
-    expect(fuzzDecoder(decodeComprehensionTlvList, seeds, { iterations: 20_000, seed: 31 }).accepted).toBeGreaterThan(0);
+    const seeds = ['810301240082028281830100900102', '7f92340101', '0602911a'].map((h) =>
+      fromHex(h),
+    );
+    expect(
+      fuzzDecoder(decodeComprehensionTlvList, seeds, { iterations: 20_000, seed: 31 }).accepted,
+    ).toBeGreaterThan(0);
   });
 });

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { ArgumentError } from '../../src/errors.js';
-import { tdesCbcDecrypt, tdesCbcEncrypt, tdesEcbDecrypt, tdesEcbEncrypt } from '../../src/protocol/des.js';
+import {
+  tdesCbcDecrypt,
+  tdesCbcEncrypt,
+  tdesEcbDecrypt,
+  tdesEcbEncrypt,
+} from '../../src/protocol/des.js';
 
 // FIPS 81 appendix B: "Now is the time for all " under key 0123456789abcdef.
 const FIPS81_KEY = fromHex('0123456789abcdef');
@@ -12,8 +17,14 @@ const FIPS81_PT = fromHex('4e6f772069732074 68652074696d6520 666f7220616c6c20');
 
 describe('DES / 3DES known answers', () => {
   it('FIPS 81 ECB example (single DES as K1=K2=K3)', () => {
-    expect(toHex(tdesEcbEncrypt(FIPS81_KEY, FIPS81_PT))).toBe('3fa40e8a984d48156a271787ab8883f9893d51ec4b563b53');
-    expect(toHex(tdesEcbDecrypt(FIPS81_KEY, fromHex('3fa40e8a984d48156a271787ab8883f9893d51ec4b563b53')))).toBe(toHex(FIPS81_PT));
+    expect(toHex(tdesEcbEncrypt(FIPS81_KEY, FIPS81_PT))).toBe(
+      '3fa40e8a984d48156a271787ab8883f9893d51ec4b563b53',
+    );
+    expect(
+      toHex(
+        tdesEcbDecrypt(FIPS81_KEY, fromHex('3fa40e8a984d48156a271787ab8883f9893d51ec4b563b53')),
+      ),
+    ).toBe(toHex(FIPS81_PT));
   });
 
   it('FIPS 81 CBC example', () => {
@@ -23,7 +34,9 @@ describe('DES / 3DES known answers', () => {
   });
 
   it('the classic single-block example (key 133457799bbcdff1)', () => {
-    expect(toHex(tdesEcbEncrypt(fromHex('133457799bbcdff1'), fromHex('0123456789abcdef')))).toBe('85e813540f0ab405');
+    expect(toHex(tdesEcbEncrypt(fromHex('133457799bbcdff1'), fromHex('0123456789abcdef')))).toBe(
+      '85e813540f0ab405',
+    );
   });
 
   it('NIST SP 800-67 three-key TDEA ECB example', () => {
@@ -51,9 +64,14 @@ describe('3DES-CBC agrees with OpenSSL (node:crypto)', () => {
   it('on random keys, IVs and data (2- and 3-key)', () => {
     fc.assert(
       fc.property(
-        fc.oneof(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ minLength: 24, maxLength: 24 })),
+        fc.oneof(
+          fc.uint8Array({ minLength: 16, maxLength: 16 }),
+          fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        ),
         fc.uint8Array({ minLength: 8, maxLength: 8 }),
-        fc.integer({ min: 0, max: 8 }).chain((n) => fc.uint8Array({ minLength: n * 8, maxLength: n * 8 })),
+        fc
+          .integer({ min: 0, max: 8 })
+          .chain((n) => fc.uint8Array({ minLength: n * 8, maxLength: n * 8 })),
         (key, iv, data) => {
           const ct = tdesCbcEncrypt(key, data, iv);
           expect(toHex(ct)).toBe(openssl(key, iv, data));
@@ -69,7 +87,9 @@ describe('argument checks', () => {
   it('rejects bad key, data and IV lengths with ArgumentError', () => {
     expect(() => tdesCbcEncrypt(new Uint8Array(15), new Uint8Array(8))).toThrow(ArgumentError);
     expect(() => tdesCbcEncrypt(new Uint8Array(16), new Uint8Array(7))).toThrow(ArgumentError);
-    expect(() => tdesCbcDecrypt(new Uint8Array(16), new Uint8Array(8), new Uint8Array(7))).toThrow(ArgumentError);
+    expect(() => tdesCbcDecrypt(new Uint8Array(16), new Uint8Array(8), new Uint8Array(7))).toThrow(
+      ArgumentError,
+    );
     expect(() => tdesEcbEncrypt(new Uint8Array(32), new Uint8Array(8))).toThrow(ArgumentError);
   });
   it('does not modify its input', () => {

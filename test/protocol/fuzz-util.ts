@@ -45,7 +45,11 @@ export function mutate(seed: Uint8Array, next: () => number): Uint8Array {
 export function fuzzDecoder(
   decode: (bytes: Uint8Array) => unknown,
   seeds: Uint8Array[],
-  { iterations = 20_000, seed = 1, maxLen = 300 }: { iterations?: number; seed?: number; maxLen?: number } = {},
+  {
+    iterations = 20_000,
+    seed = 1,
+    maxLen = 300,
+  }: { iterations?: number; seed?: number; maxLen?: number } = {},
 ): { accepted: number; rejected: number } {
   const next = prng(seed);
   let accepted = 0;
@@ -59,7 +63,9 @@ export function fuzzDecoder(
       accepted++;
     } catch (e) {
       if (!(e instanceof SimvaultError)) {
-        throw new Error(`decoder threw ${String(e)} on input ${Buffer.from(input).toString('hex')} (iteration ${i}, seed ${seed})`);
+        throw new Error(
+          `decoder threw ${String(e)} on input ${Buffer.from(input).toString('hex')} (iteration ${i}, seed ${seed})`,
+        );
       }
       rejected++;
     }

@@ -21,7 +21,6 @@ import {
   type IntegrityKind,
   type OtaKeyset,
   type PorStatus,
-  type Spi,
 } from '../../src/protocol/secured-packet.js';
 import { fuzzDecoder } from './fuzz-util.js';
 
@@ -82,7 +81,8 @@ describe('SPI', () => {
     let valid = 0;
     for (let v = 0; v < 0x10000; v++) {
       const bytes = new Uint8Array([v >> 8, v & 0xff]);
-      const reserved = (bytes[0]! & 0xe0) !== 0 || (bytes[1]! & 0xc0) !== 0 || (bytes[1]! & 3) === 3;
+      const reserved =
+        (bytes[0]! & 0xe0) !== 0 || (bytes[1]! & 0xc0) !== 0 || (bytes[1]! & 3) === 3;
       if (reserved) {
         expect(() => decodeSpi(bytes)).toThrow(ProtocolError);
       } else {
@@ -95,14 +95,22 @@ describe('SPI', () => {
   it('rejects wrong lengths and bad values', () => {
     expectProtocolError(() => decodeSpi(fromHex('06')), 'PROTOCOL_TRUNCATED');
     expectProtocolError(() => decodeSpi(fromHex('061900')), 'PROTOCOL_TRAILING_BYTES');
-    const err = expectProtocolError(() => encodeSpi({ ...decodeSpi(fromHex('0619')), counter: 'sometimes' as CounterMode }), 'PROTOCOL_BAD_VALUE', 'counter');
+    const err = expectProtocolError(
+      () => encodeSpi({ ...decodeSpi(fromHex('0619')), counter: 'sometimes' as CounterMode }),
+      'PROTOCOL_BAD_VALUE',
+      'counter',
+    );
     expect(err.offset).toBe(-1);
   });
 });
 
 describe('KIc / KID', () => {
   it('names the algorithms per role', () => {
-    expect(decodeKeyIndicator(0x22, 'cipher')).toEqual({ raw: 0x22, keyVersion: 2, algorithm: 'aes' });
+    expect(decodeKeyIndicator(0x22, 'cipher')).toEqual({
+      raw: 0x22,
+      keyVersion: 2,
+      algorithm: 'aes',
+    });
     expect(decodeKeyIndicator(0x35, 'cipher').algorithm).toBe('3des-2key');
     expect(decodeKeyIndicator(0x19, 'cc').algorithm).toBe('3des-3key');
     expect(decodeKeyIndicator(0x11, 'cipher').algorithm).toBe('des-cbc');
@@ -112,7 +120,13 @@ describe('KIc / KID', () => {
     expect(decodeKeyIndicator(0xff, 'unused').algorithm).toBe('unused');
   });
   it('rejects reserved codings', () => {
-    for (const [byte, role] of [[0x06, 'cipher'], [0x1d, 'cc'], [0x19, 'rc'], [0x02, 'rc'], [0x0e, 'cipher']] as const) {
+    for (const [byte, role] of [
+      [0x06, 'cipher'],
+      [0x1d, 'cc'],
+      [0x19, 'rc'],
+      [0x02, 'rc'],
+      [0x0e, 'cipher'],
+    ] as const) {
       expectProtocolError(() => decodeKeyIndicator(byte, role), 'PROTOCOL_BAD_VALUE');
     }
   });
@@ -125,7 +139,8 @@ describe('KIc / KID', () => {
         } catch {
           continue;
         }
-        if (ki.algorithm !== 'unused') expect(encodeKeyIndicator(ki.keyVersion, ki.algorithm)).toBe(b);
+        if (ki.algorithm !== 'unused')
+          expect(encodeKeyIndicator(ki.keyVersion, ki.algorithm)).toBe(b);
       }
     }
     expectProtocolError(() => encodeKeyIndicator(16, 'aes'), 'PROTOCOL_BAD_VALUE', 'keyVersion');
@@ -135,20 +150,50 @@ describe('KIc / KID', () => {
 describe('known answers (pySim test_ota.py)', () => {
   const base = { tar: TAR, counter: 0n, data: SELECT_MF };
   const commands = [
-    ['AES128 ciphered + CC', '0619', 0x22, AES_KEYS, '00281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058'],
-    ['3DES ciphered + CC', '0619', 0x35, TDES_KEYS, '00201506193535b00011ae733256918d050b87c94fbfe12e4dc402f262c41cf67f2f'],
-    ['3DES ciphered + CC, PoR unciphered', '0609', 0x35, TDES_KEYS, '00201506093535b00011c49ac91ab8159ba5b83a54fb6385e0a5e31694f8b215fafc'],
-    ['3DES ciphered + CC, PoR without CC', '0601', 0x35, TDES_KEYS, '00201506013535b000113190be334900f52b025f3f7eddfe868e96ebf310023b7769'],
+    [
+      'AES128 ciphered + CC',
+      '0619',
+      0x22,
+      AES_KEYS,
+      '00281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058',
+    ],
+    [
+      '3DES ciphered + CC',
+      '0619',
+      0x35,
+      TDES_KEYS,
+      '00201506193535b00011ae733256918d050b87c94fbfe12e4dc402f262c41cf67f2f',
+    ],
+    [
+      '3DES ciphered + CC, PoR unciphered',
+      '0609',
+      0x35,
+      TDES_KEYS,
+      '00201506093535b00011c49ac91ab8159ba5b83a54fb6385e0a5e31694f8b215fafc',
+    ],
+    [
+      '3DES ciphered + CC, PoR without CC',
+      '0601',
+      0x35,
+      TDES_KEYS,
+      '00201506013535b000113190be334900f52b025f3f7eddfe868e96ebf310023b7769',
+    ],
   ] as const;
   for (const [name, spi, ki, keys, hex] of commands) {
     it(`command: ${name}`, () => {
-      const packet = buildCommandPacket({ ...base, spi: decodeSpi(fromHex(spi)), kic: ki, kid: ki }, keys);
+      const packet = buildCommandPacket(
+        { ...base, spi: decodeSpi(fromHex(spi)), kic: ki, kid: ki },
+        keys,
+      );
       expect(toHex(packet)).toBe(hex);
       const opened = openCommandPacket(fromHex(hex), keys);
       expect(toHex(opened.data)).toBe(toHex(SELECT_MF));
       expect(toHex(opened.tar)).toBe('b00011');
       // With the SMS user-data header: the checksum does not cover 02 70 00.
-      const withUdh = buildCommandPacket({ ...base, spi: decodeSpi(fromHex(spi)), kic: ki, kid: ki, udh: true }, keys);
+      const withUdh = buildCommandPacket(
+        { ...base, spi: decodeSpi(fromHex(spi)), kic: ki, kid: ki, udh: true },
+        keys,
+      );
       expect(toHex(withUdh)).toBe(`027000${hex}`);
       expect(openCommandPacket(withUdh, keys).udh).toBe(true);
     });
@@ -156,7 +201,14 @@ describe('known answers (pySim test_ota.py)', () => {
 
   it('command: 3DES ciphered without checksum (keyset 3)', () => {
     const p = buildCommandPacket(
-      { spi: decodeSpi(fromHex('0419')), kic: 0x35, kid: 0x35, tar: fromHex('b00000'), counter: 0n, data: fromHex('00a40000023f00') },
+      {
+        spi: decodeSpi(fromHex('0419')),
+        kic: 0x35,
+        kid: 0x35,
+        tar: fromHex('b00000'),
+        counter: 0n,
+        data: fromHex('00a40000023f00'),
+      },
       TDES_KEYS_3,
     );
     expect(toHex(p)).toBe('00180d04193535b00000e3ec80a849b554421276af3883927c20');
@@ -164,19 +216,61 @@ describe('known answers (pySim test_ota.py)', () => {
 
   it('command: 3DES CC without ciphering (pySim prints it without CPL; the CC matches)', () => {
     const p = buildCommandPacket(
-      { spi: decodeSpi(fromHex('0219')), kic: 0x35, kid: 0x35, tar: fromHex('b00000'), counter: 0n, data: fromHex('00a40000023f00') },
+      {
+        spi: decodeSpi(fromHex('0219')),
+        kic: 0x35,
+        kid: 0x35,
+        tar: fromHex('b00000'),
+        counter: 0n,
+        data: fromHex('00a40000023f00'),
+      },
       TDES_KEYS_3,
     );
     expect(toHex(p)).toBe('001d' + '1502193535b00000000000000000072ea17bdb72060e00a40000023f00');
   });
 
   const responses = [
-    ['3DES ciphered CC', '0619', 0x35, TDES_KEYS, '027100001c12b000118bb989492c632529326a2f4681feb37c825bc9021c9f6d0b', '016132'],
-    ['3DES CC', '0609', 0x35, TDES_KEYS, '027100001612b0001100000000000000b5bcd6353a421fae016132', '016132'],
+    [
+      '3DES ciphered CC',
+      '0619',
+      0x35,
+      TDES_KEYS,
+      '027100001c12b000118bb989492c632529326a2f4681feb37c825bc9021c9f6d0b',
+      '016132',
+    ],
+    [
+      '3DES CC',
+      '0609',
+      0x35,
+      TDES_KEYS,
+      '027100001612b0001100000000000000b5bcd6353a421fae016132',
+      '016132',
+    ],
     ['no CC', '0601', 0x35, TDES_KEYS, '027100000e0ab0001100000000000000016132', '016132'],
-    ['AES128 ciphered CC', '0619', 0x22, AES_KEYS, '027100002412b00011ebc6b497e2cad7aedf36ace0e3a29b38853f0fe9ccde81913be5702b73abce1f', '016132'],
-    ['3DES ciphered CC (keyset 3)', '0619', 0x35, TDES_KEYS_3, '027100001c12b000119660ebdb81be189b5e4389e9e7ab2bc0954f963ad869ed7c', '01612f'],
-    ['3DES CC (keyset 3)', '0609', 0x35, TDES_KEYS_3, '027100001612b000110000000000000055f47118381175fb01612f', '01612f'],
+    [
+      'AES128 ciphered CC',
+      '0619',
+      0x22,
+      AES_KEYS,
+      '027100002412b00011ebc6b497e2cad7aedf36ace0e3a29b38853f0fe9ccde81913be5702b73abce1f',
+      '016132',
+    ],
+    [
+      '3DES ciphered CC (keyset 3)',
+      '0619',
+      0x35,
+      TDES_KEYS_3,
+      '027100001c12b000119660ebdb81be189b5e4389e9e7ab2bc0954f963ad869ed7c',
+      '01612f',
+    ],
+    [
+      '3DES CC (keyset 3)',
+      '0609',
+      0x35,
+      TDES_KEYS_3,
+      '027100001612b000110000000000000055f47118381175fb01612f',
+      '01612f',
+    ],
   ] as const;
   for (const [name, spi, ki, keys, hex, data] of responses) {
     it(`response: ${name}`, () => {
@@ -185,7 +279,10 @@ describe('known answers (pySim test_ota.py)', () => {
       expect(por.status).toBe('ok');
       expect(toHex(por.data)).toBe(data);
       // Build gives the same bytes back: the checksum covers 02 71 00.
-      const rebuilt = buildResponsePacket({ ...expectation, status: 'ok', data: fromHex(data) }, keys);
+      const rebuilt = buildResponsePacket(
+        { ...expectation, status: 'ok', data: fromHex(data) },
+        keys,
+      );
       expect(toHex(rebuilt)).toBe(hex);
     });
   }
@@ -193,11 +290,15 @@ describe('known answers (pySim test_ota.py)', () => {
   it('response: a flipped status byte fails the CC (pySim test_resp_3des_signed_err)', () => {
     expectProtocolError(
       () =>
-        openResponsePacket(fromHex('027100001612b000110000000000000055f47118381175fb02612f'), TDES_KEYS_3, {
-          spi: decodeSpi(fromHex('0609')),
-          kic: 0x35,
-          kid: 0x35,
-        }),
+        openResponsePacket(
+          fromHex('027100001612b000110000000000000055f47118381175fb02612f'),
+          TDES_KEYS_3,
+          {
+            spi: decodeSpi(fromHex('0609')),
+            kic: 0x35,
+            kid: 0x35,
+          },
+        ),
       'PROTOCOL_BAD_CHECKSUM',
       'CC',
     );
@@ -231,11 +332,18 @@ const CHECKS = [
   { name: '3DES-2key MAC', integrity: 'cc' as const, kid: 0x15, kidKeyLength: 16 },
   { name: '3DES-3key MAC', integrity: 'cc' as const, kid: 0x19, kidKeyLength: 24 },
 ];
-const COMBOS: Combo[] = CIPHERS.flatMap((c) => CHECKS.map((k) => ({ ...c, ...k, name: `${c.name} + ${k.name}` })));
+const COMBOS: Combo[] = CIPHERS.flatMap((c) =>
+  CHECKS.map((k) => ({ ...c, ...k, name: `${c.name} + ${k.name}` })),
+);
 
 const spiArb = (combo: Combo) =>
   fc.record({
-    counter: fc.constantFrom<CounterMode>('none', 'present-not-checked', 'must-be-higher', 'must-be-plus-one'),
+    counter: fc.constantFrom<CounterMode>(
+      'none',
+      'present-not-checked',
+      'must-be-higher',
+      'must-be-plus-one',
+    ),
     ciphered: fc.constant(combo.ciphered),
     integrity: fc.constant(combo.integrity),
     porRequest: fc.constantFrom('none' as const, 'always' as const, 'on-error' as const),
@@ -245,7 +353,10 @@ const spiArb = (combo: Combo) =>
   });
 
 function keysFor(combo: Combo, kicKey: Uint8Array, kidKey: Uint8Array): OtaKeyset {
-  return { kic: kicKey.subarray(0, combo.kicKeyLength || 16), kid: kidKey.subarray(0, combo.kidKeyLength || 16) };
+  return {
+    kic: kicKey.subarray(0, combo.kicKeyLength || 16),
+    kid: kidKey.subarray(0, combo.kidKeyLength || 16),
+  };
 }
 
 describe('build → open round trips, every cipher/checksum combination', () => {
@@ -264,7 +375,16 @@ describe('build → open round trips, every cipher/checksum combination', () => 
           (spi, tar, counter, data, kicKey, kidKey, udh, status) => {
             const keys = keysFor(combo, kicKey, kidKey);
             const ccLength = combo.ccLength ? { ccLength: combo.ccLength } : {};
-            const params = { spi, kic: combo.kic, kid: combo.kid, tar, counter, data, udh, ...ccLength };
+            const params = {
+              spi,
+              kic: combo.kic,
+              kid: combo.kid,
+              tar,
+              counter,
+              data,
+              udh,
+              ...ccLength,
+            };
             const packet = buildCommandPacket(params, keys);
             const opened = openCommandPacket(packet, keys);
             expect(opened.spi).toEqual(spi);
@@ -274,12 +394,23 @@ describe('build → open round trips, every cipher/checksum combination', () => 
             expect(opened.udh).toBe(udh);
             const bs = combo.kic === 0x12 ? 16 : 8;
             if (combo.ciphered) expect((packet.length - (udh ? 3 : 0) - 10) % bs).toBe(0);
-            expect(opened.paddingCount).toBe(combo.ciphered ? (bs - ((6 + opened.checksum.length + data.length) % bs)) % bs : 0);
+            expect(opened.paddingCount).toBe(
+              combo.ciphered ? (bs - ((6 + opened.checksum.length + data.length) % bs)) % bs : 0,
+            );
             const structure = decodeSecuredPacketStructure(packet);
             expect(structure.kind).toBe('command');
 
-            const por = buildResponsePacket({ spi, kic: combo.kic, kid: combo.kid, tar, counter, status, data, ...ccLength }, keys);
-            const back = openResponsePacket(por, keys, { spi, kic: combo.kic, kid: combo.kid, tar, counter });
+            const por = buildResponsePacket(
+              { spi, kic: combo.kic, kid: combo.kid, tar, counter, status, data, ...ccLength },
+              keys,
+            );
+            const back = openResponsePacket(por, keys, {
+              spi,
+              kic: combo.kic,
+              kid: combo.kid,
+              tar,
+              counter,
+            });
             expect(back.status).toBe(status);
             expect(back.statusCode).toBe(POR_STATUS[status]);
             expect(toHex(back.data)).toBe(toHex(data));
@@ -295,7 +426,10 @@ describe('build → open round trips, every cipher/checksum combination', () => 
 describe('forgery and wrong keys', () => {
   const spi = decodeSpi(fromHex('1621'));
   const keys = { kic: new Uint8Array(16).fill(0x11), kid: new Uint8Array(16).fill(0x22) };
-  const packet = buildCommandPacket({ spi, kic: 0x12, kid: 0x12, tar: TAR, counter: 5n, data: SELECT_MF }, keys);
+  const packet = buildCommandPacket(
+    { spi, kic: 0x12, kid: 0x12, tar: TAR, counter: 5n, data: SELECT_MF },
+    keys,
+  );
 
   it('any single flipped bit anywhere is refused, and after the header it is PROTOCOL_BAD_CHECKSUM', () => {
     for (let i = 0; i < packet.length; i++) {
@@ -304,63 +438,122 @@ describe('forgery and wrong keys', () => {
         forged[i]! ^= 1 << bit;
         const e = caught(() => openCommandPacket(forged, keys));
         expect(e, `byte ${i} bit ${bit}`).toBeInstanceOf(ProtocolError);
-        if (i >= 10) expect((e as ProtocolError).code, `byte ${i} bit ${bit}`).toBe('PROTOCOL_BAD_CHECKSUM');
+        if (i >= 10)
+          expect((e as ProtocolError).code, `byte ${i} bit ${bit}`).toBe('PROTOCOL_BAD_CHECKSUM');
       }
     }
   });
 
   it('a wrong KID or KIc key gives PROTOCOL_BAD_CHECKSUM', () => {
-    expectProtocolError(() => openCommandPacket(packet, { ...keys, kid: new Uint8Array(16).fill(0x23) }), 'PROTOCOL_BAD_CHECKSUM');
-    expectProtocolError(() => openCommandPacket(packet, { ...keys, kic: new Uint8Array(16).fill(0x12) }), 'PROTOCOL_BAD_CHECKSUM');
+    expectProtocolError(
+      () => openCommandPacket(packet, { ...keys, kid: new Uint8Array(16).fill(0x23) }),
+      'PROTOCOL_BAD_CHECKSUM',
+    );
+    expectProtocolError(
+      () => openCommandPacket(packet, { ...keys, kic: new Uint8Array(16).fill(0x12) }),
+      'PROTOCOL_BAD_CHECKSUM',
+    );
   });
 
   it('a wrong key in a response gives PROTOCOL_BAD_CHECKSUM; so does a forged one', () => {
     const expectation = { spi: decodeSpi(fromHex('0639')), kic: 0x15, kid: 0x15 };
     const k3 = { kic: new Uint8Array(16).fill(1), kid: new Uint8Array(16).fill(2) };
-    const por = buildResponsePacket({ ...expectation, tar: TAR, counter: 1n, status: 'ok', data: fromHex('019000') }, k3);
+    const por = buildResponsePacket(
+      { ...expectation, tar: TAR, counter: 1n, status: 'ok', data: fromHex('019000') },
+      k3,
+    );
     // fill(3) would not do: 02 and 03 differ only in the DES parity bit, which DES ignores.
-    expectProtocolError(() => openResponsePacket(por, { ...k3, kid: new Uint8Array(16).fill(4) }, expectation), 'PROTOCOL_BAD_CHECKSUM');
+    expectProtocolError(
+      () => openResponsePacket(por, { ...k3, kid: new Uint8Array(16).fill(4) }, expectation),
+      'PROTOCOL_BAD_CHECKSUM',
+    );
     for (let i = 9; i < por.length; i++) {
       const forged = por.slice();
       forged[i]! ^= 0x40;
-      expectProtocolError(() => openResponsePacket(forged, k3, expectation), 'PROTOCOL_BAD_CHECKSUM');
+      expectProtocolError(
+        () => openResponsePacket(forged, k3, expectation),
+        'PROTOCOL_BAD_CHECKSUM',
+      );
     }
   });
 
   it('the command checksum ignores 02 70 00 but the response checksum covers 02 71 00', () => {
     const clear = decodeSpi(fromHex('0229')); // CC, no ciphering; PoR with CC, unciphered
     const k = { kid: new Uint8Array(16).fill(9) };
-    const cmd = buildCommandPacket({ spi: clear, kic: 0, kid: 0x12, tar: TAR, counter: 0n, data: SELECT_MF, udh: true }, k);
-    const bare = buildCommandPacket({ spi: clear, kic: 0, kid: 0x12, tar: TAR, counter: 0n, data: SELECT_MF }, k);
+    const cmd = buildCommandPacket(
+      { spi: clear, kic: 0, kid: 0x12, tar: TAR, counter: 0n, data: SELECT_MF, udh: true },
+      k,
+    );
+    const bare = buildCommandPacket(
+      { spi: clear, kic: 0, kid: 0x12, tar: TAR, counter: 0n, data: SELECT_MF },
+      k,
+    );
     expect(toHex(cmd.subarray(3))).toBe(toHex(bare));
-    const por = buildResponsePacket({ spi: clear, kic: 0, kid: 0x12, tar: TAR, counter: 0n, status: 'ok', data: new Uint8Array(0) }, k);
+    const por = buildResponsePacket(
+      {
+        spi: clear,
+        kic: 0,
+        kid: 0x12,
+        tar: TAR,
+        counter: 0n,
+        status: 'ok',
+        data: new Uint8Array(0),
+      },
+      k,
+    );
     const structure = decodeSecuredPacketStructure(por);
-    if (structure.kind !== 'response' || !structure.asIfClear) throw new Error('expected a clear response');
-    expect(toHex(structure.asIfClear.checksum)).toBe(toHex(aesCmac(k.kid, fromHex(`027100${toHex(por.subarray(3, 16))}`), 8)));
+    if (structure.kind !== 'response' || !structure.asIfClear)
+      throw new Error('expected a clear response');
+    expect(toHex(structure.asIfClear.checksum)).toBe(
+      toHex(aesCmac(k.kid, fromHex(`027100${toHex(por.subarray(3, 16))}`), 8)),
+    );
   });
 });
 
 describe('policy: TAR, minimum security level, counters', () => {
   const keys = { kic: new Uint8Array(16).fill(1), kid: new Uint8Array(16).fill(2) };
   const make = (spiHex: string, counter: bigint, kid = 0x12, kic = 0x12) =>
-    buildCommandPacket({ spi: decodeSpi(fromHex(spiHex)), kic, kid, tar: TAR, counter, data: SELECT_MF }, keys);
+    buildCommandPacket(
+      { spi: decodeSpi(fromHex(spiHex)), kic, kid, tar: TAR, counter, data: SELECT_MF },
+      keys,
+    );
 
   it('refuses an unknown TAR with PROTOCOL_UNKNOWN_TAG → tar-unknown', () => {
-    const e = expectProtocolError(() => openCommandPacket(make('0621', 1n), keys, { tars: [fromHex('b00010')] }), 'PROTOCOL_UNKNOWN_TAG', 'TAR');
+    const e = expectProtocolError(
+      () => openCommandPacket(make('0621', 1n), keys, { tars: [fromHex('b00010')] }),
+      'PROTOCOL_UNKNOWN_TAG',
+      'TAR',
+    );
     expect(e.offset).toBe(7);
     expect(porStatusForError(e)).toBe('tar-unknown');
-    expect(openCommandPacket(make('0621', 1n), keys, { tars: [fromHex('b00010'), TAR] }).data.length).toBe(7);
+    expect(
+      openCommandPacket(make('0621', 1n), keys, { tars: [fromHex('b00010'), TAR] }).data.length,
+    ).toBe(7);
   });
 
   it('enforces the minimum security level → insufficient-security-level', () => {
     const weak = make('0121', 1n, 0x11); // CRC16 only
-    for (const msl of [{ ciphering: true }, { integrity: 'cc' as const }, { counter: 'must-be-higher' as const }]) {
-      const e = expectProtocolError(() => openCommandPacket(weak, keys, { minimumSecurity: msl }), 'PROTOCOL_INSUFFICIENT_SECURITY', 'SPI');
+    for (const msl of [
+      { ciphering: true },
+      { integrity: 'cc' as const },
+      { counter: 'must-be-higher' as const },
+    ]) {
+      const e = expectProtocolError(
+        () => openCommandPacket(weak, keys, { minimumSecurity: msl }),
+        'PROTOCOL_INSUFFICIENT_SECURITY',
+        'SPI',
+      );
       expect(porStatusForError(e)).toBe('insufficient-security-level');
     }
-    expect(openCommandPacket(weak, keys, { minimumSecurity: { integrity: 'rc' } }).counter).toBe(1n);
+    expect(openCommandPacket(weak, keys, { minimumSecurity: { integrity: 'rc' } }).counter).toBe(
+      1n,
+    );
     const strong = make('1e21', 9n); // +1 counter, ciphered, CC
-    expect(openCommandPacket(strong, keys, { minimumSecurity: { ciphering: true, integrity: 'cc', counter: 'must-be-higher' } }).counter).toBe(9n);
+    expect(
+      openCommandPacket(strong, keys, {
+        minimumSecurity: { ciphering: true, integrity: 'cc', counter: 'must-be-higher' },
+      }).counter,
+    ).toBe(9n);
   });
 
   it('checks counters after the checksum → counter-low / counter-high / counter-blocked', () => {
@@ -370,20 +563,36 @@ describe('policy: TAR, minimum security level, counters', () => {
     expect(low).toBeInstanceOf(CounterRejectedError);
     expect((low as CounterRejectedError).code).toBe('PROTOCOL_REPLAY');
     expect(porStatusForError(low)).toBe('counter-low');
-    expect(porStatusForError(caught(() => openCommandPacket(higher, keys, { lastCounter: 2n, maxCounterStep: 5n })))).toBe('counter-high');
+    expect(
+      porStatusForError(
+        caught(() => openCommandPacket(higher, keys, { lastCounter: 2n, maxCounterStep: 5n })),
+      ),
+    ).toBe('counter-high');
     const plusOne = make('1e21', 12n);
-    expect(porStatusForError(caught(() => openCommandPacket(plusOne, keys, { lastCounter: 10n })))).toBe('counter-high');
+    expect(
+      porStatusForError(caught(() => openCommandPacket(plusOne, keys, { lastCounter: 10n }))),
+    ).toBe('counter-high');
     expect(openCommandPacket(plusOne, keys, { lastCounter: 11n }).counter).toBe(12n);
     const maxed = make('1621', (1n << 40n) - 1n);
-    expect(porStatusForError(caught(() => openCommandPacket(maxed, keys, { lastCounter: (1n << 40n) - 1n })))).toBe('counter-blocked');
+    expect(
+      porStatusForError(
+        caught(() => openCommandPacket(maxed, keys, { lastCounter: (1n << 40n) - 1n })),
+      ),
+    ).toBe('counter-blocked');
     // A forged packet is refused for its checksum before its counter is judged.
     const forged = higher.slice();
     forged[forged.length - 1]! ^= 1;
-    expect(porStatusForError(caught(() => openCommandPacket(forged, keys, { lastCounter: 10n })))).toBe('checksum-failed');
+    expect(
+      porStatusForError(caught(() => openCommandPacket(forged, keys, { lastCounter: 10n }))),
+    ).toBe('checksum-failed');
   });
 
   it('maps other failures to PoR statuses', () => {
-    expect(porStatusForError(new ProtocolError('PROTOCOL_BAD_PADDING', 'CommandPacket', 'PCNTR', 1, 'x'))).toBe('ciphering-error');
+    expect(
+      porStatusForError(
+        new ProtocolError('PROTOCOL_BAD_PADDING', 'CommandPacket', 'PCNTR', 1, 'x'),
+      ),
+    ).toBe('ciphering-error');
     expect(porStatusForError(new Error('x'))).toBe('unidentified-security-error');
   });
 });
@@ -419,40 +628,100 @@ describe('checkCounter', () => {
 describe('framing and argument errors', () => {
   const keys = { kic: new Uint8Array(16).fill(1), kid: new Uint8Array(16).fill(2) };
   const spi = decodeSpi(fromHex('0621'));
-  const packet = buildCommandPacket({ spi, kic: 0x12, kid: 0x12, tar: TAR, counter: 1n, data: SELECT_MF }, keys);
+  const packet = buildCommandPacket(
+    { spi, kic: 0x12, kid: 0x12, tar: TAR, counter: 1n, data: SELECT_MF },
+    keys,
+  );
 
   it('names the field and offset', () => {
-    const t = expectProtocolError(() => openCommandPacket(packet.subarray(0, packet.length - 1), keys), 'PROTOCOL_TRUNCATED', 'CPL');
+    const t = expectProtocolError(
+      () => openCommandPacket(packet.subarray(0, packet.length - 1), keys),
+      'PROTOCOL_TRUNCATED',
+      'CPL',
+    );
     expect(t.offset).toBe(0);
-    expectProtocolError(() => openCommandPacket(new Uint8Array([...packet, 0]), keys), 'PROTOCOL_TRAILING_BYTES', 'CPL');
+    expectProtocolError(
+      () => openCommandPacket(new Uint8Array([...packet, 0]), keys),
+      'PROTOCOL_TRAILING_BYTES',
+      'CPL',
+    );
     const withUdh = new Uint8Array([2, 0x70, 0, ...packet]);
     withUdh[5] = 0x11; // CHL 17: a 4-byte CMAC, while the packet holds 8
-    const chl = expectProtocolError(() => openCommandPacket(withUdh, keys), 'PROTOCOL_BAD_CHECKSUM');
+    const chl = expectProtocolError(
+      () => openCommandPacket(withUdh, keys),
+      'PROTOCOL_BAD_CHECKSUM',
+    );
     expect(chl.offset).toBeGreaterThan(10);
     const bad = packet.slice();
     bad[2] = 0x14; // CHL 20 fits no checksum
-    expect(expectProtocolError(() => openCommandPacket(bad, keys), 'PROTOCOL_BAD_LENGTH', 'CHL').offset).toBe(2);
+    expect(
+      expectProtocolError(() => openCommandPacket(bad, keys), 'PROTOCOL_BAD_LENGTH', 'CHL').offset,
+    ).toBe(2);
   });
 
   it('refuses unsupported algorithms and DS', () => {
     const desSpi = decodeSpi(fromHex('0401'));
-    expect(() => buildCommandPacket({ spi: desSpi, kic: 0x11, kid: 0, tar: TAR, counter: 0n, data: SELECT_MF }, { kic: new Uint8Array(8) })).toThrow(ArgumentError);
+    expect(() =>
+      buildCommandPacket(
+        { spi: desSpi, kic: 0x11, kid: 0, tar: TAR, counter: 0n, data: SELECT_MF },
+        { kic: new Uint8Array(8) },
+      ),
+    ).toThrow(ArgumentError);
     const ds = decodeSpi(fromHex('0301'));
-    expect(() => buildCommandPacket({ spi: ds, kic: 0, kid: 0x12, tar: TAR, counter: 0n, data: SELECT_MF }, keys)).toThrow(ArgumentError);
+    expect(() =>
+      buildCommandPacket(
+        { spi: ds, kic: 0, kid: 0x12, tar: TAR, counter: 0n, data: SELECT_MF },
+        keys,
+      ),
+    ).toThrow(ArgumentError);
   });
 
   it('validates the values given to the builders (offset -1)', () => {
     const p = { spi, kic: 0x12, kid: 0x12, tar: TAR, counter: 1n, data: SELECT_MF };
-    expect(expectProtocolError(() => buildCommandPacket({ ...p, tar: new Uint8Array(2) }, keys), 'PROTOCOL_BAD_LENGTH', 'TAR').offset).toBe(-1);
-    expectProtocolError(() => buildCommandPacket({ ...p, counter: 1n << 40n }, keys), 'PROTOCOL_BAD_VALUE', 'CNTR');
-    expectProtocolError(() => buildCommandPacket({ ...p, kic: 256 }, keys), 'PROTOCOL_BAD_VALUE', 'KIc');
-    expectProtocolError(() => buildCommandPacket({ ...p, kid: 0x15, ccLength: 4 }, { kid: new Uint8Array(16) }), 'PROTOCOL_BAD_LENGTH', 'ccLength');
-    expectProtocolError(() => buildCommandPacket({ ...p, data: new Uint8Array(0x10000) }, keys), 'PROTOCOL_BAD_LENGTH', 'data');
+    expect(
+      expectProtocolError(
+        () => buildCommandPacket({ ...p, tar: new Uint8Array(2) }, keys),
+        'PROTOCOL_BAD_LENGTH',
+        'TAR',
+      ).offset,
+    ).toBe(-1);
+    expectProtocolError(
+      () => buildCommandPacket({ ...p, counter: 1n << 40n }, keys),
+      'PROTOCOL_BAD_VALUE',
+      'CNTR',
+    );
+    expectProtocolError(
+      () => buildCommandPacket({ ...p, kic: 256 }, keys),
+      'PROTOCOL_BAD_VALUE',
+      'KIc',
+    );
+    expectProtocolError(
+      () => buildCommandPacket({ ...p, kid: 0x15, ccLength: 4 }, { kid: new Uint8Array(16) }),
+      'PROTOCOL_BAD_LENGTH',
+      'ccLength',
+    );
+    expectProtocolError(
+      () => buildCommandPacket({ ...p, data: new Uint8Array(0x10000) }, keys),
+      'PROTOCOL_BAD_LENGTH',
+      'data',
+    );
     expect(() => buildCommandPacket(p, { kid: keys.kid })).toThrow(ArgumentError);
     const e = caught(() => buildCommandPacket(p, { kic: new Uint8Array(15), kid: keys.kid }));
     expect(e).toBeInstanceOf(CryptoError);
     expectProtocolError(
-      () => buildResponsePacket({ spi, kic: 0x12, kid: 0x12, tar: TAR, counter: 1n, status: 'fine' as PorStatus, data: SELECT_MF }, keys),
+      () =>
+        buildResponsePacket(
+          {
+            spi,
+            kic: 0x12,
+            kid: 0x12,
+            tar: TAR,
+            counter: 1n,
+            status: 'fine' as PorStatus,
+            data: SELECT_MF,
+          },
+          keys,
+        ),
       'PROTOCOL_BAD_VALUE',
       'status',
     );
@@ -469,19 +738,38 @@ describe('framing and argument errors', () => {
 
   it('response: checks the echoed TAR and counter, the UDH, reserved statuses', () => {
     const expectation = { spi, kic: 0x12, kid: 0x12 };
-    const por = buildResponsePacket({ ...expectation, tar: TAR, counter: 3n, status: 'ok', data: new Uint8Array(0) }, keys);
-    expectProtocolError(() => openResponsePacket(por, keys, { ...expectation, tar: fromHex('b00010') }), 'PROTOCOL_UNKNOWN_TAG', 'TAR');
-    expect(caught(() => openResponsePacket(por, keys, { ...expectation, counter: 4n }))).toBeInstanceOf(CounterRejectedError);
-    expectProtocolError(() => openResponsePacket(por.subarray(3), keys, expectation), 'PROTOCOL_MISSING_FIELD', 'UDH');
+    const por = buildResponsePacket(
+      { ...expectation, tar: TAR, counter: 3n, status: 'ok', data: new Uint8Array(0) },
+      keys,
+    );
+    expectProtocolError(
+      () => openResponsePacket(por, keys, { ...expectation, tar: fromHex('b00010') }),
+      'PROTOCOL_UNKNOWN_TAG',
+      'TAR',
+    );
+    expect(
+      caught(() => openResponsePacket(por, keys, { ...expectation, counter: 4n })),
+    ).toBeInstanceOf(CounterRejectedError);
+    expectProtocolError(
+      () => openResponsePacket(por.subarray(3), keys, expectation),
+      'PROTOCOL_MISSING_FIELD',
+      'UDH',
+    );
     const clearSpi = decodeSpi(fromHex('0001'));
     const reserved = fromHex('027100000e0ab00011' + '000000000000' + '0d' + '016132');
-    expectProtocolError(() => openResponsePacket(reserved, {}, { spi: clearSpi, kic: 0, kid: 0 }), 'PROTOCOL_BAD_VALUE', 'status');
+    expectProtocolError(
+      () => openResponsePacket(reserved, {}, { spi: clearSpi, kic: 0, kid: 0 }),
+      'PROTOCOL_BAD_VALUE',
+      'status',
+    );
   });
 });
 
 describe('structural decoding without keys', () => {
   it('parses a clear command, a ciphered one and a clear PoR', () => {
-    const clear = decodeSecuredPacketStructure(fromHex('001d1502193535b00000000000000000072ea17bdb72060e00a40000023f00'));
+    const clear = decodeSecuredPacketStructure(
+      fromHex('001d1502193535b00000000000000000072ea17bdb72060e00a40000023f00'),
+    );
     expect(clear.kind).toBe('command');
     if (clear.kind === 'command') {
       expect(clear.spi.integrity).toBe('cc');
@@ -489,20 +777,51 @@ describe('structural decoding without keys', () => {
       expect(toHex(clear.clear!.data)).toBe('00a40000023f00');
       expect(toHex(clear.clear!.checksum)).toBe('072ea17bdb72060e');
     }
-    const ciphered = decodeSecuredPacketStructure(fromHex('02700000281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058'));
-    expect(ciphered.kind === 'command' && ciphered.udh && ciphered.clear === undefined && ciphered.secured.length === 32).toBe(true);
-    const por = decodeSecuredPacketStructure(fromHex('027100001612b0001100000000000000b5bcd6353a421fae016132'));
-    expect(por.kind === 'response' && por.asIfClear?.status === 'ok' && toHex(por.asIfClear.data) === '016132').toBe(true);
+    const ciphered = decodeSecuredPacketStructure(
+      fromHex(
+        '02700000281506192222b00011e87cceebb2d93083011ce294f93fc4d8de80da1abae8c37ca3e72ec4432e5058',
+      ),
+    );
+    expect(
+      ciphered.kind === 'command' &&
+        ciphered.udh &&
+        ciphered.clear === undefined &&
+        ciphered.secured.length === 32,
+    ).toBe(true);
+    const por = decodeSecuredPacketStructure(
+      fromHex('027100001612b0001100000000000000b5bcd6353a421fae016132'),
+    );
+    expect(
+      por.kind === 'response' &&
+        por.asIfClear?.status === 'ok' &&
+        toHex(por.asIfClear.data) === '016132',
+    ).toBe(true);
   });
 });
 
 describe('fuzzing (only SimvaultErrors, never anything else)', () => {
   const keys = { kic: new Uint8Array(16).fill(1), kid: new Uint8Array(16).fill(2) };
   const seeds: Uint8Array[] = [];
-  for (const [spiHex, ki] of [['1621', 0x12], ['0219', 0x15], ['0105', 0x11], ['0000', 0x00], ['0515', 0x15]] as const) {
+  for (const [spiHex, ki] of [
+    ['1621', 0x12],
+    ['0219', 0x15],
+    ['0105', 0x11],
+    ['0000', 0x00],
+    ['0515', 0x15],
+  ] as const) {
     const spi = decodeSpi(fromHex(spiHex));
-    seeds.push(buildCommandPacket({ spi, kic: ki, kid: ki, tar: TAR, counter: 3n, data: SELECT_MF, udh: true }, keys));
-    seeds.push(buildResponsePacket({ spi, kic: ki, kid: ki, tar: TAR, counter: 3n, status: 'ok', data: SELECT_MF }, keys));
+    seeds.push(
+      buildCommandPacket(
+        { spi, kic: ki, kid: ki, tar: TAR, counter: 3n, data: SELECT_MF, udh: true },
+        keys,
+      ),
+    );
+    seeds.push(
+      buildResponsePacket(
+        { spi, kic: ki, kid: ki, tar: TAR, counter: 3n, status: 'ok', data: SELECT_MF },
+        keys,
+      ),
+    );
   }
 
   it('decodeSecuredPacketStructure', () => {
@@ -510,18 +829,26 @@ describe('fuzzing (only SimvaultErrors, never anything else)', () => {
     expect(r.accepted).toBeGreaterThan(0);
   });
   it('openCommandPacket', () => {
-    const r = fuzzDecoder((b) => openCommandPacket(b, keys, { lastCounter: 0n }), seeds, { iterations: 20_000, seed: 81 });
+    const r = fuzzDecoder((b) => openCommandPacket(b, keys, { lastCounter: 0n }), seeds, {
+      iterations: 20_000,
+      seed: 81,
+    });
     expect(r.accepted).toBeGreaterThan(0);
   });
   it('openResponsePacket', () => {
     const expectation = { spi: decodeSpi(fromHex('1621')), kic: 0x12, kid: 0x12 };
-    const r = fuzzDecoder((b) => openResponsePacket(b, keys, expectation), seeds, { iterations: 20_000, seed: 82 });
+    const r = fuzzDecoder((b) => openResponsePacket(b, keys, expectation), seeds, {
+      iterations: 20_000,
+      seed: 82,
+    });
     expect(r.accepted).toBeGreaterThan(0);
   });
   it('decodeSpi', () => {
     fuzzDecoder(decodeSpi, [fromHex('0619')], { iterations: 5_000, seed: 83, maxLen: 4 });
   });
   it('the errors are SimvaultErrors', () => {
-    expect(caught(() => decodeSecuredPacketStructure(new Uint8Array([0])))).toBeInstanceOf(SimvaultError);
+    expect(caught(() => decodeSecuredPacketStructure(new Uint8Array([0])))).toBeInstanceOf(
+      SimvaultError,
+    );
   });
 });

@@ -14,7 +14,9 @@ describe('splitSecuredPacket', () => {
     expect(rest).toEqual([]);
     expect(toHex(only!.subarray(0, 3))).toBe('027000');
     expect(only!.length).toBe(140);
-    expect(toHex(splitSecuredPacket(range(5), { reference: 1, kind: 'response' })[0]!)).toBe('0271000001020304');
+    expect(toHex(splitSecuredPacket(range(5), { reference: 1, kind: 'response' })[0]!)).toBe(
+      '0271000001020304',
+    );
   });
 
   it('splits a longer one; only the first segment carries 70 00', () => {
@@ -27,14 +29,20 @@ describe('splitSecuredPacket', () => {
 
   it('refuses a packet needing more than 255 segments and a bad reference', () => {
     expect(splitSecuredPacket(new Uint8Array(132 + 254 * 134), { reference: 0 }).length).toBe(255);
-    expect(() => splitSecuredPacket(new Uint8Array(132 + 254 * 134 + 1), { reference: 0 })).toThrow(ProtocolError);
+    expect(() => splitSecuredPacket(new Uint8Array(132 + 254 * 134 + 1), { reference: 0 })).toThrow(
+      ProtocolError,
+    );
     expect(() => splitSecuredPacket(range(10), { reference: 256 })).toThrow(ProtocolError);
   });
 });
 
 function shuffledWithDuplicates(parts: Uint8Array[]) {
   return fc
-    .tuple(fc.shuffledSubarray(parts, { minLength: parts.length, maxLength: parts.length }), fc.array(fc.constantFrom(...parts), { maxLength: 4 }), fc.array(fc.nat(), { maxLength: 4 }))
+    .tuple(
+      fc.shuffledSubarray(parts, { minLength: parts.length, maxLength: parts.length }),
+      fc.array(fc.constantFrom(...parts), { maxLength: 4 }),
+      fc.array(fc.nat(), { maxLength: 4 }),
+    )
     .map(([perm, dups, positions]) => {
       const out = [...perm];
       dups.forEach((d, i) => out.splice((positions[i] ?? 0) % (out.length + 1), 0, d));
@@ -53,7 +61,7 @@ describe('reassembly properties', () => {
         (packet, reference, kind, salt) => {
           const parts = splitSecuredPacket(packet, { reference, kind });
           for (const p of parts) expect(p.length).toBeLessThanOrEqual(140);
-          return fc.assert(
+          fc.assert(
             fc.property(shuffledWithDuplicates(parts), (order) => {
               const r = new ConcatReassembler();
               const results = order.map((p) => r.add(p, salt));
@@ -63,8 +71,12 @@ describe('reassembly properties', () => {
               const d = done[0]!;
               if (d.status !== 'complete') throw new Error('unreachable');
               expect(toHex(d.data)).toBe(toHex(packet));
-              expect(d.elements).toEqual([{ iei: kind === 'command' ? 0x70 : 0x71, data: new Uint8Array(0) }]);
-              expect(toHex(d.userData)).toBe((kind === 'command' ? '027000' : '027100') + toHex(packet));
+              expect(d.elements).toEqual([
+                { iei: kind === 'command' ? 0x70 : 0x71, data: new Uint8Array(0) },
+              ]);
+              expect(toHex(d.userData)).toBe(
+                (kind === 'command' ? '027000' : '027100') + toHex(packet),
+              );
               expect(r.pending).toBe(0);
             }),
             { numRuns: 5 },
@@ -81,7 +93,7 @@ describe('reassembly properties', () => {
         const parts = splitSecuredPacket(packet, { reference: 9 });
         const missing = pick % parts.length;
         const kept = parts.filter((_, i) => i !== missing);
-        return fc.assert(
+        fc.assert(
           fc.property(shuffledWithDuplicates(kept), (order) => {
             const r = new ConcatReassembler();
             for (const p of order) expect(r.add(p, 0).status).toBe('incomplete');
@@ -106,7 +118,9 @@ describe('ConcatReassembler', () => {
   it('follows pySim test_sms.py: two parts, 8- and 16-bit references, interleaved messages', () => {
     const r = new ConcatReassembler();
     const pkt = range(60);
-    expect(r.add(part('0700030102017100', toHex(pkt.subarray(0, 35))), 0).status).toBe('incomplete');
+    expect(r.add(part('0700030102017100', toHex(pkt.subarray(0, 35))), 0).status).toBe(
+      'incomplete',
+    );
     expect(r.add(part('0700030902017100', 'aa'), 0).status).toBe('incomplete');
     const one = r.add(part('050003010202', toHex(pkt.subarray(35))), 0);
     expect(one.status === 'complete' && toHex(one.userData)).toBe('027100' + toHex(pkt));
@@ -167,7 +181,9 @@ describe('ConcatReassembler', () => {
     r.add(part('050003030201', '11'), 20);
     expect(r.pending).toBe(2);
     expect(r.expire(500).map((m) => [m.reference, m.reason])).toEqual([[1, 'evicted']]);
-    expect(r.expire(1015).map((m) => [m.reference, m.reason, m.missing])).toEqual([[2, 'timeout', [2]]]);
+    expect(r.expire(1015).map((m) => [m.reference, m.reason, m.missing])).toEqual([
+      [2, 'timeout', [2]],
+    ]);
     expect(r.pending).toBe(1);
     expect(r.expire(1020).map((m) => m.reference)).toEqual([3]);
   });

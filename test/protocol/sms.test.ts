@@ -34,7 +34,15 @@ function expectProtocolError(fn: () => unknown, code: string, field?: string): P
   return err;
 }
 
-const SCTS: SmsTimestamp = { year: 22, month: 7, day: 25, hour: 0, minute: 0, second: 0, timezoneQuarters: 0 };
+const SCTS: SmsTimestamp = {
+  year: 22,
+  month: 7,
+  day: 25,
+  hour: 0,
+  minute: 0,
+  second: 0,
+  timezoneQuarters: 0,
+};
 
 describe('known answers (pySim test_sms.py / test_ota.py)', () => {
   it('SMS-DELIVER with an alphanumeric originator, PID 7F, DCS F6', () => {
@@ -76,9 +84,19 @@ describe('known answers (pySim test_sms.py / test_ota.py)', () => {
 
   it('the SMS-PP download of a secured packet (pySim encoded_tpdu, with TP-UDL corrected)', () => {
     // pySim builds this TPDU with tp_udl=3 (its test passes a fixed 3); the right TP-UDL is 3 + 34.
-    const keys = { kic: fromHex('300102030405060708090a0b0c0d0e0f'), kid: fromHex('301102030405060708090a0b0c0d0e0f') };
+    const keys = {
+      kic: fromHex('300102030405060708090a0b0c0d0e0f'),
+      kid: fromHex('301102030405060708090a0b0c0d0e0f'),
+    };
     const packet = buildCommandPacket(
-      { spi: decodeSpi(fromHex('0619')), kic: 0x35, kid: 0x35, tar: fromHex('b00011'), counter: 0n, data: fromHex('00a40004023f00') },
+      {
+        spi: decodeSpi(fromHex('0619')),
+        kic: 0x35,
+        kid: 0x35,
+        tar: fromHex('b00011'),
+        counter: 0n,
+        data: fromHex('00a40004023f00'),
+      },
       keys,
     );
     const tpdu: SmsDeliver = {
@@ -93,7 +111,8 @@ describe('known answers (pySim test_sms.py / test_ota.py)', () => {
       scts: SCTS,
       userData: { header: [{ iei: 0x70, data: new Uint8Array(0) }], data: packet },
     };
-    const pySim = '400881214365877ff6227052000000000302700000201506193535b00011ae733256918d050b87c94fbfe12e4dc402f262c41cf67f2f';
+    const pySim =
+      '400881214365877ff6227052000000000302700000201506193535b00011ae733256918d050b87c94fbfe12e4dc402f262c41cf67f2f';
     const fixed = pySim.slice(0, 32) + (3 + packet.length).toString(16) + pySim.slice(34);
     expect(toHex(encodeSmsTpdu(tpdu))).toBe(fixed);
     expect(decodeSmsTpdu(fromHex(fixed))).toEqual(tpdu);
@@ -118,15 +137,29 @@ describe('known answers (pySim test_sms.py / test_ota.py)', () => {
   });
 
   it('user data headers from test_sms.py', () => {
-    expect(decodeUserDataHeader(fromHex('027100abcdef'))).toEqual({ elements: [{ iei: 0x71, data: new Uint8Array(0) }], end: 3 });
+    expect(decodeUserDataHeader(fromHex('027100abcdef'))).toEqual({
+      elements: [{ iei: 0x71, data: new Uint8Array(0) }],
+      end: 3,
+    });
     const two = decodeUserDataHeader(fromHex('0571000501ffabcd'));
     expect(two.elements.map((e) => [e.iei, toHex(e.data)])).toEqual([
       [0x71, ''],
       [0x05, 'ff'],
     ]);
     // pySim's sample 05 71 00 70 01 ff gives IE 70 a data byte; TS 31.115 gives it none, so it is refused here.
-    expectProtocolError(() => decodeUserDataHeader(fromHex('0571007001ffabcd')), 'PROTOCOL_BAD_LENGTH', 'IEDL');
-    expect(toHex(encodeUserDataHeader([{ iei: 0x00, data: fromHex('010201') }, { iei: 0x71, data: new Uint8Array(0) }]))).toBe('0700030102017100');
+    expectProtocolError(
+      () => decodeUserDataHeader(fromHex('0571007001ffabcd')),
+      'PROTOCOL_BAD_LENGTH',
+      'IEDL',
+    );
+    expect(
+      toHex(
+        encodeUserDataHeader([
+          { iei: 0x00, data: fromHex('010201') },
+          { iei: 0x71, data: new Uint8Array(0) },
+        ]),
+      ),
+    ).toBe('0700030102017100');
   });
 });
 
@@ -144,9 +177,13 @@ describe('TP-DCS alphabet', () => {
   });
   it('carries 7-bit user data with its septet count', () => {
     // "hellohello" packed: 10 septets in 9 octets.
-    const t = decodeSmsTpdu(fromHex('04' + '0391' + '21f3' + '0000' + '22705200000000' + '0a' + 'e8329bfd4697d9ec37'));
+    const t = decodeSmsTpdu(
+      fromHex('04' + '0391' + '21f3' + '0000' + '22705200000000' + '0a' + 'e8329bfd4697d9ec37'),
+    );
     expect(t.userData).toEqual({ data: fromHex('e8329bfd4697d9ec37'), septets: 10 });
-    expect(toHex(encodeSmsTpdu(t))).toBe('040391' + '21f3' + '000022705200000000' + '0a' + 'e8329bfd4697d9ec37');
+    expect(toHex(encodeSmsTpdu(t))).toBe(
+      '040391' + '21f3' + '000022705200000000' + '0a' + 'e8329bfd4697d9ec37',
+    );
   });
 });
 
@@ -156,13 +193,44 @@ describe('rejects malformed TPDUs and values', () => {
     expectProtocolError(() => decodeSmsTpdu(fromHex('02')), 'PROTOCOL_UNKNOWN_TAG', 'TP-MTI');
     expectProtocolError(() => decodeSmsTpdu(fromHex(base + '02aa')), 'PROTOCOL_TRUNCATED');
     expectProtocolError(() => decodeSmsTpdu(fromHex(base + '01aabb')), 'PROTOCOL_TRAILING_BYTES');
-    expectProtocolError(() => decodeSmsTpdu(fromHex(base + '8d' + '00'.repeat(141))), 'PROTOCOL_BAD_LENGTH', 'TP-UDL');
-    expectProtocolError(() => decodeSmsTpdu(fromHex('04' + '0411' + '2143' + '7ff6' + '22705200000000' + '00')), 'PROTOCOL_BAD_VALUE', 'TP-OA');
-    expectProtocolError(() => decodeSmsTpdu(fromHex('04' + '0391' + '2143' + '7ff6' + '22705200000000' + '00')), 'PROTOCOL_BAD_VALUE', 'TP-OA');
-    expectProtocolError(() => decodeSmsTpdu(fromHex('04' + '0491' + '2143' + '7ff6' + '22135200000000' + '00')), 'PROTOCOL_BAD_VALUE', 'TP-SCTS');
-    expectProtocolError(() => decodeSmsTpdu(fromHex('04' + '0491' + '2143' + '7ff6' + '227052000000' + '08' + '00')), 'PROTOCOL_BAD_VALUE', 'TP-SCTS');
-    expectProtocolError(() => decodeSmsTpdu(fromHex('44' + '0491' + '2143' + '7ff6' + '22705200000000' + '03' + '057000')), 'PROTOCOL_TRUNCATED', 'UDHL');
-    expectProtocolError(() => decodeSmsTpdu(fromHex('14' + '0491' + '2143' + '7ff6' + '22705200000000' + '00')), 'PROTOCOL_BAD_VALUE', 'first octet');
+    expectProtocolError(
+      () => decodeSmsTpdu(fromHex(base + '8d' + '00'.repeat(141))),
+      'PROTOCOL_BAD_LENGTH',
+      'TP-UDL',
+    );
+    expectProtocolError(
+      () => decodeSmsTpdu(fromHex('04' + '0411' + '2143' + '7ff6' + '22705200000000' + '00')),
+      'PROTOCOL_BAD_VALUE',
+      'TP-OA',
+    );
+    expectProtocolError(
+      () => decodeSmsTpdu(fromHex('04' + '0391' + '2143' + '7ff6' + '22705200000000' + '00')),
+      'PROTOCOL_BAD_VALUE',
+      'TP-OA',
+    );
+    expectProtocolError(
+      () => decodeSmsTpdu(fromHex('04' + '0491' + '2143' + '7ff6' + '22135200000000' + '00')),
+      'PROTOCOL_BAD_VALUE',
+      'TP-SCTS',
+    );
+    expectProtocolError(
+      () => decodeSmsTpdu(fromHex('04' + '0491' + '2143' + '7ff6' + '227052000000' + '08' + '00')),
+      'PROTOCOL_BAD_VALUE',
+      'TP-SCTS',
+    );
+    expectProtocolError(
+      () =>
+        decodeSmsTpdu(
+          fromHex('44' + '0491' + '2143' + '7ff6' + '22705200000000' + '03' + '057000'),
+        ),
+      'PROTOCOL_TRUNCATED',
+      'UDHL',
+    );
+    expectProtocolError(
+      () => decodeSmsTpdu(fromHex('14' + '0491' + '2143' + '7ff6' + '22705200000000' + '00')),
+      'PROTOCOL_BAD_VALUE',
+      'first octet',
+    );
   });
   it('validates encoder input with offset -1', () => {
     const d: SmsDeliver = {
@@ -177,15 +245,49 @@ describe('rejects malformed TPDUs and values', () => {
       scts: SCTS,
       userData: { data: new Uint8Array(0) },
     };
-    expect(expectProtocolError(() => encodeSmsTpdu({ ...d, originator: { ton: 1, npi: 1, digits: '12x' } }), 'PROTOCOL_BAD_VALUE', 'TP-OA').offset).toBe(-1);
-    expectProtocolError(() => encodeSmsTpdu({ ...d, scts: { ...SCTS, month: 13 } }), 'PROTOCOL_BAD_VALUE', 'TP-SCTS');
+    expect(
+      expectProtocolError(
+        () => encodeSmsTpdu({ ...d, originator: { ton: 1, npi: 1, digits: '12x' } }),
+        'PROTOCOL_BAD_VALUE',
+        'TP-OA',
+      ).offset,
+    ).toBe(-1);
+    expectProtocolError(
+      () => encodeSmsTpdu({ ...d, scts: { ...SCTS, month: 13 } }),
+      'PROTOCOL_BAD_VALUE',
+      'TP-SCTS',
+    );
     expectProtocolError(() => encodeSmsTpdu({ ...d, pid: 300 }), 'PROTOCOL_BAD_VALUE', 'TP-PID');
-    expectProtocolError(() => encodeSmsTpdu({ ...d, userData: { data: new Uint8Array(141) } }), 'PROTOCOL_BAD_LENGTH', 'TP-UDL');
-    expectProtocolError(() => encodeSmsTpdu({ ...d, dcs: 0, userData: { data: new Uint8Array(7) } }), 'PROTOCOL_BAD_VALUE', 'TP-UDL');
-    expectProtocolError(() => encodeSmsTpdu({ ...d, dcs: 0, userData: { data: new Uint8Array(7), septets: 10 } }), 'PROTOCOL_BAD_LENGTH', 'TP-UDL');
-    expectProtocolError(() => encodeSmsTpdu({ ...d, userData: { data: new Uint8Array(1), septets: 1 } }), 'PROTOCOL_BAD_VALUE', 'TP-UDL');
-    expectProtocolError(() => encodeSmsTpdu({ ...d, type: 'status' } as unknown as SmsTpdu), 'PROTOCOL_BAD_VALUE', 'type');
-    expectProtocolError(() => encodeUserDataHeader([{ iei: 0x00, data: new Uint8Array(2) }]), 'PROTOCOL_BAD_VALUE', 'IEDL');
+    expectProtocolError(
+      () => encodeSmsTpdu({ ...d, userData: { data: new Uint8Array(141) } }),
+      'PROTOCOL_BAD_LENGTH',
+      'TP-UDL',
+    );
+    expectProtocolError(
+      () => encodeSmsTpdu({ ...d, dcs: 0, userData: { data: new Uint8Array(7) } }),
+      'PROTOCOL_BAD_VALUE',
+      'TP-UDL',
+    );
+    expectProtocolError(
+      () => encodeSmsTpdu({ ...d, dcs: 0, userData: { data: new Uint8Array(7), septets: 10 } }),
+      'PROTOCOL_BAD_LENGTH',
+      'TP-UDL',
+    );
+    expectProtocolError(
+      () => encodeSmsTpdu({ ...d, userData: { data: new Uint8Array(1), septets: 1 } }),
+      'PROTOCOL_BAD_VALUE',
+      'TP-UDL',
+    );
+    expectProtocolError(
+      () => encodeSmsTpdu({ ...d, type: 'status' } as unknown as SmsTpdu),
+      'PROTOCOL_BAD_VALUE',
+      'type',
+    );
+    expectProtocolError(
+      () => encodeUserDataHeader([{ iei: 0x00, data: new Uint8Array(2) }]),
+      'PROTOCOL_BAD_VALUE',
+      'IEDL',
+    );
   });
 });
 
@@ -205,12 +307,16 @@ const addressArb: fc.Arbitrary<SmsAddress> = fc.oneof(
   fc.record({
     ton: fc.constantFrom(0, 1, 2, 3, 4, 6, 7),
     npi: fc.integer({ min: 0, max: 15 }),
-    digits: fc.array(fc.constantFrom(...'0123456789*#abc'), { maxLength: 20 }).map((a) => a.join('')),
+    digits: fc
+      .array(fc.constantFrom(...'0123456789*#abc'), { maxLength: 20 })
+      .map((a) => a.join('')),
   }),
   fc.record({
     ton: fc.constant(5),
     npi: fc.integer({ min: 0, max: 15 }),
-    digits: fc.array(fc.constantFrom(...'0123456789abcdef'), { maxLength: 20 }).map((a) => a.join('')),
+    digits: fc
+      .array(fc.constantFrom(...'0123456789abcdef'), { maxLength: 20 })
+      .map((a) => a.join('')),
   }),
 );
 
@@ -218,12 +324,18 @@ const elementArb: fc.Arbitrary<UdhElement> = fc.oneof(
   fc.record({ iei: fc.constant(0x00), data: fc.uint8Array({ minLength: 3, maxLength: 3 }) }),
   fc.record({ iei: fc.constant(0x08), data: fc.uint8Array({ minLength: 4, maxLength: 4 }) }),
   fc.record({ iei: fc.constantFrom(0x70, 0x71), data: fc.constant(new Uint8Array(0)) }),
-  fc.record({ iei: fc.integer({ min: 0x01, max: 0x6f }).filter((i) => i !== 0x08), data: fc.uint8Array({ maxLength: 12 }) }),
+  fc.record({
+    iei: fc.integer({ min: 0x01, max: 0x6f }).filter((i) => i !== 0x08),
+    data: fc.uint8Array({ maxLength: 12 }),
+  }),
 );
 
 function userDataArb(septets: boolean): fc.Arbitrary<SmsUserData> {
   return fc
-    .record({ header: fc.option(fc.array(elementArb, { maxLength: 3 }), { nil: undefined }), data: fc.uint8Array({ maxLength: 90 }) })
+    .record({
+      header: fc.option(fc.array(elementArb, { maxLength: 3 }), { nil: undefined }),
+      data: fc.uint8Array({ maxLength: 90 }),
+    })
     .map(({ header, data }) => {
       const octets = (header ? encodeUserDataHeader(header).length : 0) + data.length;
       const ud: SmsUserData = { ...(header ? { header } : {}), data };
@@ -251,7 +363,10 @@ const deliverArb: fc.Arbitrary<SmsDeliver> = dcsArb.chain((dcs) =>
 const validityArb: fc.Arbitrary<SmsValidity> = fc.oneof(
   fc.constant({ format: 'none' as const }),
   fc.record({ format: fc.constant('relative' as const), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ format: fc.constant('enhanced' as const), octets: fc.uint8Array({ minLength: 7, maxLength: 7 }) }),
+  fc.record({
+    format: fc.constant('enhanced' as const),
+    octets: fc.uint8Array({ minLength: 7, maxLength: 7 }),
+  }),
   fc.record({ format: fc.constant('absolute' as const), time: timestampArb }),
 );
 
@@ -302,7 +417,8 @@ describe('fuzzing', () => {
       (b) => {
         const t = decodeSmsTpdu(b);
         const again = encodeSmsTpdu(t);
-        if (toHex(again) !== toHex(b)) throw new Error(`not canonical: ${toHex(b)} → ${toHex(again)}`);
+        if (toHex(again) !== toHex(b))
+          throw new Error(`not canonical: ${toHex(b)} → ${toHex(again)}`);
       },
       seeds,
       { iterations: 20_000, seed: 40 },
@@ -310,7 +426,11 @@ describe('fuzzing', () => {
     expect(r.accepted).toBeGreaterThan(0);
   });
   it('decodeUserDataHeader', () => {
-    const r = fuzzDecoder((b) => decodeUserDataHeader(b), [fromHex('0700030102017100'), fromHex('027000')], { iterations: 20_000, seed: 41 });
+    const r = fuzzDecoder(
+      (b) => decodeUserDataHeader(b),
+      [fromHex('0700030102017100'), fromHex('027000')],
+      { iterations: 20_000, seed: 41 },
+    );
     expect(r.accepted).toBeGreaterThan(0);
   });
 });

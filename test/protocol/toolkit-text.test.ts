@@ -57,7 +57,9 @@ describe('7-bit packing', () => {
     expect(decodeGsmSeptets(unpackSeptets(fromHex('31d98c56b3dd00')))).toBe('1234567@');
   });
   it('refuses a CR that would end on an octet boundary', () => {
-    expect(codeOf(() => packSeptets(encodeGsmSeptets('1234567\r')))).toBe('PROTOCOL_BAD_VALUE text@-1');
+    expect(codeOf(() => packSeptets(encodeGsmSeptets('1234567\r')))).toBe(
+      'PROTOCOL_BAD_VALUE text@-1',
+    );
   });
 });
 
@@ -77,9 +79,15 @@ describe('text strings (DCS 00, 04, 08)', () => {
     expect(codeOf(() => decodeTextString(fromHex('f441')))).toBe('PROTOCOL_BAD_VALUE text@0');
     expect(codeOf(() => decodeTextString(fromHex('084f6059')))).toBe('PROTOCOL_BAD_LENGTH text@1');
     expect(codeOf(() => decodeTextString(fromHex('08d83dde00')))).toBe('PROTOCOL_BAD_VALUE text@1');
-    expect(codeOf(() => encodeTextString({ dcs: 8, text: '😀' }))).toBe('PROTOCOL_BAD_VALUE text@-1');
-    expect(codeOf(() => encodeTextString({ dcs: 4, text: '你' }))).toBe('PROTOCOL_BAD_VALUE text@-1');
-    expect(codeOf(() => encodeTextString({ dcs: 1 as 0, text: 'a' }))).toBe('PROTOCOL_BAD_VALUE text@-1');
+    expect(codeOf(() => encodeTextString({ dcs: 8, text: '😀' }))).toBe(
+      'PROTOCOL_BAD_VALUE text@-1',
+    );
+    expect(codeOf(() => encodeTextString({ dcs: 4, text: '你' }))).toBe(
+      'PROTOCOL_BAD_VALUE text@-1',
+    );
+    expect(codeOf(() => encodeTextString({ dcs: 1 as 0, text: 'a' }))).toBe(
+      'PROTOCOL_BAD_VALUE text@-1',
+    );
   });
 });
 
@@ -96,14 +104,26 @@ describe('alpha identifiers (TS 102 221 annex A)', () => {
     expect(decodeAlphaText(fromHex('80'))).toEqual({ text: '', coding: 'ucs2' });
   });
   it('rejects the 81/82 forms and a GSM text forced onto non-GSM characters', () => {
-    expect(codeOf(() => decodeAlphaText(fromHex('810c089794a09092a1a292a399a295')))).toBe('PROTOCOL_BAD_VALUE alpha@0');
-    expect(codeOf(() => decodeAlphaText(fromHex('820430a03832cb32')))).toBe('PROTOCOL_BAD_VALUE alpha@0');
+    expect(codeOf(() => decodeAlphaText(fromHex('810c089794a09092a1a292a399a295')))).toBe(
+      'PROTOCOL_BAD_VALUE alpha@0',
+    );
+    expect(codeOf(() => decodeAlphaText(fromHex('820430a03832cb32')))).toBe(
+      'PROTOCOL_BAD_VALUE alpha@0',
+    );
     expect(codeOf(() => encodeAlphaText('菜单', 'gsm'))).toBe('PROTOCOL_BAD_VALUE text@-1');
   });
 });
 
-const gsmTextArb = fc.array(fc.constantFrom(...GSM_CHARS), { maxLength: 40 }).map((a) => a.join(''));
-const bmpTextArb = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).filter((c) => c < 0xd800 || c > 0xdfff).map((c) => String.fromCharCode(c)), maxLength: 30 });
+const gsmTextArb = fc
+  .array(fc.constantFrom(...GSM_CHARS), { maxLength: 40 })
+  .map((a) => a.join(''));
+const bmpTextArb = fc.string({
+  unit: fc
+    .integer({ min: 0, max: 0xffff })
+    .filter((c) => c < 0xd800 || c > 0xdfff)
+    .map((c) => String.fromCharCode(c)),
+  maxLength: 30,
+});
 
 describe('text properties', () => {
   it('text strings: value -> bytes -> value', () => {
@@ -146,8 +166,16 @@ describe('text properties', () => {
     );
   });
   it('fuzz: only ProtocolErrors', () => {
-    const seeds = ['00d3309bfc06c95c301aa8e80259c3ec34b9ac07c9602f58ed159bb940', '084f60597d', '04546f6f6c'].map((h) => fromHex(h));
-    expect(fuzzDecoder((b) => decodeTextString(b), seeds, { iterations: 10_000, seed: 41 }).accepted).toBeGreaterThan(0);
-    expect(fuzzDecoder((b) => decodeAlphaText(b), seeds, { iterations: 10_000, seed: 42 }).accepted).toBeGreaterThan(0);
+    const seeds = [
+      '00d3309bfc06c95c301aa8e80259c3ec34b9ac07c9602f58ed159bb940',
+      '084f60597d',
+      '04546f6f6c',
+    ].map((h) => fromHex(h));
+    expect(
+      fuzzDecoder((b) => decodeTextString(b), seeds, { iterations: 10_000, seed: 41 }).accepted,
+    ).toBeGreaterThan(0);
+    expect(
+      fuzzDecoder((b) => decodeAlphaText(b), seeds, { iterations: 10_000, seed: 42 }).accepted,
+    ).toBeGreaterThan(0);
   });
 });

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../src/bytes.js';
 import { ProtocolError } from '../../src/errors.js';
-import { decodeProactiveCommand, encodeProactiveCommand, type ProactiveCommand, type SetUpMenu } from '../../src/protocol/toolkit.js';
+import {
+  decodeProactiveCommand,
+  encodeProactiveCommand,
+  type ProactiveCommand,
+  type SetUpMenu,
+} from '../../src/protocol/toolkit.js';
 import {
   decodeEnvelope,
   decodeEnvelopeApdu,
@@ -64,7 +69,15 @@ const PROACTIVE: [string, string, ProactiveCommand][] = [
   [
     'SEND SHORT MESSAGE, null alpha identifier',
     'd030810301130082028183850086099111223344556677f88b180100099110325476f840f40c54657374204d657373616765',
-    { kind: 'sendShortMessage', commandNumber: 1, qualifier: 0, alpha: '', alphaCoding: 'gsm', address: ADDRESS, tpdu: TPDU_31124 },
+    {
+      kind: 'sendShortMessage',
+      commandNumber: 1,
+      qualifier: 0,
+      alpha: '',
+      alphaCoding: 'gsm',
+      address: ADDRESS,
+      tpdu: TPDU_31124,
+    },
   ],
   [
     'SEND SHORT MESSAGE, UCS2 alpha identifier',
@@ -127,7 +140,11 @@ describe('proactive commands: Chinese menus', () => {
     };
     const bytes = encodeProactiveCommand(menu);
     expect(toHex(bytes)).toBe(
-      'd033810301250082028182' + '8507805b5850a85361' + '8f0c01807ed15b9a5b5850a85361' + '8f0a028089e396647ed15b9a' + '8f050348656c70',
+      'd033810301250082028182' +
+        '8507805b5850a85361' +
+        '8f0c01807ed15b9a5b5850a85361' +
+        '8f0a028089e396647ed15b9a' +
+        '8f050348656c70',
     );
     const back = decodeProactiveCommand(bytes);
     expect(back).toEqual({
@@ -164,27 +181,40 @@ describe('proactive commands: Chinese menus', () => {
       duration: { unit: 'seconds', interval: 5 },
     };
     const bytes = encodeProactiveCommand(display);
-    expect(toHex(bytes)).toBe('d01a810303218182028102' + '8d0908' + '7ed15b9a6210529f' + 'ab00' + '84020105');
+    expect(toHex(bytes)).toBe(
+      'd01a810303218182028102' + '8d0908' + '7ed15b9a6210529f' + 'ab00' + '84020105',
+    );
     expect(decodeProactiveCommand(bytes)).toEqual(display);
   });
 });
 
 describe('proactive commands reject', () => {
   it('a wrong outer tag, an unsupported type, wrong devices', () => {
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d10482020181')))).toBe('PROTOCOL_UNKNOWN_TAG tag@0');
+    expect(codeOf(() => decodeProactiveCommand(fromHex('d10482020181')))).toBe(
+      'PROTOCOL_UNKNOWN_TAG tag@0',
+    );
     // POLL OFF (04) is not a command simvault speaks.
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d009810301040082028182')))).toBe('PROTOCOL_UNKNOWN_TAG commandType@5');
+    expect(codeOf(() => decodeProactiveCommand(fromHex('d009810301040082028182')))).toBe(
+      'PROTOCOL_UNKNOWN_TAG commandType@5',
+    );
     expect(codeOf(() => decodeProactiveCommand(fromHex('d00d81030125008202818385008f00')))).toBe(
       'PROTOCOL_BAD_VALUE deviceIdentities.destination@10',
     );
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d00d81030025008202818285008f00')))).toBe('PROTOCOL_BAD_VALUE commandNumber@4');
+    expect(codeOf(() => decodeProactiveCommand(fromHex('d00d81030025008202818285008f00')))).toBe(
+      'PROTOCOL_BAD_VALUE commandNumber@4',
+    );
   });
   it('an unknown object with CR set, but skips one with CR clear', () => {
     // SEND SHORT MESSAGE with a text attribute (D0, tag 50 with CR): not understood.
-    const withAttribute = 'd02c8103011300820281838510546578742041747472696275746520318b09010002911040f00120d004001000b4';
-    expect(codeOf(() => decodeProactiveCommand(fromHex(withAttribute)))).toBe('PROTOCOL_UNKNOWN_TAG tag@40');
+    const withAttribute =
+      'd02c8103011300820281838510546578742041747472696275746520318b09010002911040f00120d004001000b4';
+    expect(codeOf(() => decodeProactiveCommand(fromHex(withAttribute)))).toBe(
+      'PROTOCOL_UNKNOWN_TAG tag@40',
+    );
     // The same with the CR flag clear (50): skipped.
-    const skipped = decodeProactiveCommand(fromHex(withAttribute.replace(/d004001000b4$/, '5004001000b4')));
+    const skipped = decodeProactiveCommand(
+      fromHex(withAttribute.replace(/d004001000b4$/, '5004001000b4')),
+    );
     expect(skipped).toEqual({
       kind: 'sendShortMessage',
       commandNumber: 1,
@@ -195,36 +225,82 @@ describe('proactive commands reject', () => {
     });
   });
   it('missing, repeated or misplaced objects', () => {
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d009810301250082028182')))).toBe('PROTOCOL_MISSING_FIELD title@11');
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d00b8103012500820281828500')))).toBe('PROTOCOL_MISSING_FIELD items@13');
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d00f81030125008202818285008f0085 00'.replace(/ /g, ''))))).toBe(
-      'PROTOCOL_BAD_VALUE tag@15',
+    expect(codeOf(() => decodeProactiveCommand(fromHex('d009810301250082028182')))).toBe(
+      'PROTOCOL_MISSING_FIELD title@11',
     );
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d00f81030125008202818285008f008f00')))).toBe('PROTOCOL_BAD_VALUE items@15');
+    expect(codeOf(() => decodeProactiveCommand(fromHex('d00b8103012500820281828500')))).toBe(
+      'PROTOCOL_MISSING_FIELD items@13',
+    );
+    expect(
+      codeOf(() =>
+        decodeProactiveCommand(fromHex('d00f81030125008202818285008f0085 00'.replace(/ /g, ''))),
+      ),
+    ).toBe('PROTOCOL_BAD_VALUE tag@15');
+    expect(
+      codeOf(() => decodeProactiveCommand(fromHex('d00f81030125008202818285008f008f00'))),
+    ).toBe('PROTOCOL_BAD_VALUE items@15');
   });
   it('the 81/82 UCS2 alpha forms (not supported)', () => {
     const form81 =
       'd04b810301130082028183850f810c089794a09092a1a292a399a29586099111223344556677f88b240100099110325476f8400818041704140420041004120421042204120423041904220415';
-    expect(codeOf(() => decodeProactiveCommand(fromHex(form81)))).toBe('PROTOCOL_BAD_VALUE alpha@13');
+    expect(codeOf(() => decodeProactiveCommand(fromHex(form81)))).toBe(
+      'PROTOCOL_BAD_VALUE alpha@13',
+    );
   });
   it('lengths over 255 and trailing bytes', () => {
-    const items = Array.from({ length: 30 }, (_, i): MenuItem => ({ id: i + 1, text: `Item ${i + 1}` }));
-    expect(codeOf(() => encodeProactiveCommand({ kind: 'setUpMenu', commandNumber: 1, qualifier: 0, title: 'T', items }))).toBe(
-      'PROTOCOL_BAD_LENGTH length@-1',
+    const items = Array.from({ length: 30 }, (_, i): MenuItem => ({
+      id: i + 1,
+      text: `Item ${i + 1}`,
+    }));
+    expect(
+      codeOf(() =>
+        encodeProactiveCommand({
+          kind: 'setUpMenu',
+          commandNumber: 1,
+          qualifier: 0,
+          title: 'T',
+          items,
+        }),
+      ),
+    ).toBe('PROTOCOL_BAD_LENGTH length@-1');
+    expect(codeOf(() => decodeProactiveCommand(fromHex('d00d81030125008202818285008f0000')))).toBe(
+      'PROTOCOL_TRAILING_BYTES end@15',
     );
-    expect(codeOf(() => decodeProactiveCommand(fromHex('d00d81030125008202818285008f0000')))).toBe('PROTOCOL_TRAILING_BYTES end@15');
   });
   it('bad values given to the encoder', () => {
-    const menu: SetUpMenu = { kind: 'setUpMenu', commandNumber: 1, qualifier: 0, title: 'T', items: [{ id: 1, text: 'a' }] };
-    expect(codeOf(() => encodeProactiveCommand({ ...menu, commandNumber: 0 }))).toBe('PROTOCOL_BAD_VALUE commandNumber@-1');
-    expect(codeOf(() => encodeProactiveCommand({ ...menu, items: [{ id: 0, text: 'a' }] }))).toBe('PROTOCOL_BAD_VALUE item.id@-1');
-    expect(codeOf(() => encodeProactiveCommand({ ...menu, kind: 'launch' as 'setUpMenu' }))).toBe('PROTOCOL_BAD_VALUE kind@-1');
-    expect(codeOf(() => encodeProactiveCommand({ ...menu, crFlipped: [9] }))).toBe('PROTOCOL_BAD_VALUE crFlipped@-1');
+    const menu: SetUpMenu = {
+      kind: 'setUpMenu',
+      commandNumber: 1,
+      qualifier: 0,
+      title: 'T',
+      items: [{ id: 1, text: 'a' }],
+    };
+    expect(codeOf(() => encodeProactiveCommand({ ...menu, commandNumber: 0 }))).toBe(
+      'PROTOCOL_BAD_VALUE commandNumber@-1',
+    );
+    expect(codeOf(() => encodeProactiveCommand({ ...menu, items: [{ id: 0, text: 'a' }] }))).toBe(
+      'PROTOCOL_BAD_VALUE item.id@-1',
+    );
+    expect(codeOf(() => encodeProactiveCommand({ ...menu, kind: 'launch' as 'setUpMenu' }))).toBe(
+      'PROTOCOL_BAD_VALUE kind@-1',
+    );
+    expect(codeOf(() => encodeProactiveCommand({ ...menu, crFlipped: [9] }))).toBe(
+      'PROTOCOL_BAD_VALUE crFlipped@-1',
+    );
     expect(
-      codeOf(() => encodeProactiveCommand({ kind: 'refresh', commandNumber: 1, qualifier: 1, files: [fromHex('7fff6f07')] })),
+      codeOf(() =>
+        encodeProactiveCommand({
+          kind: 'refresh',
+          commandNumber: 1,
+          qualifier: 1,
+          files: [fromHex('7fff6f07')],
+        }),
+      ),
     ).toBe('PROTOCOL_BAD_VALUE files@-1');
     expect(
-      codeOf(() => encodeProactiveCommand({ kind: 'selectItem', commandNumber: 1, qualifier: 0, items: [] })),
+      codeOf(() =>
+        encodeProactiveCommand({ kind: 'selectItem', commandNumber: 1, qualifier: 0, items: [] }),
+      ),
     ).toBe('PROTOCOL_MISSING_FIELD items@-1');
   });
 });
@@ -236,10 +312,13 @@ describe('envelopes', () => {
     expect(toHex(encodeEnvelope(env))).toBe('d30782020181900102');
     expect(toHex(encodeEnvelopeApdu(env))).toBe('80c2000009d30782020181900102');
     expect(decodeEnvelopeApdu(fromHex('80c2000009d30782020181900102'))).toEqual(env);
-    expect(toHex(encodeEnvelope({ kind: 'menuSelection', itemId: 5, helpRequested: true }))).toBe('d3098202018190010595' + '00');
+    expect(toHex(encodeEnvelope({ kind: 'menuSelection', itemId: 5, helpRequested: true }))).toBe(
+      'd3098202018190010595' + '00',
+    );
   });
   it('SMS-PP download envelopes of TS 31.124 27.22.5 (3.1.1 and 3.1.5)', () => {
-    const e311 = 'd12d8202838106099111223344556677f88b1c04049121437f16891010000000000d546573744d6573736167652031';
+    const e311 =
+      'd12d8202838106099111223344556677f88b1c04049121437f16891010000000000d546573744d6573736167652031';
     const v311 = decodeEnvelope(fromHex(e311));
     expect(v311).toEqual({
       kind: 'smsPpDownload',
@@ -256,29 +335,48 @@ describe('envelopes', () => {
     expect(toHex(encodeEnvelope(env))).toBe('d108820283818b020400');
   });
   it('rejects wrong devices, unknown envelopes and bad APDUs', () => {
-    expect(codeOf(() => decodeEnvelope(fromHex('d30782020281900102')))).toBe('PROTOCOL_BAD_VALUE deviceIdentities.source@4');
-    expect(codeOf(() => decodeEnvelope(fromHex('d60782020181900102')))).toBe('PROTOCOL_UNKNOWN_TAG tag@0');
-    expect(codeOf(() => decodeEnvelope(fromHex('d30782020181900100')))).toBe('PROTOCOL_BAD_VALUE itemId@8');
-    expect(codeOf(() => decodeEnvelopeApdu(fromHex('80c2000009d30782020181900102 00'.replace(' ', ''))))).toBe(
-      'PROTOCOL_BAD_LENGTH Lc@4',
+    expect(codeOf(() => decodeEnvelope(fromHex('d30782020281900102')))).toBe(
+      'PROTOCOL_BAD_VALUE deviceIdentities.source@4',
     );
+    expect(codeOf(() => decodeEnvelope(fromHex('d60782020181900102')))).toBe(
+      'PROTOCOL_UNKNOWN_TAG tag@0',
+    );
+    expect(codeOf(() => decodeEnvelope(fromHex('d30782020181900100')))).toBe(
+      'PROTOCOL_BAD_VALUE itemId@8',
+    );
+    expect(
+      codeOf(() => decodeEnvelopeApdu(fromHex('80c2000009d30782020181900102 00'.replace(' ', '')))),
+    ).toBe('PROTOCOL_BAD_LENGTH Lc@4');
     expect(codeOf(() => decodeEnvelopeApdu(fromHex('80c2000009d30782020281900102')))).toBe(
       'PROTOCOL_BAD_VALUE deviceIdentities.source@9',
     );
-    expect(codeOf(() => decodeEnvelopeApdu(fromHex('80140000 09 d30782020181900102'.replace(/ /g, ''))))).toBe('PROTOCOL_BAD_VALUE INS@1');
+    expect(
+      codeOf(() => decodeEnvelopeApdu(fromHex('80140000 09 d30782020181900102'.replace(/ /g, '')))),
+    ).toBe('PROTOCOL_BAD_VALUE INS@1');
   });
 });
 
 describe('FETCH and TERMINAL RESPONSE', () => {
   it('TERMINAL RESPONSE of the reference', () => {
     const hex = '801400000f810301240082028281830100900102';
-    const tr: TerminalResponse = { commandNumber: 1, commandType: 0x24, qualifier: 0, result: { general: 0 }, itemId: 2 };
+    const tr: TerminalResponse = {
+      commandNumber: 1,
+      commandType: 0x24,
+      qualifier: 0,
+      result: { general: 0 },
+      itemId: 2,
+    };
     expect(decodeTerminalResponseApdu(fromHex(hex))).toEqual(tr);
     expect(toHex(encodeTerminalResponseApdu(tr))).toBe(hex);
     expect(decodeTerminalResponse(fromHex(hex.slice(10)))).toEqual(tr);
   });
   it('results with additional information', () => {
-    const tr: TerminalResponse = { commandNumber: 3, commandType: 0x13, qualifier: 0, result: { general: 0x20, additional: fromHex('01') } };
+    const tr: TerminalResponse = {
+      commandNumber: 3,
+      commandType: 0x13,
+      qualifier: 0,
+      result: { general: 0x20, additional: fromHex('01') },
+    };
     expect(toHex(encodeTerminalResponse(tr))).toBe('8103031300820282818302' + '2001');
     expect(decodeTerminalResponse(encodeTerminalResponse(tr))).toEqual(tr);
   });
@@ -290,23 +388,36 @@ describe('FETCH and TERMINAL RESPONSE', () => {
     expect(codeOf(() => encodeFetchApdu(0))).toBe('PROTOCOL_BAD_VALUE Le@-1');
   });
   it('rejects a missing result and wrong devices', () => {
-    expect(codeOf(() => decodeTerminalResponse(fromHex('810301240082028281')))).toBe('PROTOCOL_MISSING_FIELD result@9');
-    expect(codeOf(() => decodeTerminalResponseApdu(fromHex('801400000f810301240082028182830100900102')))).toBe(
-      'PROTOCOL_BAD_VALUE deviceIdentities.source@12',
+    expect(codeOf(() => decodeTerminalResponse(fromHex('810301240082028281')))).toBe(
+      'PROTOCOL_MISSING_FIELD result@9',
     );
+    expect(
+      codeOf(() => decodeTerminalResponseApdu(fromHex('801400000f810301240082028182830100900102'))),
+    ).toBe('PROTOCOL_BAD_VALUE deviceIdentities.source@12');
   });
 });
 
 describe('addresses', () => {
   it('BCD with F filler', () => {
-    expect(toHex(encodeAddress({ tonNpi: 0x91, digits: '8613800100500' }))).toBe('91683108100005f0');
-    expect(decodeAddress(fromHex('91683108100005f0'))).toEqual({ tonNpi: 0x91, digits: '8613800100500' });
+    expect(toHex(encodeAddress({ tonNpi: 0x91, digits: '8613800100500' }))).toBe(
+      '91683108100005f0',
+    );
+    expect(decodeAddress(fromHex('91683108100005f0'))).toEqual({
+      tonNpi: 0x91,
+      digits: '8613800100500',
+    });
     expect(decodeAddress(fromHex('81ba'))).toEqual({ tonNpi: 0x81, digits: '*#' });
   });
   it('rejects a filler inside, an E digit and a TON/NPI without bit 8', () => {
-    expect(codeOf(() => decodeAddress(fromHex('91f112')))).toBe('PROTOCOL_BAD_VALUE address.digits@1');
-    expect(codeOf(() => decodeAddress(fromHex('911e')))).toBe('PROTOCOL_BAD_VALUE address.digits@1');
-    expect(codeOf(() => decodeAddress(fromHex('1112')))).toBe('PROTOCOL_BAD_VALUE address.tonNpi@0');
+    expect(codeOf(() => decodeAddress(fromHex('91f112')))).toBe(
+      'PROTOCOL_BAD_VALUE address.digits@1',
+    );
+    expect(codeOf(() => decodeAddress(fromHex('911e')))).toBe(
+      'PROTOCOL_BAD_VALUE address.digits@1',
+    );
+    expect(codeOf(() => decodeAddress(fromHex('1112')))).toBe(
+      'PROTOCOL_BAD_VALUE address.tonNpi@0',
+    );
   });
 });
 
@@ -317,10 +428,21 @@ const alphaArb = fc.oneof(
   gsmText.map((text) => ({ text, coding: 'gsm' as const })),
   anyText.map((text) => ({ text, coding: 'ucs2' as const })),
 );
-const itemArb = fc.tuple(fc.integer({ min: 1, max: 255 }), alphaArb).map(([id, a]): MenuItem => ({ id, text: a.text, coding: a.coding }));
-const header = { commandNumber: fc.integer({ min: 1, max: 254 }), qualifier: fc.integer({ min: 0, max: 255 }) };
-const iconArb = fc.record({ selfExplanatory: fc.boolean(), record: fc.integer({ min: 0, max: 255 }) });
-const addressArb = fc.record({ tonNpi: fc.integer({ min: 0x80, max: 0xff }), digits: fc.string({ unit: fc.constantFrom(...'0123456789*#p?'), maxLength: 20 }) });
+const itemArb = fc
+  .tuple(fc.integer({ min: 1, max: 255 }), alphaArb)
+  .map(([id, a]): MenuItem => ({ id, text: a.text, coding: a.coding }));
+const header = {
+  commandNumber: fc.integer({ min: 1, max: 254 }),
+  qualifier: fc.integer({ min: 0, max: 255 }),
+};
+const iconArb = fc.record({
+  selfExplanatory: fc.boolean(),
+  record: fc.integer({ min: 0, max: 255 }),
+});
+const addressArb = fc.record({
+  tonNpi: fc.integer({ min: 0x80, max: 0xff }),
+  digits: fc.string({ unit: fc.constantFrom(...'0123456789*#p?'), maxLength: 20 }),
+});
 
 const proactiveArb: fc.Arbitrary<ProactiveCommand> = fc.oneof(
   fc.record(
@@ -328,12 +450,19 @@ const proactiveArb: fc.Arbitrary<ProactiveCommand> = fc.oneof(
       kind: fc.constant('refresh' as const),
       ...header,
       files: fc.array(
-        fc.array(fc.integer({ min: 0x0001, max: 0xfffe }).filter((id) => id !== 0x3f00), { minLength: 1, maxLength: 3 }).map((ids) => {
-          const out = new Uint8Array(2 + ids.length * 2);
-          out.set([0x3f, 0x00]);
-          ids.forEach((id, i) => out.set([id >> 8, id & 0xff], 2 + i * 2));
-          return out;
-        }),
+        fc
+          .array(
+            fc.integer({ min: 0x0001, max: 0xfffe }).filter((id) => id !== 0x3f00),
+            { minLength: 1, maxLength: 3 },
+          )
+          .map((ids) => {
+            const out = new Uint8Array(2 + ids.length * 2);
+            out.set([0x3f, 0x00]);
+            ids.forEach((id, i) => {
+              out.set([id >> 8, id & 0xff], 2 + i * 2);
+            });
+            return out;
+          }),
         { maxLength: 4 },
       ),
       aid: fc.uint8Array({ minLength: 5, maxLength: 16 }),
@@ -352,7 +481,9 @@ const proactiveArb: fc.Arbitrary<ProactiveCommand> = fc.oneof(
       },
       { requiredKeys: ['kind', 'commandNumber', 'qualifier', 'tpdu'] },
     )
-    .map(({ alpha, ...rest }) => (alpha ? { ...rest, alpha: alpha.text, alphaCoding: alpha.coding } : rest)),
+    .map(({ alpha, ...rest }) =>
+      alpha ? { ...rest, alpha: alpha.text, alphaCoding: alpha.coding } : rest,
+    ),
   fc.record(
     {
       kind: fc.constant('displayText' as const),
@@ -364,7 +495,10 @@ const proactiveArb: fc.Arbitrary<ProactiveCommand> = fc.oneof(
       ),
       icon: iconArb,
       immediateResponse: fc.constant(true as const),
-      duration: fc.record({ unit: fc.constantFrom('minutes' as const, 'seconds' as const, 'tenths' as const), interval: fc.integer({ min: 1, max: 255 }) }),
+      duration: fc.record({
+        unit: fc.constantFrom('minutes' as const, 'seconds' as const, 'tenths' as const),
+        interval: fc.integer({ min: 1, max: 255 }),
+      }),
     },
     { requiredKeys: ['kind', 'commandNumber', 'qualifier', 'text'] },
   ),
@@ -380,7 +514,9 @@ const proactiveArb: fc.Arbitrary<ProactiveCommand> = fc.oneof(
       },
       { requiredKeys: ['kind', 'commandNumber', 'qualifier', 'items'] },
     )
-    .map(({ title, ...rest }) => (title ? { ...rest, title: title.text, titleCoding: title.coding } : rest)),
+    .map(({ title, ...rest }) =>
+      title ? { ...rest, title: title.text, titleCoding: title.coding } : rest,
+    ),
   fc
     .record(
       {
@@ -404,7 +540,8 @@ function withFlips(cmd: ProactiveCommand, flips: number[]): ProactiveCommand {
 function decodeProactiveCommandObjects(bytes: Uint8Array): number {
   let n = 0;
   const start = bytes[1] === 0x81 ? 3 : 2;
-  for (let i = start; i < bytes.length; n++) i += 2 + (bytes[i + 1] === 0x81 ? 1 + bytes[i + 2]! : bytes[i + 1]!);
+  for (let i = start; i < bytes.length; n++)
+    i += 2 + (bytes[i + 1] === 0x81 ? 1 + bytes[i + 2]! : bytes[i + 1]!);
   return n;
 }
 
@@ -429,8 +566,22 @@ describe('toolkit properties', () => {
   });
   it('envelopes and terminal responses: value -> bytes -> value', () => {
     const envArb: fc.Arbitrary<Envelope> = fc.oneof(
-      fc.record({ kind: fc.constant('menuSelection' as const), itemId: fc.integer({ min: 1, max: 255 }), helpRequested: fc.constant(true as const) }, { requiredKeys: ['kind', 'itemId'] }),
-      fc.record({ kind: fc.constant('smsPpDownload' as const), address: addressArb, tpdu: fc.uint8Array({ maxLength: 200 }) }, { requiredKeys: ['kind', 'tpdu'] }),
+      fc.record(
+        {
+          kind: fc.constant('menuSelection' as const),
+          itemId: fc.integer({ min: 1, max: 255 }),
+          helpRequested: fc.constant(true as const),
+        },
+        { requiredKeys: ['kind', 'itemId'] },
+      ),
+      fc.record(
+        {
+          kind: fc.constant('smsPpDownload' as const),
+          address: addressArb,
+          tpdu: fc.uint8Array({ maxLength: 200 }),
+        },
+        { requiredKeys: ['kind', 'tpdu'] },
+      ),
     );
     fc.assert(
       fc.property(envArb, (env) => {
@@ -443,7 +594,13 @@ describe('toolkit properties', () => {
         commandNumber: fc.integer({ min: 1, max: 254 }),
         commandType: fc.integer({ min: 0, max: 255 }),
         qualifier: fc.integer({ min: 0, max: 255 }),
-        result: fc.record({ general: fc.integer({ min: 0, max: 255 }), additional: fc.uint8Array({ minLength: 1, maxLength: 4 }) }, { requiredKeys: ['general'] }),
+        result: fc.record(
+          {
+            general: fc.integer({ min: 0, max: 255 }),
+            additional: fc.uint8Array({ minLength: 1, maxLength: 4 }),
+          },
+          { requiredKeys: ['general'] },
+        ),
         itemId: fc.integer({ min: 1, max: 255 }),
       },
       { requiredKeys: ['commandNumber', 'commandType', 'qualifier', 'result'] },
@@ -459,38 +616,58 @@ describe('toolkit properties', () => {
     const seeds = PROACTIVE.map(([, hex]) => fromHex(hex));
     let accepted = 0;
     fc.assert(
-      fc.property(fc.constantFrom(...seeds), fc.nat(), fc.integer({ min: 0, max: 255 }), (seed, at, byte) => {
-        const b = seed.slice();
-        b[at % b.length] = byte;
-        let cmd: ProactiveCommand;
-        try {
-          cmd = decodeProactiveCommand(b);
-        } catch (e) {
-          expect(e).toBeInstanceOf(ProtocolError);
-          return;
-        }
-        accepted++;
-        const again = encodeProactiveCommand(cmd);
-        if (toHex(again) !== toHex(b)) {
-          // Only unknown objects with CR clear may be lost (TS 102 223 6.10 says skip them).
-          expect(again.length).toBeLessThan(b.length);
-          expect(decodeProactiveCommand(again)).toEqual(cmd);
-        }
-      }),
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (seed, at, byte) => {
+          const b = seed.slice();
+          b[at % b.length] = byte;
+          let cmd: ProactiveCommand;
+          try {
+            cmd = decodeProactiveCommand(b);
+          } catch (e) {
+            expect(e).toBeInstanceOf(ProtocolError);
+            return;
+          }
+          accepted++;
+          const again = encodeProactiveCommand(cmd);
+          if (toHex(again) !== toHex(b)) {
+            // Only unknown objects with CR clear may be lost (TS 102 223 6.10 says skip them).
+            expect(again.length).toBeLessThan(b.length);
+            expect(decodeProactiveCommand(again)).toEqual(cmd);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
     expect(accepted).toBeGreaterThan(100);
   });
   it('fuzz: only ProtocolErrors', () => {
     const seeds = PROACTIVE.map(([, hex]) => fromHex(hex));
-    expect(fuzzDecoder(decodeProactiveCommand, seeds, { iterations: 20_000, seed: 51 }).accepted).toBeGreaterThan(0);
-    const envSeeds = ['d30782020181900102', 'd12d8202838106099111223344556677f88b1c04049121437f16891010000000000d546573744d6573736167652031'].map(
-      (h) => fromHex(h),
-    );
-    expect(fuzzDecoder(decodeEnvelope, envSeeds, { iterations: 10_000, seed: 52 }).accepted).toBeGreaterThan(0);
-    const trSeeds = [fromHex('801400000f810301240082028281830100900102'), fromHex('80c2000009d30782020181900102'), fromHex('801200001b')];
-    expect(fuzzDecoder(decodeTerminalResponseApdu, trSeeds, { iterations: 5_000, seed: 53 }).accepted).toBeGreaterThan(0);
-    expect(fuzzDecoder(decodeEnvelopeApdu, trSeeds, { iterations: 5_000, seed: 54 }).accepted).toBeGreaterThan(0);
-    expect(fuzzDecoder(decodeFetchApdu, trSeeds, { iterations: 2_000, seed: 55 }).accepted).toBeGreaterThan(0);
+    expect(
+      fuzzDecoder(decodeProactiveCommand, seeds, { iterations: 20_000, seed: 51 }).accepted,
+    ).toBeGreaterThan(0);
+    const envSeeds = [
+      'd30782020181900102',
+      'd12d8202838106099111223344556677f88b1c04049121437f16891010000000000d546573744d6573736167652031',
+    ].map((h) => fromHex(h));
+    expect(
+      fuzzDecoder(decodeEnvelope, envSeeds, { iterations: 10_000, seed: 52 }).accepted,
+    ).toBeGreaterThan(0);
+    const trSeeds = [
+      fromHex('801400000f810301240082028281830100900102'),
+      fromHex('80c2000009d30782020181900102'),
+      fromHex('801200001b'),
+    ];
+    expect(
+      fuzzDecoder(decodeTerminalResponseApdu, trSeeds, { iterations: 5_000, seed: 53 }).accepted,
+    ).toBeGreaterThan(0);
+    expect(
+      fuzzDecoder(decodeEnvelopeApdu, trSeeds, { iterations: 5_000, seed: 54 }).accepted,
+    ).toBeGreaterThan(0);
+    expect(
+      fuzzDecoder(decodeFetchApdu, trSeeds, { iterations: 2_000, seed: 55 }).accepted,
+    ).toBeGreaterThan(0);
   });
 });

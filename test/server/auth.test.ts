@@ -18,7 +18,12 @@ import { TokenBuckets } from '../../src/server/rate-limit.js';
 const KEY: SigningKey = { id: 'ota', role: 'ota', secret: new Uint8Array(32).fill(1) };
 const NOW = 1_700_000_000_000;
 
-function received(headers: Record<string, string>, body: Uint8Array, pathAndQuery = '/v1/sim/bind?brand=x', method = 'POST') {
+function received(
+  headers: Record<string, string>,
+  body: Uint8Array,
+  pathAndQuery = '/v1/sim/bind?brand=x',
+  method = 'POST',
+) {
   return { method, pathAndQuery, header: (n: string) => headers[n], body };
 }
 
@@ -31,12 +36,20 @@ describe('signed requests', () => {
 
   it('verifies what it signs, for any body, path and nonce', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 300 }), fc.webPath(), fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/), async (body, path, nonce) => {
-        const url = new URL(`http://h${path.startsWith('/') ? path : `/${path}`}`);
-        const headers = signRequest(KEY, 'POST', url, body, { timestamp: NOW, nonce });
-        const key = await verifySignedRequest(received(headers, body, `${url.pathname}${url.search}`), { keys: [KEY], nonces: memoryNonceStore(), now: () => NOW });
-        expect(key.id).toBe('ota');
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.webPath(),
+        fc.stringMatching(/^[A-Za-z0-9_-]{16,64}$/),
+        async (body, path, nonce) => {
+          const url = new URL(`http://h${path.startsWith('/') ? path : `/${path}`}`);
+          const headers = signRequest(KEY, 'POST', url, body, { timestamp: NOW, nonce });
+          const key = await verifySignedRequest(
+            received(headers, body, `${url.pathname}${url.search}`),
+            { keys: [KEY], nonces: memoryNonceStore(), now: () => NOW },
+          );
+          expect(key.id).toBe('ota');
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -46,18 +59,51 @@ describe('signed requests', () => {
     const nonces = memoryNonceStore();
     const opts = { keys: [KEY], nonces, now: () => NOW, windowMs: 60_000 };
     const good = signRequest(KEY, 'POST', 'http://h/v1/sim/bind?brand=x', body, { timestamp: NOW });
-    const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code: string }) => e.code);
-    expect(await code(verifySignedRequest(received({}, body), opts))).toBe('SERVER_UNAUTHENTICATED');
-    expect(await code(verifySignedRequest(received({ ...good, 'x-simvault-key': 'other' }, body), opts))).toBe('SERVER_UNAUTHENTICATED');
-    expect(await code(verifySignedRequest(received(good, new Uint8Array([1, 2, 4])), opts))).toBe('SERVER_BAD_SIGNATURE');
-    expect(await code(verifySignedRequest(received(good, body, '/v1/sim/bind'), opts))).toBe('SERVER_BAD_SIGNATURE');
-    expect(await code(verifySignedRequest(received(good, body, undefined, 'PUT'), opts))).toBe('SERVER_BAD_SIGNATURE');
-    expect(await code(verifySignedRequest(received({ ...good, 'x-simvault-signature': 'zz' }, body), opts))).toBe('SERVER_BAD_SIGNATURE');
-    expect(await code(verifySignedRequest(received({ ...good, 'x-simvault-timestamp': '-1' }, body), opts))).toBe('SERVER_BAD_SIGNATURE');
-    expect(await code(verifySignedRequest(received({ ...good, 'x-simvault-timestamp': String(NOW + 1) }, body), opts))).toBe('SERVER_BAD_SIGNATURE');
-    const old = signRequest(KEY, 'POST', 'http://h/v1/sim/bind?brand=x', body, { timestamp: NOW - 60_001 });
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: { code: string }) => e.code,
+      );
+    expect(await code(verifySignedRequest(received({}, body), opts))).toBe(
+      'SERVER_UNAUTHENTICATED',
+    );
+    expect(
+      await code(verifySignedRequest(received({ ...good, 'x-simvault-key': 'other' }, body), opts)),
+    ).toBe('SERVER_UNAUTHENTICATED');
+    expect(await code(verifySignedRequest(received(good, new Uint8Array([1, 2, 4])), opts))).toBe(
+      'SERVER_BAD_SIGNATURE',
+    );
+    expect(await code(verifySignedRequest(received(good, body, '/v1/sim/bind'), opts))).toBe(
+      'SERVER_BAD_SIGNATURE',
+    );
+    expect(await code(verifySignedRequest(received(good, body, undefined, 'PUT'), opts))).toBe(
+      'SERVER_BAD_SIGNATURE',
+    );
+    expect(
+      await code(
+        verifySignedRequest(received({ ...good, 'x-simvault-signature': 'zz' }, body), opts),
+      ),
+    ).toBe('SERVER_BAD_SIGNATURE');
+    expect(
+      await code(
+        verifySignedRequest(received({ ...good, 'x-simvault-timestamp': '-1' }, body), opts),
+      ),
+    ).toBe('SERVER_BAD_SIGNATURE');
+    expect(
+      await code(
+        verifySignedRequest(
+          received({ ...good, 'x-simvault-timestamp': String(NOW + 1) }, body),
+          opts,
+        ),
+      ),
+    ).toBe('SERVER_BAD_SIGNATURE');
+    const old = signRequest(KEY, 'POST', 'http://h/v1/sim/bind?brand=x', body, {
+      timestamp: NOW - 60_001,
+    });
     expect(await code(verifySignedRequest(received(old, body), opts))).toBe('SERVER_STALE_REQUEST');
-    const edge = signRequest(KEY, 'POST', 'http://h/v1/sim/bind?brand=x', body, { timestamp: NOW - 60_000 });
+    const edge = signRequest(KEY, 'POST', 'http://h/v1/sim/bind?brand=x', body, {
+      timestamp: NOW - 60_000,
+    });
     expect(await code(verifySignedRequest(received(edge, body), opts))).toBe('ok');
     expect(await code(verifySignedRequest(received(good, body), opts))).toBe('ok');
     expect(await code(verifySignedRequest(received(good, body), opts))).toBe('SERVER_REPLAYED');
@@ -68,7 +114,9 @@ describe('signed requests', () => {
     const opts = { keys: [KEY], nonces: memoryNonceStore(), now: () => NOW };
     const good = signRequest(KEY, 'POST', 'http://h/v1/sim/bind?brand=x', body, { timestamp: NOW });
     const forged = { ...good, 'x-simvault-signature': '00'.repeat(32) };
-    await expect(verifySignedRequest(received(forged, body), opts)).rejects.toMatchObject({ code: 'SERVER_BAD_SIGNATURE' });
+    await expect(verifySignedRequest(received(forged, body), opts)).rejects.toMatchObject({
+      code: 'SERVER_BAD_SIGNATURE',
+    });
     await expect(verifySignedRequest(received(good, body), opts)).resolves.toBe(KEY);
   });
 
@@ -104,7 +152,11 @@ describe('keys file', () => {
     expect(() => parseKeysFile('{')).toThrow(/keys file/);
     expect(() => parseKeysFile('{}')).toThrow(/array/);
     expect(() => parseKeysFile('[{"id":"a","role":"root","secret":"00"}]')).toThrow(/role/);
-    expect(() => parseKeysFile(`[{"id":"a","role":"ota","secret":"${'11'.repeat(16)}"},{"id":"a","role":"ota","secret":"${'11'.repeat(16)}"}]`)).toThrow(/twice/);
+    expect(() =>
+      parseKeysFile(
+        `[{"id":"a","role":"ota","secret":"${'11'.repeat(16)}"},{"id":"a","role":"ota","secret":"${'11'.repeat(16)}"}]`,
+      ),
+    ).toThrow(/twice/);
     const path = join(mkdtempSync(join(tmpdir(), 'simvault-keys-')), 'keys.json');
     writeFileSync(path, '[{"id":"a","role":"ota","secret":"00"}]');
     await expect(loadOrCreateKeys(path)).rejects.toThrow(/16 bytes/);
@@ -132,16 +184,19 @@ describe('token buckets', () => {
 
   it('never allows more than capacity + rate × time, whatever the request times', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 200 }), (gaps) => {
-        const b = new TokenBuckets({ capacity: 5, refillPerSecond: 3 });
-        let t = 0;
-        let allowed = 0;
-        for (const g of gaps) {
-          t += g;
-          if (b.take('k', t) === 0) allowed++;
-        }
-        expect(allowed).toBeLessThanOrEqual(5 + Math.floor((t / 1000) * 3));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 200 }),
+        (gaps) => {
+          const b = new TokenBuckets({ capacity: 5, refillPerSecond: 3 });
+          let t = 0;
+          let allowed = 0;
+          for (const g of gaps) {
+            t += g;
+            if (b.take('k', t) === 0) allowed++;
+          }
+          expect(allowed).toBeLessThanOrEqual(5 + Math.floor((t / 1000) * 3));
+        },
+      ),
     );
   });
 

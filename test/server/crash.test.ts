@@ -25,22 +25,36 @@ interface Child {
 /** Start `simvault server` in its own node process (no npx/tsx wrapper: SIGKILL must hit the server itself). */
 async function startServer(db: TestDatabase): Promise<Child> {
   const loc = db.location;
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'server', '--data', loc.dataDir, '--quiet', '--rate-limit', '1000000/1000000'];
+  const args = [
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'server',
+    '--data',
+    loc.dataDir,
+    '--quiet',
+    '--rate-limit',
+    '1000000/1000000',
+  ];
   if (loc.db !== undefined) args.push('--db', loc.db, '--pg-schema', loc.schema!);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+    }),
   );
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /^card-app (http:\/\/\S+)$/m.exec(out);
       if (m) resolve(m[1]!);
     });
-    void exited.then(({ code }) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
+    void exited.then(({ code }) => {
+      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
+    });
   });
   return { url, process: child, exited };
 }
@@ -51,7 +65,10 @@ async function kill9(child: Child): Promise<void> {
 }
 
 /** Settle every request; resolve `acked` once `k` of them succeeded (the moment to kill). */
-function burstOf<T>(ps: Promise<T>[], k: number): { all: Promise<PromiseSettledResult<T>[]>; acked: Promise<void> } {
+function burstOf<T>(
+  ps: Promise<T>[],
+  k: number,
+): { all: Promise<PromiseSettledResult<T>[]>; acked: Promise<void> } {
   let ok = 0;
   let hit!: () => void;
   const acked = new Promise<void>((r) => (hit = r));
@@ -63,7 +80,9 @@ function burstOf<T>(ps: Promise<T>[], k: number): { all: Promise<PromiseSettledR
       }),
     ),
   );
-  void all.then(() => hit());
+  void all.then(() => {
+    hit();
+  });
   return { all, acked };
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -109,14 +128,20 @@ describe.each(STORE_KINDS)('kill -9 of simvault server on %s', (kind) => {
     let server = await startServer(db);
     const keys = await loadOrCreateKeys(join(db.location.dataDir, 'keys.json'));
     const clientOf = (url: string) =>
-      new CardAppClient({ baseUrl: url, otaKey: keys.find((k) => k.role === 'ota')!, operatorKey: keys.find((k) => k.role === 'operator')! });
+      new CardAppClient({
+        baseUrl: url,
+        otaKey: keys.find((k) => k.role === 'ota')!,
+        operatorKey: keys.find((k) => k.role === 'operator')!,
+      });
     let client = clientOf(server.url);
     await client.defineApplication(TV);
     await client.defineOffer('tv', [TV.aid]);
 
     // 1. A large import, killed while it runs: afterwards all of it or none of it.
     const N = 20_000;
-    const big = JSON.stringify(Array.from({ length: N }, (_, i) => ({ cid: cidHex(1000 + i), offer: 'tv' })));
+    const big = JSON.stringify(
+      Array.from({ length: N }, (_, i) => ({ cid: cidHex(1000 + i), offer: 'tv' })),
+    );
     const importing = client.importCards(big, 'json').then(
       (r) => r.accepted,
       () => undefined,
@@ -133,19 +158,28 @@ describe.each(STORE_KINDS)('kill -9 of simvault server on %s', (kind) => {
     const again = await client.importCards(big, 'json');
     expect(again.accepted + again.rejected.filter((r) => r.reason === 'duplicate').length).toBe(N);
     expect(await store.countCards()).toBe(N);
-    expect((await store.customizedApplications(cidKey(1000 + N - 1))).map((a) => a.aid)).toEqual([TV.aid]);
+    expect((await store.customizedApplications(cidKey(1000 + N - 1))).map((a) => a.aid)).toEqual([
+      TV.aid,
+    ]);
 
     // 2. A burst of binds, killed mid-burst: every acknowledged bind survives, none is doubled.
     const B = 300;
-    const bind = (c: CardAppClient, i: number) => c.bind({ type: 'bindRequest', transactionId: i, cid: cidBytes(1000 + i), iccid: sim(i) });
-    const burst = burstOf(Array.from({ length: B }, (_, i) => bind(client, i)), 40);
+    const bind = (c: CardAppClient, i: number) =>
+      c.bind({ type: 'bindRequest', transactionId: i, cid: cidBytes(1000 + i), iccid: sim(i) });
+    const burst = burstOf(
+      Array.from({ length: B }, (_, i) => bind(client, i)),
+      40,
+    );
     await burst.acked;
     await kill9(server);
     const outcomes = await burst.all;
-    const acknowledged = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && o.value.result === 'ok' ? [i] : []));
+    const acknowledged = outcomes.flatMap((o, i) =>
+      o.status === 'fulfilled' && o.value.result === 'ok' ? [i] : [],
+    );
     server = await startServer(db);
     client = clientOf(server.url);
-    for (const i of acknowledged) expect((await store.getBinding(cidKey(1000 + i)))?.iccid).toBe(sim(i));
+    for (const i of acknowledged)
+      expect((await store.getBinding(cidKey(1000 + i)))?.iccid).toBe(sim(i));
     const retried = await Promise.all(Array.from({ length: B }, (_, i) => bind(client, i)));
     expect(acknowledged.length).toBeGreaterThanOrEqual(40);
     expect(acknowledged.length).toBeLessThan(B);
@@ -156,8 +190,14 @@ describe.each(STORE_KINDS)('kill -9 of simvault server on %s', (kind) => {
     //    launch and no launch that was never sent.
     const L = 300;
     const launch = (c: CardAppClient, i: number) =>
-      c.launch({ type: 'launchRequest', transactionId: i, cid: cidBytes(1000), aid: fromHex(TV.aid) }, sim(0));
-    const launches = burstOf(Array.from({ length: L }, (_, i) => launch(client, i)), 40);
+      c.launch(
+        { type: 'launchRequest', transactionId: i, cid: cidBytes(1000), aid: fromHex(TV.aid) },
+        sim(0),
+      );
+    const launches = burstOf(
+      Array.from({ length: L }, (_, i) => launch(client, i)),
+      40,
+    );
     await launches.acked;
     await kill9(server);
     const launched = (await launches.all).filter((o) => o.status === 'fulfilled').length;
@@ -177,7 +217,9 @@ describe.each(STORE_KINDS)('kill -9 of simvault server on %s', (kind) => {
       expect(file.pragma('integrity_check', { simple: true })).toBe('ok');
       file.close();
     }
-    console.log(`${kind}: import ${first === undefined ? 'interrupted' : 'finished'}${midTransaction ? ' inside its transaction' : ''} (${afterCrash} rows after the crash); ` +
-      `${acknowledged.length}/${B} binds acknowledged before the kill; ${launched}/${L} launches acknowledged, ${downloads} counted`);
+    console.log(
+      `${kind}: import ${first === undefined ? 'interrupted' : 'finished'}${midTransaction ? ' inside its transaction' : ''} (${afterCrash} rows after the crash); ` +
+        `${acknowledged.length}/${B} binds acknowledged before the kill; ${launched}/${L} launches acknowledged, ${downloads} counted`,
+    );
   }, 120_000);
 });

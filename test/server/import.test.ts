@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseCsv } from '../../src/server/card-app/csv.js';
 import { parseCardImport } from '../../src/server/card-app/import.js';
-import { aidOfText, applicationOf, cidKeyOfText, iccidOf, labelOf } from '../../src/server/card-app/validate.js';
+import {
+  aidOfText,
+  applicationOf,
+  cidKeyOfText,
+  iccidOf,
+  labelOf,
+} from '../../src/server/card-app/validate.js';
 import { ADS, TV, cidHex, cidKey } from './fixtures.js';
 
 const quote = (f: string) => (/[",\r\n]/.test(f) || f === '' ? `"${f.replace(/"/g, '""')}"` : f);
@@ -26,17 +32,26 @@ describe('parseCsv', () => {
 
   it('reads back any table it is given, quoted as RFC 4180 says', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.string(), { minLength: 2, maxLength: 5 }), { minLength: 1, maxLength: 20 }), (rows) => {
-        const text = rows.map((r) => r.map(quote).join(',')).join('\r\n');
-        expect(parseCsv(text).map((r) => r.fields)).toEqual(rows);
-      }),
+      fc.property(
+        fc.array(fc.array(fc.string(), { minLength: 2, maxLength: 5 }), {
+          minLength: 1,
+          maxLength: 20,
+        }),
+        (rows) => {
+          const text = rows.map((r) => r.map(quote).join(',')).join('\r\n');
+          expect(parseCsv(text).map((r) => r.fields)).toEqual(rows);
+        },
+      ),
     );
   });
 });
 
 describe('parseCardImport', () => {
   it('validates each row on its own, with defaults', () => {
-    const parsed = parseCardImport(`CID,State,Offer\n${cidHex(1)},,basic\n${cidKey(2)},active,\nzz,,\n${cidHex(3)},sold,\n${cidHex(4)},issued,bad offer\n${cidHex(5)}\n`, 'csv');
+    const parsed = parseCardImport(
+      `CID,State,Offer\n${cidHex(1)},,basic\n${cidKey(2)},active,\nzz,,\n${cidHex(3)},sold,\n${cidHex(4)},issued,bad offer\n${cidHex(5)}\n`,
+      'csv',
+    );
     expect(parsed.rows).toBe(6);
     expect(parsed.valid.map((v) => [v.row, v.card])).toEqual([
       [1, { cid: cidKey(1), state: 'issued', stage: 'registered', offer: 'basic' }],
@@ -55,7 +70,9 @@ describe('parseCardImport', () => {
     expect(() => parseCardImport('cid,cid\n', 'csv')).toThrow(/twice/);
     expect(() => parseCardImport('[', 'json')).toThrow(/json/);
     expect(() => parseCardImport('"x"', 'json')).toThrow(/array/);
-    expect(() => parseCardImport(`cid\n${cidHex(1)}\n${cidHex(2)}\n`, 'csv', 1)).toThrow(/at most 1/);
+    expect(() => parseCardImport(`cid\n${cidHex(1)}\n${cidHex(2)}\n`, 'csv', 1)).toThrow(
+      /at most 1/,
+    );
   });
 });
 
@@ -86,7 +103,9 @@ describe('validation guards', () => {
     expect(() => applicationOf({ ...TV, name: 'x'.repeat(65) })).toThrow(/SimvaultMessage/);
     expect(() => applicationOf({ ...TV, version: '' })).toThrow();
     expect(() => applicationOf({ ...TV, size: -1 })).toThrow(/size/);
-    expect(() => applicationOf({ ...TV, resource: { ...TV.resource, digest: 'ab' } })).toThrow(/digest/);
+    expect(() => applicationOf({ ...TV, resource: { ...TV.resource, digest: 'ab' } })).toThrow(
+      /digest/,
+    );
     expect(() => applicationOf({ ...TV, resource: 'x' })).toThrow(/resource/);
   });
 });

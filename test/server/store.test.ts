@@ -15,7 +15,14 @@ const TV: ApplicationRecord = {
   version: '2.1',
   resource: { url: 'https://ota.example/tv.bin', digest: 'ab'.repeat(32), size: 2_097_152 },
 };
-const ADS: ApplicationRecord = { aid: 'a000000087300001', name: 'Offers', zone: 'advertising', size: 40_960, version: '1.0', resource: null };
+const ADS: ApplicationRecord = {
+  aid: 'a000000087300001',
+  name: 'Offers',
+  zone: 'advertising',
+  size: 40_960,
+  version: '1.0',
+  resource: null,
+};
 
 describe.each(STORE_KINDS)('registry store on %s', (kind) => {
   let db: TestDatabase;
@@ -62,8 +69,18 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
         { index: 3, reason: 'unknownOffer' },
       ],
     });
-    expect(await store.getCard(CID(1))).toEqual({ cid: CID(1), state: 'issued', stage: 'warehouse', offer: 'basic', createdAt: 10, updatedAt: 10 });
-    expect((await store.customizedApplications(CID(1))).map((a) => a.aid)).toEqual([TV.aid, ADS.aid]);
+    expect(await store.getCard(CID(1))).toEqual({
+      cid: CID(1),
+      state: 'issued',
+      stage: 'warehouse',
+      offer: 'basic',
+      createdAt: 10,
+      updatedAt: 10,
+    });
+    expect((await store.customizedApplications(CID(1))).map((a) => a.aid)).toEqual([
+      TV.aid,
+      ADS.aid,
+    ]);
     expect(await store.customizedApplications(CID(2))).toEqual([]);
     // Already registered rows are refused on a second import; nothing else changes.
     expect(await store.importCards(rows.slice(0, 2), 20)).toEqual({
@@ -79,7 +96,12 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
   it('imports thousands of cards in one transaction', async () => {
     await store.putApplication(TV, 1);
     await store.defineOffer('tv', [TV.aid]);
-    const rows = Array.from({ length: 5000 }, (_, i) => ({ cid: CID(i), state: 'issued' as const, stage: 's', offer: 'tv' }));
+    const rows = Array.from({ length: 5000 }, (_, i) => ({
+      cid: CID(i),
+      state: 'issued' as const,
+      stage: 's',
+      offer: 'tv',
+    }));
     const report = await store.importCards(rows, 1);
     expect(report).toEqual({ accepted: 5000, refused: [] });
     expect(await store.countCards()).toBe(5000);
@@ -94,7 +116,9 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
     expect((await store.getApplication(TV.aid))?.version).toBe('2.2');
     expect(await store.getApplication('a0000000879999')).toBeUndefined();
     expect((await store.listApplications()).map((a) => a.aid)).toEqual([TV.aid, ADS.aid]);
-    expect(await store.defineOffer('x', [TV.aid, 'a0000000879999'])).toEqual({ unknownApps: ['a0000000879999'] });
+    expect(await store.defineOffer('x', [TV.aid, 'a0000000879999'])).toEqual({
+      unknownApps: ['a0000000879999'],
+    });
     expect(await store.getOffer('x')).toBeUndefined();
     await store.defineOffer('x', [ADS.aid, TV.aid]);
     expect(await store.getOffer('x')).toEqual([ADS.aid, TV.aid]);
@@ -108,16 +132,29 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
     await store.defineOffer('a', [TV.aid]);
     await store.defineOffer('b', [ADS.aid, TV.aid]);
     await store.importCards([{ cid: CID(1), state: 'issued', stage: 's', offer: 'a' }], 1);
-    expect(await store.applyOffer('b', [CID(1), CID(9)], 5)).toEqual({ applied: 1, unknownCards: [CID(9)] });
-    expect((await store.customizedApplications(CID(1))).map((a) => a.aid)).toEqual([ADS.aid, TV.aid]);
+    expect(await store.applyOffer('b', [CID(1), CID(9)], 5)).toEqual({
+      applied: 1,
+      unknownCards: [CID(9)],
+    });
+    expect((await store.customizedApplications(CID(1))).map((a) => a.aid)).toEqual([
+      ADS.aid,
+      TV.aid,
+    ]);
     expect((await store.getCard(CID(1)))?.offer).toBe('b');
     expect(await store.applyOffer('zzz', [CID(1)], 5)).toBeUndefined();
   });
 
   it('changes lifecycle state and stage', async () => {
     await store.importCards([{ cid: CID(1), state: 'issued', stage: 'warehouse' }], 1);
-    expect(await store.setLifecycle(CID(1), 'blocked', undefined, 7)).toMatchObject({ state: 'blocked', stage: 'warehouse', updatedAt: 7 });
-    expect(await store.setLifecycle(CID(1), 'active', 'sold', 8)).toMatchObject({ state: 'active', stage: 'sold' });
+    expect(await store.setLifecycle(CID(1), 'blocked', undefined, 7)).toMatchObject({
+      state: 'blocked',
+      stage: 'warehouse',
+      updatedAt: 7,
+    });
+    expect(await store.setLifecycle(CID(1), 'active', 'sold', 8)).toMatchObject({
+      state: 'active',
+      stage: 'sold',
+    });
     expect(await store.setLifecycle(CID(2), 'active', undefined, 8)).toBeUndefined();
   });
 
@@ -131,10 +168,15 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
       1,
     );
     const sim = { iccid: '89860012345678901234', imsi: '460001234567890', brand: 'GoTone' };
-    expect(await store.bind(CID(1), sim, 5)).toEqual({ outcome: 'bound', binding: { cid: CID(1), ...sim, boundAt: 5 } });
+    expect(await store.bind(CID(1), sim, 5)).toEqual({
+      outcome: 'bound',
+      binding: { cid: CID(1), ...sim, boundAt: 5 },
+    });
     expect((await store.getCard(CID(1)))?.state).toBe('active');
     expect((await store.bind(CID(1), sim, 6)).outcome).toBe('alreadyBound');
-    expect((await store.bind(CID(1), { iccid: '89860000000000000001' }, 6)).outcome).toBe('otherSim');
+    expect((await store.bind(CID(1), { iccid: '89860000000000000001' }, 6)).outcome).toBe(
+      'otherSim',
+    );
     expect((await store.bind(CID(2), sim, 6)).outcome).toBe('blocked');
     expect((await store.bind(CID(3), sim, 6)).outcome).toBe('blocked');
     expect((await store.bind(CID(4), sim, 6)).outcome).toBe('unknownCard');
@@ -145,26 +187,54 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
     expect(await store.unbind(CID(1), sim.iccid)).toBe(false);
     expect(await store.getBinding(CID(1))).toBeUndefined();
     expect((await store.bind(CID(1), { iccid: '89860000000000000001' }, 9)).outcome).toBe('bound');
-    expect(await store.getBinding(CID(1))).toMatchObject({ iccid: '89860000000000000001', imsi: null, brand: null });
+    expect(await store.getBinding(CID(1))).toMatchObject({
+      iccid: '89860000000000000001',
+      imsi: null,
+      brand: null,
+    });
   });
 
   it('records launches, completions and deletions per card and application', async () => {
     await store.putApplication(TV, 1);
     await store.putApplication(ADS, 1);
-    await store.importCards([{ cid: CID(1), state: 'active', stage: 's' }, { cid: CID(2), state: 'active', stage: 's' }], 1);
+    await store.importCards(
+      [
+        { cid: CID(1), state: 'active', stage: 's' },
+        { cid: CID(2), state: 'active', stage: 's' },
+      ],
+      1,
+    );
     expect(await store.recordCompletion(CID(1), TV.aid, { status: 'stored' }, 2)).toBe(false);
     expect(await store.recordLaunch(CID(1), TV.aid, 2)).toBe(1);
     expect(await store.recordLaunch(CID(1), TV.aid, 3)).toBe(2);
     expect(await store.recordLaunch(CID(2), TV.aid, 3)).toBe(1);
-    expect(await store.recordCompletion(CID(1), TV.aid, { status: 'stored', size: 10, digest: 'cd'.repeat(32) }, 4)).toBe(true);
+    expect(
+      await store.recordCompletion(
+        CID(1),
+        TV.aid,
+        { status: 'stored', size: 10, digest: 'cd'.repeat(32) },
+        4,
+      ),
+    ).toBe(true);
     expect(await store.recordCompletion(CID(2), TV.aid, { status: 'failed' }, 4)).toBe(true);
     expect(await store.fileRecords(CID(1))).toEqual([
-      { cid: CID(1), aid: TV.aid, status: 'stored', downloads: 2, deletes: 0, storedSize: 10, storedDigest: 'cd'.repeat(32), updatedAt: 4 },
+      {
+        cid: CID(1),
+        aid: TV.aid,
+        status: 'stored',
+        downloads: 2,
+        deletes: 0,
+        storedSize: 10,
+        storedDigest: 'cd'.repeat(32),
+        updatedAt: 4,
+      },
     ]);
     expect(await store.recordDelete(CID(1), TV.aid, 5)).toBe(1);
     expect(await store.recordDelete(CID(1), ADS.aid, 5)).toBe(1);
     expect(await store.recordCompletion(CID(1), TV.aid, { status: 'stored' }, 6)).toBe(false);
-    expect((await store.fileRecords(CID(1))).map((f) => [f.aid, f.status, f.downloads, f.deletes])).toEqual([
+    expect(
+      (await store.fileRecords(CID(1))).map((f) => [f.aid, f.status, f.downloads, f.deletes]),
+    ).toEqual([
       [TV.aid, 'deleted', 2, 1],
       [ADS.aid, 'deleted', 0, 1],
     ]);
@@ -183,8 +253,13 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
   it('makes exactly one binding out of 20 concurrent binds from two stores', async () => {
     const second = await another();
     await store.importCards([{ cid: CID(1), state: 'issued', stage: 's' }], 1);
-    const sims = Array.from({ length: 20 }, (_, i) => `8986000000000000${String(i).padStart(4, '0')}`);
-    const results = await Promise.all(sims.map((iccid, i) => (i % 2 ? second : store).bind(CID(1), { iccid }, 2)));
+    const sims = Array.from(
+      { length: 20 },
+      (_, i) => `8986000000000000${String(i).padStart(4, '0')}`,
+    );
+    const results = await Promise.all(
+      sims.map((iccid, i) => (i % 2 ? second : store).bind(CID(1), { iccid }, 2)),
+    );
     const winners = results.filter((r) => r.outcome === 'bound');
     expect(winners).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'otherSim')).toHaveLength(19);
@@ -196,17 +271,33 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
     const second = await another();
     await store.putApplication(TV, 1);
     await store.importCards([{ cid: CID(1), state: 'active', stage: 's' }], 1);
-    const launches = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? second : store).recordLaunch(CID(1), TV.aid, 2)));
+    const launches = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (i % 2 ? second : store).recordLaunch(CID(1), TV.aid, 2),
+      ),
+    );
     expect(new Set(launches).size).toBe(200);
     expect(Math.max(...launches)).toBe(200);
-    await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? second : store).recordDelete(CID(1), TV.aid, 3)));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        (i % 2 ? second : store).recordDelete(CID(1), TV.aid, 3),
+      ),
+    );
     expect(await second.fileRecords(CID(1))).toMatchObject([{ downloads: 200, deletes: 200 }]);
   });
 
   it('runs concurrent imports of overlapping cards from two stores without duplicates', async () => {
     const second = await another();
-    const rows = (from: number) => Array.from({ length: 600 }, (_, i) => ({ cid: CID(from + i), state: 'issued' as const, stage: 's' }));
-    const [a, b] = await Promise.all([store.importCards(rows(0), 1), second.importCards(rows(300), 1)]);
+    const rows = (from: number) =>
+      Array.from({ length: 600 }, (_, i) => ({
+        cid: CID(from + i),
+        state: 'issued' as const,
+        stage: 's',
+      }));
+    const [a, b] = await Promise.all([
+      store.importCards(rows(0), 1),
+      second.importCards(rows(300), 1),
+    ]);
     expect(a.accepted + b.accepted).toBe(900);
     expect(a.refused.length + b.refused.length).toBe(300);
     expect(await store.countCards()).toBe(900);
@@ -217,16 +308,22 @@ describe('migrations', () => {
   it('refuses a database newer than the code', async () => {
     const db = openSqliteDriver(':memory:');
     await migrate(db);
-    await expect(migrate(db, MIGRATIONS.slice(0, 1))).rejects.toMatchObject({ code: 'SERVER_INTERNAL' });
+    await expect(migrate(db, MIGRATIONS.slice(0, 1))).rejects.toMatchObject({
+      code: 'SERVER_INTERNAL',
+    });
     await db.close();
   });
 
   it('applies only the missing migrations', async () => {
     const db = openSqliteDriver(':memory:');
     expect(await migrate(db, MIGRATIONS.slice(0, 1))).toBe(1);
-    expect(await db.get('SELECT name FROM sqlite_master WHERE name = ?', ['nonces'])).toBeUndefined();
+    expect(
+      await db.get('SELECT name FROM sqlite_master WHERE name = ?', ['nonces']),
+    ).toBeUndefined();
     expect(await migrate(db)).toBe(MIGRATIONS.at(-1)!.version);
-    expect(await db.all('SELECT version FROM simvault_migrations ORDER BY version')).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
+    expect(await db.all('SELECT version FROM simvault_migrations ORDER BY version')).toEqual(
+      MIGRATIONS.map((m) => ({ version: m.version })),
+    );
     await db.close();
   });
 });

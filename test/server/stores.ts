@@ -27,7 +27,12 @@ export function testDatabase(kind: StoreKind): TestDatabase {
   const location: StoreLocation =
     kind === 'sqlite'
       ? { dataDir }
-      : { dataDir, db: PG_URL, schema: `simvault_test_${randomBytes(6).toString('hex')}`, postgres: { poolSize: 12 } };
+      : {
+          dataDir,
+          db: PG_URL,
+          schema: `simvault_test_${randomBytes(6).toString('hex')}`,
+          postgres: { poolSize: 12 },
+        };
   return {
     location,
     open: () => openStore(location),

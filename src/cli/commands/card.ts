@@ -22,7 +22,16 @@ import { deriveCardKeys, ZONES, type CardKeys, type Zone } from '../../crypto/ke
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
 import type { BackendChoice } from '../../crypto/backend.js';
 import { decodeCid, encodeCid } from '../../protocol/cid.js';
-import { formatCard, fsck, mountCard, readCardInfo, type Card, type CardZone, type FileInfo, type FsckReport } from '../../card/index.js';
+import {
+  formatCard,
+  fsck,
+  mountCard,
+  readCardInfo,
+  type Card,
+  type CardZone,
+  type FileInfo,
+  type FsckReport,
+} from '../../card/index.js';
 import type { BlockDevice } from '../../card/device.js';
 import { DEFAULT_SEGMENT_SIZE, lockImage, openImage, segmentPath } from '../../node/index.js';
 import { readKeyFile, writeOutput } from '../../node/files.js';
@@ -65,7 +74,10 @@ interface CommonValues {
  */
 export function parseSize(text: string, what: string): number {
   const m = /^(\d+)\s*([kmgt])?(?:i?b)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`${what}: '${text}' is not a size (a number with an optional K, M, G or T suffix)`);
+  if (!m)
+    throw new UsageError(
+      `${what}: '${text}' is not a size (a number with an optional K, M, G or T suffix)`,
+    );
   const shift = { k: 10, m: 20, g: 30, t: 40 }[(m[2] ?? '').toLowerCase() as 'k'] ?? 0;
   const n = Number(m[1]) * 2 ** shift;
   if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: '${text}' is too large`);
@@ -86,9 +98,12 @@ export function parseZones(text: string): Partial<Record<Zone, number>> {
     const eq = part.indexOf('=');
     const name = part.slice(0, eq).trim();
     if (eq < 0 || !(ZONES as readonly string[]).includes(name)) {
-      throw new UsageError(`--zones: '${part}' must be ZONE=SIZE with ZONE one of ${ZONES.join(', ')}`);
+      throw new UsageError(
+        `--zones: '${part}' must be ZONE=SIZE with ZONE one of ${ZONES.join(', ')}`,
+      );
     }
-    if (out[name as Zone] !== undefined) throw new UsageError(`--zones: zone ${name} is given twice`);
+    if (out[name as Zone] !== undefined)
+      throw new UsageError(`--zones: zone ${name} is given twice`);
     out[name as Zone] = parseSize(part.slice(eq + 1), `--zones ${name}`);
   }
   return out;
@@ -106,14 +121,17 @@ export function parseZones(text: string): Partial<Record<Zone, number>> {
 export function parseCid(text: string): Uint8Array {
   const hex = text.trim();
   if (!/^[0-9a-fA-F]+$/.test(hex) || (hex.length !== 32 && hex.length !== 30)) {
-    throw new UsageError(`--cid must be 32 hex digits (a CID) or 30 (its identity, without the CRC), got '${text}'`);
+    throw new UsageError(
+      `--cid must be 32 hex digits (a CID) or 30 (its identity, without the CRC), got '${text}'`,
+    );
   }
   const bytes = fromHex(hex.toLowerCase());
   if (bytes.length === 16) {
     try {
       decodeCid(bytes);
     } catch (e) {
-      if (e instanceof ProtocolError) throw new UsageError(`--cid is not a valid CID: ${e.message}`);
+      if (e instanceof ProtocolError)
+        throw new UsageError(`--cid is not a valid CID: ${e.message}`);
       throw e;
     }
   }
@@ -145,20 +163,25 @@ export function randomCid(now = new Date()): Uint8Array {
     pnm,
     prv: { major: randomInt(1, 10), minor: randomInt(10) },
     psn: randomInt(2 ** 32 - 1),
-    mdt: { year: Math.min(2255, Math.max(2000, now.getUTCFullYear())), month: now.getUTCMonth() + 1 },
+    mdt: {
+      year: Math.min(2255, Math.max(2000, now.getUTCFullYear())),
+      month: now.getUTCMonth() + 1,
+    },
     crc: 'valid',
   });
 }
 
 function backendOf(value: string | undefined): BackendChoice {
   const b = value ?? 'auto';
-  if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+  if (!BACKENDS.includes(b))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
   return b as BackendChoice;
 }
 
 function zoneOf(value: string | undefined): Zone {
   const z = value ?? 'user';
-  if (!(ZONES as readonly string[]).includes(z)) throw new UsageError(`--zone must be one of ${ZONES.join(', ')}`);
+  if (!(ZONES as readonly string[]).includes(z))
+    throw new UsageError(`--zone must be one of ${ZONES.join(', ')}`);
   return z as Zone;
 }
 
@@ -177,7 +200,9 @@ function positionals(args: string[], min: number, max: number, usage: string): s
  */
 export async function loadBindingKey(values: CommonValues): Promise<Uint8Array> {
   if (values.key !== undefined) return readKeyFile(values.key);
-  throw new UsageError('--key KEYFILE or --sim STATE is required: the SIM binding key (make one with: simvault keygen KEYFILE)');
+  throw new UsageError(
+    '--key KEYFILE or --sim STATE is required: the SIM binding key (make one with: simvault keygen KEYFILE)',
+  );
 }
 
 /**
@@ -209,10 +234,13 @@ export interface KeySource {
  * ```
  */
 export async function keySource(values: CommonValues): Promise<KeySource> {
-  if (values.key !== undefined && values.sim !== undefined) throw new UsageError('give --key KEYFILE or --sim STATE, not both');
+  if (values.key !== undefined && values.sim !== undefined)
+    throw new UsageError('give --key KEYFILE or --sim STATE, not both');
   if (values.sim !== undefined) {
     const path = values.sim;
-    const sim = new SimCard(await loadSimState(path), { commit: (state) => saveSimState(path, state) });
+    const sim = new SimCard(await loadSimState(path), {
+      commit: (state) => saveSimState(path, state),
+    });
     const client = new SimClient(sim);
     await client.select();
     // The SIM takes a whole 16-byte CID; an image header records only the 15-byte identity, which
@@ -223,7 +251,10 @@ export async function keySource(values: CommonValues): Promise<KeySource> {
         return await f();
       } catch (e) {
         if (e instanceof SimStatusError && e.sw === SW.securityNotSatisfied) {
-          throw new CardError('CARD_WRONG_SIM', `card ${toHex(cid)} is not bound to the SIM in ${path}: bind it first`);
+          throw new CardError(
+            'CARD_WRONG_SIM',
+            `card ${toHex(cid)} is not bound to the SIM in ${path}: bind it first`,
+          );
         }
         throw e;
       }
@@ -248,7 +279,11 @@ async function cidFor(device: BlockDevice, values: CommonValues): Promise<Uint8A
   return fromHex((await readCardInfo(device)).cardIdentity);
 }
 
-async function withDevice<T>(image: string, fn: (device: BlockDevice) => Promise<T>, readOnly = false): Promise<T> {
+async function withDevice<T>(
+  image: string,
+  fn: (device: BlockDevice) => Promise<T>,
+  readOnly = false,
+): Promise<T> {
   // Changes take the image's lock: one writer at a time, never two allocating the same blocks.
   const release = readOnly ? undefined : await lockImage(image);
   try {
@@ -263,7 +298,11 @@ async function withDevice<T>(image: string, fn: (device: BlockDevice) => Promise
   }
 }
 
-async function withCard<T>(image: string, values: CommonValues, fn: (card: Card) => Promise<T>): Promise<T> {
+async function withCard<T>(
+  image: string,
+  values: CommonValues,
+  fn: (card: Card) => Promise<T>,
+): Promise<T> {
   // Keys first: a missing key source is a usage error, whatever state the image is in.
   const source = await keySource(values);
   return withDevice(image, async (device) => {
@@ -291,12 +330,24 @@ function wantsProgress(io: CliIO, flag: boolean | undefined, json: boolean | und
 }
 
 function fileJson(zone: Zone, f: FileInfo): Record<string, unknown> {
-  return { zone, name: f.name, size: f.size, storedBytes: f.storedBytes, mtime: new Date(f.mtime).toISOString(), fileId: f.fileId };
+  return {
+    zone,
+    name: f.name,
+    size: f.size,
+    storedBytes: f.storedBytes,
+    mtime: new Date(f.mtime).toISOString(),
+    fileId: f.fileId,
+  };
 }
 
 // --- create -------------------------------------------------------------------------------
 
-async function removeImage(path: string, size: number, segmentSize: number, segmented: boolean): Promise<void> {
+async function removeImage(
+  path: string,
+  size: number,
+  segmentSize: number,
+  segmented: boolean,
+): Promise<void> {
   const count = segmented ? Math.floor(size / segmentSize) + 1 : 1;
   for (let i = 0; i < count; i++) await rm(segmentPath(path, i), { force: true });
 }
@@ -343,19 +394,31 @@ Example:
       fill: { type: 'string' },
       'segment-size': { type: 'string' },
     });
-    const [image] = positionals(pos, 1, 1, 'simvault card create IMAGE --size SIZE --key KEYFILE --cid HEX|random');
+    const [image] = positionals(
+      pos,
+      1,
+      1,
+      'simvault card create IMAGE --size SIZE --key KEYFILE --cid HEX|random',
+    );
     if (values.size === undefined) throw new UsageError('--size SIZE is required');
     const size = parseSize(values.size, '--size');
-    if (size === 0 || size % BLOCK !== 0) throw new UsageError(`--size must be a positive multiple of ${BLOCK} bytes`);
-    if (values.cid === undefined) throw new UsageError("--cid HEX is required (or --cid random for a made-up card)");
+    if (size === 0 || size % BLOCK !== 0)
+      throw new UsageError(`--size must be a positive multiple of ${BLOCK} bytes`);
+    if (values.cid === undefined)
+      throw new UsageError('--cid HEX is required (or --cid random for a made-up card)');
     const cid = values.cid === 'random' ? randomCid() : parseCid(values.cid);
     const zones = values.zones === undefined ? {} : parseZones(values.zones);
     const suite = (values.suite ?? 'cobblestone-256') as SuiteName;
-    if (!(suite in SUITES)) throw new UsageError(`--suite must be one of ${Object.keys(SUITES).join(', ')}`);
+    if (!(suite in SUITES))
+      throw new UsageError(`--suite must be one of ${Object.keys(SUITES).join(', ')}`);
     const fill = values.fill ?? 'random';
     if (fill !== 'random' && fill !== 'zero') throw new UsageError('--fill must be random or zero');
-    const segmentSize = values['segment-size'] === undefined ? DEFAULT_SEGMENT_SIZE : parseSize(values['segment-size'], '--segment-size');
-    if (segmentSize === 0 || segmentSize % 512 !== 0) throw new UsageError('--segment-size must be a positive multiple of 512 bytes');
+    const segmentSize =
+      values['segment-size'] === undefined
+        ? DEFAULT_SEGMENT_SIZE
+        : parseSize(values['segment-size'], '--segment-size');
+    if (segmentSize === 0 || segmentSize % 512 !== 0)
+      throw new UsageError('--segment-size must be a positive multiple of 512 bytes');
     const backend = backendOf(values.backend);
     const source = await keySource(values);
     const keys = await source.keys(cid);
@@ -435,13 +498,20 @@ Options:
         result.zones = info.zones.map((z) => {
           const c = cap.zones[z.zone];
           const err = card.damaged.find((d) => d.zone === z.zone)?.error;
-          return { ...z, ...(c ?? {}), ...(gens[z.zone] !== undefined ? { zoneGeneration: gens[z.zone] } : {}), ...(err ? { damaged: `${err.code}: ${err.message}` } : {}) };
+          return {
+            ...z,
+            ...(c ?? {}),
+            ...(gens[z.zone] !== undefined ? { zoneGeneration: gens[z.zone] } : {}),
+            ...(err ? { damaged: `${err.code}: ${err.message}` } : {}),
+          };
         });
         result.total = { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files };
         damaged = card.damaged.length > 0;
       });
     }
-    const zones = result.zones as Array<Record<string, unknown> & { zone: string; capacity: number; keyIdentifier: string }>;
+    const zones = result.zones as Array<
+      Record<string, unknown> & { zone: string; capacity: number; keyIdentifier: string }
+    >;
     const lines = [
       `image       ${image}`,
       `format      version ${info.version}, header generation ${info.generation}`,
@@ -455,8 +525,12 @@ Options:
         return `${head}  used ${formatBytes(z.used).padStart(10)}  free ${formatBytes(z.free as number).padStart(10)}  ${String(z.files).padStart(6)} files  generation ${String(z.zoneGeneration)}`;
       }),
     ];
-    const total = result.total as { capacity: number; used: number; free: number; files: number } | undefined;
-    if (total) lines.push(`total       ${formatBytes(total.capacity)}, used ${formatBytes(total.used)}, free ${formatBytes(total.free)}, ${total.files} files`);
+    const total = result.total as
+      { capacity: number; used: number; free: number; files: number } | undefined;
+    if (total)
+      lines.push(
+        `total       ${formatBytes(total.capacity)}, used ${formatBytes(total.used)}, free ${formatBytes(total.free)}, ${total.files} files`,
+      );
     writeResult(io, values.json === true, result, lines.join('\n'));
     return damaged ? 1 : 0;
   },
@@ -472,14 +546,18 @@ Options:
 async function statTag(path: string): Promise<{ size: number; tag: string }> {
   const s = await stat(path, { bigint: true });
   if (!s.isFile()) throw new ArgumentError(`${path} is not a regular file`);
-  const id = createHash('sha256').update(`${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`).digest('base64url').slice(0, 32);
+  const id = createHash('sha256')
+    .update(`${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`)
+    .digest('base64url')
+    .slice(0, 32);
   return { size: Number(s.size), tag: `stat:${id}` };
 }
 
 /** `sha256:` and the base64url digest of the file's contents (one extra read of the file). */
 async function digestTag(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const piece of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(piece as Buffer);
+  for await (const piece of createReadStream(path, { highWaterMark: 1 << 20 }))
+    hash.update(piece as Buffer);
   return `sha256:${hash.digest('base64url')}`;
 }
 
@@ -496,7 +574,10 @@ function skipBytes(skip: number): TransformStream<Uint8Array, Uint8Array> {
       left = 0;
     },
     flush() {
-      if (left > 0) throw new ArgumentError(`the source ended ${left} bytes before the point the interrupted put had reached`);
+      if (left > 0)
+        throw new ArgumentError(
+          `the source ended ${left} bytes before the point the interrupted put had reached`,
+        );
     },
   });
 }
@@ -506,7 +587,9 @@ function sourceStream(file: string, offset: number, io: CliIO): ReadableStream<U
     const input = Readable.toWeb(io.stdin) as unknown as ReadableStream<Uint8Array>;
     return offset > 0 ? input.pipeThrough(skipBytes(offset)) : input;
   }
-  return Readable.toWeb(createReadStream(file, { start: offset, highWaterMark: 1 << 20 })) as unknown as ReadableStream<Uint8Array>;
+  return Readable.toWeb(
+    createReadStream(file, { start: offset, highWaterMark: 1 << 20 }),
+  ) as unknown as ReadableStream<Uint8Array>;
 }
 
 /**
@@ -561,22 +644,37 @@ Examples:
       'no-overwrite': { type: 'boolean' },
       progress: { type: 'boolean' },
     });
-    const [image, name, file = '-'] = positionals(pos, 2, 3, 'simvault card put IMAGE [--zone ZONE] NAME [FILE|-]');
+    const [image, name, file = '-'] = positionals(
+      pos,
+      2,
+      3,
+      'simvault card put IMAGE [--zone ZONE] NAME [FILE|-]',
+    );
     const zone = zoneOf(values.zone);
     let size = values.size === undefined ? undefined : parseSize(values.size, '--size');
     let tag = values['source-tag'];
-    if (tag !== undefined && tag !== 'sha256' && Buffer.byteLength(tag) > MAX_TAG_BYTES) throw new UsageError(`--source-tag is at most ${MAX_TAG_BYTES} bytes`);
+    if (tag !== undefined && tag !== 'sha256' && Buffer.byteLength(tag) > MAX_TAG_BYTES)
+      throw new UsageError(`--source-tag is at most ${MAX_TAG_BYTES} bytes`);
     if (file === '-') {
-      if (tag === 'sha256') throw new UsageError('--source-tag sha256 needs a FILE; give standard input a tag of your own');
-      if (values.resume && tag === undefined) throw new UsageError('--resume of standard input needs --source-tag TAG (the tag the interrupted put was given)');
+      if (tag === 'sha256')
+        throw new UsageError(
+          '--source-tag sha256 needs a FILE; give standard input a tag of your own',
+        );
+      if (values.resume && tag === undefined)
+        throw new UsageError(
+          '--resume of standard input needs --source-tag TAG (the tag the interrupted put was given)',
+        );
     } else {
       const s = await statTag(file);
-      if (size !== undefined && size !== s.size) throw new UsageError(`--size ${size} disagrees with ${file} (${s.size} bytes)`);
+      if (size !== undefined && size !== s.size)
+        throw new UsageError(`--size ${size} disagrees with ${file} (${s.size} bytes)`);
       size = s.size;
       tag = tag === 'sha256' ? await digestTag(file) : (tag ?? s.tag);
     }
-    const checkpointBytes = values.checkpoint === undefined ? undefined : parseSize(values.checkpoint, '--checkpoint');
-    if (checkpointBytes !== undefined && checkpointBytes < 16384) throw new UsageError('--checkpoint must be at least 16K');
+    const checkpointBytes =
+      values.checkpoint === undefined ? undefined : parseSize(values.checkpoint, '--checkpoint');
+    if (checkpointBytes !== undefined && checkpointBytes < 16384)
+      throw new UsageError('--checkpoint must be at least 16K');
 
     const info = await withCard(image!, values, async (card) => {
       const z = card.zone(zone);
@@ -590,7 +688,11 @@ Examples:
       if (put.offset > 0) io.stderr.write(`resuming ${zone}/${name} at byte ${put.offset}\n`);
       let input = sourceStream(file, put.offset, io);
       const bar = wantsProgress(io, values.progress, values.json)
-        ? new ProgressBar(io.stderr, `put ${zone}/${name}`, size === undefined ? undefined : size - put.offset)
+        ? new ProgressBar(
+            io.stderr,
+            `put ${zone}/${name}`,
+            size === undefined ? undefined : size - put.offset,
+          )
         : undefined;
       if (bar) input = input.pipeThrough(bar.counter());
       try {
@@ -600,7 +702,12 @@ Examples:
       }
       return z.stat(name!);
     });
-    writeResult(io, values.json === true, fileJson(zone, info), `stored ${zone}/${info.name}: ${info.size} bytes`);
+    writeResult(
+      io,
+      values.json === true,
+      fileJson(zone, info),
+      `stored ${zone}/${info.name}: ${info.size} bytes`,
+    );
   },
 };
 
@@ -619,15 +726,20 @@ Examples:
  */
 export function parseRange(text: string, size: number): { start: number; end: number } {
   const m = /^(\d*)-(\d*)$/.exec(text.trim());
-  if (!m || (m[1] === '' && m[2] === '')) throw new UsageError(`--range must be START-END, START- or -LAST, got '${text}'`);
+  if (!m || (m[1] === '' && m[2] === ''))
+    throw new UsageError(`--range must be START-END, START- or -LAST, got '${text}'`);
   if (m[1] === '') {
     const last = Number(m[2]);
     return { start: Math.max(0, size - last), end: size };
   }
   const start = Number(m[1]);
   const end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
-  if (m[2] !== '' && Number(m[2]) < start) throw new UsageError(`--range ${text}: END is before START`);
-  if (start >= size && !(start === 0 && size === 0)) throw new ArgumentError(`--range ${text} starts at or after the end of the file (${size} bytes)`);
+  if (m[2] !== '' && Number(m[2]) < start)
+    throw new UsageError(`--range ${text}: END is before START`);
+  if (start >= size && !(start === 0 && size === 0))
+    throw new ArgumentError(
+      `--range ${text} starts at or after the end of the file (${size} bytes)`,
+    );
   return { start, end };
 }
 
@@ -666,13 +778,23 @@ Example:
       range: { type: 'string' },
       progress: { type: 'boolean' },
     });
-    const [image, name, file = '-'] = positionals(pos, 2, 3, 'simvault card get IMAGE [--zone ZONE] NAME [FILE|-]');
+    const [image, name, file = '-'] = positionals(
+      pos,
+      2,
+      3,
+      'simvault card get IMAGE [--zone ZONE] NAME [FILE|-]',
+    );
     const zone = zoneOf(values.zone);
     await withCard(image!, values, async (card) => {
       const f = await card.zone(zone).open(name!);
-      const { start, end } = values.range === undefined ? { start: 0, end: f.info.size } : parseRange(values.range, f.info.size);
+      const { start, end } =
+        values.range === undefined
+          ? { start: 0, end: f.info.size }
+          : parseRange(values.range, f.info.size);
       let stream = f.stream(start, end);
-      const bar = wantsProgress(io, values.progress, false) ? new ProgressBar(io.stderr, `get ${zone}/${name}`, end - start) : undefined;
+      const bar = wantsProgress(io, values.progress, false)
+        ? new ProgressBar(io.stderr, `get ${zone}/${name}`, end - start)
+        : undefined;
       if (bar) stream = stream.pipeThrough(bar.counter());
       try {
         await writeOutput(stream, file, io.stdout);
@@ -708,7 +830,10 @@ Options:
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)
   --json             print JSON: { files, pending, damaged }`,
   async run(args, io) {
-    const { values, positionals: pos } = parseCommandArgs(args, { ...COMMON, zone: { type: 'string' } });
+    const { values, positionals: pos } = parseCommandArgs(args, {
+      ...COMMON,
+      zone: { type: 'string' },
+    });
     const [image] = positionals(pos, 1, 1, 'simvault card ls IMAGE [--zone ZONE]');
     const zones = values.zone === undefined ? [...ZONES] : [zoneOf(values.zone)];
     const result = await withCard(image!, values, async (card) => {
@@ -728,10 +853,17 @@ Options:
       return { files, pending, damaged };
     });
     const lines = [
-      ...result.files.map((f) => `${String(f.zone).padEnd(12)}${String(f.size).padStart(12)}  ${String(f.mtime).slice(0, 19).replace('T', ' ')}  ${String(f.name)}`),
-      ...result.pending.map((p) => `${String(p.zone).padEnd(12)}${String(p.durableBytes).padStart(12)}  (interrupted put of ${p.size === -1 ? 'unknown size' : `${String(p.size)} bytes`})  ${String(p.name)}`),
+      ...result.files.map(
+        (f) =>
+          `${String(f.zone).padEnd(12)}${String(f.size).padStart(12)}  ${String(f.mtime).slice(0, 19).replace('T', ' ')}  ${String(f.name)}`,
+      ),
+      ...result.pending.map(
+        (p) =>
+          `${String(p.zone).padEnd(12)}${String(p.durableBytes).padStart(12)}  (interrupted put of ${p.size === -1 ? 'unknown size' : `${String(p.size)} bytes`})  ${String(p.name)}`,
+      ),
     ];
-    for (const d of result.damaged) io.stderr.write(`simvault: zone ${d.zone} is damaged: ${d.code}: ${d.message}\n`);
+    for (const d of result.damaged)
+      io.stderr.write(`simvault: zone ${d.zone} is damaged: ${d.code}: ${d.message}\n`);
     if (values.json === true) writeResult(io, true, result, '');
     else if (lines.length) io.stdout.write(`${lines.join('\n')}\n`);
     return result.damaged.length ? 1 : 0;
@@ -762,8 +894,17 @@ Options:
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)`,
   async run(args, io) {
-    const { values, positionals: pos } = parseCommandArgs(args, { ...COMMON, zone: { type: 'string' }, pending: { type: 'boolean' } });
-    const [image, ...names] = positionals(pos, 2, Number.POSITIVE_INFINITY, 'simvault card rm IMAGE [--zone ZONE] NAME...');
+    const { values, positionals: pos } = parseCommandArgs(args, {
+      ...COMMON,
+      zone: { type: 'string' },
+      pending: { type: 'boolean' },
+    });
+    const [image, ...names] = positionals(
+      pos,
+      2,
+      Number.POSITIVE_INFINITY,
+      'simvault card rm IMAGE [--zone ZONE] NAME...',
+    );
     const zone = zoneOf(values.zone);
     await withCard(image!, values, async (card) => {
       const z = card.zone(zone);
@@ -798,10 +939,21 @@ Options:
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)`,
   async run(args) {
-    const { values, positionals: pos } = parseCommandArgs(args, { ...COMMON, zone: { type: 'string' }, force: { type: 'boolean' } });
-    const [image, from, to] = positionals(pos, 3, 3, 'simvault card mv IMAGE [--zone ZONE] FROM TO');
+    const { values, positionals: pos } = parseCommandArgs(args, {
+      ...COMMON,
+      zone: { type: 'string' },
+      force: { type: 'boolean' },
+    });
+    const [image, from, to] = positionals(
+      pos,
+      3,
+      3,
+      'simvault card mv IMAGE [--zone ZONE] FROM TO',
+    );
     const zone = zoneOf(values.zone);
-    await withCard(image!, values, (card) => card.zone(zone).rename(from!, to!, { overwrite: values.force === true }));
+    await withCard(image!, values, (card) =>
+      card.zone(zone).rename(from!, to!, { overwrite: values.force === true }),
+    );
   },
 };
 
@@ -809,9 +961,15 @@ Options:
 
 function fsckText(r: FsckReport): string {
   const lines = [
-    ...r.zones.map((z) => `zone ${z.zone.padEnd(12)}generation ${z.generation}, ${z.files} files, ${z.verifiedBytes} bytes verified`),
+    ...r.zones.map(
+      (z) =>
+        `zone ${z.zone.padEnd(12)}generation ${z.generation}, ${z.files} files, ${z.verifiedBytes} bytes verified`,
+    ),
     ...r.notes.map((n) => `note: ${n}`),
-    ...r.problems.map((p) => `${p.repaired ? 'repaired' : 'PROBLEM'}: ${p.zone ?? 'card'}: ${p.kind}: ${p.detail}${!p.repaired && p.repairable ? ' (--repair fixes it)' : ''}`),
+    ...r.problems.map(
+      (p) =>
+        `${p.repaired ? 'repaired' : 'PROBLEM'}: ${p.zone ?? 'card'}: ${p.kind}: ${p.detail}${!p.repaired && p.repairable ? ' (--repair fixes it)' : ''}`,
+    ),
     r.ok ? 'ok' : `${r.problems.filter((p) => !p.repaired).length} problem(s) remain`,
   ];
   return lines.join('\n');
@@ -841,7 +999,10 @@ Options:
   --backend NAME     ${BACKENDS.join(' | ')} (default auto)
   --json             print the report as JSON`,
   async run(args, io) {
-    const { values, positionals: pos } = parseCommandArgs(args, { ...COMMON, repair: { type: 'boolean' } });
+    const { values, positionals: pos } = parseCommandArgs(args, {
+      ...COMMON,
+      repair: { type: 'boolean' },
+    });
     const [image] = positionals(pos, 1, 1, 'simvault card fsck IMAGE [--repair]');
     const source = await keySource(values);
     const report = await withDevice(image!, async (device) => {

@@ -17,7 +17,8 @@ const DEFAULT_PIN = '1234';
 
 function triesOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 15) throw new UsageError(`--${name} must be an integer 1-15, got '${value}'`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 15)
+    throw new UsageError(`--${name} must be an integer 1-15, got '${value}'`);
   return Number(value);
 }
 
@@ -61,7 +62,8 @@ Example:
     const path = positionals[0]!;
     const pin = values.pin ?? DEFAULT_PIN;
     if (!isValidPin(pin)) throw new UsageError('--pin must be 4 to 8 decimal digits');
-    if (values.puk !== undefined && !isValidPuk(values.puk)) throw new UsageError('--puk must be exactly 8 decimal digits');
+    if (values.puk !== undefined && !isValidPuk(values.puk))
+      throw new UsageError('--puk must be exactly 8 decimal digits');
     const pinTries = triesOption('pin-tries', values['pin-tries']);
     const pukTries = triesOption('puk-tries', values['puk-tries']);
     const state = personalizeChip({
@@ -71,7 +73,13 @@ Example:
       ...(pukTries === undefined ? {} : { pukTries }),
     });
     await createChipStateFile(path, state);
-    const result = { state: path, serial: toHex(state.serial), puk: state.puk, pinTries: state.pinTriesMax, pukTries: state.pukTriesMax };
+    const result = {
+      state: path,
+      serial: toHex(state.serial),
+      puk: state.puk,
+      pinTries: state.pinTriesMax,
+      pukTries: state.pukTriesMax,
+    };
     writeResult(
       io,
       values.json === true,
@@ -107,7 +115,8 @@ Example:
 `,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
-    if (positionals.length < 2) throw new UsageError('chip apdu takes a STATE path and at least one APDU in hex');
+    if (positionals.length < 2)
+      throw new UsageError('chip apdu takes a STATE path and at least one APDU in hex');
     const [path, ...texts] = positionals as [string, ...string[]];
     const commands = texts.map(parseApduHex);
     const chip = await openChipStateFile(path);
@@ -116,7 +125,13 @@ Example:
       const response = await chip.transmit(command);
       const sw = (response[response.length - 2]! << 8) | response[response.length - 1]!;
       const name = chipStatusWordName(sw);
-      const result = { command: toHex(command), response: toHex(response), data: toHex(response.subarray(0, response.length - 2)), sw: toHex(response.subarray(response.length - 2)), name };
+      const result = {
+        command: toHex(command),
+        response: toHex(response),
+        data: toHex(response.subarray(0, response.length - 2)),
+        sw: toHex(response.subarray(response.length - 2)),
+        name,
+      };
       results.push(result);
       if (values.json !== true) io.stdout.write(`${result.response}  ${name}\n`);
     }

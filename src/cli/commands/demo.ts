@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createOpenStream, createSealStream, getBackend, SUITES, type SuiteName } from '../../crypto/index.js';
+import {
+  createOpenStream,
+  createSealStream,
+  getBackend,
+  SUITES,
+  type SuiteName,
+} from '../../crypto/index.js';
 import { openInput, readKeyFile, writeNewKeyFile, writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
 
@@ -58,7 +64,8 @@ Options:
       false,
     );
     const mib = Number(values.size ?? '16');
-    if (!Number.isFinite(mib) || mib < 0 || mib > 4096) throw new UsageError('--size must be a number of MiB from 0 to 4096');
+    if (!Number.isFinite(mib) || mib < 0 || mib > 4096)
+      throw new UsageError('--size must be a number of MiB from 0 to 4096');
     const size = Math.round(mib * 1024 * 1024);
     const dir = await mkdtemp(join(tmpdir(), 'simvault-demo-'));
     try {
@@ -74,9 +81,17 @@ Options:
         const sealedPath = join(dir, `${suite}.svlt`);
         const openedPath = join(dir, `${suite}.out`);
         const t0 = performance.now();
-        await writeOutput(openInput(plainPath, io.stdin).pipeThrough(createSealStream(key, { suite })), sealedPath, io.stdout);
+        await writeOutput(
+          openInput(plainPath, io.stdin).pipeThrough(createSealStream(key, { suite })),
+          sealedPath,
+          io.stdout,
+        );
         const t1 = performance.now();
-        await writeOutput(openInput(sealedPath, io.stdin).pipeThrough(createOpenStream(key)), openedPath, io.stdout);
+        await writeOutput(
+          openInput(sealedPath, io.stdin).pipeThrough(createOpenStream(key)),
+          openedPath,
+          io.stdout,
+        );
         const t2 = performance.now();
         const actual = await sha256File(openedPath);
         const row = {
@@ -89,7 +104,8 @@ Options:
           verified: actual === expected,
         };
         results.push(row);
-        if (!row.verified) throw new Error(`round trip with ${suite} does not match: ${actual} != ${expected}`);
+        if (!row.verified)
+          throw new Error(`round trip with ${suite} does not match: ${actual} != ${expected}`);
       }
       const text = [
         `sha256 ${expected}`,
@@ -106,4 +122,3 @@ Options:
     }
   },
 };
-

@@ -66,7 +66,10 @@ export interface Operator {
  * await op.close();
  * ```
  */
-export async function startOperator(dataDir: string, options: { rateLimit?: { capacity: number; refillPerSecond: number } } = {}): Promise<Operator> {
+export async function startOperator(
+  dataDir: string,
+  options: { rateLimit?: { capacity: number; refillPerSecond: number } } = {},
+): Promise<Operator> {
   const keys = await loadOrCreateKeys(join(dataDir, 'keys.json'));
   const operatorKey = keys.find((k) => k.role === 'operator');
   if (!operatorKey) throw new UsageError('the keys file has no operator key');
@@ -74,7 +77,14 @@ export async function startOperator(dataDir: string, options: { rateLimit?: { ca
   const cardApp = await startCardAppServer({ store: { dataDir }, keys, port: 0, rateLimit });
   let ota;
   try {
-    ota = await startOtaServer({ store: { dataDir }, keys, cardAppUrl: cardApp.url, port: 0, rateLimit, pollIntervalMs: 100 });
+    ota = await startOtaServer({
+      store: { dataDir },
+      keys,
+      cardAppUrl: cardApp.url,
+      port: 0,
+      rateLimit,
+      pollIntervalMs: 100,
+    });
   } catch (e) {
     await cardApp.close();
     throw e;
@@ -92,12 +102,22 @@ export async function startOperator(dataDir: string, options: { rateLimit?: { ca
   };
 }
 
-async function signed(key: SigningKey, method: string, url: string, body?: Uint8Array, contentType?: string, signBody = true): Promise<unknown> {
-  const headers: Record<string, string> = { ...signRequest(key, method, url, signBody && body ? body : new Uint8Array()) };
+async function signed(
+  key: SigningKey,
+  method: string,
+  url: string,
+  body?: Uint8Array,
+  contentType?: string,
+  signBody = true,
+): Promise<unknown> {
+  const headers: Record<string, string> = {
+    ...signRequest(key, method, url, signBody && body ? body : new Uint8Array()),
+  };
   if (contentType) headers['content-type'] = contentType;
   const res = await fetch(url, { method, headers, ...(body ? { body: body.slice().buffer } : {}) });
   const text = await res.text();
-  if (!res.ok) throw new UsageError(`${method} ${new URL(url).pathname}: HTTP ${res.status} ${text}`);
+  if (!res.ok)
+    throw new UsageError(`${method} ${new URL(url).pathname}: HTTP ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
 }
 
@@ -117,7 +137,14 @@ async function signed(key: SigningKey, method: string, url: string, body?: Uint8
  */
 export async function uploadFile(op: Operator, name: string, bytes: Uint8Array): Promise<string> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  await signed(op.operatorKey, 'PUT', `${op.otaUrl}/v1/admin/files/${name}?sha256=${sha256}`, bytes, 'application/octet-stream', false);
+  await signed(
+    op.operatorKey,
+    'PUT',
+    `${op.otaUrl}/v1/admin/files/${name}?sha256=${sha256}`,
+    bytes,
+    'application/octet-stream',
+    false,
+  );
   return `${op.otaUrl}/v1/files/${name}`;
 }
 
@@ -138,7 +165,13 @@ export async function uploadFile(op: Operator, name: string, bytes: Uint8Array):
 export async function provisionSim(op: Operator, ota: OtaProvisioning): Promise<void> {
   // The ICCID names the SIM in the path; the body is the rest of the provisioning.
   const { iccid, ...config } = ota;
-  await signed(op.operatorKey, 'PUT', `${op.otaUrl}/v1/admin/sims/${iccid}`, new TextEncoder().encode(JSON.stringify(config)), 'application/json');
+  await signed(
+    op.operatorKey,
+    'PUT',
+    `${op.otaUrl}/v1/admin/sims/${iccid}`,
+    new TextEncoder().encode(JSON.stringify(config)),
+    'application/json',
+  );
 }
 
 /**
@@ -191,19 +224,56 @@ export interface DemoWorld {
  */
 export async function provisionDemo(
   op: Operator,
-  options: { fileBytes?: number; psn?: number; zone?: Zone; iccid?: string; unbindRule?: 'mask' | 'delete' } = {},
+  options: {
+    fileBytes?: number;
+    psn?: number;
+    zone?: Zone;
+    iccid?: string;
+    unbindRule?: 'mask' | 'delete';
+  } = {},
 ): Promise<DemoWorld> {
   const bytes = new Uint8Array(randomBytes(options.fileBytes ?? 1 << 20));
   const name = 'mobile-tv-2.1.bin';
   const url = await uploadFile(op, name, bytes);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const app = { aid: 'a0000000871001', name: 'Mobile TV', zone: options.zone ?? ('multimedia' as Zone), url, bytes, sha256 };
-  await op.cardApp.defineApplication({ aid: app.aid, name: app.name, zone: app.zone, size: bytes.length, version: '2.1', resource: { url, digest: sha256, size: bytes.length } });
+  const app = {
+    aid: 'a0000000871001',
+    name: 'Mobile TV',
+    zone: options.zone ?? 'multimedia',
+    url,
+    bytes,
+    sha256,
+  };
+  await op.cardApp.defineApplication({
+    aid: app.aid,
+    name: app.name,
+    zone: app.zone,
+    size: bytes.length,
+    version: '2.1',
+    resource: { url, digest: sha256, size: bytes.length },
+  });
   await op.cardApp.defineOffer('demo', [app.aid]);
-  const cid = encodeCid({ mid: 0x03, oid: 'SD', pnm: 'SU16G', prv: { major: 8, minor: 0 }, psn: options.psn ?? 0x00c0ffee, mdt: { year: 2024, month: 5 }, crc: 'valid' });
-  await op.cardApp.importCards(JSON.stringify([{ cid: toHex(cid), state: 'active', stage: 'sold', offer: 'demo' }]), 'json');
+  const cid = encodeCid({
+    mid: 0x03,
+    oid: 'SD',
+    pnm: 'SU16G',
+    prv: { major: 8, minor: 0 },
+    psn: options.psn ?? 0x00c0ffee,
+    mdt: { year: 2024, month: 5 },
+    crc: 'valid',
+  });
+  await op.cardApp.importCards(
+    JSON.stringify([{ cid: toHex(cid), state: 'active', stage: 'sold', offer: 'demo' }]),
+    'json',
+  );
   const iccid = options.iccid ?? '89860012345678901234';
-  const { state, ota } = personalizeSim({ iccid, imsi: '460001234567890', maxCards: 2, policy: 'lru', ...(options.unbindRule ? { unbindRule: options.unbindRule } : {}) });
+  const { state, ota } = personalizeSim({
+    iccid,
+    imsi: '460001234567890',
+    maxCards: 2,
+    policy: 'lru',
+    ...(options.unbindRule ? { unbindRule: options.unbindRule } : {}),
+  });
   await provisionSim(op, ota);
   return { cid, iccid, simState: state, app };
 }
@@ -255,7 +325,13 @@ export interface DemoReport {
  * ```
  */
 export async function runDemo(
-  options: { fileBytes?: number; imageBytes?: number; keep?: boolean; onStep?: (e: HandsetEvent) => void; handset?: Partial<HandsetOptions> } = {},
+  options: {
+    fileBytes?: number;
+    imageBytes?: number;
+    keep?: boolean;
+    onStep?: (e: HandsetEvent) => void;
+    handset?: Partial<HandsetOptions>;
+  } = {},
 ): Promise<DemoReport & { dir: string }> {
   const started = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'simvault-e2e-'));
@@ -269,10 +345,18 @@ export async function runDemo(
   let phone: Handset | undefined;
   try {
     op = await startOperator(dir);
-    step({ step: 'setup', text: `card application server ${op.cardAppUrl}, OTA server ${op.otaUrl} (SQLite in ${dir})` });
+    step({
+      step: 'setup',
+      text: `card application server ${op.cardAppUrl}, OTA server ${op.otaUrl} (SQLite in ${dir})`,
+    });
     const world = await provisionDemo(op, { fileBytes: options.fileBytes ?? 1 << 20 });
-    step({ step: 'setup', text: `provisioned card ${toHex(world.cid)}, application "${world.app.name}" (${world.app.bytes.length} bytes), SIM ${world.iccid}` });
-    const device = await openImage(join(dir, 'card.img'), { create: options.imageBytes ?? 16 << 20 });
+    step({
+      step: 'setup',
+      text: `provisioned card ${toHex(world.cid)}, application "${world.app.name}" (${world.app.bytes.length} bytes), SIM ${world.iccid}`,
+    });
+    const device = await openImage(join(dir, 'card.img'), {
+      create: options.imageBytes ?? 16 << 20,
+    });
     phone = new Handset({
       sim: new SimCard(world.simState),
       iccid: world.iccid,
@@ -285,27 +369,50 @@ export async function runDemo(
       ...options.handset,
     });
     const inserted = await phone.insertCard();
-    checks['card bound and mounted'] = inserted.binding === 'new' && inserted.formatted && phone.menu.includes(world.app.name);
+    checks['card bound and mounted'] =
+      inserted.binding === 'new' && inserted.formatted && phone.menu.includes(world.app.name);
     const launched = await phone.launch(world.app.name, { aid: Buffer.from(world.app.aid, 'hex') });
     const stored = await phone.card!.zone(launched.zone).readFile(launched.file);
     const storedSha256 = createHash('sha256').update(stored).digest('hex');
-    checks['stored file matches the source (SHA-256)'] = storedSha256 === world.app.sha256 && stored.length === world.app.bytes.length;
+    checks['stored file matches the source (SHA-256)'] =
+      storedSha256 === world.app.sha256 && stored.length === world.app.bytes.length;
     checks['card application server counted the download'] = launched.serverOutcome === 'stored';
-    step({ step: 'verify', text: `card holds ${stored.length} bytes, sha256 ${storedSha256} ${checks['stored file matches the source (SHA-256)'] ? '= source' : '!= source'}` });
+    step({
+      step: 'verify',
+      text: `card holds ${stored.length} bytes, sha256 ${storedSha256} ${checks['stored file matches the source (SHA-256)'] ? '= source' : '!= source'}`,
+    });
     const deleted = await phone.deleteApp(world.app.name);
-    checks['file deleted from the card'] = deleted.zone === launched.zone && !(await phone.card!.zone(launched.zone).exists(launched.file));
+    checks['file deleted from the card'] =
+      deleted.zone === launched.zone &&
+      !(await phone.card!.zone(launched.zone).exists(launched.file));
     const rows = await op.cardApp.downloadReport();
     const row = rows.find((r) => r.aid === world.app.aid);
-    const report = row ? { downloads: row.downloads, stored: row.stored, deletes: row.deletes } : null;
-    checks['server records: 1 download, 1 delete, 0 stored'] = report?.downloads === 1 && report.deletes === 1 && report.stored === 0;
+    const report = row
+      ? { downloads: row.downloads, stored: row.stored, deletes: row.deletes }
+      : null;
+    checks['server records: 1 download, 1 delete, 0 stored'] =
+      report?.downloads === 1 && report.deletes === 1 && report.stored === 0;
     const unbound = await phone.unbind({ erase: true });
-    checks['card unbound and crypto-erased'] = unbound.erased && !phone.menu.includes(world.app.name);
+    checks['card unbound and crypto-erased'] =
+      unbound.erased && !phone.menu.includes(world.app.name);
     const verified = Object.values(checks).every(Boolean);
-    step({ step: 'done', text: verified ? 'end-to-end verified' : `NOT verified: ${Object.keys(checks).filter((k) => !checks[k]).join('; ')}` });
+    step({
+      step: 'done',
+      text: verified
+        ? 'end-to-end verified'
+        : `NOT verified: ${Object.keys(checks)
+            .filter((k) => !checks[k])
+            .join('; ')}`,
+    });
     return {
       steps,
       checks,
-      file: { size: world.app.bytes.length, sourceSha256: world.app.sha256, storedSha256, zone: launched.zone },
+      file: {
+        size: world.app.bytes.length,
+        sourceSha256: world.app.sha256,
+        storedSha256,
+        zone: launched.zone,
+      },
       report,
       elapsedMs: Math.round(performance.now() - started),
       verified,
@@ -329,7 +436,8 @@ export async function runDemo(
  */
 export const e2eDemoCommand: Command = {
   path: ['demo'],
-  summary: 'end to end: servers, SIM, card — bind, download, store, delete, unbind, verified (npm start)',
+  summary:
+    'end to end: servers, SIM, card — bind, download, store, delete, unbind, verified (npm start)',
   help: `Usage: simvault demo [--size KIB] [--json] [--keep]
 
 Starts the card application server and the OTA server on 127.0.0.1 with SQLite in a temporary
@@ -349,20 +457,30 @@ Options:
 
 See also: simvault demo crypto (the encryption round trip with every suite).`,
   async run(args, io) {
-    const { values } = parseCommandArgs(args, { size: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' } }, false);
+    const { values } = parseCommandArgs(
+      args,
+      { size: { type: 'string' }, json: { type: 'boolean' }, keep: { type: 'boolean' } },
+      false,
+    );
     const kib = Number(values.size ?? '1024');
-    if (!Number.isInteger(kib) || kib < 1 || kib > 8192) throw new UsageError('--size must be a whole number of KiB from 1 to 8192');
+    if (!Number.isInteger(kib) || kib < 1 || kib > 8192)
+      throw new UsageError('--size must be a whole number of KiB from 1 to 8192');
     const json = values.json === true;
     const report = await runDemo({
       fileBytes: kib * 1024,
       imageBytes: Math.max(16 << 20, Math.ceil((kib * 1024 * 4) / (1 << 20)) << 20),
       keep: values.keep === true,
-      ...(json ? {} : { onStep: (e: HandsetEvent) => void io.stdout.write(`[${e.step}] ${e.text}\n`) }),
+      ...(json
+        ? {}
+        : { onStep: (e: HandsetEvent) => void io.stdout.write(`[${e.step}] ${e.text}\n`) }),
     });
     if (values.keep) io.stderr.write(`kept ${report.dir}\n`);
     const { dir: _dir, ...doc } = report;
     if (json) writeResult(io, true, doc, '');
-    else io.stdout.write(`${report.verified ? 'end-to-end verified' : 'end-to-end NOT verified'} in ${(report.elapsedMs / 1000).toFixed(1)} s\n`);
+    else
+      io.stdout.write(
+        `${report.verified ? 'end-to-end verified' : 'end-to-end NOT verified'} in ${(report.elapsedMs / 1000).toFixed(1)} s\n`,
+      );
     return report.verified ? 0 : 1;
   },
 };

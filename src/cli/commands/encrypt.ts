@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { createOpenStream, createSealStream, getSuite, SUITES, type BackendChoice, type SuiteName } from '../../crypto/index.js';
+import {
+  createOpenStream,
+  createSealStream,
+  getSuite,
+  SUITES,
+  type BackendChoice,
+} from '../../crypto/index.js';
 import { openInput, readKeyFile, writeNewKeyFile, writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, type Command } from '../command.js';
 
@@ -11,17 +17,20 @@ const BACKENDS = ['auto', 'native', 'node', 'webcrypto', 'noble'];
 
 function backendOf(value: string | undefined): BackendChoice {
   const b = value ?? 'auto';
-  if (!BACKENDS.includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+  if (!BACKENDS.includes(b))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
   return b as BackendChoice;
 }
 
 function singleInput(positionals: string[]): string {
-  if (positionals.length > 1) throw new UsageError(`expected one input file, got ${positionals.length}`);
+  if (positionals.length > 1)
+    throw new UsageError(`expected one input file, got ${positionals.length}`);
   return positionals[0] ?? '-';
 }
 
 function requireKey(key: string | undefined): string {
-  if (!key) throw new UsageError('--key KEYFILE is required (make one with: simvault keygen KEYFILE)');
+  if (!key)
+    throw new UsageError('--key KEYFILE is required (make one with: simvault keygen KEYFILE)');
   return key;
 }
 
@@ -65,12 +74,14 @@ Example:
       backend: { type: 'string' },
       compress: { type: 'boolean' },
     });
-    const suite = getSuite(values.suite ?? 'cobblestone-256').name as SuiteName;
+    const suite = getSuite(values.suite ?? 'cobblestone-256').name;
     const backend = backendOf(values.backend);
     const key = await readKeyFile(requireKey(values.key));
     const input = openInput(singleInput(positionals), io.stdin);
     await writeOutput(
-      input.pipeThrough(createSealStream(key, { suite, backend, compress: values.compress === true })),
+      input.pipeThrough(
+        createSealStream(key, { suite, backend, compress: values.compress === true }),
+      ),
       values.output ?? '-',
       io.stdout,
     );
@@ -102,6 +113,10 @@ Example:
     const backend = backendOf(values.backend);
     const key = await readKeyFile(requireKey(values.key));
     const input = openInput(singleInput(positionals), io.stdin);
-    await writeOutput(input.pipeThrough(createOpenStream(key, { backend })), values.output ?? '-', io.stdout);
+    await writeOutput(
+      input.pipeThrough(createOpenStream(key, { backend })),
+      values.output ?? '-',
+      io.stdout,
+    );
   },
 };

@@ -14,4 +14,17 @@ import { CARD_COMMANDS } from './card.js';
 import { CHIP_COMMANDS } from './chip.js';
 import { SIM_COMMANDS } from './sim.js';
 
-export const COMMANDS: Command[] = [e2eDemoCommand, demoCommand, keygenCommand, encryptCommand, decryptCommand, otaPackCommand, otaUnpackCommand, inspectCommand, ...SERVER_COMMANDS, ...CARD_COMMANDS, ...CHIP_COMMANDS, ...SIM_COMMANDS];
+export const COMMANDS: Command[] = [
+  e2eDemoCommand,
+  demoCommand,
+  keygenCommand,
+  encryptCommand,
+  decryptCommand,
+  otaPackCommand,
+  otaUnpackCommand,
+  inspectCommand,
+  ...SERVER_COMMANDS,
+  ...CARD_COMMANDS,
+  ...CHIP_COMMANDS,
+  ...SIM_COMMANDS,
+];

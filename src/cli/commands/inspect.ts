@@ -24,7 +24,10 @@ import {
   type ResponseApdu,
 } from '../../protocol/apdu.js';
 import { decodeBerTlvTree, type BerTlvNode } from '../../protocol/ber-tlv.js';
-import { decodeComprehensionTlvList, type ComprehensionTlv } from '../../protocol/comprehension-tlv.js';
+import {
+  decodeComprehensionTlvList,
+  type ComprehensionTlv,
+} from '../../protocol/comprehension-tlv.js';
 import { decodeProactiveCommand } from '../../protocol/toolkit.js';
 import { decodeEnvelope, decodeEnvelopeApdu } from '../../protocol/toolkit-envelope.js';
 import { decodeFetchApdu, decodeTerminalResponseApdu } from '../../protocol/toolkit-terminal.js';
@@ -55,7 +58,11 @@ export interface InspectKind {
  * const sms = inspectKind('an SMS TPDU', decodeSmsTpdu, hexJson);
  * ```
  */
-export function inspectKind<T>(summary: string, decode: (bytes: Uint8Array) => T, toJSON: (value: T) => unknown): InspectKind {
+export function inspectKind<T>(
+  summary: string,
+  decode: (bytes: Uint8Array) => T,
+  toJSON: (value: T) => unknown,
+): InspectKind {
   return { summary, decode, toJSON: (value) => toJSON(value as T) };
 }
 
@@ -167,7 +174,12 @@ function tagHex(tag: number): string {
 }
 
 function ctlvJson(list: ComprehensionTlv[]): unknown {
-  return list.map((t) => ({ tag: tagHex(t.tag), cr: t.cr, length: t.value.length, value: toHex(t.value) }));
+  return list.map((t) => ({
+    tag: tagHex(t.tag),
+    cr: t.cr,
+    length: t.value.length,
+    value: toHex(t.value),
+  }));
 }
 
 // SIM Toolkit templates (ETSI TS 101 220): their values are COMPREHENSION-TLVs.
@@ -175,7 +187,11 @@ const TOOLKIT_TEMPLATES = new Set([0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd
 
 function berJson(nodes: BerTlvNode[]): unknown {
   return nodes.map((n) => {
-    const out: Record<string, unknown> = { tag: tagHex(n.tag), constructed: n.constructed, length: n.value.length };
+    const out: Record<string, unknown> = {
+      tag: tagHex(n.tag),
+      constructed: n.constructed,
+      length: n.value.length,
+    };
     if (n.children) out.children = berJson(n.children);
     else out.value = toHex(n.value);
     if (TOOLKIT_TEMPLATES.has(n.tag)) {
@@ -191,7 +207,8 @@ function berJson(nodes: BerTlvNode[]): unknown {
 
 function decodeToolkit(bytes: Uint8Array): unknown {
   if (bytes[0] === 0xd0) return { proactiveCommand: decodeProactiveCommand(bytes) };
-  if (bytes[0] === 0x80 && bytes[1] === 0x14) return { terminalResponse: decodeTerminalResponseApdu(bytes) };
+  if (bytes[0] === 0x80 && bytes[1] === 0x14)
+    return { terminalResponse: decodeTerminalResponseApdu(bytes) };
   if (bytes[0] === 0x80 && bytes[1] === 0xc2) return { envelope: decodeEnvelopeApdu(bytes) };
   return { envelope: decodeEnvelope(bytes) };
 }
@@ -208,14 +225,30 @@ function decodeToolkit(bytes: Uint8Array): unknown {
  */
 export const INSPECT_KINDS: Record<string, InspectKind> = {
   cid: inspectKind('SD card CID register (16 bytes, or the sysfs text)', decodeCid, cidJson),
-  apdu: inspectKind('ISO 7816-4 command APDU (toolkit payloads decoded)', (b) => ({ apdu: decodeCommandApdu(b), bytes: b }), apduJson),
+  apdu: inspectKind(
+    'ISO 7816-4 command APDU (toolkit payloads decoded)',
+    (b) => ({ apdu: decodeCommandApdu(b), bytes: b }),
+    apduJson,
+  ),
   response: inspectKind('response APDU: data and SW1 SW2', decodeResponseApdu, responseJson),
   tlv: inspectKind('BER-TLV objects, constructed ones as a tree', decodeBerTlvTree, berJson),
   ctlv: inspectKind('COMPREHENSION-TLV objects', (b) => decodeComprehensionTlvList(b), ctlvJson),
-  stk: inspectKind('SIM Toolkit: D0 proactive command, D1/D3 envelope, or its 80 14 / 80 C2 APDU', decodeToolkit, hexJson),
+  stk: inspectKind(
+    'SIM Toolkit: D0 proactive command, D1/D3 envelope, or its 80 14 / 80 C2 APDU',
+    decodeToolkit,
+    hexJson,
+  ),
   sms: inspectKind('SMS TPDU: SMS-DELIVER or SMS-SUBMIT (3GPP TS 23.040)', decodeSmsTpdu, hexJson),
-  packet: inspectKind('secured packet (TS 102 225), command or 02 71 00 response, without keys', decodeSecuredPacketStructure, (v) => hexJson(bigintsToNumbers(v))),
-  message: inspectKind('simvault message (bind, unbind, launch, complete, delete, STK list update)', decodeMessage, (m) => messageToJSON(m)),
+  packet: inspectKind(
+    'secured packet (TS 102 225), command or 02 71 00 response, without keys',
+    decodeSecuredPacketStructure,
+    (v) => hexJson(bigintsToNumbers(v)),
+  ),
+  message: inspectKind(
+    'simvault message (bind, unbind, launch, complete, delete, STK list update)',
+    decodeMessage,
+    (m) => messageToJSON(m),
+  ),
 };
 
 // Packet counters are bigints (up to 2^40, so exact as numbers); JSON cannot hold bigints.
@@ -241,7 +274,11 @@ function scalar(v: unknown): string {
  */
 export function renderTree(value: unknown, indent = ''): string[] {
   const lines: string[] = [];
-  const isBranch = (v: unknown) => v !== null && typeof v === 'object' && (!Array.isArray(v) || v.length > 0) && Object.keys(v).length > 0;
+  const isBranch = (v: unknown) =>
+    v !== null &&
+    typeof v === 'object' &&
+    (!Array.isArray(v) || v.length > 0) &&
+    Object.keys(v).length > 0;
   if (Array.isArray(value)) {
     for (const item of value) {
       if (isBranch(item)) {
@@ -263,7 +300,8 @@ export function renderTree(value: unknown, indent = ''): string[] {
 
 async function readText(io: CliIO): Promise<string> {
   const parts: Buffer[] = [];
-  for await (const chunk of io.stdin) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  for await (const chunk of io.stdin)
+    parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -304,13 +342,24 @@ Examples:
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
     const [kindName, ...hexParts] = positionals;
-    if (kindName === undefined) throw new UsageError(`inspect needs a KIND: ${Object.keys(INSPECT_KINDS).join(', ')}`);
+    if (kindName === undefined)
+      throw new UsageError(`inspect needs a KIND: ${Object.keys(INSPECT_KINDS).join(', ')}`);
     const kind = Object.hasOwn(INSPECT_KINDS, kindName) ? INSPECT_KINDS[kindName] : undefined;
-    if (!kind) throw new UsageError(`unknown kind '${kindName}'; kinds: ${Object.keys(INSPECT_KINDS).join(', ')}`);
-    const text = hexParts.length === 0 || (hexParts.length === 1 && hexParts[0] === '-') ? await readText(io) : hexParts.join(' ');
+    if (!kind)
+      throw new UsageError(
+        `unknown kind '${kindName}'; kinds: ${Object.keys(INSPECT_KINDS).join(', ')}`,
+      );
+    const text =
+      hexParts.length === 0 || (hexParts.length === 1 && hexParts[0] === '-')
+        ? await readText(io)
+        : hexParts.join(' ');
     const json = kind.toJSON(kind.decode(fromHex(text)));
     const document = { kind: kindName, value: json };
-    io.stdout.write(values.json ? `${JSON.stringify(document, null, 2)}\n` : `${[kindName, ...renderTree(json, '  ')].join('\n')}\n`);
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify(document, null, 2)}\n`
+        : `${[kindName, ...renderTree(json, '  ')].join('\n')}\n`,
+    );
     return 0;
   },
 };

@@ -17,7 +17,11 @@ import {
 } from '../../protocol/secured-packet.js';
 import { parseCommandArgs, UsageError, type Command } from '../command.js';
 
-function hexOption(name: string, value: string | undefined, length?: number): Uint8Array | undefined {
+function hexOption(
+  name: string,
+  value: string | undefined,
+  length?: number,
+): Uint8Array | undefined {
   if (value === undefined) return undefined;
   let bytes: Uint8Array;
   try {
@@ -25,7 +29,8 @@ function hexOption(name: string, value: string | undefined, length?: number): Ui
   } catch {
     throw new UsageError(`--${name} must be hex, got '${value}'`);
   }
-  if (length !== undefined && bytes.length !== length) throw new UsageError(`--${name} must be ${length} byte(s) of hex, got ${bytes.length}`);
+  if (length !== undefined && bytes.length !== length)
+    throw new UsageError(`--${name} must be ${length} byte(s) of hex, got ${bytes.length}`);
   return bytes;
 }
 
@@ -41,7 +46,8 @@ function byteOption(name: string, value: string | undefined): number | undefined
 
 function counterOption(name: string, value: string | undefined): bigint | undefined {
   if (value === undefined) return undefined;
-  if (!/^(\d+|0x[0-9a-fA-F]+)$/.test(value)) throw new UsageError(`--${name} must be a decimal or 0x-hex integer, got '${value}'`);
+  if (!/^(\d+|0x[0-9a-fA-F]+)$/.test(value))
+    throw new UsageError(`--${name} must be a decimal or 0x-hex integer, got '${value}'`);
   const n = BigInt(value);
   if (n >= 1n << 40n) throw new UsageError(`--${name} must be below 2^40`);
   return n;
@@ -57,7 +63,11 @@ function keysetOf(kicKey: Uint8Array | undefined, kidKey: Uint8Array | undefined
 }
 
 function indicatorJson(ki: KeyIndicator) {
-  return { hex: toHex(new Uint8Array([ki.raw])), keyVersion: ki.keyVersion, algorithm: ki.algorithm };
+  return {
+    hex: toHex(new Uint8Array([ki.raw])),
+    keyVersion: ki.keyVersion,
+    algorithm: ki.algorithm,
+  };
 }
 
 function spiJson(spi: Spi) {
@@ -104,10 +114,12 @@ Example:
       udh: { type: 'boolean' },
       ...KEY_OPTIONS,
     });
-    if (positionals.length !== 1) throw new UsageError('ota pack takes exactly one DATA_HEX argument');
+    if (positionals.length !== 1)
+      throw new UsageError('ota pack takes exactly one DATA_HEX argument');
     const data = hexOption('DATA_HEX', positionals[0])!;
     const cc = values['cc-length'];
-    if (cc !== undefined && cc !== '4' && cc !== '8') throw new UsageError('--cc-length must be 4 or 8');
+    if (cc !== undefined && cc !== '4' && cc !== '8')
+      throw new UsageError('--cc-length must be 4 or 8');
     const packet = buildCommandPacket(
       {
         spi: required('spi', spiOption(values.spi)),
@@ -157,10 +169,15 @@ Example:
       'last-counter': { type: 'string' },
       ...KEY_OPTIONS,
     });
-    if (positionals.length !== 1) throw new UsageError('ota unpack takes exactly one PACKET_HEX argument');
+    if (positionals.length !== 1)
+      throw new UsageError('ota unpack takes exactly one PACKET_HEX argument');
     const bytes = hexOption('PACKET_HEX', positionals[0])!;
-    const keys = keysetOf(hexOption('kic-key', values['kic-key']), hexOption('kid-key', values['kid-key']));
-    const isResponse = bytes.length >= 3 && bytes[0] === 0x02 && bytes[1] === 0x71 && bytes[2] === 0x00;
+    const keys = keysetOf(
+      hexOption('kic-key', values['kic-key']),
+      hexOption('kid-key', values['kid-key']),
+    );
+    const isResponse =
+      bytes.length >= 3 && bytes[0] === 0x02 && bytes[1] === 0x71 && bytes[2] === 0x00;
     let result: Record<string, unknown>;
     if (isResponse) {
       const por = openResponsePacket(bytes, keys, {
@@ -182,7 +199,8 @@ Example:
       };
     } else {
       for (const name of ['spi', 'kic', 'kid'] as const) {
-        if (values[name] !== undefined) throw new UsageError(`--${name} only applies to a response; a command carries its own`);
+        if (values[name] !== undefined)
+          throw new UsageError(`--${name} only applies to a response; a command carries its own`);
       }
       const lastCounter = counterOption('last-counter', values['last-counter']);
       const p = openCommandPacket(bytes, keys, lastCounter !== undefined ? { lastCounter } : {});

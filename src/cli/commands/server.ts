@@ -113,7 +113,10 @@ export const otaComponent: ServerComponent = {
   name: 'ota',
   start: (ctx) => {
     const cardAppUrl = ctx.urls['card-app'];
-    if (cardAppUrl === undefined) throw new UsageError('the OTA server relays to the card application server: start card-app first');
+    if (cardAppUrl === undefined)
+      throw new UsageError(
+        'the OTA server relays to the card application server: start card-app first',
+      );
     const files = ctx.options['files'];
     return startOtaServer({
       store: ctx.store,
@@ -141,14 +144,16 @@ export const SERVER_COMPONENTS: ServerComponent[] = [cardAppComponent, otaCompon
 
 function portOf(value: string | undefined): number {
   if (value === undefined) return 0;
-  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) throw new UsageError(`--port must be 0-65535, got '${value}'`);
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535)
+    throw new UsageError(`--port must be 0-65535, got '${value}'`);
   return Number(value);
 }
 
 function rateLimitOf(value: string | undefined): RateLimitOptions | undefined {
   if (value === undefined) return undefined;
   const m = /^([0-9]+)\/([0-9]+(\.[0-9]+)?)$/.exec(value);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0) throw new UsageError(`--rate-limit must be BURST/PER_SECOND, e.g. 20/5, got '${value}'`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0)
+    throw new UsageError(`--rate-limit must be BURST/PER_SECOND, e.g. 20/5, got '${value}'`);
   return { capacity: Number(m[1]), refillPerSecond: Number(m[2]) };
 }
 
@@ -162,7 +167,11 @@ const STORE_HELP = `  --data DIR          data folder (default ./simvault-data):
   --db URL|FILE       postgres://user@host:port/db for PostgreSQL, or a SQLite file path
   --pg-schema NAME    PostgreSQL schema holding the registry (default public)`;
 
-function locationOf(values: { data?: string | undefined; db?: string | undefined; 'pg-schema'?: string | undefined }): StoreLocation {
+function locationOf(values: {
+  data?: string | undefined;
+  db?: string | undefined;
+  'pg-schema'?: string | undefined;
+}): StoreLocation {
   return {
     dataDir: values.data ?? 'simvault-data',
     ...(values.db !== undefined ? { db: values.db } : {}),
@@ -170,7 +179,10 @@ function locationOf(values: { data?: string | undefined; db?: string | undefined
   };
 }
 
-async function withService<T>(location: StoreLocation, fn: (service: CardAppService) => Promise<T>): Promise<T> {
+async function withService<T>(
+  location: StoreLocation,
+  fn: (service: CardAppService) => Promise<T>,
+): Promise<T> {
   const store = await openStore(location);
   try {
     return await fn(new CardAppService(store));
@@ -204,7 +216,8 @@ function stopSignal(): Promise<string> {
  */
 export const serverCommand: Command = {
   path: ['server'],
-  summary: 'run the card application and OTA servers on loopback (SQLite by default, --db postgres://...)',
+  summary:
+    'run the card application and OTA servers on loopback (SQLite by default, --db postgres://...)',
   help: `Usage: simvault server [options]
 
 Starts the card application server and the OTA server on 127.0.0.1 and prints "card-app URL"
@@ -263,7 +276,11 @@ Example:
         running.push({ name: component.name, close: () => server.close() });
         urls[component.name] = server.url;
         io.stdout.write(`${component.name} ${server.url}\n`);
-        log('info', 'listening', { server: component.name, url: server.url, db: store.db?.startsWith('postgres') ? 'postgres' : 'sqlite' });
+        log('info', 'listening', {
+          server: component.name,
+          url: server.url,
+          db: store.db?.startsWith('postgres') ? 'postgres' : 'sqlite',
+        });
       }
       const signal = await stopped;
       log('info', 'stopping', { signal });
@@ -387,15 +404,29 @@ Example:
     if (values.url !== undefined) {
       if (values.file !== undefined) {
         const bytes = readFileSync(values.file);
-        resource = { url: values.url, digest: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+        resource = {
+          url: values.url,
+          digest: createHash('sha256').update(bytes).digest('hex'),
+          size: bytes.length,
+        };
       } else {
         if (values.digest === undefined || values['resource-size'] === undefined) {
           throw new UsageError('--url needs --file, or both --digest and --resource-size');
         }
-        resource = { url: values.url, digest: values.digest, size: integer('resource-size', values['resource-size']) };
+        resource = {
+          url: values.url,
+          digest: values.digest,
+          size: integer('resource-size', values['resource-size']),
+        };
       }
-    } else if (values.file !== undefined || values.digest !== undefined || values['resource-size'] !== undefined) {
-      throw new UsageError('--file, --digest and --resource-size describe a download resource: give --url too');
+    } else if (
+      values.file !== undefined ||
+      values.digest !== undefined ||
+      values['resource-size'] !== undefined
+    ) {
+      throw new UsageError(
+        '--file, --digest and --resource-size describe a download resource: give --url too',
+      );
     }
     const app = applicationOf({
       aid: need('aid'),
@@ -406,7 +437,12 @@ Example:
       ...(resource ? { resource } : {}),
     });
     await withService(locationOf(values), (s) => s.defineApplication(app));
-    writeResult(io, values.json ?? false, app, `defined ${app.aid} ${app.name} (${app.zone}${app.resource ? `, ${app.resource.size} bytes at ${app.resource.url}` : ', preloaded'})`);
+    writeResult(
+      io,
+      values.json ?? false,
+      app,
+      `defined ${app.aid} ${app.name} (${app.zone}${app.resource ? `, ${app.resource.size} bytes at ${app.resource.url}` : ', preloaded'})`,
+    );
   },
 };
 
@@ -443,17 +479,28 @@ Example:
       ...STORE_OPTIONS,
     });
     const [nameText, ...aidTexts] = positionals;
-    if (nameText === undefined || aidTexts.length === 0) throw new UsageError('offer takes a NAME and at least one AID');
+    if (nameText === undefined || aidTexts.length === 0)
+      throw new UsageError('offer takes a NAME and at least one AID');
     const name = offerNameOf(nameText);
     const aids = aidTexts.map((a, i) => aidOfText(a, `AID ${i + 1}`));
     const cids = (values.apply ?? []).map((c) => cidKeyOfText(c, '--apply'));
     const result = await withService(locationOf(values), async (s) => {
       const offer = await s.defineOffer(name, aids);
-      return { ...offer, ...(cids.length ? await s.applyOffer(name, cids) : { applied: 0, unknownCards: [] }) };
+      return {
+        ...offer,
+        ...(cids.length ? await s.applyOffer(name, cids) : { applied: 0, unknownCards: [] }),
+      };
     });
-    const unknown = result.unknownCards.length ? `, unknown: ${result.unknownCards.join(', ')}` : '';
+    const unknown = result.unknownCards.length
+      ? `, unknown: ${result.unknownCards.join(', ')}`
+      : '';
     const applied = cids.length ? `; given to ${result.applied} card(s)${unknown}` : '';
-    writeResult(io, values.json ?? false, result, `offer ${name}: ${result.aids.join(', ')}${applied}`);
+    writeResult(
+      io,
+      values.json ?? false,
+      result,
+      `offer ${name}: ${result.aids.join(', ')}${applied}`,
+    );
     return result.unknownCards.length ? 1 : 0;
   },
 };
@@ -484,7 +531,11 @@ ${STORE_HELP}
 Example:
   simvault server lifecycle 035344535530314780401c751300637d blocked --stage "reported stolen"`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { stage: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTIONS });
+    const { values, positionals } = parseCommandArgs(args, {
+      stage: { type: 'string' },
+      json: { type: 'boolean' },
+      ...STORE_OPTIONS,
+    });
     if (positionals.length !== 2) throw new UsageError('lifecycle takes a CID and a STATE');
     const cid = cidKeyOfText(positionals[0]);
     const state = lifecycleStateOf(positionals[1]);
@@ -515,12 +566,18 @@ Options:
 ${STORE_HELP}
   --json               print the rows as JSON`,
   async run(args, io: CliIO) {
-    const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' }, ...STORE_OPTIONS });
+    const { values, positionals } = parseCommandArgs(args, {
+      json: { type: 'boolean' },
+      ...STORE_OPTIONS,
+    });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const rows = await withService(locationOf(values), (s) => s.downloadReport());
     const table = [
       'aid                               downloads  stored  deletes  name',
-      ...rows.map((r) => `${r.aid.padEnd(32)}  ${String(r.downloads).padStart(9)}  ${String(r.stored).padStart(6)}  ${String(r.deletes).padStart(7)}  ${r.name}`),
+      ...rows.map(
+        (r) =>
+          `${r.aid.padEnd(32)}  ${String(r.downloads).padStart(9)}  ${String(r.stored).padStart(6)}  ${String(r.deletes).padStart(7)}  ${r.name}`,
+      ),
     ];
     writeResult(io, values.json ?? false, rows, table.join('\n'));
   },
@@ -550,12 +607,21 @@ Options:
   --data DIR           data folder (default ./simvault-data)
   --json               print the stored file's information as JSON`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { files: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(args, {
+      files: { type: 'string' },
+      data: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 2) throw new UsageError('put-file takes a NAME and a PATH');
     const [name, path] = positionals as [string, string];
     const files = new FileStore(values.files ?? join(values.data ?? 'simvault-data', 'files'));
     const info = await files.put(fileNameOf(name), createReadStream(path));
-    writeResult(io, values.json ?? false, info, `${info.name}: ${info.size} bytes, sha256 ${info.sha256}`);
+    writeResult(
+      io,
+      values.json ?? false,
+      info,
+      `${info.name}: ${info.size} bytes, sha256 ${info.sha256}`,
+    );
   },
 };
 
@@ -583,7 +649,10 @@ Options:
 ${STORE_HELP}
   --json               print the configuration (without keys) as JSON`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' }, ...STORE_OPTIONS });
+    const { values, positionals } = parseCommandArgs(args, {
+      json: { type: 'boolean' },
+      ...STORE_OPTIONS,
+    });
     if (positionals.length !== 2) throw new UsageError('sim takes an ICCID and a CONFIG file');
     const iccid = parseIccid(positionals[0]);
     let config: unknown;
@@ -596,7 +665,12 @@ ${STORE_HELP}
     const store = await openOtaStore(locationOf(values));
     try {
       const { created } = await store.putSim(sim, Date.now());
-      writeResult(io, values.json ?? false, simConfigToJSON(sim), `${created ? 'provisioned' : 'updated'} SIM ${iccid}`);
+      writeResult(
+        io,
+        values.json ?? false,
+        simConfigToJSON(sim),
+        `${created ? 'provisioned' : 'updated'} SIM ${iccid}`,
+      );
     } finally {
       await store.close();
     }
@@ -612,4 +686,13 @@ ${STORE_HELP}
  * SERVER_COMMANDS.map((c) => c.path.join(' '));
  * ```
  */
-export const SERVER_COMMANDS: Command[] = [serverCommand, importCardsCommand, defineAppCommand, offerCommand, lifecycleCommand, reportCommand, putFileCommand, simCommand];
+export const SERVER_COMMANDS: Command[] = [
+  serverCommand,
+  importCardsCommand,
+  defineAppCommand,
+  offerCommand,
+  lifecycleCommand,
+  reportCommand,
+  putFileCommand,
+  simCommand,
+];

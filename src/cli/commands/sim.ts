@@ -18,21 +18,38 @@ import { SimCard } from '../../sim/applet/sim-card.js';
 import { encodeSimState, type MenuAction, type SimState } from '../../sim/applet/state.js';
 import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
 
-function intOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
+function intOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new UsageError(`--${name} must be an integer ${min}-${max}, got '${value}'`);
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new UsageError(`--${name} must be an integer ${min}-${max}, got '${value}'`);
   return Number(value);
 }
 
-function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
   if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+  if (!allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
   return value as T;
 }
 
-function digitsOption(name: string, value: string | undefined, min: number, max: number): string | undefined {
+function digitsOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): string | undefined {
   if (value === undefined) return undefined;
-  if (!new RegExp(`^\\d{${min},${max}}$`).test(value)) throw new UsageError(`--${name} must be ${min}-${max} digits, got '${value}'`);
+  if (!new RegExp(`^\\d{${min},${max}}$`).test(value))
+    throw new UsageError(`--${name} must be ${min}-${max} digits, got '${value}'`);
   return value;
 }
 
@@ -84,12 +101,20 @@ Example:
       'ota-address': { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (positionals.length !== 1) throw new UsageError('sim create takes exactly one STATE argument');
+    if (positionals.length !== 1)
+      throw new UsageError('sim create takes exactly one STATE argument');
     const maxCards = intOption('threshold-cards', values['threshold-cards'], 1, 64);
-    const maxBytes = intOption('threshold-bytes', values['threshold-bytes'], 1, Number.MAX_SAFE_INTEGER);
+    const maxBytes = intOption(
+      'threshold-bytes',
+      values['threshold-bytes'],
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
     const policy = oneOf('policy', values.policy, ['ask', 'lru', 'oldest'] as const);
     const unbindRule = oneOf('unbind-rule', values['unbind-rule'], ['mask', 'delete'] as const);
-    const iccid = digitsOption('iccid', values.iccid, 10, 20) ?? `8986${Array.from({ length: 16 }, () => randomInt(10)).join('')}`;
+    const iccid =
+      digitsOption('iccid', values.iccid, 10, 20) ??
+      `8986${Array.from({ length: 16 }, () => randomInt(10)).join('')}`;
     const imsi = digitsOption('imsi', values.imsi, 6, 15);
     const otaDigits = digitsOption('ota-address', values['ota-address'], 1, 20);
     const { state, ota } = personalizeSim({
@@ -132,20 +157,31 @@ Example:
   simvault sim apdu sim.json 00a4040c09f073696d7661756c74 803000001003534453553031478000000001016300`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
-    if (positionals.length < 2) throw new UsageError('sim apdu takes a STATE and at least one HEX APDU');
+    if (positionals.length < 2)
+      throw new UsageError('sim apdu takes a STATE and at least one HEX APDU');
     const path = positionals[0]!;
     const apdus = positionals.slice(1).map((h, i) => hexArg(`APDU ${i + 1}`, h));
     const state = await loadSimState(path);
     const card = new SimCard(state);
-    const results: { command: string; response: string; data: string; sw: string; name: string }[] = [];
+    const results: { command: string; response: string; data: string; sw: string; name: string }[] =
+      [];
     for (const apdu of apdus) {
       const rsp = await card.transmit(apdu);
       const sw = (rsp[rsp.length - 2]! << 8) | rsp[rsp.length - 1]!;
-      results.push({ command: toHex(apdu), response: toHex(rsp), data: toHex(rsp.subarray(0, -2)), sw: formatStatusWord(sw), name: swName(sw) });
+      results.push({
+        command: toHex(apdu),
+        response: toHex(rsp),
+        data: toHex(rsp.subarray(0, -2)),
+        sw: formatStatusWord(sw),
+        name: swName(sw),
+      });
     }
     const after = card.state;
-    if (toHex(encodeSimState(after)) !== toHex(encodeSimState(state))) await saveSimState(path, after);
-    const text = results.map((r) => `> ${r.command}\n< ${r.data ? `${r.data} ` : ''}${r.sw} (${r.name})`).join('\n');
+    if (toHex(encodeSimState(after)) !== toHex(encodeSimState(state)))
+      await saveSimState(path, after);
+    const text = results
+      .map((r) => `> ${r.command}\n< ${r.data ? `${r.data} ` : ''}${r.sw} (${r.name})`)
+      .join('\n');
     writeResult(io, values.json === true, results, text);
   },
 };
@@ -166,11 +202,24 @@ function describeAction(a: MenuAction): string {
 function menuJson(state: SimState) {
   return {
     title: 'simvault',
-    pages: menuPages(state).map((p) => p.items.map((item, i) => ({ id: item.id, text: item.text, action: describeAction(p.choices[i]!.action) }))),
+    pages: menuPages(state).map((p) =>
+      p.items.map((item, i) => ({
+        id: item.id,
+        text: item.text,
+        action: describeAction(p.choices[i]!.action),
+      })),
+    ),
     cards: state.cards.map((c) => ({
       cid: toHex(c.cid),
       bound: c.bound,
-      applications: c.applications.map((a) => ({ aid: toHex(a.aid), name: a.name, zone: a.zone, size: a.size, state: a.state, installed: a.installed })),
+      applications: c.applications.map((a) => ({
+        aid: toHex(a.aid),
+        name: a.name,
+        zone: a.zone,
+        size: a.size,
+        state: a.state,
+        installed: a.installed,
+      })),
       anchors: c.anchors,
     })),
     threshold: state.threshold,
@@ -197,13 +246,19 @@ Example:
     if (m.pages[0]!.length === 0) lines.push('  (no items: the menu is removed)');
     m.pages.forEach((page, n) => {
       if (n > 0) lines.push(`  page ${n + 1}:`);
-      for (const item of page) lines.push(`  ${String(item.id).padStart(3)}  ${item.text}  — ${item.action}`);
+      for (const item of page)
+        lines.push(`  ${String(item.id).padStart(3)}  ${item.text}  — ${item.action}`);
     });
-    lines.push(`Binding list (${state.threshold.policy}${state.threshold.maxCards !== undefined ? `, max ${state.threshold.maxCards} cards` : ''}${state.threshold.maxBytes !== undefined ? `, max ${state.threshold.maxBytes} bytes` : ''}):`);
+    lines.push(
+      `Binding list (${state.threshold.policy}${state.threshold.maxCards !== undefined ? `, max ${state.threshold.maxCards} cards` : ''}${state.threshold.maxBytes !== undefined ? `, max ${state.threshold.maxBytes} bytes` : ''}):`,
+    );
     if (m.cards.length === 0) lines.push('  (empty)');
     for (const c of m.cards) {
       lines.push(`  ${c.cid}  ${c.bound ? 'bound' : 'unbound, masked'}`);
-      for (const a of c.applications) lines.push(`    ${a.aid}  ${a.name}  ${a.zone}  ${a.size} B  ${a.state}${a.installed ? ', installed' : ''}`);
+      for (const a of c.applications)
+        lines.push(
+          `    ${a.aid}  ${a.name}  ${a.zone}  ${a.size} B  ${a.state}${a.installed ? ', installed' : ''}`,
+        );
     }
     writeResult(io, values.json === true, m, lines.join('\n'));
   },
@@ -223,8 +278,12 @@ SMS, and prints one ENVELOPE (SMS-PP download) APDU per segment, one per line, r
 Example:
   simvault sim apdu sim.json 00a4040c09f073696d7661756c74 $(simvault sim envelope "$(simvault ota pack ...)")`,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, { originator: { type: 'string' }, reference: { type: 'string' } });
-    if (positionals.length !== 1) throw new UsageError('sim envelope takes exactly one PACKET_HEX argument');
+    const { values, positionals } = parseCommandArgs(args, {
+      originator: { type: 'string' },
+      reference: { type: 'string' },
+    });
+    if (positionals.length !== 1)
+      throw new UsageError('sim envelope takes exactly one PACKET_HEX argument');
     let packet = hexArg('PACKET_HEX', positionals[0]!);
     if (packet[0] === 0x02 && packet[1] === 0x70 && packet[2] === 0x00) packet = packet.subarray(3);
     const originator = digitsOption('originator', values.originator, 1, 20) ?? '8613800000000';
@@ -260,4 +319,9 @@ Example:
 };
 
 /** Every `simvault sim` command. */
-export const SIM_COMMANDS: Command[] = [simCreateCommand, simApduCommand, simMenuCommand, simEnvelopeCommand];
+export const SIM_COMMANDS: Command[] = [
+  simCreateCommand,
+  simApduCommand,
+  simMenuCommand,
+  simEnvelopeCommand,
+];

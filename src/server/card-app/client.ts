@@ -23,7 +23,12 @@ import {
 } from '../../protocol/messages.js';
 import { signRequest, type SigningKey } from '../auth.js';
 import { ServerError, type ErrorBody, type ServerErrorCode } from '../errors.js';
-import type { ApplicationRecord, CardRecord, DownloadReportRow, LifecycleState } from '../store/store.js';
+import type {
+  ApplicationRecord,
+  CardRecord,
+  DownloadReportRow,
+  LifecycleState,
+} from '../store/store.js';
 import type { ImportReport } from './import.js';
 import type { CardInfo, CompletionOutcome } from './service.js';
 
@@ -50,7 +55,11 @@ async function failure(res: Response): Promise<ServerError> {
   let message = `HTTP ${res.status}`;
   try {
     const body = (await res.json()) as ErrorBody;
-    if (typeof body.error?.code === 'string' && body.error.code.startsWith('SERVER_') && Object.hasOwn(ERROR_CODES, body.error.code)) {
+    if (
+      typeof body.error?.code === 'string' &&
+      body.error.code.startsWith('SERVER_') &&
+      Object.hasOwn(ERROR_CODES, body.error.code)
+    ) {
       code = body.error.code as ServerErrorCode;
     }
     if (typeof body.error?.message === 'string') message = body.error.message;
@@ -84,31 +93,63 @@ export class CardAppClient {
     this.#operator = options.operatorKey;
   }
 
-  async #send(method: string, path: string, body: Uint8Array | undefined, contentType: string | undefined, key: SigningKey | undefined): Promise<Response> {
+  async #send(
+    method: string,
+    path: string,
+    body: Uint8Array | undefined,
+    contentType: string | undefined,
+    key: SigningKey | undefined,
+  ): Promise<Response> {
     const url = `${this.#base}${path}`;
     const headers: Record<string, string> = {};
     if (contentType !== undefined) headers['content-type'] = contentType;
     if (key) Object.assign(headers, signRequest(key, method, url, body ?? new Uint8Array()));
-    const res = await fetch(url, { method, headers, ...(body !== undefined ? { body: body as Uint8Array<ArrayBuffer> } : {}) });
+    const res = await fetch(url, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+    });
     if (!res.ok) throw await failure(res);
     return res;
   }
 
-  async #message<T extends SimvaultMessage['type']>(path: string, message: SimvaultMessage, expect: T, key: SigningKey | undefined) {
-    const res = await this.#send('POST', path, encodeMessage(message), 'application/octet-stream', key);
+  async #message<T extends SimvaultMessage['type']>(
+    path: string,
+    message: SimvaultMessage,
+    expect: T,
+    key: SigningKey | undefined,
+  ) {
+    const res = await this.#send(
+      'POST',
+      path,
+      encodeMessage(message),
+      'application/octet-stream',
+      key,
+    );
     const reply = decodeMessage(new Uint8Array(await res.arrayBuffer()));
-    if (reply.type !== expect) throw new ServerError('SERVER_INTERNAL', `expected ${expect} from the server, got ${reply.type}`);
+    if (reply.type !== expect)
+      throw new ServerError(
+        'SERVER_INTERNAL',
+        `expected ${expect} from the server, got ${reply.type}`,
+      );
     return reply as Extract<SimvaultMessage, { type: T }>;
   }
 
   #json<T>(method: string, path: string, value: unknown, key: SigningKey | undefined): Promise<T> {
     const body = value === undefined ? undefined : new TextEncoder().encode(JSON.stringify(value));
-    return this.#send(method, path, body, body ? 'application/json' : undefined, key).then((r) => r.json() as Promise<T>);
+    return this.#send(method, path, body, body ? 'application/json' : undefined, key).then(
+      (r) => r.json() as Promise<T>,
+    );
   }
 
   /** Step 302: is the card legitimate? */
   verifyCard(cid: string, iccid?: string): Promise<Pick<CardRecord, 'cid' | 'state' | 'stage'>> {
-    return this.#json('POST', '/v1/cards/verify', { cid, ...(iccid !== undefined ? { iccid } : {}) }, undefined);
+    return this.#json(
+      'POST',
+      '/v1/cards/verify',
+      { cid, ...(iccid !== undefined ? { iccid } : {}) },
+      undefined,
+    );
   }
 
   /** Step 307: forward a bind request; resolves to the bind response. */
@@ -124,12 +165,26 @@ export class CardAppClient {
 
   /** Step 501: forward a launch request; resolves to the download resource info. */
   launch(request: LaunchRequest, iccid: string): Promise<DownloadResourceInfo> {
-    return this.#message(`/v1/sim/launch?iccid=${iccid}`, request, 'downloadResourceInfo', this.#ota);
+    return this.#message(
+      `/v1/sim/launch?iccid=${iccid}`,
+      request,
+      'downloadResourceInfo',
+      this.#ota,
+    );
   }
 
   /** Step 505: report a stored file or a finished download. */
-  async complete(notice: LaunchComplete | DownloadComplete, iccid: string): Promise<CompletionOutcome> {
-    const res = await this.#send('POST', `/v1/sim/complete?iccid=${iccid}`, encodeMessage(notice), 'application/octet-stream', this.#ota);
+  async complete(
+    notice: LaunchComplete | DownloadComplete,
+    iccid: string,
+  ): Promise<CompletionOutcome> {
+    const res = await this.#send(
+      'POST',
+      `/v1/sim/complete?iccid=${iccid}`,
+      encodeMessage(notice),
+      'application/octet-stream',
+      this.#ota,
+    );
     return (await res.json()) as CompletionOutcome;
   }
 
@@ -141,9 +196,13 @@ export class CardAppClient {
   /** Import cards from CSV or JSON text. */
   importCards(text: string, format: 'csv' | 'json'): Promise<ImportReport> {
     const body = new TextEncoder().encode(text);
-    return this.#send('POST', '/v1/admin/cards/import', body, format === 'csv' ? 'text/csv' : 'application/json', this.#operator).then(
-      (r) => r.json() as Promise<ImportReport>,
-    );
+    return this.#send(
+      'POST',
+      '/v1/admin/cards/import',
+      body,
+      format === 'csv' ? 'text/csv' : 'application/json',
+      this.#operator,
+    ).then((r) => r.json() as Promise<ImportReport>);
   }
 
   /** The four kinds of card information of one card. */
@@ -153,7 +212,12 @@ export class CardAppClient {
 
   /** Change a card's lifecycle state (and stage). */
   setLifecycle(cid: string, state: LifecycleState, stage?: string): Promise<CardRecord> {
-    return this.#json('POST', `/v1/admin/cards/${cid}/lifecycle`, { state, ...(stage !== undefined ? { stage } : {}) }, this.#operator);
+    return this.#json(
+      'POST',
+      `/v1/admin/cards/${cid}/lifecycle`,
+      { state, ...(stage !== undefined ? { stage } : {}) },
+      this.#operator,
+    );
   }
 
   /** Define or replace an application. */
@@ -172,7 +236,10 @@ export class CardAppClient {
   }
 
   /** Give cards an offer's applications. */
-  applyOffer(name: string, cids: readonly string[]): Promise<{ applied: number; unknownCards: string[] }> {
+  applyOffer(
+    name: string,
+    cids: readonly string[],
+  ): Promise<{ applied: number; unknownCards: string[] }> {
     return this.#json('POST', `/v1/admin/offers/${name}/apply`, { cids }, this.#operator);
   }
 

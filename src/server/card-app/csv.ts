@@ -26,7 +26,8 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
   let quotedField = false;
   const endRecord = () => {
     fields.push(field);
-    if (!(fields.length === 1 && fields[0] === '' && !quotedField)) records.push({ line: recordLine, fields });
+    if (!(fields.length === 1 && fields[0] === '' && !quotedField))
+      records.push({ line: recordLine, fields });
     fields = [];
     field = '';
     quotedField = false;
@@ -37,7 +38,8 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
       quotedField = true;
       i++;
       for (;;) {
-        if (i >= text.length) throw new ServerError('SERVER_BAD_REQUEST', `csv: line ${recordLine}: unclosed quote`);
+        if (i >= text.length)
+          throw new ServerError('SERVER_BAD_REQUEST', `csv: line ${recordLine}: unclosed quote`);
         const c = text[i]!;
         if (c === '"') {
           if (text[i + 1] === '"') {
@@ -54,7 +56,10 @@ export function parseCsv(text: string): { line: number; fields: string[] }[] {
       }
       const next = text[i];
       if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
-        throw new ServerError('SERVER_BAD_REQUEST', `csv: line ${line}: text after a closing quote`);
+        throw new ServerError(
+          'SERVER_BAD_REQUEST',
+          `csv: line ${line}: text after a closing quote`,
+        );
       }
       continue;
     }

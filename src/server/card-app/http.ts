@@ -18,7 +18,12 @@
  */
 import type { Context } from 'hono';
 import { ProtocolError } from '../../errors.js';
-import { decodeMessage, encodeMessage, type MessageType, type SimvaultMessage } from '../../protocol/messages.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type MessageType,
+  type SimvaultMessage,
+} from '../../protocol/messages.js';
 import { DEFAULT_WINDOW_MS, type NonceStore, type SigningKey, checkSigningKey } from '../auth.js';
 import { ServerError } from '../errors.js';
 import { createBaseApp, jsonOf, limitBody, requireSignature, type ServerEnv } from '../http.js';
@@ -68,31 +73,43 @@ const OCTETS = 'application/octet-stream';
 const MESSAGE_LIMIT = 4096;
 const JSON_LIMIT = 256 * 1024;
 
-async function messageOf<T extends MessageType>(c: Context<ServerEnv>, types: readonly T[]): Promise<Extract<SimvaultMessage, { type: T }>> {
+async function messageOf<T extends MessageType>(
+  c: Context<ServerEnv>,
+  types: readonly T[],
+): Promise<Extract<SimvaultMessage, { type: T }>> {
   const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== OCTETS) throw new ServerError('SERVER_BAD_REQUEST', `content-type must be ${OCTETS}`);
+  if (type !== OCTETS)
+    throw new ServerError('SERVER_BAD_REQUEST', `content-type must be ${OCTETS}`);
   let message: SimvaultMessage;
   try {
     message = decodeMessage(new Uint8Array(await c.req.arrayBuffer()));
   } catch (e) {
-    if (e instanceof ProtocolError) throw new ServerError('SERVER_BAD_REQUEST', `message: ${e.message}`);
+    if (e instanceof ProtocolError)
+      throw new ServerError('SERVER_BAD_REQUEST', `message: ${e.message}`);
     throw e;
   }
   if (!(types as readonly string[]).includes(message.type)) {
-    throw new ServerError('SERVER_BAD_REQUEST', `message: expected ${types.join(' or ')}, got ${message.type}`);
+    throw new ServerError(
+      'SERVER_BAD_REQUEST',
+      `message: expected ${types.join(' or ')}, got ${message.type}`,
+    );
   }
   return message as Extract<SimvaultMessage, { type: T }>;
 }
 
-
-function messageResponse(c: Context<ServerEnv>, message: SimvaultMessage, result?: string): Response {
+function messageResponse(
+  c: Context<ServerEnv>,
+  message: SimvaultMessage,
+  result?: string,
+): Response {
   if (result !== undefined) c.header('x-simvault-result', result);
   return c.body(encodeMessage(message) as Uint8Array<ArrayBuffer>, 200, { 'content-type': OCTETS });
 }
 
 function queryIccid(c: Context<ServerEnv>): string {
   const iccid = c.req.query('iccid');
-  if (iccid === undefined) throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query parameter is required');
+  if (iccid === undefined)
+    throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query parameter is required');
   return iccidOf(iccid);
 }
 
@@ -116,13 +133,25 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   const keys = options.keys.map(checkSigningKey);
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
-  const verifier = { keys, nonces: options.nonces ?? service.store, windowMs: options.windowMs ?? DEFAULT_WINDOW_MS, now };
+  const verifier = {
+    keys,
+    nonces: options.nonces ?? service.store,
+    windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
+    now,
+  };
   const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const limit = (cid: string | undefined, iccid: string | undefined) => {
-    const keysToTake = [...(cid !== undefined ? [`cid:${cid}`] : []), ...(iccid !== undefined ? [`sim:${iccid}`] : [])];
+    const keysToTake = [
+      ...(cid !== undefined ? [`cid:${cid}`] : []),
+      ...(iccid !== undefined ? [`sim:${iccid}`] : []),
+    ];
     const wait = buckets.takeAll(keysToTake, now());
     if (wait > 0) {
-      throw new ServerError('SERVER_RATE_LIMITED', `too many requests for ${keysToTake.join(' / ')}; retry in ${wait} s`, { retryAfter: wait });
+      throw new ServerError(
+        'SERVER_RATE_LIMITED',
+        `too many requests for ${keysToTake.join(' / ')}; retry in ${wait} s`,
+        { retryAfter: wait },
+      );
     }
   };
   const ota = requireSignature(['ota'], verifier);
@@ -147,7 +176,8 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
     const brandText = c.req.query('brand');
     const brand = brandText === undefined ? undefined : labelOf(brandText, 'brand');
     const iccid = c.req.query('iccid');
-    if (iccid !== undefined && iccid !== request.iccid) throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query and the bind request disagree');
+    if (iccid !== undefined && iccid !== request.iccid)
+      throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query and the bind request disagree');
     limit(cidKeyOfBytes(request.cid), request.iccid);
     const response = await service.bind(request, brand);
     return messageResponse(c, response, response.result);
@@ -183,48 +213,86 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
     return messageResponse(c, await service.delete(request, iccid));
   });
 
-  app.post('/v1/admin/cards/import', limitBody(options.maxImportBytes ?? 32 * 1024 * 1024), operator, async (c) => {
-    const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-    const format = type === 'text/csv' ? 'csv' : type === 'application/json' ? 'json' : undefined;
-    if (format === undefined) throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be text/csv or application/json');
-    const report = await service.importCards(parseCardImport(await c.req.text(), format));
-    log('info', 'cards imported', { requestId: c.var.requestId, rows: report.rows, accepted: report.accepted, rejected: report.rejected.length });
-    return c.json(report);
-  });
+  app.post(
+    '/v1/admin/cards/import',
+    limitBody(options.maxImportBytes ?? 32 * 1024 * 1024),
+    operator,
+    async (c) => {
+      const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+      const format = type === 'text/csv' ? 'csv' : type === 'application/json' ? 'json' : undefined;
+      if (format === undefined)
+        throw new ServerError(
+          'SERVER_BAD_REQUEST',
+          'content-type must be text/csv or application/json',
+        );
+      const report = await service.importCards(parseCardImport(await c.req.text(), format));
+      log('info', 'cards imported', {
+        requestId: c.var.requestId,
+        rows: report.rows,
+        accepted: report.accepted,
+        rejected: report.rejected.length,
+      });
+      return c.json(report);
+    },
+  );
 
-  app.get('/v1/admin/cards/:cid', operator, async (c) => c.json(await service.cardInfo(cidKeyOfText(c.req.param('cid')))));
+  app.get('/v1/admin/cards/:cid', operator, async (c) =>
+    c.json(await service.cardInfo(cidKeyOfText(c.req.param('cid')))),
+  );
 
   app.post('/v1/admin/cards/:cid/lifecycle', json, operator, async (c) => {
     const body = await jsonOf(c);
     const stage = body['stage'] === undefined ? undefined : labelOf(body['stage'], 'stage');
-    return c.json(await service.setLifecycle(cidKeyOfText(c.req.param('cid')), lifecycleStateOf(body['state']), stage));
+    return c.json(
+      await service.setLifecycle(
+        cidKeyOfText(c.req.param('cid')),
+        lifecycleStateOf(body['state']),
+        stage,
+      ),
+    );
   });
 
   app.put('/v1/admin/applications/:aid', json, operator, async (c) => {
     const aid = aidOfText(c.req.param('aid'));
     const body = await jsonOf(c);
-    if (body['aid'] !== undefined && aidOfText(body['aid']) !== aid) throw new ServerError('SERVER_BAD_REQUEST', 'aid: the path and the body disagree');
+    if (body['aid'] !== undefined && aidOfText(body['aid']) !== aid)
+      throw new ServerError('SERVER_BAD_REQUEST', 'aid: the path and the body disagree');
     return c.json(await service.defineApplication(applicationOf({ ...body, aid })));
   });
 
-  app.get('/v1/admin/applications', operator, async (c) => c.json(await service.store.listApplications()));
+  app.get('/v1/admin/applications', operator, async (c) =>
+    c.json(await service.store.listApplications()),
+  );
 
   app.put('/v1/admin/offers/:name', json, operator, async (c) => {
     const name = offerNameOf(c.req.param('name'));
     const aids = (await jsonOf(c))['aids'];
-    if (!Array.isArray(aids) || aids.length === 0 || aids.length > 64) throw new ServerError('SERVER_BAD_REQUEST', 'aids: must be a list of 1-64 AIDs');
-    return c.json(await service.defineOffer(name, aids.map((a, i) => aidOfText(a, `aids[${i}]`))));
+    if (!Array.isArray(aids) || aids.length === 0 || aids.length > 64)
+      throw new ServerError('SERVER_BAD_REQUEST', 'aids: must be a list of 1-64 AIDs');
+    return c.json(
+      await service.defineOffer(
+        name,
+        aids.map((a, i) => aidOfText(a, `aids[${i}]`)),
+      ),
+    );
   });
 
   app.post('/v1/admin/offers/:name/apply', json, operator, async (c) => {
     const name = offerNameOf(c.req.param('name'));
     const cids = (await jsonOf(c))['cids'];
-    if (!Array.isArray(cids) || cids.length === 0 || cids.length > 10_000) throw new ServerError('SERVER_BAD_REQUEST', 'cids: must be a list of 1-10000 CIDs');
-    return c.json(await service.applyOffer(name, cids.map((v, i) => cidKeyOfText(v, `cids[${i}]`))));
+    if (!Array.isArray(cids) || cids.length === 0 || cids.length > 10_000)
+      throw new ServerError('SERVER_BAD_REQUEST', 'cids: must be a list of 1-10000 CIDs');
+    return c.json(
+      await service.applyOffer(
+        name,
+        cids.map((v, i) => cidKeyOfText(v, `cids[${i}]`)),
+      ),
+    );
   });
 
-  app.get('/v1/admin/reports/downloads', operator, async (c) => c.json(await service.downloadReport()));
+  app.get('/v1/admin/reports/downloads', operator, async (c) =>
+    c.json(await service.downloadReport()),
+  );
 
   return app;
 }
-

@@ -96,7 +96,10 @@ export interface ParsedImport {
 
 const COLUMNS = new Set(['cid', 'state', 'stage', 'offer']);
 
-function rowOf(row: number, raw: Record<string, unknown>): ParsedImport['valid'][number] | ImportRejection {
+function rowOf(
+  row: number,
+  raw: Record<string, unknown>,
+): ParsedImport['valid'][number] | ImportRejection {
   const cidText = typeof raw['cid'] === 'string' ? raw['cid'] : null;
   try {
     const present = (k: string) => raw[k] !== undefined && raw[k] !== null && raw[k] !== '';
@@ -108,7 +111,8 @@ function rowOf(row: number, raw: Record<string, unknown>): ParsedImport['valid']
     };
     return { row, card, cid: cidText ?? card.cid };
   } catch (e) {
-    if (e instanceof ServerError) return { row, cid: cidText, reason: 'invalid', message: e.message };
+    if (e instanceof ServerError)
+      return { row, cid: cidText, reason: 'invalid', message: e.message };
     throw e;
   }
 }
@@ -125,7 +129,11 @@ function rowOf(row: number, raw: Record<string, unknown>): ParsedImport['valid']
  * parsed.valid[0]?.card.offer; // 'basic'
  * ```
  */
-export function parseCardImport(text: string, format: 'csv' | 'json', maxRows = 100_000): ParsedImport {
+export function parseCardImport(
+  text: string,
+  format: 'csv' | 'json',
+  maxRows = 100_000,
+): ParsedImport {
   // A string stands for a row refused before its fields are looked at.
   let raws: (Record<string, unknown> | string)[];
   if (format === 'json') {
@@ -136,30 +144,54 @@ export function parseCardImport(text: string, format: 'csv' | 'json', maxRows = 
       throw new ServerError('SERVER_BAD_REQUEST', `json: ${(e as Error).message}`);
     }
     const list = Array.isArray(doc) ? doc : (doc as { cards?: unknown } | null)?.cards;
-    if (!Array.isArray(list)) throw new ServerError('SERVER_BAD_REQUEST', 'json: expected an array of cards or { "cards": [...] }');
+    if (!Array.isArray(list))
+      throw new ServerError(
+        'SERVER_BAD_REQUEST',
+        'json: expected an array of cards or { "cards": [...] }',
+      );
     raws = list.map((v) =>
-      typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : 'row: must be a JSON object',
+      typeof v === 'object' && v !== null && !Array.isArray(v)
+        ? (v as Record<string, unknown>)
+        : 'row: must be a JSON object',
     );
   } else {
     const records = parseCsv(text);
     const header = records.shift();
-    if (!header) throw new ServerError('SERVER_BAD_REQUEST', 'csv: empty file, expected a header line with a cid column');
+    if (!header)
+      throw new ServerError(
+        'SERVER_BAD_REQUEST',
+        'csv: empty file, expected a header line with a cid column',
+      );
     const names = header.fields.map((f) => f.trim().toLowerCase());
     const unknown = names.filter((n) => !COLUMNS.has(n));
-    if (unknown.length) throw new ServerError('SERVER_BAD_REQUEST', `csv: unknown column(s) ${unknown.join(', ')}; known: ${[...COLUMNS].join(', ')}`);
-    if (!names.includes('cid')) throw new ServerError('SERVER_BAD_REQUEST', 'csv: the header has no cid column');
-    if (new Set(names).size !== names.length) throw new ServerError('SERVER_BAD_REQUEST', 'csv: a column is named twice');
+    if (unknown.length)
+      throw new ServerError(
+        'SERVER_BAD_REQUEST',
+        `csv: unknown column(s) ${unknown.join(', ')}; known: ${[...COLUMNS].join(', ')}`,
+      );
+    if (!names.includes('cid'))
+      throw new ServerError('SERVER_BAD_REQUEST', 'csv: the header has no cid column');
+    if (new Set(names).size !== names.length)
+      throw new ServerError('SERVER_BAD_REQUEST', 'csv: a column is named twice');
     raws = records.map((r) => {
-      if (r.fields.length !== names.length) return `line ${r.line}: ${r.fields.length} field(s), the header has ${names.length}`;
+      if (r.fields.length !== names.length)
+        return `line ${r.line}: ${r.fields.length} field(s), the header has ${names.length}`;
       const o: Record<string, unknown> = {};
       names.forEach((n, i) => (o[n] = r.fields[i]!.trim()));
       return o;
     });
   }
-  if (raws.length > maxRows) throw new ServerError('SERVER_BAD_REQUEST', `import: ${raws.length} rows, at most ${maxRows} per import`);
+  if (raws.length > maxRows)
+    throw new ServerError(
+      'SERVER_BAD_REQUEST',
+      `import: ${raws.length} rows, at most ${maxRows} per import`,
+    );
   const parsed: ParsedImport = { rows: raws.length, valid: [], rejected: [] };
   raws.forEach((raw, i) => {
-    const r = typeof raw === 'string' ? { row: i + 1, cid: null, reason: 'invalid' as const, message: raw } : rowOf(i + 1, raw);
+    const r =
+      typeof raw === 'string'
+        ? { row: i + 1, cid: null, reason: 'invalid' as const, message: raw }
+        : rowOf(i + 1, raw);
     if ('card' in r) parsed.valid.push(r);
     else parsed.rejected.push(r);
   });

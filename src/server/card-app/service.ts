@@ -115,18 +115,24 @@ export class CardAppService {
   async #usableCard(cid: string): Promise<CardRecord> {
     const card = await this.store.getCard(cid);
     if (!card) throw new ServerError('SERVER_UNKNOWN_CARD', `card ${cid} is not registered`);
-    if (refusedState(card.state)) throw new ServerError('SERVER_CARD_BLOCKED', `card ${cid} is ${card.state}`);
+    if (refusedState(card.state))
+      throw new ServerError('SERVER_CARD_BLOCKED', `card ${cid} is ${card.state}`);
     return card;
   }
 
   async #boundTo(cid: string, iccid: string): Promise<void> {
     const binding = await this.store.getBinding(cid);
-    if (binding?.iccid !== iccid) throw new ServerError('SERVER_NOT_BOUND', `card ${cid} is not bound to SIM ${iccid}`);
+    if (binding?.iccid !== iccid)
+      throw new ServerError('SERVER_NOT_BOUND', `card ${cid} is not bound to SIM ${iccid}`);
   }
 
   async #offered(cid: string, aid: string): Promise<ApplicationRecord> {
     const app = (await this.store.customizedApplications(cid)).find((a) => a.aid === aid);
-    if (!app) throw new ServerError('SERVER_UNKNOWN_APP', `application ${aid} is not offered for card ${cid}`);
+    if (!app)
+      throw new ServerError(
+        'SERVER_UNKNOWN_APP',
+        `application ${aid} is not offered for card ${cid}`,
+      );
     return app;
   }
 
@@ -158,8 +164,15 @@ export class CardAppService {
       blocked: 'cardBlocked',
     };
     const result = results[outcome];
-    const applications = result === 'ok' ? (await this.store.customizedApplications(cid)).map(toCustomized) : [];
-    return { type: 'bindResponse', transactionId: request.transactionId, cid: request.cid, result, applications };
+    const applications =
+      result === 'ok' ? (await this.store.customizedApplications(cid)).map(toCustomized) : [];
+    return {
+      type: 'bindResponse',
+      transactionId: request.transactionId,
+      cid: request.cid,
+      result,
+      applications,
+    };
   }
 
   /** Step 403: release the card from the requesting SIM. */
@@ -168,7 +181,12 @@ export class CardAppService {
     let result: ResultCode = 'ok';
     if (!(await this.store.getCard(cid))) result = 'unknownCard';
     else if (!(await this.store.unbind(cid, iccid))) result = 'notBound';
-    return { type: 'unbindResponse', transactionId: request.transactionId, cid: request.cid, result };
+    return {
+      type: 'unbindResponse',
+      transactionId: request.transactionId,
+      cid: request.cid,
+      result,
+    };
   }
 
   /**
@@ -182,17 +200,31 @@ export class CardAppService {
     await this.#usableCard(cid);
     await this.#boundTo(cid, iccid);
     const app = await this.#offered(cid, aid);
-    if (!app.resource) throw new ServerError('SERVER_UNKNOWN_APP', `application ${aid} is preloaded: it has no download resource`);
+    if (!app.resource)
+      throw new ServerError(
+        'SERVER_UNKNOWN_APP',
+        `application ${aid} is preloaded: it has no download resource`,
+      );
     await this.store.recordLaunch(cid, aid, this.#now());
     const { resource } = toCustomized(app);
-    return { type: 'downloadResourceInfo', transactionId: request.transactionId, cid: request.cid, aid: request.aid, zone: app.zone, resource: resource! };
+    return {
+      type: 'downloadResourceInfo',
+      transactionId: request.transactionId,
+      cid: request.cid,
+      aid: request.aid,
+      zone: app.zone,
+      resource: resource!,
+    };
   }
 
   /**
    * Step 505: the card stored the file (launch complete, checked against the resource's size and
    * digest) or the SIM reports the download's result (download complete).
    */
-  async complete(notice: LaunchComplete | DownloadComplete, iccid: string): Promise<CompletionOutcome> {
+  async complete(
+    notice: LaunchComplete | DownloadComplete,
+    iccid: string,
+  ): Promise<CompletionOutcome> {
     const cid = cidKeyOfBytes(notice.cid);
     const aid = toHex(notice.aid);
     await this.#boundTo(cid, iccid);
@@ -201,13 +233,19 @@ export class CardAppService {
     let outcome: { status: 'stored' | 'failed'; size?: number; digest?: string };
     if (notice.type === 'launchComplete') {
       const digest = toHex(notice.digest);
-      const matches = app.resource !== null && app.resource.size === notice.size && app.resource.digest === digest;
+      const matches =
+        app.resource !== null &&
+        app.resource.size === notice.size &&
+        app.resource.digest === digest;
       outcome = { status: matches ? 'stored' : 'failed', size: notice.size, digest };
     } else {
       outcome = { status: notice.result === 'ok' ? 'stored' : 'failed' };
     }
     if (!(await this.store.recordCompletion(cid, aid, outcome, this.#now()))) {
-      throw new ServerError('SERVER_UNKNOWN_APP', `no download of ${aid} was launched for card ${cid}`);
+      throw new ServerError(
+        'SERVER_UNKNOWN_APP',
+        `no download of ${aid} was launched for card ${cid}`,
+      );
     }
     return { cid, aid, status: outcome.status };
   }
@@ -230,16 +268,30 @@ export class CardAppService {
     } else {
       const holders: string[] = [];
       for (const b of await this.store.bindingsOfSim(iccid)) {
-        if ((await this.store.customizedApplications(b.cid)).some((a) => a.aid === aid)) holders.push(b.cid);
+        if ((await this.store.customizedApplications(b.cid)).some((a) => a.aid === aid))
+          holders.push(b.cid);
       }
-      if (holders.length === 0) throw new ServerError('SERVER_UNKNOWN_APP', `no card bound to SIM ${iccid} is offered application ${aid}`);
-      if (holders.length > 1) throw new ServerError('SERVER_BAD_REQUEST', `cid: ${holders.length} cards bound to SIM ${iccid} hold ${aid}; name the card`);
+      if (holders.length === 0)
+        throw new ServerError(
+          'SERVER_UNKNOWN_APP',
+          `no card bound to SIM ${iccid} is offered application ${aid}`,
+        );
+      if (holders.length > 1)
+        throw new ServerError(
+          'SERVER_BAD_REQUEST',
+          `cid: ${holders.length} cards bound to SIM ${iccid} hold ${aid}; name the card`,
+        );
       cid = holders[0]!;
       await this.#usableCard(cid);
       register = cidRegister(cid);
     }
     await this.store.recordDelete(cid, aid, this.#now());
-    return { type: 'deleteCommand', transactionId: request.transactionId, cid: register, aid: request.aid };
+    return {
+      type: 'deleteCommand',
+      transactionId: request.transactionId,
+      cid: register,
+      aid: request.aid,
+    };
   }
 
   /** Register the valid rows of a parsed import in one transaction; the report lists every refused row. */
@@ -255,7 +307,10 @@ export class CardAppService {
         row: v.row,
         cid: v.cid,
         reason: r.reason,
-        message: r.reason === 'duplicate' ? `card ${v.card.cid} is already registered` : `offer ${v.card.offer} is not defined`,
+        message:
+          r.reason === 'duplicate'
+            ? `card ${v.card.cid} is already registered`
+            : `offer ${v.card.offer} is not defined`,
       });
     }
     rejected.sort((a, b) => a.row - b.row);
@@ -269,15 +324,25 @@ export class CardAppService {
   }
 
   /** Define or replace an offer; every AID must be in the catalog (`SERVER_UNKNOWN_APP`). */
-  async defineOffer(name: string, aids: readonly string[]): Promise<{ name: string; aids: string[] }> {
+  async defineOffer(
+    name: string,
+    aids: readonly string[],
+  ): Promise<{ name: string; aids: string[] }> {
     const unique = [...new Set(aids)];
     const { unknownApps } = await this.store.defineOffer(name, unique);
-    if (unknownApps.length) throw new ServerError('SERVER_UNKNOWN_APP', `application(s) not defined: ${unknownApps.join(', ')}`);
+    if (unknownApps.length)
+      throw new ServerError(
+        'SERVER_UNKNOWN_APP',
+        `application(s) not defined: ${unknownApps.join(', ')}`,
+      );
     return { name, aids: unique };
   }
 
   /** Give cards an offer's applications; an unknown offer is `SERVER_UNKNOWN_OFFER`. */
-  async applyOffer(name: string, cids: readonly string[]): Promise<{ applied: number; unknownCards: string[] }> {
+  async applyOffer(
+    name: string,
+    cids: readonly string[],
+  ): Promise<{ applied: number; unknownCards: string[] }> {
     const result = await this.store.applyOffer(name, cids, this.#now());
     if (!result) throw new ServerError('SERVER_UNKNOWN_OFFER', `offer ${name} is not defined`);
     return result;

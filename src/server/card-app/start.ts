@@ -66,7 +66,9 @@ export interface RunningCardAppServer extends RunningServer {
  * await server.close();
  * ```
  */
-export async function startCardAppServer(options: CardAppServerOptions): Promise<RunningCardAppServer> {
+export async function startCardAppServer(
+  options: CardAppServerOptions,
+): Promise<RunningCardAppServer> {
   const store = await openStore(options.store);
   try {
     const app = createCardAppApp(new CardAppService(store), {

@@ -9,9 +9,19 @@
 import { fromHex, toHex } from '../../bytes.js';
 import { ProtocolError } from '../../errors.js';
 import { cidIdentity, decodeCid } from '../../protocol/cid.js';
-import { encodeMessage, ZONE_CODES, type CustomizedApplication, type Zone } from '../../protocol/messages.js';
+import {
+  encodeMessage,
+  ZONE_CODES,
+  type CustomizedApplication,
+  type Zone,
+} from '../../protocol/messages.js';
 import { ServerError } from '../errors.js';
-import { LIFECYCLE_STATES, type ApplicationRecord, type LifecycleState, type SimIdentity } from '../store/store.js';
+import {
+  LIFECYCLE_STATES,
+  type ApplicationRecord,
+  type LifecycleState,
+  type SimIdentity,
+} from '../store/store.js';
 
 function bad(field: string, detail: string): never {
   throw new ServerError('SERVER_BAD_REQUEST', `${field}: ${detail}`);
@@ -55,7 +65,8 @@ export function cidKeyOfBytes(bytes: Uint8Array, field = 'cid'): string {
  */
 export function cidKeyOfText(value: unknown, field = 'cid'): string {
   const hex = text(value, field).trim();
-  if (!/^([0-9a-fA-F]{30}|[0-9a-fA-F]{32})$/.test(hex)) bad(field, 'must be 32 hex digits (the CID register) or 30 (its identity)');
+  if (!/^([0-9a-fA-F]{30}|[0-9a-fA-F]{32})$/.test(hex))
+    bad(field, 'must be 32 hex digits (the CID register) or 30 (its identity)');
   return cidKeyOfBytes(fromHex(hex.length === 30 ? `${hex}00` : hex), field);
 }
 
@@ -118,7 +129,8 @@ const LABEL = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
  */
 export function labelOf(value: unknown, field: string): string {
   const v = text(value, field);
-  if (!LABEL.test(v)) bad(field, 'must be 1-64 letters, digits, spaces, dots, underscores or dashes');
+  if (!LABEL.test(v))
+    bad(field, 'must be 1-64 letters, digits, spaces, dots, underscores or dashes');
   return v;
 }
 
@@ -148,7 +160,8 @@ export function offerNameOf(value: unknown, field = 'offer'): string {
  */
 export function lifecycleStateOf(value: unknown, field = 'state'): LifecycleState {
   const v = text(value, field);
-  if (!(LIFECYCLE_STATES as readonly string[]).includes(v)) bad(field, `must be one of ${LIFECYCLE_STATES.join(', ')}`);
+  if (!(LIFECYCLE_STATES as readonly string[]).includes(v))
+    bad(field, `must be one of ${LIFECYCLE_STATES.join(', ')}`);
   return v as LifecycleState;
 }
 
@@ -170,7 +183,8 @@ export function simOf(value: { iccid: unknown; imsi?: unknown; brand?: unknown }
 }
 
 function sizeOf(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad(field, 'must be a non-negative integer');
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    bad(field, 'must be a non-negative integer');
   return value;
 }
 
@@ -195,14 +209,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function applicationOf(value: unknown): ApplicationRecord {
   if (!isRecord(value)) bad('application', 'must be a JSON object');
   const zone = text(value['zone'], 'zone');
-  if (!Object.hasOwn(ZONE_CODES, zone)) bad('zone', `must be one of ${Object.keys(ZONE_CODES).join(', ')}`);
+  if (!Object.hasOwn(ZONE_CODES, zone))
+    bad('zone', `must be one of ${Object.keys(ZONE_CODES).join(', ')}`);
   const r = value['resource'];
   let resource: ApplicationRecord['resource'] = null;
   if (r !== undefined && r !== null) {
     if (!isRecord(r)) bad('resource', 'must be a JSON object');
     const digest = text(r['digest'], 'resource.digest');
-    if (!/^[0-9a-fA-F]{64}$/.test(digest)) bad('resource.digest', 'must be 64 hex digits (SHA-256)');
-    resource = { url: text(r['url'], 'resource.url'), digest: digest.toLowerCase(), size: sizeOf(r['size'], 'resource.size') };
+    if (!/^[0-9a-fA-F]{64}$/.test(digest))
+      bad('resource.digest', 'must be 64 hex digits (SHA-256)');
+    resource = {
+      url: text(r['url'], 'resource.url'),
+      digest: digest.toLowerCase(),
+      size: sizeOf(r['size'], 'resource.size'),
+    };
   }
   const app: ApplicationRecord = {
     aid: aidOfText(value['aid']),
@@ -213,9 +233,16 @@ export function applicationOf(value: unknown): ApplicationRecord {
     resource,
   };
   try {
-    encodeMessage({ type: 'bindResponse', transactionId: 0, cid: new Uint8Array(16), result: 'ok', applications: [toCustomized(app)] });
+    encodeMessage({
+      type: 'bindResponse',
+      transactionId: 0,
+      cid: new Uint8Array(16),
+      result: 'ok',
+      applications: [toCustomized(app)],
+    });
   } catch (e) {
-    if (e instanceof ProtocolError) bad(e.field.replace(/^applications\[0\]\.?/, '') || 'application', e.message);
+    if (e instanceof ProtocolError)
+      bad(e.field.replace(/^applications\[0\]\.?/, '') || 'application', e.message);
     throw e;
   }
   return app;
@@ -237,6 +264,14 @@ export function toCustomized(app: ApplicationRecord): CustomizedApplication {
     zone: app.zone,
     size: app.size,
     version: app.version,
-    ...(app.resource ? { resource: { url: app.resource.url, digest: fromHex(app.resource.digest), size: app.resource.size } } : {}),
+    ...(app.resource
+      ? {
+          resource: {
+            url: app.resource.url,
+            digest: fromHex(app.resource.digest),
+            size: app.resource.size,
+          },
+        }
+      : {}),
   };
 }

@@ -52,7 +52,10 @@ const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+$/;
  */
 export function fileNameOf(value: unknown): string {
   if (typeof value !== 'string' || !NAME.test(value)) {
-    throw new ServerError('SERVER_BAD_REQUEST', 'name: must be 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit');
+    throw new ServerError(
+      'SERVER_BAD_REQUEST',
+      'name: must be 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit',
+    );
   }
   return value;
 }
@@ -106,7 +109,9 @@ export class FileStore {
   }
 
   get #ready(): Promise<void> {
-    this.#made ??= Promise.all(['objects', 'names', 'tmp'].map((d) => mkdir(join(this.root, d), { recursive: true }))).then(
+    this.#made ??= Promise.all(
+      ['objects', 'names', 'tmp'].map((d) => mkdir(join(this.root, d), { recursive: true })),
+    ).then(
       () => undefined,
       (e: unknown) => {
         this.#made = undefined;
@@ -159,11 +164,17 @@ export class FileStore {
   async put(
     name: string,
     body: AsyncIterable<Uint8Array>,
-    options: { contentType?: string; expectedSha256?: string; maxBytes?: number; now?: number } = {},
+    options: {
+      contentType?: string;
+      expectedSha256?: string;
+      maxBytes?: number;
+      now?: number;
+    } = {},
   ): Promise<FileInfo> {
     fileNameOf(name);
     const contentType = options.contentType ?? 'application/octet-stream';
-    if (!MEDIA_TYPE.test(contentType) || contentType.length > 128) throw new ServerError('SERVER_BAD_REQUEST', 'content-type: not a media type');
+    if (!MEDIA_TYPE.test(contentType) || contentType.length > 128)
+      throw new ServerError('SERVER_BAD_REQUEST', 'content-type: not a media type');
     await this.#ready;
     const tmp = join(this.root, 'tmp', randomUUID());
     const hash = createHash('sha256');
@@ -185,9 +196,18 @@ export class FileStore {
       }
       const sha256 = hash.digest('hex');
       if (options.expectedSha256 !== undefined && options.expectedSha256.toLowerCase() !== sha256) {
-        throw new OtaError('OTA_DIGEST_MISMATCH', `the content's SHA-256 is ${sha256}, not the announced ${options.expectedSha256}`);
+        throw new OtaError(
+          'OTA_DIGEST_MISMATCH',
+          `the content's SHA-256 is ${sha256}, not the announced ${options.expectedSha256}`,
+        );
       }
-      const info: FileInfo = { name, size, sha256, contentType, storedAt: options.now ?? Date.now() };
+      const info: FileInfo = {
+        name,
+        size,
+        sha256,
+        contentType,
+        storedAt: options.now ?? Date.now(),
+      };
       await rename(tmp, this.objectPath(info));
       const previous = await this.stat(name);
       const nameTmp = `${tmp}.json`;
@@ -222,10 +242,16 @@ export class FileStore {
     const path = this.objectPath(info);
     // Checking first turns a vanished object into a clean 404 instead of a broken stream.
     await stat(path).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new OtaError('OTA_UNKNOWN_FILE', `file ${info.name} was replaced or removed; retry`);
+      if (e.code === 'ENOENT')
+        throw new OtaError('OTA_UNKNOWN_FILE', `file ${info.name} was replaced or removed; retry`);
       throw e;
     });
-    if (info.size === 0 || end < start) return new ReadableStream({ start: (c) => c.close() });
+    if (info.size === 0 || end < start)
+      return new ReadableStream({
+        start: (c) => {
+          c.close();
+        },
+      });
     // The stream opens the file itself and closes it when it ends or is cancelled.
     const stream = createReadStream(path, { start, end });
     return Readable.toWeb(stream) as ReadableStream<Uint8Array>;

@@ -17,7 +17,11 @@
  */
 export type RangeDecision =
   | { /** Send everything (no Range, or one we ignore). */ kind: 'full' }
-  | { /** Send one range. */ kind: 'partial'; /** First byte. */ start: number; /** Last byte, inclusive. */ end: number }
+  | {
+      /** Send one range. */ kind: 'partial';
+      /** First byte. */ start: number;
+      /** Last byte, inclusive. */ end: number;
+    }
   | { /** Nothing of the range exists. */ kind: 'unsatisfiable' };
 
 const RANGE = /^bytes=(\d*)-(\d*)$/;

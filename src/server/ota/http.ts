@@ -24,10 +24,30 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { fromHex } from '../../bytes.js';
-import { ZONE_CODES, APP_STATE_CODES, type StkCard, type Zone, type AppState } from '../../protocol/messages.js';
-import { checkSigningKey, DEFAULT_WINDOW_MS, memoryNonceStore, verifySignedRequest, type NonceStore, type SigningKey } from '../auth.js';
+import {
+  ZONE_CODES,
+  APP_STATE_CODES,
+  type StkCard,
+  type Zone,
+  type AppState,
+} from '../../protocol/messages.js';
+import {
+  checkSigningKey,
+  DEFAULT_WINDOW_MS,
+  memoryNonceStore,
+  verifySignedRequest,
+  type NonceStore,
+  type SigningKey,
+} from '../auth.js';
 import { ServerError } from '../errors.js';
-import { createBaseApp, errorResponse, jsonOf, limitBody, requireSignature, type ServerEnv } from '../http.js';
+import {
+  createBaseApp,
+  errorResponse,
+  jsonOf,
+  limitBody,
+  requireSignature,
+  type ServerEnv,
+} from '../http.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimitOptions } from '../rate-limit.js';
 import { OtaError } from './errors.js';
@@ -77,42 +97,65 @@ const TPDU_LIMIT = 512;
 const JSON_LIMIT = 256 * 1024;
 const MT_LIMIT = 100;
 
-
 function intParam(c: Context<ServerEnv>, name: string, fallback: number, max: number): number {
   const text = c.req.query(name);
   if (text === undefined) return fallback;
-  if (!/^\d{1,15}$/.test(text) || Number(text) > max) throw new ServerError('SERVER_BAD_REQUEST', `${name}: must be an integer 0..${max}`);
+  if (!/^\d{1,15}$/.test(text) || Number(text) > max)
+    throw new ServerError('SERVER_BAD_REQUEST', `${name}: must be an integer 0..${max}`);
   return Number(text);
 }
 
 function mtJSON(r: MtRecord) {
-  return { seq: r.seq, tpdu: r.tpdu, kind: r.kind, counter: r.counter, part: r.part, parts: r.parts, expiresAt: r.expiresAt };
+  return {
+    seq: r.seq,
+    tpdu: r.tpdu,
+    kind: r.kind,
+    counter: r.counter,
+    part: r.part,
+    parts: r.parts,
+    expiresAt: r.expiresAt,
+  };
 }
 
 function stkCardsOf(value: unknown): StkCard[] {
   const bad = (field: string, detail: string): never => {
     throw new ServerError('SERVER_BAD_REQUEST', `${field}: ${detail}`);
   };
-  if (!Array.isArray(value) || value.length > 64) bad('cards', 'must be a list of at most 64 cards');
+  if (!Array.isArray(value) || value.length > 64)
+    bad('cards', 'must be a list of at most 64 cards');
   return (value as unknown[]).map((raw, i) => {
-    const card = (typeof raw === 'object' && raw !== null ? raw : bad(`cards[${i}]`, 'must be an object')) as Record<string, unknown>;
+    const card = (
+      typeof raw === 'object' && raw !== null ? raw : bad(`cards[${i}]`, 'must be an object')
+    ) as Record<string, unknown>;
     const cid = card['cid'];
-    if (typeof cid !== 'string' || !/^[0-9a-fA-F]{32}$/.test(cid)) bad(`cards[${i}].cid`, 'must be the 16-byte CID register in hex');
+    if (typeof cid !== 'string' || !/^[0-9a-fA-F]{32}$/.test(cid))
+      bad(`cards[${i}].cid`, 'must be the 16-byte CID register in hex');
     const apps = card['applications'] ?? [];
-    if (!Array.isArray(apps) || apps.length > 64) bad(`cards[${i}].applications`, 'must be a list of at most 64 applications');
+    if (!Array.isArray(apps) || apps.length > 64)
+      bad(`cards[${i}].applications`, 'must be a list of at most 64 applications');
     return {
       cid: fromHex(cid as string),
       applications: (apps as unknown[]).map((a, j) => {
         const f = `cards[${i}].applications[${j}]`;
-        const app = (typeof a === 'object' && a !== null ? a : bad(f, 'must be an object')) as Record<string, unknown>;
+        const app = (
+          typeof a === 'object' && a !== null ? a : bad(f, 'must be an object')
+        ) as Record<string, unknown>;
         const aid = app['aid'];
-        if (typeof aid !== 'string' || !/^([0-9a-fA-F]{2}){5,16}$/.test(aid)) bad(`${f}.aid`, 'must be 5-16 bytes of hex');
+        if (typeof aid !== 'string' || !/^([0-9a-fA-F]{2}){5,16}$/.test(aid))
+          bad(`${f}.aid`, 'must be 5-16 bytes of hex');
         if (typeof app['name'] !== 'string') bad(`${f}.name`, 'must be a string');
         const zone = app['zone'];
-        if (typeof zone !== 'string' || !Object.hasOwn(ZONE_CODES, zone)) bad(`${f}.zone`, `must be one of ${Object.keys(ZONE_CODES).join(', ')}`);
+        if (typeof zone !== 'string' || !Object.hasOwn(ZONE_CODES, zone))
+          bad(`${f}.zone`, `must be one of ${Object.keys(ZONE_CODES).join(', ')}`);
         const state = app['state'] ?? 'active';
-        if (typeof state !== 'string' || !Object.hasOwn(APP_STATE_CODES, state)) bad(`${f}.state`, `must be one of ${Object.keys(APP_STATE_CODES).join(', ')}`);
-        return { aid: fromHex(aid as string), name: app['name'] as string, zone: zone as Zone, state: state as AppState };
+        if (typeof state !== 'string' || !Object.hasOwn(APP_STATE_CODES, state))
+          bad(`${f}.state`, `must be one of ${Object.keys(APP_STATE_CODES).join(', ')}`);
+        return {
+          aid: fromHex(aid as string),
+          name: app['name'] as string,
+          zone: zone as Zone,
+          state: state as AppState,
+        };
       }),
     };
   });
@@ -139,7 +182,12 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
   const keys = options.keys.map(checkSigningKey);
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
-  const verifier = { keys, nonces: options.nonces ?? memoryNonceStore(), windowMs: options.windowMs ?? DEFAULT_WINDOW_MS, now };
+  const verifier = {
+    keys,
+    nonces: options.nonces ?? memoryNonceStore(),
+    windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
+    now,
+  };
   const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const maxWait = options.maxWaitSeconds ?? 60;
   const pollMs = options.pollIntervalMs ?? 1000;
@@ -162,7 +210,10 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     const iccidText = c.req.query('iccid');
     const msisdnText = c.req.query('msisdn');
     if ((iccidText === undefined) === (msisdnText === undefined)) {
-      throw new ServerError('SERVER_BAD_REQUEST', 'name the SIM with exactly one of the query parameters iccid or msisdn');
+      throw new ServerError(
+        'SERVER_BAD_REQUEST',
+        'name the SIM with exactly one of the query parameters iccid or msisdn',
+      );
     }
     let iccid: string;
     if (iccidText !== undefined) iccid = parseIccid(iccidText);
@@ -173,7 +224,12 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
       iccid = found;
     }
     const wait = buckets.take(`sim:${iccid}`, now());
-    if (wait > 0) throw new ServerError('SERVER_RATE_LIMITED', `too many requests for SIM ${iccid}; retry in ${wait} s`, { retryAfter: wait });
+    if (wait > 0)
+      throw new ServerError(
+        'SERVER_RATE_LIMITED',
+        `too many requests for SIM ${iccid}; retry in ${wait} s`,
+        { retryAfter: wait },
+      );
     return iccid;
   };
 
@@ -182,10 +238,12 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
 
   app.post('/v1/sms/mo', limitBody(TPDU_LIMIT), async (c) => {
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-    if (type === undefined || !OCTETS.has(type)) throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/octet-stream');
+    if (type === undefined || !OCTETS.has(type))
+      throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/octet-stream');
     const iccid = await simOf(c);
     const tpdu = new Uint8Array(await c.req.arrayBuffer());
-    if (tpdu.length === 0) throw new ServerError('SERVER_BAD_REQUEST', 'the body must be an SMS-SUBMIT TPDU');
+    if (tpdu.length === 0)
+      throw new ServerError('SERVER_BAD_REQUEST', 'the body must be an SMS-SUBMIT TPDU');
     const outcome = await relay.receiveMo(iccid, tpdu);
     return c.json(outcome, outcome.status === 'incomplete' ? 202 : 200);
   });
@@ -215,21 +273,32 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     const lastEventId = c.req.header('last-event-id');
     let after = intParam(c, 'after', 0, Number.MAX_SAFE_INTEGER);
     if (lastEventId !== undefined) {
-      if (!/^\d{1,15}$/.test(lastEventId)) throw new ServerError('SERVER_BAD_REQUEST', 'last-event-id: must be a queue position');
+      if (!/^\d{1,15}$/.test(lastEventId))
+        throw new ServerError('SERVER_BAD_REQUEST', 'last-event-id: must be a queue position');
       after = Math.max(after, Number(lastEventId));
     }
     await relay.sim(iccid);
     const abort = signal(c);
     const res = streamSSE(c, async (stream) => {
       const ended = new AbortController();
-      stream.onAbort(() => ended.abort());
+      stream.onAbort(() => {
+        ended.abort();
+      });
       const done = AbortSignal.any([abort, ended.signal]);
       let idleSince = now();
-      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ iccid, after }), retry: 2000 });
+      await stream.writeSSE({
+        event: 'ready',
+        data: JSON.stringify({ iccid, after }),
+        retry: 2000,
+      });
       while (!done.aborted) {
         const rows = await relay.store.fetchMt(iccid, after, MT_LIMIT, now());
         for (const r of rows) {
-          await stream.writeSSE({ event: 'sms', id: String(r.seq), data: JSON.stringify(mtJSON(r)) });
+          await stream.writeSSE({
+            event: 'sms',
+            id: String(r.seq),
+            data: JSON.stringify(mtJSON(r)),
+          });
           after = r.seq;
         }
         if (rows.length > 0) idleSince = now();
@@ -237,7 +306,8 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
           await stream.write(': keep-alive\n\n');
           idleSince = now();
         }
-        if (rows.length < MT_LIMIT) await relay.notifier.wait(iccid, Math.min(pollMs, heartbeatMs), done);
+        if (rows.length < MT_LIMIT)
+          await relay.notifier.wait(iccid, Math.min(pollMs, heartbeatMs), done);
       }
     });
     // An event stream is the connection's one and only response: when it ends, so does the connection.
@@ -260,12 +330,19 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     };
     if (noneMatch(c.req.header('if-none-match'), etag)) return c.body(null, 304, common);
     let range = decideRange(c.req.header('range'), info.size);
-    if (range.kind !== 'full' && !ifRangeHolds(c.req.header('if-range'), etag)) range = { kind: 'full' };
+    if (range.kind !== 'full' && !ifRangeHolds(c.req.header('if-range'), etag))
+      range = { kind: 'full' };
     if (range.kind === 'unsatisfiable') {
-      throw new OtaError('OTA_RANGE_NOT_SATISFIABLE', `the file has ${info.size} bytes`, { headers: { ...common, 'content-range': `bytes */${info.size}` } });
+      throw new OtaError('OTA_RANGE_NOT_SATISFIABLE', `the file has ${info.size} bytes`, {
+        headers: { ...common, 'content-range': `bytes */${info.size}` },
+      });
     }
     const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, info.size - 1];
-    const headers: Record<string, string> = { ...common, 'content-type': info.contentType, 'content-length': String(end - start + 1) };
+    const headers: Record<string, string> = {
+      ...common,
+      'content-type': info.contentType,
+      'content-length': String(end - start + 1),
+    };
     const status = range.kind === 'partial' ? 206 : 200;
     if (status === 206) headers['content-range'] = `bytes ${start}-${end}/${info.size}`;
     if (head) return c.body(null, status, headers);
@@ -279,7 +356,8 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     const sim = parseSimConfig(iccid, await jsonOf(c));
     if (sim.msisdn !== null) {
       const holder = await relay.store.iccidOfMsisdn(sim.msisdn);
-      if (holder !== undefined && holder !== iccid) throw new ServerError('SERVER_BAD_REQUEST', `msisdn: already belongs to SIM ${holder}`);
+      if (holder !== undefined && holder !== iccid)
+        throw new ServerError('SERVER_BAD_REQUEST', `msisdn: already belongs to SIM ${holder}`);
     }
     const { created } = await relay.store.putSim(sim, now());
     log('info', created ? 'sim provisioned' : 'sim updated', { requestId: c.var.requestId, iccid });
@@ -289,12 +367,17 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
   app.get('/v1/admin/sims/:iccid', operator, async (c) => {
     const iccid = parseIccid(c.req.param('iccid'));
     const sim = await relay.sim(iccid);
-    return c.json({ ...simConfigToJSON(sim), counters: await relay.store.counters(iccid), lastSeq: await relay.store.lastSeq(iccid) });
+    return c.json({
+      ...simConfigToJSON(sim),
+      counters: await relay.store.counters(iccid),
+      lastSeq: await relay.store.lastSeq(iccid),
+    });
   });
 
   app.delete('/v1/admin/sims/:iccid', operator, async (c) => {
     const iccid = parseIccid(c.req.param('iccid'));
-    if (!(await relay.store.deleteSim(iccid))) throw new OtaError('OTA_UNKNOWN_SIM', `SIM ${iccid} is not provisioned`);
+    if (!(await relay.store.deleteSim(iccid)))
+      throw new OtaError('OTA_UNKNOWN_SIM', `SIM ${iccid} is not provisioned`);
     return c.json({ iccid, deleted: true });
   });
 
@@ -303,40 +386,63 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     const body = await jsonOf(c);
     const cards = stkCardsOf(body['cards']);
     const tx = body['transactionId'];
-    if (tx !== undefined && (typeof tx !== 'number' || !Number.isInteger(tx) || tx < 0 || tx > 0xffffffff)) {
+    if (
+      tx !== undefined &&
+      (typeof tx !== 'number' || !Number.isInteger(tx) || tx < 0 || tx > 0xffffffff)
+    ) {
       throw new ServerError('SERVER_BAD_REQUEST', 'transactionId: must be 0..2^32-1');
     }
-    return c.json(await relay.pushStkList(iccid, cards, tx as number | undefined), 202);
+    return c.json(await relay.pushStkList(iccid, cards, tx), 202);
   });
 
   // Uploads are signed over an empty body so they can stream: the signed query carries the digest.
   const uploadSignature: MiddlewareHandler<ServerEnv> = async (c, next) => {
     const url = new URL(c.req.url);
     const key = await verifySignedRequest(
-      { method: c.req.method, pathAndQuery: `${url.pathname}${url.search}`, header: (n) => c.req.header(n), body: new Uint8Array() },
+      {
+        method: c.req.method,
+        pathAndQuery: `${url.pathname}${url.search}`,
+        header: (n) => c.req.header(n),
+        body: new Uint8Array(),
+      },
       verifier,
     );
     c.set('signer', key);
-    if (key.role !== 'operator') throw new ServerError('SERVER_FORBIDDEN', `key '${key.id}' (${key.role}) may not call this endpoint`);
+    if (key.role !== 'operator')
+      throw new ServerError(
+        'SERVER_FORBIDDEN',
+        `key '${key.id}' (${key.role}) may not call this endpoint`,
+      );
     await next();
   };
 
   app.put('/v1/admin/files/:name', uploadSignature, async (c) => {
     const name = fileNameOf(c.req.param('name'));
     const sha256 = c.req.query('sha256');
-    if (sha256 === undefined || !/^[0-9a-fA-F]{64}$/.test(sha256)) throw new ServerError('SERVER_BAD_REQUEST', 'sha256: the query must carry the content SHA-256 (64 hex digits)');
+    if (sha256 === undefined || !/^[0-9a-fA-F]{64}$/.test(sha256))
+      throw new ServerError(
+        'SERVER_BAD_REQUEST',
+        'sha256: the query must carry the content SHA-256 (64 hex digits)',
+      );
     const declared = c.req.header('content-length');
-    if (declared !== undefined && Number(declared) > maxUpload) throw new OtaError('OTA_TOO_LARGE', `the file exceeds ${maxUpload} bytes`);
+    if (declared !== undefined && Number(declared) > maxUpload)
+      throw new OtaError('OTA_TOO_LARGE', `the file exceeds ${maxUpload} bytes`);
     const body = c.req.raw.body;
     if (body === null) throw new ServerError('SERVER_BAD_REQUEST', 'the body must be the file');
-    const contentType = c.req.header('content-type')?.split(';')[0]?.trim() || 'application/octet-stream';
+    const contentType =
+      c.req.header('content-type')?.split(';')[0]?.trim() || 'application/octet-stream';
     const info: FileInfo = await files.put(name, body as unknown as AsyncIterable<Uint8Array>, {
       contentType,
       expectedSha256: sha256,
       maxBytes: maxUpload,
       now: now(),
     });
-    log('info', 'file stored', { requestId: c.var.requestId, name, size: info.size, sha256: info.sha256 });
+    log('info', 'file stored', {
+      requestId: c.var.requestId,
+      name,
+      size: info.size,
+      sha256: info.sha256,
+    });
     return c.json({ ...info, path: `/v1/files/${name}` }, 201);
   });
 

@@ -29,21 +29,33 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS ota_migrations (
  * await migrateOta(db); // 1
  * ```
  */
-export async function migrateOta(db: SqlDriver, migrations: readonly Migration[] = OTA_MIGRATIONS): Promise<number> {
+export async function migrateOta(
+  db: SqlDriver,
+  migrations: readonly Migration[] = OTA_MIGRATIONS,
+): Promise<number> {
   const latest = migrations.at(-1)?.version ?? 0;
   for (;;) {
     const step = await db.transaction(async (tx) => {
       if (db.migrationLock !== undefined) await tx.get(db.migrationLock);
       await tx.exec(CREATE_TABLE);
-      const row = await tx.get<{ v: number | null }>('SELECT MAX(version) AS v FROM ota_migrations');
+      const row = await tx.get<{ v: number | null }>(
+        'SELECT MAX(version) AS v FROM ota_migrations',
+      );
       const current = row?.v ?? 0;
       if (current > latest) {
-        throw new ServerError('SERVER_INTERNAL', `the OTA schema is version ${current}, newer than this server (${latest})`);
+        throw new ServerError(
+          'SERVER_INTERNAL',
+          `the OTA schema is version ${current}, newer than this server (${latest})`,
+        );
       }
       const next = migrations.find((m) => m.version === current + 1);
       if (next === undefined) return { version: current, done: true };
       await tx.exec(next.sql);
-      await tx.run('INSERT INTO ota_migrations (version, name, applied_at) VALUES (?, ?, ?)', [next.version, next.name, Date.now()]);
+      await tx.run('INSERT INTO ota_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        next.version,
+        next.name,
+        Date.now(),
+      ]);
       return { version: next.version, done: next.version === latest };
     });
     if (step.done) return step.version;

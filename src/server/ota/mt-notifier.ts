@@ -37,7 +37,10 @@ export class MtNotifier {
    */
   wait(iccid: string, ms: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
-      if (signal?.aborted) return resolve(false);
+      if (signal?.aborted) {
+        resolve(false);
+        return;
+      }
       let set = this.#waiters.get(iccid);
       if (!set) {
         set = new Set();
@@ -51,9 +54,15 @@ export class MtNotifier {
         if (current?.size === 0) this.#waiters.delete(iccid);
         resolve(woken);
       };
-      const wake = () => done(true);
-      const onAbort = () => done(false);
-      const timer = setTimeout(() => done(false), ms);
+      const wake = () => {
+        done(true);
+      };
+      const onAbort = () => {
+        done(false);
+      };
+      const timer = setTimeout(() => {
+        done(false);
+      }, ms);
       signal?.addEventListener('abort', onAbort, { once: true });
       set.add(wake);
     });

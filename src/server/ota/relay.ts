@@ -17,7 +17,12 @@
  */
 import { fromHex, toHex } from '../../bytes.js';
 import { SimvaultError } from '../../errors.js';
-import { decodeMessage, encodeMessage, type SimvaultMessage, type StkCard } from '../../protocol/messages.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type SimvaultMessage,
+  type StkCard,
+} from '../../protocol/messages.js';
 import {
   buildCommandPacket,
   buildResponsePacket,
@@ -56,7 +61,10 @@ import type { MtItem, OtaStore, SentPacket } from './store.js';
  * const forwarder: CardAppForwarder = new CardAppClient({ baseUrl: 'http://127.0.0.1:8080', otaKey });
  * ```
  */
-export type CardAppForwarder = Pick<CardAppClient, 'bind' | 'unbind' | 'launch' | 'complete' | 'delete'>;
+export type CardAppForwarder = Pick<
+  CardAppClient,
+  'bind' | 'unbind' | 'launch' | 'complete' | 'delete'
+>;
 
 /**
  * Options of {@link OtaRelay}.
@@ -162,7 +170,13 @@ export type MoOutcome =
     };
 
 /** Refusals of the OTA server's own signature: its configuration's fault, not the handset's. */
-const UPSTREAM_AUTH = new Set(['SERVER_UNAUTHENTICATED', 'SERVER_BAD_SIGNATURE', 'SERVER_STALE_REQUEST', 'SERVER_REPLAYED', 'SERVER_FORBIDDEN']);
+const UPSTREAM_AUTH = new Set([
+  'SERVER_UNAUTHENTICATED',
+  'SERVER_BAD_SIGNATURE',
+  'SERVER_STALE_REQUEST',
+  'SERVER_REPLAYED',
+  'SERVER_FORBIDDEN',
+]);
 
 const PROTOCOL_TO_OTA: Partial<Record<string, OtaErrorCode>> = {
   PROTOCOL_BAD_CHECKSUM: 'OTA_BAD_CHECKSUM',
@@ -188,7 +202,11 @@ function counterData(value: number): Uint8Array {
 
 function counterOfData(data: Uint8Array): number | undefined {
   if (data.length !== 5) return undefined;
-  return data[0]! * 0x100000000 + ((data[1]! << 24) >>> 0) + ((data[2]! << 16) | (data[3]! << 8) | data[4]!);
+  return (
+    data[0]! * 0x100000000 +
+    ((data[1]! << 24) >>> 0) +
+    ((data[2]! << 16) | (data[3]! << 8) | data[4]!)
+  );
 }
 
 function keyVersionOf(kic: number, kid: number, integrity: string): number {
@@ -229,7 +247,10 @@ export class OtaRelay {
   constructor(store: OtaStore, cardApp: CardAppForwarder, options: OtaRelayOptions = {}) {
     this.store = store;
     this.#cardApp = cardApp;
-    this.#reassembler = new ConcatReassembler({ timeoutMs: options.reassemblyTimeoutMs ?? 120_000, maxPending: 4096 });
+    this.#reassembler = new ConcatReassembler({
+      timeoutMs: options.reassemblyTimeoutMs ?? 120_000,
+      maxPending: 4096,
+    });
     this.#originator = options.originator ?? { ton: 2, npi: 1, digits: '10658' };
     this.#ttl = options.mtTtlMs ?? 24 * 3_600_000;
     this.#resyncStep = options.resyncStep ?? 256;
@@ -262,11 +283,21 @@ export class OtaRelay {
       throw e;
     }
     if (piece.status === 'incomplete') {
-      return { status: 'incomplete', reference: piece.reference, received: piece.received, total: piece.total, duplicate: piece.duplicate };
+      return {
+        status: 'incomplete',
+        reference: piece.reference,
+        received: piece.received,
+        total: piece.total,
+        duplicate: piece.duplicate,
+      };
     }
     const command = piece.elements.some((e) => e.iei === 0x70);
     const response = piece.elements.some((e) => e.iei === 0x71);
-    if (command === response) throw new OtaError('OTA_BAD_SMS', 'the user data header marks no secured packet (70 00 or 71 00)');
+    if (command === response)
+      throw new OtaError(
+        'OTA_BAD_SMS',
+        'the user data header marks no secured packet (70 00 or 71 00)',
+      );
     return command ? this.#receiveCommand(sim, piece.data) : this.#receivePor(sim, piece.userData);
   }
 
@@ -274,28 +305,56 @@ export class OtaRelay {
     const keys = otaKeysOf(sim.keysets);
     let packet: CommandPacket;
     try {
-      packet = openCommandPacket(bytes, keys, { tars: [sim.tar], minimumSecurity: sim.minimumSecurity });
+      packet = openCommandPacket(bytes, keys, {
+        tars: [sim.tar],
+        minimumSecurity: sim.minimumSecurity,
+      });
     } catch (e) {
       const err = refusal(e);
-      this.#log('warn', 'secured packet refused', { iccid: sim.iccid, code: err.code, porStatus: err.porStatus, detail: err.message });
+      this.#log('warn', 'secured packet refused', {
+        iccid: sim.iccid,
+        code: err.code,
+        porStatus: err.porStatus,
+        detail: err.message,
+      });
       throw err;
     }
     const keyVersion = keyVersionOf(packet.kic.raw, packet.kid.raw, packet.spi.integrity);
     const counter = Number(packet.counter);
     const refused = await this.#acceptCounter(sim, packet, keyVersion);
     if (refused !== undefined) {
-      const por = await this.#queuePorFor(sim, packet, keyVersion, refused.status, counterData(refused.last));
-      this.#log('warn', 'secured packet replayed', { iccid: sim.iccid, counter, last: refused.last, porStatus: refused.status });
-      throw new OtaError('OTA_REPLAYED', `counter ${counter} refused against ${refused.last} (${packet.spi.counter})${por ? '; PoR queued' : ''}`, {
+      const por = await this.#queuePorFor(
+        sim,
+        packet,
+        keyVersion,
+        refused.status,
+        counterData(refused.last),
+      );
+      this.#log('warn', 'secured packet replayed', {
+        iccid: sim.iccid,
+        counter,
+        last: refused.last,
         porStatus: refused.status,
       });
+      throw new OtaError(
+        'OTA_REPLAYED',
+        `counter ${counter} refused against ${refused.last} (${packet.spi.counter})${por ? '; PoR queued' : ''}`,
+        {
+          porStatus: refused.status,
+        },
+      );
     }
     let message: SimvaultMessage;
     try {
       message = decodeMessage(packet.data);
     } catch (e) {
       await this.#queuePorFor(sim, packet, keyVersion, 'ok', new Uint8Array(0));
-      if (e instanceof SimvaultError) throw new OtaError('OTA_BAD_MESSAGE', `the packet data is not a simvault message: ${e.message}`, { cause: e });
+      if (e instanceof SimvaultError)
+        throw new OtaError(
+          'OTA_BAD_MESSAGE',
+          `the packet data is not a simvault message: ${e.message}`,
+          { cause: e },
+        );
       throw e;
     }
     const por = await this.#queuePorFor(sim, packet, keyVersion, 'ok', new Uint8Array(0));
@@ -339,30 +398,68 @@ export class OtaRelay {
     }
   }
 
-  async #queuePorFor(sim: SimConfig, packet: CommandPacket, keyVersion: number, status: PorStatus, data: Uint8Array): Promise<QueuedPacket | null> {
-    const wanted = packet.spi.porRequest === 'always' || (packet.spi.porRequest === 'on-error' && status !== 'ok');
+  async #queuePorFor(
+    sim: SimConfig,
+    packet: CommandPacket,
+    keyVersion: number,
+    status: PorStatus,
+    data: Uint8Array,
+  ): Promise<QueuedPacket | null> {
+    const wanted =
+      packet.spi.porRequest === 'always' ||
+      (packet.spi.porRequest === 'on-error' && status !== 'ok');
     if (!wanted) return null;
     const por = buildResponsePacket(
-      { spi: packet.spi, kic: packet.kic.raw, kid: packet.kid.raw, tar: packet.tar, counter: packet.counter, status, data },
+      {
+        spi: packet.spi,
+        kic: packet.kic.raw,
+        kid: packet.kid.raw,
+        tar: packet.tar,
+        counter: packet.counter,
+        status,
+        data,
+      },
       otaKeysOf(sim.keysets),
     );
     const counter = Number(packet.counter);
     const now = this.#now();
     // buildResponsePacket adds the 02 71 00 header; the framing adds it again per segment.
-    const tpdus = deliverTpdus(por.subarray(3), { kind: 'response', reference: counter & 0xff, originator: this.#originator, now });
-    const items: MtItem[] = tpdus.map((t, i) => ({ tpdu: toHex(t), kind: 'por', keyVersion, counter, part: i + 1, parts: tpdus.length }));
+    const tpdus = deliverTpdus(por.subarray(3), {
+      kind: 'response',
+      reference: counter & 0xff,
+      originator: this.#originator,
+      now,
+    });
+    const items: MtItem[] = tpdus.map((t, i) => ({
+      tpdu: toHex(t),
+      kind: 'por',
+      keyVersion,
+      counter,
+      part: i + 1,
+      parts: tpdus.length,
+    }));
     const seqs = await this.store.enqueue(sim.iccid, items, null, now, this.#ttl);
     this.notifier.notify(sim.iccid);
     return { type: 'por', transactionId: 0, keyVersion, counter, seqs };
   }
 
-  async #forward(sim: SimConfig, message: SimvaultMessage): Promise<{ reply: SimvaultMessage | null; outcome: CompletionOutcome | null }> {
+  async #forward(
+    sim: SimConfig,
+    message: SimvaultMessage,
+  ): Promise<{ reply: SimvaultMessage | null; outcome: CompletionOutcome | null }> {
     const iccid = sim.iccid;
     try {
       switch (message.type) {
         case 'bindRequest':
-          if (message.iccid !== iccid) throw new OtaError('OTA_BAD_MESSAGE', `the bind request names SIM ${message.iccid}, not ${iccid}`);
-          return { reply: await this.#cardApp.bind(message, sim.brand ?? undefined), outcome: null };
+          if (message.iccid !== iccid)
+            throw new OtaError(
+              'OTA_BAD_MESSAGE',
+              `the bind request names SIM ${message.iccid}, not ${iccid}`,
+            );
+          return {
+            reply: await this.#cardApp.bind(message, sim.brand ?? undefined),
+            outcome: null,
+          };
         case 'unbindRequest':
           return { reply: await this.#cardApp.unbind(message, iccid), outcome: null };
         case 'launchRequest':
@@ -380,8 +477,16 @@ export class OtaRelay {
       // The card application server's own refusals keep their stable codes; failures to reach it
       // or to be understood are the upstream's.
       if (e instanceof ServerError && e.status < 500 && !UPSTREAM_AUTH.has(e.code)) throw e;
-      this.#log('error', 'card application server failed', { iccid, message: message.type, error: e instanceof Error ? e.message : String(e) });
-      throw new OtaError('OTA_UPSTREAM', `the card application server failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      this.#log('error', 'card application server failed', {
+        iccid,
+        message: message.type,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      throw new OtaError(
+        'OTA_UPSTREAM',
+        `the card application server failed: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
   }
 
@@ -402,8 +507,20 @@ export class OtaRelay {
       otaKeysOf(sim.keysets),
     );
     const now = this.#now();
-    const tpdus = deliverTpdus(packet, { kind: 'command', reference: counter & 0xff, originator: this.#originator, now });
-    const items: MtItem[] = tpdus.map((t, i) => ({ tpdu: toHex(t), kind: 'command', keyVersion, counter, part: i + 1, parts: tpdus.length }));
+    const tpdus = deliverTpdus(packet, {
+      kind: 'command',
+      reference: counter & 0xff,
+      originator: this.#originator,
+      now,
+    });
+    const items: MtItem[] = tpdus.map((t, i) => ({
+      tpdu: toHex(t),
+      kind: 'command',
+      keyVersion,
+      counter,
+      part: i + 1,
+      parts: tpdus.length,
+    }));
     const sent: SentPacket = {
       keyVersion,
       counter,
@@ -432,19 +549,39 @@ export class OtaRelay {
    * @param cards - every bound card and its applications
    * @param transactionId - transaction id of the update (default: the list version)
    */
-  async pushStkList(iccid: string, cards: StkCard[], transactionId?: number): Promise<QueuedPacket & { listVersion: number }> {
+  async pushStkList(
+    iccid: string,
+    cards: StkCard[],
+    transactionId?: number,
+  ): Promise<QueuedPacket & { listVersion: number }> {
     const sim = await this.sim(iccid);
     // Validate before a list version is taken: a bad list is the operator's error.
     try {
-      encodeMessage({ type: 'stkListUpdate', transactionId: transactionId ?? 0, cards, listVersion: 1 });
+      encodeMessage({
+        type: 'stkListUpdate',
+        transactionId: transactionId ?? 0,
+        cards,
+        listVersion: 1,
+      });
     } catch (e) {
-      if (e instanceof SimvaultError) throw new ServerError('SERVER_BAD_REQUEST', `stk list: ${e.message}`);
+      if (e instanceof SimvaultError)
+        throw new ServerError('SERVER_BAD_REQUEST', `stk list: ${e.message}`);
       throw e;
     }
     const listVersion = await this.store.nextStkListVersion(iccid);
-    const message: SimvaultMessage = { type: 'stkListUpdate', transactionId: transactionId ?? listVersion, cards, listVersion };
+    const message: SimvaultMessage = {
+      type: 'stkListUpdate',
+      transactionId: transactionId ?? listVersion,
+      cards,
+      listVersion,
+    };
     const queued = await this.sendToSim(sim, message);
-    this.#log('info', 'stk list pushed', { iccid, listVersion, counter: queued.counter, cards: cards.length });
+    this.#log('info', 'stk list pushed', {
+      iccid,
+      listVersion,
+      counter: queued.counter,
+      cards: cards.length,
+    });
     return { ...queued, listVersion };
   }
 
@@ -456,9 +593,13 @@ export class OtaRelay {
     } catch (e) {
       throw refusal(e);
     }
-    if (structure.kind !== 'response') throw new OtaError('OTA_BAD_PACKET', 'not a response packet');
+    if (structure.kind !== 'response')
+      throw new OtaError('OTA_BAD_PACKET', 'not a response packet');
     const clearCounter = structure.asIfClear?.counter;
-    const found = clearCounter !== undefined ? await this.store.findSent(sim.iccid, Number(clearCounter)) : undefined;
+    const found =
+      clearCounter !== undefined
+        ? await this.store.findSent(sim.iccid, Number(clearCounter))
+        : undefined;
     // A ciphered PoR hides its counter: try the packets still waiting for one, newest first.
     const candidates = found ? [found] : await this.store.pendingSent(sim.iccid, 16);
     let opened: { sent: SentPacket; por: ResponsePacket } | undefined;
@@ -482,13 +623,20 @@ export class OtaRelay {
     }
     if (!opened) {
       if (lastError !== undefined) throw refusal(lastError);
-      throw new OtaError('OTA_UNKNOWN_POR', 'the proof of receipt answers no command packet sent to this SIM');
+      throw new OtaError(
+        'OTA_UNKNOWN_POR',
+        'the proof of receipt answers no command packet sent to this SIM',
+      );
     }
     const { sent, por } = opened;
     // A PoR counts once: a captured one sent again (a "counter low" above all) must not make the
     // server resynchronise and resend the message again and again.
     if (sent.porStatus !== null) {
-      throw new OtaError('OTA_REPLAYED', `the packet with counter ${sent.counter} already has its proof of receipt (${sent.porStatus})`, { porStatus: por.status });
+      throw new OtaError(
+        'OTA_REPLAYED',
+        `the packet with counter ${sent.counter} already has its proof of receipt (${sent.porStatus})`,
+        { porStatus: por.status },
+      );
     }
     const now = this.#now();
     await this.store.recordPor(sim.iccid, sent.keyVersion, sent.counter, por.status, now);
@@ -498,15 +646,33 @@ export class OtaRelay {
       const reported = counterOfData(por.data);
       // Counters to the SIM never go down: a reported counter above ours is adopted, a "low"
       // without one jumps ahead; a "high" can only be cured by a SIM-side change.
-      const target = reported ?? (por.status === 'counter-low' ? sent.counter + this.#resyncStep : sent.counter);
+      const target =
+        reported ?? (por.status === 'counter-low' ? sent.counter + this.#resyncStep : sent.counter);
       resyncedCounter = await this.store.raiseMtCounter(sim.iccid, sent.keyVersion, target);
       if (por.status === 'counter-low' && sent.attempt < this.#maxAttempts) {
         resent = await this.sendToSim(sim, decodeMessage(fromHex(sent.message)), sent.attempt + 1);
       }
-      this.#log('warn', 'counter resynchronised', { iccid: sim.iccid, porStatus: por.status, reported: reported ?? null, counter: resyncedCounter, resent: resent?.counter ?? null });
+      this.#log('warn', 'counter resynchronised', {
+        iccid: sim.iccid,
+        porStatus: por.status,
+        reported: reported ?? null,
+        counter: resyncedCounter,
+        resent: resent?.counter ?? null,
+      });
     } else {
-      this.#log(por.status === 'ok' ? 'info' : 'warn', 'proof of receipt', { iccid: sim.iccid, counter: sent.counter, porStatus: por.status });
+      this.#log(por.status === 'ok' ? 'info' : 'warn', 'proof of receipt', {
+        iccid: sim.iccid,
+        counter: sent.counter,
+        porStatus: por.status,
+      });
     }
-    return { status: 'accepted', kind: 'por', counter: sent.counter, porStatus: por.status, resyncedCounter, resent };
+    return {
+      status: 'accepted',
+      kind: 'por',
+      counter: sent.counter,
+      porStatus: por.status,
+      resyncedCounter,
+      resent,
+    };
   }
 }

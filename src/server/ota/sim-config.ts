@@ -160,7 +160,12 @@ export const DEFAULT_MT_SPI: Spi = {
 };
 
 const INTEGRITY: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
-const COUNTER: readonly CounterMode[] = ['none', 'present-not-checked', 'must-be-higher', 'must-be-plus-one'];
+const COUNTER: readonly CounterMode[] = [
+  'none',
+  'present-not-checked',
+  'must-be-higher',
+  'must-be-plus-one',
+];
 const ALGORITHMS: readonly KeysetAlgorithm[] = ['aes', '3des-2key', '3des-3key'];
 
 function bad(field: string, detail: string): never {
@@ -168,7 +173,8 @@ function bad(field: string, detail: string): never {
 }
 
 function digits(value: unknown, field: string, min: number, max: number): string {
-  if (typeof value !== 'string' || !new RegExp(`^\\d{${min},${max}}$`).test(value)) bad(field, `must be ${min}-${max} decimal digits`);
+  if (typeof value !== 'string' || !new RegExp(`^\\d{${min},${max}}$`).test(value))
+    bad(field, `must be ${min}-${max} decimal digits`);
   return value;
 }
 
@@ -226,20 +232,33 @@ export function parseMsisdn(value: unknown, field = 'msisdn'): string {
  * ```
  */
 export function parseSimConfig(iccid: string, input: unknown): SimConfig {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) bad('body', 'must be a JSON object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    bad('body', 'must be a JSON object');
   const v = input as Record<string, unknown>;
-  const known = new Set(['msisdn', 'imsi', 'brand', 'tar', 'keysets', 'minimumSecurity', 'maxCounterStep', 'mt']);
+  const known = new Set([
+    'msisdn',
+    'imsi',
+    'brand',
+    'tar',
+    'keysets',
+    'minimumSecurity',
+    'maxCounterStep',
+    'mt',
+  ]);
   for (const k of Object.keys(v)) if (!known.has(k)) bad(k, 'unknown field');
   const tar = hexBytes(v['tar'], 'tar', [3]);
-  if (!Array.isArray(v['keysets']) || v['keysets'].length < 1 || v['keysets'].length > 15) bad('keysets', 'must be a list of 1-15 keysets');
+  if (!Array.isArray(v['keysets']) || v['keysets'].length < 1 || v['keysets'].length > 15)
+    bad('keysets', 'must be a list of 1-15 keysets');
   const keysets: SimKeyset[] = v['keysets'].map((raw: unknown, i: number) => {
     const f = `keysets[${i}]`;
     if (typeof raw !== 'object' || raw === null) bad(f, 'must be an object');
     const k = raw as Record<string, unknown>;
     const version = k['version'];
-    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > 15) bad(`${f}.version`, 'must be 1-15');
+    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > 15)
+      bad(`${f}.version`, 'must be 1-15');
     const algorithm = (k['algorithm'] ?? 'aes') as KeysetAlgorithm;
-    if (!ALGORITHMS.includes(algorithm)) bad(`${f}.algorithm`, `must be one of ${ALGORITHMS.join(', ')}`);
+    if (!ALGORITHMS.includes(algorithm))
+      bad(`${f}.algorithm`, `must be one of ${ALGORITHMS.join(', ')}`);
     return {
       version,
       algorithm,
@@ -247,7 +266,8 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
       kid: hexBytes(k['kid'], `${f}.kid`, keyLengths(algorithm)),
     };
   });
-  if (new Set(keysets.map((k) => k.version)).size !== keysets.length) bad('keysets', 'key versions must be distinct');
+  if (new Set(keysets.map((k) => k.version)).size !== keysets.length)
+    bad('keysets', 'key versions must be distinct');
   keysets.sort((a, b) => a.version - b.version);
 
   const m = (v['minimumSecurity'] ?? {}) as Record<string, unknown>;
@@ -255,12 +275,18 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
   const ciphering = m['ciphering'] ?? true;
   if (typeof ciphering !== 'boolean') bad('minimumSecurity.ciphering', 'must be a boolean');
   const integrity = (m['integrity'] ?? 'cc') as IntegrityKind;
-  if (!INTEGRITY.includes(integrity)) bad('minimumSecurity.integrity', `must be one of ${INTEGRITY.join(', ')}`);
+  if (!INTEGRITY.includes(integrity))
+    bad('minimumSecurity.integrity', `must be one of ${INTEGRITY.join(', ')}`);
   const counter = (m['counter'] ?? 'must-be-higher') as CounterMode;
-  if (!COUNTER.includes(counter)) bad('minimumSecurity.counter', `must be one of ${COUNTER.join(', ')}`);
+  if (!COUNTER.includes(counter))
+    bad('minimumSecurity.counter', `must be one of ${COUNTER.join(', ')}`);
 
   const step = v['maxCounterStep'];
-  if (step !== undefined && step !== null && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 1)) {
+  if (
+    step !== undefined &&
+    step !== null &&
+    (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 1)
+  ) {
     bad('maxCounterStep', 'must be a positive integer');
   }
 
@@ -285,12 +311,13 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
     msisdn: optional(v['msisdn'], (x) => parseMsisdn(x)),
     imsi: optional(v['imsi'], (x) => digits(x, 'imsi', 6, 15)),
     brand: optional(v['brand'], (x) => {
-      if (typeof x !== 'string' || x.length < 1 || x.length > 64 || /\p{Cc}/u.test(x)) bad('brand', 'must be 1-64 printable characters');
+      if (typeof x !== 'string' || x.length < 1 || x.length > 64 || /\p{Cc}/u.test(x))
+        bad('brand', 'must be 1-64 printable characters');
       return x;
     }),
     tar,
     minimumSecurity: { ciphering, integrity, counter },
-    maxCounterStep: step === undefined || step === null ? null : (step as number),
+    maxCounterStep: step === undefined || step === null ? null : step,
     mt: { spi, kic: indicator, kid: indicator },
     keysets,
   };

@@ -118,12 +118,22 @@ export function submitUserData(tpdu: Uint8Array): { submit: SmsSubmit; userData:
   try {
     decoded = decodeSmsTpdu(tpdu);
   } catch (e) {
-    if (e instanceof SimvaultError) throw new OtaError('OTA_BAD_SMS', `the TPDU does not decode: ${e.message}`, { cause: e });
+    if (e instanceof SimvaultError)
+      throw new OtaError('OTA_BAD_SMS', `the TPDU does not decode: ${e.message}`, { cause: e });
     throw e;
   }
-  if (decoded.type !== 'submit') throw new OtaError('OTA_BAD_SMS', 'a mobile-originated TPDU must be an SMS-SUBMIT');
-  if (dcsCountsSeptets(decoded.dcs)) throw new OtaError('OTA_BAD_SMS', `TP-DCS ${decoded.dcs.toString(16)} is 7-bit text, not 8-bit SIM data`);
+  if (decoded.type !== 'submit')
+    throw new OtaError('OTA_BAD_SMS', 'a mobile-originated TPDU must be an SMS-SUBMIT');
+  if (dcsCountsSeptets(decoded.dcs))
+    throw new OtaError(
+      'OTA_BAD_SMS',
+      `TP-DCS ${decoded.dcs.toString(16)} is 7-bit text, not 8-bit SIM data`,
+    );
   const header = decoded.userData.header;
-  if (header === undefined) throw new OtaError('OTA_BAD_SMS', 'the user data has no header: not a secured packet');
-  return { submit: decoded, userData: concatBytes(encodeUserDataHeader(header), decoded.userData.data) };
+  if (header === undefined)
+    throw new OtaError('OTA_BAD_SMS', 'the user data has no header: not a secured packet');
+  return {
+    submit: decoded,
+    userData: concatBytes(encodeUserDataHeader(header), decoded.userData.data),
+  };
 }

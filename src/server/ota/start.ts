@@ -96,11 +96,16 @@ export interface RunningOtaServer extends RunningServer {
  */
 export async function startOtaServer(options: OtaServerOptions): Promise<RunningOtaServer> {
   const otaKey = options.keys.find((k) => k.role === 'ota');
-  if (!options.cardApp && !otaKey) throw new ArgumentError('the OTA server needs an ota signing key to call the card application server');
+  if (!options.cardApp && !otaKey)
+    throw new ArgumentError(
+      'the OTA server needs an ota signing key to call the card application server',
+    );
   const log = options.log ?? silentLogger;
   const store = await openOtaStore(options.store);
   try {
-    const cardApp = options.cardApp ?? new CardAppClient({ baseUrl: options.cardAppUrl, ...(otaKey ? { otaKey } : {}) });
+    const cardApp =
+      options.cardApp ??
+      new CardAppClient({ baseUrl: options.cardAppUrl, ...(otaKey ? { otaKey } : {}) });
     const relay = new OtaRelay(store, cardApp, {
       log,
       ...(options.originator ? { originator: options.originator } : {}),
@@ -122,7 +127,9 @@ export async function startOtaServer(options: OtaServerOptions): Promise<Running
     });
     const purge = setInterval(() => {
       const now = Date.now();
-      store.purgeExpired(now, now - SENT_RETENTION_MS).catch((e: unknown) => log('warn', 'queue purge failed', { error: e instanceof Error ? e.message : String(e) }));
+      store.purgeExpired(now, now - SENT_RETENTION_MS).catch((e: unknown) => {
+        log('warn', 'queue purge failed', { error: e instanceof Error ? e.message : String(e) });
+      });
     }, 60_000);
     purge.unref();
     let closing: Promise<void> | undefined;

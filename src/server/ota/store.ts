@@ -14,7 +14,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fromHex, toHex } from '../../bytes.js';
-import { decodeSpi, encodeSpi, type CounterMode, type IntegrityKind, type PorStatus } from '../../protocol/secured-packet.js';
+import {
+  decodeSpi,
+  encodeSpi,
+  type CounterMode,
+  type IntegrityKind,
+  type PorStatus,
+} from '../../protocol/secured-packet.js';
 import { sqlitePathOf, type StoreLocation } from '../store/open.js';
 import { openPostgresDriver } from '../store/postgres.js';
 import type { SqlDriver } from '../store/sql.js';
@@ -159,13 +165,24 @@ export interface OtaStore {
   /** The last counter accepted from the SIM under a key version (0 when none). */
   lastMoCounter(iccid: string, keyVersion: number): Promise<number>;
   /** Record `value` as accepted if the stored counter still is `expected`; false when another request got there first. */
-  acceptMoCounter(iccid: string, keyVersion: number, expected: number, value: number): Promise<boolean>;
+  acceptMoCounter(
+    iccid: string,
+    keyVersion: number,
+    expected: number,
+    value: number,
+  ): Promise<boolean>;
   /** Reserve the next counter for a packet to the SIM (committed before it returns). */
   reserveMtCounter(iccid: string, keyVersion: number): Promise<number>;
   /** Resynchronise: raise the counter for packets to the SIM to at least `value`; resolves to the counter now stored. */
   raiseMtCounter(iccid: string, keyVersion: number, value: number): Promise<number>;
   /** Queue TPDUs for a SIM in order, with the packet they carry; resolves to their queue positions. */
-  enqueue(iccid: string, items: readonly MtItem[], sent: SentPacket | null, now: number, ttlMs: number): Promise<number[]>;
+  enqueue(
+    iccid: string,
+    items: readonly MtItem[],
+    sent: SentPacket | null,
+    now: number,
+    ttlMs: number,
+  ): Promise<number[]>;
   /** Queued TPDUs after position `after`, oldest first, not expired. */
   fetchMt(iccid: string, after: number, limit: number, now: number): Promise<MtRecord[]>;
   /** The last queue position handed out for a SIM. */
@@ -175,7 +192,13 @@ export interface OtaStore {
   /** Sent command packets without a proof of receipt yet, newest first. */
   pendingSent(iccid: string, limit: number): Promise<SentPacket[]>;
   /** Record a proof of receipt; a positive one removes the packet's segments from the queue. */
-  recordPor(iccid: string, keyVersion: number, counter: number, status: PorStatus, now: number): Promise<void>;
+  recordPor(
+    iccid: string,
+    keyVersion: number,
+    counter: number,
+    status: PorStatus,
+    now: number,
+  ): Promise<void>;
   /** Drop expired queue entries, and records of packets sent before `sentBefore`; resolves to how many queue entries. */
   purgeExpired(now: number, sentBefore?: number): Promise<number>;
   /** The next STK list version for RFM (only grows). */
@@ -235,7 +258,8 @@ interface SentRow {
 
 const SIM_COLUMNS =
   'iccid, msisdn, imsi, brand, tar, msl_ciphering, msl_integrity, msl_counter, max_counter_step, mt_spi, mt_kic, mt_kid';
-const SENT_COLUMNS = 'key_version, counter, spi, kic, kid, tar, message_type, transaction_id, message, attempt, sent_at, por_status, por_at';
+const SENT_COLUMNS =
+  'key_version, counter, spi, kic, kid, tar, message_type, transaction_id, message, attempt, sent_at, por_status, por_at';
 
 const sent = (r: SentRow): SentPacket => ({
   keyVersion: r.key_version,
@@ -276,7 +300,10 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
 
     putSim(sim, now) {
       return db.transaction(async (tx) => {
-        const existed = await tx.get<{ iccid: string }>('SELECT iccid FROM ota_sims WHERE iccid = ?', [sim.iccid]);
+        const existed = await tx.get<{ iccid: string }>(
+          'SELECT iccid FROM ota_sims WHERE iccid = ?',
+          [sim.iccid],
+        );
         const values = [
           sim.msisdn,
           sim.imsi,
@@ -305,13 +332,10 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
         }
         await tx.run('DELETE FROM ota_keysets WHERE iccid = ?', [sim.iccid]);
         for (const k of sim.keysets) {
-          await tx.run('INSERT INTO ota_keysets (iccid, key_version, algorithm, kic, kid) VALUES (?, ?, ?, ?, ?)', [
-            sim.iccid,
-            k.version,
-            k.algorithm,
-            toHex(k.kic),
-            toHex(k.kid),
-          ]);
+          await tx.run(
+            'INSERT INTO ota_keysets (iccid, key_version, algorithm, kic, kid) VALUES (?, ?, ?, ?, ?)',
+            [sim.iccid, k.version, k.algorithm, toHex(k.kic), toHex(k.kid)],
+          );
           for (const direction of ['mo', 'mt'] as const) {
             await tx.run(
               'INSERT INTO ota_counters (iccid, key_version, direction, value) VALUES (?, ?, ?, 0) ON CONFLICT (iccid, key_version, direction) DO NOTHING',
@@ -324,24 +348,40 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
     },
 
     async getSim(iccid) {
-      const row = await db.get<SimRow>(`SELECT ${SIM_COLUMNS} FROM ota_sims WHERE iccid = ?`, [iccid]);
+      const row = await db.get<SimRow>(`SELECT ${SIM_COLUMNS} FROM ota_sims WHERE iccid = ?`, [
+        iccid,
+      ]);
       if (!row) return undefined;
-      const keys = await db.all<KeysetRow>('SELECT key_version, algorithm, kic, kid FROM ota_keysets WHERE iccid = ? ORDER BY key_version', [iccid]);
+      const keys = await db.all<KeysetRow>(
+        'SELECT key_version, algorithm, kic, kid FROM ota_keysets WHERE iccid = ? ORDER BY key_version',
+        [iccid],
+      );
       return {
         iccid: row.iccid,
         msisdn: row.msisdn,
         imsi: row.imsi,
         brand: row.brand,
         tar: fromHex(row.tar),
-        minimumSecurity: { ciphering: row.msl_ciphering === 1, integrity: row.msl_integrity, counter: row.msl_counter },
+        minimumSecurity: {
+          ciphering: row.msl_ciphering === 1,
+          integrity: row.msl_integrity,
+          counter: row.msl_counter,
+        },
         maxCounterStep: row.max_counter_step,
         mt: { spi: decodeSpi(fromHex(row.mt_spi)), kic: row.mt_kic, kid: row.mt_kid },
-        keysets: keys.map((k) => ({ version: k.key_version, algorithm: k.algorithm, kic: fromHex(k.kic), kid: fromHex(k.kid) })),
+        keysets: keys.map((k) => ({
+          version: k.key_version,
+          algorithm: k.algorithm,
+          kic: fromHex(k.kic),
+          kid: fromHex(k.kid),
+        })),
       };
     },
 
     async iccidOfMsisdn(msisdn) {
-      return (await db.get<{ iccid: string }>('SELECT iccid FROM ota_sims WHERE msisdn = ?', [msisdn]))?.iccid;
+      return (
+        await db.get<{ iccid: string }>('SELECT iccid FROM ota_sims WHERE msisdn = ?', [msisdn])
+      )?.iccid;
     },
 
     async deleteSim(iccid) {
@@ -354,18 +394,26 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
     },
 
     async counters(iccid) {
-      const rows = await db.all<{ key_version: number; direction: CounterDirection; value: number }>(
+      const rows = await db.all<{
+        key_version: number;
+        direction: CounterDirection;
+        value: number;
+      }>(
         'SELECT key_version, direction, value FROM ota_counters WHERE iccid = ? ORDER BY key_version, direction',
         [iccid],
       );
-      return rows.map((r) => ({ keyVersion: r.key_version, direction: r.direction, value: r.value }));
+      return rows.map((r) => ({
+        keyVersion: r.key_version,
+        direction: r.direction,
+        value: r.value,
+      }));
     },
 
     async lastMoCounter(iccid, keyVersion) {
-      const row = await db.get<{ value: number }>("SELECT value FROM ota_counters WHERE iccid = ? AND key_version = ? AND direction = 'mo'", [
-        iccid,
-        keyVersion,
-      ]);
+      const row = await db.get<{ value: number }>(
+        "SELECT value FROM ota_counters WHERE iccid = ? AND key_version = ? AND direction = 'mo'",
+        [iccid, keyVersion],
+      );
       return row?.value ?? 0;
     },
 
@@ -387,22 +435,23 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
     },
 
     async raiseMtCounter(iccid, keyVersion, value) {
-      await db.run("UPDATE ota_counters SET value = ? WHERE iccid = ? AND key_version = ? AND direction = 'mt' AND value < ?", [
-        value,
-        iccid,
-        keyVersion,
-        value,
-      ]);
-      const row = await db.get<{ value: number }>("SELECT value FROM ota_counters WHERE iccid = ? AND key_version = ? AND direction = 'mt'", [
-        iccid,
-        keyVersion,
-      ]);
+      await db.run(
+        "UPDATE ota_counters SET value = ? WHERE iccid = ? AND key_version = ? AND direction = 'mt' AND value < ?",
+        [value, iccid, keyVersion, value],
+      );
+      const row = await db.get<{ value: number }>(
+        "SELECT value FROM ota_counters WHERE iccid = ? AND key_version = ? AND direction = 'mt'",
+        [iccid, keyVersion],
+      );
       return row?.value ?? 0;
     },
 
     enqueue(iccid, items, packet, now, ttlMs) {
       return db.transaction(async (tx) => {
-        const row = await tx.get<{ mt_seq: number }>('UPDATE ota_sims SET mt_seq = mt_seq + ? WHERE iccid = ? RETURNING mt_seq', [items.length, iccid]);
+        const row = await tx.get<{ mt_seq: number }>(
+          'UPDATE ota_sims SET mt_seq = mt_seq + ? WHERE iccid = ? RETURNING mt_seq',
+          [items.length, iccid],
+        );
         if (!row) return [];
         const first = row.mt_seq - items.length + 1;
         const seqs: number[] = [];
@@ -412,7 +461,18 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
           await tx.run(
             `INSERT INTO ota_mt_queue (iccid, seq, tpdu, kind, key_version, counter, part, parts, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-            [iccid, seq, item.tpdu, item.kind, item.keyVersion, item.counter, item.part, item.parts, now, now + ttlMs],
+            [
+              iccid,
+              seq,
+              item.tpdu,
+              item.kind,
+              item.keyVersion,
+              item.counter,
+              item.part,
+              item.parts,
+              now,
+              now + ttlMs,
+            ],
           );
         }
         if (packet) {
@@ -460,14 +520,17 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
     },
 
     async lastSeq(iccid) {
-      return (await db.get<{ mt_seq: number }>('SELECT mt_seq FROM ota_sims WHERE iccid = ?', [iccid]))?.mt_seq ?? 0;
+      return (
+        (await db.get<{ mt_seq: number }>('SELECT mt_seq FROM ota_sims WHERE iccid = ?', [iccid]))
+          ?.mt_seq ?? 0
+      );
     },
 
     async findSent(iccid, counter) {
-      const row = await db.get<SentRow>(`SELECT ${SENT_COLUMNS} FROM ota_sent WHERE iccid = ? AND counter = ? ORDER BY sent_at DESC LIMIT 1`, [
-        iccid,
-        counter,
-      ]);
+      const row = await db.get<SentRow>(
+        `SELECT ${SENT_COLUMNS} FROM ota_sent WHERE iccid = ? AND counter = ? ORDER BY sent_at DESC LIMIT 1`,
+        [iccid, counter],
+      );
       return row ? sent(row) : undefined;
     },
 
@@ -481,27 +544,24 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
 
     recordPor(iccid, keyVersion, counter, status, now) {
       return db.transaction(async (tx) => {
-        await tx.run('UPDATE ota_sent SET por_status = ?, por_at = ? WHERE iccid = ? AND key_version = ? AND counter = ?', [
-          status,
-          now,
-          iccid,
-          keyVersion,
-          counter,
-        ]);
+        await tx.run(
+          'UPDATE ota_sent SET por_status = ?, por_at = ? WHERE iccid = ? AND key_version = ? AND counter = ?',
+          [status, now, iccid, keyVersion, counter],
+        );
         // The SIM holds the packet: nothing is gained by handing its segments out again.
         if (status === 'ok') {
-          await tx.run("DELETE FROM ota_mt_queue WHERE iccid = ? AND key_version = ? AND counter = ? AND kind = 'command'", [
-            iccid,
-            keyVersion,
-            counter,
-          ]);
+          await tx.run(
+            "DELETE FROM ota_mt_queue WHERE iccid = ? AND key_version = ? AND counter = ? AND kind = 'command'",
+            [iccid, keyVersion, counter],
+          );
         }
       });
     },
 
     async purgeExpired(now, sentBefore) {
       const dropped = await db.run('DELETE FROM ota_mt_queue WHERE expires_at <= ?', [now]);
-      if (sentBefore !== undefined) await db.run('DELETE FROM ota_sent WHERE sent_at < ?', [sentBefore]);
+      if (sentBefore !== undefined)
+        await db.run('DELETE FROM ota_sent WHERE sent_at < ?', [sentBefore]);
       return dropped;
     },
 
@@ -514,7 +574,9 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
     },
 
     async schemaVersion() {
-      return (await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM ota_migrations'))?.v ?? 0;
+      return (
+        (await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM ota_migrations'))?.v ?? 0
+      );
     },
 
     close: () => db.close(),
@@ -535,7 +597,12 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
 export async function openOtaStore(at: StoreLocation): Promise<OtaStore> {
   const file = sqlitePathOf(at);
   if (file === undefined) {
-    return openOtaStoreOn(await openPostgresDriver(at.db!, { ...at.postgres, ...(at.schema !== undefined ? { schema: at.schema } : {}) }));
+    return openOtaStoreOn(
+      await openPostgresDriver(at.db!, {
+        ...at.postgres,
+        ...(at.schema !== undefined ? { schema: at.schema } : {}),
+      }),
+    );
   }
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   return openOtaStoreOn(openSqliteDriver(file, at.sqlite));

@@ -27,17 +27,25 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS simvault_migrations (
  * await migrate(db); // 2
  * ```
  */
-export async function migrate(db: SqlDriver, migrations: readonly Migration[] = MIGRATIONS): Promise<number> {
+export async function migrate(
+  db: SqlDriver,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number> {
   const latest = migrations.at(-1)?.version ?? 0;
   let version = 0;
   for (;;) {
     const applied = await db.transaction(async (tx) => {
       if (db.migrationLock !== undefined) await tx.get(db.migrationLock);
       await tx.exec(CREATE_TABLE);
-      const row = await tx.get<{ v: number | null }>('SELECT MAX(version) AS v FROM simvault_migrations');
+      const row = await tx.get<{ v: number | null }>(
+        'SELECT MAX(version) AS v FROM simvault_migrations',
+      );
       const current = row?.v ?? 0;
       if (current > latest) {
-        throw new ServerError('SERVER_INTERNAL', `the database schema is version ${current}, newer than this server (${latest})`);
+        throw new ServerError(
+          'SERVER_INTERNAL',
+          `the database schema is version ${current}, newer than this server (${latest})`,
+        );
       }
       const next = migrations.find((m) => m.version === current + 1);
       if (next === undefined) return current;

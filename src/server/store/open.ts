@@ -61,7 +61,12 @@ export function sqlitePathOf(at: StoreLocation): string | undefined {
 export async function openStore(at: StoreLocation): Promise<RegistryStore> {
   const file = sqlitePathOf(at);
   if (file === undefined) {
-    return openSqlStore(await openPostgresDriver(at.db!, { ...at.postgres, ...(at.schema !== undefined ? { schema: at.schema } : {}) }));
+    return openSqlStore(
+      await openPostgresDriver(at.db!, {
+        ...at.postgres,
+        ...(at.schema !== undefined ? { schema: at.schema } : {}),
+      }),
+    );
   }
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   return openSqlStore(openSqliteDriver(file, at.sqlite));

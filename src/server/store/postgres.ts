@@ -54,7 +54,8 @@ function numbered(sql: string, cache: Map<string, string>): string {
 }
 
 function quoteIdent(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new ArgumentError(`bad PostgreSQL schema name '${name}'`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
+    throw new ArgumentError(`bad PostgreSQL schema name '${name}'`);
   return `"${name}"`;
 }
 
@@ -69,14 +70,24 @@ function quoteIdent(name: string): string {
  * await db.close();
  * ```
  */
-export async function openPostgresDriver(url: string, options: PostgresOptions = {}): Promise<SqlDriver> {
+export async function openPostgresDriver(
+  url: string,
+  options: PostgresOptions = {},
+): Promise<SqlDriver> {
   const schema = options.schema ?? 'public';
   const quoted = quoteIdent(schema);
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      oid === INT8_OID
+        ? (v: string) => Number(v)
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
   };
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types, options: `-c search_path=${quoted}` });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    types,
+    options: `-c search_path=${quoted}`,
+  });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   try {
@@ -94,7 +105,8 @@ export async function openPostgresDriver(url: string, options: PostgresOptions =
       return (await client.query(numbered(sql, cache), params as SqlValue[])).rows as T[];
     },
     async get<T>(sql: string, params: readonly SqlValue[] = []) {
-      return (await client.query(numbered(sql, cache), params as SqlValue[])).rows[0] as T | undefined;
+      return (await client.query(numbered(sql, cache), params as SqlValue[])).rows[0] as
+        T | undefined;
     },
     async run(sql: string, params: readonly SqlValue[] = []) {
       return (await client.query(numbered(sql, cache), params as SqlValue[])).rowCount ?? 0;

@@ -95,18 +95,26 @@ const file = (r: FileRow): FileRecord => ({
   updatedAt: r.updated_at,
 });
 
-const APP_COLUMNS = 'a.aid, a.name, a.zone, a.size, a.version, a.resource_url, a.resource_digest, a.resource_size';
+const APP_COLUMNS =
+  'a.aid, a.name, a.zone, a.size, a.version, a.resource_url, a.resource_digest, a.resource_size';
 const CARD_COLUMNS = 'cid, state, stage, offer, created_at, updated_at';
 const FILE_COLUMNS = 'cid, aid, status, downloads, deletes, stored_size, stored_digest, updated_at';
 /** Rows per multi-row INSERT: far below both databases' parameter limits. */
 const BATCH = 400;
 
 async function offerAids(tx: SqlExecutor, name: string): Promise<string[] | undefined> {
-  const rows = await tx.all<{ aid: string }>('SELECT aid FROM offers WHERE name = ? ORDER BY position', [name]);
+  const rows = await tx.all<{ aid: string }>(
+    'SELECT aid FROM offers WHERE name = ? ORDER BY position',
+    [name],
+  );
   return rows.length ? rows.map((r) => r.aid) : undefined;
 }
 
-async function giveApplications(tx: SqlExecutor, cids: readonly string[], aids: readonly string[]): Promise<void> {
+async function giveApplications(
+  tx: SqlExecutor,
+  cids: readonly string[],
+  aids: readonly string[],
+): Promise<void> {
   if (!aids.length) return;
   const perBatch = Math.max(1, Math.floor(BATCH / aids.length));
   for (let i = 0; i < cids.length; i += perBatch) {
@@ -144,7 +152,9 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
     kind: db.kind,
 
     async schemaVersion() {
-      const row = await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM simvault_migrations');
+      const row = await db.get<{ v: number | null }>(
+        'SELECT MAX(version) AS v FROM simvault_migrations',
+      );
       return row?.v ?? 0;
     },
 
@@ -178,7 +188,8 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
         for (let i = 0; i < candidates.length; i += BATCH) {
           const part = candidates.slice(i, i + BATCH);
           const params: SqlValue[] = [];
-          for (const { row } of part) params.push(row.cid, row.state, row.stage, row.offer ?? null, now, now);
+          for (const { row } of part)
+            params.push(row.cid, row.state, row.stage, row.offer ?? null, now, now);
           const inserted = await tx.all<{ cid: string }>(
             `INSERT INTO cards (${CARD_COLUMNS}) VALUES ${valuesPlaceholders(part.length, 6)} ON CONFLICT (cid) DO NOTHING RETURNING cid`,
             params,
@@ -227,29 +238,50 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
          ON CONFLICT (aid) DO UPDATE SET name = excluded.name, zone = excluded.zone, size = excluded.size,
            version = excluded.version, resource_url = excluded.resource_url, resource_digest = excluded.resource_digest,
            resource_size = excluded.resource_size, updated_at = excluded.updated_at`,
-        [app.aid, app.name, app.zone, app.size, app.version, r?.url ?? null, r?.digest ?? null, r?.size ?? null, now, now],
+        [
+          app.aid,
+          app.name,
+          app.zone,
+          app.size,
+          app.version,
+          r?.url ?? null,
+          r?.digest ?? null,
+          r?.size ?? null,
+          now,
+          now,
+        ],
       );
     },
 
     async getApplication(aid) {
-      const row = await db.get<AppRow>(`SELECT ${APP_COLUMNS} FROM applications a WHERE a.aid = ?`, [aid]);
+      const row = await db.get<AppRow>(
+        `SELECT ${APP_COLUMNS} FROM applications a WHERE a.aid = ?`,
+        [aid],
+      );
       return row && application(row);
     },
 
     async listApplications() {
-      return (await db.all<AppRow>(`SELECT ${APP_COLUMNS} FROM applications a ORDER BY a.aid`)).map(application);
+      return (await db.all<AppRow>(`SELECT ${APP_COLUMNS} FROM applications a ORDER BY a.aid`)).map(
+        application,
+      );
     },
 
     defineOffer(name, aids) {
       return db.transaction(async (tx) => {
         const unknownApps: string[] = [];
         for (const aid of aids) {
-          if (!(await tx.get('SELECT aid FROM applications WHERE aid = ?', [aid]))) unknownApps.push(aid);
+          if (!(await tx.get('SELECT aid FROM applications WHERE aid = ?', [aid])))
+            unknownApps.push(aid);
         }
         if (unknownApps.length) return { unknownApps };
         await tx.run('DELETE FROM offers WHERE name = ?', [name]);
         for (const [position, aid] of aids.entries()) {
-          await tx.run('INSERT INTO offers (name, aid, position) VALUES (?, ?, ?)', [name, aid, position]);
+          await tx.run('INSERT INTO offers (name, aid, position) VALUES (?, ?, ?)', [
+            name,
+            aid,
+            position,
+          ]);
         }
         return { unknownApps };
       });
@@ -264,7 +296,11 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
         const known: string[] = [];
         const unknownCards: string[] = [];
         for (const cid of new Set(cids)) {
-          const changed = await tx.run('UPDATE cards SET offer = ?, updated_at = ? WHERE cid = ?', [name, now, cid]);
+          const changed = await tx.run('UPDATE cards SET offer = ?, updated_at = ? WHERE cid = ?', [
+            name,
+            now,
+            cid,
+          ]);
           (changed ? known : unknownCards).push(cid);
         }
         for (const cid of known) await tx.run('DELETE FROM card_applications WHERE cid = ?', [cid]);
@@ -284,22 +320,35 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
 
     bind(cid: string, sim: SimIdentity, now: number) {
       return db.transaction(async (tx) => {
-        const found = await tx.get<{ state: LifecycleState }>('SELECT state FROM cards WHERE cid = ?', [cid]);
+        const found = await tx.get<{ state: LifecycleState }>(
+          'SELECT state FROM cards WHERE cid = ?',
+          [cid],
+        );
         if (!found) return { outcome: 'unknownCard' as const };
-        if (found.state === 'blocked' || found.state === 'retired') return { outcome: 'blocked' as const };
+        if (found.state === 'blocked' || found.state === 'retired')
+          return { outcome: 'blocked' as const };
         const inserted = await tx.get<BindingRow>(
           `INSERT INTO bindings (cid, iccid, imsi, brand, bound_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (cid) DO NOTHING RETURNING cid, iccid, imsi, brand, bound_at`,
           [cid, sim.iccid, sim.imsi ?? null, sim.brand ?? null, now],
         );
         if (inserted) {
-          await tx.run("UPDATE cards SET state = 'active', updated_at = ? WHERE cid = ? AND state = 'issued'", [now, cid]);
+          await tx.run(
+            "UPDATE cards SET state = 'active', updated_at = ? WHERE cid = ? AND state = 'issued'",
+            [now, cid],
+          );
           return { outcome: 'bound' as const, binding: binding(inserted) };
         }
-        const existing = await tx.get<BindingRow>('SELECT cid, iccid, imsi, brand, bound_at FROM bindings WHERE cid = ?', [cid]);
+        const existing = await tx.get<BindingRow>(
+          'SELECT cid, iccid, imsi, brand, bound_at FROM bindings WHERE cid = ?',
+          [cid],
+        );
         // The winner can only vanish if an unbind committed in between; a retry binds afresh.
         if (!existing) return { outcome: 'otherSim' as const };
-        return { outcome: existing.iccid === sim.iccid ? ('alreadyBound' as const) : ('otherSim' as const), binding: binding(existing) };
+        return {
+          outcome: existing.iccid === sim.iccid ? ('alreadyBound' as const) : ('otherSim' as const),
+          binding: binding(existing),
+        };
       });
     },
 
@@ -308,7 +357,10 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
     },
 
     async getBinding(cid) {
-      const row = await db.get<BindingRow>('SELECT cid, iccid, imsi, brand, bound_at FROM bindings WHERE cid = ?', [cid]);
+      const row = await db.get<BindingRow>(
+        'SELECT cid, iccid, imsi, brand, bound_at FROM bindings WHERE cid = ?',
+        [cid],
+      );
       return row && binding(row);
     },
 
@@ -356,7 +408,9 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
     },
 
     async fileRecords(cid) {
-      return (await db.all<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE cid = ? ORDER BY aid`, [cid])).map(file);
+      return (
+        await db.all<FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE cid = ? ORDER BY aid`, [cid])
+      ).map(file);
     },
 
     async downloadReport(): Promise<DownloadReportRow[]> {

@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SqlDriver, SqlExecutor, SqlValue } from './sql.js';
 
-type Statement = Database.Statement<unknown[], unknown>;
+type Statement = Database.Statement;
 
 /** One queue per database file in this process. */
 const queues = new Map<string, { tail: Promise<unknown>; users: number }>();

@@ -33,7 +33,12 @@ export type LifecycleState = 'issued' | 'active' | 'blocked' | 'retired';
  * LIFECYCLE_STATES.includes('retired'); // true
  * ```
  */
-export const LIFECYCLE_STATES: readonly LifecycleState[] = ['issued', 'active', 'blocked', 'retired'];
+export const LIFECYCLE_STATES: readonly LifecycleState[] = [
+  'issued',
+  'active',
+  'blocked',
+  'retired',
+];
 
 /**
  * 1. Card application info: a registered memory card.
@@ -273,13 +278,21 @@ export interface RegistryStore {
   close(): Promise<void>;
 
   /** Register cards in one transaction; rows refused are listed, the others all land. */
-  importCards(rows: readonly CardImportRow[], now: number): Promise<{ accepted: number; refused: ImportRefusal[] }>;
+  importCards(
+    rows: readonly CardImportRow[],
+    now: number,
+  ): Promise<{ accepted: number; refused: ImportRefusal[] }>;
   /** A card, or `undefined`. */
   getCard(cid: string): Promise<CardRecord | undefined>;
   /** Number of registered cards. */
   countCards(): Promise<number>;
   /** Change a card's state (and stage, when given); `undefined` when the card is unknown. */
-  setLifecycle(cid: string, state: LifecycleState, stage: string | undefined, now: number): Promise<CardRecord | undefined>;
+  setLifecycle(
+    cid: string,
+    state: LifecycleState,
+    stage: string | undefined,
+    now: number,
+  ): Promise<CardRecord | undefined>;
 
   /** Define or replace an application of the catalog. */
   putApplication(app: ApplicationRecord, now: number): Promise<void>;
@@ -292,12 +305,20 @@ export interface RegistryStore {
   /** The AIDs of an offer in order, or `undefined`. */
   getOffer(name: string): Promise<string[] | undefined>;
   /** Give cards an offer's applications (replacing theirs); `undefined` when the offer is unknown. */
-  applyOffer(name: string, cids: readonly string[], now: number): Promise<{ applied: number; unknownCards: string[] } | undefined>;
+  applyOffer(
+    name: string,
+    cids: readonly string[],
+    now: number,
+  ): Promise<{ applied: number; unknownCards: string[] } | undefined>;
   /** The applications customized for a card, in menu order. */
   customizedApplications(cid: string): Promise<ApplicationRecord[]>;
 
   /** Bind a card to a SIM: exactly one binding per card, whatever the concurrency. */
-  bind(cid: string, sim: SimIdentity, now: number): Promise<{ outcome: BindOutcome; binding?: BindingRecord }>;
+  bind(
+    cid: string,
+    sim: SimIdentity,
+    now: number,
+  ): Promise<{ outcome: BindOutcome; binding?: BindingRecord }>;
   /** Remove the binding of a card to this SIM; `false` when the card is not bound to it. */
   unbind(cid: string, iccid: string): Promise<boolean>;
   /** A card's binding, or `undefined`. */

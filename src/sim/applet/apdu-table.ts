@@ -16,7 +16,9 @@
  * SIMVAULT_APPLET_AID.length; // 9
  * ```
  */
-export const SIMVAULT_APPLET_AID: Uint8Array = new Uint8Array([0xf0, 0x73, 0x69, 0x6d, 0x76, 0x61, 0x75, 0x6c, 0x74]);
+export const SIMVAULT_APPLET_AID: Uint8Array = new Uint8Array([
+  0xf0, 0x73, 0x69, 0x6d, 0x76, 0x61, 0x75, 0x6c, 0x74,
+]);
 
 /**
  * Instruction bytes. `SELECT` is class `00`; every other one is class `80`. The proprietary ones

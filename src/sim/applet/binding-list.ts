@@ -131,9 +131,16 @@ export type BindingPlan =
       kind: 'impossible';
     };
 
-function fitsWithout(state: SimState, cid: Uint8Array, size: number, gone: readonly BindingEntry[]): boolean {
+function fitsWithout(
+  state: SimState,
+  cid: Uint8Array,
+  size: number,
+  gone: readonly BindingEntry[],
+): boolean {
   const t = state.threshold;
-  const remaining = state.cards.filter((c) => c.bound && !sameCard(c.cid, cid) && !gone.includes(c));
+  const remaining = state.cards.filter(
+    (c) => c.bound && !sameCard(c.cid, cid) && !gone.includes(c),
+  );
   if (t.maxCards !== undefined && remaining.length + 1 > t.maxCards) return false;
   if (t.maxBytes !== undefined) {
     let used = 0;
@@ -154,7 +161,11 @@ function fitsWithout(state: SimState, cid: Uint8Array, size: number, gone: reado
  * planBinding(state, new Uint8Array(16), []).kind; // 'fits'
  * ```
  */
-export function planBinding(state: SimState, cid: Uint8Array, applications: readonly BoundApplication[]): BindingPlan {
+export function planBinding(
+  state: SimState,
+  cid: Uint8Array,
+  applications: readonly BoundApplication[],
+): BindingPlan {
   const size = applications.reduce((n, a) => n + a.size, 0);
   const t = state.threshold;
   if (t.maxBytes !== undefined && size > t.maxBytes) return { kind: 'impossible' };
@@ -213,7 +224,11 @@ export function touchCard(state: SimState, cid: Uint8Array): boolean {
  * storeBinding(state, new Uint8Array(16), []).bound; // true
  * ```
  */
-export function storeBinding(state: SimState, cid: Uint8Array, applications: readonly BoundApplication[]): BindingEntry {
+export function storeBinding(
+  state: SimState,
+  cid: Uint8Array,
+  applications: readonly BoundApplication[],
+): BindingEntry {
   const now = tick(state);
   const existing = findCard(state, cid);
   if (existing) {
@@ -221,14 +236,24 @@ export function storeBinding(state: SimState, cid: Uint8Array, applications: rea
     existing.applications =
       applications.length === 0
         ? old.map((a) => ({ ...a, state: 'active' as const }))
-        : applications.map((a) => ({ ...a, installed: a.installed || old.some((o) => o.installed && equalBytes(o.aid, a.aid)) }));
+        : applications.map((a) => ({
+            ...a,
+            installed: a.installed || old.some((o) => o.installed && equalBytes(o.aid, a.aid)),
+          }));
     if (!existing.bound) existing.boundAt = now;
     existing.bound = true;
     existing.usedAt = now;
     existing.cid = cid.slice();
     return existing;
   }
-  const entry: BindingEntry = { cid: cid.slice(), bound: true, boundAt: now, usedAt: now, applications: applications.map((a) => ({ ...a })), anchors: {} };
+  const entry: BindingEntry = {
+    cid: cid.slice(),
+    bound: true,
+    boundAt: now,
+    usedAt: now,
+    applications: applications.map((a) => ({ ...a })),
+    anchors: {},
+  };
   state.cards.push(entry);
   trimMasked(state);
   return entry;
@@ -297,7 +322,11 @@ export function releaseBinding(state: SimState, cid: Uint8Array): 'deleted' | 'm
  * state.listVersion; // 3
  * ```
  */
-export function applyStkList(state: SimState, cards: readonly StkCard[], listVersion: number): void {
+export function applyStkList(
+  state: SimState,
+  cards: readonly StkCard[],
+  listVersion: number,
+): void {
   const now = tick(state);
   const next: BindingEntry[] = [];
   for (const card of cards) {

@@ -7,16 +7,45 @@
  * @module
  */
 import { concatBytes } from '../../bytes.js';
-import { cardIdentity, deriveContentKey, deriveMetadataKey, keyIdentifier, type CardKeys, type ZoneKeys } from '../../crypto/keys.js';
+import {
+  cardIdentity,
+  deriveContentKey,
+  deriveMetadataKey,
+  keyIdentifier,
+  type CardKeys,
+  type ZoneKeys,
+} from '../../crypto/keys.js';
 import { DEFAULT_SUITE, type SuiteName } from '../../crypto/suites.js';
 import { SimvaultError } from '../../errors.js';
-import { decodeResponseApdu, encodeCommandApdu, formatStatusWord, statusWordName } from '../../protocol/apdu.js';
-import { decodeMessage, encodeMessage, ZONE_CODES, type LaunchComplete, type SimvaultMessage, type Zone } from '../../protocol/messages.js';
+import {
+  decodeResponseApdu,
+  encodeCommandApdu,
+  formatStatusWord,
+  statusWordName,
+} from '../../protocol/apdu.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  ZONE_CODES,
+  type LaunchComplete,
+  type SimvaultMessage,
+  type Zone,
+} from '../../protocol/messages.js';
 import { decodeProactiveCommand, type ProactiveCommand } from '../../protocol/toolkit.js';
 import { encodeEnvelopeApdu } from '../../protocol/toolkit-envelope.js';
-import { encodeTerminalResponseApdu, encodeFetchApdu, TOOLKIT_RESULT } from '../../protocol/toolkit-terminal.js';
+import {
+  encodeTerminalResponseApdu,
+  encodeFetchApdu,
+  TOOLKIT_RESULT,
+} from '../../protocol/toolkit-terminal.js';
 import type { ApduTransport } from '../transport.js';
-import { CARD_INSERTED_MODE, CARD_STATUS, SIM_INS, SIMVAULT_APPLET_AID, simStatusWordName } from './apdu-table.js';
+import {
+  CARD_INSERTED_MODE,
+  CARD_STATUS,
+  SIM_INS,
+  SIMVAULT_APPLET_AID,
+  simStatusWordName,
+} from './apdu-table.js';
 
 /**
  * A command answered with an error status word: code `SIM_STATUS_WORD`, with the word.
@@ -135,7 +164,14 @@ export class SimClient {
   }
 
   #proprietary(ins: number, p1: number, data: Uint8Array, le?: number): Uint8Array {
-    return encodeCommandApdu({ cla: 0x80, ins, p1, p2: 0, data, ...(le !== undefined ? { le } : {}) });
+    return encodeCommandApdu({
+      cla: 0x80,
+      ins,
+      p1,
+      p2: 0,
+      data,
+      ...(le !== undefined ? { le } : {}),
+    });
   }
 
   /**
@@ -149,7 +185,16 @@ export class SimClient {
    * ```
    */
   async select(): Promise<SimResponse> {
-    return this.#expect('SELECT', encodeCommandApdu({ cla: 0x00, ins: SIM_INS.select, p1: 0x04, p2: 0x0c, data: SIMVAULT_APPLET_AID }));
+    return this.#expect(
+      'SELECT',
+      encodeCommandApdu({
+        cla: 0x00,
+        ins: SIM_INS.select,
+        p1: 0x04,
+        p2: 0x0c,
+        data: SIMVAULT_APPLET_AID,
+      }),
+    );
   }
 
   /**
@@ -165,8 +210,13 @@ export class SimClient {
    * (await client.terminalProfile()).proactivePending; // 23: length of the SET UP MENU to fetch
    * ```
    */
-  async terminalProfile(profile: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff])): Promise<SimResponse> {
-    return this.#expect('TERMINAL PROFILE', encodeCommandApdu({ cla: 0x80, ins: SIM_INS.terminalProfile, p1: 0, p2: 0, data: profile }));
+  async terminalProfile(
+    profile: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+  ): Promise<SimResponse> {
+    return this.#expect(
+      'TERMINAL PROFILE',
+      encodeCommandApdu({ cla: 0x80, ins: SIM_INS.terminalProfile, p1: 0, p2: 0, data: profile }),
+    );
   }
 
   /**
@@ -193,10 +243,16 @@ export class SimClient {
     /** The raw response; `proactivePending` is set when a bind request or prompt was queued. */
     response: SimResponse;
   }> {
-    const r = await this.#expect('CARD INSERTED', this.#proprietary(SIM_INS.cardInserted, CARD_INSERTED_MODE[mode], cid));
+    const r = await this.#expect(
+      'CARD INSERTED',
+      this.#proprietary(SIM_INS.cardInserted, CARD_INSERTED_MODE[mode], cid),
+    );
     const code = r.data[0];
-    const found = (Object.keys(CARD_STATUS) as (keyof typeof CARD_STATUS)[]).find((k) => CARD_STATUS[k] === code);
-    if (found === undefined || r.data.length !== 1) throw new SimStatusError('CARD INSERTED (bad answer)', 0x6f00);
+    const found = (Object.keys(CARD_STATUS) as (keyof typeof CARD_STATUS)[]).find(
+      (k) => CARD_STATUS[k] === code,
+    );
+    if (found === undefined || r.data.length !== 1)
+      throw new SimStatusError('CARD INSERTED (bad answer)', 0x6f00);
     return { status: found, response: r };
   }
 
@@ -258,8 +314,18 @@ export class SimClient {
       if (seen.length > 64) throw new SimStatusError('FETCH (endless proactive session)', 0x6f00);
       const { command, bytes } = await this.fetch(pending);
       seen.push({ command, bytes });
-      const chosen = answer?.(command) ?? (command.kind === 'selectItem' ? { general: TOOLKIT_RESULT.ok, itemId: command.items[0]!.id } : { general: TOOLKIT_RESULT.ok });
-      const typeByKind = { refresh: 0x01, sendShortMessage: 0x13, displayText: 0x21, selectItem: 0x24, setUpMenu: 0x25 } as const;
+      const chosen =
+        answer?.(command) ??
+        (command.kind === 'selectItem'
+          ? { general: TOOLKIT_RESULT.ok, itemId: command.items[0]!.id }
+          : { general: TOOLKIT_RESULT.ok });
+      const typeByKind = {
+        refresh: 0x01,
+        sendShortMessage: 0x13,
+        displayText: 0x21,
+        selectItem: 0x24,
+        setUpMenu: 0x25,
+      } as const;
       const r = await this.#expect(
         'TERMINAL RESPONSE',
         encodeTerminalResponseApdu({
@@ -296,7 +362,8 @@ export class SimClient {
    */
   async smsPpDownload(tpdu: Uint8Array): Promise<SimResponse> {
     const r = await this.send(encodeEnvelopeApdu({ kind: 'smsPpDownload', tpdu }));
-    if (!isSuccess(r.sw) && r.sw !== 0x6200) throw new SimStatusError('ENVELOPE (SMS-PP download)', r.sw);
+    if (!isSuccess(r.sw) && r.sw !== 0x6200)
+      throw new SimStatusError('ENVELOPE (SMS-PP download)', r.sw);
     return r;
   }
 
@@ -308,18 +375,21 @@ export class SimClient {
    * @example
    * ```ts
    * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
- * import { fromHex } from 'simvault';
- * const { state } = personalizeSim({ iccid: '89860012345678901234' });
- * const cid = fromHex('035344535530314780401c751300637d');
- * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
- * const client = new SimClient(new SimCard(state));
- * await client.select();
+   * import { fromHex } from 'simvault';
+   * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+   * const cid = fromHex('035344535530314780401c751300637d');
+   * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+   * const client = new SimClient(new SimCard(state));
+   * await client.select();
    * await client.runProactive(await client.terminalProfile());
    * (await client.menuSelection(1)).proactivePending; // 24: the application's SELECT ITEM sub-menu
    * ```
    */
   async menuSelection(itemId: number): Promise<SimResponse> {
-    return this.#expect('ENVELOPE (menu selection)', encodeEnvelopeApdu({ kind: 'menuSelection', itemId }));
+    return this.#expect(
+      'ENVELOPE (menu selection)',
+      encodeEnvelopeApdu({ kind: 'menuSelection', itemId }),
+    );
   }
 
   /**
@@ -331,17 +401,20 @@ export class SimClient {
    * @example
    * ```ts
    * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
- * import { fromHex } from 'simvault';
- * const { state } = personalizeSim({ iccid: '89860012345678901234' });
- * const cid = fromHex('035344535530314780401c751300637d');
- * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
- * const client = new SimClient(new SimCard(state));
- * await client.select();
+   * import { fromHex } from 'simvault';
+   * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+   * const cid = fromHex('035344535530314780401c751300637d');
+   * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+   * const client = new SimClient(new SimCard(state));
+   * await client.select();
    * (await client.cardKeys(cid)).zones.user.zoneKey.length; // 32
    * ```
    */
   async cardKeys(cid: Uint8Array, suite: SuiteName = DEFAULT_SUITE): Promise<CardKeys> {
-    const r = await this.#expect('GET ZONE KEYS', this.#proprietary(SIM_INS.getZoneKeys, 0, cid, 256));
+    const r = await this.#expect(
+      'GET ZONE KEYS',
+      this.#proprietary(SIM_INS.getZoneKeys, 0, cid, 256),
+    );
     return cardKeysFromResponse(cid, r.data, suite);
   }
 
@@ -353,21 +426,29 @@ export class SimClient {
    * @example
    * ```ts
    * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
- * import { fromHex } from 'simvault';
- * const { state } = personalizeSim({ iccid: '89860012345678901234' });
- * const cid = fromHex('035344535530314780401c751300637d');
- * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
- * const client = new SimClient(new SimCard(state));
- * await client.select();
+   * import { fromHex } from 'simvault';
+   * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+   * const cid = fromHex('035344535530314780401c751300637d');
+   * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+   * const client = new SimClient(new SimCard(state));
+   * await client.select();
    * await client.readAnchors(cid); // {}: no zone anchored yet
    * ```
    */
   async readAnchors(cid: Uint8Array): Promise<Partial<Record<Zone, number>>> {
-    const r = await this.#expect('ROLLBACK ANCHOR (read)', this.#proprietary(SIM_INS.rollbackAnchor, 0, cid, 256));
+    const r = await this.#expect(
+      'ROLLBACK ANCHOR (read)',
+      this.#proprietary(SIM_INS.rollbackAnchor, 0, cid, 256),
+    );
     const out: Partial<Record<Zone, number>> = {};
     for (let i = 0; i + 5 <= r.data.length; i += 5) {
       const zone = (Object.keys(ZONE_CODES) as Zone[]).find((z) => ZONE_CODES[z] === r.data[i]);
-      if (zone) out[zone] = ((r.data[i + 1]! << 24) >>> 0) + (r.data[i + 2]! << 16) + (r.data[i + 3]! << 8) + r.data[i + 4]!;
+      if (zone)
+        out[zone] =
+          ((r.data[i + 1]! << 24) >>> 0) +
+          (r.data[i + 2]! << 16) +
+          (r.data[i + 3]! << 8) +
+          r.data[i + 4]!;
     }
     return out;
   }
@@ -381,19 +462,25 @@ export class SimClient {
    * @example
    * ```ts
    * import { SimClient, SimCard, personalizeSim, storeBinding } from 'simvault/sim';
- * import { fromHex } from 'simvault';
- * const { state } = personalizeSim({ iccid: '89860012345678901234' });
- * const cid = fromHex('035344535530314780401c751300637d');
- * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
- * const client = new SimClient(new SimCard(state));
- * await client.select();
+   * import { fromHex } from 'simvault';
+   * const { state } = personalizeSim({ iccid: '89860012345678901234' });
+   * const cid = fromHex('035344535530314780401c751300637d');
+   * storeBinding(state, cid, [{ aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+   * const client = new SimClient(new SimCard(state));
+   * await client.select();
    * await client.updateAnchors(cid, { user: 1 });
    * await client.readAnchors(cid); // { user: 1 }
    * ```
    */
   async updateAnchors(cid: Uint8Array, anchors: Partial<Record<Zone, number>>): Promise<void> {
-    const parts = (Object.entries(anchors) as [Zone, number][]).map(([z, g]) => new Uint8Array([ZONE_CODES[z], g >>> 24, (g >>> 16) & 0xff, (g >>> 8) & 0xff, g & 0xff]));
-    await this.#expect('ROLLBACK ANCHOR (update)', this.#proprietary(SIM_INS.rollbackAnchor, 1, concatBytes(cid, ...parts)));
+    const parts = (Object.entries(anchors) as [Zone, number][]).map(
+      ([z, g]) =>
+        new Uint8Array([ZONE_CODES[z], g >>> 24, (g >>> 16) & 0xff, (g >>> 8) & 0xff, g & 0xff]),
+    );
+    await this.#expect(
+      'ROLLBACK ANCHOR (update)',
+      this.#proprietary(SIM_INS.rollbackAnchor, 1, concatBytes(cid, ...parts)),
+    );
   }
 
   /**
@@ -411,7 +498,10 @@ export class SimClient {
    * ```
    */
   async launchComplete(message: LaunchComplete): Promise<SimResponse> {
-    return this.#expect('LAUNCH COMPLETE', this.#proprietary(SIM_INS.launchComplete, 0, encodeMessage(message)));
+    return this.#expect(
+      'LAUNCH COMPLETE',
+      this.#proprietary(SIM_INS.launchComplete, 0, encodeMessage(message)),
+    );
   }
 
   /**
@@ -430,7 +520,10 @@ export class SimClient {
     if (r.sw === 0x6a88) return undefined;
     if (!isSuccess(r.sw)) throw new SimStatusError('GET HANDSET MESSAGE', r.sw);
     const message = decodeMessage(r.data);
-    await this.#expect('GET HANDSET MESSAGE (remove)', this.#proprietary(SIM_INS.handsetMessage, 1, new Uint8Array(0)));
+    await this.#expect(
+      'GET HANDSET MESSAGE (remove)',
+      this.#proprietary(SIM_INS.handsetMessage, 1, new Uint8Array(0)),
+    );
     return message;
   }
 }
@@ -445,14 +538,26 @@ export class SimClient {
  * try { cardKeysFromResponse(new Uint8Array(16), new Uint8Array(3)); } catch (e) { (e as Error).name; } // 'SimStatusError'
  * ```
  */
-export function cardKeysFromResponse(cid: Uint8Array, data: Uint8Array, suite: SuiteName = DEFAULT_SUITE): CardKeys {
-  if (data.length !== 16 + 4 * 33) throw new SimStatusError('GET ZONE KEYS (answer of the wrong length)', 0x6700);
+export function cardKeysFromResponse(
+  cid: Uint8Array,
+  data: Uint8Array,
+  suite: SuiteName = DEFAULT_SUITE,
+): CardKeys {
+  if (data.length !== 16 + 4 * 33)
+    throw new SimStatusError('GET ZONE KEYS (answer of the wrong length)', 0x6700);
   const zones = {} as Record<Zone, ZoneKeys>;
   for (let i = 16; i < data.length; i += 33) {
     const zone = (Object.keys(ZONE_CODES) as Zone[]).find((z) => ZONE_CODES[z] === data[i]);
-    if (!zone || zones[zone]) throw new SimStatusError('GET ZONE KEYS (unknown zone in the answer)', 0x6a80);
+    if (!zone || zones[zone])
+      throw new SimStatusError('GET ZONE KEYS (unknown zone in the answer)', 0x6a80);
     const zoneKey = data.slice(i + 1, i + 33);
-    zones[zone] = { zone, zoneKey, contentKey: deriveContentKey(zoneKey, suite), metadataKey: deriveMetadataKey(zoneKey), keyIdentifier: keyIdentifier(zoneKey) };
+    zones[zone] = {
+      zone,
+      zoneKey,
+      contentKey: deriveContentKey(zoneKey, suite),
+      metadataKey: deriveMetadataKey(zoneKey),
+      keyIdentifier: keyIdentifier(zoneKey),
+    };
   }
   return { cardIdentity: cardIdentity(cid), cardKeyIdentifier: data.slice(0, 16), zones };
 }

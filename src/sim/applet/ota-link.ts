@@ -149,8 +149,19 @@ export function openIncomingPacket(state: SimState, bytes: Uint8Array): Incoming
   let keyVersion: number;
   try {
     const s = decodeSecuredPacketStructure(bytes);
-    if (s.kind !== 'command') return { kind: 'refused', status: 'unidentified-security-error', detail: 'not a command packet' };
-    header = { spi: s.spi, kic: s.kic.raw, kid: s.kid.raw, tar: s.tar, counter: s.clear?.counter ?? 0n };
+    if (s.kind !== 'command')
+      return {
+        kind: 'refused',
+        status: 'unidentified-security-error',
+        detail: 'not a command packet',
+      };
+    header = {
+      spi: s.spi,
+      kic: s.kic.raw,
+      kid: s.kid.raw,
+      tar: s.tar,
+      counter: s.clear?.counter ?? 0n,
+    };
     keyVersion = keyVersionOf(s.kic.raw, s.kid.raw, s.spi.integrity);
   } catch (e) {
     return { kind: 'refused', status: 'unidentified-security-error', detail: (e as Error).message };
@@ -165,7 +176,13 @@ export function openIncomingPacket(state: SimState, bytes: Uint8Array): Incoming
       ...(state.maxCounterStep !== undefined ? { maxCounterStep: state.maxCounterStep } : {}),
     });
   } catch (e) {
-    return { kind: 'refused', status: porStatusForError(e), detail: (e as Error).message, header, keyVersion };
+    return {
+      kind: 'refused',
+      status: porStatusForError(e),
+      detail: (e as Error).message,
+      header,
+      keyVersion,
+    };
   }
   const counter = Number(packet.counter);
   if (counter > last) state.mtCounters[keyVersion] = counter;
@@ -198,9 +215,25 @@ export function porWanted(spi: Spi, status: PorStatus): boolean {
  * por?.[0]; // 0x02
  * ```
  */
-export function buildPor(state: SimState, header: PacketHeader, status: PorStatus, data: Uint8Array): Uint8Array | undefined {
-  const secured = status === 'ok' || status === 'counter-low' || status === 'counter-high' || status === 'counter-blocked';
-  const params = { kic: header.kic, kid: header.kid, tar: header.tar, counter: header.counter, status, data };
+export function buildPor(
+  state: SimState,
+  header: PacketHeader,
+  status: PorStatus,
+  data: Uint8Array,
+): Uint8Array | undefined {
+  const secured =
+    status === 'ok' ||
+    status === 'counter-low' ||
+    status === 'counter-high' ||
+    status === 'counter-blocked';
+  const params = {
+    kic: header.kic,
+    kid: header.kid,
+    tar: header.tar,
+    counter: header.counter,
+    status,
+    data,
+  };
   if (secured) {
     try {
       return buildResponsePacket({ ...params, spi: header.spi }, otaKeysOfState(state));
@@ -209,7 +242,10 @@ export function buildPor(state: SimState, header: PacketHeader, status: PorStatu
     }
   }
   try {
-    return buildResponsePacket({ ...params, spi: { ...header.spi, porIntegrity: 'none', porCiphered: false } }, []);
+    return buildResponsePacket(
+      { ...params, spi: { ...header.spi, porIntegrity: 'none', porCiphered: false } },
+      [],
+    );
   } catch {
     return undefined;
   }
@@ -229,7 +265,12 @@ export function counterPorData(counter: number): Uint8Array {
   return counterBytes(counter);
 }
 
-function submitTpdus(state: SimState, packet: Uint8Array, kind: 'command' | 'response', reference: number): Uint8Array[] {
+function submitTpdus(
+  state: SimState,
+  packet: Uint8Array,
+  kind: 'command' | 'response',
+  reference: number,
+): Uint8Array[] {
   return splitSecuredPacket(packet, { reference, kind }).map((ud) => {
     const { elements, end } = decodeUserDataHeader(ud);
     return encodeSmsTpdu({
@@ -249,7 +290,8 @@ function submitTpdus(state: SimState, packet: Uint8Array, kind: 'command' | 'res
 
 function queueSms(state: SimState, tpdus: Uint8Array[]): void {
   // A null alpha identifier: the terminal sends without bothering the user.
-  for (const tpdu of tpdus) queueProactive(state, { kind: 'sendShortMessage', qualifier: 0, alpha: '', tpdu });
+  for (const tpdu of tpdus)
+    queueProactive(state, { kind: 'sendShortMessage', qualifier: 0, alpha: '', tpdu });
 }
 
 /**
@@ -280,16 +322,31 @@ export function sendPorBySms(state: SimState, por: Uint8Array, reference: number
  * state.moCounters[1]; // 1
  * ```
  */
-export function sendSecuredMessage(state: SimState, message: SimvaultMessage | Uint8Array, attempt = 1): void {
+export function sendSecuredMessage(
+  state: SimState,
+  message: SimvaultMessage | Uint8Array,
+  attempt = 1,
+): void {
   const data = message instanceof Uint8Array ? message : encodeMessage(message);
   const keyset = state.keysets.find((k) => k.version === state.mo.keyVersion)!;
   const indicator = encodeKeyIndicator(keyset.version, keyset.algorithm);
   const counter = (state.moCounters[keyset.version] ?? 0) + 1;
   const spi = state.mo.spi;
-  const packet = buildCommandPacket({ spi, kic: indicator, kid: indicator, tar: state.tar, counter, data }, otaKeysOfState(state));
+  const packet = buildCommandPacket(
+    { spi, kic: indicator, kid: indicator, tar: state.tar, counter, data },
+    otaKeysOfState(state),
+  );
   state.moCounters[keyset.version] = counter;
   queueSms(state, submitTpdus(state, packet, 'command', counter & 0xff));
-  const sent: SentPacket = { keyVersion: keyset.version, counter, spi: encodeSpi(spi), kic: indicator, kid: indicator, message: data, attempt };
+  const sent: SentPacket = {
+    keyVersion: keyset.version,
+    counter,
+    spi: encodeSpi(spi),
+    kic: indicator,
+    kid: indicator,
+    message: data,
+    attempt,
+  };
   state.sent.push(sent);
   while (state.sent.length > MAX_SENT) state.sent.shift();
 }
@@ -318,12 +375,20 @@ export function receivePor(state: SimState, bytes: Uint8Array): boolean {
     return false;
   }
   if (!equalBytes(tar, state.tar)) return false;
-  const candidates = state.sent.filter((p) => clearCounter === undefined || BigInt(p.counter) === clearCounter).reverse();
+  const candidates = state.sent
+    .filter((p) => clearCounter === undefined || BigInt(p.counter) === clearCounter)
+    .reverse();
   for (const sent of candidates) {
     let status: PorStatus;
     let data: Uint8Array;
     try {
-      const por = openResponsePacket(bytes, otaKeysOfState(state), { spi: decodeSpi(sent.spi), kic: sent.kic, kid: sent.kid, tar: state.tar, counter: sent.counter });
+      const por = openResponsePacket(bytes, otaKeysOfState(state), {
+        spi: decodeSpi(sent.spi),
+        kic: sent.kic,
+        kid: sent.kid,
+        tar: state.tar,
+        counter: sent.counter,
+      });
       status = por.status;
       data = por.data;
     } catch {
@@ -338,7 +403,8 @@ export function receivePor(state: SimState, bytes: Uint8Array): boolean {
       // resending it would let a captured SMS (an unbind request) act a second time.
       const behind = reported !== undefined && reported > current;
       if (behind) state.moCounters[sent.keyVersion] = reported;
-      if (status === 'counter-low' && behind && sent.attempt < MAX_ATTEMPTS) sendSecuredMessage(state, sent.message, sent.attempt + 1);
+      if (status === 'counter-low' && behind && sent.attempt < MAX_ATTEMPTS)
+        sendSecuredMessage(state, sent.message, sent.attempt + 1);
     }
     return true;
   }

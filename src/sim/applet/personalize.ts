@@ -7,7 +7,13 @@
  */
 import { randomBytes as platformRandomBytes, toHex } from '../../bytes.js';
 import { ArgumentError } from '../../errors.js';
-import { encodeKeyIndicator, encodeSpi, type CounterMode, type IntegrityKind, type Spi } from '../../protocol/secured-packet.js';
+import {
+  encodeKeyIndicator,
+  encodeSpi,
+  type CounterMode,
+  type IntegrityKind,
+  type Spi,
+} from '../../protocol/secured-packet.js';
 import type { SmsAddress } from '../../protocol/sms.js';
 import type { SimKeysetAlgorithm, SimState, ThresholdPolicy, UnbindRule } from './state.js';
 
@@ -163,28 +169,51 @@ export function personalizeSim(options: PersonalizeOptions): {
   ota: OtaProvisioning;
 } {
   const random = options.randomBytes ?? platformRandomBytes;
-  if (typeof options.iccid !== 'string' || !/^\d{10,20}$/.test(options.iccid)) throw new ArgumentError('iccid must be 10-20 digits');
-  if (options.imsi !== undefined && !/^\d{6,15}$/.test(options.imsi)) throw new ArgumentError('imsi must be 6-15 digits');
-  if (options.maxCards !== undefined && !(Number.isInteger(options.maxCards) && options.maxCards >= 1 && options.maxCards <= 64)) {
+  if (typeof options.iccid !== 'string' || !/^\d{10,20}$/.test(options.iccid))
+    throw new ArgumentError('iccid must be 10-20 digits');
+  if (options.imsi !== undefined && !/^\d{6,15}$/.test(options.imsi))
+    throw new ArgumentError('imsi must be 6-15 digits');
+  if (
+    options.maxCards !== undefined &&
+    !(Number.isInteger(options.maxCards) && options.maxCards >= 1 && options.maxCards <= 64)
+  ) {
     throw new ArgumentError('maxCards must be an integer 1-64');
   }
-  if (options.maxBytes !== undefined && !(Number.isSafeInteger(options.maxBytes) && options.maxBytes >= 1)) {
+  if (
+    options.maxBytes !== undefined &&
+    !(Number.isSafeInteger(options.maxBytes) && options.maxBytes >= 1)
+  ) {
     throw new ArgumentError('maxBytes must be a positive integer');
   }
   const policy = options.policy ?? 'ask';
-  if (!['ask', 'lru', 'oldest'].includes(policy)) throw new ArgumentError("policy must be 'ask', 'lru' or 'oldest'");
+  if (!['ask', 'lru', 'oldest'].includes(policy))
+    throw new ArgumentError("policy must be 'ask', 'lru' or 'oldest'");
   const unbindRule = options.unbindRule ?? 'mask';
-  if (!['mask', 'delete'].includes(unbindRule)) throw new ArgumentError("unbindRule must be 'mask' or 'delete'");
+  if (!['mask', 'delete'].includes(unbindRule))
+    throw new ArgumentError("unbindRule must be 'mask' or 'delete'");
   const tar = options.tar ?? new Uint8Array([0xb0, 0x00, 0x10]);
-  if (!(tar instanceof Uint8Array) || tar.length !== 3) throw new ArgumentError('tar must be 3 bytes');
+  if (!(tar instanceof Uint8Array) || tar.length !== 3)
+    throw new ArgumentError('tar must be 3 bytes');
   const algorithm = options.algorithm ?? 'aes';
-  if (!['aes', '3des-2key', '3des-3key'].includes(algorithm)) throw new ArgumentError('unknown keyset algorithm');
+  if (!['aes', '3des-2key', '3des-3key'].includes(algorithm))
+    throw new ArgumentError('unknown keyset algorithm');
   const otaAddress = options.otaAddress ?? { ton: 1, npi: 1, digits: '8613800000000' };
-  if (!/^\d{1,20}$/.test(otaAddress.digits)) throw new ArgumentError('otaAddress digits must be 1-20 decimal digits');
-  const minimumSecurity = options.minimumSecurity ?? { ciphering: true, integrity: 'cc' as const, counter: 'must-be-higher' as const };
-  const keyset = { version: 1, algorithm, kic: random(keyLength(algorithm)), kid: random(keyLength(algorithm)) };
+  if (!/^\d{1,20}$/.test(otaAddress.digits))
+    throw new ArgumentError('otaAddress digits must be 1-20 decimal digits');
+  const minimumSecurity = options.minimumSecurity ?? {
+    ciphering: true,
+    integrity: 'cc' as const,
+    counter: 'must-be-higher' as const,
+  };
+  const keyset = {
+    version: 1,
+    algorithm,
+    kic: random(keyLength(algorithm)),
+    kid: random(keyLength(algorithm)),
+  };
   const bindingKey = random(32);
-  if (!(bindingKey instanceof Uint8Array) || bindingKey.length !== 32) throw new ArgumentError('randomBytes must return the length asked for');
+  if (!(bindingKey instanceof Uint8Array) || bindingKey.length !== 32)
+    throw new ArgumentError('randomBytes must return the length asked for');
   const state: SimState = {
     iccid: options.iccid,
     otaAddress: { ...otaAddress },

@@ -9,7 +9,11 @@
  */
 import { toHex } from '../../bytes.js';
 import { ProtocolError } from '../../errors.js';
-import { COMMAND_TYPE, encodeProactiveCommand, type ProactiveCommand } from '../../protocol/toolkit.js';
+import {
+  COMMAND_TYPE,
+  encodeProactiveCommand,
+  type ProactiveCommand,
+} from '../../protocol/toolkit.js';
 import type { MenuItem } from '../../protocol/toolkit-objects.js';
 import { findBoundCard } from './binding-list.js';
 import type { MenuAction, MenuChoice, ProactiveEntry, SimState } from './state.js';
@@ -37,7 +41,11 @@ export const MAX_PROACTIVE_QUEUE = 12;
 export const MENU_TITLE = 'simvault';
 
 /** A proactive command without its number, which the queue assigns. */
-type Unnumbered = ProactiveCommand extends infer C ? (C extends ProactiveCommand ? Omit<C, 'commandNumber'> : never) : never;
+type Unnumbered = ProactiveCommand extends infer C
+  ? C extends ProactiveCommand
+    ? Omit<C, 'commandNumber'>
+    : never
+  : never;
 
 /** One line of a menu: its text and its action. */
 interface MenuLine {
@@ -61,10 +69,20 @@ function nextCommandNumber(state: SimState): number {
  * state.proactive.length; // 1
  * ```
  */
-export function queueProactive(state: SimState, cmd: Unnumbered, choices: MenuChoice[] = [], onCancel?: MenuAction): ProactiveEntry {
+export function queueProactive(
+  state: SimState,
+  cmd: Unnumbered,
+  choices: MenuChoice[] = [],
+  onCancel?: MenuAction,
+): ProactiveEntry {
   const commandNumber = nextCommandNumber(state);
-  const command = encodeProactiveCommand({ ...cmd, commandNumber } as ProactiveCommand);
-  const entry: ProactiveEntry = { command, commandNumber, commandType: COMMAND_TYPE[cmd.kind], choices };
+  const command = encodeProactiveCommand({ ...cmd, commandNumber });
+  const entry: ProactiveEntry = {
+    command,
+    commandNumber,
+    commandType: COMMAND_TYPE[cmd.kind],
+    choices,
+  };
   if (onCancel) entry.onCancel = onCancel;
   state.proactive.push(entry);
   return entry;
@@ -82,7 +100,11 @@ export function queueProactive(state: SimState, cmd: Unnumbered, choices: MenuCh
  */
 export function queueNotice(state: SimState, text: string): void {
   const ascii = /^[\x20-\x7e]*$/.test(text);
-  queueProactive(state, { kind: 'displayText', qualifier: 0x80, text: { dcs: ascii ? 0x04 : 0x08, text } });
+  queueProactive(state, {
+    kind: 'displayText',
+    qualifier: 0x80,
+    text: { dcs: ascii ? 0x04 : 0x08, text },
+  });
 }
 
 /**
@@ -105,17 +127,19 @@ function mainMenuLines(state: SimState): MenuLine[] {
   const bound = state.cards.filter((c) => c.bound);
   for (const card of bound) {
     for (const app of card.applications) {
-      if (app.state === 'active') lines.push({ text: app.name, action: { kind: 'appMenu', cid: card.cid, aid: app.aid } });
+      if (app.state === 'active')
+        lines.push({ text: app.name, action: { kind: 'appMenu', cid: card.cid, aid: app.aid } });
     }
   }
-  for (const card of bound) lines.push({ text: cardLabel(card.cid), action: { kind: 'cardMenu', cid: card.cid } });
+  for (const card of bound)
+    lines.push({ text: cardLabel(card.cid), action: { kind: 'cardMenu', cid: card.cid } });
   return lines;
 }
 
 function fits(cmd: Unnumbered): boolean {
   try {
     // 256 bytes at most, so that 91xx can announce the length (xx = 00 for 256).
-    return encodeProactiveCommand({ ...cmd, commandNumber: 1 } as ProactiveCommand).length <= 256;
+    return encodeProactiveCommand({ ...cmd, commandNumber: 1 }).length <= 256;
   } catch (e) {
     if (e instanceof ProtocolError && e.code === 'PROTOCOL_BAD_LENGTH') return false;
     throw e;
@@ -128,24 +152,31 @@ const MORE = 'More...';
  * Split menu lines into pages that each fit one proactive command; every page but the last ends
  * with a "More..." item that opens the next.
  */
-function paginate(lines: readonly MenuLine[], build: (items: MenuItem[], page: number) => Unnumbered): MenuChoice[][] {
+function paginate(
+  lines: readonly MenuLine[],
+  build: (items: MenuItem[], page: number) => Unnumbered,
+): MenuChoice[][] {
   const pages: MenuChoice[][] = [];
   let at = 0;
   do {
     const page = pages.length;
     const choices: MenuChoice[] = [];
-    const itemsOf = (extra: MenuChoice[]): MenuItem[] => [...choices, ...extra].map((c) => ({ id: c.id, text: textOf(c, lines) }));
+    const itemsOf = (extra: MenuChoice[]): MenuItem[] =>
+      [...choices, ...extra].map((c) => ({ id: c.id, text: textOf(c, lines) }));
     while (at < lines.length && choices.length < 254) {
       const candidate: MenuChoice = { id: choices.length + 1, action: lines[at]!.action };
       const isLast = at === lines.length - 1;
-      const more: MenuChoice[] = isLast ? [] : [{ id: choices.length + 2, action: { kind: 'page', page: page + 1 } }];
+      const more: MenuChoice[] = isLast
+        ? []
+        : [{ id: choices.length + 2, action: { kind: 'page', page: page + 1 } }];
       if (!fits(build(itemsOf([candidate, ...more]), page))) break;
       choices.push(candidate);
       at++;
     }
     // A single line too long for any page cannot happen (names are at most 64 bytes), but never loop.
     if (choices.length === 0 && at < lines.length) at++;
-    if (at < lines.length) choices.push({ id: choices.length + 1, action: { kind: 'page', page: page + 1 } });
+    if (at < lines.length)
+      choices.push({ id: choices.length + 1, action: { kind: 'page', page: page + 1 } });
     pages.push(choices);
   } while (at < lines.length);
   return pages;
@@ -179,7 +210,9 @@ export function menuPages(state: SimState): {
 }[] {
   const lines = mainMenuLines(state);
   const build = (items: MenuItem[], page: number): Unnumbered =>
-    page === 0 ? { kind: 'setUpMenu', qualifier: 0, title: MENU_TITLE, items } : { kind: 'selectItem', qualifier: 0, title: MORE, items };
+    page === 0
+      ? { kind: 'setUpMenu', qualifier: 0, title: MENU_TITLE, items }
+      : { kind: 'selectItem', qualifier: 0, title: MORE, items };
   return paginate(lines, build).map((choices) => ({ choices, items: menuItems(choices, lines) }));
 }
 
@@ -215,7 +248,12 @@ export function queueSetUpMenu(state: SimState): void {
 export function queueMenuPage(state: SimState, page: number): boolean {
   const p = menuPages(state)[page];
   if (!p || page === 0) return false;
-  queueProactive(state, { kind: 'selectItem', qualifier: 0, title: MORE, items: p.items }, p.choices, { kind: 'cancel' });
+  queueProactive(
+    state,
+    { kind: 'selectItem', qualifier: 0, title: MORE, items: p.items },
+    p.choices,
+    { kind: 'cancel' },
+  );
   return true;
 }
 
@@ -229,7 +267,12 @@ export function queueMenuPage(state: SimState, page: number): boolean {
  * queueChoice(state, 'Bind new card?', [{ text: 'Bind', action: { kind: 'bind', cid: new Uint8Array(16) } }], { kind: 'cancel' });
  * ```
  */
-export function queueChoice(state: SimState, title: string, lines: { text: string; action: MenuAction }[], onCancel: MenuAction): void {
+export function queueChoice(
+  state: SimState,
+  title: string,
+  lines: { text: string; action: MenuAction }[],
+  onCancel: MenuAction,
+): void {
   const choices = lines.map((l, i) => ({ id: i + 1, action: l.action }));
   const items = lines.map((l, i) => ({ id: i + 1, text: l.text }));
   queueProactive(state, { kind: 'selectItem', qualifier: 0, title, items }, choices, onCancel);
@@ -250,13 +293,23 @@ export function queueSubMenu(state: SimState, action: MenuAction): boolean {
   const card = findBoundCard(state, action.cid);
   if (!card) return false;
   if (action.kind === 'cardMenu') {
-    queueChoice(state, cardLabel(card.cid), [{ text: 'Unbind', action: { kind: 'unbind', cid: card.cid } }], { kind: 'cancel' });
+    queueChoice(
+      state,
+      cardLabel(card.cid),
+      [{ text: 'Unbind', action: { kind: 'unbind', cid: card.cid } }],
+      { kind: 'cancel' },
+    );
     return true;
   }
-  const app = card.applications.find((a) => a.state === 'active' && toHex(a.aid) === toHex(action.aid));
+  const app = card.applications.find(
+    (a) => a.state === 'active' && toHex(a.aid) === toHex(action.aid),
+  );
   if (!app) return false;
-  const lines: { text: string; action: MenuAction }[] = [{ text: 'Launch', action: { kind: 'launch', cid: card.cid, aid: app.aid } }];
-  if (app.installed) lines.push({ text: 'Delete', action: { kind: 'delete', cid: card.cid, aid: app.aid } });
+  const lines: { text: string; action: MenuAction }[] = [
+    { text: 'Launch', action: { kind: 'launch', cid: card.cid, aid: app.aid } },
+  ];
+  if (app.installed)
+    lines.push({ text: 'Delete', action: { kind: 'delete', cid: card.cid, aid: app.aid } });
   queueChoice(state, app.name, lines, { kind: 'cancel' });
   return true;
 }

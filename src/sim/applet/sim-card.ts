@@ -17,7 +17,13 @@ import { deriveCardKeys, ZONES } from '../../crypto/keys.js';
 import { SimvaultError } from '../../errors.js';
 import { decodeCommandApdu, encodeResponseApdu, type CommandApdu } from '../../protocol/apdu.js';
 import { decodeCid } from '../../protocol/cid.js';
-import { decodeMessage, encodeMessage, ZONE_CODES, type SimvaultMessage, type Zone } from '../../protocol/messages.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  ZONE_CODES,
+  type SimvaultMessage,
+  type Zone,
+} from '../../protocol/messages.js';
 import { ConcatReassembler } from '../../protocol/sms-concat.js';
 import { decodeSmsTpdu, dcsCountsSeptets, encodeUserDataHeader } from '../../protocol/sms.js';
 import { decodeEnvelope, type MenuSelection } from '../../protocol/toolkit-envelope.js';
@@ -35,9 +41,31 @@ import {
   touchCard,
   applyStkList,
 } from './binding-list.js';
-import { buildPor, counterPorData, openIncomingPacket, porWanted, receivePor, sendPorBySms, sendSecuredMessage } from './ota-link.js';
-import { cardLabel, MAX_PROACTIVE_QUEUE, queueChoice, queueMenuPage, queueNotice, queueSetUpMenu, queueSubMenu } from './proactive.js';
-import { simStateToJSON, type BoundApplication, type MenuAction, type PendingRequest, type SimState } from './state.js';
+import {
+  buildPor,
+  counterPorData,
+  openIncomingPacket,
+  porWanted,
+  receivePor,
+  sendPorBySms,
+  sendSecuredMessage,
+} from './ota-link.js';
+import {
+  cardLabel,
+  MAX_PROACTIVE_QUEUE,
+  queueChoice,
+  queueMenuPage,
+  queueNotice,
+  queueSetUpMenu,
+  queueSubMenu,
+} from './proactive.js';
+import {
+  simStateToJSON,
+  type BoundApplication,
+  type MenuAction,
+  type PendingRequest,
+  type SimState,
+} from './state.js';
 
 /** Most requests waiting for an answer; the oldest is forgotten beyond it. */
 const MAX_PENDING = 32;
@@ -83,7 +111,10 @@ function addPending(state: SimState, p: PendingRequest): void {
   while (state.pending.length > MAX_PENDING) state.pending.shift();
 }
 
-function takePending(state: SimState, match: (p: PendingRequest) => boolean): PendingRequest | undefined {
+function takePending(
+  state: SimState,
+  match: (p: PendingRequest) => boolean,
+): PendingRequest | undefined {
   const i = state.pending.findIndex(match);
   return i < 0 ? undefined : state.pending.splice(i, 1)[0];
 }
@@ -174,7 +205,8 @@ export class SimCard implements ApduTransport {
     try {
       apdu = decodeCommandApdu(raw);
     } catch (e) {
-      if (e instanceof SimvaultError && (e as { field?: string }).field === 'INS') return status(SW.insNotSupported);
+      if (e instanceof SimvaultError && (e as { field?: string }).field === 'INS')
+        return status(SW.insNotSupported);
       return status(SW.wrongLength);
     }
     const work = structuredClone(this.#state);
@@ -281,8 +313,17 @@ export class SimCard implements ApduTransport {
     let source: string;
     try {
       const sms = decodeSmsTpdu(tpdu);
-      if (sms.type !== 'deliver' || sms.pid !== 0x7f || dcsCountsSeptets(sms.dcs) || !sms.userData.header) return status(SW.incorrectData);
-      userData = new Uint8Array([...encodeUserDataHeader(sms.userData.header), ...sms.userData.data]);
+      if (
+        sms.type !== 'deliver' ||
+        sms.pid !== 0x7f ||
+        dcsCountsSeptets(sms.dcs) ||
+        !sms.userData.header
+      )
+        return status(SW.incorrectData);
+      userData = new Uint8Array([
+        ...encodeUserDataHeader(sms.userData.header),
+        ...sms.userData.data,
+      ]);
       source = sms.originator.digits;
     } catch {
       return status(SW.incorrectData);
@@ -297,7 +338,10 @@ export class SimCard implements ApduTransport {
     const command = piece.elements.some((e) => e.iei === 0x70);
     const response = piece.elements.some((e) => e.iei === 0x71);
     if (command === response) return status(SW.incorrectData);
-    if (response) return receivePor(state, new Uint8Array([0x02, 0x71, 0x00, ...piece.data])) ? ok() : status(SW.securityRefused);
+    if (response)
+      return receivePor(state, new Uint8Array([0x02, 0x71, 0x00, ...piece.data]))
+        ? ok()
+        : status(SW.securityRefused);
     return securedCommand(state, piece.data);
   }
 }
@@ -325,11 +369,15 @@ function terminalResponse(state: SimState, apdu: CommandApdu): Reply {
   } catch {
     return status(SW.incorrectData);
   }
-  if (tr.commandNumber !== head.commandNumber || tr.commandType !== head.commandType) return status(SW.incorrectData);
+  if (tr.commandNumber !== head.commandNumber || tr.commandType !== head.commandType)
+    return status(SW.incorrectData);
   state.proactive.shift();
   if (head.commandType !== 0x24) return ok();
   // 0x0X results are successes (some with a qualification); the user chose an item.
-  const chosen = tr.result.general < TOOLKIT_RESULT.terminatedByUser && tr.itemId !== undefined ? head.choices.find((c) => c.id === tr.itemId) : undefined;
+  const chosen =
+    tr.result.general < TOOLKIT_RESULT.terminatedByUser && tr.itemId !== undefined
+      ? head.choices.find((c) => c.id === tr.itemId)
+      : undefined;
   const action = chosen?.action ?? head.onCancel;
   if (action) runAction(state, action);
   return ok();
@@ -395,7 +443,13 @@ function runAction(state: SimState, action: MenuAction): boolean {
 
 function sendBindRequest(state: SimState, cid: Uint8Array): void {
   const transactionId = nextTransactionId(state);
-  sendSecuredMessage(state, { type: 'bindRequest', transactionId, cid, iccid: state.iccid, ...(state.imsi !== undefined ? { imsi: state.imsi } : {}) });
+  sendSecuredMessage(state, {
+    type: 'bindRequest',
+    transactionId,
+    cid,
+    iccid: state.iccid,
+    ...(state.imsi !== undefined ? { imsi: state.imsi } : {}),
+  });
   addPending(state, { kind: 'bind', transactionId, cid: cid.slice() });
 }
 
@@ -431,7 +485,13 @@ function securedCommand(state: SimState, bytes: Uint8Array): Reply {
     if (!(e instanceof SimvaultError)) throw e;
     result = SW.incorrectData;
   }
-  const header = { spi: packet.spi, kic: packet.kic.raw, kid: packet.kid.raw, tar: packet.tar, counter: packet.counter };
+  const header = {
+    spi: packet.spi,
+    kic: packet.kic.raw,
+    kid: packet.kid.raw,
+    tar: packet.tar,
+    counter: packet.counter,
+  };
   if (!porWanted(packet.spi, 'ok')) return ok();
   // PoR data as for remote file management: commands run (1) and the last status word.
   const por = buildPor(state, header, 'ok', new Uint8Array([0x01, result >> 8, result & 0xff]));
@@ -449,7 +509,13 @@ function handleServerMessage(state: SimState, message: SimvaultMessage): number 
     case 'bindResponse':
       return bindResponse(state, message);
     case 'unbindResponse': {
-      const p = takePending(state, (q) => q.kind === 'unbind' && q.transactionId === message.transactionId && sameCard(q.cid, message.cid));
+      const p = takePending(
+        state,
+        (q) =>
+          q.kind === 'unbind' &&
+          q.transactionId === message.transactionId &&
+          sameCard(q.cid, message.cid),
+      );
       if (!p) return SW.dataNotFound;
       if (message.result === 'ok' || message.result === 'notBound') {
         if (releaseBinding(state, message.cid) !== undefined) {
@@ -464,20 +530,37 @@ function handleServerMessage(state: SimState, message: SimvaultMessage): number 
     case 'downloadResourceInfo': {
       const p = takePending(
         state,
-        (q) => q.kind === 'launch' && q.transactionId === message.transactionId && sameCard(q.cid, message.cid) && equalBytes(q.aid, message.aid),
+        (q) =>
+          q.kind === 'launch' &&
+          q.transactionId === message.transactionId &&
+          sameCard(q.cid, message.cid) &&
+          equalBytes(q.aid, message.aid),
       );
       if (!p) return SW.dataNotFound;
-      addPending(state, { kind: 'download', transactionId: message.transactionId, cid: p.cid, aid: message.aid, zone: message.zone, resource: message.resource });
+      addPending(state, {
+        kind: 'download',
+        transactionId: message.transactionId,
+        cid: p.cid,
+        aid: message.aid,
+        zone: message.zone,
+        resource: message.resource,
+      });
       pushMailbox(state, encodeMessage(message));
       return SW.ok;
     }
     case 'deleteCommand': {
       const p = takePending(
         state,
-        (q) => q.kind === 'delete' && q.transactionId === message.transactionId && sameCard(q.cid, message.cid) && equalBytes(q.aid, message.aid),
+        (q) =>
+          q.kind === 'delete' &&
+          q.transactionId === message.transactionId &&
+          sameCard(q.cid, message.cid) &&
+          equalBytes(q.aid, message.aid),
       );
       if (!p) return SW.dataNotFound;
-      const app = findCard(state, message.cid)?.applications.find((a) => equalBytes(a.aid, message.aid));
+      const app = findCard(state, message.cid)?.applications.find((a) =>
+        equalBytes(a.aid, message.aid),
+      );
       if (app) app.installed = false;
       pushMailbox(state, encodeMessage(message));
       return SW.ok;
@@ -485,7 +568,8 @@ function handleServerMessage(state: SimState, message: SimvaultMessage): number 
     case 'stkListUpdate':
       if (message.listVersion <= state.listVersion) return SW.conditionsNotSatisfied;
       applyStkList(state, message.cards, message.listVersion);
-      if (state.pendingBind && findBoundCard(state, state.pendingBind.cid)) delete state.pendingBind;
+      if (state.pendingBind && findBoundCard(state, state.pendingBind.cid))
+        delete state.pendingBind;
       queueSetUpMenu(state);
       return SW.ok;
     default:
@@ -498,8 +582,17 @@ function pushMailbox(state: SimState, bytes: Uint8Array): void {
   while (state.mailbox.length > MAX_MAILBOX) state.mailbox.shift();
 }
 
-function bindResponse(state: SimState, message: Extract<SimvaultMessage, { type: 'bindResponse' }>): number {
-  const p = takePending(state, (q) => q.kind === 'bind' && q.transactionId === message.transactionId && sameCard(q.cid, message.cid));
+function bindResponse(
+  state: SimState,
+  message: Extract<SimvaultMessage, { type: 'bindResponse' }>,
+): number {
+  const p = takePending(
+    state,
+    (q) =>
+      q.kind === 'bind' &&
+      q.transactionId === message.transactionId &&
+      sameCard(q.cid, message.cid),
+  );
   if (!p) return SW.dataNotFound;
   if (message.result !== 'ok') {
     queueNotice(state, `Bind refused: ${message.result}`);
@@ -514,11 +607,18 @@ function bindResponse(state: SimState, message: Extract<SimvaultMessage, { type:
     state: 'active',
     installed: false,
   }));
-  return placeBinding(state, { transactionId: message.transactionId, cid: p.cid, applications: apps });
+  return placeBinding(state, {
+    transactionId: message.transactionId,
+    cid: p.cid,
+    applications: apps,
+  });
 }
 
 /** Store a binding the server confirmed, checking the threshold first (step 311). */
-function placeBinding(state: SimState, bind: { transactionId: number; cid: Uint8Array; applications: BoundApplication[] }): number {
+function placeBinding(
+  state: SimState,
+  bind: { transactionId: number; cid: Uint8Array; applications: BoundApplication[] },
+): number {
   const plan = planBinding(state, bind.cid, bind.applications);
   switch (plan.kind) {
     case 'impossible':
@@ -528,7 +628,11 @@ function placeBinding(state: SimState, bind: { transactionId: number; cid: Uint8
     case 'ask': {
       const old = state.pendingBind;
       if (old && !sameCard(old.cid, bind.cid)) sendUnbindRequest(state, old.cid);
-      state.pendingBind = { transactionId: bind.transactionId, cid: bind.cid.slice(), applications: bind.applications };
+      state.pendingBind = {
+        transactionId: bind.transactionId,
+        cid: bind.cid.slice(),
+        applications: bind.applications,
+      };
       queueReleasePrompt(state);
       return SW.ok;
     }
@@ -584,7 +688,16 @@ function cardInserted(state: SimState, apdu: CommandApdu): Reply {
   if (!asked) {
     if (state.proactive.length >= MAX_PROACTIVE_QUEUE) return status(SW.toolkitBusy);
     if (apdu.p1 === CARD_INSERTED_MODE.bindNow) sendBindRequest(state, cid);
-    else queueChoice(state, 'Bind this memory card?', [{ text: 'Bind', action: { kind: 'bind', cid } }, { text: 'Not now', action: { kind: 'cancel' } }], { kind: 'cancel' });
+    else
+      queueChoice(
+        state,
+        'Bind this memory card?',
+        [
+          { text: 'Bind', action: { kind: 'bind', cid } },
+          { text: 'Not now', action: { kind: 'cancel' } },
+        ],
+        { kind: 'cancel' },
+      );
   }
   return ok(new Uint8Array([CARD_STATUS.bindPending]));
 }
@@ -628,7 +741,8 @@ function rollbackAnchor(state: SimState, apdu: CommandApdu): Reply {
   for (let i = 0; i < body.length; i += 5) {
     const zone = zoneOfCode(body[i]!);
     if (!zone || updates.has(zone)) return status(SW.incorrectData);
-    const g = ((body[i + 1]! << 24) >>> 0) + (body[i + 2]! << 16) + (body[i + 3]! << 8) + body[i + 4]!;
+    const g =
+      ((body[i + 1]! << 24) >>> 0) + (body[i + 2]! << 16) + (body[i + 3]! << 8) + body[i + 4]!;
     // An anchor only moves forward: going back would let a rolled-back card pass.
     if (g < (card.anchors[zone] ?? 0)) return status(SW.conditionsNotSatisfied);
     updates.set(zone, g);
@@ -648,7 +762,14 @@ function launchComplete(state: SimState, apdu: CommandApdu): Reply {
   }
   if (message.type !== 'launchComplete') return status(SW.incorrectData);
   const m = message;
-  const p = takePending(state, (q) => q.kind === 'download' && q.transactionId === m.transactionId && sameCard(q.cid, m.cid) && equalBytes(q.aid, m.aid));
+  const p = takePending(
+    state,
+    (q) =>
+      q.kind === 'download' &&
+      q.transactionId === m.transactionId &&
+      sameCard(q.cid, m.cid) &&
+      equalBytes(q.aid, m.aid),
+  );
   if (!p || p.kind !== 'download') return status(SW.dataNotFound);
   if (state.proactive.length >= MAX_PROACTIVE_QUEUE) return status(SW.toolkitBusy);
   const intact = m.size === p.resource.size && equalBytes(m.digest, p.resource.digest);
@@ -658,7 +779,13 @@ function launchComplete(state: SimState, apdu: CommandApdu): Reply {
     touchCard(state, p.cid);
   }
   const result = !intact ? 'integrityFailed' : app ? 'ok' : 'notBound';
-  sendSecuredMessage(state, { type: 'downloadComplete', transactionId: m.transactionId, cid: p.cid, aid: p.aid, result });
+  sendSecuredMessage(state, {
+    type: 'downloadComplete',
+    transactionId: m.transactionId,
+    cid: p.cid,
+    aid: p.aid,
+    result,
+  });
   if (!intact) queueNotice(state, 'Download damaged: the file does not match');
   return ok();
 }

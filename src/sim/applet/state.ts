@@ -10,7 +10,13 @@
  */
 import { fromHex, toHex, utf8 } from '../../bytes.js';
 import { SimvaultError } from '../../errors.js';
-import { decodeSpi, encodeSpi, type CounterMode, type IntegrityKind, type Spi } from '../../protocol/secured-packet.js';
+import {
+  decodeSpi,
+  encodeSpi,
+  type CounterMode,
+  type IntegrityKind,
+  type Spi,
+} from '../../protocol/secured-packet.js';
 import type { AppState, DownloadResource, Zone } from '../../protocol/messages.js';
 import type { SmsAddress } from '../../protocol/sms.js';
 
@@ -459,12 +465,28 @@ export interface SimState {
 
 const ZONE_NAMES: readonly Zone[] = ['operator', 'advertising', 'multimedia', 'user'];
 const INTEGRITY: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
-const COUNTER: readonly CounterMode[] = ['none', 'present-not-checked', 'must-be-higher', 'must-be-plus-one'];
+const COUNTER: readonly CounterMode[] = [
+  'none',
+  'present-not-checked',
+  'must-be-higher',
+  'must-be-plus-one',
+];
 const ALGORITHMS: readonly SimKeysetAlgorithm[] = ['aes', '3des-2key', '3des-3key'];
 const POLICIES: readonly ThresholdPolicy[] = ['ask', 'lru', 'oldest'];
 const UNBIND_RULES: readonly UnbindRule[] = ['mask', 'delete'];
 const APP_STATES: readonly AppState[] = ['active', 'masked'];
-const ACTION_KINDS = ['appMenu', 'launch', 'delete', 'cardMenu', 'unbind', 'bind', 'release', 'page', 'cancel', 'cancelBind'] as const;
+const ACTION_KINDS = [
+  'appMenu',
+  'launch',
+  'delete',
+  'cardMenu',
+  'unbind',
+  'bind',
+  'release',
+  'page',
+  'cancel',
+  'cancelBind',
+] as const;
 
 function hex(b: Uint8Array): string {
   return toHex(b);
@@ -479,17 +501,33 @@ function actionJson(a: MenuAction): Record<string, unknown> {
 }
 
 function pendingJson(p: PendingRequest): Record<string, unknown> {
-  const out: Record<string, unknown> = { kind: p.kind, transactionId: p.transactionId, cid: hex(p.cid) };
+  const out: Record<string, unknown> = {
+    kind: p.kind,
+    transactionId: p.transactionId,
+    cid: hex(p.cid),
+  };
   if ('aid' in p) out['aid'] = hex(p.aid);
   if (p.kind === 'download') {
     out['zone'] = p.zone;
-    out['resource'] = { url: p.resource.url, digest: hex(p.resource.digest), size: p.resource.size };
+    out['resource'] = {
+      url: p.resource.url,
+      digest: hex(p.resource.digest),
+      size: p.resource.size,
+    };
   }
   return out;
 }
 
 function appJson(a: BoundApplication): Record<string, unknown> {
-  return { aid: hex(a.aid), name: a.name, zone: a.zone, size: a.size, version: a.version, state: a.state, installed: a.installed };
+  return {
+    aid: hex(a.aid),
+    name: a.name,
+    zone: a.zone,
+    size: a.size,
+    version: a.version,
+    state: a.state,
+    installed: a.installed,
+  };
 }
 
 /**
@@ -508,7 +546,12 @@ export function simStateToJSON(s: SimState): Record<string, unknown> {
     ...(s.imsi !== undefined ? { imsi: s.imsi } : {}),
     otaAddress: { ton: s.otaAddress.ton, npi: s.otaAddress.npi, digits: s.otaAddress.digits },
     tar: hex(s.tar),
-    keysets: s.keysets.map((k) => ({ version: k.version, algorithm: k.algorithm, kic: hex(k.kic), kid: hex(k.kid) })),
+    keysets: s.keysets.map((k) => ({
+      version: k.version,
+      algorithm: k.algorithm,
+      kic: hex(k.kic),
+      kid: hex(k.kid),
+    })),
     minimumSecurity: { ...s.minimumSecurity },
     ...(s.maxCounterStep !== undefined ? { maxCounterStep: s.maxCounterStep } : {}),
     mo: { spi: hex(encodeSpi(s.mo.spi)), keyVersion: s.mo.keyVersion },
@@ -530,7 +573,13 @@ export function simStateToJSON(s: SimState): Record<string, unknown> {
     commandNumber: s.commandNumber,
     pending: s.pending.map(pendingJson),
     ...(s.pendingBind
-      ? { pendingBind: { transactionId: s.pendingBind.transactionId, cid: hex(s.pendingBind.cid), applications: s.pendingBind.applications.map(appJson) } }
+      ? {
+          pendingBind: {
+            transactionId: s.pendingBind.transactionId,
+            cid: hex(s.pendingBind.cid),
+            applications: s.pendingBind.applications.map(appJson),
+          },
+        }
       : {}),
     mailbox: s.mailbox.map(hex),
     proactive: s.proactive.map((p) => ({
@@ -591,17 +640,24 @@ function fail(path: string, detail: string): never {
   throw new SimStateError(path, detail);
 }
 
-function obj(v: unknown, path: string, keys: readonly string[], optional: readonly string[] = []): Obj {
+function obj(
+  v: unknown,
+  path: string,
+  keys: readonly string[],
+  optional: readonly string[] = [],
+): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
   const o = v as Obj;
   const child = (k: string): string => (path === 'state' ? k : `${path}.${k}`);
-  for (const k of Object.keys(o)) if (!keys.includes(k) && !optional.includes(k)) fail(child(k), 'unknown field');
+  for (const k of Object.keys(o))
+    if (!keys.includes(k) && !optional.includes(k)) fail(child(k), 'unknown field');
   for (const k of keys) if (!Object.hasOwn(o, k)) fail(child(k), 'is missing');
   return o;
 }
 
 function int(v: unknown, path: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) fail(path, `must be an integer ${min}..${max}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    fail(path, `must be an integer ${min}..${max}`);
   return v;
 }
 
@@ -611,26 +667,30 @@ function bool(v: unknown, path: string): boolean {
 }
 
 function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !allowed.includes(v as T)) fail(path, `must be one of ${allowed.join(', ')}`);
+  if (typeof v !== 'string' || !allowed.includes(v as T))
+    fail(path, `must be one of ${allowed.join(', ')}`);
   return v as T;
 }
 
 function bytes(v: unknown, path: string, min: number, max: number): Uint8Array {
   if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v)) fail(path, 'must be lower-case hex');
   const b = fromHex(v);
-  if (b.length < min || b.length > max) fail(path, min === max ? `must be ${min} bytes` : `must be ${min}-${max} bytes`);
+  if (b.length < min || b.length > max)
+    fail(path, min === max ? `must be ${min} bytes` : `must be ${min}-${max} bytes`);
   return b;
 }
 
 function digits(v: unknown, path: string, min: number, max: number): string {
-  if (typeof v !== 'string' || !new RegExp(`^\\d{${min},${max}}$`).test(v)) fail(path, `must be ${min}-${max} decimal digits`);
+  if (typeof v !== 'string' || !new RegExp(`^\\d{${min},${max}}$`).test(v))
+    fail(path, `must be ${min}-${max} decimal digits`);
   return v;
 }
 
 function text(v: unknown, path: string, min: number, max: number): string {
   if (typeof v !== 'string') fail(path, 'must be a string');
   const n = utf8(v).length;
-  if (n < min || n > max || /\p{Cc}/u.test(v)) fail(path, `must be ${min}-${max} UTF-8 bytes without control characters`);
+  if (n < min || n > max || /\p{Cc}/u.test(v))
+    fail(path, `must be ${min}-${max} UTF-8 bytes without control characters`);
   return v;
 }
 
@@ -656,10 +716,16 @@ function parseKeyset(v: unknown, path: string): SimKeyset {
   const lengths = keyLengths(algorithm);
   const key = (name: 'kic' | 'kid'): Uint8Array => {
     const k = bytes(o[name], `${path}.${name}`, 16, 32);
-    if (!lengths.includes(k.length)) fail(`${path}.${name}`, `must be ${lengths.join(' or ')} bytes for ${algorithm}`);
+    if (!lengths.includes(k.length))
+      fail(`${path}.${name}`, `must be ${lengths.join(' or ')} bytes for ${algorithm}`);
     return k;
   };
-  return { version: int(o['version'], `${path}.version`, 1, 15), algorithm, kic: key('kic'), kid: key('kid') };
+  return {
+    version: int(o['version'], `${path}.version`, 1, 15),
+    algorithm,
+    kic: key('kic'),
+    kid: key('kid'),
+  };
 }
 
 function parseApp(v: unknown, path: string): BoundApplication {
@@ -678,13 +744,16 @@ function parseApp(v: unknown, path: string): BoundApplication {
 function parseAnchors(v: unknown, path: string): Partial<Record<Zone, number>> {
   const o = obj(v, path, [], ZONE_NAMES);
   const out: Partial<Record<Zone, number>> = {};
-  for (const z of ZONE_NAMES) if (o[z] !== undefined) out[z] = int(o[z], `${path}.${z}`, 0, 0xffffffff);
+  for (const z of ZONE_NAMES)
+    if (o[z] !== undefined) out[z] = int(o[z], `${path}.${z}`, 0, 0xffffffff);
   return out;
 }
 
 function parseCard(v: unknown, path: string): BindingEntry {
   const o = obj(v, path, ['cid', 'bound', 'boundAt', 'usedAt', 'applications', 'anchors']);
-  const applications = list(o['applications'], `${path}.applications`, 64).map((a, i) => parseApp(a, `${path}.applications[${i}]`));
+  const applications = list(o['applications'], `${path}.applications`, 64).map((a, i) =>
+    parseApp(a, `${path}.applications[${i}]`),
+  );
   return {
     cid: bytes(o['cid'], `${path}.cid`, 16, 16),
     bound: bool(o['bound'], `${path}.bound`),
@@ -701,7 +770,9 @@ function parseAction(v: unknown, path: string): MenuAction {
   const cid = (): Uint8Array => bytes(raw['cid'], `${path}.cid`, 16, 16);
   const aid = (): Uint8Array => bytes(raw['aid'], `${path}.aid`, 5, 16);
   const only = (keys: string[]): void => {
-    for (const k of Object.keys(raw)) if (k !== 'kind' && !keys.includes(k)) fail(`${path}.${k}`, `not a field of a ${kind} action`);
+    for (const k of Object.keys(raw))
+      if (k !== 'kind' && !keys.includes(k))
+        fail(`${path}.${k}`, `not a field of a ${kind} action`);
   };
   switch (kind) {
     case 'appMenu':
@@ -728,15 +799,25 @@ function parseAction(v: unknown, path: string): MenuAction {
 function parseChoices(v: unknown, path: string): MenuChoice[] {
   const choices = list(v, path, 255).map((c, i) => {
     const o = obj(c, `${path}[${i}]`, ['id', 'action']);
-    return { id: int(o['id'], `${path}[${i}].id`, 1, 255), action: parseAction(o['action'], `${path}[${i}].action`) };
+    return {
+      id: int(o['id'], `${path}[${i}].id`, 1, 255),
+      action: parseAction(o['action'], `${path}[${i}].action`),
+    };
   });
-  if (new Set(choices.map((c) => c.id)).size !== choices.length) fail(path, 'item identifiers must be distinct');
+  if (new Set(choices.map((c) => c.id)).size !== choices.length)
+    fail(path, 'item identifiers must be distinct');
   return choices;
 }
 
 function parsePending(v: unknown, path: string): PendingRequest {
   const head = obj(v, path, ['kind', 'transactionId', 'cid'], ['aid', 'zone', 'resource']);
-  const kind = oneOf(head['kind'], `${path}.kind`, ['bind', 'unbind', 'launch', 'delete', 'download'] as const);
+  const kind = oneOf(head['kind'], `${path}.kind`, [
+    'bind',
+    'unbind',
+    'launch',
+    'delete',
+    'download',
+  ] as const);
   const transactionId = int(head['transactionId'], `${path}.transactionId`, 0, 0xffffffff);
   const cid = bytes(head['cid'], `${path}.cid`, 16, 16);
   if (kind === 'bind' || kind === 'unbind') {
@@ -757,18 +838,45 @@ function parsePending(v: unknown, path: string): PendingRequest {
     cid,
     aid,
     zone: oneOf(head['zone'], `${path}.zone`, ZONE_NAMES),
-    resource: { url, digest: bytes(r['digest'], `${path}.resource.digest`, 32, 32), size: int(r['size'], `${path}.resource.size`, 0, Number.MAX_SAFE_INTEGER) },
+    resource: {
+      url,
+      digest: bytes(r['digest'], `${path}.resource.digest`, 32, 32),
+      size: int(r['size'], `${path}.resource.size`, 0, Number.MAX_SAFE_INTEGER),
+    },
   };
 }
 
 function parseAddress(v: unknown, path: string): SmsAddress {
   const o = obj(v, path, ['ton', 'npi', 'digits']);
-  return { ton: int(o['ton'], `${path}.ton`, 0, 7), npi: int(o['npi'], `${path}.npi`, 0, 15), digits: digits(o['digits'], `${path}.digits`, 1, 20) };
+  return {
+    ton: int(o['ton'], `${path}.ton`, 0, 7),
+    npi: int(o['npi'], `${path}.npi`, 0, 15),
+    digits: digits(o['digits'], `${path}.digits`, 1, 20),
+  };
 }
 
 const TOP_KEYS = [
-  'version', 'iccid', 'otaAddress', 'tar', 'keysets', 'minimumSecurity', 'mo', 'mtCounters', 'moCounters', 'bindingKey',
-  'threshold', 'cards', 'listVersion', 'clock', 'nextTransactionId', 'commandNumber', 'pending', 'mailbox', 'proactive', 'menu', 'sent',
+  'version',
+  'iccid',
+  'otaAddress',
+  'tar',
+  'keysets',
+  'minimumSecurity',
+  'mo',
+  'mtCounters',
+  'moCounters',
+  'bindingKey',
+  'threshold',
+  'cards',
+  'listVersion',
+  'clock',
+  'nextTransactionId',
+  'commandNumber',
+  'pending',
+  'mailbox',
+  'proactive',
+  'menu',
+  'sent',
 ] as const;
 
 /**
@@ -783,13 +891,22 @@ const TOP_KEYS = [
  * ```
  */
 export function parseSimStateJSON(value: unknown): SimState {
-  if (typeof value === 'object' && value !== null && 'version' in value && (value as Obj)['version'] !== SIM_STATE_VERSION) {
-    fail('version', `format version ${String((value as Obj)['version'])} is not supported (expected ${SIM_STATE_VERSION})`);
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    'version' in value &&
+    (value as Obj)['version'] !== SIM_STATE_VERSION
+  ) {
+    fail(
+      'version',
+      `format version ${String((value as Obj)['version'])} is not supported (expected ${SIM_STATE_VERSION})`,
+    );
   }
   const o = obj(value, 'state', TOP_KEYS, ['imsi', 'maxCounterStep', 'pendingBind']);
   const keysets = list(o['keysets'], 'keysets', 15).map((k, i) => parseKeyset(k, `keysets[${i}]`));
   if (keysets.length === 0) fail('keysets', 'needs at least one keyset');
-  if (new Set(keysets.map((k) => k.version)).size !== keysets.length) fail('keysets', 'key versions must be distinct');
+  if (new Set(keysets.map((k) => k.version)).size !== keysets.length)
+    fail('keysets', 'key versions must be distinct');
   const msl = obj(o['minimumSecurity'], 'minimumSecurity', ['ciphering', 'integrity', 'counter']);
   const mo = obj(o['mo'], 'mo', ['spi', 'keyVersion']);
   let moSpi: Spi;
@@ -800,14 +917,17 @@ export function parseSimStateJSON(value: unknown): SimState {
     fail('mo.spi', (e as Error).message);
   }
   const moKeyVersion = int(mo['keyVersion'], 'mo.keyVersion', 1, 15);
-  if (!keysets.some((k) => k.version === moKeyVersion)) fail('mo.keyVersion', 'must name one of the keysets');
+  if (!keysets.some((k) => k.version === moKeyVersion))
+    fail('mo.keyVersion', 'must name one of the keysets');
   const th = obj(o['threshold'], 'threshold', ['policy', 'unbindRule'], ['maxCards', 'maxBytes']);
   const threshold: SimThreshold = {
     policy: oneOf(th['policy'], 'threshold.policy', POLICIES),
     unbindRule: oneOf(th['unbindRule'], 'threshold.unbindRule', UNBIND_RULES),
   };
-  if (th['maxCards'] !== undefined) threshold.maxCards = int(th['maxCards'], 'threshold.maxCards', 1, 64);
-  if (th['maxBytes'] !== undefined) threshold.maxBytes = int(th['maxBytes'], 'threshold.maxBytes', 1, Number.MAX_SAFE_INTEGER);
+  if (th['maxCards'] !== undefined)
+    threshold.maxCards = int(th['maxCards'], 'threshold.maxCards', 1, 64);
+  if (th['maxBytes'] !== undefined)
+    threshold.maxBytes = int(th['maxBytes'], 'threshold.maxBytes', 1, Number.MAX_SAFE_INTEGER);
   const cards = list(o['cards'], 'cards', 64).map((c, i) => parseCard(c, `cards[${i}]`));
   const ids = new Set(cards.map((c) => toHex(c.cid.subarray(0, 15))));
   if (ids.size !== cards.length) fail('cards', 'a card is listed twice');
@@ -842,7 +962,8 @@ export function parseSimStateJSON(value: unknown): SimState {
         commandType: int(e['commandType'], `${path}.commandType`, 0, 255),
         choices: parseChoices(e['choices'], `${path}.choices`),
       };
-      if (e['onCancel'] !== undefined) entry.onCancel = parseAction(e['onCancel'], `${path}.onCancel`);
+      if (e['onCancel'] !== undefined)
+        entry.onCancel = parseAction(e['onCancel'], `${path}.onCancel`);
       return entry;
     }),
     menu: parseChoices(o['menu'], 'menu'),
@@ -861,13 +982,16 @@ export function parseSimStateJSON(value: unknown): SimState {
     }),
   };
   if (o['imsi'] !== undefined) state.imsi = digits(o['imsi'], 'imsi', 6, 15);
-  if (o['maxCounterStep'] !== undefined) state.maxCounterStep = int(o['maxCounterStep'], 'maxCounterStep', 1, COUNTER_MAX);
+  if (o['maxCounterStep'] !== undefined)
+    state.maxCounterStep = int(o['maxCounterStep'], 'maxCounterStep', 1, COUNTER_MAX);
   if (o['pendingBind'] !== undefined) {
     const pb = obj(o['pendingBind'], 'pendingBind', ['transactionId', 'cid', 'applications']);
     state.pendingBind = {
       transactionId: int(pb['transactionId'], 'pendingBind.transactionId', 0, 0xffffffff),
       cid: bytes(pb['cid'], 'pendingBind.cid', 16, 16),
-      applications: list(pb['applications'], 'pendingBind.applications', 64).map((a, i) => parseApp(a, `pendingBind.applications[${i}]`)),
+      applications: list(pb['applications'], 'pendingBind.applications', 64).map((a, i) =>
+        parseApp(a, `pendingBind.applications[${i}]`),
+      ),
     };
   }
   return state;

@@ -4,7 +4,13 @@
  * @module
  */
 import { ProtocolError } from '../../errors.js';
-import { decodeBerTlv, decodeBerTlvList, encodeBerTlv, encodeBerTlvList, type BerTlv } from '../../protocol/ber-tlv.js';
+import {
+  decodeBerTlv,
+  decodeBerTlvList,
+  encodeBerTlv,
+  encodeBerTlvList,
+  type BerTlv,
+} from '../../protocol/ber-tlv.js';
 import { CHIP_ALGORITHM, CHIP_COS_VERSION, CHIP_TAG } from './constants.js';
 import { CHIP_SERIAL_LENGTH, type ChipState } from './state.js';
 
@@ -67,9 +73,22 @@ export function chipDataObject(state: ChipState, tag: number): Uint8Array | unde
 
 function need(list: BerTlv[], tag: number, length?: number): Uint8Array {
   const found = list.find((o) => o.tag === tag);
-  if (!found) throw new ProtocolError('PROTOCOL_MISSING_FIELD', 'ChipInfo', tag.toString(16).toUpperCase(), -1, 'data object absent');
+  if (!found)
+    throw new ProtocolError(
+      'PROTOCOL_MISSING_FIELD',
+      'ChipInfo',
+      tag.toString(16).toUpperCase(),
+      -1,
+      'data object absent',
+    );
   if (length !== undefined && found.value.length !== length) {
-    throw new ProtocolError('PROTOCOL_BAD_LENGTH', 'ChipInfo', tag.toString(16).toUpperCase(), -1, `must be ${length} byte(s)`);
+    throw new ProtocolError(
+      'PROTOCOL_BAD_LENGTH',
+      'ChipInfo',
+      tag.toString(16).toUpperCase(),
+      -1,
+      `must be ${length} byte(s)`,
+    );
   }
   return found.value;
 }
@@ -88,7 +107,13 @@ function need(list: BerTlv[], tag: number, length?: number): Uint8Array {
 export function decodeChipInfo(bytes: Uint8Array): ChipInfo {
   const outer = decodeBerTlv(bytes);
   if (outer.tag !== CHIP_TAG.CHIP_INFO) {
-    throw new ProtocolError('PROTOCOL_UNKNOWN_TAG', 'ChipInfo', 'tag', 0, `expected BF20, got ${outer.tag.toString(16).toUpperCase()}`);
+    throw new ProtocolError(
+      'PROTOCOL_UNKNOWN_TAG',
+      'ChipInfo',
+      'tag',
+      0,
+      `expected BF20, got ${outer.tag.toString(16).toUpperCase()}`,
+    );
   }
   const list = decodeBerTlvList(outer.value);
   const version = need(list, CHIP_TAG.COS_VERSION, 2);

@@ -17,7 +17,9 @@ import { statusWordName } from '../../protocol/apdu.js';
  * CHIP_AID.length; // 10
  * ```
  */
-export const CHIP_AID: Uint8Array = new Uint8Array([0xf0, 0x53, 0x49, 0x4d, 0x56, 0x43, 0x48, 0x49, 0x50, 0x01]);
+export const CHIP_AID: Uint8Array = new Uint8Array([
+  0xf0, 0x53, 0x49, 0x4d, 0x56, 0x43, 0x48, 0x49, 0x50, 0x01,
+]);
 
 /**
  * Instruction bytes the chip understands. SELECT, VERIFY, CHANGE REFERENCE DATA and RESET

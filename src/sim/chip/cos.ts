@@ -129,7 +129,8 @@ export class SecureChip implements ApduTransport {
    * @param command - the whole command APDU
    */
   transmit(command: Uint8Array): Promise<Uint8Array> {
-    if (!(command instanceof Uint8Array)) return Promise.reject(new ArgumentError('command must be a Uint8Array'));
+    if (!(command instanceof Uint8Array))
+      return Promise.reject(new ArgumentError('command must be a Uint8Array'));
     const bytes = command.slice();
     const run = this.#queue.then(() => this.#handle(bytes));
     this.#queue = run.catch(() => undefined);
@@ -198,7 +199,8 @@ export class SecureChip implements ApduTransport {
     if (ins !== CHIP_INS.SELECT && !this.#selected) return status(CHIP_SW.CONDITIONS_NOT_SATISFIED);
     const reply = await handler(apdu);
     // Ne shorter than the answer: tell the exact length (ISO 7816-4 6Cxx) rather than cut it.
-    if (apdu.le !== undefined && reply.data.length > apdu.le) return status(0x6c00 | (reply.data.length & 0xff));
+    if (apdu.le !== undefined && reply.data.length > apdu.le)
+      return status(0x6c00 | (reply.data.length & 0xff));
     return reply;
   }
 
@@ -215,7 +217,8 @@ export class SecureChip implements ApduTransport {
   }
 
   #select(apdu: CommandApdu): Reply {
-    if (apdu.p1 !== 0x04 || (apdu.p2 !== 0x00 && apdu.p2 !== 0x0c)) return status(CHIP_SW.INCORRECT_P1P2);
+    if (apdu.p1 !== 0x04 || (apdu.p2 !== 0x00 && apdu.p2 !== 0x0c))
+      return status(CHIP_SW.INCORRECT_P1P2);
     if (apdu.data.length === 0) return status(CHIP_SW.WRONG_LENGTH);
     // Any SELECT ends the session; only our own AID opens a new one.
     this.reset();
@@ -252,7 +255,8 @@ export class SecureChip implements ApduTransport {
   }
 
   async #verify(apdu: CommandApdu): Promise<Reply> {
-    if ((apdu.p1 !== 0x00 && apdu.p1 !== 0xff) || apdu.p2 !== CHIP_PIN_REFERENCE) return status(CHIP_SW.INCORRECT_P1P2);
+    if ((apdu.p1 !== 0x00 && apdu.p1 !== 0xff) || apdu.p2 !== CHIP_PIN_REFERENCE)
+      return status(CHIP_SW.INCORRECT_P1P2);
     if (apdu.p1 === 0xff) {
       if (apdu.data.length !== 0) return status(CHIP_SW.WRONG_LENGTH);
       this.#verified = false;
@@ -291,7 +295,12 @@ export class SecureChip implements ApduTransport {
     this.#verified = false;
     if (!secretsEqual(puk, this.#state.puk)) return wrongPin(left);
     const s = this.#state;
-    await this.#commit({ ...s, pin: newPin, pinTriesLeft: s.pinTriesMax, pukTriesLeft: s.pukTriesMax });
+    await this.#commit({
+      ...s,
+      pin: newPin,
+      pinTriesLeft: s.pinTriesMax,
+      pukTriesLeft: s.pukTriesMax,
+    });
     return ok();
   }
 
@@ -305,22 +314,29 @@ export class SecureChip implements ApduTransport {
   #generateFileKey(apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(CHIP_SW.INCORRECT_P1P2);
     const context = apdu.data;
-    if (context.length === 0 || context.length > CHIP_MAX_CONTEXT_LENGTH) return status(CHIP_SW.WRONG_LENGTH);
+    if (context.length === 0 || context.length > CHIP_MAX_CONTEXT_LENGTH)
+      return status(CHIP_SW.WRONG_LENGTH);
     const denied = this.#keyAccess();
     if (denied) return denied;
     const key = this.#random(FILE_KEY_LENGTH);
     const nonce = this.#random(NONCE_LENGTH);
-    if (key.length !== FILE_KEY_LENGTH || nonce.length !== NONCE_LENGTH) return status(CHIP_SW.NO_PRECISE_DIAGNOSIS);
+    if (key.length !== FILE_KEY_LENGTH || nonce.length !== NONCE_LENGTH)
+      return status(CHIP_SW.NO_PRECISE_DIAGNOSIS);
     return ok(concatBytes(key, wrapFileKey(this.#state.chipKey, key, nonce, context)));
   }
 
   #unwrapFileKey(apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(CHIP_SW.INCORRECT_P1P2);
     const n = apdu.data.length;
-    if (n <= WRAPPED_KEY_LENGTH || n > WRAPPED_KEY_LENGTH + CHIP_MAX_CONTEXT_LENGTH) return status(CHIP_SW.WRONG_LENGTH);
+    if (n <= WRAPPED_KEY_LENGTH || n > WRAPPED_KEY_LENGTH + CHIP_MAX_CONTEXT_LENGTH)
+      return status(CHIP_SW.WRONG_LENGTH);
     const denied = this.#keyAccess();
     if (denied) return denied;
-    const key = unwrapFileKey(this.#state.chipKey, apdu.data.subarray(0, WRAPPED_KEY_LENGTH), apdu.data.subarray(WRAPPED_KEY_LENGTH));
+    const key = unwrapFileKey(
+      this.#state.chipKey,
+      apdu.data.subarray(0, WRAPPED_KEY_LENGTH),
+      apdu.data.subarray(WRAPPED_KEY_LENGTH),
+    );
     return key ? ok(key) : status(CHIP_SW.INCORRECT_DATA);
   }
 }

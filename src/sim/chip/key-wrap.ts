@@ -32,7 +32,12 @@ function associatedData(context: Uint8Array): Uint8Array {
  * wrapped.length; // 61
  * ```
  */
-export function wrapFileKey(chipKey: Uint8Array, fileKey: Uint8Array, nonce: Uint8Array, context: Uint8Array): Uint8Array {
+export function wrapFileKey(
+  chipKey: Uint8Array,
+  fileKey: Uint8Array,
+  nonce: Uint8Array,
+  context: Uint8Array,
+): Uint8Array {
   const sealed = gcm(chipKey, nonce, associatedData(context)).encrypt(fileKey);
   return concatBytes(new Uint8Array([FORMAT]), nonce, sealed);
 }
@@ -50,11 +55,17 @@ export function wrapFileKey(chipKey: Uint8Array, fileKey: Uint8Array, nonce: Uin
  * unwrapFileKey(k, wrapped, new Uint8Array([2])); // undefined
  * ```
  */
-export function unwrapFileKey(chipKey: Uint8Array, wrapped: Uint8Array, context: Uint8Array): Uint8Array | undefined {
+export function unwrapFileKey(
+  chipKey: Uint8Array,
+  wrapped: Uint8Array,
+  context: Uint8Array,
+): Uint8Array | undefined {
   if (wrapped.length !== WRAPPED_KEY_LENGTH || wrapped[0] !== FORMAT) return undefined;
   const nonce = wrapped.subarray(1, 1 + NONCE_LENGTH);
   try {
-    const key = gcm(chipKey, nonce, associatedData(context)).decrypt(wrapped.subarray(1 + NONCE_LENGTH));
+    const key = gcm(chipKey, nonce, associatedData(context)).decrypt(
+      wrapped.subarray(1 + NONCE_LENGTH),
+    );
     return key.length === FILE_KEY_LENGTH ? key : undefined;
   } catch {
     // noble signals a failed tag check by throwing; to the chip that is just "does not unwrap".

@@ -13,7 +13,15 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { assertBytes, equalBytes, randomBytes } from '../../bytes.js';
 import { ArgumentError, ProtocolError } from '../../errors.js';
 import { ByteReader, ByteWriter } from '../../protocol/reader.js';
-import { decodePinBlock, decodePukBlock, encodePinBlock, encodePukBlock, isValidPin, isValidPuk, PIN_BLOCK_LENGTH } from './pin.js';
+import {
+  decodePinBlock,
+  decodePukBlock,
+  encodePinBlock,
+  encodePukBlock,
+  isValidPin,
+  isValidPuk,
+  PIN_BLOCK_LENGTH,
+} from './pin.js';
 
 const STRUCTURE = 'ChipState';
 const MAGIC = new Uint8Array([0x53, 0x56, 0x43, 0x48]);
@@ -51,7 +59,16 @@ export const CHIP_KEY_LENGTH = 32;
  * CHIP_STATE_LENGTH; // 81
  * ```
  */
-export const CHIP_STATE_LENGTH = 4 + 1 + CHIP_SERIAL_LENGTH + CHIP_KEY_LENGTH + PIN_BLOCK_LENGTH + 2 + PIN_BLOCK_LENGTH + 2 + DIGEST_LENGTH;
+export const CHIP_STATE_LENGTH =
+  4 +
+  1 +
+  CHIP_SERIAL_LENGTH +
+  CHIP_KEY_LENGTH +
+  PIN_BLOCK_LENGTH +
+  2 +
+  PIN_BLOCK_LENGTH +
+  2 +
+  DIGEST_LENGTH;
 
 /**
  * What the chip keeps across power cycles. Retry maxima are 1-15 (the `x` of `63Cx` is one
@@ -137,7 +154,8 @@ function randomPuk(random: (length: number) => Uint8Array): string {
 export function personalizeChip(options: ChipPersonalizeOptions): ChipState {
   const random = options.random ?? randomBytes;
   if (!isValidPin(options.pin)) throw new ArgumentError('pin must be 4 to 8 decimal digits');
-  if (options.puk !== undefined && !isValidPuk(options.puk)) throw new ArgumentError('puk must be exactly 8 decimal digits');
+  if (options.puk !== undefined && !isValidPuk(options.puk))
+    throw new ArgumentError('puk must be exactly 8 decimal digits');
   if (options.serial !== undefined) assertBytes(options.serial, 'serial', CHIP_SERIAL_LENGTH);
   if (options.chipKey !== undefined) assertBytes(options.chipKey, 'chipKey', CHIP_KEY_LENGTH);
   const pinTries = options.pinTries ?? 3;
@@ -172,15 +190,20 @@ function bad(field: string, detail: string): never {
  */
 export function encodeChipState(state: ChipState): Uint8Array {
   if (typeof state !== 'object' || state === null) bad('state', 'must be an object');
-  if (!(state.serial instanceof Uint8Array) || state.serial.length !== CHIP_SERIAL_LENGTH) bad('serial', 'must be 8 bytes');
-  if (!(state.chipKey instanceof Uint8Array) || state.chipKey.length !== CHIP_KEY_LENGTH) bad('chipKey', 'must be 32 bytes');
+  if (!(state.serial instanceof Uint8Array) || state.serial.length !== CHIP_SERIAL_LENGTH)
+    bad('serial', 'must be 8 bytes');
+  if (!(state.chipKey instanceof Uint8Array) || state.chipKey.length !== CHIP_KEY_LENGTH)
+    bad('chipKey', 'must be 32 bytes');
   if (!isValidPin(state.pin)) bad('pin', 'must be 4 to 8 decimal digits');
   if (!isValidPuk(state.puk)) bad('puk', 'must be 8 decimal digits');
   if (!isTries(state.pinTriesMax)) bad('pinTriesMax', 'must be an integer 1-15');
   if (!isTries(state.pukTriesMax)) bad('pukTriesMax', 'must be an integer 1-15');
-  const leftOk = (n: unknown, max: number) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= max;
-  if (!leftOk(state.pinTriesLeft, state.pinTriesMax)) bad('pinTriesLeft', 'must be an integer 0-pinTriesMax');
-  if (!leftOk(state.pukTriesLeft, state.pukTriesMax)) bad('pukTriesLeft', 'must be an integer 0-pukTriesMax');
+  const leftOk = (n: unknown, max: number) =>
+    typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= max;
+  if (!leftOk(state.pinTriesLeft, state.pinTriesMax))
+    bad('pinTriesLeft', 'must be an integer 0-pinTriesMax');
+  if (!leftOk(state.pukTriesLeft, state.pukTriesMax))
+    bad('pukTriesLeft', 'must be an integer 0-pukTriesMax');
   const w = new ByteWriter()
     .bytes(MAGIC)
     .u8(VERSION)
@@ -210,29 +233,43 @@ export function encodeChipState(state: ChipState): Uint8Array {
 export function decodeChipState(bytes: Uint8Array): ChipState {
   const r: ByteReader = new ByteReader(bytes, STRUCTURE);
   const magic = r.bytesView(4, 'magic');
-  if (!equalBytes(magic, MAGIC)) r.fail('PROTOCOL_BAD_VALUE', 'magic', 'not a simvault chip state', 0);
+  if (!equalBytes(magic, MAGIC))
+    r.fail('PROTOCOL_BAD_VALUE', 'magic', 'not a simvault chip state', 0);
   const version = r.u8('version');
-  if (version !== VERSION) r.fail('PROTOCOL_BAD_VERSION', 'version', `version ${version} is not supported`, 4);
+  if (version !== VERSION)
+    r.fail('PROTOCOL_BAD_VERSION', 'version', `version ${version} is not supported`, 4);
   r.need(CHIP_STATE_LENGTH - 5, 'state');
-  if (bytes.length > CHIP_STATE_LENGTH) r.fail('PROTOCOL_TRAILING_BYTES', 'state', `${bytes.length - CHIP_STATE_LENGTH} byte(s) after the state`, CHIP_STATE_LENGTH);
+  if (bytes.length > CHIP_STATE_LENGTH)
+    r.fail(
+      'PROTOCOL_TRAILING_BYTES',
+      'state',
+      `${bytes.length - CHIP_STATE_LENGTH} byte(s) after the state`,
+      CHIP_STATE_LENGTH,
+    );
   const bodyLength = CHIP_STATE_LENGTH - DIGEST_LENGTH;
   const digest = sha256(bytes.subarray(0, bodyLength)).subarray(0, DIGEST_LENGTH);
-  if (!equalBytes(digest, bytes.subarray(bodyLength))) r.fail('PROTOCOL_BAD_CHECKSUM', 'digest', 'the state is damaged', bodyLength);
+  if (!equalBytes(digest, bytes.subarray(bodyLength)))
+    r.fail('PROTOCOL_BAD_CHECKSUM', 'digest', 'the state is damaged', bodyLength);
   const serial = r.take(CHIP_SERIAL_LENGTH, 'serial');
   const chipKey = r.take(CHIP_KEY_LENGTH, 'chipKey');
   const pinAt = r.offset;
   const pin = decodePinBlock(r.bytesView(PIN_BLOCK_LENGTH, 'pin'));
-  if (pin === undefined) r.fail('PROTOCOL_BAD_VALUE', 'pin', 'not 4-8 digits padded with FF', pinAt);
+  if (pin === undefined)
+    r.fail('PROTOCOL_BAD_VALUE', 'pin', 'not 4-8 digits padded with FF', pinAt);
   const pinTriesMax = r.u8('pinTriesMax');
-  if (!isTries(pinTriesMax)) r.fail('PROTOCOL_BAD_VALUE', 'pinTriesMax', 'must be 1-15', r.offset - 1);
+  if (!isTries(pinTriesMax))
+    r.fail('PROTOCOL_BAD_VALUE', 'pinTriesMax', 'must be 1-15', r.offset - 1);
   const pinTriesLeft = r.u8('pinTriesLeft');
-  if (pinTriesLeft > pinTriesMax) r.fail('PROTOCOL_BAD_VALUE', 'pinTriesLeft', 'above pinTriesMax', r.offset - 1);
+  if (pinTriesLeft > pinTriesMax)
+    r.fail('PROTOCOL_BAD_VALUE', 'pinTriesLeft', 'above pinTriesMax', r.offset - 1);
   const pukAt = r.offset;
   const puk = decodePukBlock(r.bytesView(PIN_BLOCK_LENGTH, 'puk'));
   if (puk === undefined) r.fail('PROTOCOL_BAD_VALUE', 'puk', 'not 8 digits', pukAt);
   const pukTriesMax = r.u8('pukTriesMax');
-  if (!isTries(pukTriesMax)) r.fail('PROTOCOL_BAD_VALUE', 'pukTriesMax', 'must be 1-15', r.offset - 1);
+  if (!isTries(pukTriesMax))
+    r.fail('PROTOCOL_BAD_VALUE', 'pukTriesMax', 'must be 1-15', r.offset - 1);
   const pukTriesLeft = r.u8('pukTriesLeft');
-  if (pukTriesLeft > pukTriesMax) r.fail('PROTOCOL_BAD_VALUE', 'pukTriesLeft', 'above pukTriesMax', r.offset - 1);
+  if (pukTriesLeft > pukTriesMax)
+    r.fail('PROTOCOL_BAD_VALUE', 'pukTriesLeft', 'above pukTriesMax', r.offset - 1);
   return { serial, chipKey, pin, pinTriesMax, pinTriesLeft, puk, pukTriesMax, pukTriesLeft };
 }

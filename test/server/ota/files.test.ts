@@ -33,12 +33,23 @@ describe('OTA application files', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function upload(name: string, body: Uint8Array, sha256: string, key: SigningKey = OPERATOR_KEY, type = 'application/octet-stream') {
+  async function upload(
+    name: string,
+    body: Uint8Array,
+    sha256: string,
+    key: SigningKey = OPERATOR_KEY,
+    type = 'application/octet-stream',
+  ) {
     const url = `${ota.url}/v1/admin/files/${name}?sha256=${sha256}`;
-    const res = await fetch(url, { method: 'PUT', headers: { ...signRequest(key, 'PUT', url), 'content-type': type }, body: body as Uint8Array<ArrayBuffer> });
-    return { status: res.status, json: (await res.json()) as any };
+    const res = await fetch(url, {
+      method: 'PUT',
+      headers: { ...signRequest(key, 'PUT', url), 'content-type': type },
+      body: body as Uint8Array<ArrayBuffer>,
+    });
+    return { status: res.status, json: await res.json() };
   }
-  const get = (name: string, headers: Record<string, string> = {}, method = 'GET') => fetch(`${ota.url}/v1/files/${name}`, { method, headers });
+  const get = (name: string, headers: Record<string, string> = {}, method = 'GET') =>
+    fetch(`${ota.url}/v1/files/${name}`, { method, headers });
   const bytesOf = async (res: Response) => new Uint8Array(await res.arrayBuffer());
 
   it('serves the whole file with its ETag and SHA-256 digests', async () => {
@@ -52,20 +63,28 @@ describe('OTA application files', () => {
     expect(res.headers.get('digest')).toBe(`sha-256=${b64}`);
     expect(Buffer.from(await bytesOf(res)).equals(Buffer.from(CONTENT))).toBe(true);
     const head = await get('tv.bin', {}, 'HEAD');
-    expect([head.status, head.headers.get('content-length'), (await head.text()).length]).toEqual([200, String(CONTENT.length), 0]);
+    expect([head.status, head.headers.get('content-length'), (await head.text()).length]).toEqual([
+      200,
+      String(CONTENT.length),
+      0,
+    ]);
   });
 
   it('serves single ranges with 206, and 416 outside the file', async () => {
     const mid = await get('tv.bin', { range: 'bytes=1000-1999' });
     expect(mid.status).toBe(206);
     expect(mid.headers.get('content-range')).toBe(`bytes 1000-1999/${CONTENT.length}`);
-    expect(Buffer.from(await bytesOf(mid)).equals(Buffer.from(CONTENT.subarray(1000, 2000)))).toBe(true);
+    expect(Buffer.from(await bytesOf(mid)).equals(Buffer.from(CONTENT.subarray(1000, 2000)))).toBe(
+      true,
+    );
     const suffix = await get('tv.bin', { range: 'bytes=-10' });
-    expect(Buffer.from(await bytesOf(suffix)).equals(Buffer.from(CONTENT.subarray(-10)))).toBe(true);
+    expect(Buffer.from(await bytesOf(suffix)).equals(Buffer.from(CONTENT.subarray(-10)))).toBe(
+      true,
+    );
     const past = await get('tv.bin', { range: `bytes=${CONTENT.length}-` });
     expect(past.status).toBe(416);
     expect(past.headers.get('content-range')).toBe(`bytes */${CONTENT.length}`);
-    expect(((await past.json()) as any).error.code).toBe('OTA_RANGE_NOT_SATISFIABLE');
+    expect((await past.json()).error.code).toBe('OTA_RANGE_NOT_SATISFIABLE');
     // Several ranges, or a malformed header, are ignored: the whole file.
     expect((await get('tv.bin', { range: 'bytes=0-1,5-6' })).status).toBe(200);
     expect((await get('tv.bin', { range: 'items=0-1' })).status).toBe(200);
@@ -111,13 +130,25 @@ describe('OTA application files', () => {
     const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
     await upload('app.bin', v1, sha(v1));
     const old = (await get('app.bin', { range: 'bytes=0-99' })).headers.get('etag')!;
-    expect((await upload('app.bin', v2, sha(v2), OPERATOR_KEY, 'application/vnd.android.package-archive')).status).toBe(201);
+    expect(
+      (
+        await upload(
+          'app.bin',
+          v2,
+          sha(v2),
+          OPERATOR_KEY,
+          'application/vnd.android.package-archive',
+        )
+      ).status,
+    ).toBe(201);
     const res = await get('app.bin', { range: 'bytes=100-', 'if-range': old });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/vnd.android.package-archive');
     expect(Buffer.from(await bytesOf(res)).equals(Buffer.from(v2))).toBe(true);
     // The old content is gone from disk; one object per stored version.
-    const listed = await fetch(`${ota.url}/v1/admin/files`, { headers: signRequest(OPERATOR_KEY, 'GET', `${ota.url}/v1/admin/files`) });
+    const listed = await fetch(`${ota.url}/v1/admin/files`, {
+      headers: signRequest(OPERATOR_KEY, 'GET', `${ota.url}/v1/admin/files`),
+    });
     expect(((await listed.json()) as any[]).map((f) => f.name)).toEqual(['app.bin', 'tv.bin']);
     expect(readdirSync(join(dir, 'files', 'objects')).sort()).toEqual([sha(v2), SHA].sort());
   });
@@ -133,18 +164,29 @@ describe('OTA application files', () => {
       headers: signRequest(OPERATOR_KEY, 'PUT', `${ota.url}/v1/admin/files/x.bin`),
       body: small,
     });
-    expect(((await noDigest.json()) as any).error.code).toBe('SERVER_BAD_REQUEST');
-    const byOta = await upload('x.bin', small, createHash('sha256').update(small).digest('hex'), OTA_KEY);
+    expect((await noDigest.json()).error.code).toBe('SERVER_BAD_REQUEST');
+    const byOta = await upload(
+      'x.bin',
+      small,
+      createHash('sha256').update(small).digest('hex'),
+      OTA_KEY,
+    );
     expect(byOta.json.error.code).toBe('SERVER_FORBIDDEN');
-    const unsigned = await fetch(`${ota.url}/v1/admin/files/x.bin?sha256=${'00'.repeat(32)}`, { method: 'PUT', body: small });
-    expect(((await unsigned.json()) as any).error.code).toBe('SERVER_UNAUTHENTICATED');
-    expect(((await (await get('..%2Fkeys.json')).json()) as any).error.code).toBe('SERVER_BAD_REQUEST');
-    expect(((await (await get('.hidden')).json()) as any).error.code).toBe('SERVER_BAD_REQUEST');
+    const unsigned = await fetch(`${ota.url}/v1/admin/files/x.bin?sha256=${'00'.repeat(32)}`, {
+      method: 'PUT',
+      body: small,
+    });
+    expect((await unsigned.json()).error.code).toBe('SERVER_UNAUTHENTICATED');
+    expect((await (await get('..%2Fkeys.json')).json()).error.code).toBe('SERVER_BAD_REQUEST');
+    expect((await (await get('.hidden')).json()).error.code).toBe('SERVER_BAD_REQUEST');
     const missing = await get('nothing.bin');
-    expect([missing.status, ((await missing.json()) as any).error.code]).toEqual([404, 'OTA_UNKNOWN_FILE']);
+    expect([missing.status, (await missing.json()).error.code]).toEqual([404, 'OTA_UNKNOWN_FILE']);
     // Nothing half-written is left behind.
     expect(readdirSync(join(dir, 'files', 'tmp'))).toEqual([]);
-    const del = await fetch(`${ota.url}/v1/admin/files/app.bin`, { method: 'DELETE', headers: signRequest(OPERATOR_KEY, 'DELETE', `${ota.url}/v1/admin/files/app.bin`) });
+    const del = await fetch(`${ota.url}/v1/admin/files/app.bin`, {
+      method: 'DELETE',
+      headers: signRequest(OPERATOR_KEY, 'DELETE', `${ota.url}/v1/admin/files/app.bin`),
+    });
     expect(del.status).toBe(200);
     expect((await get('app.bin')).status).toBe(404);
   });

@@ -2,7 +2,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideRange, ifRangeHolds, noneMatch } from '../../../src/server/ota/http-range.js';
-import { DEFAULT_MT_SPI, parseSimConfig, simConfigToJSON } from '../../../src/server/ota/sim-config.js';
+import {
+  DEFAULT_MT_SPI,
+  parseSimConfig,
+  simConfigToJSON,
+} from '../../../src/server/ota/sim-config.js';
 
 describe('decideRange', () => {
   it('follows RFC 9110 for single byte ranges', () => {
@@ -15,7 +19,14 @@ describe('decideRange', () => {
     expect(decideRange('bytes=10-', 10)).toEqual({ kind: 'unsatisfiable' });
     expect(decideRange('bytes=-0', 10)).toEqual({ kind: 'unsatisfiable' });
     expect(decideRange('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
-    for (const ignored of ['bytes=5-2', 'bytes=-', 'bytes=0-1,3-4', 'lines=0-1', 'bytes=a-b', `bytes=${'9'.repeat(20)}-`]) {
+    for (const ignored of [
+      'bytes=5-2',
+      'bytes=-',
+      'bytes=0-1,3-4',
+      'lines=0-1',
+      'bytes=a-b',
+      `bytes=${'9'.repeat(20)}-`,
+    ]) {
       expect(decideRange(ignored, 10)).toEqual({ kind: 'full' });
     }
   });
@@ -45,11 +56,18 @@ describe('decideRange', () => {
 });
 
 describe('parseSimConfig', () => {
-  const base = { tar: 'b00010', keysets: [{ version: 3, kic: '00'.repeat(16), kid: '11'.repeat(16) }] };
+  const base = {
+    tar: 'b00010',
+    keysets: [{ version: 3, kic: '00'.repeat(16), kid: '11'.repeat(16) }],
+  };
 
   it('fills the defaults: ciphered CC packets with a rising counter, MT keys of the highest keyset', () => {
     const sim = parseSimConfig('89860012345678901234', base);
-    expect(sim.minimumSecurity).toEqual({ ciphering: true, integrity: 'cc', counter: 'must-be-higher' });
+    expect(sim.minimumSecurity).toEqual({
+      ciphering: true,
+      integrity: 'cc',
+      counter: 'must-be-higher',
+    });
     expect(sim.mt).toEqual({ spi: DEFAULT_MT_SPI, kic: 0x32, kid: 0x32 });
     expect(simConfigToJSON(sim).mt).toEqual({ spi: '1629', kic: '32', kid: '32', keyVersion: 3 });
   });
@@ -60,9 +78,26 @@ describe('parseSimConfig', () => {
       [{ ...base, extra: 1 }, /extra: unknown field/],
       [{ ...base, tar: 'b0001' }, /tar/],
       [{ ...base, keysets: [] }, /keysets/],
-      [{ ...base, keysets: [{ version: 16, kic: '00'.repeat(16), kid: '00'.repeat(16) }] }, /keysets\[0\]\.version/],
-      [{ ...base, keysets: [{ version: 1, algorithm: 'des', kic: '00'.repeat(8), kid: '00'.repeat(8) }] }, /algorithm/],
-      [{ ...base, keysets: [{ version: 1, algorithm: '3des-3key', kic: '00'.repeat(16), kid: '00'.repeat(24) }] }, /keysets\[0\]\.kic/],
+      [
+        { ...base, keysets: [{ version: 16, kic: '00'.repeat(16), kid: '00'.repeat(16) }] },
+        /keysets\[0\]\.version/,
+      ],
+      [
+        {
+          ...base,
+          keysets: [{ version: 1, algorithm: 'des', kic: '00'.repeat(8), kid: '00'.repeat(8) }],
+        },
+        /algorithm/,
+      ],
+      [
+        {
+          ...base,
+          keysets: [
+            { version: 1, algorithm: '3des-3key', kic: '00'.repeat(16), kid: '00'.repeat(24) },
+          ],
+        },
+        /keysets\[0\]\.kic/,
+      ],
       [{ ...base, keysets: [...base.keysets, ...base.keysets] }, /distinct/],
       [{ ...base, minimumSecurity: { integrity: 'crc' } }, /minimumSecurity\.integrity/],
       [{ ...base, minimumSecurity: { counter: 'sometimes' } }, /minimumSecurity\.counter/],

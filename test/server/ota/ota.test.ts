@@ -8,7 +8,18 @@ import type { SimvaultMessage } from '../../../src/protocol/messages.js';
 import { signRequest, type SigningKey } from '../../../src/server/auth.js';
 import { startOtaServer, type RunningOtaServer } from '../../../src/server/ota/start.js';
 import type { RegistryStore } from '../../../src/server/store/store.js';
-import { ADS, ICCID, OPERATOR_KEY, OTA_KEY, TV, cidBytes, cidHex, cidKey, startTestServer, type TestServer } from '../fixtures.js';
+import {
+  ADS,
+  ICCID,
+  OPERATOR_KEY,
+  OTA_KEY,
+  TV,
+  cidBytes,
+  cidHex,
+  cidKey,
+  startTestServer,
+  type TestServer,
+} from '../fixtures.js';
 import { STORE_KINDS, testDatabase, type TestDatabase } from '../stores.js';
 import { MO_SPI, SimulatedSim, type Received } from './sim.js';
 
@@ -24,7 +35,11 @@ interface Answer {
 
 async function answer(res: Response): Promise<Answer> {
   const text = await res.text();
-  return { status: res.status, headers: res.headers, json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  return {
+    status: res.status,
+    headers: res.headers,
+    json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+  };
 }
 
 describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
@@ -53,8 +68,17 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     await cardApp.client.defineApplication(TV);
     await cardApp.client.defineApplication(ADS);
     await cardApp.client.defineOffer('basic', [TV.aid, ADS.aid]);
-    await cardApp.client.importCards(JSON.stringify([{ cid: cidHex(1), offer: 'basic' }, { cid: cidHex(2), offer: 'basic' }]), 'json');
-    expect((await operator('PUT', `/v1/admin/sims/${ICCID}`, sim.config({ msisdn: '8613800000001' }))).status).toBe(201);
+    await cardApp.client.importCards(
+      JSON.stringify([
+        { cid: cidHex(1), offer: 'basic' },
+        { cid: cidHex(2), offer: 'basic' },
+      ]),
+      'json',
+    );
+    expect(
+      (await operator('PUT', `/v1/admin/sims/${ICCID}`, sim.config({ msisdn: '8613800000001' })))
+        .status,
+    ).toBe(201);
   });
   afterEach(async () => {
     await ota.close();
@@ -63,16 +87,38 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     await db.drop();
   });
 
-  async function operator(method: string, path: string, value?: unknown, key: SigningKey = OPERATOR_KEY): Promise<Answer> {
-    const body = value === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(value));
+  async function operator(
+    method: string,
+    path: string,
+    value?: unknown,
+    key: SigningKey = OPERATOR_KEY,
+  ): Promise<Answer> {
+    const body =
+      value === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(value));
     const url = `${ota.url}${path}`;
     const headers: Record<string, string> = { ...signRequest(key, method, url, body) };
     if (value !== undefined) headers['content-type'] = 'application/json';
-    return answer(await fetch(url, { method, headers, ...(value !== undefined ? { body: body as Uint8Array<ArrayBuffer> } : {}) }));
+    return answer(
+      await fetch(url, {
+        method,
+        headers,
+        ...(value !== undefined ? { body: body } : {}),
+      }),
+    );
   }
 
-  const postMo = async (tpdu: Uint8Array, query = `iccid=${ICCID}`, headers: Record<string, string> = OCTETS) =>
-    answer(await fetch(`${ota.url}/v1/sms/mo?${query}`, { method: 'POST', headers, body: tpdu as Uint8Array<ArrayBuffer> }));
+  const postMo = async (
+    tpdu: Uint8Array,
+    query = `iccid=${ICCID}`,
+    headers: Record<string, string> = OCTETS,
+  ) =>
+    answer(
+      await fetch(`${ota.url}/v1/sms/mo?${query}`, {
+        method: 'POST',
+        headers,
+        body: tpdu as Uint8Array<ArrayBuffer>,
+      }),
+    );
 
   /** Send every segment; the last answer. */
   async function sendAll(tpdus: Uint8Array[]): Promise<Answer> {
@@ -85,7 +131,10 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&after=${after}&wait=${wait}`));
 
   /** Fetch and open every complete packet queued after `after`. */
-  async function receive(after = 0, o: { checkCounter?: boolean } = {}): Promise<{ got: Received[]; next: number }> {
+  async function receive(
+    after = 0,
+    o: { checkCounter?: boolean } = {},
+  ): Promise<{ got: Received[]; next: number }> {
     const r = await fetchMt(after, 0);
     expect(r.status).toBe(200);
     const got: Received[] = [];
@@ -96,14 +145,25 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     return { got, next: r.json.next };
   }
 
-  const bind = (tx = 1, cid = cidBytes(1)): SimvaultMessage => ({ type: 'bindRequest', transactionId: tx, cid, iccid: ICCID });
+  const bind = (tx = 1, cid = cidBytes(1)): SimvaultMessage => ({
+    type: 'bindRequest',
+    transactionId: tx,
+    cid,
+    iccid: ICCID,
+  });
 
   it('relays a bind request to the card application server and queues the secured bind response (long-poll)', async () => {
     // The handset is already waiting when the SIM's request arrives.
     const polling = fetchMt(0, 10);
     const a = await sendAll(sim.mo(bind(7)));
     expect(a.status).toBe(200);
-    expect(a.json).toMatchObject({ status: 'accepted', kind: 'command', counter: 1, keyVersion: 1, message: { type: 'bindRequest', transactionId: 7 } });
+    expect(a.json).toMatchObject({
+      status: 'accepted',
+      kind: 'command',
+      counter: 1,
+      keyVersion: 1,
+      message: { type: 'bindRequest', transactionId: 7 },
+    });
     expect(a.json.reply).toMatchObject({ type: 'bindResponse', transactionId: 7, counter: 1 });
     const poll = await polling;
     expect(poll.status).toBe(200);
@@ -118,7 +178,11 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     expect(got?.kind).toBe('command');
     if (got?.kind !== 'command') return;
     expect(toHex(got.packet.tar)).toBe('b00010');
-    expect(got.packet.spi).toMatchObject({ ciphered: true, integrity: 'cc', counter: 'must-be-higher' });
+    expect(got.packet.spi).toMatchObject({
+      ciphered: true,
+      integrity: 'cc',
+      counter: 'must-be-higher',
+    });
     const reply = got.message;
     expect(reply.type).toBe('bindResponse');
     if (reply.type !== 'bindResponse') return;
@@ -131,12 +195,23 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
   it('reassembles a concatenated MO message sent out of order and relays a launch request', async () => {
     await sendAll(sim.mo(bind(1)));
     const { next } = await receive(0);
-    const launch: SimvaultMessage = { type: 'launchRequest', transactionId: 2, cid: cidBytes(1), aid: fromHex(TV.aid), input: new Uint8Array(200).fill(7) };
+    const launch: SimvaultMessage = {
+      type: 'launchRequest',
+      transactionId: 2,
+      cid: cidBytes(1),
+      aid: fromHex(TV.aid),
+      input: new Uint8Array(200).fill(7),
+    };
     const tpdus = sim.mo(launch);
     expect(tpdus.length).toBe(2);
     const first = await postMo(tpdus[1]!);
     expect(first.status).toBe(202);
-    expect(first.json).toMatchObject({ status: 'incomplete', received: 1, total: 2, duplicate: false });
+    expect(first.json).toMatchObject({
+      status: 'incomplete',
+      received: 1,
+      total: 2,
+      duplicate: false,
+    });
     const second = await postMo(tpdus[0]!);
     expect(second.status).toBe(200);
     expect(second.json.reply.type).toBe('downloadResourceInfo');
@@ -145,7 +220,11 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     expect([repeat.status, repeat.json.duplicate]).toEqual([202, true]);
     const { got } = await receive(next);
     const info = got.at(-1);
-    expect(info?.kind === 'command' && info.message.type === 'downloadResourceInfo' && info.message.resource.url).toBe(TV.resource!.url);
+    expect(
+      info?.kind === 'command' &&
+        info.message.type === 'downloadResourceInfo' &&
+        info.message.resource.url,
+    ).toBe(TV.resource!.url);
   });
 
   it('refuses a replayed MO packet with counter-low and relays it only once', async () => {
@@ -167,41 +246,97 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     const content = new Uint8Array(randomBytes(20_000));
     const sha = createHash('sha256').update(content).digest('hex');
     const uploadUrl = `${ota.url}/v1/admin/files/game.bin?sha256=${sha}`;
-    const up = await fetch(uploadUrl, { method: 'PUT', headers: signRequest(OPERATOR_KEY, 'PUT', uploadUrl), body: content });
+    const up = await fetch(uploadUrl, {
+      method: 'PUT',
+      headers: signRequest(OPERATOR_KEY, 'PUT', uploadUrl),
+      body: content,
+    });
     expect(up.status).toBe(201);
-    const game = { aid: 'a0000000872001', name: 'Game', zone: 'user' as const, size: 40_000, version: '1.0', resource: { url: `${ota.url}/v1/files/game.bin`, digest: sha, size: content.length } };
+    const game = {
+      aid: 'a0000000872001',
+      name: 'Game',
+      zone: 'user' as const,
+      size: 40_000,
+      version: '1.0',
+      resource: { url: `${ota.url}/v1/files/game.bin`, digest: sha, size: content.length },
+    };
     await cardApp.client.defineApplication(game);
     await cardApp.client.defineOffer('games', [game.aid]);
     await cardApp.client.applyOffer('games', [cidKey(2)]);
 
     await sendAll(sim.mo(bind(1, cidBytes(2))));
     let r = await receive(0);
-    const launched = await sendAll(sim.mo({ type: 'launchRequest', transactionId: 2, cid: cidBytes(2), aid: fromHex(game.aid) }));
+    const launched = await sendAll(
+      sim.mo({ type: 'launchRequest', transactionId: 2, cid: cidBytes(2), aid: fromHex(game.aid) }),
+    );
     expect(launched.json.reply.type).toBe('downloadResourceInfo');
     r = await receive(r.next);
     const info = r.got[0];
-    if (info?.kind !== 'command' || info.message.type !== 'downloadResourceInfo') throw new Error('expected download resource info');
+    if (info?.kind !== 'command' || info.message.type !== 'downloadResourceInfo')
+      throw new Error('expected download resource info');
     const resource = info.message.resource;
     // The handset fetches the file where the resource says, and checks it against the digest.
     const file = new Uint8Array(await (await fetch(resource.url)).arrayBuffer());
-    expect(toHex(new Uint8Array(createHash('sha256').update(file).digest()))).toBe(toHex(resource.digest));
-    const stored = await sendAll(sim.mo({ type: 'launchComplete', transactionId: 2, cid: cidBytes(2), aid: fromHex(game.aid), size: file.length, digest: resource.digest }));
-    expect(stored.json).toMatchObject({ status: 'accepted', reply: null, outcome: { status: 'stored', aid: game.aid } });
-    const done = await sendAll(sim.mo({ type: 'downloadComplete', transactionId: 2, cid: cidBytes(2), result: 'ok', aid: fromHex(game.aid) }));
+    expect(toHex(new Uint8Array(createHash('sha256').update(file).digest()))).toBe(
+      toHex(resource.digest),
+    );
+    const stored = await sendAll(
+      sim.mo({
+        type: 'launchComplete',
+        transactionId: 2,
+        cid: cidBytes(2),
+        aid: fromHex(game.aid),
+        size: file.length,
+        digest: resource.digest,
+      }),
+    );
+    expect(stored.json).toMatchObject({
+      status: 'accepted',
+      reply: null,
+      outcome: { status: 'stored', aid: game.aid },
+    });
+    const done = await sendAll(
+      sim.mo({
+        type: 'downloadComplete',
+        transactionId: 2,
+        cid: cidBytes(2),
+        result: 'ok',
+        aid: fromHex(game.aid),
+      }),
+    );
     expect(done.json.outcome.status).toBe('stored');
     // A launch the card application server refuses keeps its stable code.
-    const refused = await sendAll(sim.mo({ type: 'launchRequest', transactionId: 3, cid: cidBytes(2), aid: fromHex(TV.aid) }));
+    const refused = await sendAll(
+      sim.mo({ type: 'launchRequest', transactionId: 3, cid: cidBytes(2), aid: fromHex(TV.aid) }),
+    );
     expect([refused.status, refused.json.error.code]).toEqual([404, 'SERVER_UNKNOWN_APP']);
   });
 
   it('reports an unreachable card application server as OTA_UPSTREAM, and logs structured lines', async () => {
     await ota.close();
     const entries: Record<string, unknown>[] = [];
-    ota = await start({ cardAppUrl: 'http://127.0.0.1:9', log: (level, msg, fields) => entries.push({ level, msg, ...fields }) });
+    ota = await start({
+      cardAppUrl: 'http://127.0.0.1:9',
+      log: (level, msg, fields) => entries.push({ level, msg, ...fields }),
+    });
     const r = await sendAll(sim.mo(bind(1)));
     expect([r.status, r.json.error.code]).toEqual([502, 'OTA_UPSTREAM']);
-    expect(entries).toContainEqual(expect.objectContaining({ level: 'error', msg: 'card application server failed', iccid: ICCID }));
-    expect(entries).toContainEqual(expect.objectContaining({ msg: 'request', server: 'ota', path: '/v1/sms/mo', status: 502, code: 'OTA_UPSTREAM' }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'card application server failed',
+        iccid: ICCID,
+      }),
+    );
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        msg: 'request',
+        server: 'ota',
+        path: '/v1/sms/mo',
+        status: 502,
+        code: 'OTA_UPSTREAM',
+      }),
+    );
     // A wrong shared secret is the OTA server's fault too, not the handset's.
     await ota.close();
     ota = await start({ keys: [{ ...OTA_KEY, secret: new Uint8Array(32).fill(1) }, OPERATOR_KEY] });
@@ -225,7 +360,9 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     const refused = await sendAll(tpdus);
     expect(refused.json.error.porStatus).toBe('counter-low');
     const { got } = await receive(0);
-    const pors = got.filter((g) => g.kind === 'por').map((g) => (g.kind === 'por' ? g.por : undefined)!);
+    const pors = got
+      .filter((g) => g.kind === 'por')
+      .map((g) => (g.kind === 'por' ? g.por : undefined)!);
     expect(pors.map((p) => p.status)).toEqual(['ok', 'counter-low']);
     expect(toHex(pors[1]!.data)).toBe('0000000005');
   });
@@ -248,7 +385,10 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
   it('refuses packets below the minimum security level or to another TAR', async () => {
     const clear = await sendAll(sim.mo(bind(1), { spi: { ...MO_SPI, ciphered: false } }));
     expect(clear.status).toBe(403);
-    expect(clear.json.error).toMatchObject({ code: 'OTA_INSUFFICIENT_SECURITY', porStatus: 'insufficient-security-level' });
+    expect(clear.json.error).toMatchObject({
+      code: 'OTA_INSUFFICIENT_SECURITY',
+      porStatus: 'insufficient-security-level',
+    });
     const noCounter = await sendAll(sim.mo(bind(1), { spi: { ...MO_SPI, counter: 'none' } }));
     expect(noCounter.json.error.code).toBe('OTA_INSUFFICIENT_SECURITY');
     const tar = await sendAll(sim.mo(bind(1), { tar: fromHex('b00099') }));
@@ -257,11 +397,23 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
   });
 
   it('refuses messages a SIM may not send and bind requests naming another SIM', async () => {
-    const stk: SimvaultMessage = { type: 'stkListUpdate', transactionId: 1, cards: [], listVersion: 9 };
+    const stk: SimvaultMessage = {
+      type: 'stkListUpdate',
+      transactionId: 1,
+      cards: [],
+      listVersion: 9,
+    };
     expect((await sendAll(sim.mo(stk))).json.error.code).toBe('OTA_BAD_MESSAGE');
-    const foreign: SimvaultMessage = { type: 'bindRequest', transactionId: 1, cid: cidBytes(1), iccid: '89860000000000000001' };
+    const foreign: SimvaultMessage = {
+      type: 'bindRequest',
+      transactionId: 1,
+      cid: cidBytes(1),
+      iccid: '89860000000000000001',
+    };
     expect((await sendAll(sim.mo(foreign))).json.error.code).toBe('OTA_BAD_MESSAGE');
-    expect((await sendAll(sim.mo(new Uint8Array([0xff, 0x00])))).json.error.code).toBe('OTA_BAD_MESSAGE');
+    expect((await sendAll(sim.mo(new Uint8Array([0xff, 0x00])))).json.error.code).toBe(
+      'OTA_BAD_MESSAGE',
+    );
   });
 
   it('answers bad handset input with typed JSON errors', async () => {
@@ -280,12 +432,27 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
       [postMo(fromHex('0100038121f37ff6020102')), 400, 'OTA_BAD_SMS'],
       // 7-bit text.
       [postMo(fromHex('4100038121f37f00050270000102')), 400, 'OTA_BAD_SMS'],
-      [answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&wait=999`)), 400, 'SERVER_BAD_REQUEST'],
-      [answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&after=-1`)), 400, 'SERVER_BAD_REQUEST'],
-      [answer(await fetch(`${ota.url}/v1/sms/mt?iccid=89860000000000000001`)), 404, 'OTA_UNKNOWN_SIM'],
+      [
+        answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&wait=999`)),
+        400,
+        'SERVER_BAD_REQUEST',
+      ],
+      [
+        answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&after=-1`)),
+        400,
+        'SERVER_BAD_REQUEST',
+      ],
+      [
+        answer(await fetch(`${ota.url}/v1/sms/mt?iccid=89860000000000000001`)),
+        404,
+        'OTA_UNKNOWN_SIM',
+      ],
       [answer(await fetch(`${ota.url}/v1/nowhere`)), 404, 'SERVER_NOT_FOUND'],
     ];
-    expect((await answer(await fetch(`${ota.url}/healthz`))).json).toEqual({ status: 'ok', server: 'ota' });
+    expect((await answer(await fetch(`${ota.url}/healthz`))).json).toEqual({
+      status: 'ok',
+      server: 'ota',
+    });
     for (const [p, status, code] of cases) {
       const r = await p;
       expect([r.status, r.json.error?.code]).toEqual([status, code]);
@@ -305,12 +472,23 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     expect((await fetch(url, { headers })).status).toBe(200);
     const replayed = await answer(await fetch(url, { headers }));
     expect([replayed.status, replayed.json.error.code]).toEqual([401, 'SERVER_REPLAYED']);
-    const badConfig = await operator('PUT', `/v1/admin/sims/${ICCID}`, { tar: 'b000', keysets: [] });
+    const badConfig = await operator('PUT', `/v1/admin/sims/${ICCID}`, {
+      tar: 'b000',
+      keysets: [],
+    });
     expect([badConfig.status, badConfig.json.error.code]).toEqual([400, 'SERVER_BAD_REQUEST']);
-    const shortKey = await operator('PUT', `/v1/admin/sims/${ICCID}`, { tar: 'b00010', keysets: [{ version: 1, kic: '00', kid: '00' }] });
+    const shortKey = await operator('PUT', `/v1/admin/sims/${ICCID}`, {
+      tar: 'b00010',
+      keysets: [{ version: 1, kic: '00', kid: '00' }],
+    });
     expect(shortKey.json.error.message).toMatch(/keysets\[0\]\.kic/);
     const info = await operator('GET', `/v1/admin/sims/${ICCID}`);
-    expect(info.json).toMatchObject({ iccid: ICCID, tar: 'b00010', mt: { spi: '1629', kic: '12' }, keysets: [{ version: 1, algorithm: 'aes' }] });
+    expect(info.json).toMatchObject({
+      iccid: ICCID,
+      tar: 'b00010',
+      mt: { spi: '1629', kic: '12' },
+      keysets: [{ version: 1, algorithm: 'aes' }],
+    });
     expect(JSON.stringify(info.json)).not.toContain(toHex(sim.kic));
   });
 
@@ -331,7 +509,13 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     const cmd = first.got[0];
     if (cmd?.kind !== 'command') throw new Error('expected the bind response');
     const ok = await sendAll(sim.por(cmd.packet, 'ok'));
-    expect(ok.json).toMatchObject({ status: 'accepted', kind: 'por', counter: 1, porStatus: 'ok', resyncedCounter: null });
+    expect(ok.json).toMatchObject({
+      status: 'accepted',
+      kind: 'por',
+      counter: 1,
+      porStatus: 'ok',
+      resyncedCounter: null,
+    });
     expect((await fetchMt(0)).json.messages).toEqual([]);
 
     // The SIM claims to be at counter 40 when the next response arrives.
@@ -345,7 +529,11 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     expect(low.json.resent).toMatchObject({ type: 'bindResponse', transactionId: 2, counter: 41 });
     sim.lastMt = 40;
     const third = await receive(second.next);
-    expect(third.got.map((g) => (g.kind === 'command' ? [Number(g.packet.counter), g.message.type] : g.kind))).toEqual([[41, 'bindResponse']]);
+    expect(
+      third.got.map((g) =>
+        g.kind === 'command' ? [Number(g.packet.counter), g.message.type] : g.kind,
+      ),
+    ).toEqual([[41, 'bindResponse']]);
     const counters = (await operator('GET', `/v1/admin/sims/${ICCID}`)).json.counters;
     expect(counters).toEqual([
       { keyVersion: 1, direction: 'mo', value: 2 },
@@ -367,9 +555,17 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     const cmd = first.got[0];
     if (cmd?.kind !== 'command') throw new Error('expected the bind response');
     const low = sim.por(cmd.packet, 'counter-low', fromHex('0000000028'));
-    expect((await sendAll(low)).json).toMatchObject({ kind: 'por', porStatus: 'counter-low', resent: { counter: 41 } });
+    expect((await sendAll(low)).json).toMatchObject({
+      kind: 'por',
+      porStatus: 'counter-low',
+      resent: { counter: 41 },
+    });
     const queued = (await fetchMt(0)).json.messages.length;
-    for (let i = 0; i < 3; i++) expect((await sendAll(low)).json.error).toMatchObject({ code: 'OTA_REPLAYED', porStatus: 'counter-low' });
+    for (let i = 0; i < 3; i++)
+      expect((await sendAll(low)).json.error).toMatchObject({
+        code: 'OTA_REPLAYED',
+        porStatus: 'counter-low',
+      });
     expect((await fetchMt(0)).json.messages.length).toBe(queued);
     const ok = sim.por(cmd.packet, 'ok');
     expect((await sendAll(ok)).json.error.code).toBe('OTA_REPLAYED');
@@ -377,10 +573,17 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
 
   it('pushes STK list updates (RFM) over the event stream, with growing list versions', async () => {
     const events = new AbortController();
-    const res = await fetch(`${ota.url}/v1/sms/mt/stream?iccid=${ICCID}`, { signal: events.signal });
+    const res = await fetch(`${ota.url}/v1/sms/mt/stream?iccid=${ICCID}`, {
+      signal: events.signal,
+    });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    const cards = [{ cid: cidHex(1), applications: [{ aid: TV.aid, name: TV.name, zone: 'multimedia', state: 'active' }] }];
+    const cards = [
+      {
+        cid: cidHex(1),
+        applications: [{ aid: TV.aid, name: TV.name, zone: 'multimedia', state: 'active' }],
+      },
+    ];
     const push = await operator('POST', `/v1/admin/sims/${ICCID}/stk-list`, { cards });
     expect(push.status).toBe(202);
     expect(push.json).toMatchObject({ type: 'stkListUpdate', listVersion: 1, counter: 1 });
@@ -398,22 +601,33 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         if (!block.includes('event: sms')) continue;
-        const data = JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+        const data = JSON.parse(
+          block
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        );
         expect(block).toContain(`id: ${data.seq}`);
         const got = sim.deliver(data.tpdu);
         if (got?.kind === 'command') updates.push(got.message);
       }
     }
     events.abort();
-    expect(updates.map((u) => u.type === 'stkListUpdate' && [u.listVersion, u.cards.length])).toEqual([
+    expect(
+      updates.map((u) => u.type === 'stkListUpdate' && [u.listVersion, u.cards.length]),
+    ).toEqual([
       [1, 1],
       [2, 0],
     ]);
     const u = updates[0]!;
     expect(u.type === 'stkListUpdate' && toHex(u.cards[0]!.applications[0]!.aid)).toBe(TV.aid);
-    const bad = await operator('POST', `/v1/admin/sims/${ICCID}/stk-list`, { cards: [{ cid: 'zz' }] });
+    const bad = await operator('POST', `/v1/admin/sims/${ICCID}/stk-list`, {
+      cards: [{ cid: 'zz' }],
+    });
     expect([bad.status, bad.json.error.code]).toEqual([400, 'SERVER_BAD_REQUEST']);
-    const unknown = await operator('POST', '/v1/admin/sims/89860000000000000001/stk-list', { cards: [] });
+    const unknown = await operator('POST', '/v1/admin/sims/89860000000000000001/stk-list', {
+      cards: [],
+    });
     expect(unknown.json.error.code).toBe('OTA_UNKNOWN_SIM');
   });
 

@@ -2,7 +2,11 @@
 // simvault messages into command packets with its own keys and counter, frames them as
 // SMS-SUBMIT segments, and opens the SMS-DELIVER segments the OTA server queues for it.
 import { concatBytes, fromHex } from '../../../src/bytes.js';
-import { decodeMessage, encodeMessage, type SimvaultMessage } from '../../../src/protocol/messages.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type SimvaultMessage,
+} from '../../../src/protocol/messages.js';
 import {
   buildCommandPacket,
   buildResponsePacket,
@@ -15,7 +19,12 @@ import {
   type Spi,
 } from '../../../src/protocol/secured-packet.js';
 import { ConcatReassembler, splitSecuredPacket } from '../../../src/protocol/sms-concat.js';
-import { decodeSmsTpdu, decodeUserDataHeader, encodeSmsTpdu, encodeUserDataHeader } from '../../../src/protocol/sms.js';
+import {
+  decodeSmsTpdu,
+  decodeUserDataHeader,
+  encodeSmsTpdu,
+  encodeUserDataHeader,
+} from '../../../src/protocol/sms.js';
 
 export const MO_SPI: Spi = {
   counter: 'must-be-higher',
@@ -68,13 +77,23 @@ export class SimulatedSim {
   config(extra: Record<string, unknown> = {}) {
     return {
       tar: Buffer.from(this.tar).toString('hex'),
-      keysets: [{ version: this.keyVersion, algorithm: 'aes', kic: Buffer.from(this.kic).toString('hex'), kid: Buffer.from(this.kid).toString('hex') }],
+      keysets: [
+        {
+          version: this.keyVersion,
+          algorithm: 'aes',
+          kic: Buffer.from(this.kic).toString('hex'),
+          kid: Buffer.from(this.kid).toString('hex'),
+        },
+      ],
       ...extra,
     };
   }
 
   /** A secured command packet (no UDH) carrying `message`. */
-  packet(message: SimvaultMessage | Uint8Array, o: { counter?: number; spi?: Spi; tar?: Uint8Array } = {}): Uint8Array {
+  packet(
+    message: SimvaultMessage | Uint8Array,
+    o: { counter?: number; spi?: Spi; tar?: Uint8Array } = {},
+  ): Uint8Array {
     const ki = encodeKeyIndicator(this.keyVersion, 'aes');
     const counter = o.counter ?? this.counter++;
     return buildCommandPacket(
@@ -91,7 +110,11 @@ export class SimulatedSim {
   }
 
   /** SMS-SUBMIT TPDUs carrying a secured packet (no UDH), split when long. */
-  submitTpdus(packet: Uint8Array, kind: 'command' | 'response' = 'command', reference = 42): Uint8Array[] {
+  submitTpdus(
+    packet: Uint8Array,
+    kind: 'command' | 'response' = 'command',
+    reference = 42,
+  ): Uint8Array[] {
     return splitSecuredPacket(packet, { reference, kind }).map((ud) => {
       const { elements, end } = decodeUserDataHeader(ud);
       return encodeSmsTpdu({
@@ -110,7 +133,10 @@ export class SimulatedSim {
   }
 
   /** Send `message` as the SIM would: command packet → SMS-SUBMIT segments. */
-  mo(message: SimvaultMessage | Uint8Array, o: { counter?: number; spi?: Spi; tar?: Uint8Array } = {}): Uint8Array[] {
+  mo(
+    message: SimvaultMessage | Uint8Array,
+    o: { counter?: number; spi?: Spi; tar?: Uint8Array } = {},
+  ): Uint8Array[] {
     return this.submitTpdus(this.packet(message, o));
   }
 
@@ -121,11 +147,17 @@ export class SimulatedSim {
    */
   deliver(tpduHex: string, o: { checkCounter?: boolean } = {}): Received | undefined {
     const t = decodeSmsTpdu(fromHex(tpduHex));
-    if (t.type !== 'deliver' || t.pid !== 0x7f || t.dcs !== 0xf6 || !t.userData.header) throw new Error('not an SMS-PP data download');
-    const piece = this.#reassembler.add(concatBytes(encodeUserDataHeader(t.userData.header), t.userData.data));
+    if (t.type !== 'deliver' || t.pid !== 0x7f || t.dcs !== 0xf6 || !t.userData.header)
+      throw new Error('not an SMS-PP data download');
+    const piece = this.#reassembler.add(
+      concatBytes(encodeUserDataHeader(t.userData.header), t.userData.data),
+    );
     if (piece.status === 'incomplete') return undefined;
     if (piece.elements.some((e) => e.iei === 0x71)) {
-      return { kind: 'por', por: openResponsePacket(piece.userData, this.keys, { spi: MO_SPI, kic: 0x12, kid: 0x12 }) };
+      return {
+        kind: 'por',
+        por: openResponsePacket(piece.userData, this.keys, { spi: MO_SPI, kic: 0x12, kid: 0x12 }),
+      };
     }
     const packet = openCommandPacket(piece.data, this.keys, {
       tars: [this.tar],
@@ -137,9 +169,21 @@ export class SimulatedSim {
   }
 
   /** A proof of receipt for a command packet from the OTA server, as SMS-SUBMIT TPDUs. */
-  por(packet: CommandPacket, status: PorStatus, data: Uint8Array = new Uint8Array(0)): Uint8Array[] {
+  por(
+    packet: CommandPacket,
+    status: PorStatus,
+    data: Uint8Array = new Uint8Array(0),
+  ): Uint8Array[] {
     const por = buildResponsePacket(
-      { spi: packet.spi, kic: packet.kic.raw, kid: packet.kid.raw, tar: packet.tar, counter: packet.counter, status, data },
+      {
+        spi: packet.spi,
+        kic: packet.kic.raw,
+        kid: packet.kid.raw,
+        tar: packet.tar,
+        counter: packet.counter,
+        status,
+        data,
+      },
       this.keys,
     );
     return this.submitTpdus(por.subarray(3), 'response', Number(packet.counter) & 0xff);

@@ -57,10 +57,16 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
       [2, '3des-2key', '33'.repeat(16)],
     ]);
     expect(sim.mt.kic).toBe(0x25);
-    expect(sim.minimumSecurity).toEqual({ ciphering: true, integrity: 'cc', counter: 'must-be-higher' });
+    expect(sim.minimumSecurity).toEqual({
+      ciphering: true,
+      integrity: 'cc',
+      counter: 'must-be-higher',
+    });
     expect(await b.iccidOfMsisdn('8613800000001')).toBe(ICCID);
     expect(await a.acceptMoCounter(ICCID, 1, 0, 7)).toBe(true);
-    expect(await a.putSim(parseSimConfig(ICCID, { ...CONFIG, msisdn: null }), 2)).toEqual({ created: false });
+    expect(await a.putSim(parseSimConfig(ICCID, { ...CONFIG, msisdn: null }), 2)).toEqual({
+      created: false,
+    });
     expect(await b.lastMoCounter(ICCID, 1)).toBe(7);
     expect(await b.iccidOfMsisdn('8613800000001')).toBeUndefined();
     expect(await a.deleteSim(ICCID)).toBe(true);
@@ -69,13 +75,17 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
   });
 
   it('accepts one MO counter once, whatever the concurrency', async () => {
-    const tries = await Promise.all([a, b, a, b, a, b].map((s) => s.acceptMoCounter(ICCID, 1, 0, 5)));
+    const tries = await Promise.all(
+      [a, b, a, b, a, b].map((s) => s.acceptMoCounter(ICCID, 1, 0, 5)),
+    );
     expect(tries.filter(Boolean)).toHaveLength(1);
     expect(await a.lastMoCounter(ICCID, 1)).toBe(5);
   });
 
   it('never hands out one MT counter twice, across stores and after raising', async () => {
-    const got = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).reserveMtCounter(ICCID, 1)));
+    const got = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).reserveMtCounter(ICCID, 1)),
+    );
     expect(new Set(got).size).toBe(40);
     expect(Math.max(...got)).toBe(40);
     expect(await a.raiseMtCounter(ICCID, 1, 100)).toBe(100);
@@ -84,16 +94,40 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
   });
 
   it('numbers the queue per SIM and expires it', async () => {
-    const item = (part: number) => ({ tpdu: '00', kind: 'command' as const, keyVersion: 1, counter: 1, part, parts: 2 });
-    const [s1, s2] = await Promise.all([a.enqueue(ICCID, [item(1), item(2)], null, 1000, 500), b.enqueue(ICCID, [item(1), item(2)], null, 1000, 5000)]);
-    expect([...s1!, ...s2!].sort()).toEqual([1, 2, 3, 4]);
+    const item = (part: number) => ({
+      tpdu: '00',
+      kind: 'command' as const,
+      keyVersion: 1,
+      counter: 1,
+      part,
+      parts: 2,
+    });
+    const [s1, s2] = await Promise.all([
+      a.enqueue(ICCID, [item(1), item(2)], null, 1000, 500),
+      b.enqueue(ICCID, [item(1), item(2)], null, 1000, 5000),
+    ]);
+    expect([...s1, ...s2].sort()).toEqual([1, 2, 3, 4]);
     expect((await a.fetchMt(ICCID, 0, 10, 1200)).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
     expect((await a.fetchMt(ICCID, 2, 10, 1200)).map((r) => r.seq)).toEqual([3, 4]);
     expect(await b.purgeExpired(1600)).toBe(2);
     expect((await a.fetchMt(ICCID, 0, 10, 1600)).length).toBe(2);
     expect(await a.lastSeq(ICCID)).toBe(4);
     expect(await a.enqueue('89860000000000000001', [item(1)], null, 0, 1)).toEqual([]);
-    const sent = { keyVersion: 1, counter: 9, spi: '1629', kic: 0x12, kid: 0x12, tar: 'b00010', messageType: 'bindResponse', transactionId: 1, message: '01', attempt: 1, sentAt: 2000, porStatus: null, porAt: null };
+    const sent = {
+      keyVersion: 1,
+      counter: 9,
+      spi: '1629',
+      kic: 0x12,
+      kid: 0x12,
+      tar: 'b00010',
+      messageType: 'bindResponse',
+      transactionId: 1,
+      message: '01',
+      attempt: 1,
+      sentAt: 2000,
+      porStatus: null,
+      porAt: null,
+    };
     await a.enqueue(ICCID, [item(1)], sent, 2000, 5000);
     expect((await b.findSent(ICCID, 9))?.messageType).toBe('bindResponse');
     expect((await b.pendingSent(ICCID, 5)).map((p) => p.counter)).toEqual([9]);

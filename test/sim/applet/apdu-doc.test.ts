@@ -41,11 +41,24 @@ describe('docs/sim-apdus.md examples', () => {
     it(`block ${i + 1} (${block.steps.length} APDUs)`, async () => {
       const state = freshState();
       for (const cid of block.given) {
-        storeBinding(state, fromHex(cid), [{ aid: fromHex('a0000000871001'), name: 'TV', zone: 'multimedia', size: 4000, version: '1.0', state: 'active', installed: false }]);
+        storeBinding(state, fromHex(cid), [
+          {
+            aid: fromHex('a0000000871001'),
+            name: 'TV',
+            zone: 'multimedia',
+            size: 4000,
+            version: '1.0',
+            state: 'active',
+            installed: false,
+          },
+        ]);
       }
       const sim = new SimCard(state);
       for (const step of block.steps) {
-        expect({ command: step.command, response: toHex(await sim.transmit(fromHex(step.command))) }).toEqual(step);
+        expect({
+          command: step.command,
+          response: toHex(await sim.transmit(fromHex(step.command))),
+        }).toEqual(step);
       }
     });
   });

@@ -13,7 +13,15 @@ import {
 } from '../../../src/sim/index.js';
 import { cidOf, freshState } from './helpers.js';
 
-const app = (size: number, n = 1): BoundApplication => ({ aid: fromHex(`a00000008710${n.toString(16).padStart(2, '0')}`), name: `App ${n}`, zone: 'user', size, version: '1', state: 'active', installed: false });
+const app = (size: number, n = 1): BoundApplication => ({
+  aid: fromHex(`a00000008710${n.toString(16).padStart(2, '0')}`),
+  name: `App ${n}`,
+  zone: 'user',
+  size,
+  version: '1',
+  state: 'active',
+  installed: false,
+});
 
 describe('binding list rules', () => {
   it('fits below the card threshold, evicts per policy at it', () => {
@@ -65,9 +73,23 @@ describe('binding list rules', () => {
     const s = freshState();
     const e = storeBinding(s, cidOf(1), [{ ...app(77), installed: true }]);
     e.anchors = { user: 9 };
-    applyStkList(s, [{ cid: cidOf(1), applications: [{ aid: app(0).aid, name: 'Renamed', zone: 'user', state: 'active' }] }, { cid: cidOf(1), applications: [] }], 2);
+    applyStkList(
+      s,
+      [
+        {
+          cid: cidOf(1),
+          applications: [{ aid: app(0).aid, name: 'Renamed', zone: 'user', state: 'active' }],
+        },
+        { cid: cidOf(1), applications: [] },
+      ],
+      2,
+    );
     expect(s.cards).toHaveLength(1);
-    expect(s.cards[0]!.applications[0]).toMatchObject({ name: 'Renamed', size: 77, installed: true });
+    expect(s.cards[0]!.applications[0]).toMatchObject({
+      name: 'Renamed',
+      size: 77,
+      installed: true,
+    });
     expect(s.cards[0]!.anchors).toEqual({ user: 9 });
   });
 });

@@ -1,7 +1,11 @@
 // Shared fixtures of the SIM applet tests: a seeded SIM, CIDs, and the OTA server's side of the
 // secured channel (packets to the SIM framed as SMS-DELIVER, packets from it opened).
 import { fromHex } from '../../../src/bytes.js';
-import { decodeMessage, encodeMessage, type SimvaultMessage } from '../../../src/protocol/messages.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  type SimvaultMessage,
+} from '../../../src/protocol/messages.js';
 import {
   buildCommandPacket,
   encodeKeyIndicator,
@@ -66,32 +70,57 @@ export class FakeOta {
   }
 
   /** A secured command packet (from CPL) carrying `data`. */
-  packet(data: Uint8Array, opts: { counter?: number; spi?: Spi; tar?: Uint8Array } = {}): Uint8Array {
+  packet(
+    data: Uint8Array,
+    opts: { counter?: number; spi?: Spi; tar?: Uint8Array } = {},
+  ): Uint8Array {
     const counter = opts.counter ?? ++this.counter;
     return buildCommandPacket(
-      { spi: opts.spi ?? this.spi, kic: this.indicator, kid: this.indicator, tar: opts.tar ?? this.state.tar, counter, data },
+      {
+        spi: opts.spi ?? this.spi,
+        kic: this.indicator,
+        kid: this.indicator,
+        tar: opts.tar ?? this.state.tar,
+        counter,
+        data,
+      },
       otaKeysOfState(this.state),
     );
   }
 
   /** SMS-DELIVER TPDUs carrying a packet. */
   tpdus(packet: Uint8Array, kind: 'command' | 'response' = 'command'): Uint8Array[] {
-    return deliverTpdus(packet, { kind, reference: this.counter & 0xff, originator: { ton: 1, npi: 1, digits: '8613800000000' }, now: 0 });
+    return deliverTpdus(packet, {
+      kind,
+      reference: this.counter & 0xff,
+      originator: { ton: 1, npi: 1, digits: '8613800000000' },
+      now: 0,
+    });
   }
 
   /** Send a message to the SIM through the client; resolves to the last segment's response. */
-  async send(client: SimClient, message: SimvaultMessage, opts: { counter?: number; spi?: Spi } = {}): Promise<SimResponse> {
+  async send(
+    client: SimClient,
+    message: SimvaultMessage,
+    opts: { counter?: number; spi?: Spi } = {},
+  ): Promise<SimResponse> {
     let last: SimResponse | undefined;
-    for (const tpdu of this.tpdus(this.packet(encodeMessage(message), opts))) last = await client.smsPpDownload(tpdu);
+    for (const tpdu of this.tpdus(this.packet(encodeMessage(message), opts)))
+      last = await client.smsPpDownload(tpdu);
     return last!;
   }
 }
 
 /** Open a SEND SHORT MESSAGE from the SIM: its SMS-SUBMIT, the secured packet, the message. */
-export function openMo(state: SimState, cmd: ProactiveCommand): { packet: CommandPacket; message: SimvaultMessage } {
-  if (cmd.kind !== 'sendShortMessage') throw new Error(`expected SEND SHORT MESSAGE, got ${cmd.kind}`);
+export function openMo(
+  state: SimState,
+  cmd: ProactiveCommand,
+): { packet: CommandPacket; message: SimvaultMessage } {
+  if (cmd.kind !== 'sendShortMessage')
+    throw new Error(`expected SEND SHORT MESSAGE, got ${cmd.kind}`);
   const sms = decodeSmsTpdu(cmd.tpdu);
-  if (sms.type !== 'submit' || !sms.userData.header) throw new Error('not an SMS-SUBMIT with a header');
+  if (sms.type !== 'submit' || !sms.userData.header)
+    throw new Error('not an SMS-SUBMIT with a header');
   const ud = new Uint8Array([...encodeUserDataHeader(sms.userData.header), ...sms.userData.data]);
   const packet = openCommandPacket(ud.subarray(3), otaKeysOfState(state), { tars: [state.tar] });
   return { packet, message: decodeMessage(packet.data) };
@@ -99,7 +128,8 @@ export function openMo(state: SimState, cmd: ProactiveCommand): { packet: Comman
 
 /** The user data (from the UDH on) of a SEND SHORT MESSAGE. */
 export function smsUserData(cmd: ProactiveCommand): Uint8Array {
-  if (cmd.kind !== 'sendShortMessage') throw new Error(`expected SEND SHORT MESSAGE, got ${cmd.kind}`);
+  if (cmd.kind !== 'sendShortMessage')
+    throw new Error(`expected SEND SHORT MESSAGE, got ${cmd.kind}`);
   const sms = decodeSmsTpdu(cmd.tpdu);
   if (!sms.userData.header) throw new Error('no header');
   return new Uint8Array([...encodeUserDataHeader(sms.userData.header), ...sms.userData.data]);
@@ -110,7 +140,10 @@ export function decodeAll(bytes: Uint8Array[]): ProactiveCommand[] {
 }
 
 /** The simvault messages of the SEND SHORT MESSAGE commands that carry command packets (not PoRs). */
-export function sentMessages(state: SimState, cmds: { command: ProactiveCommand }[]): SimvaultMessage[] {
+export function sentMessages(
+  state: SimState,
+  cmds: { command: ProactiveCommand }[],
+): SimvaultMessage[] {
   return cmds
     .map((c) => c.command)
     .filter((c) => c.kind === 'sendShortMessage' && smsUserData(c)[1] === 0x70)

@@ -14,15 +14,54 @@ import {
 import { cidOf, freshState, ICCID, seededRandom } from './helpers.js';
 
 function busyState(): SimState {
-  const s = freshState({ maxCards: 3, maxBytes: 1_000_000, policy: 'lru', imsi: '460001234567890' });
-  storeBinding(s, cidOf(1), [{ aid: fromHex('a0000000871001'), name: '手机电视', zone: 'multimedia', size: 4096, version: '1.0', state: 'active', installed: true }]);
+  const s = freshState({
+    maxCards: 3,
+    maxBytes: 1_000_000,
+    policy: 'lru',
+    imsi: '460001234567890',
+  });
+  storeBinding(s, cidOf(1), [
+    {
+      aid: fromHex('a0000000871001'),
+      name: '手机电视',
+      zone: 'multimedia',
+      size: 4096,
+      version: '1.0',
+      state: 'active',
+      installed: true,
+    },
+  ]);
   s.cards[0]!.anchors = { user: 3, operator: 1 };
-  s.pending.push({ kind: 'download', transactionId: 4, cid: cidOf(1), aid: fromHex('a0000000871001'), zone: 'multimedia', resource: { url: 'https://x.example/a', digest: new Uint8Array(32), size: 9 } });
+  s.pending.push({
+    kind: 'download',
+    transactionId: 4,
+    cid: cidOf(1),
+    aid: fromHex('a0000000871001'),
+    zone: 'multimedia',
+    resource: { url: 'https://x.example/a', digest: new Uint8Array(32), size: 9 },
+  });
   s.pendingBind = { transactionId: 5, cid: cidOf(2), applications: [] };
-  s.menu = [{ id: 1, action: { kind: 'appMenu', cid: cidOf(1), aid: fromHex('a0000000871001') } }, { id: 2, action: { kind: 'page', page: 1 } }];
-  s.proactive.push({ command: fromHex('d00c810301210082028102'), commandNumber: 1, commandType: 0x21, choices: [], onCancel: { kind: 'cancelBind' } });
+  s.menu = [
+    { id: 1, action: { kind: 'appMenu', cid: cidOf(1), aid: fromHex('a0000000871001') } },
+    { id: 2, action: { kind: 'page', page: 1 } },
+  ];
+  s.proactive.push({
+    command: fromHex('d00c810301210082028102'),
+    commandNumber: 1,
+    commandType: 0x21,
+    choices: [],
+    onCancel: { kind: 'cancelBind' },
+  });
   s.mailbox.push(fromHex('0108'));
-  s.sent.push({ keyVersion: 1, counter: 3, spi: fromHex('1609'), kic: 0x12, kid: 0x12, message: fromHex('01'), attempt: 1 });
+  s.sent.push({
+    keyVersion: 1,
+    counter: 3,
+    spi: fromHex('1609'),
+    kic: 0x12,
+    kid: 0x12,
+    message: fromHex('01'),
+    attempt: 1,
+  });
   s.maxCounterStep = 100;
   return s;
 }
@@ -53,7 +92,12 @@ describe('SIM state storage', () => {
         fc.integer({ min: 0, max: 0xffffffff }),
         (maxCards, maxBytes, policy, counters, gen) => {
           const s = busyState();
-          s.threshold = { policy, unbindRule: 'mask', ...(maxCards ? { maxCards } : {}), ...(maxBytes ? { maxBytes } : {}) };
+          s.threshold = {
+            policy,
+            unbindRule: 'mask',
+            ...(maxCards ? { maxCards } : {}),
+            ...(maxBytes ? { maxBytes } : {}),
+          };
           s.mtCounters = counters;
           s.cards[0]!.anchors = { advertising: gen };
           expect(decodeSimState(encodeSimState(s))).toEqual(s);
@@ -65,17 +109,70 @@ describe('SIM state storage', () => {
 
   it.each([
     ['not JSON', (j: Record<string, unknown>) => j, 'x{', 'file'],
-    ['another version', (j: Record<string, unknown>) => ({ ...j, version: 2 }), undefined, 'version'],
-    ['a missing field', (j: Record<string, unknown>) => { delete j['bindingKey']; return j; }, undefined, 'bindingKey'],
+    [
+      'another version',
+      (j: Record<string, unknown>) => ({ ...j, version: 2 }),
+      undefined,
+      'version',
+    ],
+    [
+      'a missing field',
+      (j: Record<string, unknown>) => {
+        delete j['bindingKey'];
+        return j;
+      },
+      undefined,
+      'bindingKey',
+    ],
     ['an unknown field', (j: Record<string, unknown>) => ({ ...j, extra: 1 }), undefined, 'extra'],
-    ['a short binding key', (j: Record<string, unknown>) => ({ ...j, bindingKey: '00' }), undefined, 'bindingKey'],
-    ['a counter above 2^40', (j: Record<string, unknown>) => ({ ...j, mtCounters: [2 ** 40, ...new Array(15).fill(0)] }), undefined, 'mtCounters[0]'],
-    ['a bad policy', (j: Record<string, unknown>) => ({ ...j, threshold: { policy: 'random', unbindRule: 'mask' } }), undefined, 'threshold.policy'],
-    ['an mo key version without keyset', (j: Record<string, unknown>) => ({ ...j, mo: { spi: '1609', keyVersion: 9 } }), undefined, 'mo.keyVersion'],
-    ['a card listed twice', (j: Record<string, unknown>) => ({ ...j, cards: [...(j['cards'] as unknown[]), ...(j['cards'] as unknown[])] }), undefined, 'cards'],
-    ['a bad AES key length', (j: Record<string, unknown>) => ({ ...j, keysets: [{ version: 1, algorithm: 'aes', kic: '00'.repeat(20), kid: '00'.repeat(16) }] }), undefined, 'keysets[0].kic'],
+    [
+      'a short binding key',
+      (j: Record<string, unknown>) => ({ ...j, bindingKey: '00' }),
+      undefined,
+      'bindingKey',
+    ],
+    [
+      'a counter above 2^40',
+      (j: Record<string, unknown>) => ({ ...j, mtCounters: [2 ** 40, ...new Array(15).fill(0)] }),
+      undefined,
+      'mtCounters[0]',
+    ],
+    [
+      'a bad policy',
+      (j: Record<string, unknown>) => ({
+        ...j,
+        threshold: { policy: 'random', unbindRule: 'mask' },
+      }),
+      undefined,
+      'threshold.policy',
+    ],
+    [
+      'an mo key version without keyset',
+      (j: Record<string, unknown>) => ({ ...j, mo: { spi: '1609', keyVersion: 9 } }),
+      undefined,
+      'mo.keyVersion',
+    ],
+    [
+      'a card listed twice',
+      (j: Record<string, unknown>) => ({
+        ...j,
+        cards: [...(j['cards'] as unknown[]), ...(j['cards'] as unknown[])],
+      }),
+      undefined,
+      'cards',
+    ],
+    [
+      'a bad AES key length',
+      (j: Record<string, unknown>) => ({
+        ...j,
+        keysets: [{ version: 1, algorithm: 'aes', kic: '00'.repeat(20), kid: '00'.repeat(16) }],
+      }),
+      undefined,
+      'keysets[0].kic',
+    ],
   ])('refuses %s', (_name, edit, raw, field) => {
-    const bytes = raw !== undefined ? utf8(raw) : utf8(JSON.stringify(edit(simStateToJSON(busyState()))));
+    const bytes =
+      raw !== undefined ? utf8(raw) : utf8(JSON.stringify(edit(simStateToJSON(busyState()))));
     let error: unknown;
     try {
       decodeSimState(bytes);

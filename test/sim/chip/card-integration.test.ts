@@ -2,8 +2,18 @@
 // the APDU client, through the same card engine API; a blocked or absent chip is reported as
 // exactly that, not as corruption.
 import { describe, expect, it } from 'vitest';
-import { formatCard, MemoryDevice, mountCard, type FileKeyProvider } from '../../../src/card/index.js';
-import { ChipClient, personalizeChip, SecureChip, type ApduTransport } from '../../../src/sim/index.js';
+import {
+  formatCard,
+  MemoryDevice,
+  mountCard,
+  type FileKeyProvider,
+} from '../../../src/card/index.js';
+import {
+  ChipClient,
+  personalizeChip,
+  SecureChip,
+  type ApduTransport,
+} from '../../../src/sim/index.js';
 import { bytes, CID, KEYS } from '../../card/helpers.js';
 
 function providerOf(client: ChipClient): FileKeyProvider {
@@ -35,7 +45,9 @@ describe('secure-chip zone over the COS', () => {
     const card = await mountCard(dev, { cid: CID, keys: KEYS, chip: providerOf(client) });
     const song = bytes(50_000, 7);
     await card.zone('multimedia').writeFile('song.mp3', song);
-    expect(Buffer.from(await card.zone('multimedia').readFile('song.mp3')).equals(Buffer.from(song))).toBe(true);
+    expect(
+      Buffer.from(await card.zone('multimedia').readFile('song.mp3')).equals(Buffer.from(song)),
+    ).toBe(true);
   });
 
   it('a blocked chip is CHIP_BLOCKED and an absent one CHIP_ABSENT — never CARD_CORRUPT', async () => {
@@ -45,15 +57,23 @@ describe('secure-chip zone over the COS', () => {
     // Three wrong PINs block the chip (a fresh session needs the PIN again).
     await client.selectChip();
     for (let i = 0; i < 3; i++) await client.verifyPin('0000').catch(() => undefined);
-    await expect(card.zone('multimedia').readFile('a')).rejects.toMatchObject({ code: 'CHIP_BLOCKED' });
+    await expect(card.zone('multimedia').readFile('a')).rejects.toMatchObject({
+      code: 'CHIP_BLOCKED',
+    });
 
     const gone: ApduTransport = {
       transmit: async () => {
         throw new Error('card removed');
       },
     };
-    const absent = await mountCard(dev, { cid: CID, keys: KEYS, chip: providerOf(new ChipClient(gone)) });
-    await expect(absent.zone('multimedia').readFile('a')).rejects.toMatchObject({ code: 'CHIP_ABSENT' });
+    const absent = await mountCard(dev, {
+      cid: CID,
+      keys: KEYS,
+      chip: providerOf(new ChipClient(gone)),
+    });
+    await expect(absent.zone('multimedia').readFile('a')).rejects.toMatchObject({
+      code: 'CHIP_ABSENT',
+    });
     // The zones that do not use the chip work regardless.
     await absent.zone('user').writeFile('ok', new Uint8Array([1]));
   });

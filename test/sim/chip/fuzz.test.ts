@@ -12,17 +12,26 @@ import { mutate, prng } from '../../protocol/fuzz-util.js';
 import { docChipState } from './doc-chip.js';
 
 const SELECT = concatBytes(fromHex('00a4040c0a'), CHIP_AID);
-const ALLOWED = /^(9000|63c[0-9a-f]|6700|6982|6983|6985|6a80|6a82|6a86|6a88|6c[0-9a-f]{2}|6d00|6e00)$/;
+const ALLOWED =
+  /^(9000|63c[0-9a-f]|6700|6982|6983|6985|6a80|6a82|6a86|6a88|6c[0-9a-f]{2}|6d00|6e00)$/;
 
 function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
   return toHex(haystack).includes(toHex(needle));
 }
 
 function apdu(header: string, data: Uint8Array, le?: number): Uint8Array {
-  return concatBytes(fromHex(header), new Uint8Array([data.length]), data, le === undefined ? new Uint8Array(0) : new Uint8Array([le]));
+  return concatBytes(
+    fromHex(header),
+    new Uint8Array([data.length]),
+    data,
+    le === undefined ? new Uint8Array(0) : new Uint8Array([le]),
+  );
 }
 
-async function fuzzChip(seed: number, iterations: number): Promise<{ chip: SecureChip; saved: ChipState[]; swCounts: Map<string, number> }> {
+async function fuzzChip(
+  seed: number,
+  iterations: number,
+): Promise<{ chip: SecureChip; saved: ChipState[]; swCounts: Map<string, number> }> {
   const original = docChipState();
   const saved: ChipState[] = [];
   const chip = new SecureChip(original, {
@@ -83,7 +92,22 @@ describe('SecureChip under fuzzed APDUs', () => {
   it('answers every APDU well-formed, never leaks the chip key, and keeps its state consistent', async () => {
     const { chip, saved, swCounts } = await fuzzChip(11, 20_000);
     // The fuzzer reached the interesting answers, not only the early rejections.
-    for (const sw of ['9000', '63cx', '6700', '6982', '6983', '6985', '6a80', '6a82', '6a86', '6a88', '6cxx', '6d00', '6e00']) expect(swCounts.get(sw) ?? 0, sw).toBeGreaterThan(0);
+    for (const sw of [
+      '9000',
+      '63cx',
+      '6700',
+      '6982',
+      '6983',
+      '6985',
+      '6a80',
+      '6a82',
+      '6a86',
+      '6a88',
+      '6cxx',
+      '6d00',
+      '6e00',
+    ])
+      expect(swCounts.get(sw) ?? 0, sw).toBeGreaterThan(0);
     expect(saved.length).toBeGreaterThan(0);
     const last = saved.at(-1)!;
     expect(decodeChipState(chip.exportState())).toEqual(last);
@@ -94,13 +118,21 @@ describe('SecureChip under fuzzed APDUs', () => {
     const state = decodeChipState(chip.exportState());
     await chip.transmit(SELECT);
     if (state.pinTriesLeft === 0 && state.pukTriesLeft > 0) {
-      expect(toHex(await chip.transmit(apdu('002c0081', concatBytes(encodePukBlock(state.puk), encodePinBlock(state.pin)))))).toBe('9000');
+      expect(
+        toHex(
+          await chip.transmit(
+            apdu('002c0081', concatBytes(encodePukBlock(state.puk), encodePinBlock(state.pin))),
+          ),
+        ),
+      ).toBe('9000');
     }
     if (state.pinTriesLeft > 0 || state.pukTriesLeft > 0) {
       expect(toHex(await chip.transmit(apdu('00200081', encodePinBlock(state.pin))))).toBe('9000');
       const ctx = utf8('after the fuzz');
       const rsp = await chip.transmit(apdu('80460000', ctx, 0));
-      expect(toHex(await chip.transmit(apdu('80480000', concatBytes(rsp.subarray(32, 93), ctx), 0)))).toBe(`${toHex(rsp.subarray(0, 32))}9000`);
+      expect(
+        toHex(await chip.transmit(apdu('80480000', concatBytes(rsp.subarray(32, 93), ctx), 0))),
+      ).toBe(`${toHex(rsp.subarray(0, 32))}9000`);
     }
   });
 });

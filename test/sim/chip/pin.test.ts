@@ -2,7 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/bytes.js';
 import { ArgumentError } from '../../../src/errors.js';
-import { decodePinBlock, decodePukBlock, encodePinBlock, encodePukBlock, isValidPin, isValidPuk, secretsEqual } from '../../../src/sim/chip/pin.js';
+import {
+  decodePinBlock,
+  decodePukBlock,
+  encodePinBlock,
+  encodePukBlock,
+  isValidPin,
+  isValidPuk,
+  secretsEqual,
+} from '../../../src/sim/chip/pin.js';
 
 describe('PIN and PUK blocks', () => {
   it('encode known blocks', () => {
@@ -12,19 +20,32 @@ describe('PIN and PUK blocks', () => {
   });
 
   it('round-trip every valid PIN and PUK', () => {
-    fc.assert(fc.property(fc.stringMatching(/^[0-9]{4,8}$/), (pin) => {
-      expect(decodePinBlock(encodePinBlock(pin))).toBe(pin);
-    }));
-    fc.assert(fc.property(fc.stringMatching(/^[0-9]{8}$/), (puk) => {
-      expect(decodePukBlock(encodePukBlock(puk))).toBe(puk);
-    }));
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9]{4,8}$/), (pin) => {
+        expect(decodePinBlock(encodePinBlock(pin))).toBe(pin);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9]{8}$/), (puk) => {
+        expect(decodePukBlock(encodePukBlock(puk))).toBe(puk);
+      }),
+    );
   });
 
   it('decode nothing else', () => {
-    for (const hex of ['313233ffffffffff', '3132ff34ffffffff', 'ffffffffffffffff', '31323334ffffff00', '31323334', '3132333435363738ff', '3a323334ffffffff']) {
+    for (const hex of [
+      '313233ffffffffff',
+      '3132ff34ffffffff',
+      'ffffffffffffffff',
+      '31323334ffffff00',
+      '31323334',
+      '3132333435363738ff',
+      '3a323334ffffffff',
+    ]) {
       expect(decodePinBlock(fromHex(hex)), hex).toBeUndefined();
     }
-    for (const hex of ['31323334ffffffff', '313233343536373a', '31323334353637']) expect(decodePukBlock(fromHex(hex)), hex).toBeUndefined();
+    for (const hex of ['31323334ffffffff', '313233343536373a', '31323334353637'])
+      expect(decodePukBlock(fromHex(hex)), hex).toBeUndefined();
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 10 }), (b) => {
         const pin = decodePinBlock(b);

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { concatBytes, fromHex, toHex } from '../../../src/bytes.js';
 import { ArgumentError, ProtocolError } from '../../../src/errors.js';
-import { createChipStateFile, openChipStateFile, readChipStateFile, writeChipStateBytes } from '../../../src/node/chip-state-file.js';
+import {
+  createChipStateFile,
+  openChipStateFile,
+  readChipStateFile,
+  writeChipStateBytes,
+} from '../../../src/node/chip-state-file.js';
 import { CHIP_AID } from '../../../src/sim/chip/constants.js';
 import { encodePinBlock } from '../../../src/sim/chip/pin.js';
 import { encodeChipState } from '../../../src/sim/chip/state.js';
@@ -19,7 +24,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
   return {
     ...fs,
     rename: async (from: string, to: string) => {
-      if (crash.beforeRename) throw Object.assign(new Error('simulated power cut before rename'), { code: 'EPOWER' });
+      if (crash.beforeRename)
+        throw Object.assign(new Error('simulated power cut before rename'), { code: 'EPOWER' });
       return fs.rename(from, to);
     },
   };
@@ -49,7 +55,9 @@ describe('chip state file', () => {
   it('is never overwritten by create', async () => {
     await createChipStateFile(path, docChipState());
     const before = await readFile(path);
-    await expect(createChipStateFile(path, { ...docChipState(), pin: '9999' })).rejects.toBeInstanceOf(ArgumentError);
+    await expect(
+      createChipStateFile(path, { ...docChipState(), pin: '9999' }),
+    ).rejects.toBeInstanceOf(ArgumentError);
     expect(toHex(await readFile(path))).toBe(toHex(before));
     expect(await readdir(dir)).toEqual(['chip.state']);
   });
@@ -102,7 +110,9 @@ describe('chip state file', () => {
     await writeChipStateBytes(path, encodeChipState({ ...docChipState(), pin: '4444' }));
     expect((await readChipStateFile(path)).pin).toBe('4444');
     crash.beforeRename = true;
-    await expect(writeChipStateBytes(path, encodeChipState({ ...docChipState(), pin: '5555' }))).rejects.toThrow('simulated power cut');
+    await expect(
+      writeChipStateBytes(path, encodeChipState({ ...docChipState(), pin: '5555' })),
+    ).rejects.toThrow('simulated power cut');
     expect((await readChipStateFile(path)).pin).toBe('4444');
   });
 });
