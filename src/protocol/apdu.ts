@@ -10,6 +10,7 @@
 import { ProtocolError } from '../errors.js';
 import { toHex } from '../bytes.js';
 import { ByteReader, ByteWriter } from './reader.js';
+import { isByte, isRecord } from '../validate.js';
 
 const COMMAND = 'CommandAPDU';
 const RESPONSE = 'ResponseAPDU';
@@ -138,10 +139,6 @@ function badCommand(field: string, detail: string): never {
   throw new ProtocolError('PROTOCOL_BAD_VALUE', COMMAND, field, -1, detail);
 }
 
-function isByte(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xff;
-}
-
 /**
  * Encode a command APDU. Short form unless `extended` is set or the data exceeds 255 bytes or
  * `le` exceeds 256.
@@ -155,7 +152,7 @@ function isByte(v: unknown): v is number {
  * ```
  */
 export function encodeCommandApdu(apdu: CommandApdu): Uint8Array {
-  if (typeof apdu !== 'object' || apdu === null) badCommand('apdu', 'must be an object');
+  if (!isRecord(apdu)) badCommand('apdu', 'must be an object');
   for (const f of ['cla', 'ins', 'p1', 'p2'] as const) {
     if (!isByte(apdu[f])) badCommand(f.toUpperCase(), 'must be an integer 0-255');
   }
@@ -224,7 +221,7 @@ export function decodeResponseApdu(bytes: Uint8Array): ResponseApdu {
  * ```
  */
 export function encodeResponseApdu(response: ResponseApdu): Uint8Array {
-  if (typeof response !== 'object' || response === null) {
+  if (!isRecord(response)) {
     throw new ProtocolError('PROTOCOL_BAD_VALUE', RESPONSE, 'response', -1, 'must be an object');
   }
   if (!(response.data instanceof Uint8Array)) {

@@ -11,6 +11,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { ByteReader, ByteWriter } from './reader.js';
+import { isRecord } from '../validate.js';
 
 const STRUCTURE = 'BER-TLV';
 
@@ -197,7 +198,7 @@ export function readBerTlv(r: ByteReader): BerTlv {
  * ```
  */
 export function writeBerTlv(w: ByteWriter, tlv: BerTlv): ByteWriter {
-  if (typeof tlv !== 'object' || tlv === null)
+  if (!isRecord(tlv))
     throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tlv', -1, 'must be an object');
   const tag = berTagBytes(tlv.tag);
   if (!(tlv.value instanceof Uint8Array))
@@ -282,7 +283,7 @@ export function encodeBerTlvList(list: readonly BerTlv[]): Uint8Array {
   if (!Array.isArray(list))
     throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'list', -1, 'must be an array');
   const w = new ByteWriter();
-  for (const tlv of list) writeBerTlv(w, tlv);
+  for (const tlv of list as readonly BerTlv[]) writeBerTlv(w, tlv);
   return w.finish();
 }
 

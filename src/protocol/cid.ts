@@ -17,6 +17,7 @@
 import { ProtocolError } from '../errors.js';
 import { toHex } from '../bytes.js';
 import { ByteReader } from './reader.js';
+import { isInt, isOneOf, isRecord } from '../validate.js';
 
 const STRUCTURE = 'CID';
 
@@ -153,10 +154,6 @@ function bad(field: string, detail: string): never {
   throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, field, -1, detail);
 }
 
-function isInt(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
 function latin1Bytes(text: unknown, length: number, field: string): Uint8Array {
   if (typeof text !== 'string' || text.length !== length)
     bad(field, `must be a string of ${length} characters`);
@@ -183,23 +180,17 @@ function latin1Bytes(text: unknown, length: number, field: string): Uint8Array {
  * ```
  */
 export function encodeCid(cid: Cid): Uint8Array {
-  if (typeof cid !== 'object' || cid === null) bad('cid', 'must be an object');
+  if (!isRecord(cid)) bad('cid', 'must be an object');
   if (!isInt(cid.mid, 0, 0xff)) bad('MID', 'must be an integer 0-255');
   const oid = latin1Bytes(cid.oid, 2, 'OID');
   const pnm = latin1Bytes(cid.pnm, 5, 'PNM');
-  if (
-    typeof cid.prv !== 'object' ||
-    cid.prv === null ||
-    !isInt(cid.prv.major, 0, 9) ||
-    !isInt(cid.prv.minor, 0, 9)
-  ) {
+  if (!isRecord(cid.prv) || !isInt(cid.prv.major, 0, 9) || !isInt(cid.prv.minor, 0, 9)) {
     bad('PRV', 'major and minor must be BCD digits 0-9');
   }
   if (!isInt(cid.psn, 0, 0xffffffff)) bad('PSN', 'must be an unsigned 32-bit integer');
-  if (typeof cid.mdt !== 'object' || cid.mdt === null || !isInt(cid.mdt.year, 2000, 2255))
-    bad('MDT', 'year must be 2000-2255');
+  if (!isRecord(cid.mdt) || !isInt(cid.mdt.year, 2000, 2255)) bad('MDT', 'year must be 2000-2255');
   if (!isInt(cid.mdt.month, 1, 12)) bad('MDT', 'month must be 1-12');
-  if (cid.crc !== 'valid' && cid.crc !== 'absent') bad('CRC', "must be 'valid' or 'absent'");
+  if (!isOneOf(cid.crc, ['valid', 'absent'] as const)) bad('CRC', "must be 'valid' or 'absent'");
   const out = new Uint8Array(CID_LENGTH);
   out[0] = cid.mid;
   out.set(oid, 1);

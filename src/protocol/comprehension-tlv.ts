@@ -13,6 +13,7 @@
  */
 import { ProtocolError } from '../errors.js';
 import { ByteReader, ByteWriter } from './reader.js';
+import { isRecord } from '../validate.js';
 
 const STRUCTURE = 'COMPREHENSION-TLV';
 
@@ -110,7 +111,7 @@ export function readComprehensionTlv(r: ByteReader): ComprehensionTlv {
  * ```
  */
 export function writeComprehensionTlv(w: ByteWriter, tlv: ComprehensionTlv): ByteWriter {
-  if (typeof tlv !== 'object' || tlv === null)
+  if (!isRecord(tlv))
     throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'tlv', -1, 'must be an object');
   const { tag, cr, value } = tlv;
   if (!Number.isInteger(tag) || tag < 1 || tag > 0x7fff) {
@@ -206,6 +207,6 @@ export function encodeComprehensionTlvList(list: readonly ComprehensionTlv[]): U
   if (!Array.isArray(list))
     throw new ProtocolError('PROTOCOL_BAD_VALUE', STRUCTURE, 'list', -1, 'must be an array');
   const w = new ByteWriter();
-  for (const tlv of list) writeComprehensionTlv(w, tlv);
+  for (const tlv of list as readonly ComprehensionTlv[]) writeComprehensionTlv(w, tlv);
   return w.finish();
 }

@@ -266,7 +266,7 @@ export function enumCodec<K extends string>(codes: Readonly<Record<K, number>>):
 }
 
 /** C0 and C1 control characters and DEL: they have no place in a menu line or a version string. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /\p{Cc}/u;
 /** A lone surrogate cannot be UTF-8 encoded; TextEncoder would silently replace it. */
 const LONE_SURROGATE = /\p{Cs}/u;
 const URL_CHARS = /^[\x21-\x7e]*$/;
@@ -503,7 +503,7 @@ export function structCodec<T>(schema: StructSchema<T>): StructCodec<T> {
     });
   }
   fields.sort((a, b) => a.tag - b.tag);
-  const indexByTag: (number | undefined)[] = new Array(0x80);
+  const indexByTag = new Array<number | undefined>(0x80);
   fields.forEach((f, i) => (indexByTag[f.tag] = i));
   const keys = new Set(fields.map((f) => f.key));
 

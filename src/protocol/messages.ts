@@ -22,6 +22,7 @@ import {
   uintCodec,
   type StructCodec,
 } from './message-tlv.js';
+import { isRecord } from '../validate.js';
 
 /**
  * The message format version written in the first byte of every message. A decoder rejects any
@@ -738,8 +739,8 @@ function encodeFail(
 }
 
 /**
- * Encode a message: `version(1) | command code(1) | transaction id(4) | body length(1-3) | TLV
- * body`. Every value is validated first; a bad one raises a {@link ProtocolError} naming the
+ * Encode a message:
+ * `version(1) | command code(1) | transaction id(4) | body length(1-3) | TLV body`. Every value is validated first; a bad one raises a {@link ProtocolError} naming the
  * field (offset `-1`).
  *
  * @example
@@ -750,8 +751,7 @@ function encodeFail(
  * ```
  */
 export function encodeMessage(msg: SimvaultMessage): Uint8Array {
-  if (typeof msg !== 'object' || msg === null)
-    encodeFail('PROTOCOL_BAD_VALUE', 'message', 'must be an object');
+  if (!isRecord(msg)) encodeFail('PROTOCOL_BAD_VALUE', 'message', 'must be an object');
   const type: unknown = msg.type;
   if (typeof type !== 'string' || !Object.hasOwn(COMMAND_CODES, type)) {
     encodeFail('PROTOCOL_UNKNOWN_TAG', 'type', `unknown message type ${String(type)}`);

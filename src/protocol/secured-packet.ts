@@ -20,6 +20,7 @@ import { ArgumentError, CryptoError, ProtocolError } from '../errors.js';
 import { aesCmac, crc16X25, crc32, tdesCbcMac } from './checksums.js';
 import { tdesCbcDecrypt, tdesCbcEncrypt } from './des.js';
 import { ByteReader } from './reader.js';
+import { describeValue, isRecord } from '../validate.js';
 
 /** The largest 5-byte counter value, 2⁴⁰ − 1. */
 const COUNTER_MAX = (1n << 40n) - 1n;
@@ -107,16 +108,16 @@ const POR_REQUESTS: readonly PorRequest[] = ['none', 'always', 'on-error'];
  * ```
  */
 export function encodeSpi(spi: Spi): Uint8Array {
-  if (typeof spi !== 'object' || spi === null) spiFail('SPI', 'must be an object');
+  if (!isRecord(spi)) spiFail('SPI', 'must be an object');
   const counter = COUNTER_MODES.indexOf(spi.counter);
-  if (counter < 0) spiFail('counter', `unknown counter mode ${String(spi.counter)}`);
+  if (counter < 0) spiFail('counter', `unknown counter mode ${describeValue(spi.counter)}`);
   const integrity = INTEGRITY_KINDS.indexOf(spi.integrity);
-  if (integrity < 0) spiFail('integrity', `unknown integrity kind ${String(spi.integrity)}`);
+  if (integrity < 0) spiFail('integrity', `unknown integrity kind ${describeValue(spi.integrity)}`);
   const porIntegrity = INTEGRITY_KINDS.indexOf(spi.porIntegrity);
   if (porIntegrity < 0)
-    spiFail('porIntegrity', `unknown integrity kind ${String(spi.porIntegrity)}`);
+    spiFail('porIntegrity', `unknown integrity kind ${describeValue(spi.porIntegrity)}`);
   const por = POR_REQUESTS.indexOf(spi.porRequest);
-  if (por < 0) spiFail('porRequest', `unknown PoR request ${String(spi.porRequest)}`);
+  if (por < 0) spiFail('porRequest', `unknown PoR request ${describeValue(spi.porRequest)}`);
   if (typeof spi.ciphered !== 'boolean') spiFail('ciphered', 'must be a boolean');
   if (typeof spi.porCiphered !== 'boolean') spiFail('porCiphered', 'must be a boolean');
   if (typeof spi.porViaSubmit !== 'boolean') spiFail('porViaSubmit', 'must be a boolean');
@@ -305,16 +306,15 @@ export function encodeKeyIndicator(
     crc32: 5,
     proprietary: 3,
   };
-  const n = nibbles[algorithm];
-  if (n === undefined)
+  if (!Object.hasOwn(nibbles, algorithm))
     throw new ProtocolError(
       'PROTOCOL_BAD_VALUE',
       'KeyIndicator',
       'algorithm',
       -1,
-      `unknown algorithm ${String(algorithm)}`,
+      `unknown algorithm ${describeValue(algorithm)}`,
     );
-  return (keyVersion << 4) | n;
+  return (keyVersion << 4) | nibbles[algorithm];
 }
 
 /**
@@ -410,7 +410,7 @@ export function checkCounter(
   maxStep?: bigint | number,
 ): CounterVerdict {
   if (!COUNTER_MODES.includes(mode))
-    throw new ArgumentError(`unknown counter mode ${String(mode)}`);
+    throw new ArgumentError(`unknown counter mode ${describeValue(mode)}`);
   const last = toCounter(lastCounter, 'lastCounter');
   const got = toCounter(received, 'received');
   if (mode === 'none' || mode === 'present-not-checked') return 'ok';
@@ -489,7 +489,8 @@ export type OtaKeys = OtaKeyset | readonly OtaKeyset[];
 /**
  * The least protection a receiver accepts. A packet weaker in any listed respect is refused with
  * `PROTOCOL_INSUFFICIENT_SECURITY` (PoR status `insufficient-security-level`). Integrity ranks
- * none < rc < cc < ds; counters rank none < present-not-checked < must-be-higher < must-be-plus-one.
+ * `none < rc < cc < ds`; counters rank
+ * `none < present-not-checked < must-be-higher < must-be-plus-one`.
  *
  * @example
  * ```ts
@@ -1338,16 +1339,16 @@ export function buildResponsePacket(params: ResponsePacketParams, keys: OtaKeys)
   checkTar(params.tar, site);
   checkData(params.data, site);
   const counter = encodeCounter(params.counter, site);
-  const statusCode = POR_STATUS[params.status];
-  if (statusCode === undefined || !Object.hasOwn(POR_STATUS, params.status)) {
+  if (!Object.hasOwn(POR_STATUS, params.status)) {
     siteFail(
       site,
       'PROTOCOL_BAD_VALUE',
       'status',
       -1,
-      `unknown PoR status ${String(params.status)}`,
+      `unknown PoR status ${describeValue(params.status)}`,
     );
   }
+  const statusCode = POR_STATUS[params.status];
   const kic = decodeKeyIndicator(
     params.kic,
     spi.porCiphered ? 'cipher' : 'unused',

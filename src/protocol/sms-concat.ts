@@ -9,6 +9,7 @@
 import { equalBytes } from '../bytes.js';
 import { ArgumentError, ProtocolError } from '../errors.js';
 import { decodeUserDataHeader, encodeUserDataHeader, type UdhElement } from './sms.js';
+import { isByte, isOneOf, isRecord } from '../validate.js';
 
 const MAX_UD = 140;
 const CONCAT8 = 0x00;
@@ -33,8 +34,8 @@ export function splitSecuredPacket(
   opts: { reference: number; kind?: 'command' | 'response' },
 ): Uint8Array[] {
   if (!(packet instanceof Uint8Array)) throw new ArgumentError('packet must be a Uint8Array');
-  const ref = opts?.reference;
-  if (!Number.isInteger(ref) || ref < 0 || ref > 255) {
+  const ref: unknown = isRecord(opts) ? opts.reference : undefined;
+  if (!isByte(ref)) {
     throw new ProtocolError(
       'PROTOCOL_BAD_VALUE',
       'ConcatenatedSms',
@@ -44,7 +45,7 @@ export function splitSecuredPacket(
     );
   }
   const kind = opts.kind ?? 'command';
-  if (kind !== 'command' && kind !== 'response')
+  if (!isOneOf(kind, ['command', 'response'] as const))
     throw new ArgumentError("kind must be 'command' or 'response'");
   const mark: UdhElement = { iei: kind === 'command' ? 0x70 : 0x71, data: new Uint8Array(0) };
   if (packet.length + 3 <= MAX_UD) return [concat(encodeUserDataHeader([mark]), packet)];

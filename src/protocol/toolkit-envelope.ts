@@ -27,6 +27,7 @@ import {
   expectLength,
   type Address,
 } from './toolkit-objects.js';
+import { isOneOf, isRecord } from '../validate.js';
 
 const STRUCTURE = 'Envelope';
 
@@ -195,8 +196,7 @@ function decodeEnvelopeAt(bytes: Uint8Array, from: number): Envelope {
  * ```
  */
 export function encodeEnvelope(env: Envelope): Uint8Array {
-  if (typeof env !== 'object' || env === null)
-    fail('PROTOCOL_BAD_VALUE', 'envelope', -1, 'must be an object');
+  if (!isRecord(env)) fail('PROTOCOL_BAD_VALUE', 'envelope', -1, 'must be an object');
   const w = new ToolkitFieldWriter(STRUCTURE, canonicalCr);
   let tag: number;
   if (env.kind === 'smsPpDownload') {
@@ -206,17 +206,19 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
     if (!(env.tpdu instanceof Uint8Array))
       fail('PROTOCOL_BAD_VALUE', 'tpdu', -1, 'must be a Uint8Array');
     w.add(T.smsTpdu, env.tpdu);
-  } else if (env.kind === 'menuSelection') {
+  } else {
+    // An untyped caller may pass any kind: only menuSelection gets here legitimately.
+    if (!isOneOf(env.kind, ['menuSelection'])) {
+      fail('PROTOCOL_BAD_VALUE', 'kind', -1, "must be 'smsPpDownload' or 'menuSelection'");
+    }
     tag = ENVELOPE_TAG.menuSelection;
     w.add(T.deviceIdentities, new Uint8Array([TOOLKIT_DEVICE.keypad, TOOLKIT_DEVICE.uicc]));
     w.add(T.itemIdentifier, new Uint8Array([checkInt(env.itemId, 1, 255, STRUCTURE, 'itemId')]));
     if (env.helpRequested !== undefined) {
-      if (!env.helpRequested)
+      if (!isOneOf(env.helpRequested, [true]))
         fail('PROTOCOL_BAD_VALUE', 'helpRequested', -1, 'must be true or absent');
       w.add(T.helpRequest, new Uint8Array(0));
     }
-  } else {
-    return fail('PROTOCOL_BAD_VALUE', 'kind', -1, "must be 'smsPpDownload' or 'menuSelection'");
   }
   const body = w.finish(env.crFlipped);
   if (body.length > 255)

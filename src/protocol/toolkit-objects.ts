@@ -11,6 +11,7 @@ import { ProtocolError } from '../errors.js';
 import { ByteReader, ByteWriter } from './reader.js';
 import { readComprehensionTlv, writeComprehensionTlv } from './comprehension-tlv.js';
 import { decodeAlphaText, encodeAlphaText, type AlphaCoding } from './toolkit-text.js';
+import { describeValue, isInt, isRecord } from '../validate.js';
 
 /**
  * COMPREHENSION-TLV tag values (without the CR flag) simvault reads and writes.
@@ -312,14 +313,14 @@ export class ToolkitFieldWriter {
           -1,
           'must be an array',
         );
-      for (const p of crFlipped) {
-        if (!Number.isInteger(p) || p < 0 || p >= this.objects.length || flips.has(p)) {
+      for (const p of crFlipped as unknown[]) {
+        if (!isInt(p, 0, this.objects.length - 1) || flips.has(p)) {
           throw new ProtocolError(
             'PROTOCOL_BAD_VALUE',
             this.structure,
             'crFlipped',
             -1,
-            `position ${String(p)} is not a distinct object index`,
+            `position ${describeValue(p)} is not a distinct object index`,
           );
         }
         flips.add(p);
@@ -341,10 +342,6 @@ function bad(
   code: 'PROTOCOL_BAD_VALUE' | 'PROTOCOL_BAD_LENGTH' = 'PROTOCOL_BAD_VALUE',
 ): never {
   throw new ProtocolError(code, structure, field, offset, detail);
-}
-
-function isInt(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
 /**
@@ -479,8 +476,7 @@ export function decodeAddress(bytes: Uint8Array, structure = 'Address', offset =
  * ```
  */
 export function encodeAddress(address: Address, structure = 'Address'): Uint8Array {
-  if (typeof address !== 'object' || address === null)
-    bad(structure, 'address', 'must be an object');
+  if (!isRecord(address)) bad(structure, 'address', 'must be an object');
   checkInt(address.tonNpi, 0x80, 0xff, structure, 'address.tonNpi');
   if (typeof address.digits !== 'string') bad(structure, 'address.digits', 'must be a string');
   const { digits } = address;
@@ -530,7 +526,7 @@ export function decodeIconId(
  * ```
  */
 export function encodeIconId(icon: IconId, structure: string): Uint8Array {
-  if (typeof icon !== 'object' || icon === null || typeof icon.selfExplanatory !== 'boolean') {
+  if (!isRecord(icon) || typeof icon.selfExplanatory !== 'boolean') {
     bad(structure, 'icon', 'must be { selfExplanatory: boolean, record }');
   }
   checkInt(icon.record, 0, 255, structure, 'icon.record');
@@ -580,7 +576,7 @@ export function decodeItem(
  * ```
  */
 export function encodeItem(item: MenuItem, structure: string): Uint8Array {
-  if (typeof item !== 'object' || item === null) bad(structure, 'item', 'must be an object');
+  if (!isRecord(item)) bad(structure, 'item', 'must be an object');
   checkInt(item.id, 1, 255, structure, 'item.id');
   const text = encodeAlphaText(item.text, item.coding, {
     structure,

@@ -16,6 +16,7 @@ import {
   expectDevices,
   expectLength,
 } from './toolkit-objects.js';
+import { isRecord } from '../validate.js';
 
 const STRUCTURE = 'TerminalResponse';
 
@@ -143,8 +144,7 @@ function decodeAt(bytes: Uint8Array, from: number): TerminalResponse {
  * ```
  */
 export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
-  if (typeof tr !== 'object' || tr === null)
-    fail('PROTOCOL_BAD_VALUE', 'response', -1, 'must be an object');
+  if (!isRecord(tr)) fail('PROTOCOL_BAD_VALUE', 'response', -1, 'must be an object');
   const w = new ToolkitFieldWriter(STRUCTURE);
   w.add(
     T.commandDetails,
@@ -155,8 +155,7 @@ export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
     ]),
   );
   w.add(T.deviceIdentities, new Uint8Array([TOOLKIT_DEVICE.terminal, TOOLKIT_DEVICE.uicc]));
-  if (typeof tr.result !== 'object' || tr.result === null)
-    fail('PROTOCOL_BAD_VALUE', 'result', -1, 'must be an object');
+  if (!isRecord(tr.result)) fail('PROTOCOL_BAD_VALUE', 'result', -1, 'must be an object');
   const general = checkInt(tr.result.general, 0, 255, STRUCTURE, 'result.general');
   const additional = tr.result.additional ?? new Uint8Array(0);
   if (!(additional instanceof Uint8Array))

@@ -11,6 +11,7 @@
  * @module
  */
 import { ProtocolError } from '../errors.js';
+import { isOneOf, isRecord } from '../validate.js';
 
 // GSM 03.38 default alphabet, one character per septet value; 0x1B (ESC) selects the extension table.
 const BASIC =
@@ -316,12 +317,11 @@ function ucs2Text(bytes: Uint8Array, at: TextSite): string {
  * ```
  */
 export function encodeTextString(value: TextString, at: TextSite = ENCODING): Uint8Array {
-  if (typeof value !== 'object' || value === null)
-    fail('PROTOCOL_BAD_VALUE', at, 'must be an object');
+  if (!isRecord(value)) fail('PROTOCOL_BAD_VALUE', at, 'must be an object');
   let body: Uint8Array;
   if (value.dcs === 0x00) body = pack(gsmSeptets(value.text, at), at);
   else if (value.dcs === 0x04) body = gsmSeptets(value.text, at);
-  else if (value.dcs === 0x08) body = ucs2Bytes(value.text, at);
+  else if (isOneOf(value.dcs, [0x08])) body = ucs2Bytes(value.text, at);
   else fail('PROTOCOL_BAD_VALUE', at, 'dcs must be 0x00, 0x04 or 0x08');
   const out = new Uint8Array(1 + body.length);
   out[0] = value.dcs;
@@ -374,7 +374,7 @@ export function encodeAlphaText(
   if (typeof text !== 'string') fail('PROTOCOL_BAD_VALUE', at, 'must be a string');
   const chosen = coding ?? (isGsmText(text) ? 'gsm' : 'ucs2');
   if (chosen === 'gsm') return gsmSeptets(text, at);
-  if (chosen !== 'ucs2') fail('PROTOCOL_BAD_VALUE', at, "coding must be 'gsm' or 'ucs2'");
+  if (!isOneOf(chosen, ['ucs2'])) fail('PROTOCOL_BAD_VALUE', at, "coding must be 'gsm' or 'ucs2'");
   const body = ucs2Bytes(text, at);
   const out = new Uint8Array(1 + body.length);
   out[0] = 0x80;

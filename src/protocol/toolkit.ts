@@ -41,6 +41,7 @@ import {
   type IconId,
   type MenuItem,
 } from './toolkit-objects.js';
+import { isOneOf, isRecord } from '../validate.js';
 
 const STRUCTURE = 'ProactiveCommand';
 
@@ -359,7 +360,7 @@ function decodeDuration(found: { value: Uint8Array; offset: number }): Duration 
 }
 
 function encodeDuration(d: Duration): Uint8Array {
-  const unit = typeof d === 'object' && d !== null ? UNITS.indexOf(d.unit) : -1;
+  const unit = isRecord(d) ? UNITS.indexOf(d.unit) : -1;
   if (unit < 0)
     fail('PROTOCOL_BAD_VALUE', 'duration.unit', -1, "must be 'minutes', 'seconds' or 'tenths'");
   return new Uint8Array([unit, checkInt(d.interval, 1, 255, STRUCTURE, 'duration.interval')]);
@@ -564,7 +565,7 @@ function writeItems(w: ToolkitFieldWriter, items: unknown, allowRemoval: boolean
  * ```
  */
 export function encodeProactiveCommand(cmd: ProactiveCommand): Uint8Array {
-  if (typeof cmd !== 'object' || cmd === null || !Object.hasOwn(KNOWN, cmd.kind)) {
+  if (!isRecord(cmd) || !Object.hasOwn(KNOWN, cmd.kind)) {
     fail('PROTOCOL_BAD_VALUE', 'kind', -1, `must be one of ${Object.keys(KNOWN).join(', ')}`);
   }
   const w = new ToolkitFieldWriter(STRUCTURE);
@@ -598,7 +599,7 @@ export function encodeProactiveCommand(cmd: ProactiveCommand): Uint8Array {
       );
       if (cmd.icon !== undefined) w.add(T.iconIdentifier, encodeIconId(cmd.icon, STRUCTURE));
       if (cmd.immediateResponse !== undefined) {
-        if (!cmd.immediateResponse)
+        if (!isOneOf(cmd.immediateResponse, [true]))
           fail('PROTOCOL_BAD_VALUE', 'immediateResponse', -1, 'must be true or absent');
         w.add(T.immediateResponse, new Uint8Array(0));
       }

@@ -21,7 +21,8 @@ export async function drain(
 /** Everything a stream yields; rejects with its error. */
 export async function collect(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   const { out, error } = await drain(stream);
-  if (error !== undefined) throw error;
+  if (error !== undefined)
+    throw error instanceof Error ? error : new Error('stream failed', { cause: error });
   return out;
 }
 

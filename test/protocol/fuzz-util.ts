@@ -65,6 +65,7 @@ export function fuzzDecoder(
       if (!(e instanceof SimvaultError)) {
         throw new Error(
           `decoder threw ${String(e)} on input ${Buffer.from(input).toString('hex')} (iteration ${i}, seed ${seed})`,
+          { cause: e },
         );
       }
       rejected++;

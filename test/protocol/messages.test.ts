@@ -76,7 +76,7 @@ const u32Arb = fc.oneof(
   fc.bigInt({ min: 0n, max: 0xffffffffn }).map(Number),
   fc.constantFrom(0, 0xffffffff),
 );
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /\p{Cc}/u;
 const byteLength = (s: string) => utf8(s).length;
 const displayText = (maxBytes: number) =>
   fc
