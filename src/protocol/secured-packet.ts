@@ -20,7 +20,7 @@ import { ArgumentError, CryptoError, ProtocolError } from '../errors.js';
 import { aesCmac, crc16X25, crc32, tdesCbcMac } from './checksums.js';
 import { tdesCbcDecrypt, tdesCbcEncrypt } from './des.js';
 import { ByteReader } from './reader.js';
-import { describeValue, isRecord } from '../validate.js';
+import { describeValue, isOneOf, isRecord } from '../validate.js';
 
 /** The largest 5-byte counter value, 2⁴⁰ − 1. */
 const COUNTER_MAX = (1n << 40n) - 1n;
@@ -88,14 +88,64 @@ export interface Spi {
   porViaSubmit: boolean;
 }
 
-const COUNTER_MODES: readonly CounterMode[] = [
+/**
+ * Every {@link CounterMode}, in the order of their SPI1 b5-b4 value (`00` to `11`).
+ *
+ * @example
+ * ```ts
+ * import { COUNTER_MODES } from 'simvault/protocol';
+ * COUNTER_MODES.indexOf('must-be-higher'); // 2
+ * ```
+ */
+export const COUNTER_MODES: readonly CounterMode[] = [
   'none',
   'present-not-checked',
   'must-be-higher',
   'must-be-plus-one',
 ];
-const INTEGRITY_KINDS: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
-const POR_REQUESTS: readonly PorRequest[] = ['none', 'always', 'on-error'];
+
+/**
+ * Every {@link IntegrityKind}, in the order of their SPI1 b2-b1 value (`00` to `11`).
+ *
+ * @example
+ * ```ts
+ * import { INTEGRITY_KINDS } from 'simvault/protocol';
+ * INTEGRITY_KINDS.indexOf('cc'); // 2
+ * ```
+ */
+export const INTEGRITY_KINDS: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
+
+/**
+ * Every {@link PorRequest}, in the order of their SPI2 b2-b1 value (`00` to `10`).
+ *
+ * @example
+ * ```ts
+ * import { POR_REQUESTS } from 'simvault/protocol';
+ * POR_REQUESTS[1]; // 'always'
+ * ```
+ */
+export const POR_REQUESTS: readonly PorRequest[] = ['none', 'always', 'on-error'];
+
+/**
+ * The SPI simvault recommends for MT secured packets to a SIM (`16 29`): counter must be higher,
+ * ciphered, cryptographic checksum, PoR always, with a cryptographic checksum, sent back in an
+ * SMS-SUBMIT. Both the OTA server's default and the emulated SIM's personalization use it.
+ *
+ * @example
+ * ```ts
+ * import { encodeSpi, RECOMMENDED_MT_SPI } from 'simvault/protocol';
+ * encodeSpi(RECOMMENDED_MT_SPI); // Uint8Array [0x16, 0x29]
+ * ```
+ */
+export const RECOMMENDED_MT_SPI: Spi = Object.freeze({
+  counter: 'must-be-higher',
+  ciphered: true,
+  integrity: 'cc',
+  porRequest: 'always',
+  porIntegrity: 'cc',
+  porCiphered: false,
+  porViaSubmit: true,
+});
 
 /**
  * Encode an {@link Spi} into its two bytes.
@@ -183,6 +233,43 @@ export type KeyAlgorithm =
   | 'crc32'
   | 'proprietary'
   | 'unused';
+
+/**
+ * The algorithms an OTA keyset's KIc and KID keys can be for: AES, or 3DES with two or three
+ * keys. (The other {@link KeyAlgorithm} values name checksums or modes, not keysets.)
+ *
+ * @example
+ * ```ts
+ * import type { KeysetAlgorithm } from 'simvault/protocol';
+ * const alg: KeysetAlgorithm = '3des-2key';
+ * ```
+ */
+export type KeysetAlgorithm = 'aes' | '3des-2key' | '3des-3key';
+
+/**
+ * Every {@link KeysetAlgorithm}.
+ *
+ * @example
+ * ```ts
+ * import { KEYSET_ALGORITHMS } from 'simvault/protocol';
+ * KEYSET_ALGORITHMS.includes('aes'); // true
+ * ```
+ */
+export const KEYSET_ALGORITHMS: readonly KeysetAlgorithm[] = ['aes', '3des-2key', '3des-3key'];
+
+/**
+ * The key lengths in bytes a keyset algorithm takes: 16, 24 or 32 for AES, 16 for 2-key 3DES,
+ * 24 for 3-key 3DES.
+ *
+ * @example
+ * ```ts
+ * import { keysetKeyLengths } from 'simvault/protocol';
+ * keysetKeyLengths('3des-2key'); // [16]
+ * ```
+ */
+export function keysetKeyLengths(algorithm: KeysetAlgorithm): readonly number[] {
+  return algorithm === 'aes' ? [16, 24, 32] : algorithm === '3des-2key' ? [16] : [24];
+}
 
 /**
  * A decoded KIc or KID byte.
@@ -762,13 +849,8 @@ function resolveKey(
   if (!(key instanceof Uint8Array))
     throw new ArgumentError(`the ${field} key must be a Uint8Array`);
   const ok =
-    ki.algorithm === 'aes'
-      ? key.length === 16 || key.length === 24 || key.length === 32
-      : ki.algorithm === '3des-2key'
-        ? key.length === 16
-        : ki.algorithm === '3des-3key'
-          ? key.length === 24
-          : true;
+    !isOneOf(ki.algorithm, KEYSET_ALGORITHMS) ||
+    keysetKeyLengths(ki.algorithm).includes(key.length);
   if (!ok) {
     throw new CryptoError(
       'CRYPTO_BAD_KEY',
@@ -779,7 +861,7 @@ function resolveKey(
 }
 
 function checkCipherSupported(ki: KeyIndicator, site: Site, offset: number): void {
-  if (ki.algorithm !== 'aes' && ki.algorithm !== '3des-2key' && ki.algorithm !== '3des-3key') {
+  if (!isOneOf(ki.algorithm, KEYSET_ALGORITHMS)) {
     if (site.encoding)
       throw new ArgumentError(
         `ciphering algorithm ${ki.algorithm} is not supported`,
