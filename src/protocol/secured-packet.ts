@@ -87,13 +87,32 @@ export interface Spi {
   porViaSubmit: boolean;
 }
 
-const COUNTER_MODES: readonly CounterMode[] = [
+/**
+ * Every counter mode, in the order of its SPI1 b5-b4 code (the index is the code), weakest first.
+ *
+ * @example
+ * ```ts
+ * import { COUNTER_MODES } from 'simvault/protocol';
+ * COUNTER_MODES.indexOf('must-be-higher'); // 2
+ * ```
+ */
+export const COUNTER_MODES: readonly CounterMode[] = [
   'none',
   'present-not-checked',
   'must-be-higher',
   'must-be-plus-one',
 ];
-const INTEGRITY_KINDS: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
+
+/**
+ * Every integrity kind, in the order of its SPI1 b2-b1 code (the index is the code), weakest first.
+ *
+ * @example
+ * ```ts
+ * import { INTEGRITY_KINDS } from 'simvault/protocol';
+ * INTEGRITY_KINDS.indexOf('cc'); // 2
+ * ```
+ */
+export const INTEGRITY_KINDS: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
 const POR_REQUESTS: readonly PorRequest[] = ['none', 'always', 'on-error'];
 
 /**

@@ -17,13 +17,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCid } from '../../src/protocol/cid.js';
-import {
-  parseCid,
-  parseRange,
-  parseSize,
-  parseZones,
-  randomCid,
-} from '../../src/cli/commands/card.js';
+import { parseRange } from '../../src/cli/commands/card.js';
+import { randomCid } from '../../src/cli/card-session.js';
+import { parseCid, parseSize, parseZones } from '../../src/cli/options.js';
 import { ProgressBar } from '../../src/cli/progress.js';
 import { cli } from '../helpers/cli.js';
 

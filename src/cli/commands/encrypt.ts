@@ -3,24 +3,11 @@
  *
  * @module
  */
-import {
-  createOpenStream,
-  createSealStream,
-  getSuite,
-  SUITES,
-  type BackendChoice,
-} from '../../crypto/index.js';
+import { createOpenStream, createSealStream } from '../../crypto/envelope.js';
+import { getSuite, SUITES } from '../../crypto/suites.js';
 import { openInput, readKeyFile, writeNewKeyFile, writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, type Command } from '../command.js';
-
-const BACKENDS = ['auto', 'native', 'node', 'webcrypto', 'noble'];
-
-function backendOf(value: string | undefined): BackendChoice {
-  const b = value ?? 'auto';
-  if (!BACKENDS.includes(b))
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-  return b as BackendChoice;
-}
+import { BACKEND_CHOICES, backendOption } from '../options.js';
 
 function singleInput(positionals: string[]): string {
   if (positionals.length > 1)
@@ -61,7 +48,7 @@ Options:
   --key KEYFILE        32-byte key file (simvault keygen)
   -o, --output PATH    write here instead of standard output (appears only when complete)
   --suite NAME         ${Object.keys(SUITES).join(' | ')} (default cobblestone-256)
-  --backend NAME       ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
   --compress           deflate before encrypting
 
 Example:
@@ -75,7 +62,7 @@ Example:
       compress: { type: 'boolean' },
     });
     const suite = getSuite(values.suite ?? 'cobblestone-256').name;
-    const backend = backendOf(values.backend);
+    const backend = backendOption(values.backend);
     const key = await readKeyFile(requireKey(values.key));
     const input = openInput(singleInput(positionals), io.stdin);
     await writeOutput(
@@ -100,7 +87,7 @@ on standard output a damaged file stops with an error after the last good chunk,
 Options:
   --key KEYFILE        32-byte key file
   -o, --output PATH    write here instead of standard output
-  --backend NAME       ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
 
 Example:
   simvault decrypt --key my.key photo.svlt -o photo.jpg`,
@@ -110,7 +97,7 @@ Example:
       output: { type: 'string', short: 'o' },
       backend: { type: 'string' },
     });
-    const backend = backendOf(values.backend);
+    const backend = backendOption(values.backend);
     const key = await readKeyFile(requireKey(values.key));
     const input = openInput(singleInput(positionals), io.stdin);
     await writeOutput(
