@@ -15,9 +15,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { toHex } from '../../bytes.js';
-import { ArgumentError } from '../../errors.js';
+import { ArgumentError, IoError } from '../../errors.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
 import { formatCard, readCardInfo } from '../../card/card.js';
@@ -30,6 +31,7 @@ import { lockImage } from '../../node/image-lock.js';
 import { openImage } from '../../node/open-image.js';
 import { writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, writeResult, type CliIO, type Command } from '../command.js';
+import { refuseTerminalInput } from '../io.js';
 import {
   CARD_OPTIONS,
   cidFor,
@@ -160,6 +162,10 @@ Example:
       } catch (e) {
         await device.close().catch(() => undefined);
         await removeImage(image!, size, segmentSize, segmented);
+        // The layout refuses sizes the command line gave (too small a card or zone): a usage
+        // error, like any other bad --size.
+        if (e instanceof ArgumentError && e.code === 'INVALID_ARGUMENT')
+          throw new UsageError(`--size ${values.size} / --zones: ${e.message}`);
         throw e;
       }
     } finally {
@@ -270,7 +276,7 @@ Options:
  */
 async function statTag(path: string): Promise<{ size: number; tag: string }> {
   const s = await stat(path, { bigint: true });
-  if (!s.isFile()) throw new ArgumentError(`${path} is not a regular file`);
+  if (!s.isFile()) throw new IoError('IO_NOT_A_FILE', `${path}: not a regular file`, { path });
   const id = createHash('sha256')
     .update(`${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`)
     .digest('base64url')
@@ -318,7 +324,7 @@ function sourceStream(file: string, offset: number, io: CliIO): ReadableStream<U
 }
 
 /**
- * `simvault card put IMAGE [--zone Z] NAME [FILE|-]`
+ * `simvault card put IMAGE [--zone Z] NAME FILE|-`
  *
  * @example
  * ```ts
@@ -328,9 +334,10 @@ function sourceStream(file: string, offset: number, io: CliIO): ReadableStream<U
 export const cardPutCommand: Command = {
   path: ['card', 'put'],
   summary: 'store a file (or stdin) in a zone of a card image',
-  help: `Usage: simvault card put IMAGE [--zone ZONE] NAME [FILE|-] --key KEYFILE [options]
+  help: `Usage: simvault card put IMAGE [--zone ZONE] NAME FILE|- --key KEYFILE [options]
 
-Encrypts FILE (default: standard input) into the zone as NAME, streaming in constant memory.
+Encrypts FILE ('-': standard input, which must not be a terminal) into the zone as NAME,
+streaming in constant memory.
 NAME appears only when the whole file is stored, replacing a file of that name atomically.
 A put whose size is known (a FILE, or --size) and cannot fit is refused before any byte is written.
 
@@ -369,12 +376,17 @@ Examples:
       'no-overwrite': { type: 'boolean' },
       progress: { type: 'boolean' },
     });
-    const [image, name, file = '-'] = positionals(
+    if (pos.length === 2)
+      throw new UsageError(
+        `card put needs NAME and FILE: to store ${pos[1]} as ${basename(pos[1]!)}, run 'simvault card put ${pos[0]} ${basename(pos[1]!)} ${pos[1]}' (or give '-' as FILE to read standard input)`,
+      );
+    const [image, name, file] = positionals(
       pos,
-      2,
       3,
-      'simvault card put IMAGE [--zone ZONE] NAME [FILE|-]',
-    );
+      3,
+      'simvault card put IMAGE [--zone ZONE] NAME FILE|-',
+    ) as [string, string, string];
+    if (file === '-') refuseTerminalInput(io, 'the data to store (give FILE, or pipe it in)');
     const zone = zoneOption(values.zone);
     let size = values.size === undefined ? undefined : parseSize(values.size, '--size');
     let tag = values['source-tag'];
@@ -684,18 +696,22 @@ Options:
 
 // --- fsck ---------------------------------------------------------------------------------
 
-function fsckText(r: FsckReport): string {
+// Notes are observations, not damage (an interrupted put, a superblock slot a fresh zone never
+// wrote): shown with --verbose and always in --json, so a healthy card reads as healthy.
+function fsckText(r: FsckReport, verbose: boolean): string {
   const lines = [
     ...r.zones.map(
       (z) =>
         `zone ${z.zone.padEnd(12)}generation ${z.generation}, ${z.files} files, ${z.verifiedBytes} bytes verified`,
     ),
-    ...r.notes.map((n) => `note: ${n}`),
+    ...(verbose ? r.notes.map((n) => `note: ${n}`) : []),
     ...r.problems.map(
       (p) =>
         `${p.repaired ? 'repaired' : 'PROBLEM'}: ${p.zone ?? 'card'}: ${p.kind}: ${p.detail}${!p.repaired && p.repairable ? ' (--repair fixes it)' : ''}`,
     ),
-    r.ok ? 'ok' : `${r.problems.filter((p) => !p.repaired).length} problem(s) remain`,
+    r.ok
+      ? `ok${!verbose && r.notes.length ? ` (${r.notes.length} note(s): --verbose shows them)` : ''}`
+      : `${r.problems.filter((p) => !p.repaired).length} problem(s) remain`,
   ];
   return lines.join('\n');
 }
@@ -719,6 +735,7 @@ header copy, allocation map disagreements, counters). Exits 1 when problems rema
 
 Options:
   --repair           repair what can be repaired
+  --verbose          also print notes (observations that are not damage)
   --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
   --backend NAME     ${BACKEND_CHOICES.join(' | ')} (default auto)
@@ -727,6 +744,7 @@ Options:
     const { values, positionals: pos } = parseCommandArgs(args, {
       ...CARD_OPTIONS,
       repair: { type: 'boolean' },
+      verbose: { type: 'boolean' },
     });
     const [image] = positionals(pos, 1, 1, 'simvault card fsck IMAGE [--repair]');
     const source = await keySource(values);
@@ -740,7 +758,7 @@ Options:
         backend: backendOption(values.backend),
       });
     });
-    writeResult(io, values.json === true, report, fsckText(report));
+    writeResult(io, values.json === true, report, fsckText(report, values.verbose === true));
     return report.ok ? 0 : 1;
   },
 };

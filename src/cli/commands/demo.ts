@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toHex } from '../../bytes.js';
+import { ArgumentError, ERROR_CODES, type SimvaultError } from '../../errors.js';
 import { encodeCid } from '../../protocol/cid.js';
 import type { Zone } from '../../protocol/messages.js';
 import { Handset, type HandsetEvent, type HandsetOptions } from '../../handset/index.js';
@@ -23,6 +24,8 @@ import { CardAppClient } from '../../server/card-app/client.js';
 import { startCardAppServer } from '../../server/card-app/start.js';
 import { loadOrCreateKeys } from '../../server/keys.js';
 import { startOtaServer } from '../../server/ota/start.js';
+import { OtaError, type OtaErrorCode } from '../../server/ota/errors.js';
+import { ServerError, type ServerErrorCode } from '../../server/errors.js';
 import { SimCard } from '../../sim/applet/sim-card.js';
 import { personalizeSim, type OtaProvisioning } from '../../sim/applet/personalize.js';
 import type { SimState } from '../../sim/applet/state.js';
@@ -72,7 +75,7 @@ export async function startOperator(
 ): Promise<Operator> {
   const keys = await loadOrCreateKeys(join(dataDir, 'keys.json'));
   const operatorKey = keys.find((k) => k.role === 'operator');
-  if (!operatorKey) throw new UsageError('the keys file has no operator key');
+  if (!operatorKey) throw new ArgumentError(`${join(dataDir, 'keys.json')} holds no operator key`);
   const rateLimit = options.rateLimit ?? { capacity: 1000, refillPerSecond: 1000 };
   const cardApp = await startCardAppServer({ store: { dataDir }, keys, port: 0, rateLimit });
   let ota;
@@ -102,6 +105,25 @@ export async function startOperator(
   };
 }
 
+/** The typed error of a server's JSON error answer `{ "error": { "code", "message" } }`. */
+function serverFailure(what: string, status: number, body: string): SimvaultError {
+  let code: unknown;
+  let message = body;
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
+    code = parsed.error?.code;
+    if (typeof parsed.error?.message === 'string') message = parsed.error.message;
+  } catch {
+    // Not a JSON error body: the text is the message.
+  }
+  const text = `${what}: HTTP ${status}: ${message}`;
+  if (typeof code === 'string' && code.startsWith('OTA_') && Object.hasOwn(ERROR_CODES, code))
+    return new OtaError(code as OtaErrorCode, text);
+  if (typeof code === 'string' && code.startsWith('SERVER_') && Object.hasOwn(ERROR_CODES, code))
+    return new ServerError(code as ServerErrorCode, text);
+  return new ServerError('SERVER_INTERNAL', text);
+}
+
 async function signed(
   key: SigningKey,
   method: string,
@@ -116,9 +138,8 @@ async function signed(
   if (contentType) headers['content-type'] = contentType;
   const res = await fetch(url, { method, headers, ...(body ? { body: body.slice().buffer } : {}) });
   const text = await res.text();
-  if (!res.ok)
-    throw new UsageError(`${method} ${new URL(url).pathname}: HTTP ${res.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  if (!res.ok) throw serverFailure(`${method} ${new URL(url).pathname}`, res.status, text);
+  return text ? (JSON.parse(text) as unknown) : null;
 }
 
 /**
@@ -425,6 +446,15 @@ export async function runDemo(
   }
 }
 
+/** What the demo suggests when it is done: the commands and guides that go one step further. */
+const NEXT_STEPS = `Try next:
+  simvault demo --keep                   keep the registry, the files and the card image
+  simvault sim create sim.json           personalize an emulated SIM of your own
+  simvault card create card.img --size 64M --sim sim.json --cid random
+                                         a card image bound to that SIM (then card put/ls/get)
+  simvault server --data ./operator      run both operator servers yourself
+  docs/guide-handset.md                  card + SIM + handset from your own code, step by step`;
+
 /**
  * `simvault demo`: the end-to-end demo. Exit status 0 only when every check passed.
  *
@@ -479,7 +509,7 @@ See also: simvault demo crypto (the encryption round trip with every suite).`,
     if (json) writeResult(io, true, doc, '');
     else
       io.stdout.write(
-        `${report.verified ? 'end-to-end verified' : 'end-to-end NOT verified'} in ${(report.elapsedMs / 1000).toFixed(1)} s\n`,
+        `${report.verified ? 'end-to-end verified' : 'end-to-end NOT verified'} in ${(report.elapsedMs / 1000).toFixed(1)} s\n\n${NEXT_STEPS}\n`,
       );
     return report.verified ? 0 : 1;
   },
