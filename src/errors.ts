@@ -147,8 +147,7 @@ export const ERROR_CODES = {
     'The wrapped file key does not unwrap: damaged, or bound to another file or chip.',
   /** The chip answered with an unexpected status word or a malformed response. */
   CHIP_ERROR: 'The secure chip answered with an unexpected status or a malformed response.',
-  // Block devices.
-  // The card.
+  // The card and its block device.
   /** No simvault card header was found on the device. */
   CARD_NOT_FORMATTED: 'The device holds no simvault card header.',
   /** The card uses a newer format version that this version of simvault does not know. */
@@ -196,10 +195,32 @@ export const ERROR_CODES = {
   /** The card image cannot be opened as requested: it is missing, already exists, or a segment is missing or the wrong size. */
   DEVICE_BAD_IMAGE:
     'A card image cannot be opened as asked: missing, already present, or a segment is missing or has the wrong size.',
+  // The SIM.
   /** The SIM state is unreadable, of an unknown version, or fails validation. */
   SIM_BAD_STATE: 'The SIM state is damaged, of an unknown version, or fails validation.',
   /** A smart card (SIM or secure chip) answered a command with an error status word. */
   SIM_STATUS_WORD: 'The card answered a command with an error status word.',
+  /** The SIM holds no binding of this memory card: it hands out no keys or anchors for it. */
+  SIM_CARD_NOT_BOUND: 'The memory card is not bound to this SIM.',
+  // Files, streams and sockets (Node's errno codes, mapped; the error names the path or address).
+  /** A file or folder that was named does not exist. */
+  IO_NOT_FOUND: 'A file or folder that was named does not exist.',
+  /** A file that was to be created already exists (nothing is overwritten). */
+  IO_EXISTS: 'A file to be created already exists.',
+  /** A folder was named where a file is needed, or a file where a folder is needed. */
+  IO_NOT_A_FILE: 'A folder was named where a file is needed, or a file where a folder is.',
+  /** The file system refused access: permissions, or a read-only file system. */
+  IO_ACCESS_DENIED: 'Access was refused: permissions or a read-only file system.',
+  /** The file system or a quota is full. */
+  IO_NO_SPACE: 'The file system (or a quota) is full.',
+  /** The reader of the output went away before everything was written (a broken pipe). */
+  IO_BROKEN_PIPE: 'The reader of the output closed it before everything was written.',
+  /** A network address to listen on is taken by another process. */
+  IO_ADDRESS_IN_USE: 'The address to listen on is already in use.',
+  /** A server could not be reached: connection refused, reset, timed out, or no such host. */
+  IO_UNREACHABLE: 'A server could not be reached (refused, reset, timed out, or unknown host).',
+  /** Any other failure of the operating system on a file, stream or socket. */
+  IO_FAILED: 'The operating system failed a file, stream or socket operation.',
   // Handset orchestrator.
   /** A server could not be reached, or answered the handset with an error it gave no stable code for. */
   HANDSET_HTTP: 'A server could not be reached or answered the handset with an unexpected error.',
@@ -270,13 +291,33 @@ export class ArgumentError extends SimvaultError {
    *
    * @param message - what was wrong
    * @param code - defaults to `INVALID_ARGUMENT`
+   * @param options - standard `ErrorOptions` (a `cause`)
    */
   constructor(
     message: string,
     code: 'INVALID_ARGUMENT' | 'UNSUPPORTED' | 'ABORTED' = 'INVALID_ARGUMENT',
+    options?: ErrorOptions,
   ) {
-    super(code, message);
+    super(code, message, options);
   }
+}
+
+/**
+ * The error every simvault stream rejects with when its `AbortSignal` fires: code `ABORTED`,
+ * the signal's reason in the message and as the cause.
+ *
+ * @example
+ * ```ts
+ * import { abortError } from 'simvault';
+ * const c = new AbortController();
+ * c.abort(new Error('user left'));
+ * abortError(c.signal).message; // 'stream aborted: user left'
+ * ```
+ */
+export function abortError(signal: AbortSignal): ArgumentError {
+  const reason: unknown = signal.reason;
+  const text = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
+  return new ArgumentError(`stream aborted: ${text}`, 'ABORTED', { cause: reason });
 }
 
 /**
@@ -337,3 +378,38 @@ export class ProtocolError extends SimvaultError {
  * ```
  */
 export class CardError extends SimvaultError {}
+
+/**
+ * A failure of the operating system on a file, stream or socket, with a stable `IO_*` code (Node's
+ * errno code is kept in {@link IoError.errno}) and the path or address it concerns.
+ *
+ * @example
+ * ```ts
+ * import { IoError } from 'simvault';
+ * const e = new IoError('IO_NOT_FOUND', 'song.mp3: no such file', { path: 'song.mp3', errno: 'ENOENT' });
+ * e.path; // 'song.mp3'
+ * ```
+ */
+export class IoError extends SimvaultError {
+  /** The path or address concerned, when there is one. */
+  readonly path: string | undefined;
+  /** Node's errno code (`ENOENT`, `EPIPE`, …), when the failure came from one. */
+  readonly errno: string | undefined;
+
+  /**
+   * Create an I/O error.
+   *
+   * @param code - one of the `IO_*` codes
+   * @param message - what failed, naming the path or address
+   * @param options - the path, Node's errno code and the cause
+   */
+  constructor(
+    code: Extract<ErrorCode, `IO_${string}`>,
+    message: string,
+    options: { path?: string; errno?: string; cause?: unknown } = {},
+  ) {
+    super(code, message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.path = options.path;
+    this.errno = options.errno;
+  }
+}

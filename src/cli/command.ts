@@ -7,6 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { SimvaultError } from '../errors.js';
+import { ioErrorOf } from './errno.js';
 
 /** Where a command reads and writes: results on `stdout`, progress and errors on `stderr`. */
 export interface CliIO {
@@ -57,14 +58,15 @@ export function writeResult(io: CliIO, json: boolean, value: unknown, text: stri
   io.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
 }
 
-/** Exit code and stderr text for a thrown value. */
+/**
+ * Exit code and stderr text for a thrown value: 2 for a {@link UsageError}, 1 with the stable code
+ * for a `SimvaultError` or a Node errno error (mapped to an `IO_*` code), 1 with the stack for
+ * anything else (a bug).
+ */
 export function describeFailure(e: unknown): { code: number; text: string } {
   if (e instanceof UsageError)
     return { code: 2, text: `simvault: ${e.message}\nTry 'simvault --help'.` };
-  if (e instanceof SimvaultError) return { code: 1, text: `simvault: ${e.code}: ${e.message}` };
-  const err = e as NodeJS.ErrnoException;
-  if (err && typeof err.code === 'string' && typeof err.message === 'string') {
-    return { code: 1, text: `simvault: ${err.code}: ${err.message}` };
-  }
+  const known = e instanceof SimvaultError ? e : ioErrorOf(e);
+  if (known) return { code: 1, text: `simvault: ${known.code}: ${known.message}` };
   return { code: 1, text: `simvault: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
 }

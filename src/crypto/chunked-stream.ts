@@ -6,7 +6,7 @@
  * @module
  */
 import { assertBytes } from '../bytes.js';
-import { SimvaultError } from '../errors.js';
+import { abortError } from '../errors.js';
 import {
   ChunkDecryptor,
   ChunkEncryptor,
@@ -26,12 +26,6 @@ import {
 export interface StreamOptions {
   /** Cancels the stream: it errors with code `ABORTED`. */
   signal?: AbortSignal;
-}
-
-function abortError(signal: AbortSignal): SimvaultError {
-  const reason =
-    signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
-  return new SimvaultError('ABORTED', `stream aborted: ${reason}`);
 }
 
 function watch(

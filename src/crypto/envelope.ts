@@ -12,7 +12,7 @@
  */
 import { Deflate, Inflate, deflateSync, inflateSync } from 'fflate';
 import { assertBytes, concatBytes, utf8 } from '../bytes.js';
-import { CryptoError, SimvaultError } from '../errors.js';
+import { abortError, CryptoError } from '../errors.js';
 import type { BackendChoice } from './backend.js';
 import {
   ChunkDecryptor,
@@ -214,10 +214,6 @@ export async function openEnvelope(
       `authenticated plaintext did not inflate: ${(e as Error).message}`,
     );
   }
-}
-
-function abortError(signal: AbortSignal): SimvaultError {
-  return new SimvaultError('ABORTED', `stream aborted: ${String(signal.reason ?? 'aborted')}`);
 }
 
 /**

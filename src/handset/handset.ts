@@ -23,7 +23,7 @@ import type { DeleteCommand, DownloadResourceInfo, SimvaultMessage } from '../pr
 import { decodeSmsTpdu } from '../protocol/sms.js';
 import { TOOLKIT_RESULT } from '../protocol/toolkit-terminal.js';
 import { ChipClient } from '../sim/chip-client.js';
-import { SimClient, type ProactiveAnswer, type SimResponse } from '../sim/applet/handset.js';
+import { SimClient, type ProactiveAnswer, type SimResponse } from '../sim/applet/sim-client.js';
 import { cardLabel } from '../sim/applet/proactive.js';
 import type { ApduTransport } from '../sim/transport.js';
 import { storeResource } from './download.js';

@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { link, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { decodeSimState, encodeSimState, type SimState } from '../sim/applet/state.js';
+import { decodeSimState, encodeSimState } from '../sim/applet/state-json.js';
+import type { SimState } from '../sim/applet/state.js';
 
 /**
  * The steps of an atomic save, in order; a test hook may stop the save after any of them, as a

@@ -48,6 +48,8 @@ export {
   decodeSimState,
   simStateToJSON,
   parseSimStateJSON,
+} from './applet/state-json.js';
+export {
   type SimState,
   type SimKeyset,
   type SimKeysetAlgorithm,
@@ -125,4 +127,4 @@ export {
   cardKeysFromResponse,
   type SimResponse,
   type ProactiveAnswer,
-} from './applet/handset.js';
+} from './applet/sim-client.js';

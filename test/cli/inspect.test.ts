@@ -78,8 +78,11 @@ describe('simvault inspect', () => {
     const apdu = await inspect(['apdu', '00a4040005a000']);
     expect(apdu.stderr).toMatch(/^simvault: PROTOCOL_BAD_LENGTH: CommandAPDU\.Lc at offset 4: /);
   });
-  it('bad hex exits 1; a missing or unknown kind is a usage error (exit 2)', async () => {
-    expect((await inspect(['cid', 'xyz'])).code).toBe(1);
+  it('bad hex, a missing or an unknown kind are usage errors (exit 2); bad bytes exit 1', async () => {
+    const bad = await inspect(['cid', 'xyz']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("HEX must be hex (an even number of hex digits), got 'xyz'");
+    expect((await inspect(['cid', '00'])).code).toBe(1);
     const none = await inspect([]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('inspect needs a KIND');

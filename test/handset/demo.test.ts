@@ -24,7 +24,11 @@ describe('simvault demo', () => {
     ])
       expect(out).toContain(step);
     expect(out).toContain('[done] end-to-end verified');
-    expect(out.trimEnd().split('\n').at(-1)).toMatch(/^end-to-end verified in \d+\.\d s$/);
+    const [result, next] = out.split('\n\n').slice(-2);
+    expect(result!.split('\n').at(-1)).toMatch(/^end-to-end verified in \d+\.\d s$/);
+    // It ends by saying what to try next.
+    expect(next).toMatch(/^Try next:\n/);
+    expect(next).toContain('docs/guide-handset.md');
   });
 
   it('--json prints the report: checks, digests and server counts', async () => {

@@ -10,7 +10,7 @@ import {
   startOperator,
   type DemoWorld,
   type Operator,
-} from '../../src/cli/commands/e2e-demo.js';
+} from '../../src/cli/commands/demo.js';
 import {
   Handset,
   type FetchLike,

@@ -12,317 +12,44 @@
  *
  * @module
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { fromHex, toHex } from '../../bytes.js';
-import { ArgumentError, CardError, ProtocolError } from '../../errors.js';
-import { deriveCardKeys, ZONES, type CardKeys, type Zone } from '../../crypto/keys.js';
+import { toHex } from '../../bytes.js';
+import { ArgumentError, IoError } from '../../errors.js';
+import { ZONES, type Zone } from '../../crypto/keys.js';
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
-import type { BackendChoice } from '../../crypto/backend.js';
-import { decodeCid, encodeCid } from '../../protocol/cid.js';
-import {
-  formatCard,
-  fsck,
-  mountCard,
-  readCardInfo,
-  type Card,
-  type CardZone,
-  type FileInfo,
-  type FsckReport,
-} from '../../card/index.js';
-import type { BlockDevice } from '../../card/device.js';
-import { DEFAULT_SEGMENT_SIZE, lockImage, openImage, segmentPath } from '../../node/index.js';
-import { readKeyFile, writeOutput } from '../../node/files.js';
-import { loadSimState, saveSimState } from '../../node/sim-state-file.js';
-import { SimCard } from '../../sim/applet/sim-card.js';
-import { SimClient, SimStatusError } from '../../sim/applet/handset.js';
-import { SW } from '../../sim/applet/apdu-table.js';
+import { formatCard, readCardInfo } from '../../card/card.js';
+import { fsck, type FsckReport } from '../../card/fsck.js';
+import type { CardZone, FileInfo } from '../../card/zone.js';
+import { BLOCK_SIZE } from '../../card/layout.js';
+import { MAX_TAG_BYTES } from '../../card/file-table.js';
+import { DEFAULT_SEGMENT_SIZE, segmentPath } from '../../node/segmented-device.js';
+import { lockImage } from '../../node/image-lock.js';
+import { openImage } from '../../node/open-image.js';
+import { writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, writeResult, type CliIO, type Command } from '../command.js';
+import { refuseTerminalInput } from '../io.js';
+import {
+  CARD_OPTIONS,
+  cidFor,
+  keySource,
+  randomCid,
+  withCard,
+  withDevice,
+} from '../card-session.js';
+import {
+  BACKEND_CHOICES,
+  backendOption,
+  parseCid,
+  parseSize,
+  parseZones,
+  positionals,
+  zoneOption,
+} from '../options.js';
 import { formatBytes, ProgressBar } from '../progress.js';
-
-const BLOCK = 4096;
-const BACKENDS = ['auto', 'native', 'node', 'webcrypto', 'noble'];
-const MAX_TAG_BYTES = 64;
-
-// Options every card command accepts.
-const COMMON = {
-  key: { type: 'string' },
-  sim: { type: 'string' },
-  cid: { type: 'string' },
-  json: { type: 'boolean' },
-  backend: { type: 'string' },
-} as const;
-
-interface CommonValues {
-  key?: string | undefined;
-  sim?: string | undefined;
-  cid?: string | undefined;
-  json?: boolean | undefined;
-  backend?: string | undefined;
-}
-
-/**
- * Parse a byte count with an optional binary suffix: `4096`, `64K`, `8M`, `2G`, `1T` (also
- * `64KiB`, `64k`). Throws a {@link UsageError} naming `what` on anything else.
- *
- * @example
- * ```ts
- * parseSize('8M', '--size'); // 8388608
- * ```
- */
-export function parseSize(text: string, what: string): number {
-  const m = /^(\d+)\s*([kmgt])?(?:i?b)?$/i.exec(text.trim());
-  if (!m)
-    throw new UsageError(
-      `${what}: '${text}' is not a size (a number with an optional K, M, G or T suffix)`,
-    );
-  const shift = { k: 10, m: 20, g: 30, t: 40 }[(m[2] ?? '').toLowerCase() as 'k'] ?? 0;
-  const n = Number(m[1]) * 2 ** shift;
-  if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: '${text}' is too large`);
-  return n;
-}
-
-/**
- * Parse `--zones operator=8M,advertising=8M,…`; zones left out share the rest of the card.
- *
- * @example
- * ```ts
- * parseZones('user=24M,multimedia=24M'); // { user: 25165824, multimedia: 25165824 }
- * ```
- */
-export function parseZones(text: string): Partial<Record<Zone, number>> {
-  const out: Partial<Record<Zone, number>> = {};
-  for (const part of text.split(',').filter((p) => p.trim() !== '')) {
-    const eq = part.indexOf('=');
-    const name = part.slice(0, eq).trim();
-    if (eq < 0 || !(ZONES as readonly string[]).includes(name)) {
-      throw new UsageError(
-        `--zones: '${part}' must be ZONE=SIZE with ZONE one of ${ZONES.join(', ')}`,
-      );
-    }
-    if (out[name as Zone] !== undefined)
-      throw new UsageError(`--zones: zone ${name} is given twice`);
-    out[name as Zone] = parseSize(part.slice(eq + 1), `--zones ${name}`);
-  }
-  return out;
-}
-
-/**
- * Parse `--cid`: 32 hex digits (a whole CID register, CRC checked unless it is `00`) or 30 (the
- * card identity without the CRC byte). Returns the bytes.
- *
- * @example
- * ```ts
- * parseCid('03534453443038478012345678014b7d').length; // 16
- * ```
- */
-export function parseCid(text: string): Uint8Array {
-  const hex = text.trim();
-  if (!/^[0-9a-fA-F]+$/.test(hex) || (hex.length !== 32 && hex.length !== 30)) {
-    throw new UsageError(
-      `--cid must be 32 hex digits (a CID) or 30 (its identity, without the CRC), got '${text}'`,
-    );
-  }
-  const bytes = fromHex(hex.toLowerCase());
-  if (bytes.length === 16) {
-    try {
-      decodeCid(bytes);
-    } catch (e) {
-      if (e instanceof ProtocolError)
-        throw new UsageError(`--cid is not a valid CID: ${e.message}`);
-      throw e;
-    }
-  }
-  return bytes;
-}
-
-// Manufacturer id, OEM id and a product name as real cards report them.
-const MAKERS: ReadonlyArray<readonly [number, string, string]> = [
-  [0x03, 'SD', 'SC64G'],
-  [0x1b, 'SM', 'EB1QT'],
-  [0x27, 'PH', 'SD64G'],
-  [0x74, 'JE', 'USD00'],
-];
-
-/**
- * A plausible random CID: a known manufacturer, a random serial number, this month's date and a
- * valid CRC7 — for images that stand for no physical card.
- *
- * @example
- * ```ts
- * randomCid().length; // 16
- * ```
- */
-export function randomCid(now = new Date()): Uint8Array {
-  const [mid, oid, pnm] = MAKERS[randomInt(MAKERS.length)]!;
-  return encodeCid({
-    mid,
-    oid,
-    pnm,
-    prv: { major: randomInt(1, 10), minor: randomInt(10) },
-    psn: randomInt(2 ** 32 - 1),
-    mdt: {
-      year: Math.min(2255, Math.max(2000, now.getUTCFullYear())),
-      month: now.getUTCMonth() + 1,
-    },
-    crc: 'valid',
-  });
-}
-
-function backendOf(value: string | undefined): BackendChoice {
-  const b = value ?? 'auto';
-  if (!BACKENDS.includes(b))
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-  return b as BackendChoice;
-}
-
-function zoneOf(value: string | undefined): Zone {
-  const z = value ?? 'user';
-  if (!(ZONES as readonly string[]).includes(z))
-    throw new UsageError(`--zone must be one of ${ZONES.join(', ')}`);
-  return z as Zone;
-}
-
-function positionals(args: string[], min: number, max: number, usage: string): string[] {
-  if (args.length < min || args.length > max) throw new UsageError(`usage: ${usage}`);
-  return args;
-}
-
-/**
- * The SIM's 32-byte binding key from a binding key file (`--key KEYFILE`).
- *
- * @example
- * ```ts
- * const binding = await loadBindingKey({ key: 'my.key' });
- * ```
- */
-export async function loadBindingKey(values: CommonValues): Promise<Uint8Array> {
-  if (values.key !== undefined) return readKeyFile(values.key);
-  throw new UsageError(
-    '--key KEYFILE or --sim STATE is required: the SIM binding key (make one with: simvault keygen KEYFILE)',
-  );
-}
-
-/**
- * Where a card's keys come from, and where its rollback anchors live: a binding key file
- * (`--key`, no anchors) or an emulated SIM's state file (`--sim`: the SIM hands out the bound
- * card's zone keys, never its binding key, and anchors each zone's generation after a change).
- *
- * @example
- * ```ts
- * const source = await keySource({ sim: 'sim.json' });
- * const keys = await source.keys(cid);
- * ```
- */
-export interface KeySource {
-  /** The card's keys. */
-  keys(cid: Uint8Array): Promise<CardKeys>;
-  /** The generations the SIM anchored for this card (none for a key file). */
-  anchors(cid: Uint8Array): Promise<Partial<Record<Zone, number>>>;
-  /** Anchor new generations after a change. */
-  anchor(cid: Uint8Array, generations: Partial<Record<Zone, number>>): Promise<void>;
-}
-
-/**
- * The key source the command line names: exactly one of `--key KEYFILE` and `--sim STATE`.
- *
- * @example
- * ```ts
- * const source = await keySource({ key: 'my.key' });
- * ```
- */
-export async function keySource(values: CommonValues): Promise<KeySource> {
-  if (values.key !== undefined && values.sim !== undefined)
-    throw new UsageError('give --key KEYFILE or --sim STATE, not both');
-  if (values.sim !== undefined) {
-    const path = values.sim;
-    const sim = new SimCard(await loadSimState(path), {
-      commit: (state) => saveSimState(path, state),
-    });
-    const client = new SimClient(sim);
-    await client.select();
-    // The SIM takes a whole 16-byte CID; an image header records only the 15-byte identity, which
-    // is sent in the CRC-stripped form (last byte 00) that hosts commonly report.
-    const full = (cid: Uint8Array) => (cid.length === 15 ? new Uint8Array([...cid, 0]) : cid);
-    const bound = async <T>(cid: Uint8Array, f: () => Promise<T>): Promise<T> => {
-      try {
-        return await f();
-      } catch (e) {
-        if (e instanceof SimStatusError && e.sw === SW.securityNotSatisfied) {
-          throw new CardError(
-            'CARD_WRONG_SIM',
-            `card ${toHex(cid)} is not bound to the SIM in ${path}: bind it first`,
-          );
-        }
-        throw e;
-      }
-    };
-    return {
-      keys: (cid) => bound(cid, () => client.cardKeys(full(cid))),
-      anchors: (cid) => bound(cid, () => client.readAnchors(full(cid))),
-      anchor: (cid, generations) => bound(cid, () => client.updateAnchors(full(cid), generations)),
-    };
-  }
-  const binding = await loadBindingKey(values);
-  return {
-    keys: async (cid) => deriveCardKeys(binding, cid),
-    anchors: async () => ({}),
-    anchor: async () => undefined,
-  };
-}
-
-// The CID to mount with: --cid, else the identity recorded in the image header.
-async function cidFor(device: BlockDevice, values: CommonValues): Promise<Uint8Array> {
-  if (values.cid !== undefined) return parseCid(values.cid);
-  return fromHex((await readCardInfo(device)).cardIdentity);
-}
-
-async function withDevice<T>(
-  image: string,
-  fn: (device: BlockDevice) => Promise<T>,
-  readOnly = false,
-): Promise<T> {
-  // Changes take the image's lock: one writer at a time, never two allocating the same blocks.
-  const release = readOnly ? undefined : await lockImage(image);
-  try {
-    const device = await openImage(image, readOnly ? { readOnly: true } : {});
-    try {
-      return await fn(device);
-    } finally {
-      await device.close();
-    }
-  } finally {
-    await release?.();
-  }
-}
-
-async function withCard<T>(
-  image: string,
-  values: CommonValues,
-  fn: (card: Card) => Promise<T>,
-): Promise<T> {
-  // Keys first: a missing key source is a usage error, whatever state the image is in.
-  const source = await keySource(values);
-  return withDevice(image, async (device) => {
-    const cid = await cidFor(device, values);
-    const card = await mountCard(device, {
-      cid,
-      keys: await source.keys(cid),
-      anchors: await source.anchors(cid),
-      backend: backendOf(values.backend),
-    });
-    const before = JSON.stringify(card.generations());
-    try {
-      return await fn(card);
-    } finally {
-      // Whatever was committed, even by a command that then failed, is anchored in the SIM.
-      const after = card.generations();
-      if (JSON.stringify(after) !== before) await source.anchor(cid, after);
-    }
-  });
-}
 
 function wantsProgress(io: CliIO, flag: boolean | undefined, json: boolean | undefined): boolean {
   if (flag) return true;
@@ -379,7 +106,7 @@ Options:
   --suite NAME           ${Object.keys(SUITES).join(' | ')} (default cobblestone-256)
   --fill random|zero     what free space holds (default random: used and free look alike)
   --segment-size SIZE    split into segments of this size (default 4095M)
-  --backend NAME         ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto)
   --json                 print the result as JSON
 
 Example:
@@ -387,7 +114,7 @@ Example:
   simvault card create card.img --size 64M --key sim.key --cid random`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       size: { type: 'string' },
       zones: { type: 'string' },
       suite: { type: 'string' },
@@ -402,8 +129,8 @@ Example:
     );
     if (values.size === undefined) throw new UsageError('--size SIZE is required');
     const size = parseSize(values.size, '--size');
-    if (size === 0 || size % BLOCK !== 0)
-      throw new UsageError(`--size must be a positive multiple of ${BLOCK} bytes`);
+    if (size === 0 || size % BLOCK_SIZE !== 0)
+      throw new UsageError(`--size must be a positive multiple of ${BLOCK_SIZE} bytes`);
     if (values.cid === undefined)
       throw new UsageError('--cid HEX is required (or --cid random for a made-up card)');
     const cid = values.cid === 'random' ? randomCid() : parseCid(values.cid);
@@ -419,7 +146,7 @@ Example:
         : parseSize(values['segment-size'], '--segment-size');
     if (segmentSize === 0 || segmentSize % 512 !== 0)
       throw new UsageError('--segment-size must be a positive multiple of 512 bytes');
-    const backend = backendOf(values.backend);
+    const backend = backendOption(values.backend);
     const source = await keySource(values);
     const keys = await source.keys(cid);
 
@@ -435,6 +162,10 @@ Example:
       } catch (e) {
         await device.close().catch(() => undefined);
         await removeImage(image!, size, segmentSize, segmented);
+        // The layout refuses sizes the command line gave (too small a card or zone): a usage
+        // error, like any other bad --size.
+        if (e instanceof ArgumentError && e.code === 'INVALID_ARGUMENT')
+          throw new UsageError(`--size ${values.size} / --zones: ${e.message}`);
         throw e;
       }
     } finally {
@@ -483,10 +214,10 @@ identifiers, zone quotas). With --key: also used and free space, file counts and
 Options:
   --key KEYFILE     the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX         the card's CID (default: the identity recorded in the image)
-  --backend NAME    ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME    ${BACKEND_CHOICES.join(' | ')} (default auto)
   --json            print JSON`,
   async run(args, io) {
-    const { values, positionals: pos } = parseCommandArgs(args, COMMON);
+    const { values, positionals: pos } = parseCommandArgs(args, CARD_OPTIONS);
     const [image] = positionals(pos, 1, 1, 'simvault card info IMAGE [--key KEYFILE]');
     const info = await withDevice(image!, readCardInfo, true);
     const result: Record<string, unknown> = { image, ...info };
@@ -545,7 +276,7 @@ Options:
  */
 async function statTag(path: string): Promise<{ size: number; tag: string }> {
   const s = await stat(path, { bigint: true });
-  if (!s.isFile()) throw new ArgumentError(`${path} is not a regular file`);
+  if (!s.isFile()) throw new IoError('IO_NOT_A_FILE', `${path}: not a regular file`, { path });
   const id = createHash('sha256')
     .update(`${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`)
     .digest('base64url')
@@ -593,7 +324,7 @@ function sourceStream(file: string, offset: number, io: CliIO): ReadableStream<U
 }
 
 /**
- * `simvault card put IMAGE [--zone Z] NAME [FILE|-]`
+ * `simvault card put IMAGE [--zone Z] NAME FILE|-`
  *
  * @example
  * ```ts
@@ -603,9 +334,10 @@ function sourceStream(file: string, offset: number, io: CliIO): ReadableStream<U
 export const cardPutCommand: Command = {
   path: ['card', 'put'],
   summary: 'store a file (or stdin) in a zone of a card image',
-  help: `Usage: simvault card put IMAGE [--zone ZONE] NAME [FILE|-] --key KEYFILE [options]
+  help: `Usage: simvault card put IMAGE [--zone ZONE] NAME FILE|- --key KEYFILE [options]
 
-Encrypts FILE (default: standard input) into the zone as NAME, streaming in constant memory.
+Encrypts FILE ('-': standard input, which must not be a terminal) into the zone as NAME,
+streaming in constant memory.
 NAME appears only when the whole file is stored, replacing a file of that name atomically.
 A put whose size is known (a FILE, or --size) and cannot fit is refused before any byte is written.
 
@@ -627,7 +359,7 @@ Options:
   --checkpoint SIZE    checkpoint interval (default 32M; at least 16K)
   --no-overwrite       fail if NAME exists
   --progress           draw a progress bar on stderr (default: when stderr is a terminal)
-  --backend NAME       ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
   --json               print the stored file's description as JSON
 
 Examples:
@@ -635,7 +367,7 @@ Examples:
   tar c photos | simvault card put card.img --key sim.key --zone multimedia photos.tar -`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       zone: { type: 'string' },
       size: { type: 'string' },
       'source-tag': { type: 'string' },
@@ -644,13 +376,18 @@ Examples:
       'no-overwrite': { type: 'boolean' },
       progress: { type: 'boolean' },
     });
-    const [image, name, file = '-'] = positionals(
+    if (pos.length === 2)
+      throw new UsageError(
+        `card put needs NAME and FILE: to store ${pos[1]} as ${basename(pos[1]!)}, run 'simvault card put ${pos[0]} ${basename(pos[1]!)} ${pos[1]}' (or give '-' as FILE to read standard input)`,
+      );
+    const [image, name, file] = positionals(
       pos,
-      2,
       3,
-      'simvault card put IMAGE [--zone ZONE] NAME [FILE|-]',
-    );
-    const zone = zoneOf(values.zone);
+      3,
+      'simvault card put IMAGE [--zone ZONE] NAME FILE|-',
+    ) as [string, string, string];
+    if (file === '-') refuseTerminalInput(io, 'the data to store (give FILE, or pipe it in)');
+    const zone = zoneOption(values.zone);
     let size = values.size === undefined ? undefined : parseSize(values.size, '--size');
     let tag = values['source-tag'];
     if (tag !== undefined && tag !== 'sha256' && Buffer.byteLength(tag) > MAX_TAG_BYTES)
@@ -767,13 +504,13 @@ Options:
   --range RANGE        bytes START-END (END inclusive), START- or, written --range=-LAST,
                        the last LAST bytes
   --progress           draw a progress bar on stderr (default: when stderr is a terminal)
-  --backend NAME       ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
 
 Example:
   simvault card get card.img --key sim.key movie.mp4 - | mpv -`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       zone: { type: 'string' },
       range: { type: 'string' },
       progress: { type: 'boolean' },
@@ -784,7 +521,7 @@ Example:
       3,
       'simvault card get IMAGE [--zone ZONE] NAME [FILE|-]',
     );
-    const zone = zoneOf(values.zone);
+    const zone = zoneOption(values.zone);
     await withCard(image!, values, async (card) => {
       const f = await card.zone(zone).open(name!);
       const { start, end } =
@@ -827,15 +564,15 @@ Options:
   --zone ZONE        only this zone (${ZONES.join(' | ')}); default all
   --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
-  --backend NAME     ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME     ${BACKEND_CHOICES.join(' | ')} (default auto)
   --json             print JSON: { files, pending, damaged }`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       zone: { type: 'string' },
     });
     const [image] = positionals(pos, 1, 1, 'simvault card ls IMAGE [--zone ZONE]');
-    const zones = values.zone === undefined ? [...ZONES] : [zoneOf(values.zone)];
+    const zones = values.zone === undefined ? [...ZONES] : [zoneOption(values.zone)];
     const result = await withCard(image!, values, async (card) => {
       const files: Array<Record<string, unknown>> = [];
       const pending: Array<Record<string, unknown>> = [];
@@ -892,10 +629,10 @@ Options:
   --pending          remove the interrupted put of NAME instead of the file
   --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
-  --backend NAME     ${BACKENDS.join(' | ')} (default auto)`,
+  --backend NAME     ${BACKEND_CHOICES.join(' | ')} (default auto)`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       zone: { type: 'string' },
       pending: { type: 'boolean' },
     });
@@ -905,7 +642,7 @@ Options:
       Number.POSITIVE_INFINITY,
       'simvault card rm IMAGE [--zone ZONE] NAME...',
     );
-    const zone = zoneOf(values.zone);
+    const zone = zoneOption(values.zone);
     await withCard(image!, values, async (card) => {
       const z = card.zone(zone);
       for (const name of names) {
@@ -937,10 +674,10 @@ Options:
   --force            replace TO if it exists
   --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
-  --backend NAME     ${BACKENDS.join(' | ')} (default auto)`,
+  --backend NAME     ${BACKEND_CHOICES.join(' | ')} (default auto)`,
   async run(args) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       zone: { type: 'string' },
       force: { type: 'boolean' },
     });
@@ -950,7 +687,7 @@ Options:
       3,
       'simvault card mv IMAGE [--zone ZONE] FROM TO',
     );
-    const zone = zoneOf(values.zone);
+    const zone = zoneOption(values.zone);
     await withCard(image!, values, (card) =>
       card.zone(zone).rename(from!, to!, { overwrite: values.force === true }),
     );
@@ -959,18 +696,22 @@ Options:
 
 // --- fsck ---------------------------------------------------------------------------------
 
-function fsckText(r: FsckReport): string {
+// Notes are observations, not damage (an interrupted put, a superblock slot a fresh zone never
+// wrote): shown with --verbose and always in --json, so a healthy card reads as healthy.
+function fsckText(r: FsckReport, verbose: boolean): string {
   const lines = [
     ...r.zones.map(
       (z) =>
         `zone ${z.zone.padEnd(12)}generation ${z.generation}, ${z.files} files, ${z.verifiedBytes} bytes verified`,
     ),
-    ...r.notes.map((n) => `note: ${n}`),
+    ...(verbose ? r.notes.map((n) => `note: ${n}`) : []),
     ...r.problems.map(
       (p) =>
         `${p.repaired ? 'repaired' : 'PROBLEM'}: ${p.zone ?? 'card'}: ${p.kind}: ${p.detail}${!p.repaired && p.repairable ? ' (--repair fixes it)' : ''}`,
     ),
-    r.ok ? 'ok' : `${r.problems.filter((p) => !p.repaired).length} problem(s) remain`,
+    r.ok
+      ? `ok${!verbose && r.notes.length ? ` (${r.notes.length} note(s): --verbose shows them)` : ''}`
+      : `${r.problems.filter((p) => !p.repaired).length} problem(s) remain`,
   ];
   return lines.join('\n');
 }
@@ -994,14 +735,16 @@ header copy, allocation map disagreements, counters). Exits 1 when problems rema
 
 Options:
   --repair           repair what can be repaired
+  --verbose          also print notes (observations that are not damage)
   --key KEYFILE      the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX          the card's CID (default: the identity recorded in the image)
-  --backend NAME     ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME     ${BACKEND_CHOICES.join(' | ')} (default auto)
   --json             print the report as JSON`,
   async run(args, io) {
     const { values, positionals: pos } = parseCommandArgs(args, {
-      ...COMMON,
+      ...CARD_OPTIONS,
       repair: { type: 'boolean' },
+      verbose: { type: 'boolean' },
     });
     const [image] = positionals(pos, 1, 1, 'simvault card fsck IMAGE [--repair]');
     const source = await keySource(values);
@@ -1012,10 +755,10 @@ Options:
         keys: await source.keys(cid),
         anchors: await source.anchors(cid),
         repair: values.repair === true,
-        backend: backendOf(values.backend),
+        backend: backendOption(values.backend),
       });
     });
-    writeResult(io, values.json === true, report, fsckText(report));
+    writeResult(io, values.json === true, report, fsckText(report, values.verbose === true));
     return report.ok ? 0 : 1;
   },
 };

@@ -6,29 +6,15 @@
  *
  * @module
  */
-import { fromHex, toHex } from '../../bytes.js';
+import { toHex } from '../../bytes.js';
 import { createChipStateFile, openChipStateFile } from '../../node/chip-state-file.js';
 import { chipStatusWordName } from '../../sim/chip/constants.js';
 import { isValidPin, isValidPuk } from '../../sim/chip/pin.js';
 import { personalizeChip } from '../../sim/chip/state.js';
 import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
+import { optional, parseHex, parseInteger } from '../options.js';
 
 const DEFAULT_PIN = '1234';
-
-function triesOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 15)
-    throw new UsageError(`--${name} must be an integer 1-15, got '${value}'`);
-  return Number(value);
-}
-
-function parseApduHex(text: string): Uint8Array {
-  const hex = text.replace(/[\s:]/g, '');
-  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
-    throw new UsageError(`'${text}' is not an APDU in hex (an even number of hex digits)`);
-  }
-  return fromHex(hex.toLowerCase());
-}
 
 /** `simvault chip create`: personalize a software secure chip into a new state file. */
 export const chipCreateCommand: Command = {
@@ -64,8 +50,8 @@ Example:
     if (!isValidPin(pin)) throw new UsageError('--pin must be 4 to 8 decimal digits');
     if (values.puk !== undefined && !isValidPuk(values.puk))
       throw new UsageError('--puk must be exactly 8 decimal digits');
-    const pinTries = triesOption('pin-tries', values['pin-tries']);
-    const pukTries = triesOption('puk-tries', values['puk-tries']);
+    const pinTries = optional(values['pin-tries'], (v) => parseInteger(v, '--pin-tries', 1, 15));
+    const pukTries = optional(values['puk-tries'], (v) => parseInteger(v, '--puk-tries', 1, 15));
     const state = personalizeChip({
       pin,
       ...(values.puk === undefined ? {} : { puk: values.puk }),
@@ -118,7 +104,7 @@ Example:
     if (positionals.length < 2)
       throw new UsageError('chip apdu takes a STATE path and at least one APDU in hex');
     const [path, ...texts] = positionals as [string, ...string[]];
-    const commands = texts.map(parseApduHex);
+    const commands = texts.map((t, i) => parseHex(t, `APDU ${i + 1}`, { nonEmpty: true }));
     const chip = await openChipStateFile(path);
     const results = [];
     for (const command of commands) {

@@ -3,29 +3,35 @@
  *
  * @module
  */
-import {
-  createOpenStream,
-  createSealStream,
-  getSuite,
-  SUITES,
-  type BackendChoice,
-} from '../../crypto/index.js';
-import { openInput, readKeyFile, writeNewKeyFile, writeOutput } from '../../node/files.js';
-import { parseCommandArgs, UsageError, type Command } from '../command.js';
-
-const BACKENDS = ['auto', 'native', 'node', 'webcrypto', 'noble'];
-
-function backendOf(value: string | undefined): BackendChoice {
-  const b = value ?? 'auto';
-  if (!BACKENDS.includes(b))
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-  return b as BackendChoice;
-}
+import { createOpenStream, createSealStream } from '../../crypto/envelope.js';
+import { SUITES, type SuiteName } from '../../crypto/suites.js';
+import { readKeyFile, writeNewKeyFile, writeOutput } from '../../node/files.js';
+import { parseCommandArgs, UsageError, type CliIO, type Command } from '../command.js';
+import { isTerminal, openInput } from '../io.js';
+import { BACKEND_CHOICES, backendOption, parseChoice } from '../options.js';
+import { ProgressBar } from '../progress.js';
 
 function singleInput(positionals: string[]): string {
   if (positionals.length > 1)
     throw new UsageError(`expected one input file, got ${positionals.length}`);
   return positionals[0] ?? '-';
+}
+
+const SUITE_NAMES = Object.keys(SUITES) as SuiteName[];
+
+/**
+ * A progress bar over `stream` on stderr when asked for (`--progress`) or when stderr is a
+ * terminal and the result is not going to that same terminal.
+ */
+function withProgress(
+  stream: ReadableStream<Uint8Array>,
+  io: CliIO,
+  label: string,
+  total: number | undefined,
+  flag: boolean | undefined,
+): ReadableStream<Uint8Array> {
+  const show = flag === true || (isTerminal(io.stderr) && !isTerminal(io.stdout));
+  return show ? stream.pipeThrough(new ProgressBar(io.stderr, label, total).counter()) : stream;
 }
 
 function requireKey(key: string | undefined): string {
@@ -54,15 +60,18 @@ export const encryptCommand: Command = {
   summary: 'encrypt a file or stdin into a simvault envelope',
   help: `Usage: simvault encrypt --key KEYFILE [options] [INPUT|-]
 
-Encrypts INPUT (default: standard input) with C2SP chunked encryption in constant memory.
-The suite and compression are recorded in the envelope header.
+Encrypts INPUT (default: standard input, which must not be a terminal) with C2SP chunked
+encryption in constant memory. The suite and compression are recorded in the envelope header.
+Ciphertext is never written to a terminal: give --output or redirect standard output. A missing
+INPUT fails before anything is written.
 
 Options:
   --key KEYFILE        32-byte key file (simvault keygen)
   -o, --output PATH    write here instead of standard output (appears only when complete)
-  --suite NAME         ${Object.keys(SUITES).join(' | ')} (default cobblestone-256)
-  --backend NAME       ${BACKENDS.join(' | ')} (default auto)
+  --suite NAME         ${SUITE_NAMES.join(' | ')} (default cobblestone-256)
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
   --compress           deflate before encrypting
+  --progress           draw a progress bar on stderr (default: when stderr is a terminal)
 
 Example:
   simvault keygen my.key && simvault encrypt --key my.key photo.jpg -o photo.svlt`,
@@ -73,16 +82,23 @@ Example:
       suite: { type: 'string' },
       backend: { type: 'string' },
       compress: { type: 'boolean' },
+      progress: { type: 'boolean' },
     });
-    const suite = getSuite(values.suite ?? 'cobblestone-256').name;
-    const backend = backendOf(values.backend);
+    const suite = parseChoice(values.suite ?? 'cobblestone-256', '--suite', SUITE_NAMES);
+    const backend = backendOption(values.backend);
+    const output = values.output ?? '-';
+    if (output === '-' && isTerminal(io.stdout))
+      throw new UsageError(
+        'refusing to write ciphertext to a terminal: give --output FILE or redirect standard output',
+      );
     const key = await readKeyFile(requireKey(values.key));
-    const input = openInput(singleInput(positionals), io.stdin);
+    const path = singleInput(positionals);
+    const input = await openInput(path, io, 'the data to encrypt (give INPUT, or pipe it in)');
     await writeOutput(
-      input.pipeThrough(
+      withProgress(input.stream, io, `encrypt ${path}`, input.size, values.progress).pipeThrough(
         createSealStream(key, { suite, backend, compress: values.compress === true }),
       ),
-      values.output ?? '-',
+      output,
       io.stdout,
     );
   },
@@ -93,14 +109,16 @@ export const decryptCommand: Command = {
   summary: 'decrypt a simvault envelope from a file or stdin',
   help: `Usage: simvault decrypt --key KEYFILE [options] [INPUT|-]
 
-Decrypts a simvault envelope. Plaintext is released one authenticated 16 KiB chunk at a time;
-on standard output a damaged file stops with an error after the last good chunk, and with
---output nothing is written unless the whole file authenticates.
+Decrypts a simvault envelope (default: from standard input, which must not be a terminal).
+Plaintext is released one authenticated 16 KiB chunk at a time; on standard output a damaged
+file stops with an error after the last good chunk, and with --output nothing is written unless
+the whole file authenticates.
 
 Options:
   --key KEYFILE        32-byte key file
   -o, --output PATH    write here instead of standard output
-  --backend NAME       ${BACKENDS.join(' | ')} (default auto)
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
+  --progress           draw a progress bar on stderr (default: when stderr is a terminal)
 
 Example:
   simvault decrypt --key my.key photo.svlt -o photo.jpg`,
@@ -109,12 +127,16 @@ Example:
       key: { type: 'string' },
       output: { type: 'string', short: 'o' },
       backend: { type: 'string' },
+      progress: { type: 'boolean' },
     });
-    const backend = backendOf(values.backend);
+    const backend = backendOption(values.backend);
     const key = await readKeyFile(requireKey(values.key));
-    const input = openInput(singleInput(positionals), io.stdin);
+    const path = singleInput(positionals);
+    const input = await openInput(path, io, 'the envelope to decrypt (give INPUT, or pipe it in)');
     await writeOutput(
-      input.pipeThrough(createOpenStream(key, { backend })),
+      withProgress(input.stream, io, `decrypt ${path}`, input.size, values.progress).pipeThrough(
+        createOpenStream(key, { backend }),
+      ),
       values.output ?? '-',
       io.stdout,
     );

@@ -6,7 +6,7 @@
 import type { Command } from '../command.js';
 import { otaPackCommand, otaUnpackCommand } from './ota.js';
 import { demoCommand } from './demo.js';
-import { e2eDemoCommand } from './e2e-demo.js';
+import { demoCryptoCommand } from './demo-crypto.js';
 import { decryptCommand, encryptCommand, keygenCommand } from './encrypt.js';
 import { SERVER_COMMANDS } from './server.js';
 import { inspectCommand } from './inspect.js';
@@ -15,8 +15,8 @@ import { CHIP_COMMANDS } from './chip.js';
 import { SIM_COMMANDS } from './sim.js';
 
 export const COMMANDS: Command[] = [
-  e2eDemoCommand,
   demoCommand,
+  demoCryptoCommand,
   keygenCommand,
   encryptCommand,
   decryptCommand,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { fromHex, toHex } from '../../bytes.js';
+import { toHex } from '../../bytes.js';
 import { ProtocolError } from '../../errors.js';
 import { cidIdentity, decodeCid, type Cid } from '../../protocol/cid.js';
 import { decodeMessage, messageToJSON } from '../../protocol/messages.js';
@@ -32,6 +32,8 @@ import { decodeProactiveCommand } from '../../protocol/toolkit.js';
 import { decodeEnvelope, decodeEnvelopeApdu } from '../../protocol/toolkit-envelope.js';
 import { decodeFetchApdu, decodeTerminalResponseApdu } from '../../protocol/toolkit-terminal.js';
 import { parseCommandArgs, UsageError, type CliIO, type Command } from '../command.js';
+import { refuseTerminalInput } from '../io.js';
+import { parseHex } from '../options.js';
 
 /**
  * One kind of bytes `simvault inspect` understands.
@@ -299,6 +301,7 @@ export function renderTree(value: unknown, indent = ''): string[] {
 }
 
 async function readText(io: CliIO): Promise<string> {
+  refuseTerminalInput(io, 'the bytes to decode as hex (give HEX, or pipe it in)');
   const parts: Buffer[] = [];
   for await (const chunk of io.stdin)
     parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
@@ -353,7 +356,7 @@ Examples:
       hexParts.length === 0 || (hexParts.length === 1 && hexParts[0] === '-')
         ? await readText(io)
         : hexParts.join(' ');
-    const json = kind.toJSON(kind.decode(fromHex(text)));
+    const json = kind.toJSON(kind.decode(parseHex(text, 'HEX')));
     const document = { kind: kindName, value: json };
     io.stdout.write(
       values.json

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { fromHex, toHex } from '../../bytes.js';
+import { toHex } from '../../bytes.js';
 import {
   buildCommandPacket,
   decodeSpi,
@@ -16,32 +16,18 @@ import {
   type Spi,
 } from '../../protocol/secured-packet.js';
 import { parseCommandArgs, UsageError, type Command } from '../command.js';
+import { optional, parseHex, required } from '../options.js';
 
 function hexOption(
   name: string,
   value: string | undefined,
   length?: number,
 ): Uint8Array | undefined {
-  if (value === undefined) return undefined;
-  let bytes: Uint8Array;
-  try {
-    bytes = fromHex(value);
-  } catch {
-    throw new UsageError(`--${name} must be hex, got '${value}'`);
-  }
-  if (length !== undefined && bytes.length !== length)
-    throw new UsageError(`--${name} must be ${length} byte(s) of hex, got ${bytes.length}`);
-  return bytes;
-}
-
-function required<T>(name: string, value: T | undefined): T {
-  if (value === undefined) throw new UsageError(`--${name} is required`);
-  return value;
+  return optional(value, (v) => parseHex(v, `--${name}`, length === undefined ? {} : { length }));
 }
 
 function byteOption(name: string, value: string | undefined): number | undefined {
-  const b = hexOption(name, value, 1);
-  return b ? b[0]! : undefined;
+  return hexOption(name, value, 1)?.[0];
 }
 
 function counterOption(name: string, value: string | undefined): bigint | undefined {
@@ -116,17 +102,17 @@ Example:
     });
     if (positionals.length !== 1)
       throw new UsageError('ota pack takes exactly one DATA_HEX argument');
-    const data = hexOption('DATA_HEX', positionals[0])!;
+    const data = parseHex(positionals[0]!, 'DATA_HEX');
     const cc = values['cc-length'];
     if (cc !== undefined && cc !== '4' && cc !== '8')
       throw new UsageError('--cc-length must be 4 or 8');
     const packet = buildCommandPacket(
       {
-        spi: required('spi', spiOption(values.spi)),
-        kic: required('kic', byteOption('kic', values.kic)),
-        kid: required('kid', byteOption('kid', values.kid)),
-        tar: required('tar', hexOption('tar', values.tar, 3)),
-        counter: required('counter', counterOption('counter', values.counter)),
+        spi: required('--spi', spiOption(values.spi)),
+        kic: required('--kic', byteOption('kic', values.kic)),
+        kid: required('--kid', byteOption('kid', values.kid)),
+        tar: required('--tar', hexOption('tar', values.tar, 3)),
+        counter: required('--counter', counterOption('counter', values.counter)),
         data,
         ...(cc !== undefined ? { ccLength: Number(cc) as 4 | 8 } : {}),
         ...(values.udh ? { udh: true } : {}),
@@ -171,7 +157,7 @@ Example:
     });
     if (positionals.length !== 1)
       throw new UsageError('ota unpack takes exactly one PACKET_HEX argument');
-    const bytes = hexOption('PACKET_HEX', positionals[0])!;
+    const bytes = parseHex(positionals[0]!, 'PACKET_HEX', { nonEmpty: true });
     const keys = keysetOf(
       hexOption('kic-key', values['kic-key']),
       hexOption('kid-key', values['kid-key']),
@@ -181,9 +167,9 @@ Example:
     let result: Record<string, unknown>;
     if (isResponse) {
       const por = openResponsePacket(bytes, keys, {
-        spi: required('spi (the command SPI, for a response)', spiOption(values.spi)),
-        kic: required('kic (the command KIc, for a response)', byteOption('kic', values.kic)),
-        kid: required('kid (the command KID, for a response)', byteOption('kid', values.kid)),
+        spi: required('--spi (the command SPI, for a response)', spiOption(values.spi)),
+        kic: required('--kic (the command KIc, for a response)', byteOption('kic', values.kic)),
+        kid: required('--kid (the command KID, for a response)', byteOption('kid', values.kid)),
       });
       result = {
         kind: 'response',

@@ -5,7 +5,7 @@
  * @module
  */
 import { randomInt } from 'node:crypto';
-import { fromHex, toHex } from '../../bytes.js';
+import { toHex } from '../../bytes.js';
 import { createSimStateFile, loadSimState, saveSimState } from '../../node/sim-state-file.js';
 import { formatStatusWord, statusWordName } from '../../protocol/apdu.js';
 import { splitSecuredPacket } from '../../protocol/sms-concat.js';
@@ -15,51 +15,15 @@ import { simStatusWordName } from '../../sim/applet/apdu-table.js';
 import { personalizeSim } from '../../sim/applet/personalize.js';
 import { menuPages } from '../../sim/applet/proactive.js';
 import { SimCard } from '../../sim/applet/sim-card.js';
-import { encodeSimState, type MenuAction, type SimState } from '../../sim/applet/state.js';
+import { encodeSimState } from '../../sim/applet/state-json.js';
+import {
+  THRESHOLD_POLICIES,
+  UNBIND_RULES,
+  type MenuAction,
+  type SimState,
+} from '../../sim/applet/state.js';
 import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
-
-function intOption(
-  name: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
-    throw new UsageError(`--${name} must be an integer ${min}-${max}, got '${value}'`);
-  return Number(value);
-}
-
-function oneOf<T extends string>(
-  name: string,
-  value: string | undefined,
-  allowed: readonly T[],
-): T | undefined {
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T))
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
-
-function digitsOption(
-  name: string,
-  value: string | undefined,
-  min: number,
-  max: number,
-): string | undefined {
-  if (value === undefined) return undefined;
-  if (!new RegExp(`^\\d{${min},${max}}$`).test(value))
-    throw new UsageError(`--${name} must be ${min}-${max} digits, got '${value}'`);
-  return value;
-}
-
-function hexArg(name: string, value: string): Uint8Array {
-  try {
-    return fromHex(value);
-  } catch {
-    throw new UsageError(`${name} must be hex, got '${value}'`);
-  }
-}
+import { optional, parseChoice, parseDigits, parseHex, parseInteger } from '../options.js';
 
 function swName(sw: number): string {
   return statusWordName(sw) ?? simStatusWordName(sw) ?? 'unknown status word';
@@ -103,20 +67,23 @@ Example:
     });
     if (positionals.length !== 1)
       throw new UsageError('sim create takes exactly one STATE argument');
-    const maxCards = intOption('threshold-cards', values['threshold-cards'], 1, 64);
-    const maxBytes = intOption(
-      'threshold-bytes',
-      values['threshold-bytes'],
-      1,
-      Number.MAX_SAFE_INTEGER,
+    const maxCards = optional(values['threshold-cards'], (v) =>
+      parseInteger(v, '--threshold-cards', 1, 64),
     );
-    const policy = oneOf('policy', values.policy, ['ask', 'lru', 'oldest'] as const);
-    const unbindRule = oneOf('unbind-rule', values['unbind-rule'], ['mask', 'delete'] as const);
+    const maxBytes = optional(values['threshold-bytes'], (v) =>
+      parseInteger(v, '--threshold-bytes', 1, Number.MAX_SAFE_INTEGER),
+    );
+    const policy = optional(values.policy, (v) => parseChoice(v, '--policy', THRESHOLD_POLICIES));
+    const unbindRule = optional(values['unbind-rule'], (v) =>
+      parseChoice(v, '--unbind-rule', UNBIND_RULES),
+    );
     const iccid =
-      digitsOption('iccid', values.iccid, 10, 20) ??
+      optional(values.iccid, (v) => parseDigits(v, '--iccid', 10, 20)) ??
       `8986${Array.from({ length: 16 }, () => randomInt(10)).join('')}`;
-    const imsi = digitsOption('imsi', values.imsi, 6, 15);
-    const otaDigits = digitsOption('ota-address', values['ota-address'], 1, 20);
+    const imsi = optional(values.imsi, (v) => parseDigits(v, '--imsi', 6, 15));
+    const otaDigits = optional(values['ota-address'], (v) =>
+      parseDigits(v, '--ota-address', 1, 20),
+    );
     const { state, ota } = personalizeSim({
       iccid,
       ...(imsi !== undefined ? { imsi } : {}),
@@ -160,7 +127,7 @@ Example:
     if (positionals.length < 2)
       throw new UsageError('sim apdu takes a STATE and at least one HEX APDU');
     const path = positionals[0]!;
-    const apdus = positionals.slice(1).map((h, i) => hexArg(`APDU ${i + 1}`, h));
+    const apdus = positionals.slice(1).map((h, i) => parseHex(h, `APDU ${i + 1}`));
     const state = await loadSimState(path);
     const card = new SimCard(state);
     const results: { command: string; response: string; data: string; sw: string; name: string }[] =
@@ -284,10 +251,14 @@ Example:
     });
     if (positionals.length !== 1)
       throw new UsageError('sim envelope takes exactly one PACKET_HEX argument');
-    let packet = hexArg('PACKET_HEX', positionals[0]!);
+    let packet = parseHex(positionals[0]!, 'PACKET_HEX', { nonEmpty: true });
     if (packet[0] === 0x02 && packet[1] === 0x70 && packet[2] === 0x00) packet = packet.subarray(3);
-    const originator = digitsOption('originator', values.originator, 1, 20) ?? '8613800000000';
-    const reference = intOption('reference', values.reference, 0, 255) ?? 0;
+    if (packet.length === 0)
+      throw new UsageError('PACKET_HEX holds only the 02 70 00 header: the packet is missing');
+    const originator =
+      optional(values.originator, (v) => parseDigits(v, '--originator', 1, 20)) ?? '8613800000000';
+    const reference =
+      optional(values.reference, (v) => parseInteger(v, '--reference', 0, 255)) ?? 0;
     const now = new Date();
     const segments = splitSecuredPacket(packet, { reference, kind: 'command' });
     const lines = segments.map((ud, i) => {

@@ -59,13 +59,8 @@ import {
   queueSetUpMenu,
   queueSubMenu,
 } from './proactive.js';
-import {
-  simStateToJSON,
-  type BoundApplication,
-  type MenuAction,
-  type PendingRequest,
-  type SimState,
-} from './state.js';
+import type { BoundApplication, MenuAction, PendingRequest, SimState } from './state.js';
+import { simStateToJSON } from './state-json.js';
 
 /** Most requests waiting for an answer; the oldest is forgotten beyond it. */
 const MAX_PENDING = 32;

@@ -31,7 +31,11 @@ import {
   type SimvaultMessage,
   type Zone,
 } from '../../protocol/messages.js';
-import { decodeProactiveCommand, type ProactiveCommand } from '../../protocol/toolkit.js';
+import {
+  COMMAND_TYPE,
+  decodeProactiveCommand,
+  type ProactiveCommand,
+} from '../../protocol/toolkit.js';
 import { encodeEnvelopeApdu } from '../../protocol/toolkit-envelope.js';
 import {
   encodeTerminalResponseApdu,
@@ -319,18 +323,11 @@ export class SimClient {
         (command.kind === 'selectItem'
           ? { general: TOOLKIT_RESULT.ok, itemId: command.items[0]!.id }
           : { general: TOOLKIT_RESULT.ok });
-      const typeByKind = {
-        refresh: 0x01,
-        sendShortMessage: 0x13,
-        displayText: 0x21,
-        selectItem: 0x24,
-        setUpMenu: 0x25,
-      } as const;
       const r = await this.#expect(
         'TERMINAL RESPONSE',
         encodeTerminalResponseApdu({
           commandNumber: command.commandNumber,
-          commandType: typeByKind[command.kind],
+          commandType: COMMAND_TYPE[command.kind],
           qualifier: command.qualifier,
           result: { general: chosen.general },
           ...(chosen.itemId !== undefined ? { itemId: chosen.itemId } : {}),
