@@ -208,3 +208,4 @@ export {
   encodeFetchApdu,
   type TerminalResponse,
 } from './toolkit-terminal.js';
+export { encodeAtr, decodeAtr, atrProtocols, type Atr, type AtrGroup } from './atr.js';
