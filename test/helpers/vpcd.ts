@@ -188,3 +188,43 @@ export class FakeVpcd {
     );
   }
 }
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+
+/** A `simvault … serve` child process, once it said its card is in the reader. */
+export interface ServeChild {
+  /** Everything it printed on standard error so far. */
+  stderr(): string;
+  /** SIGTERM it; resolves to its exit code and standard output. */
+  stop(): Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/** Start `simvault ARGS` (a serve command) as a child process and wait for its ready line. */
+export function serveChild(args: string[]): Promise<ServeChild> {
+  return new Promise((resolve, reject) => {
+    // Straight `node --import tsx`: a signal reaches the CLI itself, not a wrapper.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const exited = new Promise<number | null>((done) => child.on('exit', done));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('is in the vpcd reader'))
+        resolve({
+          stderr: () => err,
+          async stop() {
+            child.kill('SIGTERM');
+            const code = await exited;
+            return { code, stdout: out, stderr: err };
+          },
+        });
+    });
+    void exited.then((code) => {
+      reject(new Error(`simvault ${args.join(' ')} exited ${code}: ${err}`));
+    });
+  });
+}
