@@ -10,9 +10,8 @@ import {
   CHIP_SLOT,
   FakeVpcd,
   pcscUnavailable,
-  scriptor,
+  scriptorThroughServe,
   serveChild,
-  waitForCard,
   withSlot,
 } from '../helpers/vpcd.js';
 import { docChipState, readTranscripts } from '../sim/chip/doc-chip.js';
@@ -266,36 +265,24 @@ describe.skipIf(pcscSkip !== undefined)(
         for (const [i, block] of blocks.entries()) {
           const path = join(dir, `chip-${i}.state`);
           await createChipStateFile(path, docChipState());
-          await waitForCard(CHIP_SLOT.reader, false);
-          const child = await serveChild([
+          const got = await scriptorThroughServe(
             'chip',
-            'serve',
             path,
-            '--vpcd',
-            `${CHIP_SLOT.host}:${CHIP_SLOT.port}`,
-            '--quiet',
-          ]);
-          try {
-            await waitForCard(CHIP_SLOT.reader);
-            const got = await scriptor(
-              CHIP_SLOT.reader,
-              block.map((x) => x.command),
-            );
-            // A served chip draws file keys and nonces from the platform CSPRNG where the doc's
-            // example chip counts 00 01 02 …, so a GENERATE FILE KEY answer is checked by its
-            // shape; the doc's own wrapped keys still unwrap exactly (same chip key).
-            const exact = block.map((x) =>
-              x.command.startsWith('80460000') && x.response.endsWith('9000') ? undefined : x,
-            );
-            expect(got).toHaveLength(block.length);
-            got.forEach((r, n) => {
-              const x = exact[n];
-              if (x) expect(`${x.line}: ${r}`).toBe(`${x.line}: ${x.response}`);
-              else expect(r).toMatch(/^[0-9a-f]{186}9000$/);
-            });
-          } finally {
-            expect((await child.stop()).code).toBe(0);
-          }
+            CHIP_SLOT,
+            block.map((x) => x.command),
+          );
+          // A served chip draws file keys and nonces from the platform CSPRNG where the doc's
+          // example chip counts 00 01 02 …, so a GENERATE FILE KEY answer is checked by its
+          // shape; the doc's own wrapped keys still unwrap exactly (same chip key).
+          const exact = block.map((x) =>
+            x.command.startsWith('80460000') && x.response.endsWith('9000') ? undefined : x,
+          );
+          expect(got).toHaveLength(block.length);
+          got.forEach((r, n) => {
+            const x = exact[n];
+            if (x) expect(`${x.line}: ${r}`).toBe(`${x.line}: ${x.response}`);
+            else expect(r).toMatch(/^[0-9a-f]{186}9000$/);
+          });
         }
       });
     });

@@ -13,16 +13,14 @@ import { cli } from '../helpers/cli.js';
 import { readFileSync } from 'node:fs';
 import { createSimStateFile } from '../../src/node/sim-state-file.js';
 import { SIM_VIRTUAL_ATR } from '../../src/node/vpcd-cards.js';
-import { storeBinding, type SimState } from '../../src/sim/index.js';
-import { freshState } from '../sim/applet/helpers.js';
+import { docState, freshState } from '../sim/applet/helpers.js';
 import { readTranscripts } from '../sim/chip/doc-chip.js';
 import {
   FakeVpcd,
   pcscUnavailable,
-  scriptor,
+  scriptorThroughServe,
   serveChild,
   SIM_SLOT,
-  waitForCard,
   withSlot,
 } from '../helpers/vpcd.js';
 
@@ -209,21 +207,6 @@ function simDocBlocks() {
   return readTranscripts(path).map((steps, i) => ({ given: given[i] ?? [], steps }));
 }
 
-/** The binding docs/sim-apdus.md's "# given" stands for (as test/sim/applet/apdu-doc.test.ts). */
-function bindForDoc(state: SimState, cid: string): void {
-  storeBinding(state, fromHex(cid), [
-    {
-      aid: fromHex('a0000000871001'),
-      name: 'TV',
-      zone: 'multimedia',
-      size: 4000,
-      version: '1.0',
-      state: 'active',
-      installed: false,
-    },
-  ]);
-}
-
 describe('simvault sim serve', () => {
   it('checks its arguments, and says when vpcd is not there', async () => {
     const path = join(dir, 'sim.json');
@@ -276,31 +259,17 @@ describe.skipIf(pcscSkip !== undefined)(
       await withSlot(SIM_SLOT.port, async () => {
         for (const [i, block] of blocks.entries()) {
           // Each block starts from the documented test SIM: a fresh state file, served anew.
-          const state = freshState();
-          for (const cid of block.given) bindForDoc(state, cid);
           const path = join(dir, `sim-${i}.json`);
-          await createSimStateFile(path, state);
-          await waitForCard(SIM_SLOT.reader, false);
-          const child = await serveChild([
+          await createSimStateFile(path, docState(block.given));
+          const got = await scriptorThroughServe(
             'sim',
-            'serve',
             path,
-            '--vpcd',
-            `${SIM_SLOT.host}:${SIM_SLOT.port}`,
-            '--quiet',
-          ]);
-          try {
-            await waitForCard(SIM_SLOT.reader);
-            const got = await scriptor(
-              SIM_SLOT.reader,
-              block.steps.map((s) => s.command),
-            );
-            expect(got.map((r, n) => `${block.steps[n]!.line}: ${r}`)).toEqual(
-              block.steps.map((s) => `${s.line}: ${s.response}`),
-            );
-          } finally {
-            expect((await child.stop()).code).toBe(0);
-          }
+            SIM_SLOT,
+            block.steps.map((s) => s.command),
+          );
+          expect(got.map((r, n) => `${block.steps[n]!.line}: ${r}`)).toEqual(
+            block.steps.map((s) => `${s.line}: ${s.response}`),
+          );
         }
       });
     });

@@ -228,3 +228,31 @@ export function serveChild(args: string[]): Promise<ServeChild> {
     });
   });
 }
+
+/**
+ * Serve the state file `path` with `simvault KIND serve` into `slot`'s reader, send `commands`
+ * there with scriptor, take the card out again; resolves to scriptor's responses.
+ */
+export async function scriptorThroughServe(
+  kind: 'sim' | 'chip',
+  path: string,
+  slot: typeof SIM_SLOT | typeof CHIP_SLOT,
+  commands: string[],
+): Promise<string[]> {
+  await waitForCard(slot.reader, false);
+  const child = await serveChild([
+    kind,
+    'serve',
+    path,
+    '--vpcd',
+    `${slot.host}:${slot.port}`,
+    '--quiet',
+  ]);
+  try {
+    await waitForCard(slot.reader);
+    return await scriptor(slot.reader, commands);
+  } finally {
+    const { code, stderr } = await child.stop();
+    if (code !== 0) throw new Error(`simvault ${kind} serve exited ${code}: ${stderr}`);
+  }
+}

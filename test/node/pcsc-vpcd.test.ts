@@ -6,8 +6,6 @@
 // without them these tests say why and skip.
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
-import { MemoryDevice } from '../../src/card/index.js';
-import { Handset } from '../../src/handset/index.js';
 import {
   CHIP_VIRTUAL_ATR,
   chipVirtualCard,
@@ -20,7 +18,7 @@ import {
   type VirtualCard,
   type VpcdSession,
 } from '../../src/node/index.js';
-import { ChipClient } from '../../src/sim/index.js';
+import { ChipClient, type ApduTransport } from '../../src/sim/index.js';
 import { SecureChip } from '../../src/sim/chip/cos.js';
 import { personalizeChip } from '../../src/sim/chip/state.js';
 import { errorCodeOf } from '../helpers/errors.js';
@@ -193,29 +191,27 @@ describe.skipIf(skip !== undefined)(`${title}: the handset`, () => {
   });
 
   it('binds, launches, deletes and unbinds with its SIM and the card chip behind pcscd', async () => {
-    w = await makeWorld();
-    const { world, op } = w;
+    // The world's SIM is personalized inside makeWorld, so the handset gets transports that
+    // forward to the PC/SC connections opened once that SIM is in the reader.
+    const readers: { sim?: PcscTransport; chip?: PcscTransport } = {};
+    const via = (which: 'sim' | 'chip'): ApduTransport => ({
+      transmit: (c) => readers[which]!.transmit(c),
+    });
+    w = await makeWorld({
+      sim: via('sim'),
+      chip: { transport: via('chip'), pin: '2468' },
+      format: { fill: 'zero', secureChipZones: ['multimedia'] },
+      timeoutMs: 20_000,
+    });
+    const { world, op, phone } = w;
     const simCard = simVirtualCard(world.simState);
     const chipCard = chipVirtualCard(new SecureChip(personalizeChip({ pin: '2468' })));
     await withSlot(SIM_SLOT.port, () =>
       withSlot(CHIP_SLOT.port, async () => {
         await insert(SIM_SLOT, simCard);
         await insert(CHIP_SLOT, chipCard);
-        const sim = await PcscTransport.open({ reader: SIM_SLOT.reader });
-        const chip = await PcscTransport.open({ reader: CHIP_SLOT.reader });
-        const device = new MemoryDevice(16 << 20);
-        const phone = new Handset({
-          sim,
-          iccid: world.iccid,
-          otaUrl: op.otaUrl,
-          cardAppUrl: op.cardAppUrl,
-          card: { device, cid: world.cid },
-          chip: { transport: chip, pin: '2468' },
-          pollWaitSeconds: 1,
-          timeoutMs: 20_000,
-          checkpointBytes: 64 * 1024,
-          format: { fill: 'zero', secureChipZones: ['multimedia'] },
-        });
+        readers.sim = await PcscTransport.open({ reader: SIM_SLOT.reader });
+        readers.chip = await PcscTransport.open({ reader: CHIP_SLOT.reader });
         try {
           const bound = await phone.insertCard();
           expect(bound).toMatchObject({ binding: 'new', formatted: true });
@@ -234,10 +230,12 @@ describe.skipIf(skip !== undefined)(`${title}: the handset`, () => {
           expect(await phone.unbind()).toEqual({ cid: toHex(world.cid), erased: false });
           expect(simCard.state.cards[0]!.bound).toBe(false);
           expect((await op.cardApp.cardInfo(toHex(world.cid))).binding).toBeNull();
+          // The in-process SIM of the world was never used: every APDU went through pcscd.
+          expect(w!.sim.state.cards).toEqual([]);
         } finally {
           await phone.removeCard().catch(() => undefined);
-          await sim.close();
-          await chip.close();
+          await readers.sim?.close();
+          await readers.chip?.close();
         }
       }),
     );
