@@ -221,6 +221,22 @@ export const ERROR_CODES = {
   IO_UNREACHABLE: 'A server could not be reached (refused, reset, timed out, or unknown host).',
   /** Any other failure of the operating system on a file, stream or socket. */
   IO_FAILED: 'The operating system failed a file, stream or socket operation.',
+  // PC/SC readers and virtual cards (simvault/node).
+  /** The PC/SC binding (the optional npm package `smartcard`) is not installed or did not load. */
+  PCSC_UNAVAILABLE:
+    'The PC/SC binding (optional npm package smartcard) is not installed or did not load.',
+  /** The PC/SC service (pcscd on Linux) is not running or cannot be reached. */
+  PCSC_NO_SERVICE: 'The PC/SC service (pcscd) is not running or cannot be reached.',
+  /** No attached reader matches the name asked for, or several do, or none is attached. */
+  PCSC_NO_READER:
+    'No single PC/SC reader matches: none is attached, or the name fits none or several.',
+  /** The reader has no card, or the card was removed, reset by another program, or is mute. */
+  PCSC_NO_CARD: 'There is no card in the reader, or it was removed, reset elsewhere, or is mute.',
+  /** A PC/SC call failed for another reason: a sharing violation, a reader or protocol error. */
+  PCSC_FAILED: 'A PC/SC call failed: sharing violation, reader, driver or protocol error.',
+  /** The vpcd virtual reader cannot be reached at the address given, or spoke out of protocol. */
+  VPCD_UNREACHABLE:
+    'The vpcd virtual reader is not reachable at that address, or broke its protocol.',
   // Handset orchestrator.
   /** A server could not be reached, or answered the handset with an error it gave no stable code for. */
   HANDSET_HTTP: 'A server could not be reached or answered the handset with an unexpected error.',

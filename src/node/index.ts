@@ -27,3 +27,43 @@ export {
   type SaveOptions,
 } from './sim-state-file.js';
 export { lockImage } from './image-lock.js';
+export {
+  PcscError,
+  loadPcscBinding,
+  pcscErrorOf,
+  type PcscBinding,
+  type PcscNativeCard,
+  type PcscNativeContext,
+  type PcscNativeReader,
+  type PcscNativeReaderState,
+} from './pcsc-binding.js';
+export { transmitT0, getResponseClass } from './pcsc-t0.js';
+export {
+  PcscTransport,
+  listPcscReaders,
+  pickPcscReader,
+  type PcscOptions,
+  type PcscOpenOptions,
+  type PcscReaderInfo,
+} from './pcsc-transport.js';
+export { watchPcscReaders, type PcscEvent, type PcscWatchOptions } from './pcsc-events.js';
+export { VPCD_CONTROL, VpcdFrameReader, encodeVpcdFrame, type VpcdMessage } from './vpcd-frames.js';
+export {
+  VPCD_DEFAULT_PORT,
+  VpcdError,
+  connectVpcd,
+  serveVpcd,
+  parseVpcdAddress,
+  type VirtualCard,
+  type VpcdEvent,
+  type VpcdOptions,
+  type VpcdSession,
+  type ServeVpcdOptions,
+} from './vpcd-connection.js';
+export {
+  SIM_VIRTUAL_ATR,
+  CHIP_VIRTUAL_ATR,
+  simVirtualCard,
+  chipVirtualCard,
+  type SimVirtualCard,
+} from './vpcd-cards.js';

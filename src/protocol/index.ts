@@ -215,3 +215,4 @@ export {
   encodeFetchApdu,
   type TerminalResponse,
 } from './toolkit-terminal.js';
+export { encodeAtr, decodeAtr, atrProtocols, type Atr, type AtrGroup } from './atr.js';

@@ -36,7 +36,11 @@ export const TOOLKIT_RESULT = {
   terminatedByUser: 0x10,
   /** No response from the user. */
   noResponse: 0x12,
-  /** Terminal currently unable to process the command. */
+  /**
+   * Terminal currently unable to process the command. Its additional information is a cause
+   * byte (TS 102 223 §8.12.2), e.g. `01` screen is busy; `00` when no specific cause can be
+   * given, which {@link encodeTerminalResponse} writes when none is.
+   */
   terminalUnable: 0x20,
   /** Command data not understood by the terminal. */
   dataNotUnderstood: 0x32,
@@ -63,7 +67,12 @@ export interface TerminalResponse {
   result: {
     /** General result, 0-255 (see {@link TOOLKIT_RESULT}). */
     general: number;
-    /** Additional information on result, when present. */
+    /**
+     * Additional information on result, when present. For general result `20` it is the cause
+     * byte TS 102 223 §8.12.2 makes mandatory: the encoder writes `00` (no specific cause) when
+     * it is absent or empty, and the decoder, lenient with terminals that leave it out, leaves
+     * `additional` absent for a result `83 01 20` (such a response re-encodes with the `00`).
+     */
     additional?: Uint8Array;
   };
   /** Item identifier (tag `10`) the user chose. */
@@ -133,7 +142,8 @@ function decodeAt(bytes: Uint8Array, from: number): TerminalResponse {
 }
 
 /**
- * Encode the data of a TERMINAL RESPONSE.
+ * Encode the data of a TERMINAL RESPONSE. A general result `20` always carries its cause byte
+ * (TS 102 223 §8.12.2): `00`, no specific cause, unless `additional` gives one.
  *
  * @example
  * ```ts
@@ -141,6 +151,8 @@ function decodeAt(bytes: Uint8Array, from: number): TerminalResponse {
  * import { toHex } from 'simvault';
  * toHex(encodeTerminalResponse({ commandNumber: 1, commandType: 0x24, qualifier: 0, result: { general: 0 }, itemId: 2 }));
  * // '810301240082028281830100900102'
+ * toHex(encodeTerminalResponse({ commandNumber: 1, commandType: 0x24, qualifier: 0, result: { general: 0x20 } }));
+ * // '81030124008202828183022000'
  * ```
  */
 export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
@@ -157,9 +169,12 @@ export function encodeTerminalResponse(tr: TerminalResponse): Uint8Array {
   w.add(T.deviceIdentities, new Uint8Array([TOOLKIT_DEVICE.terminal, TOOLKIT_DEVICE.uicc]));
   if (!isRecord(tr.result)) fail('PROTOCOL_BAD_VALUE', 'result', -1, 'must be an object');
   const general = checkInt(tr.result.general, 0, 255, STRUCTURE, 'result.general');
-  const additional = tr.result.additional ?? new Uint8Array(0);
-  if (!(additional instanceof Uint8Array))
+  const given: unknown = tr.result.additional ?? new Uint8Array(0);
+  if (!(given instanceof Uint8Array))
     fail('PROTOCOL_BAD_VALUE', 'result.additional', -1, 'must be a Uint8Array');
+  // TS 102 223 §8.12: for general result 20 the cause is mandatory; 00 is "no specific cause".
+  const additional =
+    general === TOOLKIT_RESULT.terminalUnable && given.length === 0 ? Uint8Array.of(0x00) : given;
   const result = new Uint8Array(1 + additional.length);
   result[0] = general;
   result.set(additional, 1);

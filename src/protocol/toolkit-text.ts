@@ -162,8 +162,10 @@ function gsmSeptets(text: unknown, at: TextSite): Uint8Array {
 }
 
 /**
- * Decode GSM default alphabet septets, one per byte (bit 8 must be 0). An `ESC` must be followed
- * by a code of the extension table.
+ * Decode GSM default alphabet septets, one per byte (bit 8 must be 0). `ESC` and a code of the
+ * extension table make one character; `ESC` and a code the table does not have decode as that
+ * code's main-table character, and `ESC ESC` as a space, as TS 23.038 §6.2.1.1 tells a receiver
+ * to display them. A text may not end in `ESC`.
  *
  * @example
  * ```ts
@@ -198,16 +200,16 @@ function gsmText(
     if (i + 1 >= septets.length)
       fail('PROTOCOL_BAD_VALUE', at, 'escape at the end of the text', byteOf(i));
     const code = septets[++i]!;
-    const ch = EXTENSION.get(code);
-    if (ch === undefined) {
+    if (code > 0x7f)
       fail(
         'PROTOCOL_BAD_VALUE',
         at,
-        `escape followed by 0x${code.toString(16)}, not an extension character`,
+        `byte 0x${code.toString(16)} is not a GSM character (bit 8 set)`,
         byteOf(i),
       );
-    }
-    out += ch;
+    // TS 23.038 §6.2.1.1, notes to the extension table: a code with no extension character is
+    // shown as its main-table character; 1B (reserved for another extension table) as a space.
+    out += EXTENSION.get(code) ?? (code === ESC ? ' ' : BASIC[code]!);
   }
   return out;
 }

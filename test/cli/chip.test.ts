@@ -2,9 +2,19 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { toHex } from '../../src/bytes.js';
-import { readChipStateFile } from '../../src/node/chip-state-file.js';
+import { fromHex, toHex } from '../../src/bytes.js';
+import { createChipStateFile, readChipStateFile } from '../../src/node/chip-state-file.js';
+import { CHIP_VIRTUAL_ATR } from '../../src/node/vpcd-cards.js';
 import { cli } from '../helpers/cli.js';
+import {
+  CHIP_SLOT,
+  FakeVpcd,
+  pcscUnavailable,
+  scriptorThroughServe,
+  serveChild,
+  withSlot,
+} from '../helpers/vpcd.js';
+import { docChipState, readTranscripts } from '../sim/chip/doc-chip.js';
 
 const SELECT = '00a4040c0af053494d564348495001';
 const VERIFY_1234 = '002000810831323334ffffffff';
@@ -204,3 +214,77 @@ describe('simvault chip apdu', () => {
     );
   });
 });
+
+describe('simvault chip serve', () => {
+  it('checks its arguments, and says when vpcd is not there', async () => {
+    await createChipStateFile(state, docChipState());
+    expect((await cli(['chip', 'serve', state])).code).toBe(2);
+    expect((await cli(['chip', 'serve', state, '--vpcd', '127.0.0.1:x'])).code).toBe(2);
+    expect((await cli(['chip', 'serve', state, state, '--vpcd', '127.0.0.1:1'])).code).toBe(2);
+    const nobody = await FakeVpcd.start();
+    const port = nobody.port;
+    await nobody.close();
+    const r = await cli(['chip', 'serve', state, '--vpcd', `127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('VPCD_UNREACHABLE');
+  });
+
+  it('answers vpcd as the chip of STATE, resets its session, and stops on SIGTERM', async () => {
+    await createChipStateFile(state, docChipState());
+    const vpcd = await FakeVpcd.start();
+    try {
+      const child = await serveChild(['chip', 'serve', state, '--vpcd', `127.0.0.1:${vpcd.port}`]);
+      expect(toHex(await vpcd.ask(Uint8Array.of(0x04)))).toBe(toHex(CHIP_VIRTUAL_ATR));
+      await vpcd.control(0x01);
+      expect(toHex(await vpcd.ask(fromHex(SELECT)))).toBe('9000');
+      expect(toHex(await vpcd.ask(fromHex(VERIFY_0000)))).toBe('63c2');
+      // The counter is on disk before the answer.
+      expect((await readChipStateFile(state)).pinTriesLeft).toBe(2);
+      await vpcd.control(0x02);
+      expect(toHex(await vpcd.ask(fromHex('00cadf2000')))).toBe('6985');
+      const { code, stdout } = await child.stop();
+      expect(code).toBe(0);
+      expect(stdout).toContain(`secure chip ${state} is in the vpcd reader`);
+      expect(child.stderr()).toContain('vpcd: reset');
+      expect(child.stderr()).not.toContain('30303030');
+    } finally {
+      await vpcd.close();
+    }
+  });
+});
+
+const pcscSkip = await pcscUnavailable();
+
+describe.skipIf(pcscSkip !== undefined)(
+  `simvault chip serve behind pcscd${pcscSkip === undefined ? '' : ` (skipped: ${pcscSkip})`}`,
+  () => {
+    it('scriptor gets the documented answers of docs/chip-apdus.md', async () => {
+      const doc = new URL('../../docs/chip-apdus.md', import.meta.url).pathname;
+      const blocks = readTranscripts(doc);
+      await withSlot(CHIP_SLOT.port, async () => {
+        for (const [i, block] of blocks.entries()) {
+          const path = join(dir, `chip-${i}.state`);
+          await createChipStateFile(path, docChipState());
+          const got = await scriptorThroughServe(
+            'chip',
+            path,
+            CHIP_SLOT,
+            block.map((x) => x.command),
+          );
+          // A served chip draws file keys and nonces from the platform CSPRNG where the doc's
+          // example chip counts 00 01 02 …, so a GENERATE FILE KEY answer is checked by its
+          // shape; the doc's own wrapped keys still unwrap exactly (same chip key).
+          const exact = block.map((x) =>
+            x.command.startsWith('80460000') && x.response.endsWith('9000') ? undefined : x,
+          );
+          expect(got).toHaveLength(block.length);
+          got.forEach((r, n) => {
+            const x = exact[n];
+            if (x) expect(`${x.line}: ${r}`).toBe(`${x.line}: ${x.response}`);
+            else expect(r).toMatch(/^[0-9a-f]{186}9000$/);
+          });
+        }
+      });
+    });
+  },
+);

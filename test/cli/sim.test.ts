@@ -10,6 +10,19 @@ import { decodeSpi, openResponsePacket } from '../../src/protocol/secured-packet
 import { loadSimState } from '../../src/node/sim-state-file.js';
 import { otaKeysOfState } from '../../src/sim/index.js';
 import { cli } from '../helpers/cli.js';
+import { readFileSync } from 'node:fs';
+import { createSimStateFile } from '../../src/node/sim-state-file.js';
+import { SIM_VIRTUAL_ATR } from '../../src/node/vpcd-cards.js';
+import { docState, freshState } from '../sim/applet/helpers.js';
+import { readTranscripts } from '../sim/chip/doc-chip.js';
+import {
+  FakeVpcd,
+  pcscUnavailable,
+  scriptorThroughServe,
+  serveChild,
+  SIM_SLOT,
+  withSlot,
+} from '../helpers/vpcd.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -183,3 +196,82 @@ describe('simvault sim', () => {
     expect(r.stdout.toString().trim().split('\n')).toHaveLength(2);
   });
 });
+
+/** The ```apdu blocks of docs/sim-apdus.md: the cards each binds first, and its exchanges. */
+function simDocBlocks() {
+  const path = new URL('../../docs/sim-apdus.md', import.meta.url).pathname;
+  const blocks = [...readFileSync(path, 'utf8').matchAll(/```apdu\n([\s\S]*?)```/g)];
+  const given = blocks.map((b) =>
+    [...b[1]!.matchAll(/^# given: card ([0-9a-f]{32}) bound$/gm)].map((g) => g[1]!),
+  );
+  return readTranscripts(path).map((steps, i) => ({ given: given[i] ?? [], steps }));
+}
+
+describe('simvault sim serve', () => {
+  it('checks its arguments, and says when vpcd is not there', async () => {
+    const path = join(dir, 'sim.json');
+    await createSimStateFile(path, freshState());
+    expect((await cli(['sim', 'serve', path])).code).toBe(2);
+    expect((await cli(['sim', 'serve', path, '--vpcd', 'localhost'])).code).toBe(2);
+    expect((await cli(['sim', 'serve', '--vpcd', '127.0.0.1:35963'])).code).toBe(2);
+    const missing = await cli(['sim', 'serve', join(dir, 'none.json'), '--vpcd', '127.0.0.1:9']);
+    expect(missing.code).toBe(1);
+    const nobody = await FakeVpcd.start();
+    const port = nobody.port;
+    await nobody.close();
+    const r = await cli(['sim', 'serve', path, '--vpcd', `127.0.0.1:${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('VPCD_UNREACHABLE');
+  });
+
+  it('answers vpcd as the SIM of STATE, saves its changes, and stops on SIGTERM', async () => {
+    const path = join(dir, 'sim.json');
+    await createSimStateFile(path, freshState());
+    const vpcd = await FakeVpcd.start();
+    try {
+      const child = await serveChild(['sim', 'serve', path, '--vpcd', `127.0.0.1:${vpcd.port}`]);
+      expect(toHex(await vpcd.ask(Uint8Array.of(0x04)))).toBe(toHex(SIM_VIRTUAL_ATR));
+      await vpcd.control(0x01);
+      expect(toHex(await vpcd.ask(fromHex(SELECT)))).toBe('9000');
+      // CARD INSERTED asking the user: the bind question is pending, and on disk.
+      expect(toHex(await vpcd.ask(fromHex(`8030010010${CID}`)))).toMatch(/^02/);
+      expect((await loadSimState(path)).proactive.length).toBeGreaterThan(0);
+      const { code, stdout } = await child.stop();
+      expect(code).toBe(0);
+      expect(stdout).toContain('SIM 89860012345678901234 is in the vpcd reader');
+      // Progress lines name command headers and status words, never data.
+      expect(child.stderr()).toContain('apdu 80300100 -> ');
+      expect(child.stderr()).not.toContain(CID);
+    } finally {
+      await vpcd.close();
+    }
+  });
+});
+
+const pcscSkip = await pcscUnavailable();
+
+describe.skipIf(pcscSkip !== undefined)(
+  `simvault sim serve behind pcscd${pcscSkip === undefined ? '' : ` (skipped: ${pcscSkip})`}`,
+  () => {
+    it('scriptor gets the answers of every example of docs/sim-apdus.md', async () => {
+      const blocks = simDocBlocks();
+      expect(blocks.length).toBeGreaterThanOrEqual(5);
+      await withSlot(SIM_SLOT.port, async () => {
+        for (const [i, block] of blocks.entries()) {
+          // Each block starts from the documented test SIM: a fresh state file, served anew.
+          const path = join(dir, `sim-${i}.json`);
+          await createSimStateFile(path, docState(block.given));
+          const got = await scriptorThroughServe(
+            'sim',
+            path,
+            SIM_SLOT,
+            block.steps.map((s) => s.command),
+          );
+          expect(got.map((r, n) => `${block.steps[n]!.line}: ${r}`)).toEqual(
+            block.steps.map((s) => `${s.line}: ${s.response}`),
+          );
+        }
+      });
+    });
+  },
+);

@@ -37,11 +37,29 @@ describe('GSM default alphabet', () => {
     expect(isGsmText('菜单')).toBe(false);
     expect(isGsmText('`')).toBe(false);
   });
-  it('rejects characters outside it, bit 8, a bare escape and an unknown extension', () => {
+  it('rejects characters outside it, bit 8 (after an escape too) and a bare escape at the end', () => {
     expect(codeOf(() => encodeGsmSeptets('a`'))).toBe('PROTOCOL_BAD_VALUE text@-1');
     expect(codeOf(() => decodeGsmSeptets(fromHex('4180')))).toBe('PROTOCOL_BAD_VALUE text@1');
     expect(codeOf(() => decodeGsmSeptets(fromHex('411b')))).toBe('PROTOCOL_BAD_VALUE text@1');
-    expect(codeOf(() => decodeGsmSeptets(fromHex('1b41')))).toBe('PROTOCOL_BAD_VALUE text@1');
+    expect(codeOf(() => decodeGsmSeptets(fromHex('1b80')))).toBe('PROTOCOL_BAD_VALUE text@1');
+  });
+  it('TS 23.038 §6.2.1.1: ESC and a code without an extension character is the main-table character', () => {
+    // Note to the extension table: "In the event that an MS receives a code where a symbol is
+    // not represented in the above table then the MS shall display ... the character shown in
+    // the main GSM 7 bit default alphabet table".
+    expect(decodeGsmSeptets(fromHex('1b41'))).toBe('A');
+    expect(decodeGsmSeptets(fromHex('481b611b65'))).toBe('Ha€');
+    expect(decodeGsmSeptets(fromHex('1b00'))).toBe('@');
+    expect(decodeGsmSeptets(fromHex('1b0d'))).toBe('\r'); // CR2 is reserved: shown as CR
+    // 1B in the extension table is reserved for another extension table: displayed as a space.
+    expect(decodeGsmSeptets(fromHex('1b1b41'))).toBe(' A');
+    // So do text strings (TS 102 223 §8.15), packed (DCS 00) and unpacked (DCS 04).
+    const septets = Uint8Array.of(0x1b, 0x41, 0x1b, 0x3c);
+    expect(decodeTextString(Uint8Array.of(0x00, ...packSeptets(septets)))).toEqual({
+      dcs: 0,
+      text: 'A[',
+    });
+    expect(decodeTextString(Uint8Array.of(0x04, ...septets))).toEqual({ dcs: 4, text: 'A[' });
   });
 });
 
@@ -147,11 +165,22 @@ describe('text properties', () => {
     fc.assert(
       fc.property(fc.constantFrom(0, 4, 8), fc.uint8Array({ maxLength: 20 }), (dcs, body) => {
         const bytes = new Uint8Array([dcs, ...body]);
+        let value;
         try {
-          expect(encodeTextString(decodeTextString(bytes))).toEqual(bytes);
+          value = decodeTextString(bytes);
         } catch (e) {
           expect(e).toBeInstanceOf(ProtocolError);
+          return;
         }
+        const again = encodeTextString(value);
+        // An escape to a code without an extension character decodes as the main-table
+        // character (TS 23.038 §6.2.1.1), which encodes without the escape: such text comes
+        // back shorter (or as long, packed), and means the same.
+        if (toHex(again) === toHex(bytes)) return;
+        expect(again.length).toBeLessThanOrEqual(bytes.length);
+        expect(decodeTextString(again)).toEqual(value);
+        const septets = dcs === 0 ? unpackSeptets(body) : body;
+        expect(septets.some((s, i) => s === 0x1b && i + 1 < septets.length)).toBe(true);
       }),
       { numRuns: 3000 },
     );

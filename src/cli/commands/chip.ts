@@ -1,5 +1,5 @@
 /**
- * `simvault chip create|apdu STATE …`: the memory card's secure chip, emulated in a state file,
+ * `simvault chip create|apdu|serve STATE …`: the memory card's secure chip, emulated in a state file,
  * from the shell. `create` personalizes a chip (its internal key is generated and never shown);
  * `apdu` powers it up, sends APDUs and prints each response with its status word. Every change
  * of the chip's state is written to the file atomically before its response is printed.
@@ -13,6 +13,8 @@ import { isValidPin, isValidPuk } from '../../sim/chip/pin.js';
 import { personalizeChip } from '../../sim/chip/state.js';
 import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
 import { optional, parseHex, parseInteger } from '../options.js';
+import { chipVirtualCard } from '../../node/vpcd-cards.js';
+import { runVpcdServe, VPCD_SERVE_OPTIONS, vpcdAddressOption } from './vpcd-serve.js';
 
 const DEFAULT_PIN = '1234';
 
@@ -125,12 +127,55 @@ Example:
   },
 };
 
+/** `simvault chip serve`: the emulated chip in vsmartcard's virtual reader, for any PC/SC program. */
+export const chipServeCommand: Command = {
+  path: ['chip', 'serve'],
+  summary: 'put an emulated secure chip into a vpcd virtual reader for any PC/SC program',
+  help: `Usage: simvault chip serve STATE --vpcd HOST:PORT [--quiet]
+
+Connects to vsmartcard's virtual reader (vpcd, the pcscd driver of the Debian package
+vsmartcard-vpcd) and answers it as the secure chip kept in STATE until SIGINT or SIGTERM: every
+PC/SC program (scriptor, opensc-tool, ChipClient over the PC/SC transport) then sees the chip in
+that reader. vpcd listens on 127.0.0.1:35963 for its first reader ("Virtual PCD 00 00") and
+35964 for the second.
+
+The ATR is 3B 8E 81 31 FE 45 80 31 81 73 80 01 40 56 73 76 43 48 49 50 46 (T=1, IFSC 254,
+extended lengths). Each power-up and reset ends the session (nothing selected, PIN not
+verified); each change of the chip's state is written to STATE atomically before its response
+is sent. When vpcd drops the card (pcscd restarted), serve reconnects every second. Progress
+lines (command headers and status words, never PINs or keys) go to standard error unless
+--quiet. See docs/pcsc.md.
+
+Options:
+  --vpcd HOST:PORT   where vpcd listens (required)
+  --quiet            no progress lines
+
+Example:
+  simvault chip serve chip.state --vpcd 127.0.0.1:35964 &
+  echo '00 A4 04 0C 0A F0 53 49 4D 56 43 48 49 50 01' | scriptor -r 'Virtual PCD 00 01'
+`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, VPCD_SERVE_OPTIONS);
+    if (positionals.length !== 1) throw new UsageError('chip serve takes exactly one STATE path');
+    const address = vpcdAddressOption(values.vpcd);
+    const path = positionals[0]!;
+    const chip = await openChipStateFile(path);
+    await runVpcdServe(
+      chipVirtualCard(chip),
+      address,
+      `secure chip ${path}`,
+      io,
+      values.quiet === true,
+    );
+  },
+};
+
 /**
  * The `simvault chip …` commands, for the registry.
  *
  * @example
  * ```ts
- * CHIP_COMMANDS.map((c) => c.path.join(' ')); // ['chip create', 'chip apdu']
+ * CHIP_COMMANDS.map((c) => c.path.join(' ')); // ['chip create', 'chip apdu', 'chip serve']
  * ```
  */
-export const CHIP_COMMANDS: Command[] = [chipCreateCommand, chipApduCommand];
+export const CHIP_COMMANDS: Command[] = [chipCreateCommand, chipApduCommand, chipServeCommand];

@@ -1,5 +1,5 @@
 /**
- * `simvault sim create|apdu|menu|envelope`: the emulated SIM from the shell. The SIM lives in a
+ * `simvault sim create|apdu|menu|envelope|serve`: the emulated SIM from the shell. The SIM lives in a
  * state file, loaded for each command and written back atomically when it changed.
  *
  * @module
@@ -24,6 +24,8 @@ import {
 } from '../../sim/applet/state.js';
 import { parseCommandArgs, UsageError, writeResult, type Command } from '../command.js';
 import { optional, parseChoice, parseDigits, parseHex, parseInteger } from '../options.js';
+import { simVirtualCard } from '../../node/vpcd-cards.js';
+import { runVpcdServe, VPCD_SERVE_OPTIONS, vpcdAddressOption } from './vpcd-serve.js';
 
 function swName(sw: number): string {
   return statusWordName(sw) ?? simStatusWordName(sw) ?? 'unknown status word';
@@ -289,10 +291,47 @@ Example:
   },
 };
 
+/** `simvault sim serve`: the emulated SIM in vsmartcard's virtual reader, for any PC/SC program. */
+export const simServeCommand: Command = {
+  path: ['sim', 'serve'],
+  summary: 'put an emulated SIM into a vpcd virtual reader: every PC/SC program can then use it',
+  help: `Usage: simvault sim serve STATE --vpcd HOST:PORT [--quiet]
+
+Connects to vsmartcard's virtual reader (vpcd, the pcscd driver of the Debian package
+vsmartcard-vpcd) and answers it as the SIM of STATE until SIGINT or SIGTERM: pcsc_scan, scriptor,
+opensc-tool, pySim and the handset's PC/SC transport then see a SIM in that reader. vpcd listens
+on 127.0.0.1:35963 for its first reader ("Virtual PCD 00 00") and 35964 for the second.
+
+The ATR is 3B 8D 80 1F C7 80 31 81 73 80 01 00 55 73 76 53 49 4D 10 (T=0; classes A, B, C).
+Each power-up and reset starts a new session (the applet is not selected); every change of the
+SIM's state is written to STATE atomically before the command is answered. When vpcd drops the
+card (pcscd restarted), serve reconnects every second. Progress lines (command headers and
+status words, never data) go to standard error unless --quiet. See docs/pcsc.md.
+
+Options:
+  --vpcd HOST:PORT   where vpcd listens (required)
+  --quiet            no progress lines
+
+Example:
+  simvault sim serve sim.json --vpcd 127.0.0.1:35963 &
+  echo '00 A4 04 00 09 F0 73 69 6D 76 61 75 6C 74' | scriptor -r 'Virtual PCD 00 00'`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, VPCD_SERVE_OPTIONS);
+    if (positionals.length !== 1)
+      throw new UsageError('sim serve takes exactly one STATE argument');
+    const address = vpcdAddressOption(values.vpcd);
+    const path = positionals[0]!;
+    const state = await loadSimState(path);
+    const card = simVirtualCard(state, (next) => saveSimState(path, next));
+    await runVpcdServe(card, address, `SIM ${state.iccid}`, io, values.quiet === true);
+  },
+};
+
 /** Every `simvault sim` command. */
 export const SIM_COMMANDS: Command[] = [
   simCreateCommand,
   simApduCommand,
   simMenuCommand,
   simEnvelopeCommand,
+  simServeCommand,
 ];

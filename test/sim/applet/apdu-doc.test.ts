@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/bytes.js';
-import { SimCard, storeBinding } from '../../../src/sim/index.js';
-import { freshState } from './helpers.js';
+import { SimCard } from '../../../src/sim/index.js';
+import { docState } from './helpers.js';
 
 interface Block {
   given: string[];
@@ -39,21 +39,7 @@ describe('docs/sim-apdus.md examples', () => {
   });
   all.forEach((block, i) => {
     it(`block ${i + 1} (${block.steps.length} APDUs)`, async () => {
-      const state = freshState();
-      for (const cid of block.given) {
-        storeBinding(state, fromHex(cid), [
-          {
-            aid: fromHex('a0000000871001'),
-            name: 'TV',
-            zone: 'multimedia',
-            size: 4000,
-            version: '1.0',
-            state: 'active',
-            installed: false,
-          },
-        ]);
-      }
-      const sim = new SimCard(state);
+      const sim = new SimCard(docState(block.given));
       for (const step of block.steps) {
         expect({
           command: step.command,

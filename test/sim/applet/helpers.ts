@@ -22,6 +22,7 @@ import {
   RECOMMENDED_MT_SPI,
   SimCard,
   SimClient,
+  storeBinding,
   type PersonalizeOptions,
   type SimResponse,
   type SimState,
@@ -47,6 +48,28 @@ export function cidOf(n: number): Uint8Array {
 
 export function freshState(options: Partial<PersonalizeOptions> = {}): SimState {
   return personalizeSim({ iccid: ICCID, randomBytes: seededRandom(), ...options }).state;
+}
+
+/**
+ * The test SIM of a docs/sim-apdus.md example block: fresh, with each card of its
+ * `# given: card CID bound` lines bound with one TV application.
+ */
+export function docState(given: readonly string[]): SimState {
+  const state = freshState();
+  for (const cid of given) {
+    storeBinding(state, fromHex(cid), [
+      {
+        aid: fromHex('a0000000871001'),
+        name: 'TV',
+        zone: 'multimedia',
+        size: 4000,
+        version: '1.0',
+        state: 'active',
+        installed: false,
+      },
+    ]);
+  }
+  return state;
 }
 
 export async function selectedSim(state: SimState): Promise<{ card: SimCard; client: SimClient }> {
