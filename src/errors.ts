@@ -247,6 +247,16 @@ export const ERROR_CODES = {
   /** An application download failed, was interrupted too often, or does not match its digest. */
   HANDSET_DOWNLOAD_FAILED:
     'An application download failed, kept being interrupted, or does not match its digest.',
+  // Operator servers: deployment faults.
+  /** A server needs an optional package that is not installed: better-sqlite3, pg, hono or @hono/node-server. */
+  SERVER_DRIVER_MISSING:
+    'A server needs an optional package that is not installed (better-sqlite3, pg, hono, @hono/node-server).',
+  /** The key-encryption key that sealed a stored secret is not available to this process (key file or SIMVAULT_KEK). */
+  SERVER_KEK_UNAVAILABLE:
+    'The key-encryption key that sealed a stored secret is not available to this process.',
+  /** A sealed secret in the database does not authenticate: it is damaged, or was moved from another row. */
+  SERVER_SEALED_CORRUPT:
+    'A sealed secret in the database does not authenticate: damaged, or moved from another row.',
 } as const;
 
 /**

@@ -18,6 +18,7 @@ import {
 } from './auth.js';
 import { ServerError, type ErrorBody } from './errors.js';
 import type { Logger } from './log.js';
+import { rateLimited, type TokenBuckets } from './rate-limit.js';
 
 /**
  * The per-request variables of a simvault hono app.
@@ -122,6 +123,43 @@ export function createBaseApp(options: { name: string; log: Logger }): Hono<Serv
   );
   app.get('/healthz', (c) => c.json({ status: 'ok', server: options.name }));
   return app;
+}
+
+/**
+ * The client's address as the socket saw it (`unknown` when the app is not served by Node, as in
+ * `app.request()` tests). Proxies are not trusted: behind one, every client shares its address.
+ *
+ * @example
+ * ```ts
+ * import { clientAddress, createBaseApp } from './http.js';
+ * import { silentLogger } from './log.js';
+ * const app = createBaseApp({ name: 'x', log: silentLogger });
+ * app.get('/whoami', (c) => c.text(clientAddress(c)));
+ * ```
+ */
+export function clientAddress(c: Context<ServerEnv>): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Take one token of anonymous traffic from the client's address, or throw `SERVER_RATE_LIMITED`.
+ *
+ * @example
+ * ```ts
+ * import { TokenBuckets } from './rate-limit.js';
+ * import { limitAddress } from './http.js';
+ * const perAddress = new TokenBuckets({ capacity: 60, refillPerSecond: 10 });
+ * app.post('/v1/cards/verify', async (c) => {
+ *   limitAddress(c, perAddress, Date.now());
+ *   return c.json({});
+ * });
+ * ```
+ */
+export function limitAddress(c: Context<ServerEnv>, buckets: TokenBuckets, now: number): void {
+  const address = clientAddress(c);
+  const wait = buckets.take(`addr:${address}`, now);
+  if (wait > 0) throw rateLimited(wait, `address ${address}`);
 }
 
 /**

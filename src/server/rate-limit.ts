@@ -1,6 +1,16 @@
 /**
- * Token-bucket rate limiting per key (a CID, a SIM): each key holds up to `capacity` tokens,
- * refilled at `refillPerSecond`; a request takes one. Buckets live in memory, per process.
+ * Token-bucket rate limiting per key: each key holds up to `capacity` tokens, refilled at
+ * `refillPerSecond`; a request takes one.
+ *
+ * Two kinds of traffic are limited apart, so that nobody can lock a SIM or a card out by sending
+ * requests in its name: authenticated traffic (a signed SIM message, a handset's signed MT read)
+ * per CID and per SIM, anonymous traffic (card verification, SMS posts, failed credentials) per
+ * source address.
+ *
+ * Buckets live in memory, per process: they are not shared through the database, which would cost
+ * a write per request. With N server processes behind a balancer a client can therefore reach N
+ * times the configured rate (N x burst, then N x refill per second) before every process refuses
+ * it; configure the per-process limit as the deployment's limit divided by N.
  *
  * @module
  */
@@ -34,6 +44,37 @@ export interface RateLimitOptions {
  * ```
  */
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { capacity: 20, refillPerSecond: 5 };
+
+/**
+ * The default for anonymous traffic: bursts of 60 requests, then 10 per second, per source
+ * address.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ANONYMOUS_RATE_LIMIT } from './rate-limit.js';
+ * DEFAULT_ANONYMOUS_RATE_LIMIT.refillPerSecond; // 10
+ * ```
+ */
+export const DEFAULT_ANONYMOUS_RATE_LIMIT: RateLimitOptions = { capacity: 60, refillPerSecond: 10 };
+
+/**
+ * The `SERVER_RATE_LIMITED` error for a refusal of `wait` seconds.
+ *
+ * @example
+ * ```ts
+ * import { rateLimited } from './rate-limit.js';
+ * rateLimited(3, 'address 127.0.0.1').retryAfter; // 3
+ * ```
+ */
+export function rateLimited(wait: number, what: string): ServerError {
+  return new ServerError(
+    'SERVER_RATE_LIMITED',
+    `too many requests for ${what}; retry in ${wait} s`,
+    {
+      retryAfter: wait,
+    },
+  );
+}
 
 /**
  * A set of token buckets, one per key.

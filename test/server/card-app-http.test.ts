@@ -19,6 +19,7 @@ import {
   startTestServer,
   type TestServer,
 } from './fixtures.js';
+import { postFrom } from './http-client.js';
 import { STORE_KINDS, testDatabase, type TestDatabase } from './stores.js';
 
 const OCTETS = { 'content-type': 'application/octet-stream' };
@@ -522,24 +523,32 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
     expect(statuses.has(400)).toBe(true);
   });
 
-  it('rate-limits handset traffic per CID and per SIM with 429 and Retry-After', async () => {
+  it('rate-limits anonymous verification per address and signed SIM traffic per CID and SIM, apart', async () => {
     await provision();
     const limited = await startTestServer(store, {
       rateLimit: { capacity: 3, refillPerSecond: 0.01 },
+      anonymousRateLimit: { capacity: 3, refillPerSecond: 0.01 },
     });
     extra.push(limited);
     const c = limited.client;
-    for (let i = 0; i < 3; i++) await c.verifyCard(cidHex(1));
-    const e = await errorOf(c.verifyCard(cidHex(1)));
+    for (let i = 0; i < 3; i++) await c.verifyCard(cidHex(1), ICCID);
+    const e = await errorOf(c.verifyCard(cidHex(3)));
     expect(e).toMatchObject({ code: 'SERVER_RATE_LIMITED', status: 429 });
     expect((e as { retryAfter?: number }).retryAfter).toBeGreaterThanOrEqual(1);
-    // Another card is not affected, until the same SIM exhausts its own bucket.
-    await c.verifyCard(cidHex(3), ICCID);
-    await c.verifyCard(cidHex(3), ICCID);
+    // Another address is not affected: the limit is the caller's, not the card's.
+    const other = await postFrom('127.0.0.2', `${limited.url}/v1/cards/verify`, {
+      cid: cidHex(1),
+      iccid: ICCID,
+    });
+    expect(other.status).toBe(200);
+    // Anonymous traffic naming card 1 and the SIM drained nothing of theirs: signed binds pass,
+    // until the SIM's own bucket is empty.
     const bind = (n: number) =>
       c.bind({ type: 'bindRequest', transactionId: n, cid: cidBytes(n), iccid: ICCID });
+    expect((await bind(1)).result).toBe('ok');
     expect((await bind(10)).result).toBe('unknownCard');
-    expect(await errorOf(bind(11))).toMatchObject({ code: 'SERVER_RATE_LIMITED' });
+    expect((await bind(11)).result).toBe('unknownCard');
+    expect(await errorOf(bind(12))).toMatchObject({ code: 'SERVER_RATE_LIMITED' });
   });
 
   it('imports cards as CSV or JSON with a row-by-row report, and manages catalog, offers and lifecycle', async () => {

@@ -1,7 +1,7 @@
 // Crash test: the real `simvault server` as a child process, killed with SIGKILL in the middle of
 // a large import, a burst of binds and a burst of launches, then restarted on the same data.
 // Nothing acknowledged may be lost, nothing may be half-applied, nothing may be duplicated.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -12,51 +12,18 @@ import { CardAppClient } from '../../src/server/card-app/client.js';
 import { loadOrCreateKeys } from '../../src/server/keys.js';
 import { openStore } from '../../src/server/store/open.js';
 import { TV, cidBytes, cidHex, cidKey } from './fixtures.js';
+import { dbArgs, spawnServer, type ServerChild } from './spawn.js';
 import { STORE_KINDS, testDatabase, type TestDatabase } from './stores.js';
-
-const ROOT = join(import.meta.dirname, '..', '..');
 
 interface Child {
   url: string;
   process: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  exited: ServerChild['exited'];
 }
 
-/** Start `simvault server` in its own node process (no npx/tsx wrapper: SIGKILL must hit the server itself). */
 async function startServer(db: TestDatabase): Promise<Child> {
-  const loc = db.location;
-  const args = [
-    '--import',
-    'tsx',
-    'src/cli/main.ts',
-    'server',
-    '--data',
-    loc.dataDir,
-    '--quiet',
-    '--rate-limit',
-    '1000000/1000000',
-  ];
-  if (loc.db !== undefined) args.push('--db', loc.db, '--pg-schema', loc.schema!);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    }),
-  );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^card-app (http:\/\/\S+)$/m.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then(({ code }) => {
-      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
-    });
-  });
-  return { url, process: child, exited };
+  const child = await spawnServer([...dbArgs(db), '--quiet', '--rate-limit', '1000000/1000000']);
+  return { url: child.urls['card-app']!, process: child.process, exited: child.exited };
 }
 
 async function kill9(child: Child): Promise<void> {

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SigningKey } from '../../server/auth.js';
 import { parseCardImport } from '../../server/card-app/import.js';
@@ -28,9 +28,14 @@ import {
   offerNameOf,
 } from '../../server/card-app/validate.js';
 import { loadOrCreateKeys } from '../../server/keys.js';
-import { jsonLogger, silentLogger, type Logger } from '../../server/log.js';
+import { jsonLogger, silentLogger, streamLineWriter, type Logger } from '../../server/log.js';
 import type { RateLimitOptions } from '../../server/rate-limit.js';
-import { openStore, type StoreLocation } from '../../server/store/open.js';
+import {
+  openStore,
+  prepareDataDir,
+  resolveDatabase,
+  type StoreLocation,
+} from '../../server/store/open.js';
 import { parseCommandArgs, UsageError, writeResult, type CliIO, type Command } from '../command.js';
 
 /**
@@ -256,8 +261,11 @@ Example:
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const store = locationOf(values);
-    mkdirSync(store.dataDir, { recursive: true });
-    const log = values.quiet ? silentLogger : jsonLogger((line) => io.stderr.write(line));
+    const database = resolveDatabase(store);
+    prepareDataDir(store.dataDir);
+    const log = values.quiet ? silentLogger : jsonLogger(streamLineWriter(io.stderr));
+    // The URLs on stdout are written once; a reader that went away must not stop the servers.
+    const say = streamLineWriter(io.stdout);
     const ctx: ServerContext = {
       store,
       keys: await loadOrCreateKeys(values.keys ?? join(store.dataDir, 'keys.json')),
@@ -275,11 +283,11 @@ Example:
         const server = await component.start({ ...ctx, urls: { ...urls } });
         running.push({ name: component.name, close: () => server.close() });
         urls[component.name] = server.url;
-        io.stdout.write(`${component.name} ${server.url}\n`);
+        say(`${component.name} ${server.url}\n`);
         log('info', 'listening', {
           server: component.name,
           url: server.url,
-          db: store.db?.startsWith('postgres') ? 'postgres' : 'sqlite',
+          db: database.kind,
         });
       }
       const signal = await stopped;

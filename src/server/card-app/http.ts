@@ -11,8 +11,9 @@
  *   never arrives unauthenticated.
  *
  * `POST /v1/cards/verify` (handset, JSON `{ cid, iccid? }`) answers step 302. Operator endpoints
- * under `/v1/admin/`, signed by an `operator` key, are JSON. Every SIM and handset endpoint is
- * rate limited per CID and per SIM.
+ * under `/v1/admin/`, signed by an `operator` key, are JSON. Signed SIM message endpoints are rate
+ * limited per CID and per SIM; the anonymous verify endpoint per source address, so that nobody
+ * can exhaust a card's or a SIM's allowance by naming it.
  *
  * @module
  */
@@ -26,9 +27,22 @@ import {
 } from '../../protocol/messages.js';
 import { DEFAULT_WINDOW_MS, type NonceStore, type SigningKey, checkSigningKey } from '../auth.js';
 import { ServerError } from '../errors.js';
-import { createBaseApp, jsonOf, limitBody, requireSignature, type ServerEnv } from '../http.js';
+import {
+  createBaseApp,
+  jsonOf,
+  limitAddress,
+  limitBody,
+  requireSignature,
+  type ServerEnv,
+} from '../http.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimitOptions } from '../rate-limit.js';
+import {
+  DEFAULT_ANONYMOUS_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT,
+  rateLimited,
+  TokenBuckets,
+  type RateLimitOptions,
+} from '../rate-limit.js';
 import { parseCardImport } from './import.js';
 import type { CardAppService } from './service.js';
 import {
@@ -59,8 +73,10 @@ export interface CardAppHttpOptions {
   nonces?: NonceStore;
   /** Accepted clock difference of signed requests (default 5 minutes). */
   windowMs?: number;
-  /** Per-CID and per-SIM token buckets (default 20 requests, then 5 per second). */
+  /** Per-CID and per-SIM token buckets of signed SIM messages (default 20 requests, then 5 per second). */
   rateLimit?: RateLimitOptions;
+  /** Per-address token buckets of anonymous requests (default 60 requests, then 10 per second). */
+  anonymousRateLimit?: RateLimitOptions;
   /** Largest card import body in bytes (default 32 MiB). */
   maxImportBytes?: number;
   /** Structured log sink (default silent). */
@@ -146,14 +162,9 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
       ...(iccid !== undefined ? [`sim:${iccid}`] : []),
     ];
     const wait = buckets.takeAll(keysToTake, now());
-    if (wait > 0) {
-      throw new ServerError(
-        'SERVER_RATE_LIMITED',
-        `too many requests for ${keysToTake.join(' / ')}; retry in ${wait} s`,
-        { retryAfter: wait },
-      );
-    }
+    if (wait > 0) throw rateLimited(wait, keysToTake.join(' / '));
   };
+  const perAddress = new TokenBuckets(options.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT);
   const ota = requireSignature(['ota'], verifier);
   const operator = requireSignature(['operator'], verifier);
   const small = limitBody(MESSAGE_LIMIT);
@@ -163,10 +174,11 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
 
   // Step 302: the handset asks whether the card it found is legitimate.
   app.post('/v1/cards/verify', json, async (c) => {
+    // Anonymous: limited per address, never per the CID or SIM it names.
+    limitAddress(c, perAddress, now());
     const body = await jsonOf(c);
     const cid = cidKeyOfText(body['cid']);
-    const iccid = body['iccid'] === undefined ? undefined : iccidOf(body['iccid']);
-    limit(cid, iccid);
+    if (body['iccid'] !== undefined) iccidOf(body['iccid']);
     const card = await service.verifyCard(cid);
     return c.json({ cid: card.cid, state: card.state, stage: card.stage });
   });

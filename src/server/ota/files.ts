@@ -3,7 +3,8 @@
  * (`objects/<hex>`), immutable once written, and each file name points at one object
  * (`names/<name>.json`, replaced atomically by rename). A download therefore always reads the one
  * version its ETag names, even while an operator uploads a new one; uploads stream to a temporary
- * file while hashing and never hold a file in memory.
+ * file while hashing and never hold a file in memory. Folders are created mode 0700, files 0600:
+ * the OTA server serves them, nobody else on the machine needs to read them.
  *
  * @module
  */
@@ -110,7 +111,9 @@ export class FileStore {
 
   get #ready(): Promise<void> {
     this.#made ??= Promise.all(
-      ['objects', 'names', 'tmp'].map((d) => mkdir(join(this.root, d), { recursive: true })),
+      ['objects', 'names', 'tmp'].map((d) =>
+        mkdir(join(this.root, d), { recursive: true, mode: 0o700 }),
+      ),
     ).then(
       () => undefined,
       (e: unknown) => {
@@ -179,7 +182,7 @@ export class FileStore {
     const tmp = join(this.root, 'tmp', randomUUID());
     const hash = createHash('sha256');
     let size = 0;
-    const fh = await open(tmp, 'wx');
+    const fh = await open(tmp, 'wx', 0o600);
     try {
       try {
         for await (const chunk of body) {
@@ -211,7 +214,7 @@ export class FileStore {
       await rename(tmp, this.objectPath(info));
       const previous = await this.stat(name);
       const nameTmp = `${tmp}.json`;
-      await writeFile(nameTmp, JSON.stringify(info));
+      await writeFile(nameTmp, JSON.stringify(info), { mode: 0o600 });
       await rename(nameTmp, this.#namePath(name));
       if (previous && previous.sha256 !== sha256) await this.#dropIfUnused(previous.sha256);
       return info;

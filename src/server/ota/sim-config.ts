@@ -120,6 +120,8 @@ export interface SimConfig {
  * ```
  */
 export interface SimConfigInput {
+  /** The SIM's ICCID; when given it must be the one the configuration is provisioned for. */
+  iccid?: string;
   /** MSISDN, 5-15 digits. */
   msisdn?: string | null;
   /** IMSI, 6-15 digits. */
@@ -236,6 +238,7 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
     bad('body', 'must be a JSON object');
   const v = input as Record<string, unknown>;
   const known = new Set([
+    'iccid',
     'msisdn',
     'imsi',
     'brand',
@@ -246,6 +249,9 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
     'mt',
   ]);
   for (const k of Object.keys(v)) if (!known.has(k)) bad(k, 'unknown field');
+  // `simvault sim create --json` prints the ICCID with the rest: accepted when it names this SIM.
+  if (v['iccid'] !== undefined && parseIccid(v['iccid']) !== iccid)
+    bad('iccid', `the configuration is for SIM ${String(v['iccid'])}, not ${iccid}`);
   const tar = hexBytes(v['tar'], 'tar', [3]);
   if (!Array.isArray(v['keysets']) || v['keysets'].length < 1 || v['keysets'].length > 15)
     bad('keysets', 'must be a list of 1-15 keysets');

@@ -11,8 +11,6 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { fromHex, toHex } from '../../bytes.js';
 import {
   decodeSpi,
@@ -21,10 +19,8 @@ import {
   type IntegrityKind,
   type PorStatus,
 } from '../../protocol/secured-packet.js';
-import { sqlitePathOf, type StoreLocation } from '../store/open.js';
-import { openPostgresDriver } from '../store/postgres.js';
+import { openDriver, type StoreLocation } from '../store/open.js';
 import type { SqlDriver } from '../store/sql.js';
-import { openSqliteDriver } from '../store/sqlite.js';
 import { migrateOta } from './migrate.js';
 import type { KeysetAlgorithm, SimConfig } from './sim-config.js';
 
@@ -595,15 +591,5 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
  * ```
  */
 export async function openOtaStore(at: StoreLocation): Promise<OtaStore> {
-  const file = sqlitePathOf(at);
-  if (file === undefined) {
-    return openOtaStoreOn(
-      await openPostgresDriver(at.db!, {
-        ...at.postgres,
-        ...(at.schema !== undefined ? { schema: at.schema } : {}),
-      }),
-    );
-  }
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  return openOtaStoreOn(openSqliteDriver(file, at.sqlite));
+  return openOtaStoreOn(await openDriver(at));
 }

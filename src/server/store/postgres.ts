@@ -29,19 +29,6 @@ export interface PostgresOptions {
   poolSize?: number;
 }
 
-/**
- * Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).
- *
- * @example
- * ```ts
- * import { isPostgresUrl } from './postgres.js';
- * isPostgresUrl('postgres://postgres@127.0.0.1:5432/test'); // true
- * ```
- */
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//.test(url);
-}
-
 /** `?` placeholders to `$1, $2, ...` (the shared SQL never has `?` inside a literal). */
 function numbered(sql: string, cache: Map<string, string>): string {
   let out = cache.get(sql);
