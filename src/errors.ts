@@ -210,6 +210,15 @@ export const ERROR_CODES = {
   /** An application download failed, was interrupted too often, or does not match its digest. */
   HANDSET_DOWNLOAD_FAILED:
     'An application download failed, kept being interrupted, or does not match its digest.',
+  // The card (format version 2).
+  /** The card header does not authenticate under the SIM's keys: someone without them changed it. Nothing was written. */
+  CARD_TAMPERED:
+    "The card header fails authentication under the SIM's keys: it was changed without them.",
+  /** The device already has a writable mount in this process: unmount that one first. */
+  CARD_ALREADY_MOUNTED: 'The device already has a writable mount in this process.',
+  /** A zone's allocation map is damaged: files still read, changes wait for `fsck --repair`, which rebuilds the map from the file table. */
+  CARD_MAP_DAMAGED:
+    "A zone's allocation map is damaged: reads work, changes need fsck --repair to rebuild it.",
 } as const;
 
 /**
