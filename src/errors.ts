@@ -257,6 +257,15 @@ export const ERROR_CODES = {
   /** A sealed secret in the database does not authenticate: it is damaged, or was moved from another row. */
   SERVER_SEALED_CORRUPT:
     'A sealed secret in the database does not authenticate: damaged, or moved from another row.',
+  // The card (format version 2).
+  /** The card header does not authenticate under the SIM's keys: someone without them changed it. Nothing was written. */
+  CARD_TAMPERED:
+    "The card header fails authentication under the SIM's keys: it was changed without them.",
+  /** The device already has a writable mount in this process: unmount that one first. */
+  CARD_ALREADY_MOUNTED: 'The device already has a writable mount in this process.',
+  /** A zone's allocation map is damaged: files still read, changes wait for `fsck --repair`, which rebuilds the map from the file table. */
+  CARD_MAP_DAMAGED:
+    "A zone's allocation map is damaged: reads work, changes need fsck --repair to rebuild it.",
 } as const;
 
 /**

@@ -33,6 +33,14 @@ import { CardZone, type ZoneCapacity, type ZoneMountParams } from './zone.js';
 import { zoneInstanceKeys } from './zone-keys.js';
 import type { FileKeyProvider } from './file-keys.js';
 
+// Devices with a writable mount in this process (by identity): a second writer would allocate the
+// same blocks as the first.
+const writers = new Set<unknown>();
+
+function writerKey(device: BlockDevice): unknown {
+  return device.identity ?? device;
+}
+
 /** Zone flag: the zone is being (re)initialised; a mount finishes the job. */
 export const ZONE_FLAG_ERASING = 0x80;
 /** Zone flag: secure-chip mode (per-file keys from the card's secure chip). */
@@ -415,6 +423,24 @@ export async function formatCard(device: BlockDevice, options: FormatOptions): P
  * ```
  */
 export async function mountCard(device: BlockDevice, options: MountOptions): Promise<Card> {
+  const readOnly = options.readOnly === true;
+  if (readOnly) return mountWith(device, options);
+  const key = writerKey(device);
+  if (writers.has(key))
+    throw new CardError(
+      'CARD_ALREADY_MOUNTED',
+      'this device already has a writable mount in this process; unmount it first',
+    );
+  writers.add(key);
+  try {
+    return await mountWith(device, options);
+  } catch (e) {
+    writers.delete(key);
+    throw e;
+  }
+}
+
+async function mountWith(device: BlockDevice, options: MountOptions): Promise<Card> {
   let header = await readHeader(device);
   const readOnly = options.readOnly === true;
   if (!readOnly) await healHeaderCopies(device, header);
@@ -492,6 +518,8 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
  * ```
  */
 export class Card {
+  private unmounted = false;
+
   /** @internal */
   constructor(
     /** The device the card lives on. */
@@ -625,11 +653,21 @@ export class Card {
     }
   }
 
-  /** Flush and close the device. */
-  async unmount(): Promise<void> {
+  /**
+   * End the mount: every zone stops working, and the device is flushed and closed (or, with
+   * `keepDeviceOpen`, only flushed), after which the device can be mounted again.
+   */
+  async unmount({ keepDeviceOpen = false }: { keepDeviceOpen?: boolean } = {}): Promise<void> {
+    if (this.unmounted) return;
+    this.unmounted = true;
     for (const z of this.zones.values())
       if (z instanceof CardZone)
         z.invalidate(new CardError('CARD_NOT_MOUNTED', 'the card was unmounted'));
-    await this.device.close();
+    try {
+      if (keepDeviceOpen) await this.device.flush();
+      else await this.device.close();
+    } finally {
+      if (!this.readOnly) writers.delete(writerKey(this.device));
+    }
   }
 }

@@ -25,6 +25,12 @@ export interface BlockDevice {
   readonly sectorSize: number;
   /** Capacity in bytes, a multiple of the sector size. */
   readonly size: number;
+  /**
+   * What names the storage behind this object, when two objects can reach the same storage (two
+   * opens of one image file): a card refuses a second writable mount of the same identity in one
+   * process. Without it, the object itself is the identity.
+   */
+  readonly identity?: string;
   /** Read `length` bytes at `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;
   /** Write `data` at `offset`. */

@@ -10,7 +10,7 @@ import { ZONES, type Zone } from '../crypto/keys.js';
 import type { BlockDevice } from './device.js';
 import { BLOCK_SIZE, decodeHeader, encodeHeader, HEADER_BLOCKS } from './layout.js';
 import { readExtents } from './file-table.js';
-import { mountCard, type MountOptions } from './card.js';
+import { mountCard, type Card, type MountOptions } from './card.js';
 import { readSuperblocks } from './superblock.js';
 
 /**
@@ -90,9 +90,6 @@ export async function fsck(
   device: BlockDevice,
   options: MountOptions & { repair?: boolean },
 ): Promise<FsckReport> {
-  const problems: FsckProblem[] = [];
-  const notes: string[] = [];
-  const zones: FsckReport['zones'] = [];
   const repair = options.repair === true;
 
   // Header copies.
@@ -106,6 +103,23 @@ export async function fsck(
   });
   // A check alone writes nothing; a repair mounts read-write (which also heals header copies).
   const card = await mountCard(device, { ...options, readOnly: !repair });
+  try {
+    return await check(card, device, raw, copies, repair);
+  } finally {
+    await card.unmount({ keepDeviceOpen: true });
+  }
+}
+
+async function check(
+  card: Card,
+  device: BlockDevice,
+  raw: Uint8Array,
+  copies: Array<ReturnType<typeof decodeHeader>>,
+  repair: boolean,
+): Promise<FsckReport> {
+  const problems: FsckProblem[] = [];
+  const notes: string[] = [];
+  const zones: FsckReport['zones'] = [];
   const good = encodeHeader(headerOf(copies));
   for (const i of [0, 1]) {
     const same = raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE).every((b, k) => b === good[k]);

@@ -213,6 +213,7 @@ export async function withCard<T>(
     } finally {
       // Whatever was committed, even by a command that then failed, is anchored in the SIM.
       const after = card.generations();
+      await card.unmount({ keepDeviceOpen: true });
       if (JSON.stringify(after) !== before) await source.anchor(cid, after);
     }
   });

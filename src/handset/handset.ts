@@ -880,7 +880,7 @@ export class Handset {
     const card = this.#card;
     this.#card = undefined;
     this.#cid = undefined;
-    if (card) await card.device.flush();
+    if (card) await card.unmount({ keepDeviceOpen: true });
   }
 
   /**

@@ -61,6 +61,8 @@ export class FileDevice implements BlockDevice {
   readonly path: string;
   /** Whether the image was opened read-only. */
   readonly readOnly: boolean;
+  /** The image file's device and inode numbers: the same for every open of one file. */
+  readonly identity: string;
   readonly #handle: FileHandle;
   #dirty = false;
   #closed = false;
@@ -71,7 +73,9 @@ export class FileDevice implements BlockDevice {
     size: number,
     sectorSize: number,
     readOnly: boolean,
+    identity: string,
   ) {
+    this.identity = identity;
     this.#handle = handle;
     this.path = path;
     this.size = size;
@@ -116,7 +120,14 @@ export class FileDevice implements BlockDevice {
           `${path} has ${stat.size} bytes, not a multiple of the sector size ${sectorSize}`,
         );
       }
-      return new FileDevice(handle, path, stat.size, sectorSize, readOnly);
+      return new FileDevice(
+        handle,
+        path,
+        stat.size,
+        sectorSize,
+        readOnly,
+        `file:${stat.dev}:${stat.ino}`,
+      );
     } catch (e) {
       await handle.close().catch(() => undefined);
       throw e instanceof DeviceError ? e : osError(e, path, 'open');
@@ -136,7 +147,8 @@ export class FileDevice implements BlockDevice {
       throw osError(e, path, 'size');
     }
     await syncDirectory(dirname(path));
-    return new FileDevice(handle, path, size, sectorSize, false);
+    const stat = await handle.stat();
+    return new FileDevice(handle, path, size, sectorSize, false, `file:${stat.dev}:${stat.ino}`);
   }
 
   /**

@@ -99,6 +99,8 @@ export class SegmentedDevice implements BlockDevice {
   readonly path: string;
   /** Whether the image was opened read-only. */
   readonly readOnly: boolean;
+  /** The identity of segment 0's file: the same for every open of one image. */
+  readonly identity: string;
   readonly #segments: readonly FileDevice[];
   #closed = false;
 
@@ -115,6 +117,7 @@ export class SegmentedDevice implements BlockDevice {
     this.sectorSize = sectorSize;
     this.readOnly = readOnly;
     this.size = segments.reduce((sum, s) => sum + s.size, 0);
+    this.identity = segments[0]!.identity;
   }
 
   /** Number of segment files. */

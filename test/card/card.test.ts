@@ -37,6 +37,9 @@ describe('card: files', () => {
     expect(await errorCodeOf(user.stat('apps/tv.apk'))).toBe('CARD_NOT_FOUND');
     const gen = user.generation;
 
+    // One writable mount per device in a process: a second is refused until the first ends.
+    expect(await errorCodeOf(mount(dev))).toBe('CARD_ALREADY_MOUNTED');
+    await card.unmount({ keepDeviceOpen: true });
     const again = await mount(dev);
     const z = again.zone('user');
     expect(z.generation).toBe(gen);
@@ -77,6 +80,7 @@ describe('card: files', () => {
     const user = card.zone('user');
     for (let i = 0; i < 300; i++) await user.writeFile(`file-${i}`, bytes(10 + i, i));
     for (let i = 0; i < 300; i += 3) await user.delete(`file-${i}`);
+    await card.unmount({ keepDeviceOpen: true });
     const again = (await mount(dev)).zone('user');
     const names = (await again.list()).map((f) => f.name);
     expect(names.length).toBe(200);
@@ -191,6 +195,7 @@ describe('card: identity, keys, rollback, erase', () => {
     expect(await errorCodeOf(mount(MemoryDevice.from(old), { user: anchor }))).toBe(
       'CARD_ROLLED_BACK',
     );
+    await card.unmount({ keepDeviceOpen: true });
     expect((await mount(dev, { user: anchor })).zone('user').generation).toBe(anchor);
   });
 
@@ -202,6 +207,7 @@ describe('card: identity, keys, rollback, erase', () => {
     const before = dev.snapshot();
     await card.erase(['user']);
     expect(await card.zone('user').list()).toEqual([]);
+    await card.unmount({ keepDeviceOpen: true });
     const again = await mount(dev);
     expect(await again.zone('user').list()).toEqual([]);
     expect((await again.zone('multimedia').list()).map((f) => f.name)).toEqual(['song']);
@@ -221,6 +227,7 @@ describe('card: identity, keys, rollback, erase', () => {
     const anchor = card.zone('user').generation;
     await card.erase(['user']);
     expect(card.zone('user').generation).toBeGreaterThan(anchor);
+    await card.unmount({ keepDeviceOpen: true });
     expect(await (await mount(dev, { user: anchor })).zone('user').list()).toEqual([]);
   });
 
@@ -239,6 +246,7 @@ describe('card: identity, keys, rollback, erase', () => {
     const finished = await mount(after, { user: anchor });
     expect(finished.zone('user').generation).toBeGreaterThan(anchor);
     expect(await finished.zone('user').list()).toEqual([]);
+    await finished.unmount({ keepDeviceOpen: true });
     expect((await mount(after, { user: anchor })).zone('user').generation).toBeGreaterThan(anchor);
   });
 
@@ -266,15 +274,16 @@ describe('card: identity, keys, rollback, erase', () => {
     expect(pending[0]!.durableBytes % 16384).toBe(0);
     expect(await user.list()).toEqual([]);
 
-    const resumed = await (
-      await mount(dev)
-    )
+    await card.unmount({ keepDeviceOpen: true });
+    const second = await mount(dev);
+    const resumed = await second
       .zone('user')
       .put('movie', { size: data.length, sourceTag: 'sha256:abc', resume: true });
     expect(resumed.offset).toBe(pending[0]!.durableBytes);
     const w2 = resumed.writable.getWriter();
     await w2.write(data.subarray(resumed.offset));
     await w2.close();
+    await second.unmount({ keepDeviceOpen: true });
     const z = (await mount(dev)).zone('user');
     expect(Buffer.from(await z.readFile('movie')).equals(Buffer.from(data))).toBe(true);
     expect(await z.pending()).toEqual([]);

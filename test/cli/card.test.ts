@@ -797,4 +797,65 @@ describe('simvault card: one writer at a time', () => {
     await ok(['card', 'info', path]);
     rmSync(`${path}.lock`);
   });
+
+  it('never deletes an IMAGE.lock that is not a simvault lock', async () => {
+    const path = await image();
+    writeFileSync(`${path}.lock`, 'my notes\n');
+    const r = await fails(['card', 'ls', path, '--key', key], 1);
+    expect(r.stderr).toContain('DEVICE_BUSY');
+    expect(readFileSync(`${path}.lock`, 'utf8')).toBe('my notes\n');
+    rmSync(`${path}.lock`);
+  });
+
+  it('puts started at once on an image with a dead lock: one writer at a time, nothing committed is lost (many rounds)', async () => {
+    const path = await image();
+    const dead = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
+      .toString()
+      .trim();
+    const put = (name: string, src: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', 'card', 'put', path, '--key', key, name, src],
+          { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.on('exit', (code) => {
+          resolve({ code, stdout, stderr });
+        });
+      });
+    const stored = new Map<string, string>();
+    for (let round = 0; round < 5; round++) {
+      writeFileSync(`${path}.lock`, `${dead}\n`);
+      const names = [0, 1, 2].map((i) => `r${round}-${i}`);
+      const sources = names.map((n) => {
+        const src = join(dir, `${n}.bin`);
+        writeFileSync(src, randomBytes(300_000));
+        return src;
+      });
+      const results = await Promise.all(names.map((n, i) => put(n, sources[i]!)));
+      results.forEach((r, i) => {
+        if (r.code === 0) {
+          expect(r.stdout).toContain('stored');
+          stored.set(names[i]!, sha(readFileSync(sources[i]!)));
+        } else expect(r.stderr).toContain('DEVICE_BUSY');
+      });
+      expect(results.some((r) => r.code === 0)).toBe(true);
+      // Every file any round reported stored is there, whole; the zone checks clean.
+      const listed = JSON.parse(
+        (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
+      ) as { files: Array<{ name: string }> };
+      expect(listed.files.map((f) => f.name).sort()).toEqual([...stored.keys()].sort());
+      for (const [name, digest] of stored)
+        expect(sha((await ok(['card', 'get', path, '--key', key, name])).stdout)).toBe(digest);
+      expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
+    }
+  }, 120_000);
 });
