@@ -33,8 +33,13 @@ export function splitSecuredPacket(
   opts: { reference: number; kind?: 'command' | 'response' },
 ): Uint8Array[] {
   if (!(packet instanceof Uint8Array)) throw new ArgumentError('packet must be a Uint8Array');
-  const ref = opts?.reference;
-  if (!Number.isInteger(ref) || ref < 0 || ref > 255) {
+  // Checked as unknown: callers from JavaScript may pass anything.
+  const options: unknown = opts;
+  const ref =
+    typeof options === 'object' && options !== null && 'reference' in options
+      ? options.reference
+      : undefined;
+  if (typeof ref !== 'number' || !Number.isInteger(ref) || ref < 0 || ref > 255) {
     throw new ProtocolError(
       'PROTOCOL_BAD_VALUE',
       'ConcatenatedSms',
@@ -43,7 +48,7 @@ export function splitSecuredPacket(
       'reference must be 0..255',
     );
   }
-  const kind = opts.kind ?? 'command';
+  const kind: unknown = opts.kind ?? 'command';
   if (kind !== 'command' && kind !== 'response')
     throw new ArgumentError("kind must be 'command' or 'response'");
   const mark: UdhElement = { iei: kind === 'command' ? 0x70 : 0x71, data: new Uint8Array(0) };

@@ -257,7 +257,9 @@ export function encodeUserDataHeader(elements: readonly UdhElement[]): Uint8Arra
   const w = new ByteWriter();
   w.u8(0);
   for (const e of elements) {
-    if (!e || !Number.isInteger(e.iei) || e.iei < 0 || e.iei > 255) bad('IEI', 'must be a byte');
+    const element: unknown = e;
+    if (typeof element !== 'object' || element === null) bad('IEI', 'must be a byte');
+    if (!Number.isInteger(e.iei) || e.iei < 0 || e.iei > 255) bad('IEI', 'must be a byte');
     if (!(e.data instanceof Uint8Array) || e.data.length > 255)
       bad('IEDL', 'data must be a Uint8Array of at most 255 bytes');
     checkElement(e.iei, e.data.length, (detail) => bad('IEDL', detail));
@@ -328,11 +330,13 @@ function encodeAddress(w: ByteWriter, a: SmsAddress, field: string, structure: s
   const bad = (detail: string): never => {
     throw new ProtocolError('PROTOCOL_BAD_VALUE', structure, field, -1, detail);
   };
-  if (!a || typeof a.digits !== 'string') bad('address must have digits');
+  const address: unknown = a;
+  if (typeof address !== 'object' || address === null || typeof a.digits !== 'string')
+    bad('address must have digits');
   if (!Number.isInteger(a.ton) || a.ton < 0 || a.ton > 7) bad('TON must be 0..7');
   if (!Number.isInteger(a.npi) || a.npi < 0 || a.npi > 15) bad('NPI must be 0..15');
   const alphabet = a.ton === 5 ? HEX_DIGITS : NUMERIC_DIGITS;
-  const nibbles = [...a.digits].map((c) => alphabet.indexOf(c));
+  const nibbles = Array.from(a.digits, (c) => alphabet.indexOf(c));
   if (nibbles.some((n) => n < 0)) bad(`digits may only use ${alphabet}`);
   if (nibbles.length > 20) bad('an address has at most 20 semi-octets');
   w.u8(nibbles.length).u8(0x80 | (a.ton << 4) | a.npi);
@@ -387,7 +391,8 @@ function encodeTimestamp(w: ByteWriter, t: SmsTimestamp, field: string, structur
   const bad = (detail: string): never => {
     throw new ProtocolError('PROTOCOL_BAD_VALUE', structure, field, -1, detail);
   };
-  if (!t || typeof t !== 'object') bad('must be a time stamp');
+  const stamp: unknown = t;
+  if (typeof stamp !== 'object' || stamp === null) bad('must be a time stamp');
   for (const [name, lo, hi] of TIME_FIELDS) {
     const v = t[name];
     if (!Number.isInteger(v) || v < lo || v > hi) bad(`${name} must be ${lo}..${hi}`);
@@ -440,7 +445,9 @@ function encodeUserData(w: ByteWriter, dcs: number, ud: SmsUserData, structure: 
   ): never => {
     throw new ProtocolError(code, structure, field, -1, detail);
   };
-  if (!ud || !(ud.data instanceof Uint8Array)) bad('TP-UD', 'data must be a Uint8Array');
+  const userData: unknown = ud;
+  if (typeof userData !== 'object' || userData === null || !(ud.data instanceof Uint8Array))
+    bad('TP-UD', 'data must be a Uint8Array');
   const header = ud.header ? encodeUserDataHeader(ud.header) : new Uint8Array(0);
   const octets = header.length + ud.data.length;
   if (octets > MAX_USER_DATA)
@@ -512,8 +519,23 @@ function checkFlags(t: object, names: readonly string[], structure: string): voi
  */
 export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
   const w = new ByteWriter();
-  const udhi = tpdu?.userData?.header ? 0x40 : 0;
-  if (tpdu?.type === 'deliver') {
+  // Checked as unknown: callers from JavaScript may pass anything.
+  const input: unknown = tpdu;
+  const type = typeof input === 'object' && input !== null && 'type' in input ? input.type : null;
+  if (type !== 'deliver' && type !== 'submit')
+    throw new ProtocolError(
+      'PROTOCOL_BAD_VALUE',
+      'SmsTpdu',
+      'type',
+      -1,
+      "type must be 'deliver' or 'submit'",
+    );
+  const userData: unknown = tpdu.userData;
+  const udhi =
+    typeof userData === 'object' && userData !== null && 'header' in userData && userData.header
+      ? 0x40
+      : 0;
+  if (tpdu.type === 'deliver') {
     const s = 'SmsDeliver';
     checkFlags(tpdu, ['moreMessages', 'loopPrevention', 'statusReport', 'replyPath'], s);
     checkByte(tpdu.pid, s, 'TP-PID');
@@ -531,53 +553,49 @@ export function encodeSmsTpdu(tpdu: SmsTpdu): Uint8Array {
     encodeUserData(w, tpdu.dcs, tpdu.userData, s);
     return w.finish();
   }
-  if (tpdu?.type === 'submit') {
-    const s = 'SmsSubmit';
-    checkFlags(tpdu, ['rejectDuplicates', 'statusReportRequest', 'replyPath'], s);
-    checkByte(tpdu.messageReference, s, 'TP-MR');
-    checkByte(tpdu.pid, s, 'TP-PID');
-    checkByte(tpdu.dcs, s, 'TP-DCS');
-    const vp = tpdu.validity;
-    const vpf = { none: 0, enhanced: 1, relative: 2, absolute: 3 }[vp?.format as string];
-    if (vpf === undefined)
-      throw new ProtocolError('PROTOCOL_BAD_VALUE', s, 'TP-VPF', -1, 'unknown validity format');
-    w.u8(
-      (tpdu.replyPath ? 0x80 : 0) |
-        udhi |
-        (tpdu.statusReportRequest ? 0x20 : 0) |
-        (vpf << 3) |
-        (tpdu.rejectDuplicates ? 0x04 : 0) |
-        0x01,
-    );
-    w.u8(tpdu.messageReference);
-    encodeAddress(w, tpdu.destination, 'TP-DA', s);
-    w.u8(tpdu.pid).u8(tpdu.dcs);
-    if (vp.format === 'relative') {
-      checkByte(vp.value, s, 'TP-VP');
-      w.u8(vp.value);
-    } else if (vp.format === 'enhanced') {
-      if (!(vp.octets instanceof Uint8Array) || vp.octets.length !== 7)
-        throw new ProtocolError(
-          'PROTOCOL_BAD_LENGTH',
-          s,
-          'TP-VP',
-          -1,
-          'enhanced format is 7 octets',
-        );
-      w.bytes(vp.octets);
-    } else if (vp.format === 'absolute') {
-      encodeTimestamp(w, vp.time, 'TP-VP', s);
-    }
-    encodeUserData(w, tpdu.dcs, tpdu.userData, s);
-    return w.finish();
-  }
-  throw new ProtocolError(
-    'PROTOCOL_BAD_VALUE',
-    'SmsTpdu',
-    'type',
-    -1,
-    "type must be 'deliver' or 'submit'",
+  const s = 'SmsSubmit';
+  checkFlags(tpdu, ['rejectDuplicates', 'statusReportRequest', 'replyPath'], s);
+  checkByte(tpdu.messageReference, s, 'TP-MR');
+  checkByte(tpdu.pid, s, 'TP-PID');
+  checkByte(tpdu.dcs, s, 'TP-DCS');
+  const vp = tpdu.validity;
+  const validity: unknown = vp;
+  const format =
+    typeof validity === 'object' && validity !== null && 'format' in validity
+      ? validity.format
+      : undefined;
+  const formats: Record<string, number | undefined> = {
+    none: 0,
+    enhanced: 1,
+    relative: 2,
+    absolute: 3,
+  };
+  const vpf = typeof format === 'string' ? formats[format] : undefined;
+  if (vpf === undefined)
+    throw new ProtocolError('PROTOCOL_BAD_VALUE', s, 'TP-VPF', -1, 'unknown validity format');
+  w.u8(
+    (tpdu.replyPath ? 0x80 : 0) |
+      udhi |
+      (tpdu.statusReportRequest ? 0x20 : 0) |
+      (vpf << 3) |
+      (tpdu.rejectDuplicates ? 0x04 : 0) |
+      0x01,
   );
+  w.u8(tpdu.messageReference);
+  encodeAddress(w, tpdu.destination, 'TP-DA', s);
+  w.u8(tpdu.pid).u8(tpdu.dcs);
+  if (vp.format === 'relative') {
+    checkByte(vp.value, s, 'TP-VP');
+    w.u8(vp.value);
+  } else if (vp.format === 'enhanced') {
+    if (!(vp.octets instanceof Uint8Array) || vp.octets.length !== 7)
+      throw new ProtocolError('PROTOCOL_BAD_LENGTH', s, 'TP-VP', -1, 'enhanced format is 7 octets');
+    w.bytes(vp.octets);
+  } else if (vp.format === 'absolute') {
+    encodeTimestamp(w, vp.time, 'TP-VP', s);
+  }
+  encodeUserData(w, tpdu.dcs, tpdu.userData, s);
+  return w.finish();
 }
 
 /**

@@ -318,12 +318,15 @@ function ucs2Text(bytes: Uint8Array, at: TextSite): string {
  * ```
  */
 export function encodeTextString(value: TextString, at: TextSite = ENCODING): Uint8Array {
-  if (typeof value !== 'object' || value === null)
+  // Checked as unknown: callers from JavaScript may pass anything.
+  const input: unknown = value;
+  if (typeof input !== 'object' || input === null)
     fail('PROTOCOL_BAD_VALUE', at, 'must be an object');
+  const dcs: unknown = value.dcs;
   let body: Uint8Array;
-  if (value.dcs === 0x00) body = pack(gsmSeptets(value.text, at), at);
-  else if (value.dcs === 0x04) body = gsmSeptets(value.text, at);
-  else if (value.dcs === 0x08) body = ucs2Bytes(value.text, at);
+  if (dcs === 0x00) body = pack(gsmSeptets(value.text, at), at);
+  else if (dcs === 0x04) body = gsmSeptets(value.text, at);
+  else if (dcs === 0x08) body = ucs2Bytes(value.text, at);
   else fail('PROTOCOL_BAD_VALUE', at, 'dcs must be 0x00, 0x04 or 0x08');
   const out = new Uint8Array(1 + body.length);
   out[0] = value.dcs;
@@ -374,7 +377,7 @@ export function encodeAlphaText(
   at: TextSite = ENCODING,
 ): Uint8Array {
   if (typeof text !== 'string') fail('PROTOCOL_BAD_VALUE', at, 'must be a string');
-  const chosen = coding ?? (isGsmText(text) ? 'gsm' : 'ucs2');
+  const chosen: unknown = coding ?? (isGsmText(text) ? 'gsm' : 'ucs2');
   if (chosen === 'gsm') return gsmSeptets(text, at);
   if (chosen !== 'ucs2') fail('PROTOCOL_BAD_VALUE', at, "coding must be 'gsm' or 'ucs2'");
   const body = ucs2Bytes(text, at);

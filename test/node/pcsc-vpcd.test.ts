@@ -234,8 +234,7 @@ describe.skipIf(skip !== undefined)(`${title}: the handset`, () => {
           expect(w!.sim.state.cards).toEqual([]);
         } finally {
           await phone.removeCard().catch(() => undefined);
-          await readers.sim?.close();
-          await readers.chip?.close();
+          for (const r of Object.values(readers)) await r.close();
         }
       }),
     );

@@ -308,14 +308,14 @@ const addressArb: fc.Arbitrary<SmsAddress> = fc.oneof(
     ton: fc.constantFrom(0, 1, 2, 3, 4, 6, 7),
     npi: fc.integer({ min: 0, max: 15 }),
     digits: fc
-      .array(fc.constantFrom(...'0123456789*#abc'), { maxLength: 20 })
+      .array(fc.constantFrom(...Array.from('0123456789*#abc')), { maxLength: 20 })
       .map((a) => a.join('')),
   }),
   fc.record({
     ton: fc.constant(5),
     npi: fc.integer({ min: 0, max: 15 }),
     digits: fc
-      .array(fc.constantFrom(...'0123456789abcdef'), { maxLength: 20 })
+      .array(fc.constantFrom(...Array.from('0123456789abcdef')), { maxLength: 20 })
       .map((a) => a.join('')),
   }),
 );

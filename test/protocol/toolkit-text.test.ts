@@ -18,8 +18,10 @@ import { fuzzDecoder, codeOf } from './fuzz-util.js';
 
 // Every character of the GSM default alphabet and its extension table (ESC itself excluded).
 const GSM_CHARS = [
-  ...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
-  ...'\f^{}\\[~]|€',
+  ...Array.from(
+    '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+  ),
+  ...Array.from('\f^{}\\[~]|€'),
 ];
 
 describe('GSM default alphabet', () => {

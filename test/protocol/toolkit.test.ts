@@ -451,8 +451,14 @@ describe('addresses', () => {
 });
 
 // Generators for the property tests.
-const gsmText = fc.string({ unit: fc.constantFrom(...'ABCxyz 0123+-€[]@'), maxLength: 12 });
-const anyText = fc.string({ unit: fc.constantFrom(...'Ab 1绑定存储卡解除€ЗД'), maxLength: 10 });
+const gsmText = fc.string({
+  unit: fc.constantFrom(...Array.from('ABCxyz 0123+-€[]@')),
+  maxLength: 12,
+});
+const anyText = fc.string({
+  unit: fc.constantFrom(...Array.from('Ab 1绑定存储卡解除€ЗД')),
+  maxLength: 10,
+});
 const alphaArb = fc.oneof(
   gsmText.map((text) => ({ text, coding: 'gsm' as const })),
   anyText.map((text) => ({ text, coding: 'ucs2' as const })),
@@ -470,7 +476,7 @@ const iconArb = fc.record({
 });
 const addressArb = fc.record({
   tonNpi: fc.integer({ min: 0x80, max: 0xff }),
-  digits: fc.string({ unit: fc.constantFrom(...'0123456789*#p?'), maxLength: 20 }),
+  digits: fc.string({ unit: fc.constantFrom(...Array.from('0123456789*#p?')), maxLength: 20 }),
 });
 
 const proactiveArb: fc.Arbitrary<ProactiveCommand> = fc.oneof(
