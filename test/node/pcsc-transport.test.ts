@@ -265,7 +265,7 @@ describe('PcscTransport over a binding', () => {
     expect([toHex(a), toHex(b)]).toEqual(['6f009000', '019000']);
     // The GET RESPONSE came right after its command, before the next command.
     expect(pcsc.sent).toEqual(['00a4040000', '00c0000002', '00b0000000']);
-    expect(await errorCodeOf(t.transmit(fromHex('00a4')))).toBe('INVALID_ARGUMENT');
+    expect(await errorCodeOf(t.transmit(new Uint8Array(0)))).toBe('INVALID_ARGUMENT');
     expect(toHex(await t.reset())).toBe('3b80800101');
     await t.close('unpower');
     await t.close();
