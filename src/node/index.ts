@@ -1,7 +1,9 @@
 /**
  * `simvault/node`: Node-only adapters. Block devices on card-image files: one file
  * ({@link FileDevice}), a set of FAT32-sized segment files ({@link SegmentedDevice}), and
- * {@link openImage} to pick between them.
+ * {@link openImage} to pick between them. Smart cards in PC/SC readers ({@link PcscTransport},
+ * {@link watchPcscReaders}), and the emulated SIM and chip served as virtual cards to vsmartcard's
+ * vpcd reader ({@link serveVpcd}); see docs/pcsc.md.
  *
  * @module
  */
@@ -32,6 +34,8 @@ export {
   loadPcscBinding,
   pcscErrorOf,
   type PcscBinding,
+  type PcscContextClass,
+  type PcscNativeStatus,
   type PcscNativeCard,
   type PcscNativeContext,
   type PcscNativeReader,
@@ -55,6 +59,7 @@ export {
   serveVpcd,
   parseVpcdAddress,
   type VirtualCard,
+  type VpcdAddress,
   type VpcdEvent,
   type VpcdOptions,
   type VpcdSession,

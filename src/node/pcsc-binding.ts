@@ -55,11 +55,43 @@ export interface PcscNativeCard {
   /** Send one APDU (SCardTransmit); resolves to the raw response. */
   transmit(command: Buffer, options?: { maxRecvLength?: number }): Promise<Buffer>;
   /** SCardStatus: the card's state, protocol and ATR. */
-  getStatus(): { state: number; protocol: number; atr: Buffer };
+  getStatus(): PcscNativeStatus;
   /** SCardReconnect; resolves to the protocol. */
   reconnect(shareMode: number, protocol: number, initialization: number): Promise<number>;
   /** SCardDisconnect. */
   disconnect(disposition: number): void;
+}
+
+/**
+ * What SCardStatus tells of a connected card.
+ *
+ * @example
+ * ```ts
+ * import type { PcscNativeStatus } from 'simvault/node';
+ * const atrOf = (s: PcscNativeStatus) => s.atr.toString('hex');
+ * ```
+ */
+export interface PcscNativeStatus {
+  /** Its `SCARD_STATE_*` flags. */
+  state: number;
+  /** The protocol in use. */
+  protocol: number;
+  /** The card's ATR. */
+  atr: Buffer;
+}
+
+/**
+ * The context class of a binding.
+ *
+ * @example
+ * ```ts
+ * import type { PcscContextClass } from 'simvault/node';
+ * const open = (C: PcscContextClass) => new C();
+ * ```
+ */
+export interface PcscContextClass {
+  /** SCardEstablishContext; throws when the PC/SC service is absent. */
+  new (): PcscNativeContext;
 }
 
 /**
@@ -140,7 +172,7 @@ export interface PcscNativeContext {
  */
 export interface PcscBinding {
   /** Establishes a context; throws when the PC/SC service is absent. */
-  Context: new () => PcscNativeContext;
+  Context: PcscContextClass;
   /** Share the card with other programs. */
   SCARD_SHARE_SHARED: number;
   /** Keep the card for this program alone. */

@@ -20,10 +20,26 @@ import type { PcscOptions } from './pcsc-transport.js';
  * ```
  */
 export type PcscEvent =
-  | { type: 'reader-attached'; reader: string }
-  | { type: 'reader-detached'; reader: string }
-  | { type: 'card-inserted'; reader: string; atr: Uint8Array }
-  | { type: 'card-removed'; reader: string };
+  | {
+      /** A reader is there (at the start of the watch, or plugged in). */
+      type: 'reader-attached' | 'reader-detached';
+      /** Its name. */
+      reader: string;
+    }
+  | {
+      /** A card is in the reader (at the start of the watch, or inserted). */
+      type: 'card-inserted';
+      /** The reader's name. */
+      reader: string;
+      /** The card's ATR. */
+      atr: Uint8Array;
+    }
+  | {
+      /** The card was taken out (or its reader went away). */
+      type: 'card-removed';
+      /** The reader's name. */
+      reader: string;
+    };
 
 /**
  * Options of {@link watchPcscReaders}.

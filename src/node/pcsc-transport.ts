@@ -311,10 +311,10 @@ export class PcscTransport implements ApduTransport {
    * ```
    */
   transmit(command: Uint8Array): Promise<Uint8Array> {
-    if (!(command instanceof Uint8Array) || command.length < 4)
-      return Promise.reject(
-        new ArgumentError('a command APDU is a Uint8Array of at least 4 bytes'),
-      );
+    // Anything non-empty goes to the card, as with the emulators: a malformed APDU is the
+    // card's to refuse (6700), not the reader's.
+    if (!(command instanceof Uint8Array) || command.length === 0)
+      return Promise.reject(new ArgumentError('a command APDU is a non-empty Uint8Array'));
     return this.#serial(async () => {
       this.#checkOpen();
       return transmitT0(async (c) => {

@@ -112,8 +112,8 @@ export function simVirtualCard(
 }
 
 /**
- * The emulated secure chip as a virtual card: power-up and reset end its session ({@link
- * SecureChip.reset}: nothing selected, PIN not verified); its persistent state stays with the
+ * The emulated secure chip as a virtual card: power-up and reset end its session
+ * (`SecureChip.reset()`: nothing selected, PIN not verified); its persistent state stays with the
  * chip (in its state file when it was opened with `openChipStateFile`).
  *
  * @example

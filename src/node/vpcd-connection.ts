@@ -51,9 +51,40 @@ export interface VirtualCard {
  * ```
  */
 export type VpcdEvent =
-  | { type: 'connected' | 'disconnected' | 'power-on' | 'power-off' | 'reset' | 'atr' }
-  | { type: 'apdu'; command: Uint8Array; response: Uint8Array }
-  | { type: 'unknown-control'; code: number };
+  | {
+      /** The connection began or ended, vpcd powered the card or asked for its ATR. */
+      type: 'connected' | 'disconnected' | 'power-on' | 'power-off' | 'reset' | 'atr';
+    }
+  | {
+      /** A command was answered. */
+      type: 'apdu';
+      /** The command APDU. */
+      command: Uint8Array;
+      /** The response APDU. */
+      response: Uint8Array;
+    }
+  | {
+      /** A control byte this side does not know arrived, and was ignored. */
+      type: 'unknown-control';
+      /** The byte. */
+      code: number;
+    };
+
+/**
+ * Where vpcd listens.
+ *
+ * @example
+ * ```ts
+ * import type { VpcdAddress } from 'simvault/node';
+ * const first: VpcdAddress = { host: '127.0.0.1', port: 35963 };
+ * ```
+ */
+export interface VpcdAddress {
+  /** Host name or address. */
+  host: string;
+  /** TCP port. */
+  port: number;
+}
 
 /**
  * Where vpcd listens, and who is told what happens.
@@ -104,7 +135,7 @@ export interface VpcdSession {
  * parseVpcdAddress('127.0.0.1:35963'); // { host: '127.0.0.1', port: 35963 }
  * ```
  */
-export function parseVpcdAddress(text: string): { host: string; port: number } {
+export function parseVpcdAddress(text: string): VpcdAddress {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port < 1 || port > 65535)

@@ -374,7 +374,7 @@ export function encodeAlphaText(
   at: TextSite = ENCODING,
 ): Uint8Array {
   if (typeof text !== 'string') fail('PROTOCOL_BAD_VALUE', at, 'must be a string');
-  const chosen = coding ?? (isGsmText(text) ? 'gsm' : 'ucs2');
+  const chosen: unknown = coding ?? (isGsmText(text) ? 'gsm' : 'ucs2');
   if (chosen === 'gsm') return gsmSeptets(text, at);
   if (!isOneOf(chosen, ['ucs2'])) fail('PROTOCOL_BAD_VALUE', at, "coding must be 'gsm' or 'ucs2'");
   const body = ucs2Bytes(text, at);

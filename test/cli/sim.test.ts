@@ -33,6 +33,18 @@ afterEach(async () => {
 });
 
 const SELECT = '00a4040c09f073696d7661756c74';
+
+/** What `sim create --json` prints (the fields these tests read). */
+interface OtaJson {
+  tar: string;
+  keysets: { kic: string; kid: string }[];
+}
+/** One result of `sim apdu --json`. */
+interface ApduJson {
+  sw: string;
+  data: string;
+  name: string;
+}
 const CID = '03534453553031478000000001016300';
 
 describe('simvault sim', () => {
@@ -51,7 +63,7 @@ describe('simvault sim', () => {
       '--json',
     ]);
     expect(r.code).toBe(0);
-    const ota = JSON.parse(r.stdout.toString());
+    const ota = JSON.parse(r.stdout.toString()) as OtaJson;
     expect(ota).toMatchObject({
       iccid: '89860012345678901234',
       tar: 'b00010',
@@ -59,7 +71,7 @@ describe('simvault sim', () => {
     });
     const state = await loadSimState(path);
     expect(state.threshold).toEqual({ policy: 'lru', unbindRule: 'mask', maxCards: 2 });
-    expect(toHex(state.keysets[0]!.kic)).toBe(ota.keysets[0].kic);
+    expect(toHex(state.keysets[0]!.kic)).toBe(ota.keysets[0]!.kic);
     expect(r.stdout.toString()).not.toContain(toHex(state.bindingKey));
     const again = await cli(['sim', 'create', path]);
     expect(again.code).toBe(1);
@@ -92,9 +104,9 @@ describe('simvault sim', () => {
     // A new run is a new power-up: the proactive command is still pending and can be fetched.
     const len = state.proactive[0]!.command.length.toString(16).padStart(2, '0');
     const f = await cli(['sim', 'apdu', path, `80120000${len}`, '--json']);
-    const [fetched] = JSON.parse(f.stdout.toString());
-    expect(fetched.sw).toBe('9000');
-    expect(fetched.data.startsWith('d0')).toBe(true);
+    const [fetched] = JSON.parse(f.stdout.toString()) as ApduJson[];
+    expect(fetched!.sw).toBe('9000');
+    expect(fetched!.data.startsWith('d0')).toBe(true);
     // A damaged state file is refused.
     const bad = join(dir, 'bad.json');
     await (await import('node:fs/promises')).writeFile(bad, '{}');
@@ -106,8 +118,8 @@ describe('simvault sim', () => {
   it('round trip: ota pack → sim envelope → sim apdu → sim menu', async () => {
     const path = join(dir, 'sim.json');
     const created = await cli(['sim', 'create', path, '--json']);
-    const ota = JSON.parse(created.stdout.toString());
-    const ks = ota.keysets[0];
+    const ota = JSON.parse(created.stdout.toString()) as OtaJson;
+    const ks = ota.keysets[0]!;
     const message = encodeMessage({
       type: 'stkListUpdate',
       transactionId: 7,
@@ -154,10 +166,10 @@ describe('simvault sim', () => {
       .split('\n');
     expect(envelopes).toHaveLength(1);
     const sent = await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json']);
-    const results = JSON.parse(sent.stdout.toString());
-    expect(results[1].sw.startsWith('91')).toBe(true);
+    const results = JSON.parse(sent.stdout.toString()) as ApduJson[];
+    expect(results[1]!.sw.startsWith('91')).toBe(true);
     const state = await loadSimState(path);
-    const por = openResponsePacket(fromHex(results[1].data), otaKeysOfState(state), {
+    const por = openResponsePacket(fromHex(results[1]!.data), otaKeysOfState(state), {
       spi: decodeSpi(fromHex('1609')),
       kic: 0x12,
       kid: 0x12,
@@ -170,11 +182,11 @@ describe('simvault sim', () => {
     // Replaying the same packet is refused: 6200 with a counter-low PoR, nothing changes.
     const replay = JSON.parse(
       (await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json'])).stdout.toString(),
-    );
-    expect(replay[1].sw).toBe('6200');
-    expect(replay[1].name).toContain('refused');
+    ) as ApduJson[];
+    expect(replay[1]!.sw).toBe('6200');
+    expect(replay[1]!.name).toContain('refused');
     expect(
-      openResponsePacket(fromHex(replay[1].data), otaKeysOfState(state), {
+      openResponsePacket(fromHex(replay[1]!.data), otaKeysOfState(state), {
         spi: decodeSpi(fromHex('1609')),
         kic: 0x12,
         kid: 0x12,
@@ -183,12 +195,13 @@ describe('simvault sim', () => {
     const menu = await cli(['sim', 'menu', path]);
     expect(menu.stdout.toString()).toContain('手机电视');
     expect(menu.stdout.toString()).toContain('Card 00000001');
-    const json = JSON.parse((await cli(['sim', 'menu', path, '--json'])).stdout.toString());
-    expect(json.pages[0].map((i: { text: string }) => i.text)).toEqual([
-      '手机电视',
-      'Card 00000001',
-    ]);
-    expect(JSON.parse(await readFile(path, 'utf8')).listVersion).toBe(1);
+    const json = JSON.parse((await cli(['sim', 'menu', path, '--json'])).stdout.toString()) as {
+      pages: { text: string }[][];
+    };
+    expect(json.pages[0]!.map((i) => i.text)).toEqual(['手机电视', 'Card 00000001']);
+    expect((JSON.parse(await readFile(path, 'utf8')) as { listVersion: number }).listVersion).toBe(
+      1,
+    );
   });
 
   it('envelope splits a long packet into concatenated SMS', async () => {
@@ -197,7 +210,7 @@ describe('simvault sim', () => {
   });
 });
 
-/** The ```apdu blocks of docs/sim-apdus.md: the cards each binds first, and its exchanges. */
+// The apdu blocks of docs/sim-apdus.md: the cards each binds first, and its exchanges.
 function simDocBlocks() {
   const path = new URL('../../docs/sim-apdus.md', import.meta.url).pathname;
   const blocks = [...readFileSync(path, 'utf8').matchAll(/```apdu\n([\s\S]*?)```/g)];

@@ -248,11 +248,16 @@ export async function scriptorThroughServe(
     `${slot.host}:${slot.port}`,
     '--quiet',
   ]);
+  let responses: string[];
   try {
     await waitForCard(slot.reader);
-    return await scriptor(slot.reader, commands);
-  } finally {
-    const { code, stderr } = await child.stop();
-    if (code !== 0) throw new Error(`simvault ${kind} serve exited ${code}: ${stderr}`);
+    responses = await scriptor(slot.reader, commands);
+  } catch (e) {
+    await child.stop();
+    throw e;
   }
+  const stopped = await child.stop();
+  if (stopped.code !== 0)
+    throw new Error(`simvault ${kind} serve exited ${stopped.code}: ${stopped.stderr}`);
+  return responses;
 }

@@ -111,13 +111,13 @@ class FakeBinding implements PcscBinding {
   disconnected: number[] = [];
   serviceDown = false;
   closedContexts = 0;
-  #wake: (() => void)[] = [];
+  waiting: (() => void)[] = [];
 
   set(reader: string, atr: string | undefined): void {
     if (atr === undefined) this.readers.delete(reader);
     else this.readers.set(reader, atr);
     this.counts.set(reader, (this.counts.get(reader) ?? 0) + 1);
-    for (const w of this.#wake.splice(0)) w();
+    this.wake();
   }
 
   stateOf(reader: string): number {
@@ -127,48 +127,10 @@ class FakeBinding implements PcscBinding {
     return (((this.counts.get(reader) ?? 0) << 16) | base) >>> 0;
   }
 
-  get Context(): new () => PcscNativeContext {
-    const fake = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the class below is the binding's, its methods need the fake's state
-    return class implements PcscNativeContext {
-      constructor() {
-        if (fake.serviceDown) throw new Error('PC/SC service not running');
-      }
-      listReaders(): PcscNativeReader[] {
-        return [...fake.readers.keys()].map((name) => fake.reader(name));
-      }
-      async waitForChange(
-        readers: { name: string; state: number }[],
-        timeoutMs: number,
-      ): Promise<PcscNativeReaderState[] | null> {
-        const now = () =>
-          readers.map((r) => {
-            const state = r.name.includes('PnP') ? fake.readers.size << 16 : fake.stateOf(r.name);
-            const atr = fake.readers.get(r.name);
-            return {
-              name: r.name,
-              state: state | (state !== r.state ? fake.SCARD_STATE_CHANGED : 0),
-              changed: state !== r.state,
-              atr: atr ? Buffer.from(atr, 'hex') : null,
-            };
-          });
-        if (now().some((r) => r.changed)) return now();
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, timeoutMs);
-          fake.#wake.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        const after = now();
-        return after.some((r) => r.changed) ? after : [];
-      }
-      cancel(): void {
-        for (const w of fake.#wake.splice(0)) w();
-      }
-      close(): void {
-        fake.closedContexts++;
-      }
-    };
+  readonly Context: new () => PcscNativeContext = fakeContext(this);
+
+  wake(): void {
+    for (const w of this.waiting.splice(0)) w();
   }
 
   reader(name: string): PcscNativeReader {
@@ -177,7 +139,7 @@ class FakeBinding implements PcscBinding {
       name,
       state: this.stateOf(name),
       atr: atr ? Buffer.from(atr, 'hex') : null,
-      connect: (_share, _protocol) => {
+      connect: () => {
         if (!this.readers.get(name)) return Promise.reject(new Error('No smart card present'));
         return Promise.resolve(this.card(name));
       },
@@ -185,15 +147,14 @@ class FakeBinding implements PcscBinding {
   }
 
   card(name: string): PcscNativeCard {
-    const fake = this;
     return {
       protocol: this.SCARD_PROTOCOL_T0,
-      async transmit(command: Buffer) {
+      transmit: async (command: Buffer) => {
         const hex = command.toString('hex');
-        fake.sent.push(hex);
+        this.sent.push(hex);
         await new Promise((r) => setTimeout(r, 1));
-        if (!fake.readers.get(name)) throw new Error('Card was removed');
-        const answers = fake.script[hex];
+        if (!this.readers.get(name)) throw new Error('Card was removed');
+        const answers = this.script[hex];
         if (!answers?.length) throw new Error('Transaction failed');
         return Buffer.from(answers.length > 1 ? answers.shift()! : answers[0]!, 'hex');
       },
@@ -208,6 +169,50 @@ class FakeBinding implements PcscBinding {
       },
     };
   }
+}
+
+/** The binding's context class over a fake's readers. */
+function fakeContext(fake: FakeBinding): new () => PcscNativeContext {
+  return class implements PcscNativeContext {
+    constructor() {
+      if (fake.serviceDown) throw new Error('PC/SC service not running');
+    }
+    listReaders(): PcscNativeReader[] {
+      return [...fake.readers.keys()].map((name) => fake.reader(name));
+    }
+    async waitForChange(
+      readers: { name: string; state: number }[],
+      timeoutMs: number,
+    ): Promise<PcscNativeReaderState[] | null> {
+      const now = () =>
+        readers.map((r) => {
+          const state = r.name.includes('PnP') ? fake.readers.size << 16 : fake.stateOf(r.name);
+          const atr = fake.readers.get(r.name);
+          return {
+            name: r.name,
+            state: state | (state !== r.state ? fake.SCARD_STATE_CHANGED : 0),
+            changed: state !== r.state,
+            atr: atr ? Buffer.from(atr, 'hex') : null,
+          };
+        });
+      if (now().some((r) => r.changed)) return now();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        fake.waiting.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      const after = now();
+      return after.some((r) => r.changed) ? after : [];
+    }
+    cancel(): void {
+      fake.wake();
+    }
+    close(): void {
+      fake.closedContexts++;
+    }
+  };
 }
 
 describe('PcscTransport over a binding', () => {
@@ -260,7 +265,7 @@ describe('PcscTransport over a binding', () => {
     expect([toHex(a), toHex(b)]).toEqual(['6f009000', '019000']);
     // The GET RESPONSE came right after its command, before the next command.
     expect(pcsc.sent).toEqual(['00a4040000', '00c0000002', '00b0000000']);
-    expect(await errorCodeOf(t.transmit(fromHex('00a4')))).toBe('INVALID_ARGUMENT');
+    expect(await errorCodeOf(t.transmit(new Uint8Array(0)))).toBe('INVALID_ARGUMENT');
     expect(toHex(await t.reset())).toBe('3b80800101');
     await t.close('unpower');
     await t.close();
@@ -284,7 +289,9 @@ describe('PcscTransport over a binding', () => {
       await errorCodeOf(PcscTransport.open({ binding: pcsc, reader: 'R1', waitForCardMs: 30 })),
     ).toBe('PCSC_NO_CARD');
     const waiting = PcscTransport.open({ binding: pcsc, reader: 'R1', waitForCardMs: 5000 });
-    setTimeout(() => pcsc.set('R1', '3b00'), 20);
+    setTimeout(() => {
+      pcsc.set('R1', '3b00');
+    }, 20);
     const t = await waiting;
     expect(toHex(t.atr)).toBe('3b00');
     pcsc.set('R1', '');

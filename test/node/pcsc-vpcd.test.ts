@@ -113,6 +113,8 @@ describe.skipIf(skip !== undefined)(title, () => {
           // A reset ends the chip's session.
           expect(toHex(await chip.reset())).toBe(toHex(CHIP_VIRTUAL_ATR));
           expect(toHex(await chip.transmit(fromHex('00cadf2000')))).toBe('6985');
+          // A malformed APDU reaches the card, which refuses it, as the emulator does in-process.
+          expect(toHex(await chip.transmit(fromHex('00a4')))).toBe('6700');
           // Several readers hold a card, so one must be named; a name may fit one reader only.
           expect(await errorCodeOf(PcscTransport.open())).toBe('PCSC_NO_READER');
           expect(await errorCodeOf(PcscTransport.open({ reader: 'Virtual PCD' }))).toBe(
@@ -234,8 +236,7 @@ describe.skipIf(skip !== undefined)(`${title}: the handset`, () => {
           expect(w!.sim.state.cards).toEqual([]);
         } finally {
           await phone.removeCard().catch(() => undefined);
-          await readers.sim?.close();
-          await readers.chip?.close();
+          for (const r of Object.values(readers)) await r.close();
         }
       }),
     );

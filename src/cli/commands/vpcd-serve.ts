@@ -9,6 +9,7 @@ import {
   parseVpcdAddress,
   serveVpcd,
   type VirtualCard,
+  type VpcdAddress,
   type VpcdEvent,
 } from '../../node/vpcd-connection.js';
 import { UsageError, type CliIO } from '../command.js';
@@ -20,7 +21,7 @@ export const VPCD_SERVE_OPTIONS = {
 } as const;
 
 /** The `--vpcd` value as host and port; a usage error when absent or malformed. */
-export function vpcdAddressOption(value: string | undefined): { host: string; port: number } {
+export function vpcdAddressOption(value: string | undefined): VpcdAddress {
   if (value === undefined)
     throw new UsageError(
       '--vpcd HOST:PORT is required (vpcd listens on 127.0.0.1:35963 by default)',
@@ -71,7 +72,7 @@ function describe(e: VpcdEvent): string | undefined {
  */
 export async function runVpcdServe(
   card: VirtualCard,
-  address: { host: string; port: number },
+  address: VpcdAddress,
   what: string,
   io: CliIO,
   quiet: boolean,
