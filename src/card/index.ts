@@ -40,8 +40,8 @@ export {
   type FileInfo,
   type PendingPut,
   type PutOptions,
-  type ZonePut,
   type ZoneCapacity,
 } from './zone.js';
+export type { ZonePut } from './put-session.js';
 export { fsck, type FsckReport, type FsckProblem, type FsckZoneReport } from './fsck.js';
 export type { FileKeyProvider, NewFileKey } from './file-keys.js';

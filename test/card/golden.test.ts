@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fsck, MemoryDevice, mountCard, readCardInfo } from '../../src/card/index.js';
 import { deriveCardKeys } from '../../src/crypto/index.js';
 import { GOLDEN } from '../fixtures/golden-card.js';
+import { errorCodeOf } from '../helpers/errors.js';
 
 const EXPECTED: Record<string, string> = {
   'operator/promo.apk': '5153cd786316e5911e361aeb1a6ae34837c3897683de83a108316a380102badf',
@@ -48,15 +49,21 @@ describe('golden card image, format version 1', () => {
     ]);
   });
 
-  it('passes fsck and still accepts writes', async () => {
+  it('passes fsck, and is read-only with a clear message: nothing is written', async () => {
     const dev = image();
+    const before = dev.snapshot();
     expect((await fsck(dev, { cid: GOLDEN.cid, keys })).problems).toEqual([]);
+    expect((await readCardInfo(dev)).writable).toBe(false);
     const card = await mountCard(dev, { cid: GOLDEN.cid, keys });
-    await card.zone('user').writeFile('new', new Uint8Array([1, 2, 3]));
-    expect(
-      Array.from(
-        await (await mountCard(dev, { cid: GOLDEN.cid, keys })).zone('user').readFile('new'),
-      ),
-    ).toEqual([1, 2, 3]);
+    expect(card.readOnly).toContain('format version 1 is read-only');
+    for (const attempt of [
+      () => card.zone('user').writeFile('new', new Uint8Array([1, 2, 3])),
+      () => card.zone('user').delete('empty'),
+      () => card.zone('user').rename('empty', 'full'),
+      () => card.erase(['user']),
+    ])
+      expect(await errorCodeOf(attempt())).toBe('CARD_READ_ONLY');
+    expect((await fsck(dev, { cid: GOLDEN.cid, keys, repair: true })).ok).toBe(true);
+    expect(Buffer.from(dev.snapshot()).equals(Buffer.from(before))).toBe(true);
   });
 });
