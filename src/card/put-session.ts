@@ -318,7 +318,9 @@ export class PutSession {
     }
     let off = 0;
     while (off < data.length) {
-      const piece = data.subarray(off, off + WRITE_BATCH);
+      // Checkpoints fall every checkpointBytes whatever pieces the caller writes in.
+      const room = this.sourceTag ? this.checkpointBytes - this.sinceCheckpoint : WRITE_BATCH;
+      const piece = data.subarray(off, off + Math.min(WRITE_BATCH, room));
       off += piece.length;
       for (const c of await this.enc.update(piece)) {
         if (this.len + c.length > this.buf.length) await this.writeOut(false);

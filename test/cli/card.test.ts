@@ -337,6 +337,44 @@ describe('simvault card put / get / ls / rm / mv', () => {
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
   });
 
+  it('a streamed put that runs out of space says its interrupted upload was kept, and how to resume or drop it', async () => {
+    const path = await image();
+    // Undeclared size on standard input, with a tag: checkpoints every 64K until the zone is full.
+    const r = await fails(
+      [
+        'card',
+        'put',
+        path,
+        '--key',
+        key,
+        '--zone',
+        'operator',
+        '--source-tag',
+        't1',
+        '--checkpoint',
+        '64K',
+        'big',
+        '-',
+      ],
+      1,
+      /CARD_NO_SPACE/,
+      new Uint8Array(1 << 20),
+    );
+    expect(r.stderr).toContain('the interrupted upload of operator/big was kept');
+    expect(r.stderr).toContain('--resume');
+    expect(r.stderr).toContain(`simvault card rm ${path} --zone operator --pending big`);
+    const listed = JSON.parse(
+      (
+        await ok(['card', 'ls', path, '--key', key, '--json', '--zone', 'operator'])
+      ).stdout.toString(),
+    ) as { pending: Array<{ name: string; durableBytes: number }> };
+    expect(listed.pending.map((p) => p.name)).toEqual(['big']);
+    expect(listed.pending[0]!.durableBytes).toBeGreaterThan(0);
+    // The command it names works and gives the space back.
+    await ok(['card', 'rm', path, '--key', key, '--zone', 'operator', '--pending', 'big']);
+    expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
+  });
+
   it('a put that cannot fit is refused before a byte is written', async () => {
     const path = await image();
     const big = join(dir, 'big.bin');
@@ -729,6 +767,78 @@ describe('simvault card as real processes', () => {
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
   }, 90_000);
 });
+
+describe('simvault card: a damaged allocation map', () => {
+  it('fsck reports it and goes on, --repair rebuilds it from the file table, reads keep working', async () => {
+    const path = await image();
+    const src = join(dir, 'map-src.bin');
+    writeFileSync(src, randomBytes(100_000));
+    await ok(['card', 'put', path, '--key', key, 'a', src]);
+    const before = readFileSync(path);
+    await ok(['card', 'put', path, '--key', key, 'b', src]);
+    // Every block of the user zone's allocation map that changed with the second put, put back
+    // as it was before it (older copies of the index and pages), or zeroed.
+    const now = readFileSync(path);
+    const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()) as {
+      zones: Array<{ zone: string; capacity: number }>;
+    };
+    const start = 2 + info.zones.slice(0, 3).reduce((n, z) => n + z.capacity / 4096, 0);
+    for (const how of ['older', 'zeroed'] as const) {
+      const damaged = Buffer.from(now);
+      const { blocks } = await mapBlocksOf(path);
+      for (const b of blocks) {
+        const at = (start + b) * 4096;
+        if (how === 'older') before.copy(damaged, at, at, at + 4096);
+        else damaged.fill(0, at, at + 4096);
+      }
+      const bad = join(dir, `map-${how}.img`);
+      writeFileSync(bad, damaged);
+      // Files still read.
+      expect(sha((await ok(['card', 'get', bad, '--key', key, 'a'])).stdout)).toBe(
+        sha(readFileSync(src)),
+      );
+      // fsck reports (text and JSON) and exits 1, writing nothing.
+      const check = await fails(['card', 'fsck', bad, '--key', key], 1);
+      expect(check.stdout.toString()).toContain('allocation-map');
+      expect(check.stdout.toString()).toContain('--repair fixes it');
+      const json = JSON.parse(
+        (await cli(['card', 'fsck', bad, '--key', key, '--json'])).stdout.toString(),
+      ) as {
+        ok: boolean;
+        problems: Array<{ kind: string; repairable: boolean }>;
+      };
+      expect(json.ok).toBe(false);
+      expect(json.problems.some((p) => p.kind === 'allocation-map' && p.repairable)).toBe(true);
+      expect(readFileSync(bad).equals(damaged)).toBe(true);
+      // A change waits for the repair.
+      await fails(['card', 'rm', bad, '--key', key, 'a'], 1, /CARD_MAP_DAMAGED/);
+      await ok(['card', 'fsck', bad, '--key', key, '--repair']);
+      expect((await ok(['card', 'fsck', bad, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
+      await ok(['card', 'rm', bad, '--key', key, 'a']);
+      expect(sha((await ok(['card', 'get', bad, '--key', key, 'b'])).stdout)).toBe(
+        sha(readFileSync(src)),
+      );
+    }
+  });
+});
+
+/** The zone-relative blocks of the user zone's allocation map (index blocks and pages). */
+async function mapBlocksOf(path: string): Promise<{ blocks: number[] }> {
+  const { openImage } = await import('../../src/node/index.js');
+  const { mountCard } = await import('../../src/card/index.js');
+  const { deriveCardKeys } = await import('../../src/crypto/index.js');
+  const { readKeyFile } = await import('../../src/node/files.js');
+  const dev = await openImage(path, { readOnly: true });
+  const cid = Buffer.from(CID, 'hex');
+  const card = await mountCard(dev, {
+    cid,
+    keys: deriveCardKeys(await readKeyFile(key), cid),
+    readOnly: true,
+  });
+  const blocks = card.zone('user').checkView().map().metadataBlocks();
+  await card.unmount();
+  return { blocks };
+}
 
 describe('simvault card with --sim STATE', () => {
   it("takes a bound card's keys from the SIM, anchors generations there, and reports a rolled-back image", async () => {

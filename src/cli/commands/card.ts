@@ -698,6 +698,10 @@ Examples:
       if (bar) input = input.pipeThrough(bar.counter());
       try {
         await input.pipeTo(put.writable);
+      } catch (e) {
+        if (e instanceof CardError && e.code === 'CARD_NO_SPACE')
+          await keptUpload(io, z, image!, zone, name!);
+        throw e;
       } finally {
         bar?.finish();
       }
@@ -711,6 +715,24 @@ Examples:
     );
   },
 };
+
+// A put that ran out of space keeps its last checkpoint, which holds space: say so, and how to
+// go on or let go.
+async function keptUpload(
+  io: CliIO,
+  z: CardZone,
+  image: string,
+  zone: Zone,
+  name: string,
+): Promise<void> {
+  const kept = (await z.pending()).find((p) => p.name === name);
+  if (!kept) return;
+  io.stderr.write(
+    `simvault: the interrupted upload of ${zone}/${name} was kept: ${kept.durableBytes} bytes stored, holding space in the zone.\n` +
+      `  to finish it, free space and run the same command with --resume;\n` +
+      `  to drop it and free its space: simvault card rm ${image} --zone ${zone} --pending ${name}\n`,
+  );
+}
 
 // --- get ----------------------------------------------------------------------------------
 
