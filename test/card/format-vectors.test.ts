@@ -14,6 +14,7 @@ import { FileTable } from '../../src/card/file-table.js';
 import { Kind, ZoneBlocks } from '../../src/card/sealed-blocks.js';
 import { MemoryDevice } from '../../src/card/index.js';
 import { getBackend } from '../../src/crypto/backend.js';
+import { crc32 } from './helpers.js';
 
 const doc = readFileSync(new URL('../../docs/card-format.md', import.meta.url), 'utf8');
 const rows = new Map<string, string>();
@@ -50,15 +51,6 @@ const entry = (zone: Zone) => EXAMPLE.zones.find((z) => z.zone === zone)!;
 const hkdf = (ikm: Uint8Array, salt: Uint8Array | string, info: Uint8Array | string, n: number) =>
   Buffer.from(hkdfSync('sha256', ikm, salt, info, n));
 const label = (text: string) => Buffer.concat([Buffer.from(text), Buffer.from([0])]);
-
-function crc32(b: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const x of b) {
-    crc ^= x;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 // Independently: the hierarchy's content key for a suite, then the card's instance derivation.
 function independentInstance(zone: Zone) {

@@ -6,19 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { fsck, MemoryDevice, readCardInfo, type Card } from '../../src/card/index.js';
 import { V2_MAC_OFFSET } from '../../src/card/header.js';
 import { errorCodeOf } from '../helpers/errors.js';
-import { bytes, CID, formatted, KEYS, mount } from './helpers.js';
+import { bytes, CID, crc32, formatted, KEYS, mount } from './helpers.js';
 
 const BLOCK = 4096;
 const CRC_OFFSET = V2_MAC_OFFSET + 32;
-
-function crc32(b: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const x of b) {
-    crc ^= x;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 /** Flip one bit of the header in both copies and make their CRCs right again: no key needed. */
 function edit(image: Uint8Array, offset: number, bit: number): Uint8Array {
