@@ -96,7 +96,7 @@ export class AllocationMap {
   ) {
     this.entries = entries;
     this.indexPtrs = indexPtrs;
-    this.pages = new Array(entries.length);
+    this.pages = Array.from<Page | undefined>({ length: entries.length });
   }
 
   /**

@@ -365,7 +365,7 @@ function planZones(
     given += out[z];
   }
   const share: Record<Zone, number> = { operator: 10, advertising: 10, multimedia: 40, user: 40 };
-  const rest = ZONES.filter((z) => out[z] === undefined);
+  const rest = ZONES.filter((z) => wanted[z] === undefined);
   const restWeight = rest.reduce((n, z) => n + share[z], 0);
   let left = available - given;
   for (const z of rest) {
@@ -692,8 +692,7 @@ export class Card {
    */
   async erase(zones: readonly Zone[] = ZONES): Promise<void> {
     if (this.readOnly !== undefined) throw new CardError('CARD_READ_ONLY', this.readOnly);
-    for (const z of zones)
-      if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
+    for (const z of zones) if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${z}'`);
     // An erased zone's generation keeps growing: starting again at 1 would look like a rollback to
     // the anchors the SIM holds (and the SIM never lets an anchor go back).
     const next = new Map<Zone, number>();

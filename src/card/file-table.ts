@@ -40,6 +40,14 @@ export const MAX_NAME_BYTES = 255;
 /** Longest source tag (digest or ETag) in bytes. */
 export const MAX_TAG_BYTES = 64;
 
+function hasControl(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
 /**
  * The name rules (checked on every call and on every record read): 1..255 bytes of UTF-8; no
  * control characters (U+0000..U+001F, U+007F), no lone surrogates, no U+FFFD (what a decoder puts
@@ -52,7 +60,7 @@ export function nameProblem(name: string): string | undefined {
   if (bytes === 0 || bytes > MAX_NAME_BYTES)
     return `a file name must be 1..${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes}`;
   if (
-    /[\u0000-\u001f\u007f]/.test(name) ||
+    hasControl(name) ||
     name.includes('\uFFFD') ||
     /[\uD800-\uDFFF]/.test(name.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))
   )

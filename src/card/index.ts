@@ -10,6 +10,7 @@ export {
   assertDeviceSize,
   assertSectorSize,
   assertWriteData,
+  settle,
 } from './device-access.js';
 export { MemoryDevice, type MemoryDeviceOptions } from './memory-device.js';
 export {

@@ -117,7 +117,7 @@ describe('card format vectors (docs/card-format.md)', () => {
     if (copy.kind === 'valid') expect(copy.header).toEqual(EXAMPLE);
   });
 
-  it('zone bindings, instance keys, name hashes', () => {
+  it('zone bindings, instance keys, name hashes', async () => {
     for (const zone of ZONES) {
       expect(toHex(zoneBinding(EXAMPLE, entry(zone)))).toBe(row(`${zone} zone binding`));
       expect(independentBinding(zone).toString('hex')).toBe(row(`${zone} zone binding`));
@@ -138,7 +138,13 @@ describe('card format vectors (docs/card-format.md)', () => {
       }
     }
     const nameKey = independentInstance('user').nameKey;
-    const table = new FileTable({} as ZoneBlocks, nameKey, null, 3);
+    const { metadataKey } = independentInstance('user');
+    const aead = await getBackend('auto', 'AEAD_AES_128_GCM').importKey(
+      'AEAD_AES_128_GCM',
+      metadataKey,
+    );
+    const blocks = new ZoneBlocks(new MemoryDevice(4096), 0, 1, aead, new Uint8Array(32), 4);
+    const table = new FileTable(blocks, nameKey, null, 3);
     for (const [kind, what] of [
       [0, 'file'],
       [1, 'interrupted put'],

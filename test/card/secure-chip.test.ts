@@ -8,6 +8,7 @@ import {
   MemoryDevice,
   mountCard,
   readCardInfo,
+  settle,
   type FileKeyProvider,
 } from '../../src/card/index.js';
 import { randomBytes } from '../../src/bytes.js';
@@ -24,22 +25,27 @@ function softChip(kek = randomBytes(32)): FileKeyProvider & { blocked: boolean; 
   const chip = {
     blocked: false,
     calls: 0,
-    async newFileKey(context: Uint8Array) {
-      if (chip.blocked) throw new SimvaultError('CHIP_BLOCKED', 'the PIN is blocked');
-      chip.calls++;
-      const key = randomBytes(32);
-      const nonce = randomBytes(12);
-      return { key, wrapped: new Uint8Array([...nonce, ...gcm(kek, nonce, context).encrypt(key)]) };
-    },
-    async unwrapFileKey(wrapped: Uint8Array, context: Uint8Array) {
-      if (chip.blocked) throw new SimvaultError('CHIP_BLOCKED', 'the PIN is blocked');
-      chip.calls++;
-      try {
-        return gcm(kek, wrapped.subarray(0, 12), context).decrypt(wrapped.subarray(12));
-      } catch {
-        throw new SimvaultError('CHIP_UNWRAP_FAILED', 'not a key this chip wrapped');
-      }
-    },
+    newFileKey: (context: Uint8Array) =>
+      settle(() => {
+        if (chip.blocked) throw new SimvaultError('CHIP_BLOCKED', 'the PIN is blocked');
+        chip.calls++;
+        const key = randomBytes(32);
+        const nonce = randomBytes(12);
+        return {
+          key,
+          wrapped: new Uint8Array([...nonce, ...gcm(kek, nonce, context).encrypt(key)]),
+        };
+      }),
+    unwrapFileKey: (wrapped: Uint8Array, context: Uint8Array) =>
+      settle(() => {
+        if (chip.blocked) throw new SimvaultError('CHIP_BLOCKED', 'the PIN is blocked');
+        chip.calls++;
+        try {
+          return gcm(kek, wrapped.subarray(0, 12), context).decrypt(wrapped.subarray(12));
+        } catch {
+          throw new SimvaultError('CHIP_UNWRAP_FAILED', 'not a key this chip wrapped');
+        }
+      }),
   };
   return chip;
 }

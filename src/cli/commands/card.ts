@@ -78,7 +78,8 @@ export function parseSize(text: string, what: string): number {
     throw new UsageError(
       `${what}: '${text}' is not a size (a number with an optional K, M, G or T suffix)`,
     );
-  const shift = { k: 10, m: 20, g: 30, t: 40 }[(m[2] ?? '').toLowerCase() as 'k'] ?? 0;
+  const shifts: Partial<Record<string, number>> = { k: 10, m: 20, g: 30, t: 40 };
+  const shift = shifts[(m[2] ?? '').toLowerCase()] ?? 0;
   const n = Number(m[1]) * 2 ** shift;
   if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: '${text}' is too large`);
   return n;
@@ -267,9 +268,9 @@ export async function keySource(values: CommonValues): Promise<KeySource> {
   }
   const binding = await loadBindingKey(values);
   return {
-    keys: async (cid) => deriveCardKeys(binding, cid),
-    anchors: async () => ({}),
-    anchor: async () => undefined,
+    keys: (cid) => Promise.resolve(deriveCardKeys(binding, cid)),
+    anchors: () => Promise.resolve({}),
+    anchor: () => Promise.resolve(),
   };
 }
 
@@ -493,7 +494,7 @@ Options:
     const result: Record<string, unknown> = { image, ...info };
     let damaged = false;
     if (values.key !== undefined || values.sim !== undefined) {
-      await withCard(image!, values, async (card) => {
+      damaged = await withCard(image!, values, (card) => {
         const cap = card.capacity();
         const gens = card.generations();
         result.zones = info.zones.map((z) => {
@@ -507,7 +508,7 @@ Options:
           };
         });
         result.total = { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files };
-        damaged = card.damaged.length > 0;
+        return Promise.resolve(card.damaged.length > 0);
       });
     }
     const zones = result.zones as Array<
@@ -515,7 +516,7 @@ Options:
     >;
     const lines = [
       `image       ${image}`,
-      `format      version ${info.version}, header generation ${info.generation}`,
+      `format      version ${info.version}, header generation ${info.generation}${info.writable ? '' : ' (read-only: written by an older simvault)'}`,
       `suite       ${info.suite}`,
       `card        ${info.cardIdentity}`,
       `card key    ${info.cardKeyIdentifier}`,
