@@ -9,6 +9,9 @@
  * freed by a transaction are reused only after its commit is durable: a power cut mid-commit
  * leaves the previous state intact.
  *
+ * The map is derivable from the file table, so its damage never costs a file: every failure to
+ * read it is `CARD_MAP_DAMAGED` (a zone mounts without it and reads files; fsck rebuilds it).
+ *
  * @module
  */
 import { CardError } from '../errors.js';
@@ -55,6 +58,20 @@ function countFree(bits: Uint8Array): number {
   return bits.length * 8 - used;
 }
 
+function damaged(detail: string): CardError {
+  return new CardError('CARD_MAP_DAMAGED', `allocation map: ${detail}`);
+}
+
+// A sealed map block, or CARD_MAP_DAMAGED.
+async function readMapBlock(blocks: ZoneBlocks, ptr: Ptr, kind: Kind): Promise<Uint8Array> {
+  try {
+    return await blocks.readSealed(ptr.addr, kind, ptr);
+  } catch (e) {
+    if (e instanceof CardError && e.code === 'CARD_CORRUPT') throw damaged(e.message);
+    throw e;
+  }
+}
+
 /** How many pages and index blocks a zone of `blocks` blocks needs. */
 export function mapGeometry(blocks: number): { pages: number; indexBlocks: number } {
   const pages = Math.ceil(blocks / BLOCKS_PER_PAGE);
@@ -79,11 +96,19 @@ export class AllocationMap {
   ) {
     this.entries = entries;
     this.indexPtrs = indexPtrs;
-    this.pages = new Array(entries.length);
+    this.pages = Array.from<Page | undefined>({ length: entries.length });
   }
 
-  /** A new map for a freshly formatted zone: `reserved` blocks are marked used. */
-  static fresh(blocks: ZoneBlocks, totalBlocks: number, reserved: number[]): AllocationMap {
+  /**
+   * A new map: `reserved` blocks are marked used. `retiring` blocks (the structures of the map
+   * this one replaces) are free once it commits, and not reused before.
+   */
+  static fresh(
+    blocks: ZoneBlocks,
+    totalBlocks: number,
+    reserved: readonly number[],
+    retiring: readonly number[] = [],
+  ): AllocationMap {
     const { pages, indexBlocks } = mapGeometry(totalBlocks);
     const map = new AllocationMap(
       blocks,
@@ -99,6 +124,13 @@ export class AllocationMap {
       map.pages[p] = { committed: bits.slice(), current: bits, free: countFree(bits), dirty: true };
     }
     for (const b of reserved) map.mark(b, true);
+    for (const b of retiring) {
+      const page = map.pages[Math.floor(b / BLOCKS_PER_PAGE)]!;
+      const bit = b % BLOCKS_PER_PAGE;
+      if (page.committed[bit >> 3]! & (1 << (bit & 7))) continue;
+      page.committed[bit >> 3]! |= 1 << (bit & 7);
+      map.pendingFreed++;
+    }
     return map;
   }
 
@@ -109,29 +141,27 @@ export class AllocationMap {
     indexPtrs: Ptr[],
   ): Promise<AllocationMap> {
     const { pages, indexBlocks } = mapGeometry(totalBlocks);
-    if (indexPtrs.length !== indexBlocks) {
-      throw new CardError(
-        'CARD_CORRUPT',
-        `superblock lists ${indexPtrs.length} allocation index blocks, the zone needs ${indexBlocks}`,
+    if (indexPtrs.length !== indexBlocks)
+      throw damaged(
+        `the superblock lists ${indexPtrs.length} index blocks, the zone needs ${indexBlocks}`,
       );
-    }
     const entries: Entry[] = [];
-    for (const ptr of indexPtrs) {
-      const body = await blocks.readSealed(ptr.addr, Kind.BitmapIndex, ptr);
+    for (const [j, ptr] of indexPtrs.entries()) {
+      const body = await readMapBlock(blocks, ptr, Kind.BitmapIndex);
       const view = new DataView(body.buffer, body.byteOffset, body.length);
       const n = view.getUint16(0);
-      if (n > PAGES_PER_INDEX)
-        throw new CardError('CARD_CORRUPT', 'allocation index block lists too many pages');
+      // Every index block but the last is full; the rest of the body is zero.
+      const want = Math.min(PAGES_PER_INDEX, pages - j * PAGES_PER_INDEX);
+      if (n !== want) throw damaged(`index block ${j} lists ${n} pages, not ${want}`);
+      if (body.subarray(2 + n * ENTRY).some((b) => b !== 0))
+        throw damaged(`index block ${j} has bytes after its entries`);
       for (let i = 0; i < n; i++) {
         const off = 2 + i * ENTRY;
         entries.push({ ptr: getPtr(view, body, off), free: view.getUint32(off + PTR_SIZE) });
       }
     }
-    if (entries.length !== pages)
-      throw new CardError(
-        'CARD_CORRUPT',
-        `allocation index lists ${entries.length} pages, the zone needs ${pages}`,
-      );
+    if (entries.some((e) => e.free > BLOCKS_PER_PAGE))
+      throw damaged('an index entry counts more free blocks than a page has');
     return new AllocationMap(blocks, totalBlocks, entries, indexPtrs.slice());
   }
 
@@ -157,11 +187,16 @@ export class AllocationMap {
     let page = this.pages[p];
     if (!page) {
       const entry = this.entries[p]!;
-      const body = await this.blocks.readSealed(entry.ptr.addr, Kind.Bitmap, entry.ptr);
+      const body = await readMapBlock(this.blocks, entry.ptr, Kind.Bitmap);
+      // The body's last 4 bytes are zero and the bits past the end of the zone are set.
+      if (body.subarray(PAGE_BYTES).some((b) => b !== 0))
+        throw damaged(`page ${p} has non-zero bytes after its bitmap`);
       const bits = body.slice(0, PAGE_BYTES);
       page = { committed: bits, current: bits.slice(), free: countFree(bits), dirty: false };
-      if (page.free !== entry.free)
-        throw new CardError('CARD_CORRUPT', `allocation page ${p} disagrees with its index entry`);
+      for (let b = Math.max(0, this.totalBlocks - p * BLOCKS_PER_PAGE); b < BLOCKS_PER_PAGE; b++)
+        if (!(bits[b >> 3]! & (1 << (b & 7))))
+          throw damaged(`page ${p} frees a block past the zone`);
+      if (page.free !== entry.free) throw damaged(`page ${p} disagrees with its index entry`);
       this.pages[p] = page;
     }
     return page;
@@ -172,8 +207,7 @@ export class AllocationMap {
     const bit = block % BLOCKS_PER_PAGE;
     const mask = 1 << (bit & 7);
     const was = (page.current[bit >> 3]! & mask) !== 0;
-    if (was === used)
-      throw new CardError('CARD_CORRUPT', `block ${block} is already ${used ? 'used' : 'free'}`);
+    if (was === used) throw damaged(`block ${block} is already ${used ? 'used' : 'free'}`);
     page.current[bit >> 3]! ^= mask;
     page.free += used ? -1 : 1;
     page.dirty = true;

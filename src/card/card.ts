@@ -2,12 +2,16 @@
  * A card: format a block device into four encrypted zones, mount it with the keys the SIM hands
  * over, report capacity, crypto-erase zones.
  *
+ * A mount writes nothing before the header has authenticated: a header changed by someone
+ * without the keys is `CARD_TAMPERED` and the device is left as it was. A version-1 card (no
+ * header MAC) mounts read-only; see `docs/card-format.md`.
+ *
  * @module
  */
 import { equalBytes, randomBytes, toHex } from '../bytes.js';
 import { ArgumentError, CardError, SimvaultError } from '../errors.js';
 import type { BackendChoice } from '../crypto/backend.js';
-import { cardIdentity, ZONES, type CardKeys, type Zone } from '../crypto/keys.js';
+import { cardIdentity, ZONES, ZONE_IDS, type CardKeys, type Zone } from '../crypto/keys.js';
 import {
   DEFAULT_SUITE,
   getSuite,
@@ -16,21 +20,22 @@ import {
   type SuiteName,
 } from '../crypto/suites.js';
 import type { BlockDevice } from './device.js';
+import { BLOCK_SIZE, FORMAT_VERSION, HEADER_BLOCKS, MIN_ZONE_BLOCKS } from './layout.js';
 import {
-  BLOCK_SIZE,
   decodeHeader,
   encodeHeader,
-  FORMAT_VERSION,
-  HEADER_BLOCKS,
-  MIN_ZONE_BLOCKS,
+  headerExtent,
+  headerMac,
   zoneBinding,
-  zoneId,
+  ZONE_FLAG_ERASING,
+  ZONE_FLAG_SECURE_CHIP,
   type CardHeader,
+  type HeaderCopy,
   type ZoneEntry,
-} from './layout.js';
+} from './header.js';
 import { ZoneBlocks } from './sealed-blocks.js';
 import { CardZone, type ZoneCapacity, type ZoneMountParams } from './zone.js';
-import { zoneInstanceKeys } from './zone-keys.js';
+import { cardHeaderKey, zoneInstanceKeys } from './zone-keys.js';
 import type { FileKeyProvider } from './file-keys.js';
 
 // Devices with a writable mount in this process (by identity): a second writer would allocate the
@@ -41,10 +46,11 @@ function writerKey(device: BlockDevice): unknown {
   return device.identity ?? device;
 }
 
-/** Zone flag: the zone is being (re)initialised; a mount finishes the job. */
-export const ZONE_FLAG_ERASING = 0x80;
-/** Zone flag: secure-chip mode (per-file keys from the card's secure chip). */
-export const ZONE_FLAG_SECURE_CHIP = 0x01;
+export { ZONE_FLAG_ERASING, ZONE_FLAG_SECURE_CHIP };
+
+/** Why a version-1 card mounts read-only. */
+const V1_READ_ONLY =
+  'card format version 1 is read-only in this simvault (its header has no MAC, so an erase could not be authorized); copy its files to a card created by this version';
 
 /**
  * Options of {@link formatCard}.
@@ -61,8 +67,10 @@ export interface FormatOptions {
   cid: Uint8Array;
   /** The card's keys from the SIM (`deriveCardKeys` of the binding key and this CID, from `simvault/crypto`). */
   keys: CardKeys;
-  /** Content suite (default `cobblestone-256`). */
+  /** Content suite of every zone not named in `zoneSuites` (default `cobblestone-256`). */
   suite?: SuiteName;
+  /** A zone's own content suite (each zone may use another). */
+  zoneSuites?: Partial<Record<Zone, SuiteName>>;
   /**
    * Bytes per zone (quotas fixed at format time, rounded down to 4 KiB blocks). Zones left out
    * share the rest: operator 10%, advertising 10%, multimedia 40%, user 40%.
@@ -129,7 +137,7 @@ export interface CardInfo {
   version: number;
   /** Header generation (grows when a zone is erased). */
   generation: number;
-  /** Content suite. */
+  /** The suite `format` was given (each zone's own is in {@link CardInfo.zones}). */
   suite: SuiteName;
   /** The card identity (CID bytes 0..14) the card was formatted for, hex. */
   cardIdentity: string;
@@ -137,6 +145,8 @@ export interface CardInfo {
   cardKeyIdentifier: string;
   /** Zones and their quotas. */
   zones: ZoneSummary[];
+  /** Whether this version writes the card (false for format version 1: read-only). */
+  writable: boolean;
 }
 
 /**
@@ -157,6 +167,8 @@ export interface ZoneSummary {
   keyIdentifier: string;
   /** Whether the zone is in secure-chip mode. */
   secureChip: boolean;
+  /** The zone's content suite. */
+  suite: SuiteName;
 }
 
 /**
@@ -197,41 +209,104 @@ export interface DamagedZone {
   error: SimvaultError;
 }
 
-async function readHeader(device: BlockDevice): Promise<CardHeader> {
+interface HeaderRead {
+  /** Both blocks as read. */
+  raw: Uint8Array;
+  /** What each holds. */
+  copies: HeaderCopy[];
+  /** The newest well-formed copy (the primary at equal generations). */
+  header: CardHeader;
+}
+
+// The zones must fit the device (an image cut short, or a header from a larger card).
+function checkFits(device: BlockDevice, header: CardHeader): void {
+  const reach = headerExtent(header);
+  if (reach > device.size / BLOCK_SIZE)
+    throw new CardError(
+      'CARD_CORRUPT',
+      `the zones reach block ${reach}; the device has ${device.size / BLOCK_SIZE}`,
+    );
+}
+
+async function readHeader(device: BlockDevice): Promise<HeaderRead> {
   if (device.size < HEADER_BLOCKS * BLOCK_SIZE)
     throw new CardError('CARD_NOT_FORMATTED', 'the device is too small to hold a card');
-  const blocks = await device.read(0, HEADER_BLOCKS * BLOCK_SIZE);
+  const raw = await device.read(0, HEADER_BLOCKS * BLOCK_SIZE);
   const copies = [0, 1].map((i) =>
-    decodeHeader(blocks.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)),
+    decodeHeader(raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)),
   );
-  const valid = copies.filter((h): h is CardHeader => h !== null);
-  if (!valid.length) {
-    const magic = [0, 1].some(
-      (i) =>
-        new TextDecoder().decode(blocks.subarray(i * BLOCK_SIZE, i * BLOCK_SIZE + 8)) ===
-        'SIMVAULT',
+  // A copy whose CRC holds but whose values are not this version's is no accident.
+  for (const [i, c] of copies.entries())
+    if (c.kind === 'invalid')
+      throw new CardError('CARD_TAMPERED', `header copy ${i} was altered: ${c.reason}`);
+  let header: CardHeader | undefined;
+  for (const c of copies)
+    if (c.kind === 'valid' && (!header || c.header.generation > header.generation))
+      header = c.header;
+  if (header) return { raw, copies, header };
+  const newer = copies.find((c) => c.kind === 'newer');
+  if (newer?.kind === 'newer')
+    throw new CardError(
+      'CARD_UNSUPPORTED_VERSION',
+      `card format version ${newer.version} is newer than this simvault (${FORMAT_VERSION})`,
     );
-    throw magic
-      ? new CardError('CARD_CORRUPT', 'both copies of the card header are damaged')
-      : new CardError('CARD_NOT_FORMATTED', 'the device holds no simvault card');
+  throw copies.some((c) => c.kind === 'damaged')
+    ? new CardError('CARD_CORRUPT', 'both copies of the card header are damaged')
+    : new CardError('CARD_NOT_FORMATTED', 'the device holds no simvault card');
+}
+
+/**
+ * Check that the header belongs to this card and these keys, and (version 2) that every copy
+ * that claims to be a header was written by a holder of the keys. Writes nothing.
+ */
+function authenticate(read: HeaderRead, cid: Uint8Array, keys: CardKeys): void {
+  const { header } = read;
+  if (!equalBytes(cardIdentity(cid), header.cardIdentity)) {
+    throw new CardError(
+      'CARD_CID_MISMATCH',
+      `this image was formatted for card ${toHex(header.cardIdentity)}, not ${toHex(cardIdentity(cid))}`,
+    );
   }
-  return valid.reduce((a, b) => (b.generation > a.generation ? b : a));
+  if (!equalBytes(keys.cardKeyIdentifier, header.cardKeyIdentifier)) {
+    throw new CardError(
+      'CARD_WRONG_SIM',
+      'the card is bound to another SIM (card key identifier differs)',
+    );
+  }
+  for (const entry of header.zones) {
+    if (!equalBytes(keys.zones[entry.zone].keyIdentifier, entry.keyIdentifier)) {
+      throw new CardError(
+        'CARD_WRONG_SIM',
+        `zone ${entry.zone} is bound to another SIM (key identifier differs)`,
+      );
+    }
+  }
+  const key = cardHeaderKey(keys);
+  for (const [i, c] of read.copies.entries()) {
+    if (c.kind !== 'valid') continue;
+    if (c.header.version !== header.version)
+      throw new CardError('CARD_TAMPERED', `the header copies disagree on the format version`);
+    if (c.mac && !equalBytes(headerMac(key, c.signed), c.mac))
+      throw new CardError(
+        'CARD_TAMPERED',
+        `header copy ${i} fails authentication: it was changed by someone without the SIM's keys`,
+      );
+  }
 }
 
 // A power cut between the two header writes leaves copies that differ: make both the newest.
-async function healHeaderCopies(device: BlockDevice, h: CardHeader): Promise<void> {
-  const good = encodeHeader(h);
-  const raw = await device.read(0, HEADER_BLOCKS * BLOCK_SIZE);
+async function healHeaderCopies(device: BlockDevice, read: HeaderRead, key: Uint8Array) {
+  const good = encodeHeader(read.header, key);
   for (const i of [0, 1]) {
-    if (!equalBytes(raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE), good)) {
+    if (!equalBytes(read.raw.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE), good)) {
       await device.write(i * BLOCK_SIZE, good);
       await device.flush();
     }
   }
 }
 
-async function writeHeader(device: BlockDevice, h: CardHeader): Promise<void> {
-  const block = encodeHeader(h);
+async function writeHeader(device: BlockDevice, h: CardHeader, key: Uint8Array): Promise<void> {
+  const block = encodeHeader(h, key);
   // Primary then backup, each made durable: a torn write of either leaves the other whole, and
   // the reader takes the valid copy with the highest generation.
   await device.write(0, block);
@@ -240,17 +315,7 @@ async function writeHeader(device: BlockDevice, h: CardHeader): Promise<void> {
   await device.flush();
 }
 
-/**
- * Read the card header without keys.
- *
- * @example
- * ```ts
- * import { readCardInfo, MemoryDevice } from 'simvault/card';
- * await readCardInfo(new MemoryDevice(1 << 20)); // throws CARD_NOT_FORMATTED
- * ```
- */
-export async function readCardInfo(device: BlockDevice): Promise<CardInfo> {
-  const h = await readHeader(device);
+function infoOf(h: CardHeader): CardInfo {
   return {
     version: h.version,
     generation: h.generation,
@@ -262,8 +327,26 @@ export async function readCardInfo(device: BlockDevice): Promise<CardInfo> {
       capacity: z.blockCount * BLOCK_SIZE,
       keyIdentifier: toHex(z.keyIdentifier),
       secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
+      suite: suiteById(z.suiteId).name,
     })),
+    writable: h.version === FORMAT_VERSION,
   };
+}
+
+/**
+ * Read the card header without keys. A header altered without keys in a way that shows without
+ * them (a value this version does not know) is `CARD_TAMPERED`.
+ *
+ * @example
+ * ```ts
+ * import { readCardInfo, MemoryDevice } from 'simvault/card';
+ * await readCardInfo(new MemoryDevice(1 << 20)); // throws CARD_NOT_FORMATTED
+ * ```
+ */
+export async function readCardInfo(device: BlockDevice): Promise<CardInfo> {
+  const { header } = await readHeader(device);
+  checkFits(device, header);
+  return infoOf(header);
 }
 
 function planZones(
@@ -282,7 +365,7 @@ function planZones(
     given += out[z];
   }
   const share: Record<Zone, number> = { operator: 10, advertising: 10, multimedia: 40, user: 40 };
-  const rest = ZONES.filter((z) => out[z] === undefined);
+  const rest = ZONES.filter((z) => wanted[z] === undefined);
   const restWeight = rest.reduce((n, z) => n + share[z], 0);
   let left = available - given;
   for (const z of rest) {
@@ -308,26 +391,34 @@ async function zoneParams(
   h: CardHeader,
   entry: ZoneEntry,
   keys: CardKeys,
-  suite: Suite,
   backend: BackendChoice | undefined,
   chip?: FileKeyProvider,
+  readOnly?: string,
 ): Promise<ZoneMountParams> {
-  const instance = await zoneInstanceKeys(keys.zones[entry.zone], entry.salt, suite, backend);
+  const suite = suiteById(entry.suiteId);
+  const instance = await zoneInstanceKeys(
+    h.version,
+    keys.zones[entry.zone],
+    entry.salt,
+    suite,
+    backend,
+  );
   return {
-    readOnly: false,
+    version: h.version,
+    readOnly,
     backend,
     secureChip: (entry.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
     chip,
     zoneSalt: entry.salt,
     zone: entry.zone,
-    zoneIdByte: zoneId(entry.zone),
+    zoneIdByte: ZONE_IDS[entry.zone],
     blocks: new ZoneBlocks(
       device,
       entry.startBlock,
       entry.blockCount,
       instance.metadata,
       zoneBinding(h, entry),
-      zoneId(entry.zone),
+      ZONE_IDS[entry.zone],
     ),
     keys: instance,
     suite,
@@ -350,9 +441,10 @@ async function fillZone(
 }
 
 /**
- * Format a device as a simvault card: four zones with their quotas, each empty and encrypted
- * under keys bound to this SIM and this card. The old header is invalidated first, so a power cut
- * during format leaves the old card, or an unformatted device, or the new card — never a mix.
+ * Format a device as a simvault card: four zones with their quotas and suites, each empty and
+ * encrypted under keys bound to this SIM and this card. The old header is invalidated first, so a
+ * power cut during format leaves the old card, or an unformatted device, or the new card — never
+ * a mix.
  *
  * @example
  * ```ts
@@ -361,7 +453,7 @@ async function fillZone(
  * const device = new MemoryDevice(16 << 20);
  * const cid = new Uint8Array(16).fill(3);
  * const keys = deriveCardKeys(crypto.getRandomValues(new Uint8Array(32)), cid);
- * await formatCard(device, { cid, keys });
+ * await formatCard(device, { cid, keys, zoneSuites: { multimedia: 'cobblestone-chacha20poly1305' } });
  * const card = await mountCard(device, { cid, keys });
  * ```
  */
@@ -380,6 +472,7 @@ export async function formatCard(device: BlockDevice, options: FormatOptions): P
     const entry = {
       zone,
       flags: secure ? ZONE_FLAG_SECURE_CHIP : 0,
+      suiteId: getSuite(options.zoneSuites?.[zone] ?? suite.name).id,
       startBlock: start,
       blockCount: sizes[zone],
       salt: randomBytes(32),
@@ -403,16 +496,19 @@ export async function formatCard(device: BlockDevice, options: FormatOptions): P
   await device.flush();
   for (const entry of zones) {
     await fillZone(device, entry, options.fill ?? 'random');
-    await CardZone.format(await zoneParams(device, header, entry, keys, suite, options.backend));
+    await CardZone.format(await zoneParams(device, header, entry, keys, options.backend));
   }
-  await writeHeader(device, header);
+  await writeHeader(device, header, cardHeaderKey(keys));
 }
 
 /**
  * Mount a card with the SIM's keys. Reports a card formatted for another CID as
  * `CARD_CID_MISMATCH`, another SIM's keys as `CARD_WRONG_SIM` (by key identifiers, without trial
- * decryption), and a zone older than its anchor as `CARD_ROLLED_BACK`. A zone whose structures
- * are damaged does not stop the mount: {@link Card.zone} reports it and the other zones work.
+ * decryption), a header changed without the keys as `CARD_TAMPERED` (writing nothing), a zone
+ * older than its anchor as `CARD_ROLLED_BACK`, and a second writable mount of the same device in
+ * this process as `CARD_ALREADY_MOUNTED`. A zone whose structures are damaged does not stop the
+ * mount: {@link Card.zone} reports it and the other zones work. A version-1 card mounts
+ * read-only.
  *
  * @example
  * ```ts
@@ -423,8 +519,7 @@ export async function formatCard(device: BlockDevice, options: FormatOptions): P
  * ```
  */
 export async function mountCard(device: BlockDevice, options: MountOptions): Promise<Card> {
-  const readOnly = options.readOnly === true;
-  if (readOnly) return mountWith(device, options);
+  if (options.readOnly === true) return mountWith(device, options);
   const key = writerKey(device);
   if (writers.has(key))
     throw new CardError(
@@ -441,34 +536,29 @@ export async function mountCard(device: BlockDevice, options: MountOptions): Pro
 }
 
 async function mountWith(device: BlockDevice, options: MountOptions): Promise<Card> {
-  let header = await readHeader(device);
-  const readOnly = options.readOnly === true;
-  if (!readOnly) await healHeaderCopies(device, header);
   const { keys } = options;
-  if (!equalBytes(cardIdentity(options.cid), header.cardIdentity)) {
-    throw new CardError(
-      'CARD_CID_MISMATCH',
-      `this image was formatted for card ${toHex(header.cardIdentity)}, not ${toHex(cardIdentity(options.cid))}`,
-    );
-  }
-  if (!equalBytes(keys.cardKeyIdentifier, header.cardKeyIdentifier)) {
-    throw new CardError(
-      'CARD_WRONG_SIM',
-      'the card is bound to another SIM (card key identifier differs)',
-    );
-  }
-  for (const entry of header.zones) {
-    if (!equalBytes(keys.zones[entry.zone].keyIdentifier, entry.keyIdentifier)) {
-      throw new CardError(
-        'CARD_WRONG_SIM',
-        `zone ${entry.zone} is bound to another SIM (key identifier differs)`,
-      );
-    }
-  }
-  const suite = suiteById(header.suiteId);
+  const read = await readHeader(device);
+  authenticate(read, options.cid, keys);
+  let header = read.header;
+  checkFits(device, header);
+  const readOnly =
+    header.version !== FORMAT_VERSION
+      ? V1_READ_ONLY
+      : options.readOnly === true
+        ? 'the card is mounted read-only'
+        : undefined;
+  // A card this version only reads needs no claim on the device.
+  const writer = options.readOnly !== true && readOnly === undefined;
+  if (options.readOnly !== true && !writer) writers.delete(writerKey(device));
+  const headerKey = cardHeaderKey(keys);
+  if (readOnly === undefined) await healHeaderCopies(device, read, headerKey);
   // Finish an erase a power cut interrupted: the zone's old contents are already unreachable.
-  const erasing = header.zones.filter((e) => e.flags & ZONE_FLAG_ERASING);
-  if (erasing.length && readOnly) {
+  // (Version 1 is never written: its erase flag was not authenticated, so it is not acted on.)
+  const erasing =
+    header.version === FORMAT_VERSION
+      ? header.zones.filter((e) => e.flags & ZONE_FLAG_ERASING)
+      : [];
+  if (erasing.length && readOnly !== undefined) {
     throw new CardError(
       'CARD_READ_ONLY',
       `an erase of zone ${erasing[0]!.zone} was interrupted; mount read-write to finish it`,
@@ -479,7 +569,7 @@ async function mountWith(device: BlockDevice, options: MountOptions): Promise<Ca
     // (the erase may have been cut before it wrote a superblock with the continued count).
     const anchored = options.anchors?.[entry.zone] ?? 0;
     await CardZone.format(
-      await zoneParams(device, header, entry, keys, suite, options.backend),
+      await zoneParams(device, header, entry, keys, options.backend),
       anchored + 1,
     );
   }
@@ -489,14 +579,19 @@ async function mountWith(device: BlockDevice, options: MountOptions): Promise<Ca
       generation: header.generation + 1,
       zones: header.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })),
     };
-    await writeHeader(device, header);
+    await writeHeader(device, header, headerKey);
   }
   const zones = new Map<Zone, CardZone | SimvaultError>();
   for (const entry of header.zones) {
-    const params = {
-      ...(await zoneParams(device, header, entry, keys, suite, options.backend, options.chip)),
+    const params = await zoneParams(
+      device,
+      header,
+      entry,
+      keys,
+      options.backend,
+      options.chip,
       readOnly,
-    };
+    );
     try {
       zones.set(entry.zone, await CardZone.mount(params, options.anchors?.[entry.zone]));
     } catch (e) {
@@ -505,7 +600,7 @@ async function mountWith(device: BlockDevice, options: MountOptions): Promise<Ca
       zones.set(entry.zone, e);
     }
   }
-  return new Card(device, header, keys, suite, options.backend, zones, options.chip, readOnly);
+  return new Card(device, header, keys, options.backend, zones, writer, options.chip, readOnly);
 }
 
 /**
@@ -526,19 +621,24 @@ export class Card {
     readonly device: BlockDevice,
     private header: CardHeader,
     private readonly keys: CardKeys,
-    /** The content suite. */
-    readonly suite: Suite,
     private readonly backend: BackendChoice | undefined,
     private readonly zones: Map<Zone, CardZone | SimvaultError>,
+    /** Whether this mount holds the device's writable-mount claim. */
+    private readonly writer: boolean,
     private readonly chip?: FileKeyProvider,
-    private readonly readOnly = false,
+    /** Why the card refuses changes, or undefined when it accepts them. */
+    readonly readOnly?: string,
   ) {}
+
+  /** The suite the card was formatted with (each zone's own is in {@link Card.info}). */
+  get suite(): Suite {
+    return suiteById(this.header.suiteId);
+  }
 
   /** One zone; throws the zone's mount error if its structures are damaged. */
   zone(name: Zone): CardZone {
     const z = this.zones.get(name);
-    if (z === undefined)
-      throw new ArgumentError(`unknown zone '${String(name)}' (${ZONES.join(', ')})`);
+    if (z === undefined) throw new ArgumentError(`unknown zone '${name}' (${ZONES.join(', ')})`);
     if (z instanceof SimvaultError) throw z;
     return z;
   }
@@ -552,19 +652,7 @@ export class Card {
 
   /** The header, as {@link readCardInfo} describes it. */
   info(): CardInfo {
-    return {
-      version: this.header.version,
-      generation: this.header.generation,
-      suite: this.suite.name,
-      cardIdentity: toHex(this.header.cardIdentity),
-      cardKeyIdentifier: toHex(this.header.cardKeyIdentifier),
-      zones: this.header.zones.map((z) => ({
-        zone: z.zone,
-        capacity: z.blockCount * BLOCK_SIZE,
-        keyIdentifier: toHex(z.keyIdentifier),
-        secureChip: (z.flags & ZONE_FLAG_SECURE_CHIP) !== 0,
-      })),
-    };
+    return infoOf(this.header);
   }
 
   /**
@@ -599,12 +687,12 @@ export class Card {
   /**
    * Crypto-erase zones: each gets a new random salt, so everything stored under the old one is
    * unrecoverable even with the SIM's keys, and starts empty. Safe against power cuts: a mount
-   * finishes an interrupted erase.
+   * finishes an interrupted erase. Only a holder of the keys can start one: the erase flag lives
+   * in the authenticated header.
    */
   async erase(zones: readonly Zone[] = ZONES): Promise<void> {
-    if (this.readOnly) throw new CardError('CARD_READ_ONLY', 'the card is mounted read-only');
-    for (const z of zones)
-      if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${String(z)}'`);
+    if (this.readOnly !== undefined) throw new CardError('CARD_READ_ONLY', this.readOnly);
+    for (const z of zones) if (!ZONES.includes(z)) throw new ArgumentError(`unknown zone '${z}'`);
     // An erased zone's generation keeps growing: starting again at 1 would look like a rollback to
     // the anchors the SIM holds (and the SIM never lets an anchor go back).
     const next = new Map<Zone, number>();
@@ -616,6 +704,7 @@ export class Card {
           new CardError('CARD_NOT_MOUNTED', `zone ${z} was erased; use card.zone('${z}') again`),
         );
     }
+    const key = cardHeaderKey(this.keys);
     const marked: CardHeader = {
       ...this.header,
       generation: this.header.generation + 1,
@@ -625,10 +714,10 @@ export class Card {
           : e,
       ),
     };
-    await writeHeader(this.device, marked);
+    await writeHeader(this.device, marked, key);
     for (const entry of marked.zones.filter((e) => zones.includes(e.zone))) {
       await CardZone.format(
-        await zoneParams(this.device, marked, entry, this.keys, this.suite, this.backend),
+        await zoneParams(this.device, marked, entry, this.keys, this.backend),
         next.get(entry.zone),
       );
     }
@@ -637,18 +726,10 @@ export class Card {
       generation: marked.generation + 1,
       zones: marked.zones.map((e) => ({ ...e, flags: e.flags & ~ZONE_FLAG_ERASING })),
     };
-    await writeHeader(this.device, done);
+    await writeHeader(this.device, done, key);
     this.header = done;
     for (const entry of done.zones.filter((e) => zones.includes(e.zone))) {
-      const params = await zoneParams(
-        this.device,
-        done,
-        entry,
-        this.keys,
-        this.suite,
-        this.backend,
-        this.chip,
-      );
+      const params = await zoneParams(this.device, done, entry, this.keys, this.backend, this.chip);
       this.zones.set(entry.zone, await CardZone.mount(params));
     }
   }
@@ -667,7 +748,7 @@ export class Card {
       if (keepDeviceOpen) await this.device.flush();
       else await this.device.close();
     } finally {
-      if (!this.readOnly) writers.delete(writerKey(this.device));
+      if (this.writer) writers.delete(writerKey(this.device));
     }
   }
 }

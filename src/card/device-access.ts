@@ -104,3 +104,21 @@ export function assertWriteData(data: unknown): Uint8Array {
   if (!(data instanceof Uint8Array)) throw new ArgumentError('write data must be a Uint8Array');
   return data;
 }
+
+/**
+ * Run a synchronous device step as a promise: its result resolves it and its throw rejects it,
+ * as an `async` function would, so callers see every failure the same way.
+ *
+ * @example
+ * ```ts
+ * import { settle } from 'simvault/card';
+ * await settle(() => 42); // 42
+ * ```
+ */
+export function settle<T>(step: () => T): Promise<T> {
+  try {
+    return Promise.resolve(step());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}

@@ -44,6 +44,9 @@ export class DeviceError extends SimvaultError {
    * @param options - standard `ErrorOptions` (the OS error as `cause`)
    */
   constructor(code: DeviceErrorCode, message: string, options?: ErrorOptions) {
+    // JavaScript callers are not held to the type: a device error always carries a device code.
+    if (!(code as string).startsWith('DEVICE_'))
+      throw new TypeError(`a DeviceError needs a DEVICE_* code, got ${code}`);
     super(code, message, options);
   }
 }

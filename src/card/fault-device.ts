@@ -17,7 +17,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import type { BlockDevice } from './device.js';
-import { assertAccess, assertWriteData } from './device-access.js';
+import { assertAccess, assertWriteData, settle } from './device-access.js';
 import { DeviceError, PowerCutError } from './device-error.js';
 import { MemoryDevice } from './memory-device.js';
 
@@ -228,18 +228,20 @@ export class FaultDevice implements BlockDevice {
    * (await dev.read(0, 512))[0]; // 3, though not flushed
    * ```
    */
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    this.#assertUsable();
-    assertAccess(this, offset, length);
-    const hit = this.#touched(this.#readErrors, offset, length);
-    if (hit !== undefined)
-      throw new DeviceError('DEVICE_IO', `injected read error on sector ${hit}`);
-    const out = this.#platter.readSync(offset, length);
-    for (const w of this.#cache) overlay(out, offset, w);
-    for (const f of this.#flips) {
-      if (f.offset >= offset && f.offset < offset + length) out[f.offset - offset]! ^= 1 << f.bit;
-    }
-    return out;
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return settle(() => {
+      this.#assertUsable();
+      assertAccess(this, offset, length);
+      const hit = this.#touched(this.#readErrors, offset, length);
+      if (hit !== undefined)
+        throw new DeviceError('DEVICE_IO', `injected read error on sector ${hit}`);
+      const out = this.#platter.readSync(offset, length);
+      for (const w of this.#cache) overlay(out, offset, w);
+      for (const f of this.#flips) {
+        if (f.offset >= offset && f.offset < offset + length) out[f.offset - offset]! ^= 1 << f.bit;
+      }
+      return out;
+    });
   }
 
   /**
@@ -256,18 +258,20 @@ export class FaultDevice implements BlockDevice {
    * dev.writeCount; // 1
    * ```
    */
-  async write(offset: number, data: Uint8Array): Promise<void> {
-    this.#assertUsable();
-    assertAccess(this, offset, assertWriteData(data).length);
-    const index = this.#writes++;
-    if (this.#plan.atWrite === index) {
-      this.#cut(index, offset, data);
-      throw new PowerCutError(`power failed during write #${index}`);
-    }
-    const hit = this.#touched(this.#writeErrors, offset, data.length);
-    if (hit !== undefined)
-      throw new DeviceError('DEVICE_IO', `injected write error on sector ${hit}`);
-    this.#cache.push({ index, offset, data: data.slice() });
+  write(offset: number, data: Uint8Array): Promise<void> {
+    return settle(() => {
+      this.#assertUsable();
+      assertAccess(this, offset, assertWriteData(data).length);
+      const index = this.#writes++;
+      if (this.#plan.atWrite === index) {
+        this.#cut(index, offset, data);
+        throw new PowerCutError(`power failed during write #${index}`);
+      }
+      const hit = this.#touched(this.#writeErrors, offset, data.length);
+      if (hit !== undefined)
+        throw new DeviceError('DEVICE_IO', `injected write error on sector ${hit}`);
+      this.#cache.push({ index, offset, data: data.slice() });
+    });
   }
 
   /**
@@ -283,11 +287,13 @@ export class FaultDevice implements BlockDevice {
    * platter.readSync(0, 512)[0]; // 1
    * ```
    */
-  async flush(): Promise<void> {
-    this.#assertUsable();
-    for (const w of this.#cache) this.#platter.writeSync(w.offset, w.data);
-    this.#cache = [];
-    this.#flushes++;
+  flush(): Promise<void> {
+    return settle(() => {
+      this.#assertUsable();
+      for (const w of this.#cache) this.#platter.writeSync(w.offset, w.data);
+      this.#cache = [];
+      this.#flushes++;
+    });
   }
 
   /**

@@ -51,8 +51,12 @@ export interface NewFileKey {
   wrapped: Uint8Array;
 }
 
-/** The chunked-encryption input key of a secure-chip file, from its chip-made file key. */
+/**
+ * The chunked-encryption input key of a secure-chip file, from its chip-made file key and the
+ * zone salt, for format `version` (its number is part of the label).
+ */
 export function chipContentKey(
+  version: number,
   fileKey: Uint8Array,
   zoneSalt: Uint8Array,
   suite: Suite,
@@ -61,7 +65,10 @@ export function chipContentKey(
     sha256,
     fileKey,
     zoneSalt,
-    concatBytes(utf8(`simvault/v1 card-zone chip-content ${suite.aead}`), new Uint8Array([0])),
+    concatBytes(
+      utf8(`simvault/v${version} card-zone chip-content ${suite.aead}`),
+      new Uint8Array([0]),
+    ),
     suite.keyLength,
   );
 }

@@ -26,7 +26,12 @@ import {
 
 const FANOUT = 64;
 const BITS = 6;
-const MAX_DEPTH = Math.floor(256 / BITS);
+/**
+ * Deepest level of the trie: a node at depth `d` is reached with `6d` bits of the name hash, and
+ * the 256-bit hash has bits for depths 0..42 (the last with 4 real bits and 2 zero ones). A leaf at
+ * this depth never splits; internal nodes exist at depths 0..41 only.
+ */
+export const MAX_DEPTH = Math.floor(256 / BITS);
 /** Most extents kept inside a record; more go to chained extent blocks. */
 export const INLINE_EXTENTS = 32;
 const EXTENTS_PER_BLOCK = Math.floor((BODY_SIZE - PTR_SIZE - 2) / 8);
@@ -34,6 +39,42 @@ const EXTENTS_PER_BLOCK = Math.floor((BODY_SIZE - PTR_SIZE - 2) / 8);
 export const MAX_NAME_BYTES = 255;
 /** Longest source tag (digest or ETag) in bytes. */
 export const MAX_TAG_BYTES = 64;
+
+function hasControl(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
+ * The name rules (checked on every call and on every record read): 1..255 bytes of UTF-8; no
+ * control characters (U+0000..U+001F, U+007F), no lone surrogates, no U+FFFD (what a decoder puts
+ * for invalid bytes); not `.` or `..`; and in Unicode NFC, so one visible name is one name. `/` is
+ * an ordinary character: a zone is flat. Names compare as their exact bytes.
+ */
+export function nameProblem(name: string): string | undefined {
+  if (typeof name !== 'string') return 'a file name must be a string';
+  const bytes = utf8(name).length;
+  if (bytes === 0 || bytes > MAX_NAME_BYTES)
+    return `a file name must be 1..${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes}`;
+  if (
+    hasControl(name) ||
+    name.includes('\uFFFD') ||
+    /[\uD800-\uDFFF]/.test(name.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))
+  )
+    return 'a file name may not contain control characters, U+FFFD or lone surrogates';
+  if (name === '.' || name === '..') return `'${name}' is not a file name`;
+  if (name.normalize('NFC') !== name) return 'a file name must be in Unicode NFC';
+  return undefined;
+}
+
+/** Throw `CARD_BAD_NAME` unless `name` follows {@link nameProblem}'s rules. */
+export function checkName(name: string): void {
+  const problem = nameProblem(name);
+  if (problem) throw new CardError('CARD_BAD_NAME', problem);
+}
 
 /** A run of contiguous blocks. */
 export interface Extent {
@@ -206,6 +247,12 @@ function decodeRecord(b: Uint8Array, v: DataView, o: number): { record: FileReco
     o += 4 + PTR_SIZE;
   } else corrupt(`unknown extent mode ${mode}`);
   if (flags > 3) corrupt(`unknown record flags ${flags}`);
+  const problem = nameProblem(name);
+  if (problem) corrupt(`a record's name breaks the rules: ${problem}`);
+  if (wrappedKey?.length === 0) corrupt(`record '${name}' has an empty wrapped key`);
+  if (mode === 0 && extents!.length > INLINE_EXTENTS)
+    corrupt(`record '${name}' has more than ${INLINE_EXTENTS} inline extents`);
+  if (extents?.some((e) => e.count === 0) === true) corrupt(`record '${name}' has an empty extent`);
   return {
     record: {
       name,
@@ -244,13 +291,17 @@ function encodeLeaf(records: FileRecord[]): Uint8Array | null {
 function decodeLeaf(body: Uint8Array): Leaf {
   const v = new DataView(body.buffer, body.byteOffset, body.length);
   const n = v.getUint16(1);
+  if (n === 0) corrupt('an empty leaf');
   const records: FileRecord[] = [];
   let o = 3;
   for (let i = 0; i < n; i++) {
     const { record, next } = decodeRecord(body, v, o);
+    if (records.some((r) => r.name === record.name && r.pending === record.pending))
+      corrupt(`record '${record.name}' appears twice in one leaf`);
     records.push(record);
     o = next;
   }
+  if (body.subarray(o).some((b) => b !== 0)) corrupt('bytes after the last record of a leaf');
   return { kind: 'leaf', records };
 }
 
@@ -269,8 +320,13 @@ function decodeInternal(body: Uint8Array): Internal {
   const children: Child[] = [];
   for (let i = 0; i < FANOUT; i++) {
     const p = getPtr(v, body, 1 + i * PTR_SIZE);
+    // An empty slot is all zero: address 0 and a zero nonce.
+    if (p.addr === 0 && p.nonce.some((b) => b !== 0)) corrupt('a null child with a nonce');
     children.push(p.addr === 0 ? null : p);
   }
+  if (children.every((c) => c === null)) corrupt('an internal node without children');
+  if (body.subarray(1 + FANOUT * PTR_SIZE).some((b) => b !== 0))
+    corrupt('bytes after the children of an internal node');
   return { kind: 'internal', children };
 }
 
@@ -290,6 +346,8 @@ export class FileTable {
     private readonly blocks: ZoneBlocks,
     private readonly nameKey: Uint8Array,
     root: Ptr | null,
+    /** The zone's suite: every record must carry it. */
+    private readonly suiteId: number,
   ) {
     this.committedRoot = root;
     this.root = root;
@@ -328,11 +386,28 @@ export class FileTable {
     let c: Child = working ? this.root : this.committedRoot;
     for (let depth = 0; c !== null; depth++) {
       const node: Node = (await this.resolve(c))!;
-      if (node.kind === 'leaf')
-        return node.records.find((r) => r.name === name && r.pending === pending);
+      if (node.kind === 'leaf') {
+        const r = node.records.find((x) => x.name === name && x.pending === pending);
+        if (r) this.checkSuite(r);
+        return r;
+      }
+      if (depth >= MAX_DEPTH) corrupt('an internal node below the deepest level');
       c = node.children[bitsAt(h, depth)] ?? null;
     }
     return undefined;
+  }
+
+  private checkSuite(r: FileRecord): void {
+    if (r.suiteId !== this.suiteId)
+      corrupt(`record '${r.name}' has suite ${r.suiteId}, its zone ${this.suiteId}`);
+  }
+
+  // A record must sit where its name hash leads; a leaf deeper than allowed cannot exist.
+  private checkPlace(r: FileRecord, path: readonly number[]): void {
+    const h = this.hash(r.name, r.pending);
+    if (path.some((slot, depth) => bitsAt(h, depth) !== slot))
+      corrupt(`record '${r.name}' is not where its name hash leads`);
+    this.checkSuite(r);
   }
 
   /** Insert or replace a record in the working table. */
@@ -405,11 +480,21 @@ export class FileTable {
   /** Every record of the committed table (or the working one). */
   async records({ working = false } = {}): Promise<FileRecord[]> {
     const out: FileRecord[] = [];
+    const path: number[] = [];
     const walk = async (c: Child): Promise<void> => {
       const node = await this.resolve(c);
       if (!node) return;
-      if (node.kind === 'leaf') out.push(...node.records);
-      else for (const child of node.children) await walk(child);
+      if (node.kind === 'leaf') {
+        for (const r of node.records) this.checkPlace(r, path);
+        out.push(...node.records);
+        return;
+      }
+      if (path.length >= MAX_DEPTH) corrupt('an internal node below the deepest level');
+      for (const [i, child] of node.children.entries()) {
+        path.push(i);
+        await walk(child);
+        path.pop();
+      }
     };
     await walk(working ? this.root : this.committedRoot);
     return out;
@@ -418,13 +503,15 @@ export class FileTable {
   /** Every block the committed table occupies (for fsck). */
   async blocksInUse(): Promise<number[]> {
     const out: number[] = [];
-    const walk = async (c: Child): Promise<void> => {
+    const walk = async (c: Child, depth: number): Promise<void> => {
       if (!isPtr(c)) return;
       const node = await this.load(c);
       out.push(c.addr);
-      if (node.kind === 'internal') for (const child of node.children) await walk(child);
+      if (node.kind === 'leaf') return;
+      if (depth >= MAX_DEPTH) corrupt('an internal node below the deepest level');
+      for (const child of node.children) await walk(child, depth + 1);
     };
-    await walk(this.committedRoot);
+    await walk(this.committedRoot, 0);
     return out;
   }
 

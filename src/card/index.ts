@@ -10,6 +10,7 @@ export {
   assertDeviceSize,
   assertSectorSize,
   assertWriteData,
+  settle,
 } from './device-access.js';
 export { MemoryDevice, type MemoryDeviceOptions } from './memory-device.js';
 export {
@@ -40,8 +41,8 @@ export {
   type FileInfo,
   type PendingPut,
   type PutOptions,
-  type ZonePut,
   type ZoneCapacity,
 } from './zone.js';
+export type { ZonePut } from './put-session.js';
 export { fsck, type FsckReport, type FsckProblem, type FsckZoneReport } from './fsck.js';
 export type { FileKeyProvider, NewFileKey } from './file-keys.js';

@@ -12,6 +12,7 @@ import {
   assertDeviceSize,
   assertSectorSize,
   assertWriteData,
+  settle,
 } from './device-access.js';
 import { DeviceError } from './device-error.js';
 
@@ -149,8 +150,10 @@ export class MemoryDevice implements BlockDevice {
    * const bytes = await new MemoryDevice(4096).read(0, 4096);
    * ```
    */
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    return this.readSync(offset, length);
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return settle(() => {
+      return this.readSync(offset, length);
+    });
   }
 
   /**
@@ -165,8 +168,10 @@ export class MemoryDevice implements BlockDevice {
    * await new MemoryDevice(4096).write(0, new Uint8Array(4096));
    * ```
    */
-  async write(offset: number, data: Uint8Array): Promise<void> {
-    this.writeSync(offset, data);
+  write(offset: number, data: Uint8Array): Promise<void> {
+    return settle(() => {
+      this.writeSync(offset, data);
+    });
   }
 
   /**
@@ -178,8 +183,10 @@ export class MemoryDevice implements BlockDevice {
    * await new MemoryDevice(4096).flush();
    * ```
    */
-  async flush(): Promise<void> {
-    this.#assertOpen();
+  flush(): Promise<void> {
+    return settle(() => {
+      this.#assertOpen();
+    });
   }
 
   /**
@@ -195,8 +202,10 @@ export class MemoryDevice implements BlockDevice {
    * dev.snapshot().length; // 4096
    * ```
    */
-  async close(): Promise<void> {
-    this.#closed = true;
+  close(): Promise<void> {
+    return settle(() => {
+      this.#closed = true;
+    });
   }
 
   /**

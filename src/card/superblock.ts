@@ -7,6 +7,7 @@
  */
 import { equalBytes, utf8 } from '../bytes.js';
 import { CardError } from '../errors.js';
+import { MAX_GENERATION } from './layout.js';
 import {
   BODY_SIZE,
   getPtr,
@@ -65,8 +66,16 @@ export function decodeSuperblock(body: Uint8Array): Superblock {
   if (n > MAX_INDEX_PTRS)
     throw new CardError('CARD_CORRUPT', 'superblock lists too many index blocks');
   const root = getPtr(v, body, 16);
+  const generation = v.getUint32(8) * 2 ** 32 + v.getUint32(12);
+  // The SIM anchors 4 bytes of it; the reserved bytes and the rest of the body are zero.
+  if (generation > MAX_GENERATION)
+    throw new CardError('CARD_CORRUPT', 'superblock generation beyond 32 bits');
+  if (v.getUint16(46) !== 0 || body.subarray(FIXED + n * PTR_SIZE).some((b) => b !== 0))
+    throw new CardError('CARD_CORRUPT', 'superblock has non-zero reserved bytes');
+  if (root.addr === 0 && root.nonce.some((b) => b !== 0))
+    throw new CardError('CARD_CORRUPT', 'superblock has a null root with a nonce');
   return {
-    generation: v.getUint32(8) * 2 ** 32 + v.getUint32(12),
+    generation,
     root: root.addr === 0 ? null : root,
     files: v.getUint32(32),
     bytes: v.getUint32(36) * 2 ** 32 + v.getUint32(40),

@@ -6,41 +6,40 @@
  *
  * @module
  */
-import { concatBytes, equalBytes, randomBytes, toHex, utf8 } from '../bytes.js';
+import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js';
 import { CardError, SimvaultError } from '../errors.js';
 import {
-  ChunkEncryptor,
   ciphertextLength,
   CHUNK_SIZE,
   HEADER_LENGTH,
   SALT_LENGTH,
+  type ChunkedOptions,
 } from '../crypto/chunked.js';
-import { RandomAccessDecryptor, type RandomAccessSource } from '../crypto/random-access.js';
+import { RandomAccessDecryptor } from '../crypto/random-access.js';
 import type { Zone as ZoneName } from '../crypto/keys.js';
 import type { Suite } from '../crypto/suites.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { AllocationMap, BLOCKS_PER_PAGE } from './allocation-map.js';
+import { ExtentSource } from './extent-source.js';
 import {
+  checkName,
   extentBlockCount,
   FileTable,
-  INLINE_EXTENTS,
-  MAX_NAME_BYTES,
   MAX_TAG_BYTES,
   readExtents,
-  writeExtentBlocks,
   type Extent,
   type FileRecord,
 } from './file-table.js';
-import { BLOCK_SIZE } from './layout.js';
+import { BLOCK_SIZE, MAX_GENERATION } from './layout.js';
 import { Mutex } from './mutex.js';
+import { PutSession, SEALED_CHUNK, type PutHost, type ZonePut } from './put-session.js';
+
+export type { ZonePut };
 import type { ZoneBlocks } from './sealed-blocks.js';
 import { readSuperblocks, writeSuperblock, type Superblock } from './superblock.js';
 import type { ZoneInstanceKeys } from './zone-keys.js';
 import { chipContentKey, type FileKeyProvider } from './file-keys.js';
 
-const SEALED_CHUNK = CHUNK_SIZE + 16;
-// Ciphertext is written in batches of this many bytes (whole blocks).
-const WRITE_BATCH = 1024 * 1024;
 const DEFAULT_CHECKPOINT = 32 * 1024 * 1024;
 // Chunks a stream decrypts per pull (1 MiB).
 const STREAM_CHUNKS = 64;
@@ -136,31 +135,12 @@ export interface PutOptions {
   mtime?: number;
 }
 
-/**
- * A put in progress: write the source's bytes from {@link ZonePut.offset} on into
- * {@link ZonePut.writable}; the file appears when the stream closes, atomically.
- *
- * @example
- * ```ts
- * import type { ZonePut } from 'simvault/card';
- * async function store(put: ZonePut, data: Uint8Array) {
- *   const w = put.writable.getWriter();
- *   await w.write(data.subarray(put.offset));
- *   await w.close();
- * }
- * ```
- */
-export interface ZonePut {
-  /** Where the source must start (0, or the durable offset of a resumed put). */
-  readonly offset: number;
-  /** The stream to write plaintext into. */
-  readonly writable: WritableStream<Uint8Array>;
-}
-
 /** @internal Mount parameters of a zone, from the card. */
 export interface ZoneMountParams {
-  /** Refuse every change (`CARD_READ_ONLY`). */
-  readOnly: boolean;
+  /** The card's format version (1 is read-only). */
+  version: number;
+  /** Refuse every change (`CARD_READ_ONLY`) with this reason; undefined: writable. */
+  readOnly: string | undefined;
   /** Cipher backend for file contents (metadata's AEAD is keyed with it too). */
   backend: BackendChoice | undefined;
   /** Secure-chip mode: per-file keys come from this provider (undefined: no chip available). */
@@ -173,27 +153,6 @@ export interface ZoneMountParams {
   keys: ZoneInstanceKeys;
   suite: Suite;
   cardIdentity: Uint8Array;
-}
-
-function checkName(name: string): void {
-  if (typeof name !== 'string')
-    throw new CardError('CARD_BAD_NAME', 'a file name must be a string');
-  const bytes = utf8(name).length;
-  if (bytes === 0 || bytes > MAX_NAME_BYTES)
-    throw new CardError(
-      'CARD_BAD_NAME',
-      `a file name must be 1..${MAX_NAME_BYTES} UTF-8 bytes, got ${bytes}`,
-    );
-  if (
-    /[\u0000-\u001f\u007f]/.test(name) ||
-    name.includes('\uFFFD') ||
-    /[\uD800-\uDFFF]/.test(name.replace(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g, ''))
-  ) {
-    throw new CardError(
-      'CARD_BAD_NAME',
-      'a file name may not contain control characters or lone surrogates',
-    );
-  }
 }
 
 function blocksFor(bytes: number): number {
@@ -229,15 +188,20 @@ export class CardZone {
   private sb: Superblock;
   private readonly lock = new Mutex();
   private broken: SimvaultError | undefined;
+  // Undefined when the map failed to load: files still read; changes wait for a rebuild.
+  private alloc: AllocationMap | undefined;
+  private mapDamage: CardError | undefined;
 
   private constructor(
     private readonly p: ZoneMountParams,
     sb: Superblock,
-    private readonly alloc: AllocationMap,
+    alloc: AllocationMap | CardError,
     private readonly table: FileTable,
   ) {
     this.name = p.zone;
     this.sb = sb;
+    if (alloc instanceof CardError) this.mapDamage = alloc;
+    else this.alloc = alloc;
   }
 
   /**
@@ -249,6 +213,8 @@ export class CardZone {
     // it, or it would be taken over this one with an allocation index that no longer holds.
     const { best } = await readSuperblocks(p.blocks);
     generation = Math.max(generation, (best?.generation ?? 0) + 1);
+    if (generation > MAX_GENERATION)
+      throw new CardError('CARD_NO_SPACE', `zone ${p.zone} has used up its generations`);
     const alloc = AllocationMap.fresh(p.blocks, p.blocks.count, [0, 1]);
     const index = await alloc.prepareCommit();
     await p.blocks.device.flush();
@@ -256,7 +222,11 @@ export class CardZone {
     await p.blocks.device.flush();
   }
 
-  /** @internal Mount a zone: read its superblocks and allocation index (nothing proportional to its files). */
+  /**
+   * @internal Mount a zone: read its superblocks and allocation index (nothing proportional to
+   * its files). A damaged allocation map does not stop the mount: files read, changes are
+   * `CARD_MAP_DAMAGED` until fsck rebuilds the map.
+   */
   static async mount(p: ZoneMountParams, anchor?: number): Promise<CardZone> {
     const { best } = await readSuperblocks(p.blocks);
     if (!best) throw new CardError('CARD_CORRUPT', `zone ${p.zone}: no superblock authenticates`);
@@ -266,8 +236,15 @@ export class CardZone {
         `zone ${p.zone} is at generation ${best.generation}, older than the anchored ${anchor}`,
       );
     }
-    const alloc = await AllocationMap.load(p.blocks, p.blocks.count, best.index);
-    return new CardZone(p, best, alloc, new FileTable(p.blocks, p.keys.nameKey, best.root));
+    let alloc: AllocationMap | CardError;
+    try {
+      alloc = await AllocationMap.load(p.blocks, p.blocks.count, best.index);
+    } catch (e) {
+      if (!(e instanceof CardError && e.code === 'CARD_MAP_DAMAGED')) throw e;
+      alloc = e;
+    }
+    const table = new FileTable(p.blocks, p.keys.nameKey, best.root, p.suite.id);
+    return new CardZone(p, best, alloc, table);
   }
 
   /** Generation of the last commit; grows with every change. The SIM anchors it. */
@@ -281,7 +258,8 @@ export class CardZone {
    */
   capacity(): ZoneCapacity {
     const capacity = this.p.blocks.count * BLOCK_SIZE;
-    const free = this.alloc.freeBlocks * BLOCK_SIZE;
+    // With a damaged map nothing can be allocated until fsck rebuilds it.
+    const free = (this.alloc?.freeBlocks ?? 0) * BLOCK_SIZE;
     return {
       capacity,
       used: capacity - free,
@@ -300,9 +278,15 @@ export class CardZone {
     this.broken = reason;
   }
 
+  /** The allocation map, or the reason it is unusable. */
+  private map(): AllocationMap {
+    if (!this.alloc) throw this.mapDamage!;
+    return this.alloc;
+  }
+
   private context(fileId: Uint8Array): Uint8Array {
     return concatBytes(
-      utf8('simvault/v1 card-file'),
+      utf8(`simvault/v${this.p.version} card-file`),
       new Uint8Array([0]),
       this.p.cardIdentity,
       new Uint8Array([this.p.zoneIdByte]),
@@ -311,7 +295,7 @@ export class CardZone {
   }
 
   /** Chunked-encryption options of a file: the card's suite and backend, the file's context. */
-  private contentOptions(fileId: Uint8Array) {
+  private contentOptions(fileId: Uint8Array): ChunkedOptions {
     return {
       suite: this.p.suite.name,
       context: this.context(fileId),
@@ -345,6 +329,7 @@ export class CardZone {
         `file '${r.name}' of a secure-chip zone has no wrapped key`,
       );
     return chipContentKey(
+      this.p.version,
       await this.chip().unwrapFileKey(r.wrappedKey, this.context(r.fileId)),
       this.p.zoneSalt,
       this.p.suite,
@@ -354,18 +339,24 @@ export class CardZone {
   /** A new file's content key and the wrapped form to record (secure-chip mode), or the zone's. */
   private async newFileContentKey(
     fileId: Uint8Array,
-  ): Promise<{ key: Uint8Array; wrapped: Uint8Array | undefined }> {
-    if (!this.p.secureChip) return { key: this.p.keys.contentKey, wrapped: undefined };
+  ): Promise<{ key: Uint8Array; wrapped?: Uint8Array }> {
+    if (!this.p.secureChip) return { key: this.p.keys.contentKey };
     const { key, wrapped } = await this.chip().newFileKey(this.context(fileId));
     if (wrapped.length > 255)
       throw new CardError(
         'CARD_CHIP_UNAVAILABLE',
         'the chip returned a wrapped key longer than 255 bytes',
       );
-    return { key: chipContentKey(key, this.p.zoneSalt, this.p.suite), wrapped: wrapped.slice() };
+    return {
+      key: chipContentKey(this.p.version, key, this.p.zoneSalt, this.p.suite),
+      wrapped: wrapped.slice(),
+    };
   }
 
   private async commit(files: number, bytes: number): Promise<void> {
+    const alloc = this.map();
+    if (this.sb.generation >= MAX_GENERATION)
+      throw new CardError('CARD_NO_SPACE', `zone ${this.name} has used up its generations`);
     const next: Superblock = {
       generation: this.sb.generation + 1,
       root: null,
@@ -374,14 +365,14 @@ export class CardZone {
       index: [],
     };
     try {
-      next.root = await this.table.prepareCommit(this.alloc);
-      next.index = await this.alloc.prepareCommit();
+      next.root = await this.table.prepareCommit(alloc);
+      next.index = await alloc.prepareCommit();
       await this.p.blocks.device.flush();
       await writeSuperblock(this.p.blocks, next);
       await this.p.blocks.device.flush();
     } catch (e) {
       this.table.rollback();
-      this.alloc.rollback();
+      alloc.rollback();
       // Whether the superblock reached the card is unknown: only a remount can tell.
       this.broken = new CardError(
         'CARD_NOT_MOUNTED',
@@ -389,26 +380,28 @@ export class CardZone {
       );
       throw e;
     }
-    this.alloc.afterCommit();
+    alloc.afterCommit();
     this.table.afterCommit(next.root);
     this.sb = next;
   }
 
   private abandonChanges(): void {
     this.table.rollback();
-    this.alloc.rollback();
+    this.alloc?.rollback();
   }
 
   private async freeRecord(r: FileRecord, { keepData = false } = {}): Promise<void> {
+    const alloc = this.map();
     const { extents, listBlocks } = await readExtents(this.p.blocks, r);
-    for (const b of listBlocks) await this.alloc.free(b, 1);
-    if (!keepData) for (const e of extents) await this.alloc.free(e.start, e.count);
+    for (const b of listBlocks) await alloc.free(b, 1);
+    if (!keepData) for (const e of extents) await alloc.free(e.start, e.count);
   }
 
   private writable(): void {
     this.alive();
-    if (this.p.readOnly)
-      throw new CardError('CARD_READ_ONLY', `zone ${this.name} is mounted read-only`);
+    if (this.p.readOnly !== undefined)
+      throw new CardError('CARD_READ_ONLY', `zone ${this.name}: ${this.p.readOnly}`);
+    this.map();
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -615,7 +608,7 @@ export class CardZone {
         pending.sourceTag === sourceTag &&
         sourceTag !== ''
       ) {
-        session = await PutSession.resume(this, pending, checkpointBytes);
+        session = await PutSession.resume(this.putHost(), pending, checkpointBytes);
       } else {
         // No match (or no resume asked): start over with a fresh salt, never re-encrypting a
         // chunk position with other plaintext under the old one.
@@ -625,7 +618,7 @@ export class CardZone {
         }
         if (size !== undefined) this.ensureRoom(size);
         session = await PutSession.start(
-          this,
+          this.putHost(),
           name,
           size,
           sourceTag,
@@ -649,7 +642,7 @@ export class CardZone {
     const depth = 2 + Math.ceil(Math.log(this.sb.files + 1) / Math.log(64));
     const pages = Math.ceil(data / BLOCKS_PER_PAGE) + 1;
     const meta = depth + extentBlockCount(Math.ceil(data / 64)) + 2 * pages;
-    const available = this.alloc.allocatableBlocks;
+    const available = this.map().allocatableBlocks;
     if (data + meta > available) {
       throw new CardError(
         'CARD_NO_SPACE',
@@ -658,49 +651,99 @@ export class CardZone {
     }
   }
 
-  /**
-   * @internal Apply fsck's repairs in one commit: mark referenced blocks used, free leaked ones, and
-   * correct the file counters.
-   */
-  async repair(fix: {
-    markUsed: number[];
-    free: number[];
-    files: number;
-    bytes: number;
-  }): Promise<void> {
-    await this.withLock(async () => {
-      try {
-        for (const b of fix.markUsed) await this.alloc.markUsed(b);
-        for (const b of fix.free) await this.alloc.free(b, 1);
-      } catch (e) {
-        this.abandonChanges();
-        throw e;
-      }
-      await this.commit(fix.files, fix.bytes);
-    });
-  }
-
-  /** @internal Parts a put session and fsck use. */
-  get internals() {
+  /** What a put needs of this zone, and nothing more. */
+  private putHost(): PutHost {
     return {
-      params: this.p,
-      alloc: this.alloc,
+      name: this.name,
+      blocks: this.p.blocks,
+      alloc: this.map(),
       table: this.table,
-      context: (id: Uint8Array) => this.context(id),
-      contentOptions: (id: Uint8Array) => this.contentOptions(id),
-      fileContentKey: (r: FileRecord) => this.fileContentKey(r),
-      newFileContentKey: (id: Uint8Array) => this.newFileContentKey(id),
-      commit: (files: number, bytes: number) => this.commit(files, bytes),
-      abandon: () => {
-        this.abandonChanges();
-      },
-      freeRecord: (r: FileRecord, o?: { keepData?: boolean }) => this.freeRecord(r, o),
-      superblock: () => this.sb,
+      suite: this.p.suite,
+      contentOptions: (id) => this.contentOptions(id),
+      newFileContentKey: (id) => this.newFileContentKey(id),
+      fileContentKey: (r) => this.fileContentKey(r),
+      freeRecord: (r, o) => this.freeRecord(r, o),
+      commit: (files, bytes) => this.commit(files, bytes),
+      counters: () => ({ files: this.sb.files, bytes: this.sb.bytes }),
       alive: () => {
         this.alive();
       },
+      abandon: () => {
+        this.abandonChanges();
+      },
     };
   }
+
+  /** @internal What fsck reads of this zone: the committed state only. */
+  checkView(): ZoneCheckView {
+    this.alive();
+    return {
+      blockCount: this.p.blocks.count,
+      committed: { ...this.sb },
+      superblockSlots: async () => (await readSuperblocks(this.p.blocks)).slots,
+      map: () => this.map(),
+      tableBlocks: () => this.table.blocksInUse(),
+      records: () => this.table.records(),
+      extentsOf: (r) => readExtents(this.p.blocks, r),
+    };
+  }
+
+  /**
+   * @internal fsck's repair, in one commit: a new allocation map marking exactly `used` (every
+   * block the committed state references besides the map), and the visible-file counters.
+   */
+  async rebuildMap(fix: { used: readonly number[]; files: number; bytes: number }): Promise<void> {
+    this.alive();
+    if (this.p.readOnly !== undefined)
+      throw new CardError('CARD_READ_ONLY', `zone ${this.name}: ${this.p.readOnly}`);
+    const release = await this.lock.acquire();
+    try {
+      this.alive();
+      const used = new Set([0, 1, ...fix.used]);
+      // The old map's blocks stay untouched until the new map is committed.
+      const retiring = [
+        ...this.sb.index.map((p) => p.addr),
+        ...(this.alloc?.metadataBlocks() ?? []),
+      ].filter((b) => b > 1 && b < this.p.blocks.count && !used.has(b));
+      const before = { alloc: this.alloc, damage: this.mapDamage };
+      this.alloc = AllocationMap.fresh(
+        this.p.blocks,
+        this.p.blocks.count,
+        [...used],
+        [...new Set(retiring)],
+      );
+      this.mapDamage = undefined;
+      try {
+        await this.commit(fix.files, fix.bytes);
+      } catch (e) {
+        this.alloc = before.alloc;
+        this.mapDamage = before.damage;
+        throw e;
+      }
+    } finally {
+      release();
+    }
+  }
+}
+
+/**
+ * @internal What fsck reads of a zone ({@link CardZone.checkView}).
+ */
+export interface ZoneCheckView {
+  /** Blocks in the zone. */
+  readonly blockCount: number;
+  /** The committed superblock. */
+  readonly committed: Superblock;
+  /** What each superblock slot holds (null: nothing valid). */
+  superblockSlots(): Promise<Array<Superblock | null>>;
+  /** The allocation map, or `CARD_MAP_DAMAGED`. */
+  map(): AllocationMap;
+  /** Blocks of the committed file table. */
+  tableBlocks(): Promise<number[]>;
+  /** Records of the committed file table. */
+  records(): Promise<FileRecord[]>;
+  /** A record's extents and extent-list blocks. */
+  extentsOf(r: FileRecord): Promise<{ extents: Extent[]; listBlocks: number[] }>;
 }
 
 /**
@@ -770,397 +813,5 @@ export class ZoneFileReader {
       },
       { highWaterMark: 0 },
     );
-  }
-}
-
-/** Ciphertext bytes laid over a file's extents. */
-class ExtentSource implements RandomAccessSource {
-  private readonly starts: number[] = [];
-
-  constructor(
-    private readonly blocks: ZoneBlocks,
-    private readonly extents: Extent[],
-    readonly size: number,
-  ) {
-    let n = 0;
-    for (const e of extents) {
-      this.starts.push(n);
-      n += e.count;
-    }
-    if (n < blocksFor(size))
-      throw new CardError('CARD_CORRUPT', 'a file has fewer blocks than its ciphertext needs');
-  }
-
-  async read(offset: number, length: number): Promise<Uint8Array> {
-    if (length === 0) return new Uint8Array(0);
-    const first = Math.floor(offset / BLOCK_SIZE);
-    const last = Math.floor((offset + length - 1) / BLOCK_SIZE);
-    const skip = offset - first * BLOCK_SIZE;
-    let i = this.locate(first);
-    const e0 = this.extents[i]!;
-    const within0 = first - this.starts[i]!;
-    if (last - first < e0.count - within0) {
-      // The whole range lies in one extent (the usual case): one read, no assembling copy.
-      const bytes = await this.blocks.read(e0.start + within0, last - first + 1);
-      return bytes.subarray(skip, skip + length);
-    }
-    const out = new Uint8Array((last - first + 1) * BLOCK_SIZE);
-    let b = first;
-    let o = 0;
-    while (b <= last) {
-      const e = this.extents[i]!;
-      const within = b - this.starts[i]!;
-      const n = Math.min(e.count - within, last - b + 1);
-      out.set(await this.blocks.read(e.start + within, n), o);
-      o += n * BLOCK_SIZE;
-      b += n;
-      i++;
-    }
-    return out.subarray(skip, skip + length);
-  }
-
-  private locate(block: number): number {
-    let lo = 0;
-    let hi = this.starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.starts[mid]! <= block) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
-  }
-}
-
-/** The state of one put: encryptor, write buffer, blocks written so far. */
-class PutSession {
-  // A small declared file gets buffers its size, not the full write batch. Two buffers: one is
-  // written to the device while the other fills with the next batch of ciphertext.
-  private buf: Uint8Array;
-  private spare: Uint8Array;
-  private inflight: Promise<void> | undefined;
-  private len = 0;
-  /** Block already holding the first `len` buffered bytes (from a checkpoint), if any. */
-  private tailBlock: number | undefined;
-  private extents: Extent[];
-  private ctWritten: number;
-  private plain: number;
-  private sinceCheckpoint = 0;
-
-  private constructor(
-    private readonly zone: CardZone,
-    private readonly name: string,
-    private readonly size: number | undefined,
-    private readonly sourceTag: string,
-    private readonly checkpointBytes: number,
-    private readonly fileId: Uint8Array,
-    private readonly salt: Uint8Array,
-    private readonly enc: ChunkEncryptor,
-    private readonly mtime: number | undefined,
-    private readonly wrappedKey: Uint8Array | undefined,
-    resumed?: {
-      extents: Extent[];
-      ctLength: number;
-      tail: Uint8Array;
-      tailBlock: number | undefined;
-    },
-  ) {
-    const batch = WRITE_BATCH + 2 * SEALED_CHUNK + BLOCK_SIZE;
-    const bufSize =
-      size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE);
-    this.buf = new Uint8Array(bufSize);
-    this.spare = new Uint8Array(bufSize);
-    this.extents = resumed?.extents ?? [];
-    this.ctWritten = resumed ? resumed.ctLength - resumed.tail.length : 0;
-    this.plain = resumed ? ((resumed.ctLength - HEADER_LENGTH) / SEALED_CHUNK) * CHUNK_SIZE : 0;
-    if (resumed) {
-      this.buf.set(resumed.tail, 0);
-      this.len = resumed.tail.length;
-      this.tailBlock = resumed.tailBlock;
-    }
-  }
-
-  static async start(
-    zone: CardZone,
-    name: string,
-    size: number | undefined,
-    tag: string,
-    cp: number,
-    mtime: number | undefined,
-  ): Promise<PutSession> {
-    const { contentOptions, newFileContentKey } = zone.internals;
-    const fileId = randomBytes(16);
-    const { key, wrapped } = await newFileContentKey(fileId);
-    const enc = await ChunkEncryptor.create(key, contentOptions(fileId));
-    const s = new PutSession(
-      zone,
-      name,
-      size,
-      tag,
-      cp,
-      fileId,
-      enc.header.slice(0, SALT_LENGTH),
-      enc,
-      mtime,
-      wrapped,
-    );
-    s.append(enc.header);
-    return s;
-  }
-
-  static async resume(zone: CardZone, r: FileRecord, cp: number): Promise<PutSession> {
-    const { params, contentOptions, table, fileContentKey } = zone.internals;
-    const chunks = (r.ctLength - HEADER_LENGTH) / SEALED_CHUNK;
-    if (!Number.isInteger(chunks) || r.ctLength < HEADER_LENGTH)
-      throw new CardError(
-        'CARD_CORRUPT',
-        `interrupted put '${r.name}' stopped off a chunk boundary`,
-      );
-    const { extents, listBlocks } = await readExtents(params.blocks, r);
-    const tailLen = r.ctLength % BLOCK_SIZE;
-    let tail = new Uint8Array(0);
-    let tailBlock: number | undefined;
-    if (tailLen > 0) {
-      const last = extents[extents.length - 1]!;
-      tailBlock = last.start + last.count - 1;
-      tail = (await params.blocks.read(tailBlock, 1)).slice(0, tailLen);
-    }
-    // Check the durable prefix really is this put's: its salt opens the first bytes.
-    const head = await new ExtentSource(params.blocks, extents, r.ctLength).read(0, SALT_LENGTH);
-    if (!equalBytes(head, r.salt))
-      throw new CardError('CARD_CORRUPT', `interrupted put '${r.name}' does not match its record`);
-    const enc = await ChunkEncryptor.resume(
-      await fileContentKey(r),
-      r.salt,
-      chunks,
-      contentOptions(r.fileId),
-    );
-    // The pending record's extent blocks are rewritten at the next checkpoint or commit.
-    await table.remove(r.name, true);
-    for (const b of listBlocks) await zone.internals.alloc.free(b, 1);
-    return new PutSession(
-      zone,
-      r.name,
-      r.size < 0 ? undefined : r.size,
-      r.sourceTag,
-      cp,
-      r.fileId,
-      r.salt,
-      enc,
-      undefined,
-      r.wrappedKey,
-      {
-        extents,
-        ctLength: r.ctLength,
-        tail,
-        tailBlock,
-      },
-    );
-  }
-
-  private append(bytes: Uint8Array): void {
-    this.buf.set(bytes, this.len);
-    this.len += bytes.length;
-  }
-
-  /** Write buffered ciphertext: whole blocks, or everything (padding the last block) when `all`. */
-  /** Wait for the write in flight (its buffer is then free again). */
-  async drain(): Promise<void> {
-    const p = this.inflight;
-    this.inflight = undefined;
-    if (p) await p;
-  }
-
-  /**
-   * Start writing buffered ciphertext: whole blocks, or everything (padding the last block) when
-   * `all`. The writes stay in flight while the other buffer fills; {@link PutSession.drain}
-   * waits for them.
-   */
-  private async writeOut(all: boolean): Promise<void> {
-    await this.drain();
-    const { alloc, params } = this.zone.internals;
-    let blocks = all ? blocksFor(this.len) : Math.floor(this.len / BLOCK_SIZE);
-    if (blocks === 0) return;
-    const bytes = blocks * BLOCK_SIZE;
-    if (bytes > this.len) this.buf.set(randomBytes(bytes - this.len), this.len);
-    const writes: Promise<void>[] = [];
-    let off = 0;
-    if (this.tailBlock !== undefined) {
-      // Same place, same leading bytes: a torn rewrite keeps the checkpointed prefix intact.
-      writes.push(params.blocks.write(this.tailBlock, this.buf.subarray(0, BLOCK_SIZE)));
-      this.tailBlock = undefined;
-      off = BLOCK_SIZE;
-      blocks--;
-    }
-    try {
-      while (blocks > 0) {
-        const run = await alloc.allocateRun(blocks);
-        if (!run) throw new CardError('CARD_NO_SPACE', `zone ${this.zone.name} is full`);
-        writes.push(
-          params.blocks.write(run.start, this.buf.subarray(off, off + run.count * BLOCK_SIZE)),
-        );
-        const last = this.extents[this.extents.length - 1];
-        if (last && last.start + last.count === run.start)
-          this.extents[this.extents.length - 1] = {
-            start: last.start,
-            count: last.count + run.count,
-          };
-        else this.extents.push(run);
-        off += run.count * BLOCK_SIZE;
-        blocks -= run.count;
-      }
-    } catch (e) {
-      await Promise.allSettled(writes);
-      throw e;
-    }
-    // What stays buffered moves to the other buffer; this one is busy until its writes land.
-    let keepFrom: number;
-    if (all && this.len % BLOCK_SIZE !== 0) {
-      // The partial last block stays buffered so more data can follow (a checkpoint).
-      keepFrom = this.len - (this.len % BLOCK_SIZE);
-      const lastExtent = this.extents[this.extents.length - 1]!;
-      this.tailBlock = lastExtent.start + lastExtent.count - 1;
-    } else {
-      keepFrom = Math.min(off, this.len);
-    }
-    this.spare.set(this.buf.subarray(keepFrom, this.len), 0);
-    this.ctWritten += keepFrom;
-    this.len -= keepFrom;
-    [this.buf, this.spare] = [this.spare, this.buf];
-    const all_ = Promise.all(writes).then(() => undefined);
-    // Observed now so a failure is not an unhandled rejection before drain() reports it.
-    all_.catch(() => undefined);
-    this.inflight = all_;
-  }
-
-  private async record(pending: boolean): Promise<FileRecord> {
-    const { params, alloc } = this.zone.internals;
-    const ctLength = this.ctWritten + this.len;
-    const base = {
-      name: this.name,
-      pending,
-      fileId: this.fileId,
-      suiteId: params.suite.id,
-      size: pending ? (this.size ?? -1) : this.plain,
-      ctLength,
-      salt: this.salt,
-      mtime: this.mtime ?? Date.now(),
-      sourceTag: this.sourceTag,
-      wrappedKey: this.wrappedKey,
-    };
-    if (this.extents.length <= INLINE_EXTENTS)
-      return { ...base, extents: this.extents.slice(), extentList: undefined };
-    const ptr = await writeExtentBlocks(params.blocks, alloc, this.extents);
-    return { ...base, extents: undefined, extentList: { ptr, count: this.extents.length } };
-  }
-
-  private async checkpoint(): Promise<void> {
-    const { table, commit, superblock } = this.zone.internals;
-    await this.writeOut(true);
-    await this.drain();
-    const old = await table.find(this.name, true, { working: true });
-    if (old) {
-      await table.remove(this.name, true);
-      await this.zone.internals.freeRecord(old, { keepData: true });
-    }
-    await table.upsert(await this.record(true));
-    const sb = superblock();
-    await commit(sb.files, sb.bytes);
-    this.sinceCheckpoint = 0;
-  }
-
-  async write(data: Uint8Array): Promise<void> {
-    this.zone.internals.alive();
-    if (this.size !== undefined && this.plain + data.length > this.size) {
-      throw new CardError(
-        'CARD_SIZE_MISMATCH',
-        `put '${this.name}' received more than its declared ${this.size} bytes`,
-      );
-    }
-    let off = 0;
-    while (off < data.length) {
-      const piece = data.subarray(off, off + WRITE_BATCH);
-      off += piece.length;
-      for (const c of await this.enc.update(piece)) {
-        if (this.len + c.length > this.buf.length) await this.writeOut(false);
-        this.append(c);
-      }
-      this.plain += piece.length;
-      this.sinceCheckpoint += piece.length;
-      if (this.len >= WRITE_BATCH) await this.writeOut(false);
-      if (this.sourceTag && this.sinceCheckpoint >= this.checkpointBytes) await this.checkpoint();
-    }
-  }
-
-  async close(): Promise<void> {
-    const { table, commit, superblock, freeRecord } = this.zone.internals;
-    if (this.size !== undefined && this.plain !== this.size) {
-      throw new CardError(
-        'CARD_SIZE_MISMATCH',
-        `put '${this.name}' received ${this.plain} of its declared ${this.size} bytes`,
-      );
-    }
-    const last = await this.enc.final();
-    if (this.len + last.length > this.buf.length) await this.writeOut(false);
-    this.append(last);
-    await this.writeOut(true);
-    await this.drain();
-    const sb = superblock();
-    let files = sb.files + 1;
-    let bytes = sb.bytes + this.plain;
-    const pending = await table.remove(this.name, true);
-    if (pending) await freeRecord(pending, { keepData: true });
-    const old = await table.remove(this.name);
-    if (old) {
-      await freeRecord(old);
-      files--;
-      bytes -= old.size;
-    }
-    await table.upsert(await this.record(false));
-    await commit(files, bytes);
-  }
-
-  handle(release: () => void): ZonePut {
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        release();
-      }
-    };
-    // Writes still in flight must land before the blocks they target can be given to anyone else.
-    const settle = () => this.drain().catch(() => undefined);
-    const fail = async (e: unknown): Promise<never> => {
-      await settle();
-      this.zone.internals.abandon();
-      finish();
-      throw e;
-    };
-    return {
-      offset: this.plain,
-      writable: new WritableStream<Uint8Array>({
-        write: async (chunk) => {
-          if (!(chunk instanceof Uint8Array))
-            return fail(new CardError('CARD_SIZE_MISMATCH', 'put streams take Uint8Array chunks'));
-          try {
-            await this.write(chunk);
-          } catch (e) {
-            await fail(e);
-          }
-        },
-        close: async () => {
-          try {
-            await this.close();
-          } catch (e) {
-            await fail(e);
-          }
-          finish();
-        },
-        abort: async () => {
-          await settle();
-          this.zone.internals.abandon();
-          finish();
-        },
-      }),
-    };
   }
 }

@@ -91,8 +91,12 @@ export const KEY_LENGTH = 32;
 export const KEY_IDENTIFIER_LENGTH = 16;
 
 /**
- * One step of the hierarchy: `HKDF-SHA-256(ikm = parent, salt = KEY_HIERARCHY_SALT,
- * info = "simvault/v1 " || label || 0x00 || context, length)`.
+ * One step of the hierarchy:
+ *
+ * ```text
+ * HKDF-SHA-256(ikm = parent, salt = KEY_HIERARCHY_SALT,
+ *              info = "simvault/v1 " || label || 0x00 || context, length)
+ * ```
  *
  * @example
  * ```ts
@@ -155,9 +159,9 @@ export function deriveCardKey(bindingKey: Uint8Array, cid: Uint8Array): Uint8Arr
  * ```
  */
 export function deriveZoneKey(cardKey: Uint8Array, zone: Zone): Uint8Array {
-  const id = ZONE_IDS[zone];
-  if (id === undefined)
-    throw new ArgumentError(`unknown zone '${String(zone)}' (${ZONES.join(', ')})`);
+  // Looked up as any string: JavaScript callers can pass anything.
+  const id = (ZONE_IDS as Partial<Record<string, number>>)[zone];
+  if (id === undefined) throw new ArgumentError(`unknown zone '${zone}' (${ZONES.join(', ')})`);
   return deriveKey(cardKey, 'zone', new Uint8Array([id]), KEY_LENGTH);
 }
 

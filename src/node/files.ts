@@ -38,7 +38,11 @@ export async function writeNewKeyFile(path: string): Promise<void> {
 /** A WHATWG byte stream from a path, or standard input for `-`. */
 export function openInput(path: string, stdin: NodeJS.ReadableStream): ReadableStream<Uint8Array> {
   const node =
-    path === '-' ? (stdin as Readable) : createReadStream(path, { highWaterMark: 1024 * 1024 });
+    path !== '-'
+      ? createReadStream(path, { highWaterMark: 1024 * 1024 })
+      : stdin instanceof Readable
+        ? stdin
+        : Readable.from(stdin, { objectMode: false });
   return Readable.toWeb(node) as unknown as ReadableStream<Uint8Array>;
 }
 
@@ -53,7 +57,18 @@ export async function writeOutput(
   out: NodeJS.WritableStream,
 ): Promise<void> {
   if (path === '-') {
-    const sink = Writable.toWeb(out as Writable);
+    const sink =
+      out instanceof Writable
+        ? Writable.toWeb(out)
+        : new WritableStream<Uint8Array>({
+            write: (chunk) =>
+              new Promise<void>((resolve, reject) => {
+                out.write(chunk, (e) => {
+                  if (e) reject(e);
+                  else resolve();
+                });
+              }),
+          });
     await stream.pipeTo(sink, { preventClose: true });
     return;
   }

@@ -62,8 +62,10 @@ export async function openImage(
   options: OpenImageOptions = {},
 ): Promise<FileDevice | SegmentedDevice> {
   const { layout = 'auto', segmentSize, ...fileOptions } = options;
-  if (layout !== 'auto' && layout !== 'file' && layout !== 'segmented') {
-    throw new ArgumentError(`layout must be auto, file or segmented, got ${String(layout)}`);
+  // Checked as a string: JavaScript callers can pass anything.
+  const asked: string = layout;
+  if (asked !== 'auto' && asked !== 'file' && asked !== 'segmented') {
+    throw new ArgumentError(`layout must be auto, file or segmented, got ${asked}`);
   }
   let segmented: boolean;
   if (layout !== 'auto') segmented = layout === 'segmented';

@@ -9,10 +9,38 @@ import {
   mountCard,
   PowerCutError,
   readCardInfo,
+  type CardZone,
 } from '../../src/card/index.js';
 import { errorCodeOf } from '../helpers/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
 import { BINDING, bytes, CID, formatted, KEYS, mount } from './helpers.js';
+
+/** Put the first `upto` bytes of `data` with checkpoints every 64 KiB, then abort. */
+async function interrupt(
+  zone: CardZone,
+  name: string,
+  data: Uint8Array,
+  tag: string,
+  upto: number,
+) {
+  const put = await zone.put(name, {
+    size: data.length,
+    sourceTag: tag,
+    checkpointBytes: 64 << 10,
+  });
+  const w = put.writable.getWriter();
+  await w.write(data.subarray(0, upto));
+  await w.abort();
+}
+
+/** Resume (or restart) a put of `data` and finish it; the offset the source was taken from. */
+async function finish(zone: CardZone, name: string, data: Uint8Array, tag: string) {
+  const put = await zone.put(name, { size: data.length, sourceTag: tag, resume: true });
+  const w = put.writable.getWriter();
+  await w.write(data.subarray(put.offset));
+  await w.close();
+  return put.offset;
+}
 
 describe('card: files', () => {
   it('writes, reads, lists, renames and deletes, and survives a remount', async () => {
@@ -199,6 +227,29 @@ describe('card: identity, keys, rollback, erase', () => {
     expect((await mount(dev, { user: anchor })).zone('user').generation).toBe(anchor);
   });
 
+  it('a zeroed newest superblock is CARD_ROLLED_BACK against the anchor (and an older state without one)', async () => {
+    const dev = await formatted();
+    const card = await mount(dev);
+    const user = card.zone('user');
+    await user.writeFile('a', bytes(100, 1));
+    await user.writeFile('b', bytes(100, 2));
+    const anchors = card.generations();
+    const g = anchors.user!;
+    await card.unmount({ keepDeviceOpen: true });
+    // The user zone is the last: its first block follows the other three.
+    const info = await readCardInfo(dev);
+    const start = 2 + info.zones.slice(0, 3).reduce((n, z) => n + z.capacity / 4096, 0);
+    await dev.write((start + (g % 2)) * 4096, new Uint8Array(4096));
+    expect(await errorCodeOf(mount(dev, anchors))).toBe('CARD_ROLLED_BACK');
+    expect(await errorCodeOf(fsck(dev, { cid: CID, keys: KEYS, anchors }))).toBe(
+      'CARD_ROLLED_BACK',
+    );
+    // Without the SIM's anchor the previous commit is all a reader can see.
+    const old = await mount(dev);
+    expect(old.zone('user').generation).toBe(g - 1);
+    expect((await old.zone('user').list()).map((f) => f.name)).toEqual(['a']);
+  });
+
   it('crypto-erase makes a zone empty and its old data unrecoverable; other zones keep theirs', async () => {
     const dev = await formatted();
     const card = await mount(dev);
@@ -289,20 +340,29 @@ describe('card: identity, keys, rollback, erase', () => {
     expect(await z.pending()).toEqual([]);
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
 
+    // A source changed inside the stored prefix but under the same tag: the resume seals the
+    // stored prefix again under a fresh salt, so no chunk position is sealed twice under one key
+    // and nonce, whatever the source says now.
+    await interrupt(z, 'clip', data, 'etag-same', 200_000);
+    const interrupted = (await z.checkView().records()).find((r) => r.name === 'clip')!;
+    expect(interrupted.pending).toBe(true);
+    const changed = data.slice();
+    changed[1000]! ^= 0xff;
+    changed[250_000]! ^= 0xff;
+    const offset = await finish(z, 'clip', changed, 'etag-same');
+    expect(offset).toBe(((interrupted.ctLength - 56) / 16400) * 16384);
+    const stored = (await z.checkView().records()).find((r) => r.name === 'clip')!;
+    expect(stored.pending).toBe(false);
+    expect(Buffer.from(stored.salt).equals(Buffer.from(interrupted.salt))).toBe(false);
+    expect(Buffer.from(stored.fileId).equals(Buffer.from(interrupted.fileId))).toBe(true);
+    // The stored prefix, then the source from the offset on.
+    const expected = Buffer.concat([data.subarray(0, offset), changed.subarray(offset)]);
+    expect(Buffer.from(await z.readFile('clip')).equals(expected)).toBe(true);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+
     // A different source restarts from zero with a fresh salt.
-    const p3 = await z.put('movie2', {
-      size: data.length,
-      sourceTag: 'etag-1',
-      checkpointBytes: 64 << 10,
-    });
-    const w3 = p3.writable.getWriter();
-    await w3.write(data.subarray(0, 150_000));
-    await w3.abort();
-    const p4 = await z.put('movie2', { size: data.length, sourceTag: 'etag-2', resume: true });
-    expect(p4.offset).toBe(0);
-    const w4 = p4.writable.getWriter();
-    await w4.write(data);
-    await w4.close();
+    await interrupt(z, 'movie2', data, 'etag-1', 150_000);
+    expect(await finish(z, 'movie2', data, 'etag-2')).toBe(0);
     expect(Buffer.from(await z.readFile('movie2')).equals(Buffer.from(data))).toBe(true);
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
   });

@@ -38,3 +38,13 @@ export function bytes(n: number, seed = 1): Uint8Array {
   }
   return out;
 }
+
+/** CRC-32 (IEEE 802.3, as zlib), written apart from the library's, for editing header copies. */
+export function crc32(b: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const x of b) {
+    crc ^= x;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { fsck, MemoryDevice, type Card } from '../../src/card/index.js';
 import { SimvaultError } from '../../src/errors.js';
 import type { Zone } from '../../src/crypto/index.js';
-import { readExtents } from '../../src/card/file-table.js';
 import { bytes, CID, formatted, KEYS, mount } from './helpers.js';
 
 const SECTOR = 512;
@@ -49,10 +48,11 @@ async function build(): Promise<{
   const padding = new Set<number>();
   for (const z of info.zones) {
     const zone = card.zone(z.zone);
-    for (const b of await zone.internals.alloc.usedBlocks()) usedBlocks.add(start + b);
+    const view = zone.checkView();
+    for (const b of await view.map().usedBlocks()) usedBlocks.add(start + b);
     obsolete.add(start + ((zone.generation + 1) % 2));
-    for (const r of await zone.internals.table.records()) {
-      const { extents } = await readExtents(zone.internals.params.blocks, r);
+    for (const r of await view.records()) {
+      const { extents } = await view.extentsOf(r);
       const blocks = extents.flatMap((e) => Array.from({ length: e.count }, (_, i) => e.start + i));
       const last = blocks[Math.ceil(r.ctLength / BLOCK) - 1]!;
       for (let sec = Math.ceil((r.ctLength % BLOCK || BLOCK) / SECTOR); sec < BLOCK / SECTOR; sec++)
@@ -153,11 +153,8 @@ describe('tamper evidence', () => {
   it('damage to one file leaves the others readable', async () => {
     const { image, files } = await build();
     const card = await mount(MemoryDevice.from(image));
-    const zone = card.zone('user');
-    const { extents } = await readExtents(
-      zone.internals.params.blocks,
-      (await zone.internals.table.find('big'))!,
-    );
+    const view = card.zone('user').checkView();
+    const { extents } = await view.extentsOf((await view.records()).find((r) => r.name === 'big')!);
     const zoneStart = 2 + (64 << 10) / BLOCK + (64 << 10) / BLOCK + (256 << 10) / BLOCK; // user is the 4th zone
     const bad = image.slice();
     bad[(zoneStart + extents[0]!.start + 5) * BLOCK + 100]! ^= 0x10;

@@ -52,6 +52,33 @@ async function fails(args: string[], code: 1 | 2, text?: string | RegExp, stdin?
   return r;
 }
 
+/** The JSON the card commands print, as far as these tests read it. */
+interface Printed {
+  cardIdentity: string;
+  cid: string;
+  suite: string;
+  segments: number;
+  size: number;
+  ok: boolean;
+  zones: Array<{
+    zone: string;
+    capacity: number;
+    used: number;
+    free: number;
+    files: number;
+    fileBytes: number;
+    zoneGeneration: number;
+  }>;
+  total: { files: number };
+  files: Array<{ zone: string; name: string; size: number }>;
+  pending: Array<{ name: string; durableBytes: number }>;
+  problems: Array<{ kind: string; detail: string; repairable: boolean }>;
+}
+
+function printed(r: { stdout: Buffer }): Printed {
+  return JSON.parse(r.stdout.toString()) as Printed;
+}
+
 let images = 0;
 async function image(extra: string[] = SMALL): Promise<string> {
   const path = join(dir, `card-${images++}.img`);
@@ -118,7 +145,7 @@ describe('simvault card: argument parsers', () => {
 describe('simvault card create / info', () => {
   it('creates an image with the zones asked for and shows its header without keys', async () => {
     const path = await image();
-    const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString());
+    const info = printed(await ok(['card', 'info', path, '--json']));
     expect(info.cardIdentity).toBe(CID.slice(0, 30));
     expect(info.suite).toBe('cobblestone-256');
     expect(info.zones.map((z: { zone: string; capacity: number }) => [z.zone, z.capacity])).toEqual(
@@ -129,7 +156,7 @@ describe('simvault card create / info', () => {
         ['user', (8 << 20) - (3 << 20) - 8192],
       ],
     );
-    expect(info.zones[0].used).toBeUndefined();
+    expect(info.zones[0]!.used).toBeUndefined();
     const text = (await ok(['card', 'info', path])).stdout.toString();
     expect(text).toContain(`card        ${CID.slice(0, 30)}`);
     expect(text).toMatch(/zone user +\d\.\d MiB {2}key [0-9a-f]{32}/);
@@ -138,10 +165,8 @@ describe('simvault card create / info', () => {
   it('with --key, info adds capacity, files and generations', async () => {
     const path = await image();
     await ok(['card', 'put', path, '--key', key, 'a', '-'], new Uint8Array(5000));
-    const info = JSON.parse(
-      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
-    );
-    const user = info.zones.find((z: { zone: string }) => z.zone === 'user');
+    const info = printed(await ok(['card', 'info', path, '--key', key, '--json']));
+    const user = info.zones.find((z) => z.zone === 'user')!;
     expect(user.files).toBe(1);
     expect(user.fileBytes).toBe(5000);
     expect(user.zoneGeneration).toBe(2);
@@ -172,13 +197,11 @@ describe('simvault card create / info', () => {
       'zero',
       '--json',
     ]);
-    const made = JSON.parse(r.stdout.toString());
+    const made = printed(r);
     expect(made.segments).toBe(5);
     expect(decodeCid(Buffer.from(made.cid, 'hex')).crc).toBe('valid');
     expect(existsSync(`${path}.004`)).toBe(true);
-    expect(JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).suite).toBe(
-      'cobblestone-128',
-    );
+    expect(printed(await ok(['card', 'info', path, '--json'])).suite).toBe('cobblestone-128');
     await ok(['card', 'put', path, '--key', key, 'x', '-'], new Uint8Array(100_000).fill(7));
     expect(
       (await ok(['card', 'get', path, '--key', key, 'x'])).stdout.equals(Buffer.alloc(100_000, 7)),
@@ -201,9 +224,9 @@ describe('simvault card create / info', () => {
       /DEVICE_BAD_IMAGE/,
     );
     expect(again.stdout.length).toBe(0);
-    expect(
-      JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).cardIdentity,
-    ).toBe(made.cid.slice(0, 30));
+    expect(printed(await ok(['card', 'info', path, '--json'])).cardIdentity).toBe(
+      made.cid.slice(0, 30),
+    );
   });
 
   it('zones that do not fit leave no image behind; too small a card is a usage error however small', async () => {
@@ -269,10 +292,8 @@ describe('simvault card put / get / ls / rm / mv', () => {
     const bPath = join(dir, 'b.bin');
     const b = randomBytes(70_000);
     writeFileSync(bPath, b);
-    const stored = JSON.parse(
-      (
-        await ok(['card', 'put', path, '--key', key, 'docs/a.bin', '-', '--json'], a)
-      ).stdout.toString(),
+    const stored = printed(
+      await ok(['card', 'put', path, '--key', key, 'docs/a.bin', '-', '--json'], a),
     );
     expect(stored).toMatchObject({ zone: 'user', name: 'docs/a.bin', size: 300_000 });
     expect(
@@ -281,9 +302,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
       ).stdout.toString(),
     ).toBe('stored multimedia/b.bin: 70000 bytes\n');
 
-    const ls = JSON.parse(
-      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const ls = printed(await ok(['card', 'ls', path, '--key', key, '--json']));
     expect(
       ls.files.map((f: { zone: string; name: string; size: number }) => [f.zone, f.name, f.size]),
     ).toEqual([
@@ -345,22 +364,54 @@ describe('simvault card put / get / ls / rm / mv', () => {
     );
   });
 
+  it('a streamed put that runs out of space says its interrupted upload was kept, and how to resume or drop it', async () => {
+    const path = await image();
+    // Undeclared size on standard input, with a tag: checkpoints every 64K until the zone is full.
+    const r = await fails(
+      [
+        'card',
+        'put',
+        path,
+        '--key',
+        key,
+        '--zone',
+        'operator',
+        '--source-tag',
+        't1',
+        '--checkpoint',
+        '64K',
+        'big',
+        '-',
+      ],
+      1,
+      /CARD_NO_SPACE/,
+      new Uint8Array(1 << 20),
+    );
+    expect(r.stderr).toContain('the interrupted upload of operator/big was kept');
+    expect(r.stderr).toContain('--resume');
+    expect(r.stderr).toContain(`simvault card rm ${path} --zone operator --pending big`);
+    const listed = printed(
+      await ok(['card', 'ls', path, '--key', key, '--json', '--zone', 'operator']),
+    );
+    expect(listed.pending.map((p) => p.name)).toEqual(['big']);
+    expect(listed.pending[0]!.durableBytes).toBeGreaterThan(0);
+    // The command it names works and gives the space back.
+    await ok(['card', 'rm', path, '--key', key, '--zone', 'operator', '--pending', 'big']);
+    expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
+  });
+
   it('a put that cannot fit is refused before a byte is written', async () => {
     const path = await image();
     const big = join(dir, 'big.bin');
     writeFileSync(big, Buffer.alloc(1 << 20));
-    const before = JSON.parse(
-      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const before = printed(await ok(['card', 'info', path, '--key', key, '--json']));
     const r = await fails(
       ['card', 'put', path, '--key', key, '--zone', 'operator', 'big', big],
       1,
       /CARD_NO_SPACE/,
     );
     expect(r.stdout.length).toBe(0);
-    const after = JSON.parse(
-      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const after = printed(await ok(['card', 'info', path, '--key', key, '--json']));
     expect(after).toEqual(before);
     // Declared on stdin too.
     await fails(
@@ -411,12 +462,10 @@ describe('simvault card put / get / ls / rm / mv', () => {
       '16K',
     ];
     await fails(args, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 100_000));
-    const ls = JSON.parse(
-      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const ls = printed(await ok(['card', 'ls', path, '--key', key, '--json']));
     expect(ls.files).toEqual([]);
     expect(ls.pending).toHaveLength(1);
-    const durable = ls.pending[0].durableBytes as number;
+    const durable = ls.pending[0]!.durableBytes;
     expect(durable).toBeGreaterThan(0);
     expect((await ok(['card', 'ls', path, '--key', key])).stdout.toString()).toContain(
       '(interrupted put of 200000 bytes)  movie',
@@ -440,10 +489,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
     expect(restarted.stderr).not.toContain('resuming');
     await fails(args, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 50_000));
     await ok(['card', 'rm', path, '--key', key, '--pending', 'movie']);
-    expect(
-      JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString())
-        .pending,
-    ).toEqual([]);
+    expect(printed(await ok(['card', 'ls', path, '--key', key, '--json'])).pending).toEqual([]);
     expect((await ok(['card', 'get', path, '--key', key, 'movie'])).stdout.equals(data)).toBe(true);
   });
 
@@ -490,10 +536,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
       (await ok(['card', 'put', path, '--key', key, 'r', src, '--resume'])).stderr,
     ).not.toContain('resuming');
     expect((await ok(['card', 'get', path, '--key', key, 'r'])).stdout.equals(data)).toBe(true);
-    expect(
-      JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString())
-        .pending,
-    ).toEqual([]);
+    expect(printed(await ok(['card', 'ls', path, '--key', key, '--json'])).pending).toEqual([]);
   });
 
   it('--progress draws on stderr and keeps --json stdout clean', async () => {
@@ -502,7 +545,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
       ['card', 'put', path, '--key', key, 'p', '-', '--progress', '--json'],
       randomBytes(3 << 20),
     );
-    expect(JSON.parse(r.stdout.toString()).size).toBe(3 << 20);
+    expect(printed(r).size).toBe(3 << 20);
     expect(r.stderr).toMatch(/put user\/p 3\.0 MiB/);
     const g = await ok(['card', 'get', path, '--key', key, 'p', '--progress']);
     expect(g.stdout.length).toBe(3 << 20);
@@ -520,7 +563,7 @@ describe('simvault card fsck', () => {
     await ok(['card', 'put', path, '--key', key, 'victim', '-'], victim);
     await ok(['card', 'put', path, '--key', key, 'other', '-'], other);
     // The image was zero-filled: the longest non-zero run of blocks in the user zone is the victim.
-    const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString());
+    const info = printed(await ok(['card', 'info', path, '--json']));
     const userStart =
       8192 +
       info.zones.slice(0, 3).reduce((n: number, z: { capacity: number }) => n + z.capacity, 0);
@@ -543,12 +586,12 @@ describe('simvault card fsck', () => {
     closeSync(fd);
 
     const report = await fails(['card', 'fsck', path, '--key', key, '--json'], 1);
-    const json = JSON.parse(report.stdout.toString());
+    const json = printed(report);
     expect(json.ok).toBe(false);
     expect(json.problems).toEqual([
       expect.objectContaining({ zone: 'user', kind: 'file', repairable: false }),
     ]);
-    expect(json.problems[0].detail).toMatch(/victim.*CRYPTO_AUTH_FAILED/);
+    expect(json.problems[0]!.detail).toMatch(/victim.*CRYPTO_AUTH_FAILED/);
     expect((await fails(['card', 'fsck', path, '--key', key], 1)).stdout.toString()).toMatch(
       /PROBLEM: user: file: .*\n1 problem\(s\) remain\n$/,
     );
@@ -730,15 +773,78 @@ describe('simvault card as real processes', () => {
     }
     expect(interrupted).toBeGreaterThanOrEqual(3);
     expect(resumed).toBeGreaterThanOrEqual(1);
-    const final = JSON.parse(
-      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const final = printed(await ok(['card', 'ls', path, '--key', key, '--json']));
     expect(final.pending).toEqual([]);
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(
       /\nok( \(\d+ note\(s\): --verbose shows them\))?\n$/,
     );
   }, 90_000);
 });
+
+describe('simvault card: a damaged allocation map', () => {
+  it('fsck reports it and goes on, --repair rebuilds it from the file table, reads keep working', async () => {
+    const path = await image();
+    const src = join(dir, 'map-src.bin');
+    writeFileSync(src, randomBytes(100_000));
+    await ok(['card', 'put', path, '--key', key, 'a', src]);
+    const before = readFileSync(path);
+    await ok(['card', 'put', path, '--key', key, 'b', src]);
+    // Every block of the user zone's allocation map that changed with the second put, put back
+    // as it was before it (older copies of the index and pages), or zeroed.
+    const now = readFileSync(path);
+    const info = printed(await ok(['card', 'info', path, '--json']));
+    const start = 2 + info.zones.slice(0, 3).reduce((n, z) => n + z.capacity / 4096, 0);
+    for (const how of ['older', 'zeroed'] as const) {
+      const damaged = Buffer.from(now);
+      const { blocks } = await mapBlocksOf(path);
+      for (const b of blocks) {
+        const at = (start + b) * 4096;
+        if (how === 'older') before.copy(damaged, at, at, at + 4096);
+        else damaged.fill(0, at, at + 4096);
+      }
+      const bad = join(dir, `map-${how}.img`);
+      writeFileSync(bad, damaged);
+      // Files still read.
+      expect(sha((await ok(['card', 'get', bad, '--key', key, 'a'])).stdout)).toBe(
+        sha(readFileSync(src)),
+      );
+      // fsck reports (text and JSON) and exits 1, writing nothing.
+      const check = await fails(['card', 'fsck', bad, '--key', key], 1);
+      expect(check.stdout.toString()).toContain('allocation-map');
+      expect(check.stdout.toString()).toContain('--repair fixes it');
+      const json = printed(await cli(['card', 'fsck', bad, '--key', key, '--json']));
+      expect(json.ok).toBe(false);
+      expect(json.problems.some((p) => p.kind === 'allocation-map' && p.repairable)).toBe(true);
+      expect(readFileSync(bad).equals(damaged)).toBe(true);
+      // A change waits for the repair.
+      await fails(['card', 'rm', bad, '--key', key, 'a'], 1, /CARD_MAP_DAMAGED/);
+      await ok(['card', 'fsck', bad, '--key', key, '--repair']);
+      expect((await ok(['card', 'fsck', bad, '--key', key])).stdout.toString()).toMatch(/\nok\n$/);
+      await ok(['card', 'rm', bad, '--key', key, 'a']);
+      expect(sha((await ok(['card', 'get', bad, '--key', key, 'b'])).stdout)).toBe(
+        sha(readFileSync(src)),
+      );
+    }
+  });
+});
+
+/** The zone-relative blocks of the user zone's allocation map (index blocks and pages). */
+async function mapBlocksOf(path: string): Promise<{ blocks: number[] }> {
+  const { openImage } = await import('../../src/node/index.js');
+  const { mountCard } = await import('../../src/card/index.js');
+  const { deriveCardKeys } = await import('../../src/crypto/index.js');
+  const { readKeyFile } = await import('../../src/node/files.js');
+  const dev = await openImage(path, { readOnly: true });
+  const cid = Buffer.from(CID, 'hex');
+  const card = await mountCard(dev, {
+    cid,
+    keys: deriveCardKeys(await readKeyFile(key), cid),
+    readOnly: true,
+  });
+  const blocks = card.zone('user').checkView().map().metadataBlocks();
+  await card.unmount();
+  return { blocks };
+}
 
 describe('simvault card with --sim STATE', () => {
   it("takes a bound card's keys from the SIM, anchors generations there, and reports a rolled-back image", async () => {
@@ -849,9 +955,7 @@ describe('simvault card: one writer at a time', () => {
       });
       expect(results.some((r) => r.code === 0)).toBe(true);
       // Every file any round reported stored is there, whole; the zone checks clean.
-      const listed = JSON.parse(
-        (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-      ) as { files: Array<{ name: string }> };
+      const listed = printed(await ok(['card', 'ls', path, '--key', key, '--json']));
       expect(listed.files.map((f) => f.name).sort()).toEqual([...stored.keys()].sort());
       for (const [name, digest] of stored)
         expect(sha((await ok(['card', 'get', path, '--key', key, name])).stdout)).toBe(digest);

@@ -119,9 +119,22 @@ describe('independence and binding', () => {
 });
 
 describe('HKDF-SHA-256 under the hierarchy: Wycheproof', () => {
+  interface Wycheproof {
+    testGroups: Array<{
+      tests: Array<{
+        tcId: number;
+        ikm: string;
+        salt: string;
+        info: string;
+        size: number;
+        okm: string;
+        result: string;
+      }>;
+    }>;
+  }
   const json = JSON.parse(
     readFileSync(new URL('../vectors/hkdf_sha256_test.json', import.meta.url), 'utf8'),
-  );
+  ) as Wycheproof;
   it('every vector', () => {
     let n = 0;
     for (const g of json.testGroups) {

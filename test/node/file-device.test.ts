@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileDevice } from '../../src/node/index.js';
+import { formatCard, mountCard } from '../../src/card/index.js';
+import { CID, KEYS, SMALL_ZONES } from '../card/helpers.js';
 import { codeOf, expectBytes, pattern } from '../card/device-test-util.js';
 
 const S = 512;
@@ -127,5 +129,26 @@ describe('FileDevice', () => {
     await truncate(path, 2 * S);
     expect(await codeOf(dev.read(4 * S, S))).toBe('DEVICE_IO');
     await dev.close();
+  });
+
+  it('two opens of one image have one identity, so a card refuses a second writable mount', async () => {
+    const path = join(dir, 'twice.img');
+    const first = await FileDevice.open(path, { create: 2 << 20 });
+    await formatCard(first, { cid: CID, keys: KEYS, fill: 'zero', zones: SMALL_ZONES });
+    const second = await FileDevice.open(path);
+    const other = await FileDevice.open(join(dir, 'other.img'), { create: 4096 });
+    expect(second.identity).toBe(first.identity);
+    expect(other.identity).not.toBe(first.identity);
+    const card = await mountCard(first, { cid: CID, keys: KEYS });
+    expect(await codeOf(mountCard(second, { cid: CID, keys: KEYS }))).toBe('CARD_ALREADY_MOUNTED');
+    // A read-only mount needs no claim; once the first mount ends, the second may write.
+    await (
+      await mountCard(second, { cid: CID, keys: KEYS, readOnly: true })
+    ).unmount({
+      keepDeviceOpen: true,
+    });
+    await card.unmount();
+    await (await mountCard(second, { cid: CID, keys: KEYS })).unmount();
+    await other.close();
   });
 });

@@ -18,7 +18,7 @@ import { rm, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { toHex } from '../../bytes.js';
-import { ArgumentError, IoError } from '../../errors.js';
+import { ArgumentError, CardError, IoError } from '../../errors.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
 import { formatCard, readCardInfo } from '../../card/card.js';
@@ -223,7 +223,7 @@ Options:
     const result: Record<string, unknown> = { image, ...info };
     let damaged = false;
     if (values.key !== undefined || values.sim !== undefined) {
-      await withCard(image!, values, async (card) => {
+      damaged = await withCard(image!, values, (card) => {
         const cap = card.capacity();
         const gens = card.generations();
         result.zones = info.zones.map((z) => {
@@ -237,7 +237,7 @@ Options:
           };
         });
         result.total = { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files };
-        damaged = card.damaged.length > 0;
+        return Promise.resolve(card.damaged.length > 0);
       });
     }
     const zones = result.zones as Array<
@@ -245,7 +245,7 @@ Options:
     >;
     const lines = [
       `image       ${image}`,
-      `format      version ${info.version}, header generation ${info.generation}`,
+      `format      version ${info.version}, header generation ${info.generation}${info.writable ? '' : ' (read-only: written by an older simvault)'}`,
       `suite       ${info.suite}`,
       `card        ${info.cardIdentity}`,
       `card key    ${info.cardKeyIdentifier}`,
@@ -434,6 +434,10 @@ Examples:
       if (bar) input = input.pipeThrough(bar.counter());
       try {
         await input.pipeTo(put.writable);
+      } catch (e) {
+        if (e instanceof CardError && e.code === 'CARD_NO_SPACE')
+          await keptUpload(io, z, image!, zone, name!);
+        throw e;
       } finally {
         bar?.finish();
       }
@@ -447,6 +451,24 @@ Examples:
     );
   },
 };
+
+// A put that ran out of space keeps its last checkpoint, which holds space: say so, and how to
+// go on or let go.
+async function keptUpload(
+  io: CliIO,
+  z: CardZone,
+  image: string,
+  zone: Zone,
+  name: string,
+): Promise<void> {
+  const kept = (await z.pending()).find((p) => p.name === name);
+  if (!kept) return;
+  io.stderr.write(
+    `simvault: the interrupted upload of ${zone}/${name} was kept: ${kept.durableBytes} bytes stored, holding space in the zone.\n` +
+      `  to finish it, free space and run the same command with --resume;\n` +
+      `  to drop it and free its space: simvault card rm ${image} --zone ${zone} --pending ${name}\n`,
+  );
+}
 
 // --- get ----------------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ describe('secure-chip zone over the COS', () => {
       code: 'CHIP_BLOCKED',
     });
 
+    // One writable mount per device in a process: end this one before mounting again.
+    await card.unmount({ keepDeviceOpen: true });
     const gone: ApduTransport = {
       transmit: async () => {
         throw new Error('card removed');
