@@ -21,6 +21,7 @@ import {
   type BackendChoice,
   type BackendName,
 } from './backend.js';
+import { uninitializedBytes } from './alloc.js';
 import { DEFAULT_SUITE, getSuite, type Suite, type SuiteName } from './suites.js';
 
 /**
@@ -462,7 +463,8 @@ export class ChunkEncryptor {
   /** Add plaintext; returns the sealed chunks (each 16,400 bytes) it completed. */
   async update(data: Uint8Array): Promise<Uint8Array[]> {
     assertBytes(data, 'plaintext');
-    const out = new Uint8Array(this.sealedLength(data.length));
+    // Every byte is written before the views are returned (no zero fill needed).
+    const out = uninitializedBytes(this.sealedLength(data.length));
     await this.updateInto(data, out);
     return split(out, SEALED_CHUNK);
   }
@@ -601,7 +603,8 @@ export class ChunkDecryptor {
   async update(data: Uint8Array): Promise<Uint8Array[]> {
     if (this.error !== undefined) throw this.error;
     assertBytes(data, 'ciphertext');
-    const out = new Uint8Array(this.openedLength(data.length));
+    // Every byte is written before the views are returned (no zero fill needed).
+    const out = uninitializedBytes(this.openedLength(data.length));
     await this.updateInto(data, out);
     return split(out, CHUNK_SIZE);
   }
@@ -721,7 +724,8 @@ export async function encrypt(
 ): Promise<Uint8Array> {
   assertBytes(plaintext, 'plaintext');
   const enc = await ChunkEncryptor.create(inputKey, options);
-  const out = new Uint8Array(ciphertextLength(plaintext.length));
+  // Header, sealed chunks and final chunk fill it exactly (no zero fill needed).
+  const out = uninitializedBytes(ciphertextLength(plaintext.length));
   out.set(enc.header, 0);
   const off = HEADER_LENGTH + (await enc.updateInto(plaintext, out, HEADER_LENGTH));
   out.set(await enc.final(), off);
@@ -753,7 +757,8 @@ export async function decrypt(
     await dec.update(ciphertext.subarray(0, HEADER_LENGTH));
     throw e;
   }
-  const out = new Uint8Array(expected);
+  // Filled exactly by the chunks, or dropped when one fails (no zero fill needed).
+  const out = uninitializedBytes(expected);
   const off = await dec.updateInto(ciphertext, out);
   out.set(await dec.final(), off);
   return out;

@@ -16,6 +16,7 @@ import {
   type ChunkedOptions,
   type MessageCipher,
 } from './chunked.js';
+import { uninitializedBytes } from './alloc.js';
 
 const SEALED_CHUNK = CHUNK_SIZE + 16;
 
@@ -140,7 +141,8 @@ export class RandomAccessDecryptor {
         `range [${start}, ${end}) is outside the message of ${this.length} bytes`,
       );
     }
-    const out = new Uint8Array(end - start);
+    // Filled exactly by the chunks of the range, or dropped when one fails (no zero fill).
+    const out = uninitializedBytes(end - start);
     // A read that reaches the end of the message also authenticates the final chunk (which may
     // be empty), so the message length is never taken on trust.
     const toEnd = end === this.length;
