@@ -49,7 +49,7 @@ if (json) {
   process.stdout.write(`${JSON.stringify({ rows }, null, 2)}\n`);
 } else {
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const fmt = (v: unknown) =>
+  const fmt = (v: BenchRow[string] | undefined) =>
     typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v ?? '');
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');

@@ -9,6 +9,8 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { ArgumentError } from '../errors.js';
 import type { AeadName } from './suites.js';
 
+const TAG = 16;
+
 /**
  * An AEAD keyed once, used for many chunks. `open` resolves to `null` when authentication fails
  * (the caller decides which typed error that is).
@@ -36,6 +38,22 @@ export interface AeadKey {
     sealed: Uint8Array,
     aad?: Uint8Array,
   ): Uint8Array | null | Promise<Uint8Array | null>;
+}
+
+/**
+ * The form every built-in backend's keys take inside the library: {@link AeadKey} plus sealing and
+ * opening into a caller's buffer, so a batch of chunks lands in one buffer without an allocation
+ * and a copy per chunk. A synchronous backend returns a plain value, so callers await only real
+ * promises; the input must stay unchanged until an asynchronous result settles.
+ */
+export interface AeadKeyInto extends AeadKey {
+  /** Write `ciphertext || tag` into `out`, which is exactly `plaintext.length + 16` bytes. */
+  sealInto(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void | Promise<void>;
+  /**
+   * Verify, then write the plaintext into `out` (exactly `sealed.length - 16` bytes); `false`
+   * when it does not authenticate, and then nothing was written.
+   */
+  openInto(nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array): boolean | Promise<boolean>;
 }
 
 /**
@@ -82,19 +100,46 @@ export interface CipherBackend {
 const nobleBackend: CipherBackend = {
   name: 'noble',
   supports: () => true,
-  async importKey(aead, key) {
-    const make = aead === 'AEAD_CHACHA20_POLY1305' ? chacha20poly1305 : gcm;
+  importKey(aead, key) {
+    const chacha = aead === 'AEAD_CHACHA20_POLY1305';
+    const make = chacha ? chacha20poly1305 : gcm;
     const k = key.slice();
-    return {
-      seal: (nonce, plaintext, aad) => make(k, nonce, aad).encrypt(plaintext),
-      open: (nonce, sealed, aad) => {
-        try {
-          return make(k, nonce, aad).decrypt(sealed);
-        } catch {
-          return null;
-        }
-      },
+    const open = (nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array) => {
+      try {
+        return make(k, nonce, aad).decrypt(sealed);
+      } catch {
+        return null;
+      }
     };
+    const into: AeadKeyInto = {
+      seal: (nonce, plaintext, aad) => make(k, nonce, aad).encrypt(plaintext),
+      open,
+      // noble's ChaCha20-Poly1305 writes into a given buffer (after checking the tag when
+      // opening); its GCM has no output parameter, so that result is copied.
+      sealInto: chacha
+        ? (nonce, plaintext, out) => {
+            chacha20poly1305(k, nonce).encrypt(plaintext, out);
+          }
+        : (nonce, plaintext, out) => {
+            out.set(gcm(k, nonce).encrypt(plaintext));
+          },
+      openInto: chacha
+        ? (nonce, sealed, out) => {
+            try {
+              chacha20poly1305(k, nonce).decrypt(sealed, out);
+              return true;
+            } catch {
+              return false;
+            }
+          }
+        : (nonce, sealed, out) => {
+            const plain = open(nonce, sealed);
+            if (!plain) return false;
+            out.set(plain);
+            return true;
+          },
+    };
+    return Promise.resolve(into);
   },
 };
 
@@ -148,43 +193,78 @@ function makeNodeBackend(nc: NodeCrypto): CipherBackend {
   return {
     name: 'node',
     supports: (aead) => available.has(NODE_ALGS[aead]),
-    async importKey(aead, key) {
+    importKey(aead, key) {
       const alg = NODE_ALGS[aead];
       const k = key.slice();
-      const opts = { authTagLength: 16 };
-      return {
+      const opts = { authTagLength: TAG };
+      const sealInto = (
+        nonce: Uint8Array,
+        plaintext: Uint8Array,
+        out: Uint8Array,
+        aad?: Uint8Array,
+      ) => {
+        const c = nc.createCipheriv(alg, k, nonce, opts);
+        if (aad?.length) c.setAAD(aad);
+        const body = c.update(plaintext);
+        out.set(body, 0);
+        const fin = c.final();
+        if (fin.length) out.set(fin, body.length);
+        out.set(c.getAuthTag(), plaintext.length);
+      };
+      // Decrypts into node's own buffer and returns it only once final() has checked the tag.
+      const openVerified = (nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array) => {
+        if (sealed.length < TAG) return null;
+        const d = nc.createDecipheriv(alg, k, nonce, opts);
+        if (aad?.length) d.setAAD(aad);
+        d.setAuthTag(sealed.subarray(sealed.length - TAG));
+        const body = d.update(sealed.subarray(0, sealed.length - TAG));
+        let fin: Uint8Array;
+        try {
+          fin = d.final();
+        } catch {
+          return null;
+        }
+        return { body, fin };
+      };
+      const into: AeadKeyInto = {
         seal(nonce, plaintext, aad) {
-          const c = nc.createCipheriv(alg, k, nonce, opts);
-          if (aad?.length) c.setAAD(aad);
-          const body = c.update(plaintext);
-          const fin = c.final();
-          const tag = c.getAuthTag();
-          const out = new Uint8Array(body.length + fin.length + 16);
-          out.set(body, 0);
-          out.set(fin, body.length);
-          out.set(tag, body.length + fin.length);
+          const out = new Uint8Array(plaintext.length + TAG);
+          sealInto(nonce, plaintext, out, aad);
           return out;
         },
         open(nonce, sealed, aad) {
-          if (sealed.length < 16) return null;
-          const d = nc.createDecipheriv(alg, k, nonce, opts);
-          if (aad?.length) d.setAAD(aad);
-          d.setAuthTag(sealed.subarray(sealed.length - 16));
-          const body = d.update(sealed.subarray(0, sealed.length - 16));
-          try {
-            const fin = d.final();
-            if (fin.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.length);
-            const out = new Uint8Array(body.length + fin.length);
-            out.set(body, 0);
-            out.set(fin, body.length);
-            return out;
-          } catch {
-            return null;
-          }
+          const r = openVerified(nonce, sealed, aad);
+          if (!r) return null;
+          const { body, fin } = r;
+          // A plain Uint8Array view (not a Buffer) over node's output, without a copy.
+          if (fin.length === 0) return new Uint8Array(body.buffer, body.byteOffset, body.length);
+          const out = new Uint8Array(body.length + fin.length);
+          out.set(body, 0);
+          out.set(fin, body.length);
+          return out;
+        },
+        sealInto: (nonce, plaintext, out) => {
+          sealInto(nonce, plaintext, out);
+        },
+        openInto(nonce, sealed, out) {
+          const r = openVerified(nonce, sealed);
+          if (!r) return false;
+          out.set(r.body, 0);
+          if (r.fin.length) out.set(r.fin, r.body.length);
+          return true;
         },
       };
+      return Promise.resolve(into);
     },
   };
+}
+
+// WebCrypto copies its input when called; a view over a plain ArrayBuffer is passed as it is
+// (the copy that `BufferSource` typing would otherwise force is skipped).
+function bufferSource(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer
+    ? (bytes as Uint8Array<ArrayBuffer>)
+    : new Uint8Array(bytes);
 }
 
 function makeWebCryptoBackend(subtle: SubtleCrypto): CipherBackend {
@@ -200,30 +280,35 @@ function makeWebCryptoBackend(subtle: SubtleCrypto): CipherBackend {
         'encrypt',
         'decrypt',
       ]);
-      return {
-        async seal(nonce, plaintext, aad) {
-          const params = {
-            name: 'AES-GCM',
-            iv: nonce.slice(),
-            tagLength: 128,
-            ...(aad?.length ? { additionalData: aad.slice() } : {}),
-          };
-          return new Uint8Array(await subtle.encrypt(params, ck, plaintext.slice()));
+      const params = (nonce: Uint8Array, aad?: Uint8Array): AesGcmParams => ({
+        name: 'AES-GCM',
+        iv: bufferSource(nonce),
+        tagLength: 128,
+        ...(aad?.length ? { additionalData: bufferSource(aad) } : {}),
+      });
+      const seal = async (nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array) =>
+        new Uint8Array(await subtle.encrypt(params(nonce, aad), ck, bufferSource(plaintext)));
+      const open = async (nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array) => {
+        try {
+          return new Uint8Array(await subtle.decrypt(params(nonce, aad), ck, bufferSource(sealed)));
+        } catch {
+          return null;
+        }
+      };
+      const into: AeadKeyInto = {
+        seal,
+        open,
+        async sealInto(nonce, plaintext, out) {
+          out.set(await seal(nonce, plaintext));
         },
-        async open(nonce, sealed, aad) {
-          try {
-            const params = {
-              name: 'AES-GCM',
-              iv: nonce.slice(),
-              tagLength: 128,
-              ...(aad?.length ? { additionalData: aad.slice() } : {}),
-            };
-            return new Uint8Array(await subtle.decrypt(params, ck, sealed.slice()));
-          } catch {
-            return null;
-          }
+        async openInto(nonce, sealed, out) {
+          const plain = await open(nonce, sealed);
+          if (!plain) return false;
+          out.set(plain);
+          return true;
         },
       };
+      return into;
     },
   };
 }
@@ -305,4 +390,31 @@ export function getBackend(choice: BackendChoice = 'auto', aead?: AeadName): Cip
     throw new ArgumentError(`backend '${backend.name}' cannot run ${aead}`, 'UNSUPPORTED');
   }
   return backend;
+}
+
+/**
+ * Key an AEAD on a backend in the form the library uses internally. A key from a backend whose
+ * `importKey` returns only {@link AeadKey} (a wrapped or instrumented one) gets the buffer
+ * methods by copying.
+ */
+export async function importKeyInto(
+  backend: CipherBackend,
+  aead: AeadName,
+  key: Uint8Array,
+): Promise<AeadKeyInto> {
+  const k = await backend.importKey(aead, key);
+  if ('sealInto' in k && 'openInto' in k) return k as AeadKeyInto;
+  return {
+    seal: (nonce, plaintext, aad) => k.seal(nonce, plaintext, aad),
+    open: (nonce, sealed, aad) => k.open(nonce, sealed, aad),
+    async sealInto(nonce, plaintext, out) {
+      out.set(await k.seal(nonce, plaintext));
+    },
+    async openInto(nonce, sealed, out) {
+      const plain = await k.open(nonce, sealed);
+      if (!plain) return false;
+      out.set(plain);
+      return true;
+    },
+  };
 }

@@ -7,6 +7,7 @@
  */
 import { assertBytes } from '../bytes.js';
 import { abortError } from '../errors.js';
+import { uninitializedBytes } from './alloc.js';
 import {
   ChunkDecryptor,
   ChunkEncryptor,
@@ -47,6 +48,24 @@ function watch(
   );
 }
 
+/**
+ * The sealed chunks `data` completes, as one buffer (possibly empty). Streams emit one buffer per
+ * piece: each enqueue costs the stream machinery more than sealing a few kilobytes. The buffer is
+ * allocated without a zero fill: `updateInto` writes all of it, or fails and it is dropped.
+ */
+export async function sealPiece(enc: ChunkEncryptor, data: Uint8Array): Promise<Uint8Array> {
+  const out = uninitializedBytes(enc.sealedLength(data.length));
+  await enc.updateInto(data, out);
+  return out;
+}
+
+/** The plaintext of the chunks `data` completes and authenticates, as one buffer. */
+export async function openPiece(dec: ChunkDecryptor, data: Uint8Array): Promise<Uint8Array> {
+  const out = uninitializedBytes(dec.openedLength(data.length));
+  await dec.updateInto(data, out);
+  return out;
+}
+
 function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array {
   if (signal?.aborted) throw abortError(signal);
   assertBytes(chunk, 'stream chunk');
@@ -54,7 +73,8 @@ function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array
 }
 
 /**
- * A stream that encrypts plaintext bytes into a chunked-encryption ciphertext (header first).
+ * A stream that encrypts plaintext bytes into a chunked-encryption ciphertext (header first). For
+ * each piece written it emits the chunks that piece completed as one `Uint8Array`.
  *
  * @example
  * ```ts
@@ -78,7 +98,8 @@ export function createEncryptStream(
       controller.enqueue(enc.header);
     },
     async transform(chunk, controller) {
-      for (const c of await enc.update(checkChunk(chunk, signal))) controller.enqueue(c);
+      const out = await sealPiece(enc, checkChunk(chunk, signal));
+      if (out.length) controller.enqueue(out);
     },
     async flush(controller) {
       if (signal?.aborted) throw abortError(signal);
@@ -88,9 +109,9 @@ export function createEncryptStream(
 }
 
 /**
- * A stream that decrypts a chunked-encryption ciphertext. It releases plaintext one
- * authenticated chunk at a time and errors (typed) on the first bad chunk, on a truncated end, or
- * on a wrong key or context (before any chunk).
+ * A stream that decrypts a chunked-encryption ciphertext. For each piece written it releases the
+ * plaintext of the chunks that piece completed, all of them authenticated, and it errors (typed)
+ * on the first bad chunk, on a truncated end, or on a wrong key or context (before any chunk).
  *
  * @example
  * ```ts
@@ -112,7 +133,8 @@ export function createDecryptStream(
       watch(signal, controller);
     },
     async transform(chunk, controller) {
-      for (const p of await dec.update(checkChunk(chunk, signal))) controller.enqueue(p);
+      const out = await openPiece(dec, checkChunk(chunk, signal));
+      if (out.length) controller.enqueue(out);
     },
     async flush(controller) {
       if (signal?.aborted) throw abortError(signal);

@@ -14,7 +14,14 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { assertBytes, concatBytes, equalBytes, randomBytes, utf8 } from '../bytes.js';
 import { ArgumentError, CryptoError } from '../errors.js';
-import { getBackend, type AeadKey, type BackendChoice, type BackendName } from './backend.js';
+import {
+  getBackend,
+  importKeyInto,
+  type AeadKeyInto,
+  type BackendChoice,
+  type BackendName,
+} from './backend.js';
+import { uninitializedBytes } from './alloc.js';
 import { DEFAULT_SUITE, getSuite, type Suite, type SuiteName } from './suites.js';
 
 /**
@@ -250,10 +257,22 @@ export interface MessageCipher {
   readonly suite: Suite;
   /** The backend actually used. */
   readonly backend: BackendName;
-  /** Seal chunk `index`. */
-  seal(index: number, plaintext: Uint8Array): Promise<Uint8Array>;
   /** Open chunk `index`; throws `CRYPTO_AUTH_FAILED`. */
   open(index: number, sealed: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Seal chunk `index` into `out` (`plaintext.length + 16` bytes). Synchronous on a synchronous
+   * backend; otherwise `plaintext` must stay unchanged until the promise settles.
+   */
+  sealInto(index: number, plaintext: Uint8Array, out: Uint8Array): void | Promise<void>;
+  /**
+   * Open chunk `index` into `out` (`sealed.length - 16` bytes), writing nothing unless it
+   * authenticates; throws (or rejects with) `CRYPTO_AUTH_FAILED`.
+   */
+  openInto(index: number, sealed: Uint8Array, out: Uint8Array): void | Promise<void>;
+}
+
+function authFailed(index: number): CryptoError {
+  return new CryptoError('CRYPTO_AUTH_FAILED', `chunk ${index} failed authentication`);
 }
 
 /**
@@ -275,23 +294,83 @@ export async function openMessageCipher(
       'key commitment mismatch: wrong key, wrong context, or a damaged header',
     );
   }
-  const aead: AeadKey = await backend.importKey(suite.aead, keys.key);
+  const aead: AeadKeyInto = await importKeyInto(backend, suite.aead, keys.key);
   const baseNonce = keys.baseNonce.slice();
   const cipher: MessageCipher = {
     suite,
     backend: backend.name,
-    seal: async (index, plaintext) => aead.seal(chunkNonce(baseNonce, index), plaintext),
     async open(index, sealed) {
       const out = await aead.open(chunkNonce(baseNonce, index), sealed);
-      if (!out) throw new CryptoError('CRYPTO_AUTH_FAILED', `chunk ${index} failed authentication`);
+      if (!out) throw authFailed(index);
       return out;
+    },
+    sealInto: (index, plaintext, out) =>
+      aead.sealInto(chunkNonce(baseNonce, index), plaintext, out),
+    openInto(index, sealed, out) {
+      const ok = aead.openInto(chunkNonce(baseNonce, index), sealed, out);
+      if (ok === true) return;
+      if (ok === false) throw authFailed(index);
+      return ok.then((verified) => {
+        if (!verified) throw authFailed(index);
+      });
     },
   };
   return { cipher, commitment: keys.commitment.slice() };
 }
 
+// How many chunk operations of an asynchronous backend (WebCrypto, which works off the main
+// thread) run at once: enough to keep its workers busy, few enough to bound the copies it holds.
+const WINDOW = 16;
+
 /**
- * Push-style encryptor. Feed plaintext in any split with {@link ChunkEncryptor.update}; each call
+ * Chunk operations of one call, in chunk order. A synchronous backend's operations are done when
+ * they return; an asynchronous backend's overlap, up to {@link WINDOW} at a time. The first
+ * failure in chunk order is the one reported.
+ */
+export class ChunkBatch {
+  private pending: Promise<void>[] = [];
+
+  /** Add an operation's result; returns a promise to await when the window is full. */
+  add(result: void | Promise<void>): Promise<void> | undefined {
+    if (!result) return undefined;
+    this.pending.push(result);
+    return this.pending.length >= WINDOW ? this.settle() : undefined;
+  }
+
+  /** Wait for every operation added so far; rejects with the first failure in chunk order. */
+  async settle(): Promise<void> {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    const results = await Promise.allSettled(pending);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+}
+
+function checkRoom(out: Uint8Array, offset: number, needed: number): void {
+  assertBytes(out, 'output buffer');
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + needed > out.length) {
+    throw new ArgumentError(
+      `output buffer of ${out.length} bytes has no room for ${needed} bytes at offset ${offset}`,
+    );
+  }
+}
+
+function checkCount(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ArgumentError(`${what} must be a non-negative safe integer, got ${n}`);
+}
+
+/** `bytes` as views of `size` bytes each (the last one may be shorter). */
+function split(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < bytes.length; off += size) out.push(bytes.subarray(off, off + size));
+  return out;
+}
+
+/**
+ * Push-style encryptor. Feed plaintext in any split with {@link ChunkEncryptor.update} (or
+ * {@link ChunkEncryptor.updateInto}, which seals straight into a buffer of yours); each call
  * returns the sealed chunks completed so far; {@link ChunkEncryptor.final} seals the short final
  * chunk. Holds one 16 KiB buffer whatever the message size. Write {@link ChunkEncryptor.header}
  * first.
@@ -371,10 +450,42 @@ export class ChunkEncryptor {
     return this.cipher.backend;
   }
 
+  /**
+   * How many ciphertext bytes the next {@link ChunkEncryptor.update} or
+   * {@link ChunkEncryptor.updateInto} produces for `plaintextBytes` more bytes: the sealed chunks
+   * (16,400 bytes each) they complete.
+   */
+  sealedLength(plaintextBytes: number): number {
+    checkCount(plaintextBytes, 'plaintext length');
+    return Math.floor((this.len + plaintextBytes) / CHUNK_SIZE) * SEALED_CHUNK;
+  }
+
   /** Add plaintext; returns the sealed chunks (each 16,400 bytes) it completed. */
   async update(data: Uint8Array): Promise<Uint8Array[]> {
+    assertBytes(data, 'plaintext');
+    // Every byte is written before the views are returned (no zero fill needed).
+    const out = uninitializedBytes(this.sealedLength(data.length));
+    await this.updateInto(data, out);
+    return split(out, SEALED_CHUNK);
+  }
+
+  /**
+   * Add plaintext and seal the chunks it completes straight into `out` at `offset`, one after
+   * another, with no allocation per chunk; returns the bytes written,
+   * {@link ChunkEncryptor.sealedLength} of `data.length`. `data` must stay unchanged until the
+   * promise settles.
+   *
+   * @param data - more plaintext, in any split
+   * @param out - where the sealed chunks go; needs room for `sealedLength(data.length)` bytes
+   * @param offset - the first byte of `out` to write (default 0)
+   */
+  async updateInto(data: Uint8Array, out: Uint8Array, offset = 0): Promise<number> {
     if (this.done) throw new ArgumentError('encryptor already finished');
-    const out: Uint8Array[] = [];
+    assertBytes(data, 'plaintext');
+    checkRoom(out, offset, this.sealedLength(data.length));
+    const cipher = this.cipher;
+    const batch = new ChunkBatch();
+    let w = offset;
     let off = 0;
     if (this.len > 0) {
       const n = Math.min(CHUNK_SIZE - this.len, data.length);
@@ -382,27 +493,40 @@ export class ChunkEncryptor {
       this.len += n;
       off = n;
       if (this.len === CHUNK_SIZE) {
-        out.push(await this.cipher.seal(this.index++, this.buf));
+        await batch.add(cipher.sealInto(this.index++, this.buf, out.subarray(w, w + SEALED_CHUNK)));
+        w += SEALED_CHUNK;
         this.len = 0;
       }
     }
     // A full chunk can be sealed at once: if the message ends here an empty final chunk follows.
     while (data.length - off >= CHUNK_SIZE) {
-      out.push(await this.cipher.seal(this.index++, data.subarray(off, off + CHUNK_SIZE)));
+      const wait = batch.add(
+        cipher.sealInto(
+          this.index++,
+          data.subarray(off, off + CHUNK_SIZE),
+          out.subarray(w, w + SEALED_CHUNK),
+        ),
+      );
+      if (wait) await wait;
       off += CHUNK_SIZE;
+      w += SEALED_CHUNK;
     }
+    // The buffered chunk may still be read by an asynchronous seal until the batch settles.
+    await batch.settle();
     if (off < data.length) {
       this.buf.set(data.subarray(off), this.len);
       this.len += data.length - off;
     }
-    return out;
+    return w - offset;
   }
 
   /** Seal the final (short, possibly empty) chunk. */
   async final(): Promise<Uint8Array> {
     if (this.done) throw new ArgumentError('encryptor already finished');
     this.done = true;
-    return this.cipher.seal(this.index++, this.buf.subarray(0, this.len));
+    const out = new Uint8Array(this.len + TAG);
+    await this.cipher.sealInto(this.index++, this.buf.subarray(0, this.len), out);
+    return out;
   }
 }
 
@@ -429,7 +553,7 @@ export class ChunkDecryptor {
   private readonly buf = new Uint8Array(SEALED_CHUNK);
   private len = 0;
   private index = 0;
-  private error: unknown;
+  private error: Error | undefined;
   private done = false;
 
   private constructor(inputKey: Uint8Array, options: ChunkedOptions) {
@@ -455,52 +579,105 @@ export class ChunkDecryptor {
   }
 
   private fail(e: unknown): never {
-    this.error = e;
-    throw e;
+    // Everything thrown inside is an Error; the wrap only satisfies the type.
+    this.error = e instanceof Error ? e : new Error(String(e));
+    throw this.error;
+  }
+
+  /**
+   * How many plaintext bytes the next {@link ChunkDecryptor.update} or
+   * {@link ChunkDecryptor.updateInto} releases for `ciphertextBytes` more bytes (if they
+   * authenticate): the chunks they complete and show not to be the final one.
+   */
+  openedLength(ciphertextBytes: number): number {
+    checkCount(ciphertextBytes, 'ciphertext length');
+    const body = this.cipher
+      ? ciphertextBytes
+      : Math.max(0, ciphertextBytes - (HEADER_LENGTH - this.headLen));
+    // A full sealed chunk is only known not to be the final one once a byte follows it.
+    const available = this.len + body;
+    return available === 0 ? 0 : Math.floor((available - 1) / SEALED_CHUNK) * CHUNK_SIZE;
   }
 
   /** Add ciphertext; returns the plaintext of the chunks it authenticated. */
   async update(data: Uint8Array): Promise<Uint8Array[]> {
     if (this.error !== undefined) throw this.error;
+    assertBytes(data, 'ciphertext');
+    // Every byte is written before the views are returned (no zero fill needed).
+    const out = uninitializedBytes(this.openedLength(data.length));
+    await this.updateInto(data, out);
+    return split(out, CHUNK_SIZE);
+  }
+
+  /**
+   * Add ciphertext and write the plaintext of the chunks it authenticates straight into `out` at
+   * `offset`; returns the bytes written, {@link ChunkDecryptor.openedLength} of `data.length`.
+   * When it throws, that part of `out` is left zeroed: no unauthenticated byte is ever written.
+   * `data` must stay unchanged until the promise settles.
+   *
+   * @param data - more ciphertext, in any split
+   * @param out - where the plaintext goes; needs room for `openedLength(data.length)` bytes
+   * @param offset - the first byte of `out` to write (default 0)
+   */
+  async updateInto(data: Uint8Array, out: Uint8Array, offset = 0): Promise<number> {
+    if (this.error !== undefined) throw this.error;
     if (this.done) throw new ArgumentError('decryptor already finished');
+    assertBytes(data, 'ciphertext');
+    const expected = this.openedLength(data.length);
+    checkRoom(out, offset, expected);
     try {
-      return await this.consume(data);
+      return await this.consume(data, out, offset);
     } catch (e) {
+      // Chunks after a failed one may have been opened already by an asynchronous backend.
+      out.fill(0, offset, offset + expected);
       return this.fail(e);
     }
   }
 
-  private async consume(data: Uint8Array): Promise<Uint8Array[]> {
+  private async consume(data: Uint8Array, out: Uint8Array, offset: number): Promise<number> {
     let off = 0;
     if (!this.cipher) {
       const n = Math.min(HEADER_LENGTH - this.headLen, data.length);
       this.head.set(data.subarray(0, n), this.headLen);
       this.headLen += n;
       off = n;
-      if (this.headLen < HEADER_LENGTH) return [];
+      if (this.headLen < HEADER_LENGTH) return 0;
       const salt = this.head.subarray(0, SALT_LENGTH);
       const commitment = this.head.subarray(SALT_LENGTH);
       this.cipher = (await openMessageCipher(this.inputKey, salt, this.options, commitment)).cipher;
     }
     const cipher = this.cipher;
-    const out: Uint8Array[] = [];
+    const batch = new ChunkBatch();
+    let w = offset;
     while (off < data.length) {
       // A full sealed chunk is only known not to be the final one once a byte follows it.
       if (this.len === SEALED_CHUNK) {
-        out.push(await cipher.open(this.index++, this.buf));
+        await batch.add(cipher.openInto(this.index++, this.buf, out.subarray(w, w + CHUNK_SIZE)));
+        w += CHUNK_SIZE;
         this.len = 0;
       }
       if (this.len === 0 && data.length - off > SEALED_CHUNK) {
-        out.push(await cipher.open(this.index++, data.subarray(off, off + SEALED_CHUNK)));
+        const wait = batch.add(
+          cipher.openInto(
+            this.index++,
+            data.subarray(off, off + SEALED_CHUNK),
+            out.subarray(w, w + CHUNK_SIZE),
+          ),
+        );
+        if (wait) await wait;
+        w += CHUNK_SIZE;
         off += SEALED_CHUNK;
         continue;
       }
+      // The buffered chunk may still be read by an asynchronous open until the batch settles.
+      await batch.settle();
       const n = Math.min(SEALED_CHUNK - this.len, data.length - off);
       this.buf.set(data.subarray(off, off + n), this.len);
       this.len += n;
       off += n;
     }
-    return out;
+    await batch.settle();
+    return w - offset;
   }
 
   /** The end of the ciphertext: authenticates the final chunk and returns its plaintext. */
@@ -547,13 +724,10 @@ export async function encrypt(
 ): Promise<Uint8Array> {
   assertBytes(plaintext, 'plaintext');
   const enc = await ChunkEncryptor.create(inputKey, options);
-  const out = new Uint8Array(ciphertextLength(plaintext.length));
+  // Header, sealed chunks and final chunk fill it exactly (no zero fill needed).
+  const out = uninitializedBytes(ciphertextLength(plaintext.length));
   out.set(enc.header, 0);
-  let off = HEADER_LENGTH;
-  for (const c of await enc.update(plaintext)) {
-    out.set(c, off);
-    off += c.length;
-  }
+  const off = HEADER_LENGTH + (await enc.updateInto(plaintext, out, HEADER_LENGTH));
   out.set(await enc.final(), off);
   return out;
 }
@@ -583,12 +757,9 @@ export async function decrypt(
     await dec.update(ciphertext.subarray(0, HEADER_LENGTH));
     throw e;
   }
-  const out = new Uint8Array(expected);
-  let off = 0;
-  for (const p of await dec.update(ciphertext)) {
-    out.set(p, off);
-    off += p.length;
-  }
+  // Filled exactly by the chunks, or dropped when one fails (no zero fill needed).
+  const out = uninitializedBytes(expected);
+  const off = await dec.updateInto(ciphertext, out);
   out.set(await dec.final(), off);
   return out;
 }

@@ -21,7 +21,7 @@ import {
   encrypt,
   type EncryptOptions,
 } from './chunked.js';
-import type { StreamOptions } from './chunked-stream.js';
+import { openPiece, sealPiece, type StreamOptions } from './chunked-stream.js';
 import { KEY_LENGTH, deriveKey } from './keys.js';
 import { DEFAULT_SUITE, getSuite, suiteById, type Suite, type SuiteName } from './suites.js';
 
@@ -243,7 +243,8 @@ export function createSealStream(
     controller: TransformStreamDefaultController<Uint8Array>,
     data: Uint8Array,
   ) => {
-    for (const c of await enc.update(data)) controller.enqueue(c);
+    const out = await sealPiece(enc, data);
+    if (out.length) controller.enqueue(out);
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     async start(controller) {
@@ -367,7 +368,7 @@ export function createOpenStream(
         });
         if (info.compressed) inflate = new Inflate((d) => pending.push(d));
       }
-      for (const p of await dec.update(data)) release(controller, p, false);
+      release(controller, await openPiece(dec, data), false);
     },
     async flush(controller) {
       if (signal?.aborted) throw abortError(signal);

@@ -8,6 +8,7 @@
 import { ArgumentError, CryptoError } from '../errors.js';
 import {
   CHUNK_SIZE,
+  ChunkBatch,
   HEADER_LENGTH,
   SALT_LENGTH,
   openMessageCipher,
@@ -15,6 +16,7 @@ import {
   type ChunkedOptions,
   type MessageCipher,
 } from './chunked.js';
+import { uninitializedBytes } from './alloc.js';
 
 const SEALED_CHUNK = CHUNK_SIZE + 16;
 
@@ -139,7 +141,8 @@ export class RandomAccessDecryptor {
         `range [${start}, ${end}) is outside the message of ${this.length} bytes`,
       );
     }
-    const out = new Uint8Array(end - start);
+    // Filled exactly by the chunks of the range, or dropped when one fails (no zero fill).
+    const out = uninitializedBytes(end - start);
     // A read that reaches the end of the message also authenticates the final chunk (which may
     // be empty), so the message length is never taken on trust.
     const toEnd = end === this.length;
@@ -151,18 +154,28 @@ export class RandomAccessDecryptor {
       last === this.lastChunk ? this.source.size : HEADER_LENGTH + (last + 1) * SEALED_CHUNK;
     const sealedStart = HEADER_LENGTH + first * SEALED_CHUNK;
     const sealed = await readExact(this.source, sealedStart, sealedEnd - sealedStart);
-    let off = 0;
+    const batch = new ChunkBatch();
+    // Chunks wholly inside the range open straight into `out`; the partial ones at either end
+    // through a chunk-sized buffer each, copied once they have authenticated.
+    const edges: { at: number; from: number; to: number; plain: Uint8Array }[] = [];
     for (let i = first; i <= last; i++) {
       const at = (i - first) * SEALED_CHUNK;
-      const plain = await this.cipher.open(
-        i,
-        sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK)),
-      );
-      const from = Math.max(0, start - i * CHUNK_SIZE);
-      const to = Math.min(plain.length, end - i * CHUNK_SIZE);
-      out.set(plain.subarray(from, to), off);
-      off += to - from;
+      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
+      const base = i * CHUNK_SIZE;
+      const from = Math.max(0, start - base);
+      const to = Math.min(chunk.length - 16, end - base);
+      let target: Uint8Array;
+      if (from === 0 && to === chunk.length - 16) {
+        target = out.subarray(base - start, base - start + to);
+      } else {
+        target = new Uint8Array(chunk.length - 16);
+        edges.push({ at: Math.max(0, base - start), from, to: Math.max(from, to), plain: target });
+      }
+      const wait = batch.add(this.cipher.openInto(i, chunk, target));
+      if (wait) await wait;
     }
+    await batch.settle();
+    for (const e of edges) out.set(e.plain.subarray(e.from, e.to), e.at);
     return out;
   }
 

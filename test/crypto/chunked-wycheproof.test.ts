@@ -38,8 +38,10 @@ const FILES: Array<[SuiteName, string]> = [
 const sha512 = (b: Uint8Array) => createHash('sha512').update(b).digest('hex');
 
 function load(file: string): Vector[] {
-  const json = JSON.parse(readFileSync(new URL(`../vectors/${file}`, import.meta.url), 'utf8'));
-  return json.testGroups.flatMap((g: { tests: Vector[] }) => g.tests);
+  const json = JSON.parse(readFileSync(new URL(`../vectors/${file}`, import.meta.url), 'utf8')) as {
+    testGroups: { tests: Vector[] }[];
+  };
+  return json.testGroups.flatMap((g) => g.tests);
 }
 
 async function expectTyped(p: Promise<unknown>): Promise<SimvaultError> {

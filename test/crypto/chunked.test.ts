@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  availableBackends,
   bytesSource,
   CHUNK_SIZE,
   ChunkDecryptor,
@@ -12,6 +13,7 @@ import {
   createEncryptStream,
   decrypt,
   encrypt,
+  getBackend,
   HEADER_LENGTH,
   plaintextLength,
   RandomAccessDecryptor,
@@ -20,7 +22,7 @@ import {
 } from '../../src/crypto/index.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 import { errorCodeOf } from '../helpers/errors.js';
-import { drain, pieces } from '../helpers/streams.js';
+import { collect, drain, pieces } from '../helpers/streams.js';
 
 const SEALED = CHUNK_SIZE + 16;
 const key32 = new Uint8Array(32).fill(1);
@@ -268,5 +270,167 @@ describe('abort', () => {
     );
     expect((error as SimvaultError).code).toBe('ABORTED');
     expect(out.length).toBe(0);
+  });
+});
+
+describe('sealing and opening into caller buffers', () => {
+  const backendsFor = (suite: SuiteName) =>
+    availableBackends().filter((b) => getBackend(b).supports(SUITES[suite].aead));
+  const SENTINEL = 0xee;
+
+  it('updateInto writes exactly what update would, where asked, and nothing else', async () => {
+    // `bytes` cut into pieces of the given sizes in turn.
+    const cut = (bytes: Uint8Array, sizes: number[]) => {
+      const out: Uint8Array[] = [];
+      for (let i = 0, off = 0; off < bytes.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        out.push(bytes.subarray(off, off + n));
+        off += n;
+      }
+      return out;
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...suites),
+        fc.integer({ min: 0, max: 4 * CHUNK_SIZE + 100 }),
+        fc.array(fc.integer({ min: 1, max: 40_000 }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        async (suite, length, splits, gap, salt) => {
+          const key = keyFor(suite);
+          const msg = msgOf(length);
+          const expected = await encrypt(key, msg, { suite, salt });
+          for (const backend of backendsFor(suite)) {
+            // Each call's output lands `gap` bytes after the previous one; the gaps stay untouched.
+            const enc = await ChunkEncryptor.create(key, { suite, salt, backend });
+            const plainPieces = cut(msg, splits);
+            const out = new Uint8Array(expected.length + gap * (plainPieces.length + 1));
+            out.fill(SENTINEL);
+            const sealed: Uint8Array[] = [enc.header];
+            let w = 0;
+            for (const piece of plainPieces) {
+              const predicted = enc.sealedLength(piece.length);
+              w += gap;
+              const n = await enc.updateInto(piece, out, w);
+              expect(n).toBe(predicted);
+              expect(n % SEALED).toBe(0);
+              sealed.push(out.slice(w, w + n));
+              w += n;
+            }
+            expect(out.subarray(w).every((b) => b === SENTINEL)).toBe(true);
+            sealed.push(await enc.final());
+            expect(Buffer.concat(sealed).equals(Buffer.from(expected))).toBe(true);
+
+            const dec = ChunkDecryptor.create(key, { suite, backend });
+            const ctPieces = cut(expected, [...splits.slice(1), splits[0]!]);
+            const plain = new Uint8Array(length + gap * (ctPieces.length + 1)).fill(SENTINEL);
+            const opened: Uint8Array[] = [];
+            w = 0;
+            for (const piece of ctPieces) {
+              const predicted = dec.openedLength(piece.length);
+              if (gap) expect(plain[w + gap - 1]).toBe(SENTINEL);
+              w += gap;
+              const n = await dec.updateInto(piece, plain, w);
+              expect(n).toBe(predicted);
+              opened.push(plain.slice(w, w + n));
+              w += n;
+            }
+            expect(plain.subarray(w).every((b) => b === SENTINEL)).toBe(true);
+            opened.push(await dec.final());
+            expect(Buffer.concat(opened).equals(Buffer.from(msg))).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('a buffer without room is INVALID_ARGUMENT and leaves the encryptor and decryptor usable', async () => {
+    const msg = msgOf(3 * CHUNK_SIZE + 7);
+    const enc = await ChunkEncryptor.create(key32);
+    const need = enc.sealedLength(msg.length);
+    expect(need).toBe(3 * SEALED);
+    expect(await errorCodeOf(enc.updateInto(msg, new Uint8Array(need - 1)))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await errorCodeOf(enc.updateInto(msg, new Uint8Array(need), 1))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(await errorCodeOf(enc.updateInto(msg, new Uint8Array(need), -1))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(() => enc.sealedLength(-1)).toThrow(SimvaultError);
+    const out = new Uint8Array(need);
+    expect(await enc.updateInto(msg, out)).toBe(need);
+    const ct = Buffer.concat([enc.header, out, await enc.final()]);
+
+    const dec = ChunkDecryptor.create(key32);
+    expect(dec.openedLength(ct.length)).toBe(3 * CHUNK_SIZE);
+    expect(await errorCodeOf(dec.updateInto(ct, new Uint8Array(3 * CHUNK_SIZE - 1)))).toBe(
+      'INVALID_ARGUMENT',
+    );
+    const plain = new Uint8Array(3 * CHUNK_SIZE);
+    expect(await dec.updateInto(ct, plain)).toBe(3 * CHUNK_SIZE);
+    expect(Buffer.concat([plain, await dec.final()]).equals(Buffer.from(msg))).toBe(true);
+  });
+
+  it('a failed updateInto reports the first bad chunk and leaves its part of the buffer zeroed', async () => {
+    const msg = msgOf(8 * CHUNK_SIZE + 100, 5);
+    for (const backend of backendsFor('cobblestone-256')) {
+      const ct = await encrypt(key32, msg, { backend });
+      // Two damaged chunks: an asynchronous backend opens both at once, and the first must win.
+      for (const chunk of [2, 5]) ct[HEADER_LENGTH + chunk * SEALED + 9]! ^= 1;
+      const dec = ChunkDecryptor.create(key32, { backend });
+      const out = new Uint8Array(dec.openedLength(ct.length) + 10).fill(SENTINEL);
+      const failure = dec.updateInto(ct, out, 10);
+      await expect(failure).rejects.toThrow(/chunk 2 /);
+      expect(await errorCodeOf(failure)).toBe('CRYPTO_AUTH_FAILED');
+      expect(out.subarray(0, 10).every((b) => b === SENTINEL)).toBe(true);
+      expect(out.subarray(10).every((b) => b === 0)).toBe(true);
+      // Sticky: the same error again.
+      await expect(dec.final()).rejects.toThrow(/chunk 2 /);
+    }
+  });
+
+  it('streams emit one buffer per piece written', async () => {
+    const msg = msgOf(10 * CHUNK_SIZE + 5);
+    const piece = 3 * CHUNK_SIZE + 1000;
+    const sizes: number[] = [];
+    const counting = new TransformStream<Uint8Array, Uint8Array>({
+      transform(c, controller) {
+        sizes.push(c.length);
+        controller.enqueue(c);
+      },
+    });
+    const out = await collect(
+      pieces(msg, piece)
+        .pipeThrough(createEncryptStream(key32))
+        .pipeThrough(counting)
+        .pipeThrough(createDecryptStream(key32)),
+    );
+    expect(out.equals(msg)).toBe(true);
+    // The header, one buffer per piece (each sealing what that piece completed), the final chunk.
+    const pieceCount = Math.ceil(msg.length / piece);
+    expect(sizes.length).toBe(pieceCount + 2);
+    expect(sizes[0]).toBe(HEADER_LENGTH);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(ciphertextLength(msg.length));
+  });
+
+  it('random access reads the same bytes on every backend', async () => {
+    const msg = msgOf(6 * CHUNK_SIZE + 77, 9);
+    for (const backend of backendsFor('cobblestone-256')) {
+      const ct = await encrypt(key32, msg, { backend });
+      const r = await RandomAccessDecryptor.open(key32, bytesSource(ct), { backend });
+      for (const [s, e] of [
+        [0, msg.length],
+        [1, CHUNK_SIZE - 1],
+        [CHUNK_SIZE - 3, 3 * CHUNK_SIZE + 3],
+        [2 * CHUNK_SIZE, 4 * CHUNK_SIZE],
+        [msg.length - 5, msg.length],
+        [msg.length, msg.length],
+      ] as const) {
+        expect(Buffer.from(await r.read(s, e)).equals(Buffer.from(msg.subarray(s, e)))).toBe(true);
+      }
+    }
   });
 });
