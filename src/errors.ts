@@ -202,6 +202,8 @@ export const ERROR_CODES = {
   SIM_STATUS_WORD: 'The card answered a command with an error status word.',
   /** The SIM holds no binding of this memory card: it hands out no keys or anchors for it. */
   SIM_CARD_NOT_BOUND: 'The memory card is not bound to this SIM.',
+  /** The SIM's binding list is at its threshold: another card does not fit without a choice. */
+  SIM_BINDING_LIST_FULL: "The SIM's binding list is at its threshold: the card does not fit.",
   // Files, streams and sockets (Node's errno codes, mapped; the error names the path or address).
   /** A file or folder that was named does not exist. */
   IO_NOT_FOUND: 'A file or folder that was named does not exist.',

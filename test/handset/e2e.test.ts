@@ -37,7 +37,7 @@ describe('handset: the patent flows end to end', () => {
       expect(steps).toContain(s);
 
     // 501-505
-    const launched = await phone.launch('Mobile TV', { aid: fromHex(world.app.aid) });
+    const launched = await phone.launch(fromHex(world.app.aid));
     expect(launched).toMatchObject({
       aid: world.app.aid,
       zone: 'multimedia',

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toHex } from '../../bytes.js';
+import { fromHex, toHex } from '../../bytes.js';
 import { ArgumentError, ERROR_CODES, type SimvaultError } from '../../errors.js';
 import { encodeCid } from '../../protocol/cid.js';
 import type { Zone } from '../../protocol/messages.js';
@@ -392,7 +392,7 @@ export async function runDemo(
     const inserted = await phone.insertCard();
     checks['card bound and mounted'] =
       inserted.binding === 'new' && inserted.formatted && phone.menu.includes(world.app.name);
-    const launched = await phone.launch(world.app.name, { aid: Buffer.from(world.app.aid, 'hex') });
+    const launched = await phone.launch(fromHex(world.app.aid));
     const stored = await phone.card!.zone(launched.zone).readFile(launched.file);
     const storedSha256 = createHash('sha256').update(stored).digest('hex');
     checks['stored file matches the source (SHA-256)'] =
@@ -402,7 +402,7 @@ export async function runDemo(
       step: 'verify',
       text: `card holds ${stored.length} bytes, sha256 ${storedSha256} ${checks['stored file matches the source (SHA-256)'] ? '= source' : '!= source'}`,
     });
-    const deleted = await phone.deleteApp(world.app.name);
+    const deleted = await phone.deleteApp(fromHex(world.app.aid));
     checks['file deleted from the card'] =
       deleted.zone === launched.zone &&
       !(await phone.card!.zone(launched.zone).exists(launched.file));

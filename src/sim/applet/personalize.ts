@@ -238,6 +238,7 @@ export function personalizeSim(options: PersonalizeOptions): {
     pending: [],
     mailbox: [],
     proactive: [],
+    outcomes: [],
     menu: [],
     sent: [],
   };

@@ -7,7 +7,6 @@
  */
 import { fromHex, toHex, utf8 } from '../../bytes.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
-import { SimvaultError } from '../../errors.js';
 import type { AppState } from '../../protocol/messages.js';
 import {
   COUNTER_MODES,
@@ -17,7 +16,11 @@ import {
   type Spi,
 } from '../../protocol/secured-packet.js';
 import type { SmsAddress } from '../../protocol/sms.js';
+import { RESULT_CODES } from '../../protocol/messages.js';
+import { SimError } from '../errors.js';
 import {
+  MAX_OUTCOMES,
+  OUTCOME_FLOWS,
   SIM_KEYSET_ALGORITHMS,
   THRESHOLD_POLICIES,
   UNBIND_RULES,
@@ -25,6 +28,7 @@ import {
   type BoundApplication,
   type MenuAction,
   type MenuChoice,
+  type OutcomeResult,
   type PendingRequest,
   type ProactiveEntry,
   type SimKeyset,
@@ -58,7 +62,7 @@ const COUNTER_MAX = 2 ** 40 - 1;
  * e.code; // 'SIM_BAD_STATE'
  * ```
  */
-export class SimStateError extends SimvaultError {
+export class SimStateError extends SimError {
   /** The field at fault, as a path (`cards[2].cid`). */
   readonly field: string;
 
@@ -79,6 +83,10 @@ export class SimStateError extends SimvaultError {
 
 const ZONE_NAMES: readonly Zone[] = ZONES;
 const APP_STATES: readonly AppState[] = ['active', 'masked'];
+const OUTCOME_RESULTS: readonly OutcomeResult[] = [
+  ...(Object.keys(RESULT_CODES) as (keyof typeof RESULT_CODES)[]),
+  'declined',
+];
 const ACTION_KINDS = [
   'appMenu',
   'launch',
@@ -90,6 +98,7 @@ const ACTION_KINDS = [
   'page',
   'cancel',
   'cancelBind',
+  'declineBind',
 ] as const;
 
 function hex(b: Uint8Array): string {
@@ -195,6 +204,7 @@ export function simStateToJSON(s: SimState): Record<string, unknown> {
     })),
     menu: s.menu.map((c) => ({ id: c.id, action: actionJson(c.action) })),
     sent: s.sent.map((p) => ({ ...p, spi: hex(p.spi), message: hex(p.message) })),
+    outcomes: s.outcomes.map((o) => ({ ...o, cid: hex(o.cid) })),
   };
 }
 
@@ -388,6 +398,7 @@ function parseAction(v: unknown, path: string): MenuAction {
     case 'unbind':
     case 'bind':
     case 'release':
+    case 'declineBind':
       only(['cid']);
       return { kind, cid: cid() };
     case 'page':
@@ -506,7 +517,8 @@ export function parseSimStateJSON(value: unknown): SimState {
       `format version ${String((value as Obj)['version'])} is not supported (expected ${SIM_STATE_VERSION})`,
     );
   }
-  const o = obj(value, 'state', TOP_KEYS, ['imsi', 'maxCounterStep', 'pendingBind']);
+  // `outcomes` came after version 1 was first written: a state without it has recorded none.
+  const o = obj(value, 'state', TOP_KEYS, ['imsi', 'maxCounterStep', 'pendingBind', 'outcomes']);
   const keysets = list(o['keysets'], 'keysets', 15).map((k, i) => parseKeyset(k, `keysets[${i}]`));
   if (keysets.length === 0) fail('keysets', 'needs at least one keyset');
   if (new Set(keysets.map((k) => k.version)).size !== keysets.length)
@@ -571,6 +583,7 @@ export function parseSimStateJSON(value: unknown): SimState {
       return entry;
     }),
     menu: parseChoices(o['menu'], 'menu'),
+    outcomes: [],
     sent: list(o['sent'], 'sent', 16).map((p, i) => {
       const path = `sent[${i}]`;
       const e = obj(p, path, ['keyVersion', 'counter', 'spi', 'kic', 'kid', 'message', 'attempt']);
@@ -588,6 +601,17 @@ export function parseSimStateJSON(value: unknown): SimState {
   if (o['imsi'] !== undefined) state.imsi = digits(o['imsi'], 'imsi', 6, 15);
   if (o['maxCounterStep'] !== undefined)
     state.maxCounterStep = int(o['maxCounterStep'], 'maxCounterStep', 1, COUNTER_MAX);
+  if (o['outcomes'] !== undefined)
+    state.outcomes = list(o['outcomes'], 'outcomes', MAX_OUTCOMES).map((v, i) => {
+      const path = `outcomes[${i}]`;
+      const e = obj(v, path, ['flow', 'cid', 'transactionId', 'result']);
+      return {
+        flow: oneOf(e['flow'], `${path}.flow`, OUTCOME_FLOWS),
+        cid: bytes(e['cid'], `${path}.cid`, 16, 16),
+        transactionId: int(e['transactionId'], `${path}.transactionId`, 0, 0xffffffff),
+        result: oneOf(e['result'], `${path}.result`, OUTCOME_RESULTS),
+      };
+    });
   if (o['pendingBind'] !== undefined) {
     const pb = obj(o['pendingBind'], 'pendingBind', ['transactionId', 'cid', 'applications']);
     state.pendingBind = {

@@ -9,7 +9,7 @@
  */
 import type { Zone } from '../../crypto/keys.js';
 import type { CounterMode, IntegrityKind, Spi } from '../../protocol/secured-packet.js';
-import type { AppState, DownloadResource } from '../../protocol/messages.js';
+import type { AppState, DownloadResource, ResultCode } from '../../protocol/messages.js';
 import type { SmsAddress } from '../../protocol/sms.js';
 
 /**
@@ -284,6 +284,12 @@ export type MenuAction =
   | {
       /** Drop the pending bind at the threshold and tell the server the card was not kept (unbind request). */
       kind: 'cancelBind';
+    }
+  | {
+      /** The user declined to bind the card ("Not now"): nothing is sent; the outcome is recorded. */
+      kind: 'declineBind';
+      /** CID of the card the user declined to bind, 16 bytes. */
+      cid: Uint8Array;
     };
 
 /**
@@ -372,6 +378,67 @@ export interface PendingBind {
 }
 
 /**
+ * The most outcomes the SIM keeps; the oldest is forgotten beyond it.
+ *
+ * @example
+ * ```ts
+ * MAX_OUTCOMES; // 16
+ * ```
+ */
+export const MAX_OUTCOMES = 16;
+
+/**
+ * Every flow whose outcome the SIM records for the handset.
+ *
+ * @example
+ * ```ts
+ * OUTCOME_FLOWS; // ['bind', 'unbind']
+ * ```
+ */
+export const OUTCOME_FLOWS = ['bind', 'unbind'] as const;
+
+/**
+ * A flow whose outcome the SIM records: a bind (steps 305-311) or an unbind (401-405).
+ *
+ * @example
+ * ```ts
+ * const f: OutcomeFlow = 'bind';
+ * ```
+ */
+export type OutcomeFlow = (typeof OUTCOME_FLOWS)[number];
+
+/**
+ * How a flow ended: the card application server's result code (`ok`, `alreadyBound`, …), or
+ * `declined` when the user said "Not now". A bind the server granted but the SIM could not keep
+ * (its threshold) is `thresholdReached`.
+ *
+ * @example
+ * ```ts
+ * const r: OutcomeResult = 'alreadyBound';
+ * ```
+ */
+export type OutcomeResult = ResultCode | 'declined';
+
+/**
+ * The recorded outcome of the last bind or unbind of a card.
+ *
+ * @example
+ * ```ts
+ * const o: FlowOutcome = { flow: 'bind', cid: new Uint8Array(16), transactionId: 4, result: 'alreadyBound' };
+ * ```
+ */
+export interface FlowOutcome {
+  /** The flow. */
+  flow: OutcomeFlow;
+  /** The card, 16 bytes. */
+  cid: Uint8Array;
+  /** Transaction id of the request the outcome answers (0 when no request was sent). */
+  transactionId: number;
+  /** How it ended. */
+  result: OutcomeResult;
+}
+
+/**
  * The whole state of the SIM applet.
  *
  * @example
@@ -439,4 +506,6 @@ export interface SimState {
   menu: MenuChoice[];
   /** Secured packets sent, newest last. */
   sent: SentPacket[];
+  /** How the last bind and unbind of each card ended, newest last (LAST OUTCOME answers them). */
+  outcomes: FlowOutcome[];
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../../src/bytes.js';
-import { SimCard, storeBinding } from '../../../src/sim/index.js';
+import { SimCard } from '../../../src/sim/index.js';
 import { freshState } from './helpers.js';
 
 interface Block {
@@ -39,9 +39,9 @@ describe('docs/sim-apdus.md examples', () => {
   });
   all.forEach((block, i) => {
     it(`block ${i + 1} (${block.steps.length} APDUs)`, async () => {
-      const state = freshState();
+      const sim = new SimCard(freshState());
       for (const cid of block.given) {
-        storeBinding(state, fromHex(cid), [
+        await sim.bindOffline(fromHex(cid), [
           {
             aid: fromHex('a0000000871001'),
             name: 'TV',
@@ -53,7 +53,6 @@ describe('docs/sim-apdus.md examples', () => {
           },
         ]);
       }
-      const sim = new SimCard(state);
       for (const step of block.steps) {
         expect({
           command: step.command,
