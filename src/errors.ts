@@ -305,6 +305,21 @@ export class ArgumentError extends SimvaultError {
 }
 
 /**
+ * The message of anything thrown: an `Error`'s message, or the value as text.
+ *
+ * @example
+ * ```ts
+ * errorMessage(new Error('boom')); // 'boom'
+ * errorMessage('socket hang up'); // 'socket hang up'
+ * ```
+ *
+ * @internal
+ */
+export function errorMessage(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
+/**
  * The error every simvault stream rejects with when its `AbortSignal` fires: code `ABORTED`,
  * the signal's reason in the message and as the cause.
  *
@@ -318,8 +333,9 @@ export class ArgumentError extends SimvaultError {
  */
 export function abortError(signal: AbortSignal): ArgumentError {
   const reason: unknown = signal.reason;
-  const text = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
-  return new ArgumentError(`stream aborted: ${text}`, 'ABORTED', { cause: reason });
+  return new ArgumentError(`stream aborted: ${errorMessage(reason ?? 'aborted')}`, 'ABORTED', {
+    cause: reason,
+  });
 }
 
 /**

@@ -72,7 +72,7 @@ function chipProvider(client: ChipClient): FileKeyProvider {
 function carriesPor(tpdu: Uint8Array): boolean {
   try {
     const sms = decodeSmsTpdu(tpdu);
-    return sms.userData.header?.some((e) => e.iei === 0x71) ?? false;
+    return sms.userData.header?.some((e) => e.iei === 0x71) === true;
   } catch {
     return false;
   }
@@ -81,6 +81,15 @@ function carriesPor(tpdu: Uint8Array): boolean {
 function applicationOf(a: SimApplication): HandsetApplication {
   return { aid: toHex(a.aid), name: a.name, zone: a.zone, installed: a.installed };
 }
+
+/** The option values a handset uses when it is given none. */
+const DEFAULTS = {
+  timeoutMs: 20_000,
+  pollWaitSeconds: 2,
+  mtAfter: 0,
+  checkpointBytes: 1 << 20,
+  downloadAttempts: 5,
+};
 
 /** The card in the slot once it is mounted: its engine, CID and the anchors the SIM holds. */
 interface Mounted {
@@ -117,10 +126,8 @@ export class Handset {
   readonly link: ServerLink;
   /** The SIM client. */
   readonly sim: SimClient;
-  readonly #options: HandsetOptions;
+  readonly #options: HandsetOptions & typeof DEFAULTS;
   readonly #user: HandsetUser;
-  readonly #timeout: number;
-  readonly #pollWait: number;
   #slot: CardSlot | undefined;
   #after: number;
   #poweredOn = false;
@@ -136,7 +143,9 @@ export class Handset {
    * @param options - the SIM, the servers, the card slot and how to behave
    */
   constructor(options: HandsetOptions) {
-    this.#options = options;
+    // Options given as `undefined` (from plain JavaScript) keep their defaults too.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#options = { ...DEFAULTS, ...(given as HandsetOptions) };
     this.link = new ServerLink({
       otaUrl: options.otaUrl,
       cardAppUrl: options.cardAppUrl,
@@ -145,10 +154,8 @@ export class Handset {
     });
     this.sim = new SimClient(options.sim);
     this.#user = options.user ?? ((p) => p.items[0]);
-    this.#timeout = options.timeoutMs ?? 20_000;
-    this.#pollWait = options.pollWaitSeconds ?? 2;
     this.#slot = options.card;
-    this.#after = options.mtAfter ?? 0;
+    this.#after = this.#options.mtAfter;
   }
 
   /**
@@ -249,6 +256,7 @@ export class Handset {
         case 'refresh':
           return undefined;
         case 'selectItem': {
+          const title = cmd.title ?? '';
           const next = wanted.shift();
           if (next !== undefined) {
             if (cmd.items.some((i) => i.id === next))
@@ -258,15 +266,9 @@ export class Handset {
             return { general: TOOLKIT_RESULT.terminatedByUser };
           }
           prompts++;
-          const chosen = this.#user({
-            title: cmd.title ?? '',
-            items: cmd.items.map((i) => i.text),
-          });
+          const chosen = this.#user({ title, items: cmd.items.map((i) => i.text) });
           const hit = chosen === undefined ? undefined : cmd.items.find((i) => i.text === chosen);
-          this.#event(
-            'user',
-            `"${cmd.title ?? ''}": ${hit ? `chose "${hit.text}"` : 'backed out'}`,
-          );
+          this.#event('user', `"${title}": ${hit ? `chose "${hit.text}"` : 'backed out'}`);
           return hit
             ? { general: TOOLKIT_RESULT.ok, itemId: hit.id }
             : { general: TOOLKIT_RESULT.terminatedByUser };
@@ -300,7 +302,7 @@ export class Handset {
       }
       throw e;
     }
-    if (a.status === 'incomplete') return a;
+    // An incomplete concatenated SMS has neither kind nor message yet: nothing to tell.
     if (a.kind === 'por')
       this.#event('PoR', `SIM's proof of receipt relayed (status ${a.porStatus ?? '?'})`);
     else if (a.message) {
@@ -337,14 +339,16 @@ export class Handset {
 
   /** Deliver MT messages until `check` resolves to something other than `undefined`. */
   async #until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + this.#timeout;
+    const timeout = this.#options.timeoutMs;
+    const deadline = Date.now() + timeout;
     for (;;) {
       const got = await check();
       if (got !== undefined) return got;
       const left = deadline - Date.now();
       if (left <= 0)
-        throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${this.#timeout} ms`);
-      await this.#deliverMt(Math.max(0, Math.min(this.#pollWait, Math.floor(left / 1000))));
+        throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${timeout} ms`);
+      const wait = Math.min(this.#options.pollWaitSeconds, Math.floor(left / 1000));
+      await this.#deliverMt(Math.max(0, wait));
     }
   }
 
@@ -561,8 +565,8 @@ export class Handset {
       zone: card.zone(info.zone),
       name: file,
       size: info.resource.size,
-      checkpointBytes: this.#options.checkpointBytes ?? 1 << 20,
-      maxAttempts: this.#options.downloadAttempts ?? 5,
+      checkpointBytes: this.#options.checkpointBytes,
+      maxAttempts: this.#options.downloadAttempts,
       onAttempt: (a) => {
         this.#event(
           '503',
@@ -572,7 +576,7 @@ export class Handset {
         );
       },
     });
-    const secure = card.info().zones.find((z) => z.zone === info.zone)?.secureChip ?? false;
+    const secure = card.info().zones.find((z) => z.zone === info.zone)?.secureChip === true;
     this.#event(
       '504',
       `stored in the ${info.zone} zone as ${file}, encrypted ${secure ? 'with per-file keys from the secure chip' : "under the SIM's zone key"}`,
@@ -759,7 +763,7 @@ export class Handset {
     if (delivered)
       this.#event(
         'claim 3',
-        `${delivered} SMS handed to the SIM; menu now: ${this.menu.join(', ') || 'empty'}`,
+        `${delivered} SMS handed to the SIM; menu now: [${this.menu.join(', ')}]`,
       );
     const handled: string[] = [];
     for (

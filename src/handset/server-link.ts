@@ -7,6 +7,7 @@
  * @module
  */
 import { toHex } from '../bytes.js';
+import { errorMessage } from '../errors.js';
 import { HandsetError, knownCode } from './errors.js';
 
 /**
@@ -158,7 +159,7 @@ export class ServerLink {
       } catch (e) {
         throw new HandsetError(
           'HANDSET_HTTP',
-          `${init.method ?? 'GET'} ${String(url)}: ${e instanceof Error ? e.message : String(e)}`,
+          `${init.method ?? 'GET'} ${String(url)}: ${errorMessage(e)}`,
           { cause: e },
         );
       }

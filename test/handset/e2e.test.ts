@@ -124,13 +124,6 @@ describe('handset: the patent flows end to end', () => {
     expect(w.sim.state.cards).toHaveLength(0);
   });
 
-  it('the user declining the bind prompt binds nothing', async () => {
-    w = await makeWorld({ user: () => 'Not now' });
-    await expect(w.phone.insertCard()).rejects.toMatchObject({ code: 'HANDSET_REFUSED' });
-    expect(w.sim.state.cards).toHaveLength(0);
-    expect((await w.op.cardApp.cardInfo(toHex(w.world.cid))).binding).toBeNull();
-  });
-
   it('secure-chip mode: the multimedia zone takes its file keys from the card chip', async () => {
     const chip = new SecureChip(personalizeChip({ pin: '2468' }));
     w = await makeWorld({
