@@ -3,7 +3,6 @@
 // and a memory row: 1 GiB through an encrypt→decrypt stream must not grow RSS by 64 MiB.
 import {
   availableBackends,
-  CHUNK_SIZE,
   createDecryptStream,
   createEncryptStream,
   encrypt,
@@ -12,6 +11,7 @@ import {
   type BackendName,
   type SuiteName,
 } from '../src/crypto/index.js';
+import { CHUNK_SIZE } from '../src/crypto/chunked.js';
 import type { BenchOptions, BenchRow, BenchSubject } from './row.js';
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,20 @@
 /**
  * `simvault/node`: Node-only adapters. Block devices on card-image files: one file
  * ({@link FileDevice}), a set of FAT32-sized segment files ({@link SegmentedDevice}), and
- * {@link openImage} to pick between them.
+ * {@link openImage} to pick between them; {@link lockImage} for one writer per image; and the
+ * emulated SIM's and secure chip's state files, written atomically.
+ *
+ * @example
+ * ```ts
+ * import { openImage, loadSimState } from 'simvault/node';
+ * import { Handset } from 'simvault/handset';
+ * import { SimCard } from 'simvault/sim';
+ * declare const cid: Uint8Array;
+ * const device = await openImage('card.img', { create: 64 << 20 });
+ * const state = await loadSimState('sim.json');
+ * const phone = new Handset({ sim: new SimCard(state), iccid: state.iccid, otaUrl: 'http://127.0.0.1:8081',
+ *   cardAppUrl: 'http://127.0.0.1:8080', card: { device, cid } });
+ * ```
  *
  * @module
  */
@@ -13,12 +26,7 @@ export {
   type SegmentedDeviceOptions,
 } from './segmented-device.js';
 export { openImage, type OpenImageOptions, type ImageLayout } from './open-image.js';
-export {
-  createChipStateFile,
-  readChipStateFile,
-  writeChipStateBytes,
-  openChipStateFile,
-} from './chip-state-file.js';
+export { createChipStateFile, openChipStateFile } from './chip-state-file.js';
 export {
   loadSimState,
   saveSimState,

@@ -742,7 +742,8 @@ describe('simvault card as real processes', () => {
 
 describe('simvault card with --sim STATE', () => {
   it("takes a bound card's keys from the SIM, anchors generations there, and reports a rolled-back image", async () => {
-    const { personalizeSim, storeBinding } = await import('../../src/sim/index.js');
+    const { personalizeSim } = await import('../../src/sim/index.js');
+    const { storeBinding } = await import('../../src/sim/applet/binding-list.js');
     const { createSimStateFile } = await import('../../src/node/sim-state-file.js');
     const simPath = join(dir, `sim-${Math.random().toString(36).slice(2)}.json`);
     const cid = '03534453443038478012345678014b7d';

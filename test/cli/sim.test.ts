@@ -8,7 +8,7 @@ import { fromHex, toHex } from '../../src/bytes.js';
 import { encodeMessage } from '../../src/protocol/messages.js';
 import { decodeSpi, openResponsePacket } from '../../src/protocol/secured-packet.js';
 import { loadSimState } from '../../src/node/sim-state-file.js';
-import { otaKeysOfState } from '../../src/sim/index.js';
+import { otaKeysOfState } from '../../src/sim/applet/ota-link.js';
 import { cli } from '../helpers/cli.js';
 
 let dir: string;

@@ -4,7 +4,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   bytesSource,
-  CHUNK_SIZE,
   ChunkDecryptor,
   ChunkEncryptor,
   ciphertextLength,
@@ -12,12 +11,12 @@ import {
   createEncryptStream,
   decrypt,
   encrypt,
-  HEADER_LENGTH,
   plaintextLength,
   RandomAccessDecryptor,
   SUITES,
   type SuiteName,
 } from '../../src/crypto/index.js';
+import { CHUNK_SIZE, HEADER_LENGTH } from '../../src/crypto/chunked.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 import { errorCodeOf } from '../helpers/errors.js';
 import { drain, pieces } from '../helpers/streams.js';

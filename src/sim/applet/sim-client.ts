@@ -257,10 +257,10 @@ export class SimClient {
    */
   async cardInserted(
     cid: Uint8Array,
-    mode: keyof typeof CARD_INSERTED_MODE = 'lookup',
+    mode: 'lookup' | 'askUser' | 'bindNow' = 'lookup',
   ): Promise<{
-    /** The card's binding status, the name of the {@link CARD_STATUS} byte the SIM answered. */
-    status: keyof typeof CARD_STATUS;
+    /** The card's binding status, as the CARD STATUS byte the SIM answered names it. */
+    status: 'unbound' | 'bound' | 'bindPending';
     /** The raw response; `proactivePending` is set when a bind request or prompt was queued. */
     response: SimResponse;
   }> {
@@ -545,7 +545,7 @@ export class SimClient {
    * ```
    */
   async menuPath(
-    action: keyof typeof MENU_ACTION,
+    action: 'launch' | 'delete' | 'unbind',
     cid: Uint8Array,
     aid?: Uint8Array,
   ): Promise<number[] | undefined> {
@@ -577,9 +577,17 @@ export class SimClient {
    * ```
    */
   async lastOutcome(
-    flow: keyof typeof OUTCOME_FLOW,
+    flow: 'bind' | 'unbind',
     cid: Uint8Array,
-  ): Promise<{ result: OutcomeResult; transactionId: number } | undefined> {
+  ): Promise<
+    | {
+        /** How the flow ended: the server's result code, or `declined`. */
+        result: OutcomeResult;
+        /** Transaction id of the request the outcome answers (0 when none was sent). */
+        transactionId: number;
+      }
+    | undefined
+  > {
     const r = await this.send(this.#proprietary(SIM_INS.lastOutcome, OUTCOME_FLOW[flow], cid, 5));
     if (r.sw === SW.dataNotFound) return undefined;
     if (!isSuccess(r.sw)) throw new SimStatusError('LAST OUTCOME', r.sw);

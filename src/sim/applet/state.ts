@@ -488,24 +488,24 @@ export interface SimState {
   cards: BindingEntry[];
   /** Version of the list last set by RFM (`stkListUpdate`); only grows. */
   listVersion: number;
-  /** Logical clock for `boundAt` / `usedAt`. */
+  /** Logical clock for `boundAt` / `usedAt`. @internal */
   clock: number;
-  /** Next transaction id for a request. */
+  /** Next transaction id for a request. @internal */
   nextTransactionId: number;
-  /** Last proactive command number used. */
+  /** Last proactive command number used. @internal */
   commandNumber: number;
-  /** Requests waiting for their answer. */
+  /** Requests waiting for their answer. @internal */
   pending: PendingRequest[];
-  /** A bind waiting for the user to release a card (`ask` policy). */
+  /** A bind waiting for the user to release a card (`ask` policy). @internal */
   pendingBind?: PendingBind;
-  /** Messages for the handset (download resource info, delete commands), oldest first. */
+  /** Messages for the handset (download resource info, delete commands), oldest first. @internal */
   mailbox: Uint8Array[];
-  /** Proactive commands queued; the head is the one FETCH returns. */
+  /** Proactive commands queued; the head is the one FETCH returns. @internal */
   proactive: ProactiveEntry[];
-  /** The items of the last SET UP MENU. */
+  /** The items of the last SET UP MENU. @internal */
   menu: MenuChoice[];
-  /** Secured packets sent, newest last. */
+  /** Secured packets sent, newest last. @internal */
   sent: SentPacket[];
-  /** How the last bind and unbind of each card ended, newest last (LAST OUTCOME answers them). */
+  /** How the last bind and unbind of each card ended, newest last (LAST OUTCOME answers them). @internal */
   outcomes: FlowOutcome[];
 }

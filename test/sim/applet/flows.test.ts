@@ -5,13 +5,8 @@ import { deriveCardKeys } from '../../../src/crypto/keys.js';
 import { type CustomizedApplication } from '../../../src/protocol/messages.js';
 import { crc7 } from '../../../src/protocol/cid.js';
 import { openResponsePacket, decodeSpi } from '../../../src/protocol/secured-packet.js';
-import {
-  SimClient,
-  SimCard,
-  SimStatusError,
-  otaKeysOfState,
-  type SimResponse,
-} from '../../../src/sim/index.js';
+import { SimClient, SimCard, SimStatusError, type SimResponse } from '../../../src/sim/index.js';
+import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
 import {
   cidOf,
   FakeOta,

@@ -17,15 +17,15 @@ import { decodeSmsTpdu, encodeUserDataHeader } from '../../../src/protocol/sms.j
 import { decodeProactiveCommand, type ProactiveCommand } from '../../../src/protocol/toolkit.js';
 import { deliverTpdus } from '../../../src/server/ota/sms-frames.js';
 import {
-  otaKeysOfState,
   personalizeSim,
-  RECOMMENDED_MT_SPI,
   SimCard,
   SimClient,
   type PersonalizeOptions,
   type SimResponse,
   type SimState,
 } from '../../../src/sim/index.js';
+import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
+import { RECOMMENDED_MT_SPI } from '../../../src/sim/applet/personalize.js';
 
 export const ICCID = '89860012345678901234';
 

@@ -4,13 +4,12 @@ import { fromHex, utf8 } from '../../../src/bytes.js';
 import {
   decodeSimState,
   encodeSimState,
-  parseSimStateJSON,
   personalizeSim,
-  simStateToJSON,
   SimStateError,
-  storeBinding,
   type SimState,
 } from '../../../src/sim/index.js';
+import { parseSimStateJSON, simStateToJSON } from '../../../src/sim/applet/state-json.js';
+import { storeBinding } from '../../../src/sim/applet/binding-list.js';
 import { cidOf, freshState, ICCID, seededRandom } from './helpers.js';
 
 function busyState(): SimState {
