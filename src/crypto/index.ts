@@ -47,13 +47,7 @@ export {
 } from './chunked.js';
 export { createEncryptStream, createDecryptStream, type StreamOptions } from './chunked-stream.js';
 export { RandomAccessDecryptor, bytesSource, type RandomAccessSource } from './random-access.js';
-export {
-  ZONES,
-  deriveCardKeys,
-  type Zone,
-  type ZoneKeys,
-  type CardKeys,
-} from './keys.js';
+export { ZONES, deriveCardKeys, type Zone, type ZoneKeys, type CardKeys } from './keys.js';
 export {
   ENVELOPE_HEADER_LENGTH,
   parseEnvelopeHeader,

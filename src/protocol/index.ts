@@ -92,14 +92,7 @@ export {
   type IncompleteMessage,
   type ReassemblerOptions,
 } from './sms-concat.js';
-export {
-  decodeCid,
-  encodeCid,
-  cidIdentity,
-  parseCidText,
-  formatCidText,
-  type Cid,
-} from './cid.js';
+export { decodeCid, encodeCid, cidIdentity, parseCidText, formatCidText, type Cid } from './cid.js';
 export {
   decodeCommandApdu,
   encodeCommandApdu,
