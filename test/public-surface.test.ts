@@ -269,6 +269,7 @@ const PUBLIC: Record<string, string[]> = {
   'simvault/handset': [
     'ApduTransport',
     'BlockDevice',
+    'BoundCardOptions',
     'CardSlot',
     'DeleteResult',
     'FetchLike',
@@ -285,6 +286,7 @@ const PUBLIC: Record<string, string[]> = {
     'UnbindResult',
     'UserPrompt',
     'Zone',
+    'mountBoundCard',
   ],
   'simvault/node': [
     'DEFAULT_SEGMENT_SIZE',

@@ -32,7 +32,7 @@ import {
   type SimResponse,
 } from '../sim/applet/sim-client.js';
 import { ChipClient } from '../sim/chip-client.js';
-import { anchoredCard } from './anchored-card.js';
+import { keepAnchors, type AnchoredMount } from './bound-card.js';
 import { storeResource } from './download.js';
 import { HandsetError, refusal } from './errors.js';
 import { ServerLink, type MoAnswer } from './server-link.js';
@@ -91,13 +91,9 @@ const DEFAULTS = {
   downloadAttempts: 5,
 };
 
-/** The card in the slot once it is mounted: its engine, CID and the anchors the SIM holds. */
-interface Mounted {
-  card: Card;
+/** The card in the slot once it is mounted, with the SIM anchors it keeps moving. */
+interface Mounted extends AnchoredMount {
   cid: Uint8Array;
-  anchors: Partial<Record<Zone, number>>;
-  /** The same card, anchoring every change by itself (what {@link Handset.card} returns). */
-  anchored: Card;
 }
 
 /**
@@ -392,21 +388,6 @@ export class Handset {
     return this.#mounted;
   }
 
-  /** Anchor every zone generation that moved forward since the SIM last anchored it. */
-  async #anchor(m: Mounted): Promise<Partial<Record<Zone, number>>> {
-    const now = m.card.generations();
-    const forward: Partial<Record<Zone, number>> = {};
-    for (const z of ZONES) {
-      const g = now[z];
-      if (g !== undefined && g > (m.anchors[z] ?? 0)) forward[z] = g;
-    }
-    if (Object.keys(forward).length) {
-      await this.sim.updateAnchors(m.cid, forward);
-      Object.assign(m.anchors, forward);
-    }
-    return { ...m.anchors };
-  }
-
   async #chipProvider(): Promise<FileKeyProvider | undefined> {
     const chip = this.#options.chip;
     if (!chip) return undefined;
@@ -510,10 +491,9 @@ export class Handset {
     }
     const chip = await this.#chipProvider();
     const card = await mountCard(slot.device, { cid, keys, anchors, ...(chip ? { chip } : {}) });
-    const mounted: Mounted = { card, cid, anchors, anchored: card };
-    mounted.anchored = anchoredCard(card, () => this.#anchor(mounted));
+    const mounted: Mounted = { ...keepAnchors(card, this.sim, cid, anchors), cid };
     this.#mounted = mounted;
-    const anchored = await this.#anchor(mounted);
+    const anchored = await mounted.anchor();
     this.#event('anchor', `zone generations anchored in the SIM: ${JSON.stringify(anchored)}`);
     return {
       cid: toHex(cid),
@@ -581,7 +561,7 @@ export class Handset {
       '504',
       `stored in the ${info.zone} zone as ${file}, encrypted ${secure ? 'with per-file keys from the secure chip' : "under the SIM's zone key"}`,
     );
-    const anchors = await this.#anchor(m);
+    const anchors = await m.anchor();
     const intact =
       stored.size === info.resource.size && equalBytes(stored.digest, info.resource.digest);
     const complete = await this.sim.launchComplete({
@@ -603,7 +583,7 @@ export class Handset {
       this.#event('505', `card application server recorded the download: ${serverOutcome}`);
     if (!intact) {
       await card.zone(info.zone).delete(file);
-      await this.#anchor(m);
+      await m.anchor();
       throw new HandsetError(
         'HANDSET_DOWNLOAD_FAILED',
         `${file}: the card holds ${stored.size} bytes with another digest than announced; deleted`,
@@ -675,7 +655,7 @@ export class Handset {
       aid: toHex(command.aid),
       file: fileNameOf(command.aid),
       zone,
-      anchors: await this.#anchor(m),
+      anchors: await m.anchor(),
     };
   }
 
@@ -777,7 +757,7 @@ export class Handset {
     for (const x of this.#mailbox) {
       if (x.type === 'deleteCommand' && m && sameCard(x.cid, m.cid)) {
         const zone = await this.#applyDelete(m, x);
-        await this.#anchor(m);
+        await m.anchor();
         this.#event(
           '606',
           zone

@@ -30,6 +30,7 @@
  * @module
  */
 export { Handset } from './handset.js';
+export { mountBoundCard, type BoundCardOptions } from './bound-card.js';
 export type {
   CardSlot,
   DeleteResult,

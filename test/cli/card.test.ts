@@ -741,29 +741,21 @@ describe('simvault card as real processes', () => {
 });
 
 describe('simvault card with --sim STATE', () => {
-  it("takes a bound card's keys from the SIM, anchors generations there, and reports a rolled-back image", async () => {
-    const { personalizeSim } = await import('../../src/sim/index.js');
-    const { storeBinding } = await import('../../src/sim/applet/binding-list.js');
-    const { createSimStateFile } = await import('../../src/node/sim-state-file.js');
-    const simPath = join(dir, `sim-${Math.random().toString(36).slice(2)}.json`);
+  const fresh = (prefix: string, ext: string) =>
+    join(dir, `${prefix}-${Math.random().toString(36).slice(2)}.${ext}`);
+  /** A 4M card image bound to the SIM of `sim`, created with `card create --sim`. */
+  const simCard = (path: string, sim: string, cid = 'random') =>
+    ok(['card', 'create', path, '--size', '4M', '--sim', sim, '--cid', cid, '--fill', 'zero']);
+
+  it('binds the card it creates, takes its keys from the SIM, anchors every change there, and reports a rolled-back image', async () => {
+    const simPath = fresh('sim', 'json');
+    await ok(['sim', 'create', simPath, '--iccid', '89860000000000000001']);
     const cid = '03534453443038478012345678014b7d';
-    const { state } = personalizeSim({ iccid: '89860000000000000001' });
-    storeBinding(state, Buffer.from(cid, 'hex'), []);
-    await createSimStateFile(simPath, state);
-    const path = join(dir, `sim-card-${Math.random().toString(36).slice(2)}.img`);
-    await ok([
-      'card',
-      'create',
-      path,
-      '--size',
-      '4M',
-      '--sim',
-      simPath,
-      '--cid',
-      cid,
-      '--fill',
-      'zero',
-    ]);
+    const path = fresh('sim-card', 'img');
+    const created = await simCard(path, simPath, cid);
+    expect(created.stdout.toString()).toContain(`CID ${cid}`);
+    const menu = JSON.parse((await ok(['sim', 'menu', simPath, '--json'])).stdout.toString());
+    expect(menu.cards).toMatchObject([{ cid, bound: true, anchors: { user: 1 } }]);
     const before = readFileSync(path);
     const src = join(dir, 'sim-src.bin');
     writeFileSync(src, randomBytes(50_000));
@@ -775,14 +767,40 @@ describe('simvault card with --sim STATE', () => {
     writeFileSync(path, before);
     const r = await fails(['card', 'ls', path, '--sim', simPath], 1);
     expect(r.stderr).toContain('CARD_ROLLED_BACK');
-    // A card the SIM is not bound to gets no keys.
-    const other = join(dir, `sim-other-${Math.random().toString(36).slice(2)}.img`);
-    const refused = await fails(
-      ['card', 'create', other, '--size', '4M', '--sim', simPath, '--cid', 'random'],
-      1,
-    );
-    expect(refused.stderr).toContain('CARD_WRONG_SIM');
     await fails(['card', 'ls', path, '--sim', simPath, '--key', 'x'], 2);
+  });
+
+  it("card bind: an image of this SIM is bound (once); another SIM's image is refused and nothing is saved", async () => {
+    const simA = fresh('bind-a', 'json');
+    const simB = fresh('bind-b', 'json');
+    await ok(['sim', 'create', simA]);
+    await ok(['sim', 'create', simB]);
+    const path = fresh('bind', 'img');
+    await simCard(path, simA);
+    // "Not bound" says so, and says how to bind.
+    const notBound = await fails(['card', 'ls', path, '--sim', simB], 1);
+    expect(notBound.stderr).toMatch(
+      /SIM_CARD_NOT_BOUND: card [0-9a-f]{30} is not bound to the SIM in .*: bind it with 'simvault card bind IMAGE --sim /,
+    );
+    const stateB = readFileSync(simB);
+    const wrong = await fails(['card', 'bind', path, '--sim', simB], 1);
+    expect(wrong.stderr).toContain('CARD_WRONG_SIM');
+    expect(readFileSync(simB).equals(stateB)).toBe(true);
+    const again = JSON.parse(
+      (await ok(['card', 'bind', path, '--sim', simA, '--json'])).stdout.toString(),
+    );
+    expect(again).toMatchObject({ binding: 'existing' });
+    // Unbound in the SIM (its state edited as a release would), then bound again offline.
+    const released = JSON.parse(readFileSync(simA, 'utf8'));
+    released.cards = [];
+    writeFileSync(simA, JSON.stringify(released));
+    await fails(['card', 'ls', path, '--sim', simA], 1, /SIM_CARD_NOT_BOUND/);
+    const bound = JSON.parse(
+      (await ok(['card', 'bind', path, '--sim', simA, '--json'])).stdout.toString(),
+    );
+    expect(bound).toMatchObject({ binding: 'new' });
+    await ok(['card', 'ls', path, '--sim', simA]);
+    await fails(['card', 'bind', path], 2, /--sim STATE is required/);
   });
 });
 

@@ -33,9 +33,11 @@ import { writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, writeResult, type CliIO, type Command } from '../command.js';
 import { refuseTerminalInput } from '../io.js';
 import {
+  bindImage,
   CARD_OPTIONS,
   cidFor,
   keySource,
+  newCardKeys,
   randomCid,
   withCard,
   withDevice,
@@ -98,8 +100,8 @@ An image of at least the segment size is split into FAT32-sized segment files IM
 Options:
   --size SIZE            image size, a multiple of 4 KiB (suffixes K, M, G, T: 64M)
   --key KEYFILE          the SIM's 32-byte binding key (simvault keygen)
-  --sim STATE            or an emulated SIM's state file: the card must be bound to it; its
-                         zones' generations are anchored in the SIM
+  --sim STATE            or an emulated SIM's state file: the new card is bound to that SIM
+                         (offline, for development) and its zones' generations anchored there
   --cid HEX|random       the card's CID: 32 hex digits, 30 for its identity, or 'random'
   --zones LIST           zone quotas, e.g. operator=8M,advertising=8M,multimedia=24M,user=24M;
                          zones left out share the rest (10/10/40/40)
@@ -147,8 +149,7 @@ Example:
     if (segmentSize === 0 || segmentSize % 512 !== 0)
       throw new UsageError('--segment-size must be a positive multiple of 512 bytes');
     const backend = backendOption(values.backend);
-    const source = await keySource(values);
-    const keys = await source.keys(cid);
+    const { keys, commit } = await newCardKeys(values, cid);
 
     const release = await lockImage(image!);
     try {
@@ -157,7 +158,7 @@ Example:
       try {
         await formatCard(device, { cid, keys, suite, zones, fill, backend });
         // A fresh card starts every zone at generation 1; the SIM anchors that.
-        await source.anchor(cid, Object.fromEntries(ZONES.map((z) => [z, 1])));
+        await commit(Object.fromEntries(ZONES.map((z) => [z, 1])));
         await device.close();
       } catch (e) {
         await device.close().catch(() => undefined);
@@ -189,6 +190,61 @@ Example:
         `created ${image}: ${formatBytes(size)}${segmented ? ` in ${result.segments} segments` : ''}, CID ${result.cid}, suite ${info.suite}`,
         ...result.zones.map((z) => `  ${z.zone.padEnd(12)}${formatBytes(z.capacity)}`),
       ].join('\n'),
+    );
+  },
+};
+
+// --- bind ---------------------------------------------------------------------------------
+
+/**
+ * `simvault card bind IMAGE --sim STATE [--cid HEX]`
+ *
+ * @example
+ * ```ts
+ * await runCli(['card', 'bind', 'card.img', '--sim', 'sim.json'], io);
+ * ```
+ */
+export const cardBindCommand: Command = {
+  path: ['card', 'bind'],
+  summary: "bind a card image to an emulated SIM's state file, offline (development)",
+  help: `Usage: simvault card bind IMAGE --sim STATE [--cid HEX] [--json]
+
+Development and tests only: binds the card IMAGE stands for to the emulated SIM of STATE without
+the operator's servers (a real SIM binds only through the secured bind flow of 'simvault demo').
+The card is the one the image header names (or --cid); the SIM must derive the keys the image was
+formatted with, else nothing is bound (CARD_WRONG_SIM). The card's current zone generations are
+anchored in the SIM. Binding a card the SIM already holds changes nothing. 'card create --sim'
+binds the card it creates by itself.
+
+Options:
+  --sim STATE      the emulated SIM's state file (simvault sim create)
+  --cid HEX        the card's CID (default: the identity recorded in the image)
+  --json           print the result as JSON
+
+Example:
+  simvault sim create sim.json
+  simvault card create card.img --size 64M --sim sim.json --cid random
+  simvault card bind card.img --sim other-sim.json     # CARD_WRONG_SIM: formatted for sim.json`,
+  async run(args, io) {
+    const { values, positionals: pos } = parseCommandArgs(args, {
+      sim: { type: 'string' },
+      cid: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const [image] = positionals(pos, 1, 1, 'simvault card bind IMAGE --sim STATE');
+    if (values.sim === undefined) throw new UsageError('--sim STATE is required');
+    const sim = values.sim;
+    const { cid, binding } = await withDevice(image!, async (device) => {
+      const id = await cidFor(device, values);
+      return { cid: id, binding: await bindImage(device, sim, id) };
+    });
+    writeResult(
+      io,
+      values.json === true,
+      { image, sim, cid: toHex(cid), binding },
+      binding === 'new'
+        ? `bound card ${toHex(cid)} (${image}) to the SIM in ${sim}`
+        : `card ${toHex(cid)} (${image}) was already bound to the SIM in ${sim}`,
     );
   },
 };
@@ -773,6 +829,7 @@ Options:
  */
 export const CARD_COMMANDS: Command[] = [
   cardCreateCommand,
+  cardBindCommand,
   cardInfoCommand,
   cardPutCommand,
   cardGetCommand,

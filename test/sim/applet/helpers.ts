@@ -4,6 +4,7 @@ import { fromHex } from '../../../src/bytes.js';
 import {
   decodeMessage,
   encodeMessage,
+  type CustomizedApplication,
   type SimvaultMessage,
 } from '../../../src/protocol/messages.js';
 import {
@@ -28,6 +29,15 @@ import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
 import { RECOMMENDED_MT_SPI } from '../../../src/sim/applet/personalize.js';
 
 export const ICCID = '89860012345678901234';
+
+/** An application a card application server customizes for a card: a UCS2 name, 4000 bytes. */
+export const TV: CustomizedApplication = {
+  aid: fromHex('a0000000871001'),
+  name: '手机电视',
+  zone: 'multimedia',
+  size: 4000,
+  version: '1.0',
+};
 
 /** Deterministic "random" bytes: a counter-based stream. */
 export function seededRandom(seed = 1): (n: number) => Uint8Array {
