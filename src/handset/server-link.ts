@@ -7,7 +7,7 @@
  * @module
  */
 import { toHex } from '../bytes.js';
-import { errorMessage } from '../errors.js';
+import { ArgumentError, errorMessage } from '../errors.js';
 import { HandsetError, knownCode } from './errors.js';
 
 /**
@@ -130,7 +130,7 @@ export class ServerLink {
    */
   constructor(options: ServerLinkOptions) {
     if (!/^\d{10,20}$/.test(options.iccid))
-      throw new HandsetError('INVALID_ARGUMENT', 'iccid must be 10-20 digits');
+      throw new ArgumentError('iccid must be 10-20 digits');
     this.otaUrl = options.otaUrl.replace(/\/+$/, '');
     this.cardAppUrl = options.cardAppUrl.replace(/\/+$/, '');
     this.iccid = options.iccid;

@@ -512,9 +512,13 @@ export function parseSimStateJSON(value: unknown): SimState {
     'version' in value &&
     (value as Obj)['version'] !== SIM_STATE_VERSION
   ) {
+    // The value is any JSON: a number says which version it is, anything else is not one.
+    const version = (value as Obj)['version'];
     fail(
       'version',
-      `format version ${String((value as Obj)['version'])} is not supported (expected ${SIM_STATE_VERSION})`,
+      typeof version === 'number'
+        ? `format version ${version} is not supported (expected ${SIM_STATE_VERSION})`
+        : `must be the number ${SIM_STATE_VERSION}`,
     );
   }
   // `outcomes` came after version 1 was first written: a state without it has recorded none.

@@ -183,6 +183,25 @@ describe('SIM state storage', () => {
     expect((error as SimStateError).code).toBe('SIM_BAD_STATE');
   });
 
+  it('refuses any JSON value with a SimStateError, a crafted version included', () => {
+    const crafted = JSON.parse('{"version":[{"toString":0}]}') as unknown;
+    expect(() => parseSimStateJSON(crafted)).toThrow(SimStateError);
+    expect(() => parseSimStateJSON({ version: 2 })).toThrow(/format version 2 is not supported/);
+    const json = simStateToJSON(busyState());
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (whole, version) => {
+        for (const value of [whole, { ...json, version }]) {
+          try {
+            parseSimStateJSON(value);
+          } catch (e) {
+            expect(e).toBeInstanceOf(SimStateError);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never throws anything but SimStateError on mutated JSON', () => {
     const json = simStateToJSON(busyState());
     fc.assert(
