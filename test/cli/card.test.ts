@@ -17,11 +17,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeCid } from '../../src/protocol/cid.js';
-import { parseRange } from '../../src/cli/commands/card.js';
 import { randomCid } from '../../src/cli/card-session.js';
-import { parseCid, parseSize, parseZones } from '../../src/cli/options.js';
+import { parseCid, parseRange, parseSize, parseZones } from '../../src/cli/options.js';
 import { ProgressBar } from '../../src/cli/progress.js';
 import { cli } from '../helpers/cli.js';
+import fc from 'fast-check';
+import { fromHex } from '../../src/bytes.js';
+import { mountCard } from '../../src/card/card.js';
+import { deriveCardKeys } from '../../src/crypto/keys.js';
+import { SimvaultError } from '../../src/errors.js';
+import { FileDevice } from '../../src/node/file-device.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'simvault-card-cli-'));
@@ -80,9 +85,11 @@ describe('simvault card: argument parsers', () => {
     expect(parseRange('0-99', 1000)).toEqual({ start: 0, end: 100 });
     expect(parseRange('990-', 1000)).toEqual({ start: 990, end: 1000 });
     expect(parseRange('-10', 1000)).toEqual({ start: 990, end: 1000 });
-    expect(parseRange('900-5000', 1000)).toEqual({ start: 900, end: 1000 });
+    expect(parseRange('0-', 0)).toEqual({ start: 0, end: 0 });
+    expect(() => parseRange('900-5000', 1000)).toThrow(/reaches outside the file/);
+    expect(() => parseRange('-1001', 1000)).toThrow(/reaches outside the file/);
     expect(() => parseRange('5-1', 1000)).toThrow(/before START/);
-    expect(() => parseRange('1000-', 1000)).toThrow(/after the end/);
+    expect(() => parseRange('1001-', 1000)).toThrow(/reaches outside the file/);
   });
 
   it('a random CID decodes, with a valid CRC7, and differs each time', () => {
@@ -312,7 +319,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
     await ok(['card', 'get', path, '--key', key, '--zone', 'multimedia', 'b.bin', out]);
     expect(readFileSync(out).equals(b)).toBe(true);
     await fails(
-      ['card', 'get', path, '--key', key, 'docs/a.bin', '--range', '300000-'],
+      ['card', 'get', path, '--key', key, 'docs/a.bin', '--range', '300001-'],
       1,
       /INVALID_ARGUMENT/,
     );
@@ -738,6 +745,56 @@ describe('simvault card as real processes', () => {
       /\nok( \(\d+ note\(s\): --verbose shows them\))?\n$/,
     );
   }, 90_000);
+});
+
+describe('simvault card get --range and the library agree', () => {
+  it('START-END reads what zone.get(name, START, END + 1) reads, and both refuse the same ranges', async () => {
+    const path = await image();
+    const data = randomBytes(40_000);
+    await ok(['card', 'put', path, '--key', key, 'f', '-'], data);
+    const device = await FileDevice.open(path, { readOnly: true });
+    const cid = fromHex(CID);
+    const card = await mountCard(device, {
+      cid,
+      keys: deriveCardKeys(fromHex(readFileSync(key, 'utf8').trim()), cid),
+      readOnly: true,
+    });
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.nat(45_000), fc.nat(45_000), async (a, b) => {
+          const start = Math.min(a, b);
+          const last = Math.max(a, b);
+          const library = await card
+            .zone('user')
+            .readFile('f', start, last + 1)
+            .then((bytes) => ({ ok: true as const, bytes }))
+            .catch((e: unknown) => ({ ok: false as const, e }));
+          const viaCli = await cli([
+            'card',
+            'get',
+            path,
+            '--key',
+            key,
+            'f',
+            '--range',
+            `${start}-${last}`,
+          ]);
+          if (library.ok) {
+            expect(viaCli.code, viaCli.stderr).toBe(0);
+            expect(viaCli.stdout.equals(Buffer.from(library.bytes))).toBe(true);
+            expect(library.bytes.length).toBe(last + 1 - start);
+          } else {
+            expect(library.e).toBeInstanceOf(SimvaultError);
+            expect(viaCli.code).toBe(1);
+            expect(viaCli.stderr).toContain('INVALID_ARGUMENT');
+          }
+        }),
+        { numRuns: 25 },
+      );
+    } finally {
+      await card.unmount();
+    }
+  });
 });
 
 describe('simvault card with --sim STATE', () => {

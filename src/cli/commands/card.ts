@@ -48,6 +48,7 @@ import {
   parseCid,
   parseSize,
   parseZones,
+  parseRange,
   positionals,
   zoneOption,
 } from '../options.js';
@@ -507,36 +508,6 @@ Examples:
 // --- get ----------------------------------------------------------------------------------
 
 /**
- * Parse `--range` in HTTP byte-range form against a file of `size` bytes: `START-END` (END
- * inclusive, clamped to the file), `START-` (to the end) or `-N` (the last N bytes). Returns the
- * half-open `[start, end)`.
- *
- * @example
- * ```ts
- * parseRange('0-99', 1000); // { start: 0, end: 100 }
- * parseRange('-10', 1000); // { start: 990, end: 1000 }
- * ```
- */
-export function parseRange(text: string, size: number): { start: number; end: number } {
-  const m = /^(\d*)-(\d*)$/.exec(text.trim());
-  if (!m || (m[1] === '' && m[2] === ''))
-    throw new UsageError(`--range must be START-END, START- or -LAST, got '${text}'`);
-  if (m[1] === '') {
-    const last = Number(m[2]);
-    return { start: Math.max(0, size - last), end: size };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
-  if (m[2] !== '' && Number(m[2]) < start)
-    throw new UsageError(`--range ${text}: END is before START`);
-  if (start >= size && !(start === 0 && size === 0))
-    throw new ArgumentError(
-      `--range ${text} starts at or after the end of the file (${size} bytes)`,
-    );
-  return { start, end };
-}
-
-/**
  * `simvault card get IMAGE [--zone Z] NAME [FILE|-]`
  *
  * @example
@@ -557,8 +528,10 @@ Options:
   --zone ZONE          ${ZONES.join(' | ')} (default user)
   --key KEYFILE        the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX            the card's CID (default: the identity recorded in the image)
-  --range RANGE        bytes START-END (END inclusive), START- or, written --range=-LAST,
-                       the last LAST bytes
+  --range RANGE        bytes START-END (START through END, as HTTP Range), START- (to the
+                       end) or, written --range=-LAST, the last LAST bytes. The range must lie
+                       in the file (nothing is clamped): START-END reads what the library's
+                       zone.get(NAME, START, END + 1) reads, and refuses what it refuses
   --progress           draw a progress bar on stderr (default: when stderr is a terminal)
   --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
 
