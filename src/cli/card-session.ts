@@ -194,7 +194,7 @@ export async function newCardKeys(
   cid: Uint8Array,
 ): Promise<{
   keys: CardKeys;
-  commit(generations: Partial<Record<Zone, number>>): Promise<void>;
+  commit: (generations: Partial<Record<Zone, number>>) => Promise<void>;
 }> {
   if (values.sim === undefined || values.key !== undefined) {
     const source = await keySource(values);
@@ -213,7 +213,7 @@ export async function newCardKeys(
   }
   return {
     keys: await client.cardKeys(full),
-    async commit(generations) {
+    commit: async (generations) => {
       await client.updateAnchors(full, generations);
       await saveSimState(path, card.state);
     },

@@ -188,7 +188,7 @@ async function attempt(
  */
 export async function storeResource(o: StoreResourceOptions): Promise<StoredResource> {
   const resumedFrom: number[] = [];
-  let etag: string | null = null;
+  let etag: string | null;
   let attempts = 0;
   for (;;) {
     attempts++;

@@ -129,8 +129,7 @@ export class ServerLink {
    * @param options - server URLs, the SIM's ICCID and the `fetch` to use
    */
   constructor(options: ServerLinkOptions) {
-    if (!/^\d{10,20}$/.test(options.iccid))
-      throw new ArgumentError('iccid must be 10-20 digits');
+    if (!/^\d{10,20}$/.test(options.iccid)) throw new ArgumentError('iccid must be 10-20 digits');
     this.otaUrl = options.otaUrl.replace(/\/+$/, '');
     this.cardAppUrl = options.cardAppUrl.replace(/\/+$/, '');
     this.iccid = options.iccid;

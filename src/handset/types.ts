@@ -8,7 +8,6 @@ import type { CardCapacity } from '../card/card.js';
 import type { BlockDevice } from '../card/device.js';
 import type { Zone } from '../crypto/keys.js';
 import type { ApduTransport } from '../sim/transport.js';
-import type { Handset } from './handset.js';
 import type { FetchLike } from './server-link.js';
 
 /**

@@ -17,14 +17,6 @@ import { SimvaultError, type ErrorCode } from '../errors.js';
  * ```
  */
 export class SimError extends SimvaultError {
-  /**
-   * Create the error.
-   *
-   * @param code - a `SIM_*` code
-   * @param message - what went wrong
-   * @param options - standard `ErrorOptions` (a `cause`)
-   */
-  constructor(code: Extract<ErrorCode, `SIM_${string}`>, message: string, options?: ErrorOptions) {
-    super(code, message, options);
-  }
+  /** The stable code: one of the `SIM_*` codes. */
+  declare readonly code: Extract<ErrorCode, `SIM_${string}`>;
 }

@@ -20,7 +20,50 @@ import { decodeCid } from '../../src/protocol/cid.js';
 import { randomCid } from '../../src/cli/card-session.js';
 import { parseCid, parseRange, parseSize, parseZones } from '../../src/cli/options.js';
 import { ProgressBar } from '../../src/cli/progress.js';
-import { cli } from '../helpers/cli.js';
+import { cli, jsonOf } from '../helpers/cli.js';
+import type { FsckReport, PendingPut } from '../../src/card/index.js';
+import type { Zone } from '../../src/crypto/keys.js';
+
+/** What `card info --json` prints (the keyed fields only with a key source). */
+interface InfoDoc {
+  cardIdentity: string;
+  suite: string;
+  zones: {
+    zone: Zone;
+    capacity: number;
+    used?: number;
+    free?: number;
+    files?: number;
+    fileBytes?: number;
+    zoneGeneration?: number;
+  }[];
+  total?: { capacity: number; used: number; free: number; files: number };
+}
+/** What `card create --json` prints. */
+interface CreateDoc {
+  segments: number;
+  cid: string;
+  suite: string;
+}
+/** What `card put --json` prints. */
+interface FileDoc {
+  zone: Zone;
+  name: string;
+  size: number;
+}
+/** What `card ls --json` prints. */
+interface LsDoc {
+  files: FileDoc[];
+  pending: (PendingPut & { zone: Zone })[];
+}
+/** What `sim menu --json` prints (the part these tests read). */
+interface MenuDoc {
+  cards: { cid: string; bound: boolean; anchors: Partial<Record<Zone, number>> }[];
+}
+/** What `card bind --json` prints. */
+interface BindDoc {
+  binding: 'new' | 'existing';
+}
 import fc from 'fast-check';
 import { fromHex } from '../../src/bytes.js';
 import { mountCard } from '../../src/card/card.js';
@@ -125,18 +168,16 @@ describe('simvault card: argument parsers', () => {
 describe('simvault card create / info', () => {
   it('creates an image with the zones asked for and shows its header without keys', async () => {
     const path = await image();
-    const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString());
+    const info = jsonOf(await ok(['card', 'info', path, '--json'])) as InfoDoc;
     expect(info.cardIdentity).toBe(CID.slice(0, 30));
     expect(info.suite).toBe('cobblestone-256');
-    expect(info.zones.map((z: { zone: string; capacity: number }) => [z.zone, z.capacity])).toEqual(
-      [
-        ['operator', 512 << 10],
-        ['advertising', 512 << 10],
-        ['multimedia', 2 << 20],
-        ['user', (8 << 20) - (3 << 20) - 8192],
-      ],
-    );
-    expect(info.zones[0].used).toBeUndefined();
+    expect(info.zones.map((z) => [z.zone, z.capacity])).toEqual([
+      ['operator', 512 << 10],
+      ['advertising', 512 << 10],
+      ['multimedia', 2 << 20],
+      ['user', (8 << 20) - (3 << 20) - 8192],
+    ]);
+    expect(info.zones[0]!.used).toBeUndefined();
     const text = (await ok(['card', 'info', path])).stdout.toString();
     expect(text).toContain(`card        ${CID.slice(0, 30)}`);
     expect(text).toMatch(/zone user +\d\.\d MiB {2}key [0-9a-f]{32}/);
@@ -145,15 +186,13 @@ describe('simvault card create / info', () => {
   it('with --key, info adds capacity, files and generations', async () => {
     const path = await image();
     await ok(['card', 'put', path, '--key', key, 'a', '-'], new Uint8Array(5000));
-    const info = JSON.parse(
-      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
-    );
-    const user = info.zones.find((z: { zone: string }) => z.zone === 'user');
+    const info = jsonOf(await ok(['card', 'info', path, '--key', key, '--json'])) as InfoDoc;
+    const user = info.zones.find((z) => z.zone === 'user')!;
     expect(user.files).toBe(1);
     expect(user.fileBytes).toBe(5000);
     expect(user.zoneGeneration).toBe(2);
-    expect(user.used + user.free).toBe(user.capacity);
-    expect(info.total.files).toBe(1);
+    expect(user.used! + user.free!).toBe(user.capacity);
+    expect(info.total?.files).toBe(1);
     expect((await ok(['card', 'info', path, '--key', key])).stdout.toString()).toMatch(
       /total +8\.0 MiB, used .*, 1 files/,
     );
@@ -179,11 +218,11 @@ describe('simvault card create / info', () => {
       'zero',
       '--json',
     ]);
-    const made = JSON.parse(r.stdout.toString());
+    const made = jsonOf(r) as CreateDoc;
     expect(made.segments).toBe(5);
     expect(decodeCid(Buffer.from(made.cid, 'hex')).crc).toBe('valid');
     expect(existsSync(`${path}.004`)).toBe(true);
-    expect(JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).suite).toBe(
+    expect((jsonOf(await ok(['card', 'info', path, '--json'])) as InfoDoc).suite).toBe(
       'cobblestone-128',
     );
     await ok(['card', 'put', path, '--key', key, 'x', '-'], new Uint8Array(100_000).fill(7));
@@ -208,9 +247,9 @@ describe('simvault card create / info', () => {
       /DEVICE_BAD_IMAGE/,
     );
     expect(again.stdout.length).toBe(0);
-    expect(
-      JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString()).cardIdentity,
-    ).toBe(made.cid.slice(0, 30));
+    expect((jsonOf(await ok(['card', 'info', path, '--json'])) as InfoDoc).cardIdentity).toBe(
+      made.cid.slice(0, 30),
+    );
   });
 
   it('zones that do not fit leave no image behind; too small a card is a usage error however small', async () => {
@@ -276,11 +315,9 @@ describe('simvault card put / get / ls / rm / mv', () => {
     const bPath = join(dir, 'b.bin');
     const b = randomBytes(70_000);
     writeFileSync(bPath, b);
-    const stored = JSON.parse(
-      (
-        await ok(['card', 'put', path, '--key', key, 'docs/a.bin', '-', '--json'], a)
-      ).stdout.toString(),
-    );
+    const stored = jsonOf(
+      await ok(['card', 'put', path, '--key', key, 'docs/a.bin', '-', '--json'], a),
+    ) as FileDoc;
     expect(stored).toMatchObject({ zone: 'user', name: 'docs/a.bin', size: 300_000 });
     expect(
       (
@@ -288,12 +325,8 @@ describe('simvault card put / get / ls / rm / mv', () => {
       ).stdout.toString(),
     ).toBe('stored multimedia/b.bin: 70000 bytes\n');
 
-    const ls = JSON.parse(
-      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-    );
-    expect(
-      ls.files.map((f: { zone: string; name: string; size: number }) => [f.zone, f.name, f.size]),
-    ).toEqual([
+    const ls = jsonOf(await ok(['card', 'ls', path, '--key', key, '--json'])) as LsDoc;
+    expect(ls.files.map((f) => [f.zone, f.name, f.size])).toEqual([
       ['multimedia', 'b.bin', 70_000],
       ['user', 'docs/a.bin', 300_000],
     ]);
@@ -356,18 +389,14 @@ describe('simvault card put / get / ls / rm / mv', () => {
     const path = await image();
     const big = join(dir, 'big.bin');
     writeFileSync(big, Buffer.alloc(1 << 20));
-    const before = JSON.parse(
-      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const before = jsonOf(await ok(['card', 'info', path, '--key', key, '--json'])) as InfoDoc;
     const r = await fails(
       ['card', 'put', path, '--key', key, '--zone', 'operator', 'big', big],
       1,
       /CARD_NO_SPACE/,
     );
     expect(r.stdout.length).toBe(0);
-    const after = JSON.parse(
-      (await ok(['card', 'info', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const after = jsonOf(await ok(['card', 'info', path, '--key', key, '--json'])) as InfoDoc;
     expect(after).toEqual(before);
     // Declared on stdin too.
     await fails(
@@ -418,12 +447,10 @@ describe('simvault card put / get / ls / rm / mv', () => {
       '16K',
     ];
     await fails(args, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 100_000));
-    const ls = JSON.parse(
-      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const ls = jsonOf(await ok(['card', 'ls', path, '--key', key, '--json'])) as LsDoc;
     expect(ls.files).toEqual([]);
     expect(ls.pending).toHaveLength(1);
-    const durable = ls.pending[0].durableBytes as number;
+    const durable = ls.pending[0]!.durableBytes;
     expect(durable).toBeGreaterThan(0);
     expect((await ok(['card', 'ls', path, '--key', key])).stdout.toString()).toContain(
       '(interrupted put of 200000 bytes)  movie',
@@ -448,8 +475,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
     await fails(args, 1, /CARD_SIZE_MISMATCH/, data.subarray(0, 50_000));
     await ok(['card', 'rm', path, '--key', key, '--pending', 'movie']);
     expect(
-      JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString())
-        .pending,
+      (jsonOf(await ok(['card', 'ls', path, '--key', key, '--json'])) as LsDoc).pending,
     ).toEqual([]);
     expect((await ok(['card', 'get', path, '--key', key, 'movie'])).stdout.equals(data)).toBe(true);
   });
@@ -498,8 +524,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
     ).not.toContain('resuming');
     expect((await ok(['card', 'get', path, '--key', key, 'r'])).stdout.equals(data)).toBe(true);
     expect(
-      JSON.parse((await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString())
-        .pending,
+      (jsonOf(await ok(['card', 'ls', path, '--key', key, '--json'])) as LsDoc).pending,
     ).toEqual([]);
   });
 
@@ -509,7 +534,7 @@ describe('simvault card put / get / ls / rm / mv', () => {
       ['card', 'put', path, '--key', key, 'p', '-', '--progress', '--json'],
       randomBytes(3 << 20),
     );
-    expect(JSON.parse(r.stdout.toString()).size).toBe(3 << 20);
+    expect((jsonOf(r) as FileDoc).size).toBe(3 << 20);
     expect(r.stderr).toMatch(/put user\/p 3\.0 MiB/);
     const g = await ok(['card', 'get', path, '--key', key, 'p', '--progress']);
     expect(g.stdout.length).toBe(3 << 20);
@@ -527,10 +552,8 @@ describe('simvault card fsck', () => {
     await ok(['card', 'put', path, '--key', key, 'victim', '-'], victim);
     await ok(['card', 'put', path, '--key', key, 'other', '-'], other);
     // The image was zero-filled: the longest non-zero run of blocks in the user zone is the victim.
-    const info = JSON.parse((await ok(['card', 'info', path, '--json'])).stdout.toString());
-    const userStart =
-      8192 +
-      info.zones.slice(0, 3).reduce((n: number, z: { capacity: number }) => n + z.capacity, 0);
+    const info = jsonOf(await ok(['card', 'info', path, '--json'])) as InfoDoc;
+    const userStart = 8192 + info.zones.slice(0, 3).reduce((n, z) => n + z.capacity, 0);
     const img = readFileSync(path);
     let best = { start: 0, len: 0 };
     let run = { start: 0, len: 0 };
@@ -550,12 +573,12 @@ describe('simvault card fsck', () => {
     closeSync(fd);
 
     const report = await fails(['card', 'fsck', path, '--key', key, '--json'], 1);
-    const json = JSON.parse(report.stdout.toString());
+    const json = jsonOf(report) as FsckReport;
     expect(json.ok).toBe(false);
     expect(json.problems).toEqual([
       expect.objectContaining({ zone: 'user', kind: 'file', repairable: false }),
     ]);
-    expect(json.problems[0].detail).toMatch(/victim.*CRYPTO_AUTH_FAILED/);
+    expect(json.problems[0]!.detail).toMatch(/victim.*CRYPTO_AUTH_FAILED/);
     expect((await fails(['card', 'fsck', path, '--key', key], 1)).stdout.toString()).toMatch(
       /PROBLEM: user: file: .*\n1 problem\(s\) remain\n$/,
     );
@@ -737,9 +760,7 @@ describe('simvault card as real processes', () => {
     }
     expect(interrupted).toBeGreaterThanOrEqual(3);
     expect(resumed).toBeGreaterThanOrEqual(1);
-    const final = JSON.parse(
-      (await ok(['card', 'ls', path, '--key', key, '--json'])).stdout.toString(),
-    );
+    const final = jsonOf(await ok(['card', 'ls', path, '--key', key, '--json'])) as LsDoc;
     expect(final.pending).toEqual([]);
     expect((await ok(['card', 'fsck', path, '--key', key])).stdout.toString()).toMatch(
       /\nok( \(\d+ note\(s\): --verbose shows them\))?\n$/,
@@ -811,7 +832,7 @@ describe('simvault card with --sim STATE', () => {
     const path = fresh('sim-card', 'img');
     const created = await simCard(path, simPath, cid);
     expect(created.stdout.toString()).toContain(`CID ${cid}`);
-    const menu = JSON.parse((await ok(['sim', 'menu', simPath, '--json'])).stdout.toString());
+    const menu = jsonOf(await ok(['sim', 'menu', simPath, '--json'])) as MenuDoc;
     expect(menu.cards).toMatchObject([{ cid, bound: true, anchors: { user: 1 } }]);
     const before = readFileSync(path);
     const src = join(dir, 'sim-src.bin');
@@ -843,18 +864,14 @@ describe('simvault card with --sim STATE', () => {
     const wrong = await fails(['card', 'bind', path, '--sim', simB], 1);
     expect(wrong.stderr).toContain('CARD_WRONG_SIM');
     expect(readFileSync(simB).equals(stateB)).toBe(true);
-    const again = JSON.parse(
-      (await ok(['card', 'bind', path, '--sim', simA, '--json'])).stdout.toString(),
-    );
+    const again = jsonOf(await ok(['card', 'bind', path, '--sim', simA, '--json'])) as BindDoc;
     expect(again).toMatchObject({ binding: 'existing' });
     // Unbound in the SIM (its state edited as a release would), then bound again offline.
-    const released = JSON.parse(readFileSync(simA, 'utf8'));
+    const released = JSON.parse(readFileSync(simA, 'utf8')) as { cards: unknown[] };
     released.cards = [];
     writeFileSync(simA, JSON.stringify(released));
     await fails(['card', 'ls', path, '--sim', simA], 1, /SIM_CARD_NOT_BOUND/);
-    const bound = JSON.parse(
-      (await ok(['card', 'bind', path, '--sim', simA, '--json'])).stdout.toString(),
-    );
+    const bound = jsonOf(await ok(['card', 'bind', path, '--sim', simA, '--json'])) as BindDoc;
     expect(bound).toMatchObject({ binding: 'new' });
     await ok(['card', 'ls', path, '--sim', simA]);
     await fails(['card', 'bind', path], 2, /--sim STATE is required/);

@@ -56,7 +56,7 @@ describe('simvault chip create', () => {
       '2',
     ]);
     expect(r.code).toBe(0);
-    const result = JSON.parse(r.stdout.toString());
+    const result: unknown = JSON.parse(r.stdout.toString());
     const saved = await readChipStateFile(state);
     expect(result).toEqual({
       state,

@@ -9,7 +9,15 @@ import { encodeMessage } from '../../src/protocol/messages.js';
 import { decodeSpi, openResponsePacket } from '../../src/protocol/secured-packet.js';
 import { loadSimState } from '../../src/node/sim-state-file.js';
 import { otaKeysOfState } from '../../src/sim/applet/ota-link.js';
-import { cli } from '../helpers/cli.js';
+import type { OtaProvisioning } from '../../src/sim/index.js';
+import { cli, jsonOf } from '../helpers/cli.js';
+
+/** One response `sim apdu --json` prints. */
+interface ApduDoc {
+  sw: string;
+  data: string;
+  name: string;
+}
 
 let dir: string;
 beforeEach(async () => {
@@ -38,7 +46,7 @@ describe('simvault sim', () => {
       '--json',
     ]);
     expect(r.code).toBe(0);
-    const ota = JSON.parse(r.stdout.toString());
+    const ota = jsonOf(r) as OtaProvisioning;
     expect(ota).toMatchObject({
       iccid: '89860012345678901234',
       tar: 'b00010',
@@ -46,7 +54,7 @@ describe('simvault sim', () => {
     });
     const state = await loadSimState(path);
     expect(state.threshold).toEqual({ policy: 'lru', unbindRule: 'mask', maxCards: 2 });
-    expect(toHex(state.keysets[0]!.kic)).toBe(ota.keysets[0].kic);
+    expect(toHex(state.keysets[0]!.kic)).toBe(ota.keysets[0]!.kic);
     expect(r.stdout.toString()).not.toContain(toHex(state.bindingKey));
     const again = await cli(['sim', 'create', path]);
     expect(again.code).toBe(1);
@@ -79,9 +87,9 @@ describe('simvault sim', () => {
     // A new run is a new power-up: the proactive command is still pending and can be fetched.
     const len = state.proactive[0]!.command.length.toString(16).padStart(2, '0');
     const f = await cli(['sim', 'apdu', path, `80120000${len}`, '--json']);
-    const [fetched] = JSON.parse(f.stdout.toString());
-    expect(fetched.sw).toBe('9000');
-    expect(fetched.data.startsWith('d0')).toBe(true);
+    const [fetched] = jsonOf(f) as ApduDoc[];
+    expect(fetched!.sw).toBe('9000');
+    expect(fetched!.data.startsWith('d0')).toBe(true);
     // A damaged state file is refused.
     const bad = join(dir, 'bad.json');
     await (await import('node:fs/promises')).writeFile(bad, '{}');
@@ -93,8 +101,8 @@ describe('simvault sim', () => {
   it('round trip: ota pack → sim envelope → sim apdu → sim menu', async () => {
     const path = join(dir, 'sim.json');
     const created = await cli(['sim', 'create', path, '--json']);
-    const ota = JSON.parse(created.stdout.toString());
-    const ks = ota.keysets[0];
+    const ota = jsonOf(created) as OtaProvisioning;
+    const ks = ota.keysets[0]!;
     const message = encodeMessage({
       type: 'stkListUpdate',
       transactionId: 7,
@@ -141,10 +149,10 @@ describe('simvault sim', () => {
       .split('\n');
     expect(envelopes).toHaveLength(1);
     const sent = await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json']);
-    const results = JSON.parse(sent.stdout.toString());
-    expect(results[1].sw.startsWith('91')).toBe(true);
+    const results = jsonOf(sent) as ApduDoc[];
+    expect(results[1]!.sw.startsWith('91')).toBe(true);
     const state = await loadSimState(path);
-    const por = openResponsePacket(fromHex(results[1].data), otaKeysOfState(state), {
+    const por = openResponsePacket(fromHex(results[1]!.data), otaKeysOfState(state), {
       spi: decodeSpi(fromHex('1609')),
       kic: 0x12,
       kid: 0x12,
@@ -155,13 +163,13 @@ describe('simvault sim', () => {
     expect(state.listVersion).toBe(1);
     expect(state.mtCounters[1]).toBe(1);
     // Replaying the same packet is refused: 6200 with a counter-low PoR, nothing changes.
-    const replay = JSON.parse(
-      (await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json'])).stdout.toString(),
-    );
-    expect(replay[1].sw).toBe('6200');
-    expect(replay[1].name).toContain('refused');
+    const replay = jsonOf(
+      await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json']),
+    ) as ApduDoc[];
+    expect(replay[1]!.sw).toBe('6200');
+    expect(replay[1]!.name).toContain('refused');
     expect(
-      openResponsePacket(fromHex(replay[1].data), otaKeysOfState(state), {
+      openResponsePacket(fromHex(replay[1]!.data), otaKeysOfState(state), {
         spi: decodeSpi(fromHex('1609')),
         kic: 0x12,
         kid: 0x12,
@@ -170,12 +178,13 @@ describe('simvault sim', () => {
     const menu = await cli(['sim', 'menu', path]);
     expect(menu.stdout.toString()).toContain('手机电视');
     expect(menu.stdout.toString()).toContain('Card 00000001');
-    const json = JSON.parse((await cli(['sim', 'menu', path, '--json'])).stdout.toString());
-    expect(json.pages[0].map((i: { text: string }) => i.text)).toEqual([
-      '手机电视',
-      'Card 00000001',
-    ]);
-    expect(JSON.parse(await readFile(path, 'utf8')).listVersion).toBe(1);
+    const json = jsonOf(await cli(['sim', 'menu', path, '--json'])) as {
+      pages: { text: string }[][];
+    };
+    expect(json.pages[0]!.map((i) => i.text)).toEqual(['手机电视', 'Card 00000001']);
+    expect((JSON.parse(await readFile(path, 'utf8')) as { listVersion: number }).listVersion).toBe(
+      1,
+    );
   });
 
   it('envelope splits a long packet into concatenated SMS', async () => {

@@ -49,11 +49,12 @@ export interface World {
 export async function makeWorld(
   options: Partial<HandsetOptions> & { fileBytes?: number; unbindRule?: 'mask' | 'delete' } = {},
 ): Promise<World> {
+  const { fileBytes, unbindRule, ...handsetOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), 'simvault-handset-'));
   const op = await startOperator(dir);
   const world = await provisionDemo(op, {
-    fileBytes: options.fileBytes ?? 300 * 1024,
-    ...(options.unbindRule ? { unbindRule: options.unbindRule } : {}),
+    fileBytes: fileBytes ?? 300 * 1024,
+    ...(unbindRule ? { unbindRule } : {}),
   });
   const sim = new SimCard(world.simState);
   const device = new MemoryDevice(16 << 20);
@@ -80,7 +81,6 @@ export async function makeWorld(
     }
     return res;
   };
-  const { fileBytes: _f, unbindRule: _u, ...handsetOptions } = options;
   const phone = new Handset({
     sim,
     iccid: world.iccid,

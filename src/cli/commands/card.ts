@@ -21,7 +21,7 @@ import { toHex } from '../../bytes.js';
 import { ArgumentError, IoError } from '../../errors.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
-import { formatCard, readCardInfo } from '../../card/card.js';
+import { formatCard, readCardInfo, type CardInfo } from '../../card/card.js';
 import { fsck, type FsckReport } from '../../card/fsck.js';
 import type { CardZone, FileInfo } from '../../card/zone.js';
 import { BLOCK_SIZE } from '../../card/layout.js';
@@ -277,29 +277,35 @@ Options:
     const { values, positionals: pos } = parseCommandArgs(args, CARD_OPTIONS);
     const [image] = positionals(pos, 1, 1, 'simvault card info IMAGE [--key KEYFILE]');
     const info = await withDevice(image!, readCardInfo, true);
-    const result: Record<string, unknown> = { image, ...info };
-    let damaged = false;
-    if (values.key !== undefined || values.sim !== undefined) {
-      await withCard(image!, values, async (card) => {
-        const cap = card.capacity();
-        const gens = card.generations();
-        result.zones = info.zones.map((z) => {
-          const c = cap.zones[z.zone];
-          const err = card.damaged.find((d) => d.zone === z.zone)?.error;
-          return {
-            ...z,
-            ...(c ?? {}),
-            ...(gens[z.zone] !== undefined ? { zoneGeneration: gens[z.zone] } : {}),
-            ...(err ? { damaged: `${err.code}: ${err.message}` } : {}),
-          };
-        });
-        result.total = { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files };
-        damaged = card.damaged.length > 0;
-      });
-    }
-    const zones = result.zones as Array<
-      Record<string, unknown> & { zone: string; capacity: number; keyIdentifier: string }
-    >;
+    // With keys: capacity, files and generations of every zone (and which zones are damaged).
+    const keyed =
+      values.key !== undefined || values.sim !== undefined
+        ? await withCard(image!, values, (card) => {
+            const cap = card.capacity();
+            const gens = card.generations();
+            return Promise.resolve({
+              zones: info.zones.map((z) => {
+                const err = card.damaged.find((d) => d.zone === z.zone)?.error;
+                return {
+                  ...z,
+                  ...(cap.zones[z.zone] ?? {}),
+                  ...(gens[z.zone] !== undefined ? { zoneGeneration: gens[z.zone] } : {}),
+                  ...(err ? { damaged: `${err.code}: ${err.message}` } : {}),
+                };
+              }),
+              total: { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files },
+              damaged: card.damaged.length > 0,
+            });
+          })
+        : undefined;
+    const result = { image, ...info, ...(keyed ? { zones: keyed.zones, total: keyed.total } : {}) };
+    const zones: (CardInfo['zones'][number] & {
+      used?: number;
+      free?: number;
+      files?: number;
+      zoneGeneration?: number;
+      damaged?: string;
+    })[] = keyed ? keyed.zones : info.zones;
     const lines = [
       `image       ${image}`,
       `format      version ${info.version}, header generation ${info.generation}`,
@@ -308,19 +314,18 @@ Options:
       `card key    ${info.cardKeyIdentifier}`,
       ...zones.map((z) => {
         const head = `zone ${z.zone.padEnd(12)}${formatBytes(z.capacity).padStart(11)}`;
-        if (typeof z.damaged === 'string') return `${head}  DAMAGED ${z.damaged}`;
-        if (typeof z.used !== 'number') return `${head}  key ${z.keyIdentifier}`;
-        return `${head}  used ${formatBytes(z.used).padStart(10)}  free ${formatBytes(z.free as number).padStart(10)}  ${String(z.files).padStart(6)} files  generation ${String(z.zoneGeneration)}`;
+        if (z.damaged !== undefined) return `${head}  DAMAGED ${z.damaged}`;
+        if (z.used === undefined) return `${head}  key ${z.keyIdentifier}`;
+        return `${head}  used ${formatBytes(z.used).padStart(10)}  free ${formatBytes(z.free ?? 0).padStart(10)}  ${String(z.files).padStart(6)} files  generation ${String(z.zoneGeneration)}`;
       }),
     ];
-    const total = result.total as
-      { capacity: number; used: number; free: number; files: number } | undefined;
+    const total = keyed?.total;
     if (total)
       lines.push(
         `total       ${formatBytes(total.capacity)}, used ${formatBytes(total.used)}, free ${formatBytes(total.free)}, ${total.files} files`,
       );
     writeResult(io, values.json === true, result, lines.join('\n'));
-    return damaged ? 1 : 0;
+    return keyed?.damaged ? 1 : 0;
   },
 };
 
@@ -470,9 +475,9 @@ Examples:
     if (checkpointBytes !== undefined && checkpointBytes < 16384)
       throw new UsageError('--checkpoint must be at least 16K');
 
-    const info = await withCard(image!, values, async (card) => {
+    const info = await withCard(image, values, async (card) => {
       const z = card.zone(zone);
-      const put = await z.put(name!, {
+      const put = await z.put(name, {
         ...(size !== undefined ? { size } : {}),
         ...(tag !== undefined ? { sourceTag: tag } : {}),
         ...(checkpointBytes !== undefined ? { checkpointBytes } : {}),
@@ -494,7 +499,7 @@ Examples:
       } finally {
         bar?.finish();
       }
-      return z.stat(name!);
+      return z.stat(name);
     });
     writeResult(
       io,

@@ -334,14 +334,14 @@ export interface DemoReport {
 
 /**
  * Run the demo in a temporary folder; resolves to its report (never throws for a failed check:
- * `verified` says).
+ * `verified` says) and the folder (gone unless `keep`).
  *
  * @param options - file size, image size, and where each step is told
  *
  * @example
  * ```ts
  * import { runDemo } from './demo.js';
- * const report = await runDemo({ fileBytes: 256 * 1024 });
+ * const { report } = await runDemo({ fileBytes: 256 * 1024 });
  * report.verified; // true
  * ```
  */
@@ -353,7 +353,7 @@ export async function runDemo(
     onStep?: (e: HandsetEvent) => void;
     handset?: Partial<HandsetOptions>;
   } = {},
-): Promise<DemoReport & { dir: string }> {
+): Promise<{ report: DemoReport; dir: string }> {
   const started = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'simvault-e2e-'));
   const steps: HandsetEvent[] = [];
@@ -426,18 +426,20 @@ export async function runDemo(
             .join('; ')}`,
     });
     return {
-      steps,
-      checks,
-      file: {
-        size: world.app.bytes.length,
-        sourceSha256: world.app.sha256,
-        storedSha256,
-        zone: launched.zone,
-      },
-      report,
-      elapsedMs: Math.round(performance.now() - started),
-      verified,
       dir,
+      report: {
+        steps,
+        checks,
+        file: {
+          size: world.app.bytes.length,
+          sourceSha256: world.app.sha256,
+          storedSha256,
+          zone: launched.zone,
+        },
+        report,
+        elapsedMs: Math.round(performance.now() - started),
+        verified,
+      },
     };
   } finally {
     await phone?.removeCard().catch(() => undefined);
@@ -496,7 +498,7 @@ See also: simvault demo crypto (the encryption round trip with every suite).`,
     if (!Number.isInteger(kib) || kib < 1 || kib > 8192)
       throw new UsageError('--size must be a whole number of KiB from 1 to 8192');
     const json = values.json === true;
-    const report = await runDemo({
+    const { report, dir } = await runDemo({
       fileBytes: kib * 1024,
       imageBytes: Math.max(16 << 20, Math.ceil((kib * 1024 * 4) / (1 << 20)) << 20),
       keep: values.keep === true,
@@ -504,9 +506,8 @@ See also: simvault demo crypto (the encryption round trip with every suite).`,
         ? {}
         : { onStep: (e: HandsetEvent) => void io.stdout.write(`[${e.step}] ${e.text}\n`) }),
     });
-    if (values.keep) io.stderr.write(`kept ${report.dir}\n`);
-    const { dir: _dir, ...doc } = report;
-    if (json) writeResult(io, true, doc, '');
+    if (values.keep) io.stderr.write(`kept ${dir}\n`);
+    if (json) writeResult(io, true, report, '');
     else
       io.stdout.write(
         `${report.verified ? 'end-to-end verified' : 'end-to-end NOT verified'} in ${(report.elapsedMs / 1000).toFixed(1)} s\n\n${NEXT_STEPS}\n`,

@@ -244,7 +244,7 @@ SMS, and prints one ENVELOPE (SMS-PP download) APDU per segment, one per line, r
 
 Example:
   simvault sim apdu sim.json 00a4040c09f073696d7661756c74 $(simvault sim envelope "$(simvault ota pack ...)")`,
-  async run(args, io) {
+  run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       originator: { type: 'string' },
       reference: { type: 'string' },
@@ -286,6 +286,7 @@ Example:
       return toHex(encodeEnvelopeApdu({ kind: 'smsPpDownload', tpdu }));
     });
     io.stdout.write(`${lines.join('\n')}\n`);
+    return Promise.resolve();
   },
 };
 

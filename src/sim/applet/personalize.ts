@@ -49,7 +49,7 @@ export interface PersonalizeOptions {
   minimumSecurity?: {
     /** Whether incoming command packets must be ciphered with KIc (SPI1 b3). */
     ciphering: boolean;
-    /** The weakest integrity check accepted on them (SPI1 b2-b1), ranked none < RC < CC < DS. */
+    /** The weakest integrity check accepted on them (SPI1 b2-b1), ranked weakest first: none, RC, CC, DS. */
     integrity: IntegrityKind;
     /** The weakest counter mode accepted on them (SPI1 b5-b4). */
     counter: CounterMode;

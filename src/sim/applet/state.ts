@@ -462,9 +462,9 @@ export interface SimState {
   minimumSecurity: {
     /** Whether the packet must be ciphered with its KIc key (SPI1 b3 set). */
     ciphering: boolean;
-    /** The weakest integrity check accepted (SPI1 b2-b1), ranked none < RC < CC < DS. */
+    /** The weakest integrity check accepted (SPI1 b2-b1), ranked weakest first: none, RC, CC, DS. */
     integrity: IntegrityKind;
-    /** The weakest counter mode accepted (SPI1 b5-b4), ranked none < present-not-checked < must-be-higher < must-be-plus-one. */
+    /** The weakest counter mode accepted (SPI1 b5-b4), ranked weakest first: none, present-not-checked, must-be-higher, must-be-plus-one. */
     counter: CounterMode;
   };
   /** Largest accepted counter jump of a `must-be-higher` packet; absent: no bound. */

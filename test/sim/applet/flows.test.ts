@@ -631,7 +631,7 @@ describe('secured packet delivery options', () => {
       applications: [
         {
           aid: TV.aid,
-          name: 'Application name ' + i,
+          name: `Application name ${i}`,
           zone: 'user' as const,
           state: 'active' as const,
         },

@@ -132,7 +132,10 @@ describe('SIM state storage', () => {
     ],
     [
       'a counter above 2^40',
-      (j: Record<string, unknown>) => ({ ...j, mtCounters: [2 ** 40, ...new Array(15).fill(0)] }),
+      (j: Record<string, unknown>) => ({
+        ...j,
+        mtCounters: [2 ** 40, ...new Array<number>(15).fill(0)],
+      }),
       undefined,
       'mtCounters[0]',
     ],

@@ -62,9 +62,7 @@ describe('secure-chip zone over the COS', () => {
     });
 
     const gone: ApduTransport = {
-      transmit: async () => {
-        throw new Error('card removed');
-      },
+      transmit: () => Promise.reject(new Error('card removed')),
     };
     const absent = await mountCard(dev, {
       cid: CID,
