@@ -7,19 +7,16 @@
 // machine). A memory row: 1 GiB through an encrypt→decrypt stream must not grow RSS by 64 MiB.
 import {
   availableBackends,
-  CHUNK_SIZE,
   createDecryptStream,
   createEncryptStream,
-  deriveMessageKeys,
   encrypt,
   getBackend,
-  HEADER_LENGTH,
   SUITES,
   type AeadKey,
   type BackendName,
   type SuiteName,
 } from '../src/crypto/index.js';
-import { chunkNonce } from '../src/crypto/chunked.js';
+import { CHUNK_SIZE, chunkNonce, deriveMessageKeys, HEADER_LENGTH } from '../src/crypto/chunked.js';
 import type { BenchOptions, BenchRow, BenchSubject } from './row.js';
 
 const MiB = 1024 * 1024;

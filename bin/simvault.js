@@ -3,6 +3,7 @@
 // was never built runs the TypeScript source through tsx, a devDependency, so `npx simvault`
 // works right after `npm install` in a checkout.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const built = new URL('../dist/cli/main.js', import.meta.url);
 if (existsSync(built)) {

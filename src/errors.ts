@@ -202,6 +202,8 @@ export const ERROR_CODES = {
   SIM_STATUS_WORD: 'The card answered a command with an error status word.',
   /** The SIM holds no binding of this memory card: it hands out no keys or anchors for it. */
   SIM_CARD_NOT_BOUND: 'The memory card is not bound to this SIM.',
+  /** The SIM's binding list is at its threshold: another card does not fit without a choice. */
+  SIM_BINDING_LIST_FULL: "The SIM's binding list is at its threshold: the card does not fit.",
   // Files, streams and sockets (Node's errno codes, mapped; the error names the path or address).
   /** A file or folder that was named does not exist. */
   IO_NOT_FOUND: 'A file or folder that was named does not exist.',
@@ -248,7 +250,7 @@ export const ERROR_CODES = {
   HANDSET_DOWNLOAD_FAILED:
     'An application download failed, kept being interrupted, or does not match its digest.',
   // Operator servers: deployment faults.
-  /** A server needs an optional package that is not installed: better-sqlite3, pg, hono or @hono/node-server. */
+  /** A server needs an optional package that is not installed: better-sqlite3, pg, hono or `@hono/node-server`. */
   SERVER_DRIVER_MISSING:
     'A server needs an optional package that is not installed (better-sqlite3, pg, hono, @hono/node-server).',
   /** The key-encryption key that sealed a stored secret is not available to this process (key file or SIMVAULT_KEK). */
@@ -338,6 +340,21 @@ export class ArgumentError extends SimvaultError {
 }
 
 /**
+ * The message of anything thrown: an `Error`'s message, or the value as text.
+ *
+ * @example
+ * ```ts
+ * errorMessage(new Error('boom')); // 'boom'
+ * errorMessage('socket hang up'); // 'socket hang up'
+ * ```
+ *
+ * @internal
+ */
+export function errorMessage(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
+/**
  * The error every simvault stream rejects with when its `AbortSignal` fires: code `ABORTED`,
  * the signal's reason in the message and as the cause.
  *
@@ -351,8 +368,9 @@ export class ArgumentError extends SimvaultError {
  */
 export function abortError(signal: AbortSignal): ArgumentError {
   const reason: unknown = signal.reason;
-  const text = reason instanceof Error ? reason.message : String(reason ?? 'aborted');
-  return new ArgumentError(`stream aborted: ${text}`, 'ABORTED', { cause: reason });
+  return new ArgumentError(`stream aborted: ${errorMessage(reason ?? 'aborted')}`, 'ABORTED', {
+    cause: reason,
+  });
 }
 
 /**

@@ -1,6 +1,31 @@
 /**
- * `simvault`: the shared foundation (errors and byte helpers). Each layer has its own subpath:
- * `simvault/crypto`, `simvault/protocol`.
+ * `simvault`: turn a phone's memory card into encrypted storage bound to the SIM. This root entry
+ * holds the shared foundation — the one error family ({@link SimvaultError} with a stable
+ * {@link SimvaultError.code | code} from {@link ERROR_CODES}) and byte helpers. Each layer has
+ * its own subpath:
+ *
+ * | import | what it holds |
+ * |---|---|
+ * | `simvault` | errors and byte helpers (this page) |
+ * | `simvault/crypto` | key hierarchy, chunked encryption (one-shot, streaming, random access), envelopes |
+ * | `simvault/protocol` | codecs: simvault messages, secured packets, SMS, CID, APDUs, SIM Toolkit |
+ * | `simvault/card` | the card filesystem on a block device: zones, files, fsck, memory and fault devices |
+ * | `simvault/sim` | the emulated SIM applet and secure chip, and the clients that speak their APDUs |
+ * | `simvault/handset` | the orchestrator of every flow, with everything a handset vendor integrates |
+ * | `simvault/node` | Node-only: card-image files, state files, the image lock |
+ *
+ * The servers and the `simvault` command line are Node programs of the package (see the README).
+ *
+ * @example
+ * ```ts
+ * import { fromHex, SimvaultError, toHex } from 'simvault';
+ * try {
+ *   fromHex('abc');
+ * } catch (e) {
+ *   if (e instanceof SimvaultError) console.log(e.code); // 'INVALID_ARGUMENT'
+ * }
+ * console.log(toHex(new Uint8Array([0xca, 0xfe]))); // 'cafe'
+ * ```
  *
  * @module
  */
@@ -11,14 +36,7 @@ export {
   CryptoError,
   ProtocolError,
   CardError,
+  IoError,
   type ErrorCode,
 } from './errors.js';
-export {
-  toHex,
-  fromHex,
-  concatBytes,
-  equalBytes,
-  utf8,
-  assertBytes,
-  randomBytes,
-} from './bytes.js';
+export { toHex, fromHex, concatBytes, equalBytes, utf8, randomBytes } from './bytes.js';

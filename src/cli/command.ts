@@ -25,7 +25,7 @@ export interface Command {
   /** The full `--help` text (usage line, options, examples). */
   help: string;
   /** Runs the command; resolves to the exit code (0 by default). */
-  run(args: string[], io: CliIO): Promise<number | void>;
+  run(args: string[], io: CliIO): Promise<number> | Promise<void>;
 }
 
 /** A bad command line: wrong or missing arguments. Exits with status 2. */

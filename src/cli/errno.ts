@@ -72,7 +72,10 @@ export function ioErrorOf(thrown: unknown): IoError | undefined {
   for (let e: unknown = thrown, depth = 0; e !== undefined && depth < 5; depth++) {
     const errno = errnoOf(e);
     if (errno) {
-      const [code, words] = ERRNO[errno.code] ?? ['IO_FAILED', String(errno.syscall ?? 'failed')];
+      const [code, words] = ERRNO[errno.code] ?? [
+        'IO_FAILED',
+        typeof errno.syscall === 'string' ? `${errno.syscall} failed` : 'failed',
+      ];
       const subject = subjectOf(errno);
       return new IoError(
         code,

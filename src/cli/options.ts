@@ -9,7 +9,7 @@
 import { fromHex } from '../bytes.js';
 import type { BackendChoice } from '../crypto/backend.js';
 import { ZONES, type Zone } from '../crypto/keys.js';
-import { ProtocolError } from '../errors.js';
+import { ArgumentError, ProtocolError } from '../errors.js';
 import { decodeCid } from '../protocol/cid.js';
 import { UsageError } from './command.js';
 
@@ -21,20 +21,13 @@ import { UsageError } from './command.js';
  * BACKEND_CHOICES.join(' | '); // 'auto | native | node | webcrypto | noble'
  * ```
  */
-export const BACKEND_CHOICES = [
-  'auto',
-  'native',
-  'node',
-  'webcrypto',
-  'noble',
-] as const satisfies readonly BackendChoice[];
-
-// A BackendChoice missing from the list above fails to compile here.
-const everyBackendListed: Record<
-  Exclude<BackendChoice, (typeof BACKEND_CHOICES)[number]>,
-  never
-> = {};
-void everyBackendListed;
+export const BACKEND_CHOICES: readonly BackendChoice[] = Object.keys(
+  // Every BackendChoice, each once: adding one to the type fails to compile until it is here.
+  { auto: true, native: true, node: true, webcrypto: true, noble: true } satisfies Record<
+    BackendChoice,
+    true
+  >,
+) as BackendChoice[];
 
 /**
  * The positional arguments, when there are between `min` and `max` of them; else a usage error
@@ -243,4 +236,34 @@ export function parseCid(text: string): Uint8Array {
     }
   }
   return bytes;
+}
+
+/**
+ * Parse `--range` in HTTP byte-range form against a file of `size` bytes and return the
+ * half-open `[start, end)` the library's `CardZone.get(name, start, end)` takes: `START-END` is
+ * bytes START through END (`[START, END + 1)`), `START-` runs to the end, `-LAST` is the last
+ * LAST bytes. As in the library, the range must lie within the file and nothing is clamped: a
+ * range that reaches past the end is an `INVALID_ARGUMENT` (exit 1, known once the file is
+ * open); a malformed one, or END before START, is a usage error (exit 2).
+ *
+ * @example
+ * ```ts
+ * parseRange('0-99', 1000); // { start: 0, end: 100 }
+ * parseRange('-10', 1000); // { start: 990, end: 1000 }
+ * ```
+ */
+export function parseRange(text: string, size: number): { start: number; end: number } {
+  const m = /^(\d*)-(\d*)$/.exec(text.trim());
+  if (!m || (m[1] === '' && m[2] === ''))
+    throw new UsageError(`--range must be START-END, START- or -LAST, got '${text}'`);
+  const [, first = '', second = ''] = m;
+  const range =
+    first === ''
+      ? { start: size - Number(second), end: size }
+      : { start: Number(first), end: second === '' ? size : Number(second) + 1 };
+  if (first !== '' && second !== '' && Number(second) < Number(first))
+    throw new UsageError(`--range ${text}: END is before START`);
+  if (range.start < 0 || range.end > size || range.start > range.end)
+    throw new ArgumentError(`--range ${text} reaches outside the file of ${size} bytes`);
+  return range;
 }

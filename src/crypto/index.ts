@@ -1,15 +1,28 @@
 /**
- * `simvault/crypto`: the key hierarchy (binding key → card → zone → purpose), C2SP
- * chunked-encryption over two suites and interchangeable backends, streaming and random-access
- * interfaces, and the envelope file format. Portable: no `node:` imports.
+ * `simvault/crypto`: the key hierarchy (SIM binding key → card, bound to the card's CID → zone →
+ * purpose), C2SP chunked encryption ("Cobblestone") over three suites and interchangeable
+ * backends — one-shot, streaming in constant memory, and random access — and the envelope file
+ * format of `simvault encrypt`. Any tampering, truncation or wrong key is a typed
+ * {@link CryptoError}; no unauthenticated plaintext is ever released. The formats are
+ * `docs/key-hierarchy.md` and `docs/encryption.md`. Portable: no `node:` imports.
+ *
+ * @example
+ * ```ts
+ * import { deriveCardKeys, encrypt, decrypt } from 'simvault/crypto';
+ * import { fromHex, randomBytes } from 'simvault';
+ * const keys = deriveCardKeys(randomBytes(32), fromHex('035344535530314780401c751300637d'));
+ * const { contentKey } = keys.zones.user;
+ * const sealed = await encrypt(contentKey, new TextEncoder().encode('hello'));
+ * console.log(new TextDecoder().decode(await decrypt(contentKey, sealed))); // 'hello'
+ * ```
  *
  * @module
  */
+export { CryptoError } from '../errors.js';
 export {
   SUITES,
   DEFAULT_SUITE,
   getSuite,
-  suiteById,
   type Suite,
   type SuiteName,
   type AeadName,
@@ -23,11 +36,6 @@ export {
   type BackendChoice,
 } from './backend.js';
 export {
-  CHUNK_SIZE,
-  SALT_LENGTH,
-  COMMITMENT_LENGTH,
-  HEADER_LENGTH,
-  deriveMessageKeys,
   ciphertextLength,
   plaintextLength,
   ChunkEncryptor,
@@ -36,29 +44,10 @@ export {
   decrypt,
   type ChunkedOptions,
   type EncryptOptions,
-  type MessageKeys,
 } from './chunked.js';
 export { createEncryptStream, createDecryptStream, type StreamOptions } from './chunked-stream.js';
 export { RandomAccessDecryptor, bytesSource, type RandomAccessSource } from './random-access.js';
-export {
-  ZONES,
-  ZONE_IDS,
-  KEY_HIERARCHY_SALT,
-  KEY_LENGTH,
-  KEY_IDENTIFIER_LENGTH,
-  deriveKey,
-  cardIdentity,
-  deriveCardKey,
-  deriveZoneKey,
-  deriveZoneKeys,
-  deriveCardKeys,
-  deriveContentKey,
-  deriveMetadataKey,
-  keyIdentifier,
-  type Zone,
-  type ZoneKeys,
-  type CardKeys,
-} from './keys.js';
+export { ZONES, deriveCardKeys, type Zone, type ZoneKeys, type CardKeys } from './keys.js';
 export {
   ENVELOPE_HEADER_LENGTH,
   parseEnvelopeHeader,

@@ -10,7 +10,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { CardZone, ZonePut } from '../card/zone.js';
-import { SimvaultError } from '../errors.js';
+import { errorMessage, SimvaultError } from '../errors.js';
 import { HandsetError } from './errors.js';
 import type { ServerLink } from './server-link.js';
 
@@ -188,7 +188,7 @@ async function attempt(
  */
 export async function storeResource(o: StoreResourceOptions): Promise<StoredResource> {
   const resumedFrom: number[] = [];
-  let etag: string | null = null;
+  let etag: string | null;
   let attempts = 0;
   for (;;) {
     attempts++;
@@ -204,16 +204,15 @@ export async function storeResource(o: StoreResourceOptions): Promise<StoredReso
         number: attempts,
         from,
         status: e instanceof HandsetError ? (e.status ?? 0) : 0,
-        error: e instanceof Error ? e.message : String(e),
+        error: errorMessage(e),
       });
-      if (!retryable(e) || attempts >= o.maxAttempts) {
-        if (e instanceof SimvaultError) throw e;
+      if (!retryable(e)) throw e;
+      if (attempts >= o.maxAttempts)
         throw new HandsetError(
           'HANDSET_DOWNLOAD_FAILED',
-          `${o.url.pathname}: ${e instanceof Error ? e.message : String(e)} (after ${attempts} attempt(s))`,
+          `${o.url.pathname}: ${errorMessage(e)} (after ${attempts} attempt(s))`,
           { cause: e },
         );
-      }
     }
   }
   const hash = sha256.create();

@@ -3,230 +3,50 @@
  * it relays between the SIM (APDUs), the memory card (a block device and, optionally, its secure
  * chip) and the two operator servers (HTTP), and runs each flow of the patent end to end: bind
  * (301-311), launch and download (501-505), delete (601-606), unbind (401-405) and RFM updates of
- * the STK list (claim 3). After every change to the card it moves the SIM's rollback anchors.
+ * the STK list (claim 3). It reads the card's rollback anchors from the SIM once per insertion
+ * and moves them after every change to the card.
  *
  * The handset sees the SIM as a real phone does: it answers proactive commands (the user's
  * choices go through {@link HandsetOptions.user}), sends every SEND SHORT MESSAGE to the OTA
  * server, and hands every queued SMS-DELIVER to the SIM as an SMS-PP download. It never reads the
- * secured packets it carries: it learns the outcome from the SIM (its binding status, its
- * menu, its notices, its handset mailbox).
+ * secured packets it carries, nor the texts the SIM displays: it learns outcomes from typed SIM
+ * answers (CARD INSERTED, LAST OUTCOME, the handset mailbox) and finds menu items by identifier
+ * (MENU PATH).
  *
  * @module
  */
-import { fromHex, toHex } from '../bytes.js';
-import { formatCard, mountCard, readCardInfo, type Card, type CardCapacity } from '../card/card.js';
-import type { BlockDevice } from '../card/device.js';
+import { equalBytes, fromHex, toHex } from '../bytes.js';
+import { formatCard, mountCard, readCardInfo, type Card } from '../card/card.js';
 import type { FileKeyProvider } from '../card/file-keys.js';
 import { ZONES, type Zone } from '../crypto/keys.js';
-import { SimvaultError } from '../errors.js';
+import { ArgumentError, SimvaultError } from '../errors.js';
 import type { DeleteCommand, DownloadResourceInfo, SimvaultMessage } from '../protocol/messages.js';
 import { decodeSmsTpdu } from '../protocol/sms.js';
 import { TOOLKIT_RESULT } from '../protocol/toolkit-terminal.js';
+import { SW } from '../sim/applet/apdu-table.js';
+import { sameCard } from '../sim/applet/binding-list.js';
+import {
+  SimClient,
+  type ProactiveAnswer,
+  type SimApplication,
+  type SimResponse,
+} from '../sim/applet/sim-client.js';
 import { ChipClient } from '../sim/chip-client.js';
-import { SimClient, type ProactiveAnswer, type SimResponse } from '../sim/applet/sim-client.js';
-import { cardLabel } from '../sim/applet/proactive.js';
-import type { ApduTransport } from '../sim/transport.js';
+import { keepAnchors, type AnchoredMount } from './bound-card.js';
 import { storeResource } from './download.js';
-import { HandsetError } from './errors.js';
-import { ServerLink, type FetchLike, type MoAnswer } from './server-link.js';
-
-/**
- * A memory card in the slot: its storage and the CID register the handset reads from it.
- *
- * @example
- * ```ts
- * import type { CardSlot } from 'simvault/handset';
- * import { MemoryDevice } from 'simvault/card';
- * const slot: CardSlot = { device: new MemoryDevice(16 << 20), cid: new Uint8Array(16) };
- * ```
- */
-export interface CardSlot {
-  /** The card's storage. */
-  device: BlockDevice;
-  /** The card's 16-byte CID register. */
-  cid: Uint8Array;
-}
-
-/**
- * What the user is asked (a SELECT ITEM the handset has no scripted answer for).
- *
- * @example
- * ```ts
- * import type { UserPrompt } from 'simvault/handset';
- * const p: UserPrompt = { title: 'Bind this memory card?', items: ['Bind', 'Not now'] };
- * ```
- */
-export interface UserPrompt {
-  /** The prompt's title. */
-  title: string;
-  /** The texts of the items offered, in order. */
-  items: string[];
-}
-
-/**
- * The person at the phone: returns the text of the item chosen, or `undefined` to back out.
- *
- * @example
- * ```ts
- * import type { HandsetUser } from 'simvault/handset';
- * const alwaysFirst: HandsetUser = (p) => p.items[0];
- * ```
- */
-export type HandsetUser = (prompt: UserPrompt) => string | undefined;
-
-/**
- * One thing the handset did, with the patent step it belongs to (`301`…`606`, `claim 3`), for
- * progress output.
- *
- * @example
- * ```ts
- * import type { HandsetEvent } from 'simvault/handset';
- * const print = (e: HandsetEvent) => console.log(`[${e.step}] ${e.text}`);
- * ```
- */
-export interface HandsetEvent {
-  /** The patent step, e.g. `302` or `309-310`. */
-  step: string;
-  /** What happened. */
-  text: string;
-}
-
-/**
- * Options of a {@link Handset}.
- *
- * @example
- * ```ts
- * import type { HandsetOptions } from 'simvault/handset';
- * declare const sim: import('simvault/sim').ApduTransport;
- * const o: HandsetOptions = { sim, iccid: '89860012345678901234', otaUrl: 'http://127.0.0.1:8081', cardAppUrl: 'http://127.0.0.1:8080' };
- * ```
- */
-export interface HandsetOptions {
-  /** The SIM. */
-  sim: ApduTransport;
-  /** The SIM's ICCID, as the handset reads it from EF ICCID: it names the SIM to the OTA server. */
-  iccid: string;
-  /** Base URL of the OTA server. */
-  otaUrl: string;
-  /** Base URL of the card application server. */
-  cardAppUrl: string;
-  /** The card in the slot (or give one to {@link Handset.insertCard}). */
-  card?: CardSlot;
-  /** The card's secure chip and its PIN: secure-chip zones get their file keys from it. */
-  chip?: {
-    /** The chip's APDU transport. */
-    transport: ApduTransport;
-    /** The PIN the user entered. */
-    pin: string;
-  };
-  /** `fetch` for both servers (default the global one). */
-  fetch?: FetchLike;
-  /** Answers SELECT ITEM prompts with no scripted answer (default: the first item). */
-  user?: HandsetUser;
-  /** How an unbound card is bound: `ask` lets the SIM ask the user (default); `now` binds at once. */
-  bindMode?: 'ask' | 'now';
-  /** Told about every step. */
-  onEvent?: (event: HandsetEvent) => void;
-  /** Longest wait for the SIM's or the servers' answer in one flow step (default 20 000 ms). */
-  timeoutMs?: number;
-  /** Long-poll wait of each MT queue read, seconds (default 2). */
-  pollWaitSeconds?: number;
-  /** Queue position of the last SMS-DELIVER already handed to the SIM (default 0: all). */
-  mtAfter?: number;
-  /** How a blank card is formatted: zone quotas, secure-chip zones, fill. */
-  format?: {
-    /** Bytes per zone. */
-    zones?: Partial<Record<Zone, number>>;
-    /** Zones whose file keys come from the secure chip (needs {@link HandsetOptions.chip}). */
-    secureChipZones?: Zone[];
-    /** Free-space fill (default `random`). */
-    fill?: 'random' | 'zero';
-  };
-  /** Checkpoint interval of downloads into the card: how much an interruption can cost (default 1 MiB). */
-  checkpointBytes?: number;
-  /** Attempts per download before giving up (default 5). */
-  downloadAttempts?: number;
-}
-
-/**
- * What {@link Handset.insertCard} found and did.
- *
- * @example
- * ```ts
- * import type { InsertResult } from 'simvault/handset';
- * const line = (r: InsertResult) => `${r.cid} ${r.binding}${r.formatted ? ', formatted' : ''}`;
- * ```
- */
-export interface InsertResult {
-  /** The card's CID, hex. */
-  cid: string;
-  /** Its lifecycle state at the card application server. */
-  lifecycle: string;
-  /** `existing` when the SIM already had it (304), `new` when it was bound now (305-311). */
-  binding: 'existing' | 'new';
-  /** Whether the card was blank and got formatted. */
-  formatted: boolean;
-  /** Zone generations now anchored in the SIM. */
-  anchors: Partial<Record<Zone, number>>;
-  /** The card's capacity: the SIM's virtual extended capacity. */
-  capacity: CardCapacity;
-  /** The SIM's main menu. */
-  menu: string[];
-}
-
-/**
- * What {@link Handset.launch} stored.
- *
- * @example
- * ```ts
- * import type { LaunchResult } from 'simvault/handset';
- * const line = (r: LaunchResult) => `${r.name} → ${r.zone}/${r.file} (${r.size} bytes)`;
- * ```
- */
-export interface LaunchResult {
-  /** The application's AID, hex. */
-  aid: string;
-  /** Its menu name. */
-  name: string;
-  /** The zone it went to. */
-  zone: Zone;
-  /** The file's name in the zone. */
-  file: string;
-  /** Bytes stored. */
-  size: number;
-  /** SHA-256 of the file as read back from the card, hex. */
-  digest: string;
-  /** Whether that digest and size match the download resource info. */
-  intact: boolean;
-  /** Download attempts. */
-  attempts: number;
-  /** Offsets later attempts resumed from. */
-  resumedFrom: number[];
-  /** What the card application server recorded for the download (`stored`, `failed`), when it said. */
-  serverOutcome: string | null;
-  /** Zone generations now anchored in the SIM. */
-  anchors: Partial<Record<Zone, number>>;
-}
-
-/**
- * What {@link Handset.processMt} did.
- *
- * @example
- * ```ts
- * import type { MtResult } from 'simvault/handset';
- * const line = (r: MtResult) => `${r.delivered} SMS, menu: ${r.menu.join(', ')}`;
- * ```
- */
-export interface MtResult {
-  /** SMS-DELIVERs handed to the SIM. */
-  delivered: number;
-  /** DISPLAY TEXT notices the SIM showed meanwhile. */
-  notices: string[];
-  /** The SIM's main menu afterwards. */
-  menu: string[];
-  /** Messages from the SIM's handset mailbox acted on (e.g. `deleteCommand`). */
-  handled: string[];
-}
+import { HandsetError, refusal } from './errors.js';
+import { ServerLink, type MoAnswer } from './server-link.js';
+import type {
+  CardSlot,
+  DeleteResult,
+  HandsetApplication,
+  HandsetOptions,
+  HandsetUser,
+  InsertResult,
+  LaunchResult,
+  MtResult,
+  UnbindResult,
+} from './types.js';
 
 const MO_STEPS: Record<string, string> = {
   bindRequest: '305-307',
@@ -252,10 +72,28 @@ function chipProvider(client: ChipClient): FileKeyProvider {
 function carriesPor(tpdu: Uint8Array): boolean {
   try {
     const sms = decodeSmsTpdu(tpdu);
-    return sms.userData.header?.some((e) => e.iei === 0x71) ?? false;
+    return sms.userData.header?.some((e) => e.iei === 0x71) === true;
   } catch {
     return false;
   }
+}
+
+function applicationOf(a: SimApplication): HandsetApplication {
+  return { aid: toHex(a.aid), name: a.name, zone: a.zone, installed: a.installed };
+}
+
+/** The option values a handset uses when it is given none. */
+const DEFAULTS = {
+  timeoutMs: 20_000,
+  pollWaitSeconds: 2,
+  mtAfter: 0,
+  checkpointBytes: 1 << 20,
+  downloadAttempts: 5,
+};
+
+/** The card in the slot once it is mounted, with the SIM anchors it keeps moving. */
+interface Mounted extends AnchoredMount {
+  cid: Uint8Array;
 }
 
 /**
@@ -264,34 +102,35 @@ function carriesPor(tpdu: Uint8Array): boolean {
  * @example
  * ```ts
  * import { Handset } from 'simvault/handset';
- * import { SimCard } from 'simvault/sim';
  * import { MemoryDevice } from 'simvault/card';
- * declare const simState: import('simvault/sim').SimState, cid: Uint8Array;
+ * import { SimCard, type SimState } from 'simvault/sim';
+ * declare const simState: SimState, cid: Uint8Array;
  * const phone = new Handset({ sim: new SimCard(simState), iccid: simState.iccid, otaUrl: 'http://127.0.0.1:8081',
  *   cardAppUrl: 'http://127.0.0.1:8080', card: { device: new MemoryDevice(32 << 20), cid } });
  * await phone.insertCard();
  * const stored = await phone.launch('Mobile TV');
- * await phone.deleteApp('Mobile TV');
+ * await phone.deleteApp(stored.aid);
  * await phone.unbind();
  * ```
  */
 export class Handset {
-  /** The handset's HTTP link to the two servers. */
+  /**
+   * The handset's HTTP link to the two servers.
+   *
+   * @internal
+   */
   readonly link: ServerLink;
   /** The SIM client. */
   readonly sim: SimClient;
-  readonly #options: HandsetOptions;
+  readonly #options: HandsetOptions & typeof DEFAULTS;
   readonly #user: HandsetUser;
-  readonly #timeout: number;
-  readonly #pollWait: number;
   #slot: CardSlot | undefined;
   #after: number;
   #poweredOn = false;
   #menu: { id: number; text: string }[] = [];
   #notices: string[] = [];
   #mailbox: SimvaultMessage[] = [];
-  #card: Card | undefined;
-  #cid: Uint8Array | undefined;
+  #mounted: Mounted | undefined;
   #chip: ChipClient | undefined;
 
   /**
@@ -300,7 +139,9 @@ export class Handset {
    * @param options - the SIM, the servers, the card slot and how to behave
    */
   constructor(options: HandsetOptions) {
-    this.#options = options;
+    // Options given as `undefined` (from plain JavaScript) keep their defaults too.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#options = { ...DEFAULTS, ...(given as HandsetOptions) };
     this.link = new ServerLink({
       otaUrl: options.otaUrl,
       cardAppUrl: options.cardAppUrl,
@@ -309,28 +150,27 @@ export class Handset {
     });
     this.sim = new SimClient(options.sim);
     this.#user = options.user ?? ((p) => p.items[0]);
-    this.#timeout = options.timeoutMs ?? 20_000;
-    this.#pollWait = options.pollWaitSeconds ?? 2;
     this.#slot = options.card;
-    this.#after = options.mtAfter ?? 0;
+    this.#after = this.#options.mtAfter;
   }
 
   /**
-   * The mounted card, once {@link Handset.insertCard} succeeded.
+   * The mounted card, once {@link Handset.insertCard} succeeded. Every change made through it
+   * moves the SIM's rollback anchors by itself.
    *
    * @example
    * ```ts
    * import type { Handset } from 'simvault/handset';
    * declare const phone: Handset;
-   * await phone.card?.zone('user').list();
+   * await phone.card?.zone('user').writeFile('notes.txt', new TextEncoder().encode('hi')); // anchored
    * ```
    */
   get card(): Card | undefined {
-    return this.#card;
+    return this.#mounted?.anchored;
   }
 
   /**
-   * The SIM's main menu as last shown (SET UP MENU item texts).
+   * The SIM's main menu as last shown (SET UP MENU item texts), for display.
    *
    * @example
    * ```ts
@@ -344,7 +184,8 @@ export class Handset {
   }
 
   /**
-   * Every DISPLAY TEXT the SIM showed, oldest first.
+   * Every DISPLAY TEXT the SIM showed, oldest first, for display (outcomes come typed; see
+   * `HandsetError.result`).
    *
    * @example
    * ```ts
@@ -384,16 +225,18 @@ export class Handset {
   }
 
   /**
-   * Run a proactive session: answer every command, scripted SELECT ITEM choices first (`script`,
-   * by item text, following "More..." pages), then post the SIM's short messages.
+   * Run a proactive session: answer every command — SELECT ITEMs with the scripted item
+   * identifiers first (`script`, in order), then by asking the user — and post the SIM's short
+   * messages.
    */
   async #session(
     first: SimResponse,
-    script: readonly string[] = [],
+    script: readonly number[] = [],
   ): Promise<{ sent: MoAnswer[]; prompts: number }> {
     const wanted = [...script];
     const outgoing: Uint8Array[] = [];
     let prompts = 0;
+    let lost: number | undefined;
     const answer: ProactiveAnswer = (cmd) => {
       switch (cmd.kind) {
         case 'setUpMenu':
@@ -409,27 +252,19 @@ export class Handset {
         case 'refresh':
           return undefined;
         case 'selectItem': {
-          const next = wanted[0];
+          const title = cmd.title ?? '';
+          const next = wanted.shift();
           if (next !== undefined) {
-            const hit = cmd.items.find((i) => i.text === next);
-            if (hit) {
-              wanted.shift();
-              return { general: TOOLKIT_RESULT.ok, itemId: hit.id };
-            }
-            const more = cmd.items.find((i) => i.text === 'More...');
-            if (more) return { general: TOOLKIT_RESULT.ok, itemId: more.id };
+            if (cmd.items.some((i) => i.id === next))
+              return { general: TOOLKIT_RESULT.ok, itemId: next };
+            lost = next;
+            wanted.length = 0;
             return { general: TOOLKIT_RESULT.terminatedByUser };
           }
           prompts++;
-          const chosen = this.#user({
-            title: cmd.title ?? '',
-            items: cmd.items.map((i) => i.text),
-          });
+          const chosen = this.#user({ title, items: cmd.items.map((i) => i.text) });
           const hit = chosen === undefined ? undefined : cmd.items.find((i) => i.text === chosen);
-          this.#event(
-            'user',
-            `"${cmd.title ?? ''}": ${hit ? `chose "${hit.text}"` : 'backed out'}`,
-          );
+          this.#event('user', `"${title}": ${hit ? `chose "${hit.text}"` : 'backed out'}`);
           return hit
             ? { general: TOOLKIT_RESULT.ok, itemId: hit.id }
             : { general: TOOLKIT_RESULT.terminatedByUser };
@@ -442,8 +277,11 @@ export class Handset {
       const a = await this.#sendMo(tpdu);
       if (a) sent.push(a);
     }
-    if (wanted.length)
-      throw new HandsetError('HANDSET_REFUSED', `the SIM menu offers no item "${wanted[0]}"`);
+    if (lost !== undefined || wanted.length)
+      throw new HandsetError(
+        'HANDSET_REFUSED',
+        `the SIM menu changed under the handset: it offers no item ${lost ?? wanted[0]} where MENU PATH led`,
+      );
     return { sent, prompts };
   }
 
@@ -460,7 +298,7 @@ export class Handset {
       }
       throw e;
     }
-    if (a.status === 'incomplete') return a;
+    // An incomplete concatenated SMS has neither kind nor message yet: nothing to tell.
     if (a.kind === 'por')
       this.#event('PoR', `SIM's proof of receipt relayed (status ${a.porStatus ?? '?'})`);
     else if (a.message) {
@@ -479,7 +317,7 @@ export class Handset {
     for (const m of messages) {
       this.#after = Math.max(this.#after, m.seq);
       const r = await this.sim.smsPpDownload(fromHex(m.tpdu));
-      if (r.sw === 0x6200)
+      if (r.sw === SW.securityRefused)
         this.#event(
           'security',
           `SIM refused a secured packet (counter ${m.counter}); nothing changed`,
@@ -497,14 +335,16 @@ export class Handset {
 
   /** Deliver MT messages until `check` resolves to something other than `undefined`. */
   async #until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + this.#timeout;
+    const timeout = this.#options.timeoutMs;
+    const deadline = Date.now() + timeout;
     for (;;) {
       const got = await check();
       if (got !== undefined) return got;
       const left = deadline - Date.now();
       if (left <= 0)
-        throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${this.#timeout} ms`);
-      await this.#deliverMt(Math.max(0, Math.min(this.#pollWait, Math.floor(left / 1000))));
+        throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${timeout} ms`);
+      const wait = Math.min(this.#options.pollWaitSeconds, Math.floor(left / 1000));
+      await this.#deliverMt(Math.max(0, wait));
     }
   }
 
@@ -522,43 +362,30 @@ export class Handset {
     return i < 0 ? undefined : (this.#mailbox.splice(i, 1)[0] as T);
   }
 
-  #refusalSince(mark: number, pattern: RegExp): string | undefined {
-    return this.#notices.slice(mark).find((n) => pattern.test(n));
-  }
-
-  /** Choose a main-menu item, then the sub-menu items of `path`, following "More..." pages. */
-  async #choose(path: readonly string[]): Promise<{ sent: MoAnswer[]; prompts: number }> {
+  /**
+   * Choose an action in the SIM's menus by item identifier: MENU PATH gives the main-menu item
+   * and the SELECT ITEM answers that lead to it.
+   */
+  async #choose(
+    action: 'launch' | 'delete' | 'unbind',
+    cid: Uint8Array,
+    aid?: Uint8Array,
+  ): Promise<{ sent: MoAnswer[]; prompts: number }> {
     await this.#powerOn();
-    const [first, ...rest] = path;
-    const direct = this.#menu.find((i) => i.text === first);
-    const more = this.#menu.find((i) => i.text === 'More...');
-    const item = direct ?? more;
-    if (!item)
+    const path = await this.sim.menuPath(action, cid, aid);
+    const [first, ...rest] = path ?? [];
+    if (first === undefined)
       throw new HandsetError(
         'HANDSET_REFUSED',
-        `the SIM menu has no item "${first}" (menu: ${this.menu.join(', ') || 'empty'})`,
+        `the SIM menu offers no ${action} of ${aid ? `application ${toHex(aid)}` : `card ${toHex(cid)}`}`,
       );
-    return this.#session(await this.sim.menuSelection(item.id), direct ? rest : path);
+    return this.#session(await this.sim.menuSelection(first), rest);
   }
 
-  #mounted(): { card: Card; cid: Uint8Array } {
-    if (!this.#card || !this.#cid)
+  #require(): Mounted {
+    if (!this.#mounted)
       throw new HandsetError('HANDSET_REFUSED', 'no bound card is mounted: insert one first');
-    return { card: this.#card, cid: this.#cid };
-  }
-
-  /** Anchor every zone generation that moved forward in the SIM. */
-  async #anchor(): Promise<Partial<Record<Zone, number>>> {
-    const { card, cid } = this.#mounted();
-    const now = card.generations();
-    const stored = await this.sim.readAnchors(cid);
-    const forward: Partial<Record<Zone, number>> = {};
-    for (const z of ZONES) {
-      const g = now[z];
-      if (g !== undefined && g > (stored[z] ?? 0)) forward[z] = g;
-    }
-    if (Object.keys(forward).length) await this.sim.updateAnchors(cid, forward);
-    return { ...stored, ...forward };
+    return this.#mounted;
   }
 
   async #chipProvider(): Promise<FileKeyProvider | undefined> {
@@ -570,10 +397,27 @@ export class Handset {
     return chipProvider(this.#chip);
   }
 
+  /** The AID of an application of the mounted card, by AID or by the name the SIM lists. */
+  async #application(m: Mounted, app: string | Uint8Array): Promise<SimApplication> {
+    const apps = await this.sim.applications(m.cid);
+    const hit =
+      typeof app === 'string'
+        ? apps.find((a) => a.name === app)
+        : apps.find((a) => equalBytes(a.aid, app));
+    if (!hit)
+      throw new HandsetError(
+        'HANDSET_REFUSED',
+        `the card has no application ${typeof app === 'string' ? `"${app}"` : toHex(app)} (it has: ${apps.map((a) => a.name).join(', ') || 'none'})`,
+      );
+    return hit;
+  }
+
   /**
    * Steps 301-311: read the card's CID, verify it with the card application server, pass it to the
    * SIM and, if the SIM does not have it, relay the bind request and response; then get the zone
-   * keys and anchors from the SIM and mount the card (formatting it if it is blank).
+   * keys and anchors from the SIM and mount the card (formatting it if it is blank). A refused
+   * bind is a {@link HandsetError} whose `result` is the SIM's LAST OUTCOME (the server's result
+   * code, `thresholdReached` or `declined`).
    *
    * @param slot - the card (default the one given to the constructor)
    *
@@ -586,10 +430,10 @@ export class Handset {
    * ```
    */
   async insertCard(slot: CardSlot | undefined = this.#slot): Promise<InsertResult> {
-    if (!slot) throw new HandsetError('INVALID_ARGUMENT', 'no card in the slot');
+    if (!slot) throw new ArgumentError('no card in the slot: give insertCard a CardSlot');
     if (!(slot.cid instanceof Uint8Array) || slot.cid.length !== 16)
-      throw new HandsetError('INVALID_ARGUMENT', 'the CID register is 16 bytes');
-    if (this.#card) await this.#release();
+      throw new ArgumentError('the CID register is 16 bytes');
+    if (this.#mounted) await this.#release();
     this.#slot = slot;
     const cid = slot.cid;
     await this.#powerOn();
@@ -610,16 +454,11 @@ export class Handset {
       this.#event('304', 'the SIM has the card in its binding list: already bound');
     } else {
       this.#event('304', 'the card is not in the SIM binding list: binding it');
-      const mark = this.#notices.length;
-      const session = await this.#session(inserted.response);
-      const asked = session.sent.some((a) => a.message?.type === 'bindRequest');
-      if (!asked && session.prompts > 0)
-        throw new HandsetError('HANDSET_REFUSED', 'the user declined to bind the card');
+      await this.#session(inserted.response);
       await this.#until('bind response (308-311)', async () => {
         if ((await this.sim.cardInserted(cid, 'lookup')).status === 'bound') return true;
-        const refusal = this.#refusalSince(mark, /^(Bind refused|Card not bound)/);
-        if (refusal)
-          throw new HandsetError('HANDSET_REFUSED', `the SIM did not bind the card: ${refusal}`);
+        const outcome = await this.sim.lastOutcome('bind', cid);
+        if (outcome && outcome.result !== 'ok') throw refusal('bind', outcome.result);
         return undefined;
       });
       this.#event('311', 'the SIM stored the card and its applications in its binding list');
@@ -651,30 +490,31 @@ export class Handset {
       );
     }
     const chip = await this.#chipProvider();
-    this.#card = await mountCard(slot.device, { cid, keys, anchors, ...(chip ? { chip } : {}) });
-    this.#cid = cid;
-    const anchored = await this.#anchor();
+    const card = await mountCard(slot.device, { cid, keys, anchors, ...(chip ? { chip } : {}) });
+    const mounted: Mounted = { ...keepAnchors(card, this.sim, cid, anchors), cid };
+    this.#mounted = mounted;
+    const anchored = await mounted.anchor();
     this.#event('anchor', `zone generations anchored in the SIM: ${JSON.stringify(anchored)}`);
     return {
       cid: toHex(cid),
+      applications: (await this.sim.applications(cid)).map(applicationOf),
       lifecycle: verified.state,
       binding,
       formatted,
       anchors: anchored,
-      capacity: this.#card.capacity(),
+      capacity: card.capacity(),
       menu: this.menu,
     };
   }
 
   /**
-   * Steps 501-505 for the application the SIM menu shows as `name`: the SIM's launch request goes
-   * to the card application server, whose download resource info comes back through the SIM; the
-   * handset downloads the file from the OTA server into the application's zone (resuming after
-   * interruptions), reads it back and hashes it, reports LAUNCH COMPLETE to the SIM, and relays
-   * the SIM's download-complete notice. With `aid`, the resource info must be for that AID.
+   * Steps 501-505 for an application of the card — by AID, or by its name as the SIM lists it:
+   * the SIM's launch request goes to the card application server, whose download resource info
+   * comes back through the SIM; the handset downloads the file from the OTA server into the
+   * application's zone (resuming after interruptions), reads it back and hashes it, reports
+   * LAUNCH COMPLETE to the SIM, and relays the SIM's download-complete notice.
    *
-   * @param name - the application's STK menu item
-   * @param options - the AID expected
+   * @param app - the application's AID, or its name
    *
    * @example
    * ```ts
@@ -684,19 +524,15 @@ export class Handset {
    * r.intact; // true: the card holds exactly the file announced
    * ```
    */
-  async launch(name: string, options: { aid?: Uint8Array } = {}): Promise<LaunchResult> {
-    const { card, cid } = this.#mounted();
-    this.#event('501', `user chooses "${name}" → Launch in the STK menu`);
-    await this.#choose([name, 'Launch']);
-    const isInfo = (m: SimvaultMessage): m is DownloadResourceInfo =>
-      m.type === 'downloadResourceInfo' && toHex(m.cid).slice(0, 30) === toHex(cid).slice(0, 30);
+  async launch(app: string | Uint8Array): Promise<LaunchResult> {
+    const m = this.#require();
+    const { card, cid } = m;
+    const target = await this.#application(m, app);
+    this.#event('501', `user chooses "${target.name}" → Launch in the STK menu`);
+    await this.#choose('launch', cid, target.aid);
+    const isInfo = (x: SimvaultMessage): x is DownloadResourceInfo =>
+      x.type === 'downloadResourceInfo' && sameCard(x.cid, cid) && equalBytes(x.aid, target.aid);
     const info = await this.#until('download resource info (502)', () => this.#takeMessage(isInfo));
-    if (options.aid && toHex(options.aid) !== toHex(info.aid)) {
-      throw new HandsetError(
-        'HANDSET_REFUSED',
-        `"${name}" is application ${toHex(info.aid)}, not ${toHex(options.aid)}`,
-      );
-    }
     this.#event(
       '502',
       `download resource info: ${info.resource.url}, ${info.resource.size} bytes, zone ${info.zone}`,
@@ -709,8 +545,8 @@ export class Handset {
       zone: card.zone(info.zone),
       name: file,
       size: info.resource.size,
-      checkpointBytes: this.#options.checkpointBytes ?? 1 << 20,
-      maxAttempts: this.#options.downloadAttempts ?? 5,
+      checkpointBytes: this.#options.checkpointBytes,
+      maxAttempts: this.#options.downloadAttempts,
       onAttempt: (a) => {
         this.#event(
           '503',
@@ -720,14 +556,14 @@ export class Handset {
         );
       },
     });
-    const secure = card.info().zones.find((z) => z.zone === info.zone)?.secureChip ?? false;
+    const secure = card.info().zones.find((z) => z.zone === info.zone)?.secureChip === true;
     this.#event(
       '504',
       `stored in the ${info.zone} zone as ${file}, encrypted ${secure ? 'with per-file keys from the secure chip' : "under the SIM's zone key"}`,
     );
-    const anchors = await this.#anchor();
+    const anchors = await m.anchor();
     const intact =
-      stored.size === info.resource.size && toHex(stored.digest) === toHex(info.resource.digest);
+      stored.size === info.resource.size && equalBytes(stored.digest, info.resource.digest);
     const complete = await this.sim.launchComplete({
       type: 'launchComplete',
       transactionId: info.transactionId,
@@ -747,7 +583,7 @@ export class Handset {
       this.#event('505', `card application server recorded the download: ${serverOutcome}`);
     if (!intact) {
       await card.zone(info.zone).delete(file);
-      await this.#anchor();
+      await m.anchor();
       throw new HandsetError(
         'HANDSET_DOWNLOAD_FAILED',
         `${file}: the card holds ${stored.size} bytes with another digest than announced; deleted`,
@@ -755,7 +591,7 @@ export class Handset {
     }
     return {
       aid: toHex(info.aid),
-      name,
+      name: target.name,
       zone: info.zone,
       file,
       size: stored.size,
@@ -769,12 +605,11 @@ export class Handset {
   }
 
   /** Steps 605-606: the card deletes the file a delete command names, in whichever zone holds it. */
-  async #applyDelete(command: DeleteCommand): Promise<Zone | null> {
-    const { card } = this.#mounted();
+  async #applyDelete(m: Mounted, command: DeleteCommand): Promise<Zone | null> {
     const file = fileNameOf(command.aid);
     let found: Zone | null = null;
     for (const z of ZONES) {
-      const zone = card.zone(z);
+      const zone = m.card.zone(z);
       if (await zone.exists(file)) {
         await zone.delete(file);
         found = z;
@@ -785,11 +620,11 @@ export class Handset {
   }
 
   /**
-   * Steps 601-606 for the application the SIM menu shows as `name`: the SIM's delete request goes
-   * to the card application server, its delete command comes back through the SIM, and the card
-   * deletes the file.
+   * Steps 601-606 for an application of the card (by AID, or by its name as the SIM lists it):
+   * the SIM's delete request goes to the card application server, its delete command comes back
+   * through the SIM, and the card deletes the file.
    *
-   * @param name - the application's STK menu item
+   * @param app - the application's AID, or its name
    *
    * @example
    * ```ts
@@ -798,26 +633,18 @@ export class Handset {
    * (await phone.deleteApp('Mobile TV')).zone; // 'multimedia'
    * ```
    */
-  async deleteApp(name: string): Promise<{
-    /** The application's AID, hex. */
-    aid: string;
-    /** The file deleted. */
-    file: string;
-    /** The zone it was in (`null` when the card did not hold it). */
-    zone: Zone | null;
-    /** Zone generations now anchored in the SIM. */
-    anchors: Partial<Record<Zone, number>>;
-  }> {
-    const { cid } = this.#mounted();
-    this.#event('601', `user chooses "${name}" → Delete in the STK menu`);
-    await this.#choose([name, 'Delete']);
-    const isDelete = (m: SimvaultMessage): m is DeleteCommand =>
-      m.type === 'deleteCommand' && toHex(m.cid).slice(0, 30) === toHex(cid).slice(0, 30);
+  async deleteApp(app: string | Uint8Array): Promise<DeleteResult> {
+    const m = this.#require();
+    const target = await this.#application(m, app);
+    this.#event('601', `user chooses "${target.name}" → Delete in the STK menu`);
+    await this.#choose('delete', m.cid, target.aid);
+    const isDelete = (x: SimvaultMessage): x is DeleteCommand =>
+      x.type === 'deleteCommand' && sameCard(x.cid, m.cid) && equalBytes(x.aid, target.aid);
     const command = await this.#until('delete command (603-604)', () =>
       this.#takeMessage(isDelete),
     );
     this.#event('603-605', `delete command for ${toHex(command.aid)} received through the SIM`);
-    const zone = await this.#applyDelete(command);
+    const zone = await this.#applyDelete(m, command);
     this.#event(
       '606',
       zone
@@ -828,7 +655,7 @@ export class Handset {
       aid: toHex(command.aid),
       file: fileNameOf(command.aid),
       zone,
-      anchors: await this.#anchor(),
+      anchors: await m.anchor(),
     };
   }
 
@@ -837,6 +664,7 @@ export class Handset {
    * unbind request, the card application server releases the binding, and the SIM masks or
    * deletes the card's entry. The card's contents stay sealed under this SIM's keys (a re-bind to
    * it restores them); with `erase`, the handset crypto-erases every zone after the SIM confirmed.
+   * A refused unbind is a {@link HandsetError} whose `result` is the server's result code.
    *
    * @param options - whether to crypto-erase the card
    *
@@ -847,40 +675,35 @@ export class Handset {
    * await phone.unbind({ erase: true });
    * ```
    */
-  async unbind(options: { erase?: boolean } = {}): Promise<{
-    /** The card's CID, hex. */
-    cid: string;
-    /** Whether the card was crypto-erased. */
-    erased: boolean;
-  }> {
-    const { card, cid } = this.#mounted();
-    const mark = this.#notices.length;
-    this.#event('401', `user chooses "${cardLabel(cid)}" → Unbind in the STK menu`);
-    await this.#choose([cardLabel(cid), 'Unbind']);
+  async unbind(options: { erase?: boolean } = {}): Promise<UnbindResult> {
+    const m = this.#require();
+    this.#event('401', `user chooses the card ${toHex(m.cid)} → Unbind in the STK menu`);
+    await this.#choose('unbind', m.cid);
     await this.#until('unbind response (403-405)', async () => {
-      const refusal = this.#refusalSince(mark, /^Unbind refused/);
-      if (refusal) throw new HandsetError('HANDSET_REFUSED', `the SIM kept the card: ${refusal}`);
-      return (await this.sim.cardInserted(cid, 'lookup')).status === 'bound' ? undefined : true;
+      const outcome = await this.sim.lastOutcome('unbind', m.cid);
+      if (outcome && outcome.result !== 'ok' && outcome.result !== 'notBound')
+        throw refusal('unbind', outcome.result);
+      return (await this.sim.cardInserted(m.cid, 'lookup')).status === 'bound' ? undefined : true;
     });
     this.#event('405', 'the SIM released the binding');
     // Erase with the keys the mount holds: the SIM no longer hands them out.
     if (options.erase) {
-      await card.erase();
+      await m.card.erase();
       this.#event(
         '405',
         'the card was crypto-erased: every zone has a new salt, the old contents are unrecoverable',
       );
     }
     await this.#release();
-    return { cid: toHex(cid), erased: options.erase === true };
+    return { cid: toHex(m.cid), erased: options.erase === true };
   }
 
   /** Forget the mount, the card staying in the slot: flush, but keep the device open. */
   async #release(): Promise<void> {
-    const card = this.#card;
-    this.#card = undefined;
-    this.#cid = undefined;
-    if (card) await card.unmount({ keepDeviceOpen: true });
+    const m = this.#mounted;
+    this.#mounted = undefined;
+    // Unmounting releases this process's writer claim on the device; the device stays open.
+    if (m) await m.card.unmount({ keepDeviceOpen: true });
   }
 
   /**
@@ -894,10 +717,9 @@ export class Handset {
    * ```
    */
   async removeCard(): Promise<void> {
-    const card = this.#card;
-    this.#card = undefined;
-    this.#cid = undefined;
-    if (card) await card.unmount();
+    const m = this.#mounted;
+    this.#mounted = undefined;
+    if (m) await m.card.unmount();
   }
 
   /**
@@ -922,27 +744,29 @@ export class Handset {
     if (delivered)
       this.#event(
         'claim 3',
-        `${delivered} SMS handed to the SIM; menu now: ${this.menu.join(', ') || 'empty'}`,
+        `${delivered} SMS handed to the SIM; menu now: [${this.menu.join(', ')}]`,
       );
     const handled: string[] = [];
     for (
-      let m = await this.sim.takeHandsetMessage();
-      m !== undefined;
-      m = await this.sim.takeHandsetMessage()
+      let x = await this.sim.takeHandsetMessage();
+      x !== undefined;
+      x = await this.sim.takeHandsetMessage()
     )
-      this.#mailbox.push(m);
+      this.#mailbox.push(x);
     const keep: SimvaultMessage[] = [];
-    for (const m of this.#mailbox) {
-      if (
-        m.type === 'deleteCommand' &&
-        this.#card &&
-        this.#cid &&
-        toHex(m.cid).slice(0, 30) === toHex(this.#cid).slice(0, 30)
-      ) {
-        await this.#applyDelete(m);
-        await this.#anchor();
-        handled.push(m.type);
-      } else keep.push(m);
+    const m = this.#mounted;
+    for (const x of this.#mailbox) {
+      if (x.type === 'deleteCommand' && m && sameCard(x.cid, m.cid)) {
+        const zone = await this.#applyDelete(m, x);
+        await m.anchor();
+        this.#event(
+          '606',
+          zone
+            ? `delete command: the card deleted ${fileNameOf(x.aid)} from the ${zone} zone`
+            : `delete command for ${fileNameOf(x.aid)}: the card did not hold the file`,
+        );
+        handled.push(x.type);
+      } else keep.push(x);
     }
     this.#mailbox = keep;
     return { delivered, notices: this.#notices.slice(mark), menu: this.menu, handled };

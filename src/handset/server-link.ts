@@ -7,6 +7,7 @@
  * @module
  */
 import { toHex } from '../bytes.js';
+import { ArgumentError, errorMessage } from '../errors.js';
 import { HandsetError, knownCode } from './errors.js';
 
 /**
@@ -128,8 +129,7 @@ export class ServerLink {
    * @param options - server URLs, the SIM's ICCID and the `fetch` to use
    */
   constructor(options: ServerLinkOptions) {
-    if (!/^\d{10,20}$/.test(options.iccid))
-      throw new HandsetError('INVALID_ARGUMENT', 'iccid must be 10-20 digits');
+    if (!/^\d{10,20}$/.test(options.iccid)) throw new ArgumentError('iccid must be 10-20 digits');
     this.otaUrl = options.otaUrl.replace(/\/+$/, '');
     this.cardAppUrl = options.cardAppUrl.replace(/\/+$/, '');
     this.iccid = options.iccid;
@@ -158,7 +158,7 @@ export class ServerLink {
       } catch (e) {
         throw new HandsetError(
           'HANDSET_HTTP',
-          `${init.method ?? 'GET'} ${String(url)}: ${e instanceof Error ? e.message : String(e)}`,
+          `${init.method ?? 'GET'} ${String(url)}: ${errorMessage(e)}`,
           { cause: e },
         );
       }

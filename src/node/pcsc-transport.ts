@@ -46,7 +46,11 @@ export interface PcscReaderInfo {
  * ```
  */
 export interface PcscOptions {
-  /** The binding to use (default: the optional `smartcard` package, see {@link loadPcscBinding}). */
+  /**
+   * The binding to use instead of the optional `smartcard` package (tests give a stand-in).
+   *
+   * @internal
+   */
   binding?: PcscBinding;
 }
 

@@ -1,25 +1,32 @@
 /**
- * `simvault/protocol`: pure codecs for the CID register, APDUs and TLVs, SIM Toolkit commands,
- * SMS TPDUs, secured packets (SCP80) and the simvault messages. Bytes in, typed values out; bad
- * bytes get a {@link ProtocolError}. Portable: no `node:` imports.
+ * `simvault/protocol`: pure codecs for the bytes that travel between the parts of the system —
+ * the simvault messages (bind, unbind, launch, download, delete, RFM list updates), secured
+ * packets (SCP80, TS 102 225 / TS 31.115), SMS TPDUs and their concatenation, the CID register,
+ * ISO 7816 APDUs and the SIM Toolkit commands, envelopes and terminal responses. Bytes in, typed
+ * values out; bad bytes get a {@link ProtocolError} naming the structure, field and offset. The
+ * formats are `docs/protocol.md` and `docs/protocol-codecs.md`. Portable: no `node:` imports.
+ *
+ * @example
+ * ```ts
+ * import { decodeCid, decodeMessage, encodeMessage } from 'simvault/protocol';
+ * import { fromHex } from 'simvault';
+ * const cid = fromHex('035344535530314780401c751300637d');
+ * console.log(decodeCid(cid).psn.toString(16)); // '401c7513'
+ * const bytes = encodeMessage({ type: 'unbindRequest', transactionId: 7, cid });
+ * console.log(decodeMessage(bytes).type); // 'unbindRequest'
+ * ```
  *
  * @module
  */
 export { ProtocolError } from '../errors.js';
-export { ByteReader, ByteWriter } from './reader.js';
-export { MESSAGE_STRUCTURE } from './message-tlv.js';
 export {
-  MESSAGE_FORMAT_VERSION,
   COMMAND_CODES,
   ZONE_CODES,
   RESULT_CODES,
   APP_STATE_CODES,
-  MESSAGE_TAGS,
   encodeMessage,
   decodeMessage,
-  messageToJSON,
   type MessageType,
-  type Zone,
   type ResultCode,
   type AppState,
   type DownloadResource,
@@ -38,31 +45,18 @@ export {
   type DeleteCommand,
   type StkListUpdate,
   type SimvaultMessage,
-  type HexJSON,
-  type SimvaultMessageJSON,
 } from './messages.js';
-export { tdesEcbEncrypt, tdesEcbDecrypt, tdesCbcEncrypt, tdesCbcDecrypt } from './des.js';
-export { crc16X25, crc32, aesCmac, tdesCbcMac } from './checksums.js';
 export {
+  POR_STATUS,
+  CounterRejectedError,
   encodeSpi,
   decodeSpi,
-  encodeKeyIndicator,
-  decodeKeyIndicator,
-  POR_STATUS,
-  COUNTER_MODES,
-  INTEGRITY_KINDS,
-  POR_REQUESTS,
   RECOMMENDED_MT_SPI,
   KEYSET_ALGORITHMS,
-  keysetKeyLengths,
-  checkCounter,
-  CounterRejectedError,
   buildCommandPacket,
   openCommandPacket,
   buildResponsePacket,
   openResponsePacket,
-  decodeSecuredPacketStructure,
-  porStatusForError,
   type CounterMode,
   type IntegrityKind,
   type PorRequest,
@@ -70,9 +64,7 @@ export {
   type KeyAlgorithm,
   type KeysetAlgorithm,
   type KeyIndicator,
-  type KeyRole,
   type PorStatus,
-  type CounterVerdict,
   type OtaKeyset,
   type OtaKeys,
   type MinimumSecurityLevel,
@@ -82,12 +74,8 @@ export {
   type ResponsePacketParams,
   type ResponseExpectation,
   type ResponsePacket,
-  type SecuredPacketStructure,
 } from './secured-packet.js';
 export {
-  dcsCountsSeptets,
-  encodeUserDataHeader,
-  decodeUserDataHeader,
   encodeSmsTpdu,
   decodeSmsTpdu,
   type SmsAddress,
@@ -107,15 +95,7 @@ export {
   type IncompleteMessage,
   type ReassemblerOptions,
 } from './sms-concat.js';
-export {
-  crc7,
-  decodeCid,
-  encodeCid,
-  cidIdentity,
-  parseCidText,
-  formatCidText,
-  type Cid,
-} from './cid.js';
+export { decodeCid, encodeCid, cidIdentity, parseCidText, formatCidText, type Cid } from './cid.js';
 export {
   decodeCommandApdu,
   encodeCommandApdu,
@@ -123,65 +103,11 @@ export {
   encodeResponseApdu,
   statusWordName,
   formatStatusWord,
-  apduCase,
   type CommandApdu,
   type ResponseApdu,
 } from './apdu.js';
-export {
-  decodeBerTlv,
-  encodeBerTlv,
-  decodeBerTlvList,
-  encodeBerTlvList,
-  decodeBerTlvTree,
-  readBerTlv,
-  writeBerTlv,
-  berTagBytes,
-  isConstructedTag,
-  type BerTlv,
-  type BerTlvNode,
-} from './ber-tlv.js';
-export {
-  decodeComprehensionTlv,
-  encodeComprehensionTlv,
-  decodeComprehensionTlvList,
-  encodeComprehensionTlvList,
-  readComprehensionTlv,
-  writeComprehensionTlv,
-  type ComprehensionTlv,
-} from './comprehension-tlv.js';
-export {
-  isGsmText,
-  encodeGsmSeptets,
-  decodeGsmSeptets,
-  packSeptets,
-  unpackSeptets,
-  encodeTextString,
-  decodeTextString,
-  encodeAlphaText,
-  decodeAlphaText,
-  type TextDcs,
-  type TextString,
-  type AlphaCoding,
-  type TextSite,
-} from './toolkit-text.js';
-export {
-  TOOLKIT_TAG,
-  TOOLKIT_DEVICE,
-  ToolkitFieldReader,
-  ToolkitFieldWriter,
-  checkInt,
-  expectLength,
-  expectDevices,
-  decodeAddress,
-  encodeAddress,
-  decodeIconId,
-  encodeIconId,
-  decodeItem,
-  encodeItem,
-  type Address,
-  type IconId,
-  type MenuItem,
-} from './toolkit-objects.js';
+export type { AlphaCoding, TextDcs, TextString } from './toolkit-text.js';
+export type { Address, IconId, MenuItem } from './toolkit-objects.js';
 export {
   COMMAND_TYPE,
   decodeProactiveCommand,
@@ -196,9 +122,6 @@ export {
   type SetUpMenu,
 } from './toolkit.js';
 export {
-  ENVELOPE_TAG,
-  decodeEnvelope,
-  encodeEnvelope,
   decodeEnvelopeApdu,
   encodeEnvelopeApdu,
   type Envelope,
@@ -207,12 +130,9 @@ export {
 } from './toolkit-envelope.js';
 export {
   TOOLKIT_RESULT,
-  decodeTerminalResponse,
-  encodeTerminalResponse,
   decodeTerminalResponseApdu,
   encodeTerminalResponseApdu,
-  decodeFetchApdu,
   encodeFetchApdu,
   type TerminalResponse,
 } from './toolkit-terminal.js';
-export { encodeAtr, decodeAtr, atrProtocols, type Atr, type AtrGroup } from './atr.js';
+export { decodeAtr, type Atr, type AtrGroup } from './atr.js';

@@ -9,6 +9,7 @@
  */
 import { ArgumentError, ProtocolError } from '../errors.js';
 import { toHex } from '../bytes.js';
+import type { Zone } from '../crypto/keys.js';
 import { ByteReader } from './reader.js';
 import {
   MESSAGE_STRUCTURE,
@@ -88,7 +89,7 @@ export const ZONE_CODES = {
   multimedia: 0x03,
   /** Applications the user customized. */
   user: 0x04,
-} as const;
+} as const satisfies Record<Zone, number>;
 
 /**
  * Outcome codes carried by responses and notices.
@@ -217,16 +218,9 @@ export const MESSAGE_TAGS = {
  */
 export type MessageType = keyof typeof COMMAND_CODES;
 
-/**
- * An encrypted zone of the memory card.
- *
- * @example
- * ```ts
- * import type { Zone } from 'simvault/protocol';
- * const z: Zone = 'user';
- * ```
- */
-export type Zone = keyof typeof ZONE_CODES;
+// One Zone type for every layer: the key hierarchy's (crypto/keys.ts), re-exported here for the
+// codecs and their users.
+export type { Zone };
 
 /**
  * An outcome code name; see {@link RESULT_CODES}.

@@ -1304,7 +1304,7 @@ function readCommandHeader(bytes: Uint8Array, checkIntegrityLength: boolean): Co
  * `policy.lastCounter` is given, the counter. Throws {@link ProtocolError} with
  * `PROTOCOL_UNKNOWN_TAG` (TAR), `PROTOCOL_INSUFFICIENT_SECURITY`, `PROTOCOL_BAD_CHECKSUM`,
  * `PROTOCOL_BAD_PADDING`, {@link CounterRejectedError} (`PROTOCOL_REPLAY`) or a framing code;
- * {@link porStatusForError} maps each to the PoR status a card answers.
+ * `porStatusForError` maps each to the PoR status a card answers.
  *
  * @example
  * ```ts

@@ -8,9 +8,9 @@ import {
   MemoryDevice,
   mountCard,
   readCardInfo,
-  settle,
   type FileKeyProvider,
 } from '../../src/card/index.js';
+import { settle } from '../../src/card/device-access.js';
 import { randomBytes } from '../../src/bytes.js';
 import { SimvaultError } from '../../src/errors.js';
 import { errorCodeOf } from '../helpers/errors.js';

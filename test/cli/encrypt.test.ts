@@ -13,7 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from '../helpers/cli.js';
+import { cli, jsonOf } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'simvault-cli-'));
 const keyPath = join(dir, 'k.key');
@@ -83,7 +83,7 @@ describe('simvault keygen / encrypt / decrypt', () => {
   it('demo verifies its round trip and reports JSON', async () => {
     const r = await cli(['demo', 'crypto', '--size', '1', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout.toString());
+    const doc = jsonOf(r) as { results: { verified: boolean }[] };
     expect(doc.results).toHaveLength(3);
     for (const row of doc.results) expect(row.verified).toBe(true);
   });
@@ -94,8 +94,10 @@ describe('simvault as processes through pipes', () => {
     const big = join(dir, 'big.bin');
     const chunk = randomBytes(1 << 20);
     const buf = Buffer.alloc(64 << 20);
-    for (let off = 0; off < buf.length; off += chunk.length)
-      (chunk.copy(buf, off), (chunk[0]! += 1));
+    for (let off = 0; off < buf.length; off += chunk.length) {
+      chunk.copy(buf, off);
+      chunk[0]! += 1;
+    }
     writeFileSync(big, buf);
     const main = join(process.cwd(), 'src/cli/main.ts');
     const tsx = join(process.cwd(), 'node_modules/.bin/tsx');

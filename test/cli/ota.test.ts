@@ -102,7 +102,7 @@ describe('simvault ota unpack', () => {
       `027000${AES_PACKET}`,
     ]);
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout);
+    const j: unknown = JSON.parse(r.stdout);
     expect(j).toMatchObject({
       kind: 'command',
       udh: true,

@@ -8,8 +8,9 @@ import { fromHex, toHex } from '../../src/bytes.js';
 import { encodeMessage } from '../../src/protocol/messages.js';
 import { decodeSpi, openResponsePacket } from '../../src/protocol/secured-packet.js';
 import { loadSimState } from '../../src/node/sim-state-file.js';
-import { otaKeysOfState } from '../../src/sim/index.js';
-import { cli } from '../helpers/cli.js';
+import { otaKeysOfState } from '../../src/sim/applet/ota-link.js';
+import type { OtaProvisioning } from '../../src/sim/index.js';
+import { cli, jsonOf } from '../helpers/cli.js';
 import { readFileSync } from 'node:fs';
 import { createSimStateFile } from '../../src/node/sim-state-file.js';
 import { SIM_VIRTUAL_ATR } from '../../src/node/vpcd-cards.js';
@@ -24,6 +25,13 @@ import {
   withSlot,
 } from '../helpers/vpcd.js';
 
+/** One response `sim apdu --json` prints. */
+interface ApduDoc {
+  sw: string;
+  data: string;
+  name: string;
+}
+
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'simvault-cli-sim-'));
@@ -34,17 +42,6 @@ afterEach(async () => {
 
 const SELECT = '00a4040c09f073696d7661756c74';
 
-/** What `sim create --json` prints (the fields these tests read). */
-interface OtaJson {
-  tar: string;
-  keysets: { kic: string; kid: string }[];
-}
-/** One result of `sim apdu --json`. */
-interface ApduJson {
-  sw: string;
-  data: string;
-  name: string;
-}
 const CID = '03534453553031478000000001016300';
 
 describe('simvault sim', () => {
@@ -63,7 +60,7 @@ describe('simvault sim', () => {
       '--json',
     ]);
     expect(r.code).toBe(0);
-    const ota = JSON.parse(r.stdout.toString()) as OtaJson;
+    const ota = jsonOf(r) as OtaProvisioning;
     expect(ota).toMatchObject({
       iccid: '89860012345678901234',
       tar: 'b00010',
@@ -104,7 +101,7 @@ describe('simvault sim', () => {
     // A new run is a new power-up: the proactive command is still pending and can be fetched.
     const len = state.proactive[0]!.command.length.toString(16).padStart(2, '0');
     const f = await cli(['sim', 'apdu', path, `80120000${len}`, '--json']);
-    const [fetched] = JSON.parse(f.stdout.toString()) as ApduJson[];
+    const [fetched] = jsonOf(f) as ApduDoc[];
     expect(fetched!.sw).toBe('9000');
     expect(fetched!.data.startsWith('d0')).toBe(true);
     // A damaged state file is refused.
@@ -118,7 +115,7 @@ describe('simvault sim', () => {
   it('round trip: ota pack → sim envelope → sim apdu → sim menu', async () => {
     const path = join(dir, 'sim.json');
     const created = await cli(['sim', 'create', path, '--json']);
-    const ota = JSON.parse(created.stdout.toString()) as OtaJson;
+    const ota = jsonOf(created) as OtaProvisioning;
     const ks = ota.keysets[0]!;
     const message = encodeMessage({
       type: 'stkListUpdate',
@@ -166,7 +163,7 @@ describe('simvault sim', () => {
       .split('\n');
     expect(envelopes).toHaveLength(1);
     const sent = await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json']);
-    const results = JSON.parse(sent.stdout.toString()) as ApduJson[];
+    const results = jsonOf(sent) as ApduDoc[];
     expect(results[1]!.sw.startsWith('91')).toBe(true);
     const state = await loadSimState(path);
     const por = openResponsePacket(fromHex(results[1]!.data), otaKeysOfState(state), {
@@ -180,9 +177,9 @@ describe('simvault sim', () => {
     expect(state.listVersion).toBe(1);
     expect(state.mtCounters[1]).toBe(1);
     // Replaying the same packet is refused: 6200 with a counter-low PoR, nothing changes.
-    const replay = JSON.parse(
-      (await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json'])).stdout.toString(),
-    ) as ApduJson[];
+    const replay = jsonOf(
+      await cli(['sim', 'apdu', path, SELECT, ...envelopes, '--json']),
+    ) as ApduDoc[];
     expect(replay[1]!.sw).toBe('6200');
     expect(replay[1]!.name).toContain('refused');
     expect(
@@ -195,7 +192,7 @@ describe('simvault sim', () => {
     const menu = await cli(['sim', 'menu', path]);
     expect(menu.stdout.toString()).toContain('手机电视');
     expect(menu.stdout.toString()).toContain('Card 00000001');
-    const json = JSON.parse((await cli(['sim', 'menu', path, '--json'])).stdout.toString()) as {
+    const json = jsonOf(await cli(['sim', 'menu', path, '--json'])) as {
       pages: { text: string }[][];
     };
     expect(json.pages[0]!.map((i) => i.text)).toEqual(['手机电视', 'Card 00000001']);

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import {
   availableBackends,
   bytesSource,
-  CHUNK_SIZE,
   ChunkDecryptor,
   ChunkEncryptor,
   ciphertextLength,
@@ -14,12 +13,12 @@ import {
   decrypt,
   encrypt,
   getBackend,
-  HEADER_LENGTH,
   plaintextLength,
   RandomAccessDecryptor,
   SUITES,
   type SuiteName,
 } from '../../src/crypto/index.js';
+import { CHUNK_SIZE, HEADER_LENGTH } from '../../src/crypto/chunked.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 import { errorCodeOf } from '../helpers/errors.js';
 import { collect, drain, pieces } from '../helpers/streams.js';

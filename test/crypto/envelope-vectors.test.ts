@@ -5,7 +5,8 @@ import { hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex, utf8 } from '../../src/bytes.js';
-import { deriveKey, encrypt, openEnvelope, parseEnvelopeHeader } from '../../src/crypto/index.js';
+import { encrypt, openEnvelope, parseEnvelopeHeader } from '../../src/crypto/index.js';
+import { deriveKey } from '../../src/crypto/keys.js';
 
 const doc = readFileSync(new URL('../../docs/encryption.md', import.meta.url), 'utf8');
 const rows = new Map<string, Uint8Array>();

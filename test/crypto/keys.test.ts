@@ -6,19 +6,16 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
+import { deriveCardKeys, ZONES, type SuiteName, type Zone } from '../../src/crypto/index.js';
 import {
   cardIdentity,
   deriveCardKey,
-  deriveCardKeys,
   deriveContentKey,
   deriveMetadataKey,
   deriveZoneKey,
   keyIdentifier,
   ZONE_IDS,
-  ZONES,
-  type SuiteName,
-  type Zone,
-} from '../../src/crypto/index.js';
+} from '../../src/crypto/keys.js';
 import { SimvaultError } from '../../src/errors.js';
 
 const BINDING = fromHex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');

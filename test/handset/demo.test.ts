@@ -1,6 +1,7 @@
 // `simvault demo` (npm start): the end-to-end demo through runCli, in text and JSON.
 import { describe, expect, it } from 'vitest';
-import { cli } from '../helpers/cli.js';
+import type { DemoReport } from '../../src/cli/commands/demo.js';
+import { cli, jsonOf } from '../helpers/cli.js';
 
 describe('simvault demo', () => {
   it('runs every flow and reports "end-to-end verified" with the patent steps', async () => {
@@ -34,7 +35,7 @@ describe('simvault demo', () => {
   it('--json prints the report: checks, digests and server counts', async () => {
     const r = await cli(['demo', '--json', '--size', '64']);
     expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout.toString());
+    const doc = jsonOf(r) as DemoReport;
     expect(doc.verified).toBe(true);
     expect(Object.values(doc.checks).every(Boolean)).toBe(true);
     expect(doc.file.storedSha256).toBe(doc.file.sourceSha256);

@@ -37,7 +37,7 @@ describe('handset: the patent flows end to end', () => {
       expect(steps).toContain(s);
 
     // 501-505
-    const launched = await phone.launch('Mobile TV', { aid: fromHex(world.app.aid) });
+    const launched = await phone.launch(fromHex(world.app.aid));
     expect(launched).toMatchObject({
       aid: world.app.aid,
       zone: 'multimedia',
@@ -124,13 +124,6 @@ describe('handset: the patent flows end to end', () => {
     expect(w.sim.state.cards).toHaveLength(0);
   });
 
-  it('the user declining the bind prompt binds nothing', async () => {
-    w = await makeWorld({ user: () => 'Not now' });
-    await expect(w.phone.insertCard()).rejects.toMatchObject({ code: 'HANDSET_REFUSED' });
-    expect(w.sim.state.cards).toHaveLength(0);
-    expect((await w.op.cardApp.cardInfo(toHex(w.world.cid))).binding).toBeNull();
-  });
-
   it('secure-chip mode: the multimedia zone takes its file keys from the card chip', async () => {
     const chip = new SecureChip(personalizeChip({ pin: '2468' }));
     w = await makeWorld({
@@ -204,7 +197,7 @@ describe('handset: forged and replayed short messages change nothing', () => {
     const bindMo = w.requests.filter((r) => r.path.startsWith('/v1/sms/mo') && r.body);
     const mts = w.requests.flatMap((r) =>
       r.path.startsWith('/v1/sms/mt')
-        ? ((r.json as { messages: { tpdu: string; kind: string }[] }).messages ?? [])
+        ? (r.json as { messages: { tpdu: string; kind: string }[] }).messages
         : [],
     );
     expect(bindMo.length).toBeGreaterThan(0);
@@ -215,7 +208,9 @@ describe('handset: forged and replayed short messages change nothing', () => {
 
     // MO replay: every segment of the bind request again. Nothing is relayed or queued.
     for (const r of bindMo) {
-      const answer = await phone.link.postMo(r.body!).catch((e: { code: string }) => e.code);
+      const answer = await phone.link
+        .postMo(r.body!)
+        .catch((e: unknown) => (e as { code: string }).code);
       expect(
         answer === 'OTA_REPLAYED' || (typeof answer === 'object' && answer.status === 'incomplete'),
         JSON.stringify(answer),
@@ -224,9 +219,10 @@ describe('handset: forged and replayed short messages change nothing', () => {
     // MO forgery: one bit of the secured data flipped.
     const forged = bindMo.at(-1)!.body!.slice();
     forged[forged.length - 3]! ^= 0x01;
-    await expect(phone.link.postMo(forged)).rejects.toMatchObject({
-      code: expect.stringMatching(/^OTA_(BAD_CHECKSUM|BAD_PACKET|BAD_SMS|REPLAYED)$/),
-    });
+    const refused = await phone.link.postMo(forged).catch((e: unknown) => e);
+    expect(['OTA_BAD_CHECKSUM', 'OTA_BAD_PACKET', 'OTA_BAD_SMS', 'OTA_REPLAYED']).toContain(
+      (refused as { code?: string }).code,
+    );
     // The OTA server answers a replay with a counter-low PoR (TS 102 225) and relays nothing.
     expect((await phone.link.fetchMt(cursor, 0)).messages.every((m) => m.kind === 'por')).toBe(
       true,
@@ -254,7 +250,13 @@ describe('handset: forged and replayed short messages change nothing', () => {
         c.applications.map((a) => [toHex(a.aid), a.installed]),
       ]),
     ).toEqual(
-      JSON.parse(cardsBefore).map(
+      (
+        JSON.parse(cardsBefore) as {
+          cid: Record<string, number>;
+          bound: boolean;
+          applications: { aid: Record<string, number>; installed: boolean }[];
+        }[]
+      ).map(
         (c: {
           cid: Record<string, number>;
           bound: boolean;
@@ -290,8 +292,8 @@ describe('handset: a replayed unbind request', () => {
     await phone.insertCard();
     expect((await op.cardApp.cardInfo(toHex(world.cid))).binding?.iccid).toBe(world.iccid);
     // An attacker who captured the unbind SMS sends it again; the handset relays whatever follows.
-    await phone.link.postMo(unbindMo[0]!.body!).catch((e: { code: string }) => {
-      expect(e.code).toBe('OTA_REPLAYED');
+    await phone.link.postMo(unbindMo[0]!.body!).catch((e: unknown) => {
+      expect(e).toMatchObject({ code: 'OTA_REPLAYED' });
     });
     await phone.processMt(1);
     await phone.processMt(1);

@@ -5,19 +5,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryDevice } from '../../src/card/index.js';
+import { toHex } from '../../src/bytes.js';
 import {
   provisionDemo,
+  provisionSim,
   startOperator,
   type DemoWorld,
   type Operator,
 } from '../../src/cli/commands/demo.js';
+import { encodeCid } from '../../src/protocol/cid.js';
+import { encodeSpi, type Spi } from '../../src/protocol/secured-packet.js';
 import {
   Handset,
   type FetchLike,
   type HandsetEvent,
   type HandsetOptions,
 } from '../../src/handset/index.js';
-import { SimCard } from '../../src/sim/index.js';
+import { personalizeSim, SimCard, type PersonalizeOptions } from '../../src/sim/index.js';
 
 export interface Recorded {
   method: string;
@@ -45,11 +49,12 @@ export interface World {
 export async function makeWorld(
   options: Partial<HandsetOptions> & { fileBytes?: number; unbindRule?: 'mask' | 'delete' } = {},
 ): Promise<World> {
+  const { fileBytes, unbindRule, ...handsetOptions } = options;
   const dir = await mkdtemp(join(tmpdir(), 'simvault-handset-'));
   const op = await startOperator(dir);
   const world = await provisionDemo(op, {
-    fileBytes: options.fileBytes ?? 300 * 1024,
-    ...(options.unbindRule ? { unbindRule: options.unbindRule } : {}),
+    fileBytes: fileBytes ?? 300 * 1024,
+    ...(unbindRule ? { unbindRule } : {}),
   });
   const sim = new SimCard(world.simState);
   const device = new MemoryDevice(16 << 20);
@@ -76,7 +81,6 @@ export async function makeWorld(
     }
     return res;
   };
-  const { fileBytes: _f, unbindRule: _u, ...handsetOptions } = options;
   const phone = new Handset({
     sim,
     iccid: world.iccid,
@@ -107,6 +111,80 @@ export async function makeWorld(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Register one more active card (offered the demo application) and return its CID. */
+export async function addCard(op: Operator, psn: number): Promise<Uint8Array> {
+  const cid = encodeCid({
+    mid: 0x03,
+    oid: 'SD',
+    pnm: 'SU16G',
+    prv: { major: 8, minor: 0 },
+    psn,
+    mdt: { year: 2024, month: 5 },
+    crc: 'valid',
+  });
+  await op.cardApp.importCards(
+    JSON.stringify([{ cid: toHex(cid), state: 'active', stage: 'sold', offer: 'demo' }]),
+    'json',
+  );
+  return cid;
+}
+
+/** One more phone on the same servers: a SIM of its own (provisioned), a blank card device. */
+export async function addPhone(
+  w: World,
+  options: {
+    iccid: string;
+    sim?: Partial<PersonalizeOptions>;
+    handset?: Partial<HandsetOptions>;
+    /** The SPI the OTA server secures its packets to this SIM with. */
+    mtSpi?: Spi;
+  },
+): Promise<{ sim: SimCard; phone: Handset; events: HandsetEvent[] }> {
+  const { state, ota } = personalizeSim({ iccid: options.iccid, ...options.sim });
+  if (options.mtSpi) ota.mt.spi = toHex(encodeSpi(options.mtSpi));
+  await provisionSim(w.op, ota);
+  const sim = new SimCard(state);
+  const events: HandsetEvent[] = [];
+  const phone = new Handset({
+    sim,
+    iccid: options.iccid,
+    otaUrl: w.op.otaUrl,
+    cardAppUrl: w.op.cardAppUrl,
+    card: { device: new MemoryDevice(16 << 20), cid: w.world.cid },
+    onEvent: (e) => events.push(e),
+    pollWaitSeconds: 1,
+    timeoutMs: 10_000,
+    format: { fill: 'zero' },
+    ...options.handset,
+  });
+  return { sim, phone, events };
+}
+
+/** A JSON response, as the servers answer. */
+export function jsonResponse(value: unknown, status = 200): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** The network holds every SMS for the SIM: MT polls answer "nothing yet" until {@link releaseMt}. */
+export function holdMt(w: World): void {
+  w.intercept.fetch = (input, init) => {
+    const url = new URL(String(input));
+    if (url.pathname === '/v1/sms/mt')
+      return Promise.resolve(
+        jsonResponse({ messages: [], next: Number(url.searchParams.get('after')) }),
+      );
+    return fetch(input, init);
+  };
+}
+
+/** The network delivers again. */
+export function releaseMt(w: World): void {
+  delete w.intercept.fetch;
 }
 
 /** A response whose body breaks off (a network error) after `limit` bytes. */

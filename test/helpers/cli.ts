@@ -36,3 +36,8 @@ export async function cli(
     stderr: Buffer.concat(errParts).toString('utf8'),
   };
 }
+
+/** The JSON a command printed on stdout (the test says what it expects it to be). */
+export function jsonOf(r: CliResult): unknown {
+  return JSON.parse(r.stdout.toString());
+}

@@ -1,18 +1,24 @@
 // Stream helpers for tests: read a WHATWG stream to the end (keeping what arrived before an
 // error), and make a stream from bytes in pieces of a given size.
 
+/** Read `stream` to its end into `parts`; rejects with the error that ended it. */
+async function readInto(stream: ReadableStream<Uint8Array>, parts: Uint8Array[]): Promise<void> {
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    parts.push(value);
+  }
+}
+
 /** Everything a stream yields, and the error that ended it (if any). */
 export async function drain(
   stream: ReadableStream<Uint8Array>,
 ): Promise<{ out: Buffer; error: unknown }> {
-  const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return { out: Buffer.concat(parts), error: undefined };
-      parts.push(value);
-    }
+    await readInto(stream, parts);
+    return { out: Buffer.concat(parts), error: undefined };
   } catch (error) {
     return { out: Buffer.concat(parts), error };
   }
@@ -20,10 +26,9 @@ export async function drain(
 
 /** Everything a stream yields; rejects with its error. */
 export async function collect(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const { out, error } = await drain(stream);
-  if (error !== undefined)
-    throw error instanceof Error ? error : new Error('stream failed', { cause: error });
-  return out;
+  const parts: Uint8Array[] = [];
+  await readInto(stream, parts);
+  return Buffer.concat(parts);
 }
 
 /** A stream of `bytes` in pieces of `size` (a copy each, as a real reader would give). */

@@ -4,21 +4,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
 import {
-  getResponseClass,
-  listPcscReaders,
   loadPcscBinding,
-  PcscTransport,
   pcscErrorOf,
-  pickPcscReader,
-  transmitT0,
-  watchPcscReaders,
   type PcscBinding,
-  type PcscEvent,
   type PcscNativeCard,
   type PcscNativeContext,
   type PcscNativeReader,
   type PcscNativeReaderState,
-} from '../../src/node/index.js';
+} from '../../src/node/pcsc-binding.js';
+import { watchPcscReaders, type PcscEvent } from '../../src/node/pcsc-events.js';
+import { getResponseClass, transmitT0 } from '../../src/node/pcsc-t0.js';
+import { listPcscReaders, PcscTransport, pickPcscReader } from '../../src/node/pcsc-transport.js';
 import { errorCodeOf } from '../helpers/errors.js';
 
 /** A card that answers from a script: each command (hex) maps to its responses, in turn. */

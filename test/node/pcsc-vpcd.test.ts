@@ -6,18 +6,15 @@
 // without them these tests say why and skip.
 import { afterEach, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
+import { watchPcscReaders, type PcscEvent } from '../../src/node/pcsc-events.js';
+import { PcscTransport } from '../../src/node/pcsc-transport.js';
 import {
   CHIP_VIRTUAL_ATR,
   chipVirtualCard,
-  connectVpcd,
-  PcscTransport,
   SIM_VIRTUAL_ATR,
   simVirtualCard,
-  watchPcscReaders,
-  type PcscEvent,
-  type VirtualCard,
-  type VpcdSession,
-} from '../../src/node/index.js';
+} from '../../src/node/vpcd-cards.js';
+import { connectVpcd, type VirtualCard, type VpcdSession } from '../../src/node/vpcd-connection.js';
 import { ChipClient, type ApduTransport } from '../../src/sim/index.js';
 import { SecureChip } from '../../src/sim/chip/cos.js';
 import { personalizeChip } from '../../src/sim/chip/state.js';

@@ -8,7 +8,8 @@ import {
   saveSimState,
   type SaveStep,
 } from '../../src/node/sim-state-file.js';
-import { SimCard, SimClient, storeBinding, type SimState } from '../../src/sim/index.js';
+import { SimCard, SimClient, type SimState } from '../../src/sim/index.js';
+import { storeBinding } from '../../src/sim/applet/binding-list.js';
 import { cidOf, freshState } from '../sim/applet/helpers.js';
 
 let dir: string;

@@ -8,17 +8,17 @@ import {
   CHIP_VIRTUAL_ATR,
   SIM_VIRTUAL_ATR,
   chipVirtualCard,
+  simVirtualCard,
+} from '../../src/node/vpcd-cards.js';
+import {
   connectVpcd,
-  encodeVpcdFrame,
   parseVpcdAddress,
   serveVpcd,
-  simVirtualCard,
-  VPCD_CONTROL,
-  VpcdFrameReader,
   type VirtualCard,
   type VpcdEvent,
   type VpcdSession,
-} from '../../src/node/index.js';
+} from '../../src/node/vpcd-connection.js';
+import { encodeVpcdFrame, VPCD_CONTROL, VpcdFrameReader } from '../../src/node/vpcd-frames.js';
 import { atrProtocols, decodeAtr } from '../../src/protocol/atr.js';
 import type { ApduTransport } from '../../src/sim/transport.js';
 import { docChip } from '../sim/chip/doc-chip.js';

@@ -6,19 +6,18 @@ import { concatBytes, fromHex, toHex, utf8 } from '../../src/bytes.js';
 import {
   APP_STATE_CODES,
   COMMAND_CODES,
-  MESSAGE_STRUCTURE,
   RESULT_CODES,
   ZONE_CODES,
   decodeMessage,
   encodeMessage,
-  messageToJSON,
   type AppState,
   type MessageType,
   type ResultCode,
   type SimvaultMessage,
-  type Zone,
 } from '../../src/protocol/index.js';
-import { encodeTlvLength } from '../../src/protocol/message-tlv.js';
+import { messageToJSON } from '../../src/protocol/messages.js';
+import { encodeTlvLength, MESSAGE_STRUCTURE } from '../../src/protocol/message-tlv.js';
+import type { Zone } from '../../src/crypto/keys.js';
 import { fuzzDecoder } from './fuzz-util.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import { toHex } from '../../bytes.js';
 import { ArgumentError, CardError, IoError } from '../../errors.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
 import { SUITES, type SuiteName } from '../../crypto/suites.js';
-import { formatCard, readCardInfo } from '../../card/card.js';
+import { formatCard, readCardInfo, type CardInfo } from '../../card/card.js';
 import { fsck, type FsckReport } from '../../card/fsck.js';
 import type { CardZone, FileInfo } from '../../card/zone.js';
 import { BLOCK_SIZE } from '../../card/layout.js';
@@ -33,9 +33,11 @@ import { writeOutput } from '../../node/files.js';
 import { parseCommandArgs, UsageError, writeResult, type CliIO, type Command } from '../command.js';
 import { refuseTerminalInput } from '../io.js';
 import {
+  bindImage,
   CARD_OPTIONS,
   cidFor,
   keySource,
+  newCardKeys,
   randomCid,
   withCard,
   withDevice,
@@ -46,6 +48,7 @@ import {
   parseCid,
   parseSize,
   parseZones,
+  parseRange,
   positionals,
   zoneOption,
 } from '../options.js';
@@ -98,8 +101,8 @@ An image of at least the segment size is split into FAT32-sized segment files IM
 Options:
   --size SIZE            image size, a multiple of 4 KiB (suffixes K, M, G, T: 64M)
   --key KEYFILE          the SIM's 32-byte binding key (simvault keygen)
-  --sim STATE            or an emulated SIM's state file: the card must be bound to it; its
-                         zones' generations are anchored in the SIM
+  --sim STATE            or an emulated SIM's state file: the new card is bound to that SIM
+                         (offline, for development) and its zones' generations anchored there
   --cid HEX|random       the card's CID: 32 hex digits, 30 for its identity, or 'random'
   --zones LIST           zone quotas, e.g. operator=8M,advertising=8M,multimedia=24M,user=24M;
                          zones left out share the rest (10/10/40/40)
@@ -147,8 +150,7 @@ Example:
     if (segmentSize === 0 || segmentSize % 512 !== 0)
       throw new UsageError('--segment-size must be a positive multiple of 512 bytes');
     const backend = backendOption(values.backend);
-    const source = await keySource(values);
-    const keys = await source.keys(cid);
+    const { keys, commit } = await newCardKeys(values, cid);
 
     const release = await lockImage(image!);
     try {
@@ -157,7 +159,7 @@ Example:
       try {
         await formatCard(device, { cid, keys, suite, zones, fill, backend });
         // A fresh card starts every zone at generation 1; the SIM anchors that.
-        await source.anchor(cid, Object.fromEntries(ZONES.map((z) => [z, 1])));
+        await commit(Object.fromEntries(ZONES.map((z) => [z, 1])));
         await device.close();
       } catch (e) {
         await device.close().catch(() => undefined);
@@ -193,6 +195,61 @@ Example:
   },
 };
 
+// --- bind ---------------------------------------------------------------------------------
+
+/**
+ * `simvault card bind IMAGE --sim STATE [--cid HEX]`
+ *
+ * @example
+ * ```ts
+ * await runCli(['card', 'bind', 'card.img', '--sim', 'sim.json'], io);
+ * ```
+ */
+export const cardBindCommand: Command = {
+  path: ['card', 'bind'],
+  summary: "bind a card image to an emulated SIM's state file, offline (development)",
+  help: `Usage: simvault card bind IMAGE --sim STATE [--cid HEX] [--json]
+
+Development and tests only: binds the card IMAGE stands for to the emulated SIM of STATE without
+the operator's servers (a real SIM binds only through the secured bind flow of 'simvault demo').
+The card is the one the image header names (or --cid); the SIM must derive the keys the image was
+formatted with, else nothing is bound (CARD_WRONG_SIM). The card's current zone generations are
+anchored in the SIM. Binding a card the SIM already holds changes nothing. 'card create --sim'
+binds the card it creates by itself.
+
+Options:
+  --sim STATE      the emulated SIM's state file (simvault sim create)
+  --cid HEX        the card's CID (default: the identity recorded in the image)
+  --json           print the result as JSON
+
+Example:
+  simvault sim create sim.json
+  simvault card create card.img --size 64M --sim sim.json --cid random
+  simvault card bind card.img --sim other-sim.json     # CARD_WRONG_SIM: formatted for sim.json`,
+  async run(args, io) {
+    const { values, positionals: pos } = parseCommandArgs(args, {
+      sim: { type: 'string' },
+      cid: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const [image] = positionals(pos, 1, 1, 'simvault card bind IMAGE --sim STATE');
+    if (values.sim === undefined) throw new UsageError('--sim STATE is required');
+    const sim = values.sim;
+    const { cid, binding } = await withDevice(image!, async (device) => {
+      const id = await cidFor(device, values);
+      return { cid: id, binding: await bindImage(device, sim, id) };
+    });
+    writeResult(
+      io,
+      values.json === true,
+      { image, sim, cid: toHex(cid), binding },
+      binding === 'new'
+        ? `bound card ${toHex(cid)} (${image}) to the SIM in ${sim}`
+        : `card ${toHex(cid)} (${image}) was already bound to the SIM in ${sim}`,
+    );
+  },
+};
+
 // --- info ---------------------------------------------------------------------------------
 
 /**
@@ -220,29 +277,35 @@ Options:
     const { values, positionals: pos } = parseCommandArgs(args, CARD_OPTIONS);
     const [image] = positionals(pos, 1, 1, 'simvault card info IMAGE [--key KEYFILE]');
     const info = await withDevice(image!, readCardInfo, true);
-    const result: Record<string, unknown> = { image, ...info };
-    let damaged = false;
-    if (values.key !== undefined || values.sim !== undefined) {
-      damaged = await withCard(image!, values, (card) => {
-        const cap = card.capacity();
-        const gens = card.generations();
-        result.zones = info.zones.map((z) => {
-          const c = cap.zones[z.zone];
-          const err = card.damaged.find((d) => d.zone === z.zone)?.error;
-          return {
-            ...z,
-            ...(c ?? {}),
-            ...(gens[z.zone] !== undefined ? { zoneGeneration: gens[z.zone] } : {}),
-            ...(err ? { damaged: `${err.code}: ${err.message}` } : {}),
-          };
-        });
-        result.total = { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files };
-        return Promise.resolve(card.damaged.length > 0);
-      });
-    }
-    const zones = result.zones as Array<
-      Record<string, unknown> & { zone: string; capacity: number; keyIdentifier: string }
-    >;
+    // With keys: capacity, files and generations of every zone (and which zones are damaged).
+    const keyed =
+      values.key !== undefined || values.sim !== undefined
+        ? await withCard(image!, values, (card) => {
+            const cap = card.capacity();
+            const gens = card.generations();
+            return Promise.resolve({
+              zones: info.zones.map((z) => {
+                const err = card.damaged.find((d) => d.zone === z.zone)?.error;
+                return {
+                  ...z,
+                  ...(cap.zones[z.zone] ?? {}),
+                  ...(gens[z.zone] !== undefined ? { zoneGeneration: gens[z.zone] } : {}),
+                  ...(err ? { damaged: `${err.code}: ${err.message}` } : {}),
+                };
+              }),
+              total: { capacity: cap.capacity, used: cap.used, free: cap.free, files: cap.files },
+              damaged: card.damaged.length > 0,
+            });
+          })
+        : undefined;
+    const result = { image, ...info, ...(keyed ? { zones: keyed.zones, total: keyed.total } : {}) };
+    const zones: (CardInfo['zones'][number] & {
+      used?: number;
+      free?: number;
+      files?: number;
+      zoneGeneration?: number;
+      damaged?: string;
+    })[] = keyed ? keyed.zones : info.zones;
     const lines = [
       `image       ${image}`,
       `format      version ${info.version}, header generation ${info.generation}${info.writable ? '' : ' (read-only: written by an older simvault)'}`,
@@ -251,19 +314,18 @@ Options:
       `card key    ${info.cardKeyIdentifier}`,
       ...zones.map((z) => {
         const head = `zone ${z.zone.padEnd(12)}${formatBytes(z.capacity).padStart(11)}`;
-        if (typeof z.damaged === 'string') return `${head}  DAMAGED ${z.damaged}`;
-        if (typeof z.used !== 'number') return `${head}  key ${z.keyIdentifier}`;
-        return `${head}  used ${formatBytes(z.used).padStart(10)}  free ${formatBytes(z.free as number).padStart(10)}  ${String(z.files).padStart(6)} files  generation ${String(z.zoneGeneration)}`;
+        if (z.damaged !== undefined) return `${head}  DAMAGED ${z.damaged}`;
+        if (z.used === undefined) return `${head}  key ${z.keyIdentifier}`;
+        return `${head}  used ${formatBytes(z.used).padStart(10)}  free ${formatBytes(z.free ?? 0).padStart(10)}  ${String(z.files).padStart(6)} files  generation ${String(z.zoneGeneration)}`;
       }),
     ];
-    const total = result.total as
-      { capacity: number; used: number; free: number; files: number } | undefined;
+    const total = keyed?.total;
     if (total)
       lines.push(
         `total       ${formatBytes(total.capacity)}, used ${formatBytes(total.used)}, free ${formatBytes(total.free)}, ${total.files} files`,
       );
     writeResult(io, values.json === true, result, lines.join('\n'));
-    return damaged ? 1 : 0;
+    return keyed?.damaged ? 1 : 0;
   },
 };
 
@@ -413,9 +475,9 @@ Examples:
     if (checkpointBytes !== undefined && checkpointBytes < 16384)
       throw new UsageError('--checkpoint must be at least 16K');
 
-    const info = await withCard(image!, values, async (card) => {
+    const info = await withCard(image, values, async (card) => {
       const z = card.zone(zone);
-      const put = await z.put(name!, {
+      const put = await z.put(name, {
         ...(size !== undefined ? { size } : {}),
         ...(tag !== undefined ? { sourceTag: tag } : {}),
         ...(checkpointBytes !== undefined ? { checkpointBytes } : {}),
@@ -436,12 +498,12 @@ Examples:
         await input.pipeTo(put.writable);
       } catch (e) {
         if (e instanceof CardError && e.code === 'CARD_NO_SPACE')
-          await keptUpload(io, z, image!, zone, name!);
+          await keptUpload(io, z, image, zone, name);
         throw e;
       } finally {
         bar?.finish();
       }
-      return z.stat(name!);
+      return z.stat(name);
     });
     writeResult(
       io,
@@ -473,36 +535,6 @@ async function keptUpload(
 // --- get ----------------------------------------------------------------------------------
 
 /**
- * Parse `--range` in HTTP byte-range form against a file of `size` bytes: `START-END` (END
- * inclusive, clamped to the file), `START-` (to the end) or `-N` (the last N bytes). Returns the
- * half-open `[start, end)`.
- *
- * @example
- * ```ts
- * parseRange('0-99', 1000); // { start: 0, end: 100 }
- * parseRange('-10', 1000); // { start: 990, end: 1000 }
- * ```
- */
-export function parseRange(text: string, size: number): { start: number; end: number } {
-  const m = /^(\d*)-(\d*)$/.exec(text.trim());
-  if (!m || (m[1] === '' && m[2] === ''))
-    throw new UsageError(`--range must be START-END, START- or -LAST, got '${text}'`);
-  if (m[1] === '') {
-    const last = Number(m[2]);
-    return { start: Math.max(0, size - last), end: size };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
-  if (m[2] !== '' && Number(m[2]) < start)
-    throw new UsageError(`--range ${text}: END is before START`);
-  if (start >= size && !(start === 0 && size === 0))
-    throw new ArgumentError(
-      `--range ${text} starts at or after the end of the file (${size} bytes)`,
-    );
-  return { start, end };
-}
-
-/**
  * `simvault card get IMAGE [--zone Z] NAME [FILE|-]`
  *
  * @example
@@ -523,8 +555,10 @@ Options:
   --zone ZONE          ${ZONES.join(' | ')} (default user)
   --key KEYFILE        the SIM's binding key (or --sim STATE: an emulated SIM the card is bound to)
   --cid HEX            the card's CID (default: the identity recorded in the image)
-  --range RANGE        bytes START-END (END inclusive), START- or, written --range=-LAST,
-                       the last LAST bytes
+  --range RANGE        bytes START-END (START through END, as HTTP Range), START- (to the
+                       end) or, written --range=-LAST, the last LAST bytes. The range must lie
+                       in the file (nothing is clamped): START-END reads what the library's
+                       zone.get(NAME, START, END + 1) reads, and refuses what it refuses
   --progress           draw a progress bar on stderr (default: when stderr is a terminal)
   --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default auto)
 
@@ -795,6 +829,7 @@ Options:
  */
 export const CARD_COMMANDS: Command[] = [
   cardCreateCommand,
+  cardBindCommand,
   cardInfoCommand,
   cardPutCommand,
   cardGetCommand,

@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toHex } from '../../bytes.js';
+import { fromHex, toHex } from '../../bytes.js';
 import { ArgumentError, ERROR_CODES, type SimvaultError } from '../../errors.js';
 import { encodeCid } from '../../protocol/cid.js';
 import type { Zone } from '../../protocol/messages.js';
@@ -334,14 +334,14 @@ export interface DemoReport {
 
 /**
  * Run the demo in a temporary folder; resolves to its report (never throws for a failed check:
- * `verified` says).
+ * `verified` says) and the folder (gone unless `keep`).
  *
  * @param options - file size, image size, and where each step is told
  *
  * @example
  * ```ts
  * import { runDemo } from './demo.js';
- * const report = await runDemo({ fileBytes: 256 * 1024 });
+ * const { report } = await runDemo({ fileBytes: 256 * 1024 });
  * report.verified; // true
  * ```
  */
@@ -353,7 +353,7 @@ export async function runDemo(
     onStep?: (e: HandsetEvent) => void;
     handset?: Partial<HandsetOptions>;
   } = {},
-): Promise<DemoReport & { dir: string }> {
+): Promise<{ report: DemoReport; dir: string }> {
   const started = performance.now();
   const dir = await mkdtemp(join(tmpdir(), 'simvault-e2e-'));
   const steps: HandsetEvent[] = [];
@@ -392,7 +392,7 @@ export async function runDemo(
     const inserted = await phone.insertCard();
     checks['card bound and mounted'] =
       inserted.binding === 'new' && inserted.formatted && phone.menu.includes(world.app.name);
-    const launched = await phone.launch(world.app.name, { aid: Buffer.from(world.app.aid, 'hex') });
+    const launched = await phone.launch(fromHex(world.app.aid));
     const stored = await phone.card!.zone(launched.zone).readFile(launched.file);
     const storedSha256 = createHash('sha256').update(stored).digest('hex');
     checks['stored file matches the source (SHA-256)'] =
@@ -402,7 +402,7 @@ export async function runDemo(
       step: 'verify',
       text: `card holds ${stored.length} bytes, sha256 ${storedSha256} ${checks['stored file matches the source (SHA-256)'] ? '= source' : '!= source'}`,
     });
-    const deleted = await phone.deleteApp(world.app.name);
+    const deleted = await phone.deleteApp(fromHex(world.app.aid));
     checks['file deleted from the card'] =
       deleted.zone === launched.zone &&
       !(await phone.card!.zone(launched.zone).exists(launched.file));
@@ -426,18 +426,20 @@ export async function runDemo(
             .join('; ')}`,
     });
     return {
-      steps,
-      checks,
-      file: {
-        size: world.app.bytes.length,
-        sourceSha256: world.app.sha256,
-        storedSha256,
-        zone: launched.zone,
-      },
-      report,
-      elapsedMs: Math.round(performance.now() - started),
-      verified,
       dir,
+      report: {
+        steps,
+        checks,
+        file: {
+          size: world.app.bytes.length,
+          sourceSha256: world.app.sha256,
+          storedSha256,
+          zone: launched.zone,
+        },
+        report,
+        elapsedMs: Math.round(performance.now() - started),
+        verified,
+      },
     };
   } finally {
     await phone?.removeCard().catch(() => undefined);
@@ -496,7 +498,7 @@ See also: simvault demo crypto (the encryption round trip with every suite).`,
     if (!Number.isInteger(kib) || kib < 1 || kib > 8192)
       throw new UsageError('--size must be a whole number of KiB from 1 to 8192');
     const json = values.json === true;
-    const report = await runDemo({
+    const { report, dir } = await runDemo({
       fileBytes: kib * 1024,
       imageBytes: Math.max(16 << 20, Math.ceil((kib * 1024 * 4) / (1 << 20)) << 20),
       keep: values.keep === true,
@@ -504,9 +506,8 @@ See also: simvault demo crypto (the encryption round trip with every suite).`,
         ? {}
         : { onStep: (e: HandsetEvent) => void io.stdout.write(`[${e.step}] ${e.text}\n`) }),
     });
-    if (values.keep) io.stderr.write(`kept ${report.dir}\n`);
-    const { dir: _dir, ...doc } = report;
-    if (json) writeResult(io, true, doc, '');
+    if (values.keep) io.stderr.write(`kept ${dir}\n`);
+    if (json) writeResult(io, true, report, '');
     else
       io.stdout.write(
         `${report.verified ? 'end-to-end verified' : 'end-to-end NOT verified'} in ${(report.elapsedMs / 1000).toFixed(1)} s\n\n${NEXT_STEPS}\n`,

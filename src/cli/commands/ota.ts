@@ -89,7 +89,7 @@ Options:
 Example:
   simvault ota pack --spi 0619 --kic 22 --kid 22 --tar b00011 --counter 0 \\
     --kic-key 200102030405060708090a0b0c0d0e0f --kid-key 201102030405060708090a0b0c0d0e0f 00a40004023f00`,
-  async run(args, io) {
+  run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       spi: { type: 'string' },
       kic: { type: 'string' },
@@ -120,6 +120,7 @@ Example:
       keysetOf(hexOption('kic-key', values['kic-key']), hexOption('kid-key', values['kid-key'])),
     );
     io.stdout.write(`${toHex(packet)}\n`);
+    return Promise.resolve();
   },
 };
 
@@ -147,7 +148,7 @@ Options:
 Example:
   simvault ota unpack --kid-key 301102030405060708090a0b0c0d0e0f --spi 0609 --kic 35 --kid 35 \\
     027100001612b0001100000000000000b5bcd6353a421fae016132`,
-  async run(args, io) {
+  run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       spi: { type: 'string' },
       kic: { type: 'string' },
@@ -207,5 +208,6 @@ Example:
       };
     }
     io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return Promise.resolve();
   },
 };

@@ -51,6 +51,92 @@ export const SIM_INS = {
   launchComplete: 0x36,
   /** Proprietary GET HANDSET MESSAGE, read (P1 00) or remove (P1 01) the oldest: `80 38 P1 00 [Le]`. */
   handsetMessage: 0x38,
+  /** Proprietary GET APPLICATIONS of a bound card, one per call (P1 = index): `80 3A P1 00 10 CID Le`. */
+  getApplications: 0x3a,
+  /** Proprietary MENU PATH: the item identifiers that lead to an action (P1): `80 3C P1 00 Lc CID [AID] Le`. */
+  menuPath: 0x3c,
+  /** Proprietary LAST OUTCOME of a flow (P1) for a card: `80 3E P1 00 10 CID Le`. */
+  lastOutcome: 0x3e,
+} as const;
+
+/**
+ * The item identifiers of the SIM's SELECT ITEM prompts and sub-menus. They are fixed, so a
+ * handset answers by identifier, whatever language the SIM words its items in. (Main-menu items
+ * and the cards of the release prompt are numbered from 1 and from {@link MENU_ITEM.firstCard};
+ * MENU PATH says which to choose.)
+ *
+ * @example
+ * ```ts
+ * import { MENU_ITEM } from 'simvault/sim';
+ * MENU_ITEM.launch; // 0x01
+ * ```
+ */
+export const MENU_ITEM = {
+  /** An application's sub-menu: launch it (501). */
+  launch: 0x01,
+  /** An application's sub-menu: delete its file from the card (601). */
+  delete: 0x02,
+  /** A card's sub-menu: unbind it (401). */
+  unbind: 0x03,
+  /** "Bind this memory card?": bind it (305). */
+  bind: 0x04,
+  /** "Bind this memory card?": not now. */
+  notNow: 0x05,
+  /** "Card limit reached": keep the old cards, do not keep the new one. */
+  cancel: 0x06,
+  /** "Card limit reached": the first bound card offered for release; the others follow. */
+  firstCard: 0x10,
+  /** A main-menu page that continues on the next one ("More..."). */
+  more: 0xff,
+} as const;
+
+/**
+ * `P1` of MENU PATH: the action whose path through the menus is asked for.
+ *
+ * @example
+ * ```ts
+ * import { MENU_ACTION } from 'simvault/sim';
+ * MENU_ACTION.unbind; // 0x03
+ * ```
+ */
+export const MENU_ACTION = {
+  /** Launch an application of a bound card (data: CID, AID). */
+  launch: MENU_ITEM.launch,
+  /** Delete an installed application's file (data: CID, AID). */
+  delete: MENU_ITEM.delete,
+  /** Unbind a bound card (data: CID). */
+  unbind: MENU_ITEM.unbind,
+} as const;
+
+/**
+ * `P1` of LAST OUTCOME: the flow asked about.
+ *
+ * @example
+ * ```ts
+ * import { OUTCOME_FLOW } from 'simvault/sim';
+ * OUTCOME_FLOW.bind; // 0x01
+ * ```
+ */
+export const OUTCOME_FLOW = {
+  /** The last bind of the card (steps 305-311). */
+  bind: 0x01,
+  /** The last unbind of the card (steps 401-405). */
+  unbind: 0x02,
+} as const;
+
+/**
+ * The result byte of a LAST OUTCOME answer beyond the card application server's result codes
+ * (`RESULT_CODES`, `00`-`0B`): outcomes the SIM decides alone.
+ *
+ * @example
+ * ```ts
+ * import { SIM_OUTCOME } from 'simvault/sim';
+ * SIM_OUTCOME.declined; // 0x80
+ * ```
+ */
+export const SIM_OUTCOME = {
+  /** The user declined ("Not now"): no request was sent. */
+  declined: 0x80,
 } as const;
 
 /**
@@ -107,7 +193,7 @@ export const SW = {
   securityRefused: 0x6200,
   /** Wrong length (Lc or data length). */
   wrongLength: 0x6700,
-  /** The card is not bound (keys, anchors). */
+  /** The card is not bound (keys, anchors, applications, menu path). */
   securityNotSatisfied: 0x6982,
   /** Conditions of use not satisfied: applet not selected, nothing to fetch or answer, anchor going back. */
   conditionsNotSatisfied: 0x6985,
@@ -119,7 +205,7 @@ export const SW = {
   notEnoughMemory: 0x6a84,
   /** Incorrect P1-P2. */
   wrongP1P2: 0x6a86,
-  /** Referenced data not found: no matching request, menu item or message. */
+  /** Referenced data not found: no matching request, menu item, path, outcome or message. */
   dataNotFound: 0x6a88,
   /** Instruction not supported. */
   insNotSupported: 0x6d00,

@@ -83,7 +83,8 @@ function counterOf(data: Uint8Array): number | undefined {
  *
  * @example
  * ```ts
- * import { RECOMMENDED_MT_SPI, type PacketHeader } from 'simvault/sim';
+ * import { RECOMMENDED_MT_SPI } from 'simvault/protocol';
+ * import type { PacketHeader } from 'simvault/sim';
  * const header: PacketHeader = { spi: RECOMMENDED_MT_SPI, kic: 0x12, kid: 0x12, tar: new Uint8Array([0xb0, 0x00, 0x10]), counter: 1n };
  * ```
  */
@@ -194,7 +195,8 @@ export function openIncomingPacket(state: SimState, bytes: Uint8Array): Incoming
  *
  * @example
  * ```ts
- * import { porWanted, RECOMMENDED_MT_SPI } from 'simvault/sim';
+ * import { RECOMMENDED_MT_SPI } from 'simvault/protocol';
+ * import { porWanted } from 'simvault/sim';
  * porWanted(RECOMMENDED_MT_SPI, 'ok'); // true
  * ```
  */
@@ -209,7 +211,8 @@ export function porWanted(spi: Spi, status: PorStatus): boolean {
  *
  * @example
  * ```ts
- * import { buildPor, personalizeSim, RECOMMENDED_MT_SPI } from 'simvault/sim';
+ * import { RECOMMENDED_MT_SPI } from 'simvault/protocol';
+ * import { buildPor, personalizeSim } from 'simvault/sim';
  * const { state } = personalizeSim({ iccid: '89860012345678901234' });
  * const por = buildPor(state, { spi: RECOMMENDED_MT_SPI, kic: 0x12, kid: 0x12, tar: state.tar, counter: 1n }, 'checksum-failed', new Uint8Array(0));
  * por?.[0]; // 0x02
@@ -299,7 +302,8 @@ function queueSms(state: SimState, tpdus: Uint8Array[]): void {
  *
  * @example
  * ```ts
- * import { sendPorBySms, buildPor, personalizeSim, RECOMMENDED_MT_SPI } from 'simvault/sim';
+ * import { RECOMMENDED_MT_SPI } from 'simvault/protocol';
+ * import { sendPorBySms, buildPor, personalizeSim } from 'simvault/sim';
  * const { state } = personalizeSim({ iccid: '89860012345678901234' });
  * const por = buildPor(state, { spi: RECOMMENDED_MT_SPI, kic: 0x12, kid: 0x12, tar: state.tar, counter: 1n }, 'ok', new Uint8Array(0))!;
  * sendPorBySms(state, por, 1);

@@ -10,12 +10,15 @@ import { ArgumentError } from '../../errors.js';
 import {
   encodeKeyIndicator,
   encodeSpi,
+  keysetKeyLengths,
+  RECOMMENDED_MT_SPI,
   type CounterMode,
   type IntegrityKind,
+  type KeysetAlgorithm,
   type Spi,
 } from '../../protocol/secured-packet.js';
 import type { SmsAddress } from '../../protocol/sms.js';
-import type { SimKeysetAlgorithm, SimState, ThresholdPolicy, UnbindRule } from './state.js';
+import type { SimState, ThresholdPolicy, UnbindRule } from './state.js';
 
 /**
  * Options of {@link personalizeSim}. Only the ICCID is required.
@@ -44,12 +47,12 @@ export interface PersonalizeOptions {
   /** The OTA server's SMS address (default international `8613800000000`). */
   otaAddress?: SmsAddress;
   /** Keyset algorithm (default `aes`, 16-byte keys). */
-  algorithm?: SimKeysetAlgorithm;
+  algorithm?: KeysetAlgorithm;
   /** Minimum security of incoming packets (default ciphered, CC, counter must be higher). */
   minimumSecurity?: {
     /** Whether incoming command packets must be ciphered with KIc (SPI1 b3). */
     ciphering: boolean;
-    /** The weakest integrity check accepted on them (SPI1 b2-b1), ranked none < RC < CC < DS. */
+    /** The weakest integrity check accepted on them (SPI1 b2-b1), ranked weakest first: none, RC, CC, DS. */
     integrity: IntegrityKind;
     /** The weakest counter mode accepted on them (SPI1 b5-b4). */
     counter: CounterMode;
@@ -81,7 +84,7 @@ export interface OtaProvisioning {
     /** Key version 1-15: the high nibble of the KIc/KID bytes that name this keyset. */
     version: number;
     /** Algorithm of both keys. */
-    algorithm: SimKeysetAlgorithm;
+    algorithm: KeysetAlgorithm;
     /** Ciphering key (KIc), hex. */
     kic: string;
     /** Checksum key (KID), hex. */
@@ -125,28 +128,9 @@ export const DEFAULT_MO_SPI: Spi = {
   porViaSubmit: false,
 };
 
-/**
- * The SPI the SIM expects the OTA server to use (the OTA server's default): counter must be
- * higher, ciphered, CC, PoR always with a CC via SMS-SUBMIT.
- *
- * @example
- * ```ts
- * import { RECOMMENDED_MT_SPI } from 'simvault/sim';
- * RECOMMENDED_MT_SPI.porViaSubmit; // true
- * ```
- */
-export const RECOMMENDED_MT_SPI: Spi = {
-  counter: 'must-be-higher',
-  ciphered: true,
-  integrity: 'cc',
-  porRequest: 'always',
-  porIntegrity: 'cc',
-  porCiphered: false,
-  porViaSubmit: true,
-};
-
-function keyLength(algorithm: SimKeysetAlgorithm): number {
-  return algorithm === '3des-3key' ? 24 : 16;
+/** New keys take the shortest length the algorithm allows (AES-128, 2- or 3-key 3DES). */
+function keyLength(algorithm: KeysetAlgorithm): number {
+  return keysetKeyLengths(algorithm)[0]!;
 }
 
 /**
@@ -238,6 +222,7 @@ export function personalizeSim(options: PersonalizeOptions): {
     pending: [],
     mailbox: [],
     proactive: [],
+    outcomes: [],
     menu: [],
     sent: [],
   };

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { toHex } from '../../bytes.js';
+import { equalBytes, toHex } from '../../bytes.js';
 import { ProtocolError } from '../../errors.js';
 import {
   COMMAND_TYPE,
@@ -15,7 +15,8 @@ import {
   type ProactiveCommand,
 } from '../../protocol/toolkit.js';
 import type { MenuItem } from '../../protocol/toolkit-objects.js';
-import { findBoundCard } from './binding-list.js';
+import { MENU_ITEM } from './apdu-table.js';
+import { findBoundCard, sameCard } from './binding-list.js';
 import type { MenuAction, MenuChoice, ProactiveEntry, SimState } from './state.js';
 
 /**
@@ -168,7 +169,7 @@ function paginate(
       const isLast = at === lines.length - 1;
       const more: MenuChoice[] = isLast
         ? []
-        : [{ id: choices.length + 2, action: { kind: 'page', page: page + 1 } }];
+        : [{ id: MENU_ITEM.more, action: { kind: 'page', page: page + 1 } }];
       if (!fits(build(itemsOf([candidate, ...more]), page))) break;
       choices.push(candidate);
       at++;
@@ -176,7 +177,7 @@ function paginate(
     // A single line too long for any page cannot happen (names are at most 64 bytes), but never loop.
     if (choices.length === 0 && at < lines.length) at++;
     if (at < lines.length)
-      choices.push({ id: choices.length + 1, action: { kind: 'page', page: page + 1 } });
+      choices.push({ id: MENU_ITEM.more, action: { kind: 'page', page: page + 1 } });
     pages.push(choices);
   } while (at < lines.length);
   return pages;
@@ -258,23 +259,23 @@ export function queueMenuPage(state: SimState, page: number): boolean {
 }
 
 /**
- * Queue a SELECT ITEM whose items are `lines`; backing out triggers `onCancel`.
+ * Queue a SELECT ITEM whose items are `lines`, each with its item identifier; backing out
+ * triggers `onCancel`.
  *
  * @example
  * ```ts
- * import { queueChoice, personalizeSim } from 'simvault/sim';
  * const { state } = personalizeSim({ iccid: '89860012345678901234' });
- * queueChoice(state, 'Bind new card?', [{ text: 'Bind', action: { kind: 'bind', cid: new Uint8Array(16) } }], { kind: 'cancel' });
+ * queueChoice(state, 'Bind new card?', [{ id: MENU_ITEM.bind, text: 'Bind', action: { kind: 'bind', cid: new Uint8Array(16) } }], { kind: 'cancel' });
  * ```
  */
 export function queueChoice(
   state: SimState,
   title: string,
-  lines: { text: string; action: MenuAction }[],
+  lines: { id: number; text: string; action: MenuAction }[],
   onCancel: MenuAction,
 ): void {
-  const choices = lines.map((l, i) => ({ id: i + 1, action: l.action }));
-  const items = lines.map((l, i) => ({ id: i + 1, text: l.text }));
+  const choices = lines.map((l) => ({ id: l.id, action: l.action }));
+  const items = lines.map((l) => ({ id: l.id, text: l.text }));
   queueProactive(state, { kind: 'selectItem', qualifier: 0, title, items }, choices, onCancel);
 }
 
@@ -296,20 +297,67 @@ export function queueSubMenu(state: SimState, action: MenuAction): boolean {
     queueChoice(
       state,
       cardLabel(card.cid),
-      [{ text: 'Unbind', action: { kind: 'unbind', cid: card.cid } }],
+      [{ id: MENU_ITEM.unbind, text: 'Unbind', action: { kind: 'unbind', cid: card.cid } }],
       { kind: 'cancel' },
     );
     return true;
   }
-  const app = card.applications.find(
-    (a) => a.state === 'active' && toHex(a.aid) === toHex(action.aid),
-  );
+  const app = card.applications.find((a) => a.state === 'active' && equalBytes(a.aid, action.aid));
   if (!app) return false;
-  const lines: { text: string; action: MenuAction }[] = [
-    { text: 'Launch', action: { kind: 'launch', cid: card.cid, aid: app.aid } },
+  const lines: { id: number; text: string; action: MenuAction }[] = [
+    {
+      id: MENU_ITEM.launch,
+      text: 'Launch',
+      action: { kind: 'launch', cid: card.cid, aid: app.aid },
+    },
   ];
   if (app.installed)
-    lines.push({ text: 'Delete', action: { kind: 'delete', cid: card.cid, aid: app.aid } });
+    lines.push({
+      id: MENU_ITEM.delete,
+      text: 'Delete',
+      action: { kind: 'delete', cid: card.cid, aid: app.aid },
+    });
   queueChoice(state, app.name, lines, { kind: 'cancel' });
   return true;
+}
+
+/**
+ * The item identifiers that lead from the main menu to an action: the MENU SELECTION item, then
+ * one SELECT ITEM answer per continuation page and sub-menu, ending with the action's own item.
+ * `undefined` when the menu offers no such action (the card is not bound, the application is not
+ * shown, or — for delete — its file is not on the card).
+ *
+ * @example
+ * ```ts
+ * menuPath(personalizeSim({ iccid: '89860012345678901234' }).state, 'unbind', new Uint8Array(16)); // undefined
+ * ```
+ */
+export function menuPath(
+  state: SimState,
+  action: 'launch' | 'delete' | 'unbind',
+  cid: Uint8Array,
+  aid?: Uint8Array,
+): number[] | undefined {
+  const card = findBoundCard(state, cid);
+  if (!card) return undefined;
+  let last: number;
+  if (action === 'unbind') last = MENU_ITEM.unbind;
+  else {
+    const app =
+      aid && card.applications.find((a) => a.state === 'active' && equalBytes(a.aid, aid));
+    if (!app || (action === 'delete' && !app.installed)) return undefined;
+    last = action === 'launch' ? MENU_ITEM.launch : MENU_ITEM.delete;
+  }
+  const pages = menuPages(state);
+  for (let p = 0; p < pages.length; p++) {
+    const hit = pages[p]!.choices.find((c) => {
+      const a = c.action;
+      if (action === 'unbind') return a.kind === 'cardMenu' && sameCard(a.cid, cid);
+      return (
+        a.kind === 'appMenu' && sameCard(a.cid, cid) && aid !== undefined && equalBytes(a.aid, aid)
+      );
+    });
+    if (hit) return [...new Array<number>(p).fill(MENU_ITEM.more), hit.id, last];
+  }
+  return undefined;
 }

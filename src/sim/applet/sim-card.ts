@@ -12,14 +12,17 @@
  *
  * @module
  */
-import { equalBytes } from '../../bytes.js';
+import { equalBytes, utf8 } from '../../bytes.js';
 import { deriveCardKeys, ZONES } from '../../crypto/keys.js';
-import { SimvaultError } from '../../errors.js';
+import { ArgumentError, SimvaultError } from '../../errors.js';
+import { SimError } from '../errors.js';
 import { decodeCommandApdu, encodeResponseApdu, type CommandApdu } from '../../protocol/apdu.js';
 import { decodeCid } from '../../protocol/cid.js';
 import {
+  APP_STATE_CODES,
   decodeMessage,
   encodeMessage,
+  RESULT_CODES,
   ZONE_CODES,
   type SimvaultMessage,
   type Zone,
@@ -29,7 +32,17 @@ import { decodeSmsTpdu, dcsCountsSeptets, encodeUserDataHeader } from '../../pro
 import { decodeEnvelope, type MenuSelection } from '../../protocol/toolkit-envelope.js';
 import { decodeTerminalResponse, TOOLKIT_RESULT } from '../../protocol/toolkit-terminal.js';
 import type { ApduTransport } from '../transport.js';
-import { CARD_INSERTED_MODE, CARD_STATUS, SIM_INS, SIMVAULT_APPLET_AID, SW } from './apdu-table.js';
+import {
+  CARD_INSERTED_MODE,
+  CARD_STATUS,
+  MENU_ACTION,
+  MENU_ITEM,
+  OUTCOME_FLOW,
+  SIM_INS,
+  SIM_OUTCOME,
+  SIMVAULT_APPLET_AID,
+  SW,
+} from './apdu-table.js';
 import {
   findBoundCard,
   findCard,
@@ -58,7 +71,9 @@ import {
   queueNotice,
   queueSetUpMenu,
   queueSubMenu,
+  menuPath,
 } from './proactive.js';
+import { clearOutcome, findOutcome, recordOutcome } from './outcomes.js';
 import type { BoundApplication, MenuAction, PendingRequest, SimState } from './state.js';
 import { simStateToJSON } from './state-json.js';
 
@@ -178,6 +193,53 @@ export class SimCard implements ApduTransport {
   }
 
   /**
+   * Development and tests only: bind a card to this SIM without the servers, as if the card
+   * application server had granted the bind with `applications` (none by default), and commit
+   * the state (through the `commit` hook, e.g. to its state file). A card already bound stays as
+   * it is. A real SIM binds only through the secured bind flow; use this where no servers run.
+   *
+   * @param cid - the card's 16-byte CID (its CRC byte may be `00`)
+   * @param applications - the card's applications, as a bind response would list them
+   * @returns `new`, or `existing` when the card was already bound
+   * @throws `SIM_BINDING_LIST_FULL` when the card does not fit the SIM's threshold
+   *
+   * @example
+   * ```ts
+   * import { SimCard, personalizeSim } from 'simvault/sim';
+   * import { fromHex } from 'simvault';
+   * const sim = new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state);
+   * await sim.bindOffline(fromHex('035344535530314780401c751300637d')); // 'new'
+   * ```
+   */
+  async bindOffline(
+    cid: Uint8Array,
+    applications: readonly BoundApplication[] = [],
+  ): Promise<'new' | 'existing'> {
+    if (!(cid instanceof Uint8Array) || cid.length !== 16)
+      throw new ArgumentError('cid must be the 16-byte CID register');
+    try {
+      decodeCid(cid);
+    } catch (e) {
+      throw new ArgumentError(`cid is not a CID: ${(e as Error).message}`, 'INVALID_ARGUMENT', {
+        cause: e,
+      });
+    }
+    const work = structuredClone(this.#state);
+    if (findBoundCard(work, cid)) return 'existing';
+    const plan = planBinding(work, cid, applications);
+    if (plan.kind !== 'fits')
+      throw new SimError(
+        'SIM_BINDING_LIST_FULL',
+        `the card does not fit the SIM's threshold (${plan.kind === 'impossible' ? 'it is larger than the whole capacity' : 'unbind a card first'})`,
+      );
+    storeBinding(work, cid, applications);
+    recordOutcome(work, 'bind', cid, 0, 'ok');
+    await this.#commit?.(structuredClone(work));
+    this.#state = work;
+    return 'new';
+  }
+
+  /**
    * Process one command APDU; resolves to the response APDU. Never rejects.
    *
    * @param command - the command APDU bytes
@@ -262,6 +324,9 @@ export class SimCard implements ApduTransport {
       [SIM_INS.rollbackAnchor]: rollbackAnchor,
       [SIM_INS.launchComplete]: launchComplete,
       [SIM_INS.handsetMessage]: handsetMessage,
+      [SIM_INS.getApplications]: getApplications,
+      [SIM_INS.menuPath]: menuPathCommand,
+      [SIM_INS.lastOutcome]: lastOutcome,
     };
     const handler = proprietary[apdu.ins];
     if (!handler) return status(SW.insNotSupported);
@@ -430,13 +495,19 @@ function runAction(state: SimState, action: MenuAction): boolean {
       delete state.pendingBind;
       // The server bound the card; tell it the SIM did not keep it.
       sendUnbindRequest(state, pb.cid);
+      recordOutcome(state, 'bind', pb.cid, pb.transactionId, 'thresholdReached');
       queueNotice(state, 'Card not bound: the card limit is reached');
       return true;
     }
+    case 'declineBind':
+      if (!findBoundCard(state, action.cid))
+        recordOutcome(state, 'bind', action.cid, 0, 'declined');
+      return true;
   }
 }
 
 function sendBindRequest(state: SimState, cid: Uint8Array): void {
+  clearOutcome(state, 'bind', cid);
   const transactionId = nextTransactionId(state);
   sendSecuredMessage(state, {
     type: 'bindRequest',
@@ -449,6 +520,7 @@ function sendBindRequest(state: SimState, cid: Uint8Array): void {
 }
 
 function sendUnbindRequest(state: SimState, cid: Uint8Array): void {
+  clearOutcome(state, 'unbind', cid);
   const transactionId = nextTransactionId(state);
   sendSecuredMessage(state, { type: 'unbindRequest', transactionId, cid });
   addPending(state, { kind: 'unbind', transactionId, cid: cid.slice() });
@@ -512,6 +584,7 @@ function handleServerMessage(state: SimState, message: SimvaultMessage): number 
           sameCard(q.cid, message.cid),
       );
       if (!p) return SW.dataNotFound;
+      recordOutcome(state, 'unbind', p.cid, p.transactionId, message.result);
       if (message.result === 'ok' || message.result === 'notBound') {
         if (releaseBinding(state, message.cid) !== undefined) {
           queueSetUpMenu(state);
@@ -590,6 +663,7 @@ function bindResponse(
   );
   if (!p) return SW.dataNotFound;
   if (message.result !== 'ok') {
+    recordOutcome(state, 'bind', p.cid, p.transactionId, message.result);
     queueNotice(state, `Bind refused: ${message.result}`);
     return SW.ok;
   }
@@ -618,6 +692,7 @@ function placeBinding(
   switch (plan.kind) {
     case 'impossible':
       sendUnbindRequest(state, bind.cid);
+      recordOutcome(state, 'bind', bind.cid, bind.transactionId, 'thresholdReached');
       queueNotice(state, 'Card not bound: it exceeds the capacity of this SIM');
       return SW.notEnoughMemory;
     case 'ask': {
@@ -641,16 +716,21 @@ function placeBinding(
       break;
   }
   storeBinding(state, bind.cid, bind.applications);
+  recordOutcome(state, 'bind', bind.cid, bind.transactionId, 'ok');
   queueSetUpMenu(state);
   queueNotice(state, `${cardLabel(bind.cid)} bound`);
   return SW.ok;
 }
 
 function queueReleasePrompt(state: SimState): void {
-  const lines: { text: string; action: MenuAction }[] = state.cards
+  const lines: { id: number; text: string; action: MenuAction }[] = state.cards
     .filter((c) => c.bound && !(state.pendingBind && sameCard(c.cid, state.pendingBind.cid)))
-    .map((c) => ({ text: cardLabel(c.cid), action: { kind: 'release', cid: c.cid } }));
-  lines.push({ text: 'Cancel', action: { kind: 'cancelBind' } });
+    .map((c, i) => ({
+      id: MENU_ITEM.firstCard + i,
+      text: cardLabel(c.cid),
+      action: { kind: 'release', cid: c.cid },
+    }));
+  lines.push({ id: MENU_ITEM.cancel, text: 'Cancel', action: { kind: 'cancelBind' } });
   queueChoice(state, 'Card limit reached: release a card', lines, { kind: 'cancelBind' });
 }
 
@@ -683,16 +763,18 @@ function cardInserted(state: SimState, apdu: CommandApdu): Reply {
   if (!asked) {
     if (state.proactive.length >= MAX_PROACTIVE_QUEUE) return status(SW.toolkitBusy);
     if (apdu.p1 === CARD_INSERTED_MODE.bindNow) sendBindRequest(state, cid);
-    else
+    else {
+      clearOutcome(state, 'bind', cid);
       queueChoice(
         state,
         'Bind this memory card?',
         [
-          { text: 'Bind', action: { kind: 'bind', cid } },
-          { text: 'Not now', action: { kind: 'cancel' } },
+          { id: MENU_ITEM.bind, text: 'Bind', action: { kind: 'bind', cid } },
+          { id: MENU_ITEM.notNow, text: 'Not now', action: { kind: 'declineBind', cid } },
         ],
-        { kind: 'cancel' },
+        { kind: 'declineBind', cid },
       );
+    }
   }
   return ok(new Uint8Array([CARD_STATUS.bindPending]));
 }
@@ -793,4 +875,52 @@ function handsetMessage(state: SimState, apdu: CommandApdu): Reply {
   if (apdu.p1 === 0) return ok(head.slice());
   state.mailbox.shift();
   return ok();
+}
+
+function getApplications(state: SimState, apdu: CommandApdu): Reply {
+  if (apdu.p2 !== 0) return status(SW.wrongP1P2);
+  if (apdu.data.length !== 16) return status(SW.wrongLength);
+  const card = findBoundCard(state, apdu.data);
+  if (!card) return status(SW.securityNotSatisfied);
+  const app = card.applications[apdu.p1];
+  if (!app) return status(SW.dataNotFound);
+  return ok(
+    new Uint8Array([
+      app.aid.length,
+      ...app.aid,
+      ZONE_CODES[app.zone],
+      APP_STATE_CODES[app.state],
+      app.installed ? 1 : 0,
+      ...utf8(app.name),
+    ]),
+  );
+}
+
+function menuPathCommand(state: SimState, apdu: CommandApdu): Reply {
+  const action = (Object.keys(MENU_ACTION) as (keyof typeof MENU_ACTION)[]).find(
+    (k) => MENU_ACTION[k] === apdu.p1,
+  );
+  if (action === undefined || apdu.p2 !== 0) return status(SW.wrongP1P2);
+  const aidLength = apdu.data.length - 16;
+  if (action === 'unbind' ? aidLength !== 0 : aidLength < 5 || aidLength > 16)
+    return status(SW.wrongLength);
+  const cid = apdu.data.subarray(0, 16);
+  if (!findBoundCard(state, cid)) return status(SW.securityNotSatisfied);
+  const path = menuPath(state, action, cid, aidLength ? apdu.data.subarray(16) : undefined);
+  // The path starts at the SET UP MENU the terminal was last given.
+  if (!path || !state.menu.some((c) => c.id === path[0])) return status(SW.dataNotFound);
+  return ok(new Uint8Array(path));
+}
+
+function lastOutcome(state: SimState, apdu: CommandApdu): Reply {
+  const flow = (Object.keys(OUTCOME_FLOW) as (keyof typeof OUTCOME_FLOW)[]).find(
+    (k) => OUTCOME_FLOW[k] === apdu.p1,
+  );
+  if (flow === undefined || apdu.p2 !== 0) return status(SW.wrongP1P2);
+  if (apdu.data.length !== 16) return status(SW.wrongLength);
+  const o = findOutcome(state, flow, apdu.data);
+  if (!o) return status(SW.dataNotFound);
+  const result = o.result === 'declined' ? SIM_OUTCOME.declined : RESULT_CODES[o.result];
+  const t = o.transactionId;
+  return ok(new Uint8Array([result, t >>> 24, (t >>> 16) & 0xff, (t >>> 8) & 0xff, t & 0xff]));
 }

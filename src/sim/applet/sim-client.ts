@@ -16,7 +16,6 @@ import {
   type ZoneKeys,
 } from '../../crypto/keys.js';
 import { DEFAULT_SUITE, type SuiteName } from '../../crypto/suites.js';
-import { SimvaultError } from '../../errors.js';
 import {
   decodeResponseApdu,
   encodeCommandApdu,
@@ -24,10 +23,14 @@ import {
   statusWordName,
 } from '../../protocol/apdu.js';
 import {
+  APP_STATE_CODES,
   decodeMessage,
   encodeMessage,
+  RESULT_CODES,
   ZONE_CODES,
+  type AppState,
   type LaunchComplete,
+  type ResultCode,
   type SimvaultMessage,
   type Zone,
 } from '../../protocol/messages.js';
@@ -46,21 +49,29 @@ import type { ApduTransport } from '../transport.js';
 import {
   CARD_INSERTED_MODE,
   CARD_STATUS,
+  MENU_ACTION,
+  OUTCOME_FLOW,
   SIM_INS,
+  SIM_OUTCOME,
   SIMVAULT_APPLET_AID,
   simStatusWordName,
+  SW,
 } from './apdu-table.js';
+import { SimError } from '../errors.js';
+import type { OutcomeResult } from './state.js';
 
 /**
- * A command answered with an error status word: code `SIM_STATUS_WORD`, with the word.
+ * A command answered with an error status word, with the word: code `SIM_CARD_NOT_BOUND` when a
+ * command about a memory card was refused because the card is not bound to this SIM (`6982`),
+ * `SIM_STATUS_WORD` for any other word.
  *
  * @example
  * ```ts
  * import { SimStatusError } from 'simvault/sim';
- * new SimStatusError('GET ZONE KEYS', 0x6982).sw; // 0x6982
+ * new SimStatusError('GET ZONE KEYS', 0x6a80).sw; // 0x6a80
  * ```
  */
-export class SimStatusError extends SimvaultError {
+export class SimStatusError extends SimError {
   /** The status word, e.g. `0x6982`. */
   readonly sw: number;
 
@@ -69,10 +80,16 @@ export class SimStatusError extends SimvaultError {
    *
    * @param command - name of the command
    * @param sw - the status word
+   * @param notBound - the command was about a card, so `6982` means "not bound"
    */
-  constructor(command: string, sw: number) {
+  constructor(command: string, sw: number, notBound = false) {
     const name = statusWordName(sw) ?? simStatusWordName(sw) ?? 'unknown status';
-    super('SIM_STATUS_WORD', `${command} answered ${formatStatusWord(sw)} (${name})`);
+    if (notBound && sw === SW.securityNotSatisfied)
+      super(
+        'SIM_CARD_NOT_BOUND',
+        `${command}: the card is not bound to this SIM (${formatStatusWord(sw)})`,
+      );
+    else super('SIM_STATUS_WORD', `${command} answered ${formatStatusWord(sw)} (${name})`);
     this.sw = sw;
   }
 }
@@ -161,9 +178,9 @@ export class SimClient {
     return r;
   }
 
-  async #expect(name: string, apdu: Uint8Array): Promise<SimResponse> {
+  async #expect(name: string, apdu: Uint8Array, aboutCard = false): Promise<SimResponse> {
     const r = await this.send(apdu);
-    if (!isSuccess(r.sw)) throw new SimStatusError(name, r.sw);
+    if (!isSuccess(r.sw)) throw new SimStatusError(name, r.sw, aboutCard);
     return r;
   }
 
@@ -240,10 +257,10 @@ export class SimClient {
    */
   async cardInserted(
     cid: Uint8Array,
-    mode: keyof typeof CARD_INSERTED_MODE = 'lookup',
+    mode: 'lookup' | 'askUser' | 'bindNow' = 'lookup',
   ): Promise<{
-    /** The card's binding status, the name of the {@link CARD_STATUS} byte the SIM answered. */
-    status: keyof typeof CARD_STATUS;
+    /** The card's binding status, as the CARD STATUS byte the SIM answered names it. */
+    status: 'unbound' | 'bound' | 'bindPending';
     /** The raw response; `proactivePending` is set when a bind request or prompt was queued. */
     response: SimResponse;
   }> {
@@ -411,6 +428,7 @@ export class SimClient {
     const r = await this.#expect(
       'GET ZONE KEYS',
       this.#proprietary(SIM_INS.getZoneKeys, 0, cid, 256),
+      true,
     );
     return cardKeysFromResponse(cid, r.data, suite);
   }
@@ -436,6 +454,7 @@ export class SimClient {
     const r = await this.#expect(
       'ROLLBACK ANCHOR (read)',
       this.#proprietary(SIM_INS.rollbackAnchor, 0, cid, 256),
+      true,
     );
     const out: Partial<Record<Zone, number>> = {};
     for (let i = 0; i + 5 <= r.data.length; i += 5) {
@@ -477,7 +496,110 @@ export class SimClient {
     await this.#expect(
       'ROLLBACK ANCHOR (update)',
       this.#proprietary(SIM_INS.rollbackAnchor, 1, concatBytes(cid, ...parts)),
+      true,
     );
+  }
+
+  /**
+   * The applications of a bound card as the SIM lists them (GET APPLICATIONS, one per call).
+   *
+   * @param cid - the card's CID
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * import { fromHex } from 'simvault';
+   * const cid = fromHex('035344535530314780401c751300637d');
+   * const sim = new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state);
+   * await sim.bindOffline(cid, [{ aid: fromHex('a0000000871001'), name: 'TV', zone: 'multimedia', size: 0, version: '', state: 'active', installed: false }]);
+   * const client = new SimClient(sim);
+   * await client.select();
+   * (await client.applications(cid))[0]?.name; // 'TV'
+   * ```
+   */
+  async applications(cid: Uint8Array): Promise<SimApplication[]> {
+    const out: SimApplication[] = [];
+    for (let i = 0; i < 256; i++) {
+      const r = await this.send(this.#proprietary(SIM_INS.getApplications, i, cid, 256));
+      if (r.sw === SW.dataNotFound) break;
+      if (!isSuccess(r.sw)) throw new SimStatusError('GET APPLICATIONS', r.sw, true);
+      out.push(decodeApplication(r.data));
+    }
+    return out;
+  }
+
+  /**
+   * The item identifiers that lead to an action in the SIM's menus (MENU PATH): the MENU
+   * SELECTION item first, then one SELECT ITEM answer per step. `undefined` when the menu offers
+   * no such action (an application not shown, a delete of a file not on the card).
+   *
+   * @param action - launch or delete an application, or unbind the card
+   * @param cid - the card's CID
+   * @param aid - the application's AID (launch, delete)
+   *
+   * @example
+   * ```ts
+   * import type { SimClient } from 'simvault/sim';
+   * declare const client: SimClient, cid: Uint8Array;
+   * await client.menuPath('unbind', cid); // e.g. [2, 3]: item 2 of the main menu, then Unbind
+   * ```
+   */
+  async menuPath(
+    action: 'launch' | 'delete' | 'unbind',
+    cid: Uint8Array,
+    aid?: Uint8Array,
+  ): Promise<number[] | undefined> {
+    const r = await this.send(
+      this.#proprietary(
+        SIM_INS.menuPath,
+        MENU_ACTION[action],
+        concatBytes(cid, aid ?? new Uint8Array(0)),
+        256,
+      ),
+    );
+    if (r.sw === SW.dataNotFound) return undefined;
+    if (!isSuccess(r.sw)) throw new SimStatusError('MENU PATH', r.sw, true);
+    return [...r.data];
+  }
+
+  /**
+   * How the last bind or unbind of a card ended (LAST OUTCOME), or `undefined` while none has
+   * (the flow is still under way, or never ran).
+   *
+   * @param flow - the flow
+   * @param cid - the card's CID
+   *
+   * @example
+   * ```ts
+   * import type { SimClient } from 'simvault/sim';
+   * declare const client: SimClient, cid: Uint8Array;
+   * (await client.lastOutcome('bind', cid))?.result; // 'ok', 'alreadyBound', 'declined', …
+   * ```
+   */
+  async lastOutcome(
+    flow: 'bind' | 'unbind',
+    cid: Uint8Array,
+  ): Promise<
+    | {
+        /** How the flow ended: the server's result code, or `declined`. */
+        result: OutcomeResult;
+        /** Transaction id of the request the outcome answers (0 when none was sent). */
+        transactionId: number;
+      }
+    | undefined
+  > {
+    const r = await this.send(this.#proprietary(SIM_INS.lastOutcome, OUTCOME_FLOW[flow], cid, 5));
+    if (r.sw === SW.dataNotFound) return undefined;
+    if (!isSuccess(r.sw)) throw new SimStatusError('LAST OUTCOME', r.sw);
+    const code = r.data[0];
+    const result =
+      code === SIM_OUTCOME.declined
+        ? 'declined'
+        : (Object.keys(RESULT_CODES) as ResultCode[]).find((k) => RESULT_CODES[k] === code);
+    if (result === undefined || r.data.length !== 5)
+      throw new SimStatusError('LAST OUTCOME (bad answer)', SW.technicalProblem);
+    const t = r.data;
+    return { result, transactionId: ((t[1]! << 24) >>> 0) + (t[2]! << 16) + (t[3]! << 8) + t[4]! };
   }
 
   /**
@@ -542,7 +664,7 @@ export function cardKeysFromResponse(
 ): CardKeys {
   if (data.length !== 16 + 4 * 33)
     throw new SimStatusError('GET ZONE KEYS (answer of the wrong length)', 0x6700);
-  const zones = {} as Record<Zone, ZoneKeys>;
+  const zones: Partial<Record<Zone, ZoneKeys>> = {};
   for (let i = 16; i < data.length; i += 33) {
     const zone = (Object.keys(ZONE_CODES) as Zone[]).find((z) => ZONE_CODES[z] === data[i]);
     if (!zone || zones[zone])
@@ -556,5 +678,51 @@ export function cardKeysFromResponse(
       keyIdentifier: keyIdentifier(zoneKey),
     };
   }
-  return { cardIdentity: cardIdentity(cid), cardKeyIdentifier: data.slice(0, 16), zones };
+  // Four distinct known zone codes in 4 entries: every zone is there.
+  return {
+    cardIdentity: cardIdentity(cid),
+    cardKeyIdentifier: data.slice(0, 16),
+    zones: zones as Record<Zone, ZoneKeys>,
+  };
+}
+
+/**
+ * An application of a bound card as GET APPLICATIONS lists it.
+ *
+ * @example
+ * ```ts
+ * import type { SimApplication } from 'simvault/sim';
+ * const app: SimApplication = { aid: new Uint8Array(7), name: 'TV', zone: 'multimedia', state: 'active', installed: false };
+ * ```
+ */
+export interface SimApplication {
+  /** Its AID. */
+  aid: Uint8Array;
+  /** Its menu name. */
+  name: string;
+  /** The card zone its file goes to. */
+  zone: Zone;
+  /** Shown in the menu (`active`) or hidden but kept (`masked`). */
+  state: AppState;
+  /** Whether its file is on the card. */
+  installed: boolean;
+}
+
+function decodeApplication(data: Uint8Array): SimApplication {
+  const n = data[0] ?? 0;
+  const zoneCode = data[1 + n];
+  const stateCode = data[2 + n];
+  const zone = (Object.keys(ZONE_CODES) as Zone[]).find((z) => ZONE_CODES[z] === zoneCode);
+  const state = (Object.keys(APP_STATE_CODES) as AppState[]).find(
+    (k) => APP_STATE_CODES[k] === stateCode,
+  );
+  if (n < 5 || n > 16 || data.length < n + 5 || !zone || !state)
+    throw new SimStatusError('GET APPLICATIONS (bad answer)', SW.technicalProblem);
+  return {
+    aid: data.slice(1, 1 + n),
+    zone,
+    state,
+    installed: data[3 + n] === 1,
+    name: new TextDecoder().decode(data.subarray(4 + n)),
+  };
 }

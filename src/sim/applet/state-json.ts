@@ -7,28 +7,32 @@
  */
 import { fromHex, toHex, utf8 } from '../../bytes.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
-import { SimvaultError } from '../../errors.js';
 import type { AppState } from '../../protocol/messages.js';
 import {
   COUNTER_MODES,
   decodeSpi,
   encodeSpi,
   INTEGRITY_KINDS,
+  KEYSET_ALGORITHMS,
+  keysetKeyLengths,
   type Spi,
 } from '../../protocol/secured-packet.js';
 import type { SmsAddress } from '../../protocol/sms.js';
+import { RESULT_CODES } from '../../protocol/messages.js';
+import { SimError } from '../errors.js';
 import {
-  SIM_KEYSET_ALGORITHMS,
+  MAX_OUTCOMES,
+  OUTCOME_FLOWS,
   THRESHOLD_POLICIES,
   UNBIND_RULES,
   type BindingEntry,
   type BoundApplication,
   type MenuAction,
   type MenuChoice,
+  type OutcomeResult,
   type PendingRequest,
   type ProactiveEntry,
   type SimKeyset,
-  type SimKeysetAlgorithm,
   type SimState,
   type SimThreshold,
 } from './state.js';
@@ -58,7 +62,7 @@ const COUNTER_MAX = 2 ** 40 - 1;
  * e.code; // 'SIM_BAD_STATE'
  * ```
  */
-export class SimStateError extends SimvaultError {
+export class SimStateError extends SimError {
   /** The field at fault, as a path (`cards[2].cid`). */
   readonly field: string;
 
@@ -77,8 +81,11 @@ export class SimStateError extends SimvaultError {
 // ---------------------------------------------------------------------------------------------
 // JSON form.
 
-const ZONE_NAMES: readonly Zone[] = ZONES;
 const APP_STATES: readonly AppState[] = ['active', 'masked'];
+const OUTCOME_RESULTS: readonly OutcomeResult[] = [
+  ...(Object.keys(RESULT_CODES) as (keyof typeof RESULT_CODES)[]),
+  'declined',
+];
 const ACTION_KINDS = [
   'appMenu',
   'launch',
@@ -90,6 +97,7 @@ const ACTION_KINDS = [
   'page',
   'cancel',
   'cancelBind',
+  'declineBind',
 ] as const;
 
 function hex(b: Uint8Array): string {
@@ -195,6 +203,7 @@ export function simStateToJSON(s: SimState): Record<string, unknown> {
     })),
     menu: s.menu.map((c) => ({ id: c.id, action: actionJson(c.action) })),
     sent: s.sent.map((p) => ({ ...p, spi: hex(p.spi), message: hex(p.message) })),
+    outcomes: s.outcomes.map((o) => ({ ...o, cid: hex(o.cid) })),
   };
 }
 
@@ -310,14 +319,10 @@ function counters(v: unknown, path: string): number[] {
   return l.map((c, i) => int(c, `${path}[${i}]`, 0, COUNTER_MAX));
 }
 
-function keyLengths(algorithm: SimKeysetAlgorithm): readonly number[] {
-  return algorithm === 'aes' ? [16, 24, 32] : algorithm === '3des-2key' ? [16] : [24];
-}
-
 function parseKeyset(v: unknown, path: string): SimKeyset {
   const o = obj(v, path, ['version', 'algorithm', 'kic', 'kid']);
-  const algorithm = oneOf(o['algorithm'], `${path}.algorithm`, SIM_KEYSET_ALGORITHMS);
-  const lengths = keyLengths(algorithm);
+  const algorithm = oneOf(o['algorithm'], `${path}.algorithm`, KEYSET_ALGORITHMS);
+  const lengths = keysetKeyLengths(algorithm);
   const key = (name: 'kic' | 'kid'): Uint8Array => {
     const k = bytes(o[name], `${path}.${name}`, 16, 32);
     if (!lengths.includes(k.length))
@@ -337,7 +342,7 @@ function parseApp(v: unknown, path: string): BoundApplication {
   return {
     aid: bytes(o['aid'], `${path}.aid`, 5, 16),
     name: text(o['name'], `${path}.name`, 1, 64),
-    zone: oneOf(o['zone'], `${path}.zone`, ZONE_NAMES),
+    zone: oneOf(o['zone'], `${path}.zone`, ZONES),
     size: int(o['size'], `${path}.size`, 0, Number.MAX_SAFE_INTEGER),
     version: text(o['version'], `${path}.version`, 0, 16),
     state: oneOf(o['state'], `${path}.state`, APP_STATES),
@@ -346,10 +351,9 @@ function parseApp(v: unknown, path: string): BoundApplication {
 }
 
 function parseAnchors(v: unknown, path: string): Partial<Record<Zone, number>> {
-  const o = obj(v, path, [], ZONE_NAMES);
+  const o = obj(v, path, [], ZONES);
   const out: Partial<Record<Zone, number>> = {};
-  for (const z of ZONE_NAMES)
-    if (o[z] !== undefined) out[z] = int(o[z], `${path}.${z}`, 0, 0xffffffff);
+  for (const z of ZONES) if (o[z] !== undefined) out[z] = int(o[z], `${path}.${z}`, 0, 0xffffffff);
   return out;
 }
 
@@ -388,6 +392,7 @@ function parseAction(v: unknown, path: string): MenuAction {
     case 'unbind':
     case 'bind':
     case 'release':
+    case 'declineBind':
       only(['cid']);
       return { kind, cid: cid() };
     case 'page':
@@ -441,7 +446,7 @@ function parsePending(v: unknown, path: string): PendingRequest {
     transactionId,
     cid,
     aid,
-    zone: oneOf(head['zone'], `${path}.zone`, ZONE_NAMES),
+    zone: oneOf(head['zone'], `${path}.zone`, ZONES),
     resource: {
       url,
       digest: bytes(r['digest'], `${path}.resource.digest`, 32, 32),
@@ -501,12 +506,17 @@ export function parseSimStateJSON(value: unknown): SimState {
     'version' in value &&
     (value as Obj)['version'] !== SIM_STATE_VERSION
   ) {
+    // The value is any JSON: a number says which version it is, anything else is not one.
+    const version = (value as Obj)['version'];
     fail(
       'version',
-      `format version ${String((value as Obj)['version'])} is not supported (expected ${SIM_STATE_VERSION})`,
+      typeof version === 'number'
+        ? `format version ${version} is not supported (expected ${SIM_STATE_VERSION})`
+        : `must be the number ${SIM_STATE_VERSION}`,
     );
   }
-  const o = obj(value, 'state', TOP_KEYS, ['imsi', 'maxCounterStep', 'pendingBind']);
+  // `outcomes` came after version 1 was first written: a state without it has recorded none.
+  const o = obj(value, 'state', TOP_KEYS, ['imsi', 'maxCounterStep', 'pendingBind', 'outcomes']);
   const keysets = list(o['keysets'], 'keysets', 15).map((k, i) => parseKeyset(k, `keysets[${i}]`));
   if (keysets.length === 0) fail('keysets', 'needs at least one keyset');
   if (new Set(keysets.map((k) => k.version)).size !== keysets.length)
@@ -571,6 +581,7 @@ export function parseSimStateJSON(value: unknown): SimState {
       return entry;
     }),
     menu: parseChoices(o['menu'], 'menu'),
+    outcomes: [],
     sent: list(o['sent'], 'sent', 16).map((p, i) => {
       const path = `sent[${i}]`;
       const e = obj(p, path, ['keyVersion', 'counter', 'spi', 'kic', 'kid', 'message', 'attempt']);
@@ -588,6 +599,17 @@ export function parseSimStateJSON(value: unknown): SimState {
   if (o['imsi'] !== undefined) state.imsi = digits(o['imsi'], 'imsi', 6, 15);
   if (o['maxCounterStep'] !== undefined)
     state.maxCounterStep = int(o['maxCounterStep'], 'maxCounterStep', 1, COUNTER_MAX);
+  if (o['outcomes'] !== undefined)
+    state.outcomes = list(o['outcomes'], 'outcomes', MAX_OUTCOMES).map((v, i) => {
+      const path = `outcomes[${i}]`;
+      const e = obj(v, path, ['flow', 'cid', 'transactionId', 'result']);
+      return {
+        flow: oneOf(e['flow'], `${path}.flow`, OUTCOME_FLOWS),
+        cid: bytes(e['cid'], `${path}.cid`, 16, 16),
+        transactionId: int(e['transactionId'], `${path}.transactionId`, 0, 0xffffffff),
+        result: oneOf(e['result'], `${path}.result`, OUTCOME_RESULTS),
+      };
+    });
   if (o['pendingBind'] !== undefined) {
     const pb = obj(o['pendingBind'], 'pendingBind', ['transactionId', 'cid', 'applications']);
     state.pendingBind = {

@@ -8,19 +8,14 @@
  * @module
  */
 import type { Zone } from '../../crypto/keys.js';
-import type { CounterMode, IntegrityKind, Spi } from '../../protocol/secured-packet.js';
-import type { AppState, DownloadResource } from '../../protocol/messages.js';
+import type {
+  CounterMode,
+  IntegrityKind,
+  KeysetAlgorithm,
+  Spi,
+} from '../../protocol/secured-packet.js';
+import type { AppState, DownloadResource, ResultCode } from '../../protocol/messages.js';
 import type { SmsAddress } from '../../protocol/sms.js';
-
-/**
- * Every keyset algorithm, in the order the docs list them.
- *
- * @example
- * ```ts
- * SIM_KEYSET_ALGORITHMS.includes('aes'); // true
- * ```
- */
-export const SIM_KEYSET_ALGORITHMS = ['aes', '3des-2key', '3des-3key'] as const;
 
 /**
  * Every threshold policy.
@@ -43,17 +38,6 @@ export const THRESHOLD_POLICIES = ['ask', 'lru', 'oldest'] as const;
 export const UNBIND_RULES = ['mask', 'delete'] as const;
 
 /**
- * Algorithm of an OTA keyset: AES (CBC + CMAC) or 3DES (CBC + CBC-MAC) with 2 or 3 keys.
- *
- * @example
- * ```ts
- * import type { SimKeysetAlgorithm } from 'simvault/sim';
- * const alg: SimKeysetAlgorithm = 'aes';
- * ```
- */
-export type SimKeysetAlgorithm = (typeof SIM_KEYSET_ALGORITHMS)[number];
-
-/**
  * One OTA keyset of the SIM: the KIc (ciphering) and KID (checksum) keys of one key version.
  *
  * @example
@@ -66,7 +50,7 @@ export interface SimKeyset {
   /** Key version 1-15: the high nibble of KIc/KID. */
   version: number;
   /** Algorithm of both keys. */
-  algorithm: SimKeysetAlgorithm;
+  algorithm: KeysetAlgorithm;
   /** Ciphering key. */
   kic: Uint8Array;
   /** Checksum key. */
@@ -284,6 +268,12 @@ export type MenuAction =
   | {
       /** Drop the pending bind at the threshold and tell the server the card was not kept (unbind request). */
       kind: 'cancelBind';
+    }
+  | {
+      /** The user declined to bind the card ("Not now"): nothing is sent; the outcome is recorded. */
+      kind: 'declineBind';
+      /** CID of the card the user declined to bind, 16 bytes. */
+      cid: Uint8Array;
     };
 
 /**
@@ -372,6 +362,67 @@ export interface PendingBind {
 }
 
 /**
+ * The most outcomes the SIM keeps; the oldest is forgotten beyond it.
+ *
+ * @example
+ * ```ts
+ * MAX_OUTCOMES; // 16
+ * ```
+ */
+export const MAX_OUTCOMES = 16;
+
+/**
+ * Every flow whose outcome the SIM records for the handset.
+ *
+ * @example
+ * ```ts
+ * OUTCOME_FLOWS; // ['bind', 'unbind']
+ * ```
+ */
+export const OUTCOME_FLOWS = ['bind', 'unbind'] as const;
+
+/**
+ * A flow whose outcome the SIM records: a bind (steps 305-311) or an unbind (401-405).
+ *
+ * @example
+ * ```ts
+ * const f: OutcomeFlow = 'bind';
+ * ```
+ */
+export type OutcomeFlow = (typeof OUTCOME_FLOWS)[number];
+
+/**
+ * How a flow ended: the card application server's result code (`ok`, `alreadyBound`, …), or
+ * `declined` when the user said "Not now". A bind the server granted but the SIM could not keep
+ * (its threshold) is `thresholdReached`.
+ *
+ * @example
+ * ```ts
+ * const r: OutcomeResult = 'alreadyBound';
+ * ```
+ */
+export type OutcomeResult = ResultCode | 'declined';
+
+/**
+ * The recorded outcome of the last bind or unbind of a card.
+ *
+ * @example
+ * ```ts
+ * const o: FlowOutcome = { flow: 'bind', cid: new Uint8Array(16), transactionId: 4, result: 'alreadyBound' };
+ * ```
+ */
+export interface FlowOutcome {
+  /** The flow. */
+  flow: OutcomeFlow;
+  /** The card, 16 bytes. */
+  cid: Uint8Array;
+  /** Transaction id of the request the outcome answers (0 when no request was sent). */
+  transactionId: number;
+  /** How it ended. */
+  result: OutcomeResult;
+}
+
+/**
  * The whole state of the SIM applet.
  *
  * @example
@@ -395,9 +446,9 @@ export interface SimState {
   minimumSecurity: {
     /** Whether the packet must be ciphered with its KIc key (SPI1 b3 set). */
     ciphering: boolean;
-    /** The weakest integrity check accepted (SPI1 b2-b1), ranked none < RC < CC < DS. */
+    /** The weakest integrity check accepted (SPI1 b2-b1), ranked weakest first: none, RC, CC, DS. */
     integrity: IntegrityKind;
-    /** The weakest counter mode accepted (SPI1 b5-b4), ranked none < present-not-checked < must-be-higher < must-be-plus-one. */
+    /** The weakest counter mode accepted (SPI1 b5-b4), ranked weakest first: none, present-not-checked, must-be-higher, must-be-plus-one. */
     counter: CounterMode;
   };
   /** Largest accepted counter jump of a `must-be-higher` packet; absent: no bound. */
@@ -421,22 +472,24 @@ export interface SimState {
   cards: BindingEntry[];
   /** Version of the list last set by RFM (`stkListUpdate`); only grows. */
   listVersion: number;
-  /** Logical clock for `boundAt` / `usedAt`. */
+  /** Logical clock for `boundAt` / `usedAt`. @internal */
   clock: number;
-  /** Next transaction id for a request. */
+  /** Next transaction id for a request. @internal */
   nextTransactionId: number;
-  /** Last proactive command number used. */
+  /** Last proactive command number used. @internal */
   commandNumber: number;
-  /** Requests waiting for their answer. */
+  /** Requests waiting for their answer. @internal */
   pending: PendingRequest[];
-  /** A bind waiting for the user to release a card (`ask` policy). */
+  /** A bind waiting for the user to release a card (`ask` policy). @internal */
   pendingBind?: PendingBind;
-  /** Messages for the handset (download resource info, delete commands), oldest first. */
+  /** Messages for the handset (download resource info, delete commands), oldest first. @internal */
   mailbox: Uint8Array[];
-  /** Proactive commands queued; the head is the one FETCH returns. */
+  /** Proactive commands queued; the head is the one FETCH returns. @internal */
   proactive: ProactiveEntry[];
-  /** The items of the last SET UP MENU. */
+  /** The items of the last SET UP MENU. @internal */
   menu: MenuChoice[];
-  /** Secured packets sent, newest last. */
+  /** Secured packets sent, newest last. @internal */
   sent: SentPacket[];
+  /** How the last bind and unbind of each card ended, newest last (LAST OUTCOME answers them). @internal */
+  outcomes: FlowOutcome[];
 }

@@ -71,8 +71,10 @@ function wrongPin(left: number): Reply {
 }
 
 /** Marks a failure of the persistence callback, so it is rethrown rather than turned into 6F00. */
-class PowerLoss {
-  constructor(readonly cause: unknown) {}
+class PowerLoss extends Error {
+  constructor(cause: unknown) {
+    super('the chip lost power while committing its state', { cause });
+  }
 }
 
 type Handler = (apdu: CommandApdu) => Reply | Promise<Reply>;

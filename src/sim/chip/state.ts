@@ -189,7 +189,9 @@ function bad(field: string, detail: string): never {
  * ```
  */
 export function encodeChipState(state: ChipState): Uint8Array {
-  if (typeof state !== 'object' || state === null) bad('state', 'must be an object');
+  // Validated at the boundary: plain JavaScript may hand over anything.
+  const given: unknown = state;
+  if (typeof given !== 'object' || given === null) bad('state', 'must be an object');
   if (!(state.serial instanceof Uint8Array) || state.serial.length !== CHIP_SERIAL_LENGTH)
     bad('serial', 'must be 8 bytes');
   if (!(state.chipKey instanceof Uint8Array) || state.chipKey.length !== CHIP_KEY_LENGTH)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../../src/bytes.js';
+import { type BoundApplication } from '../../../src/sim/index.js';
 import {
   applyStkList,
   atThreshold,
@@ -9,8 +10,7 @@ import {
   releaseBinding,
   storeBinding,
   touchCard,
-  type BoundApplication,
-} from '../../../src/sim/index.js';
+} from '../../../src/sim/applet/binding-list.js';
 import { cidOf, freshState } from './helpers.js';
 
 const app = (size: number, n = 1): BoundApplication => ({

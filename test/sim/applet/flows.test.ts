@@ -5,13 +5,9 @@ import { deriveCardKeys } from '../../../src/crypto/keys.js';
 import { type CustomizedApplication } from '../../../src/protocol/messages.js';
 import { crc7 } from '../../../src/protocol/cid.js';
 import { openResponsePacket, decodeSpi } from '../../../src/protocol/secured-packet.js';
-import {
-  SimClient,
-  SimCard,
-  SimStatusError,
-  otaKeysOfState,
-  type SimResponse,
-} from '../../../src/sim/index.js';
+import { SimClient, SimCard, SimStatusError, type SimResponse } from '../../../src/sim/index.js';
+import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
+import { MENU_ITEM } from '../../../src/sim/applet/apdu-table.js';
 import {
   cidOf,
   FakeOta,
@@ -20,15 +16,9 @@ import {
   selectedSim,
   sentMessages,
   smsUserData,
+  TV,
 } from './helpers.js';
 
-const TV: CustomizedApplication = {
-  aid: fromHex('a0000000871001'),
-  name: '手机电视',
-  zone: 'multimedia',
-  size: 4000,
-  version: '1.0',
-};
 const GAME: CustomizedApplication = {
   aid: fromHex('a0000000871002'),
   name: 'Games',
@@ -104,7 +94,7 @@ describe('CID lookup and bind request (303-305)', () => {
     const r = await client.cardInserted(cidOf(2), 'askUser');
     // Decline first.
     const declined = await client.runProactive(r.response, (c) =>
-      c.kind === 'selectItem' ? { general: 0, itemId: 2 } : undefined,
+      c.kind === 'selectItem' ? { general: 0, itemId: MENU_ITEM.notNow } : undefined,
     );
     expect(declined.map((c) => c.command.kind)).toEqual(['selectItem']);
     expect(card.state.pending).toHaveLength(0);
@@ -641,7 +631,7 @@ describe('secured packet delivery options', () => {
       applications: [
         {
           aid: TV.aid,
-          name: 'Application name ' + i,
+          name: `Application name ${i}`,
           zone: 'user' as const,
           state: 'active' as const,
         },

@@ -5,7 +5,8 @@ import { fromHex } from '../../../src/bytes.js';
 import { decodeResponseApdu } from '../../../src/protocol/apdu.js';
 import { encodeMessage } from '../../../src/protocol/messages.js';
 import { encodeEnvelopeApdu } from '../../../src/protocol/toolkit-envelope.js';
-import { decodeSimState, encodeSimState, SimCard, storeBinding } from '../../../src/sim/index.js';
+import { decodeSimState, encodeSimState, SimCard } from '../../../src/sim/index.js';
+import { storeBinding } from '../../../src/sim/applet/binding-list.js';
 import { mutate, prng } from '../../protocol/fuzz-util.js';
 import { cidOf, FakeOta, freshState } from './helpers.js';
 

@@ -4,6 +4,7 @@ import { fromHex } from '../../../src/bytes.js';
 import {
   decodeMessage,
   encodeMessage,
+  type CustomizedApplication,
   type SimvaultMessage,
 } from '../../../src/protocol/messages.js';
 import {
@@ -17,18 +18,27 @@ import { decodeSmsTpdu, encodeUserDataHeader } from '../../../src/protocol/sms.j
 import { decodeProactiveCommand, type ProactiveCommand } from '../../../src/protocol/toolkit.js';
 import { deliverTpdus } from '../../../src/server/ota/sms-frames.js';
 import {
-  otaKeysOfState,
   personalizeSim,
-  RECOMMENDED_MT_SPI,
   SimCard,
   SimClient,
-  storeBinding,
   type PersonalizeOptions,
   type SimResponse,
   type SimState,
 } from '../../../src/sim/index.js';
+import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
+import { storeBinding } from '../../../src/sim/applet/binding-list.js';
+import { RECOMMENDED_MT_SPI } from '../../../src/protocol/secured-packet.js';
 
 export const ICCID = '89860012345678901234';
+
+/** An application a card application server customizes for a card: a UCS2 name, 4000 bytes. */
+export const TV: CustomizedApplication = {
+  aid: fromHex('a0000000871001'),
+  name: '手机电视',
+  zone: 'multimedia',
+  size: 4000,
+  version: '1.0',
+};
 
 /** Deterministic "random" bytes: a counter-based stream. */
 export function seededRandom(seed = 1): (n: number) => Uint8Array {

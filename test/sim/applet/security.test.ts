@@ -8,7 +8,9 @@ import {
   openResponsePacket,
   type PorStatus,
 } from '../../../src/protocol/secured-packet.js';
-import { otaKeysOfState, simStateToJSON, type SimState } from '../../../src/sim/index.js';
+import { type SimState } from '../../../src/sim/index.js';
+import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
+import { simStateToJSON } from '../../../src/sim/applet/state-json.js';
 import { cidOf, FakeOta, freshState, selectedSim, smsUserData } from './helpers.js';
 
 const UPDATE: Extract<SimvaultMessage, { type: 'stkListUpdate' }> = {

@@ -4,13 +4,12 @@ import { fromHex, utf8 } from '../../../src/bytes.js';
 import {
   decodeSimState,
   encodeSimState,
-  parseSimStateJSON,
   personalizeSim,
-  simStateToJSON,
   SimStateError,
-  storeBinding,
   type SimState,
 } from '../../../src/sim/index.js';
+import { parseSimStateJSON, simStateToJSON } from '../../../src/sim/applet/state-json.js';
+import { storeBinding } from '../../../src/sim/applet/binding-list.js';
 import { cidOf, freshState, ICCID, seededRandom } from './helpers.js';
 
 function busyState(): SimState {
@@ -133,7 +132,10 @@ describe('SIM state storage', () => {
     ],
     [
       'a counter above 2^40',
-      (j: Record<string, unknown>) => ({ ...j, mtCounters: [2 ** 40, ...new Array(15).fill(0)] }),
+      (j: Record<string, unknown>) => ({
+        ...j,
+        mtCounters: [2 ** 40, ...new Array<number>(15).fill(0)],
+      }),
       undefined,
       'mtCounters[0]',
     ],
@@ -182,6 +184,25 @@ describe('SIM state storage', () => {
     expect(error).toBeInstanceOf(SimStateError);
     expect((error as SimStateError).field).toBe(field);
     expect((error as SimStateError).code).toBe('SIM_BAD_STATE');
+  });
+
+  it('refuses any JSON value with a SimStateError, a crafted version included', () => {
+    const crafted = JSON.parse('{"version":[{"toString":0}]}') as unknown;
+    expect(() => parseSimStateJSON(crafted)).toThrow(SimStateError);
+    expect(() => parseSimStateJSON({ version: 2 })).toThrow(/format version 2 is not supported/);
+    const json = simStateToJSON(busyState());
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (whole, version) => {
+        for (const value of [whole, { ...json, version }]) {
+          try {
+            parseSimStateJSON(value);
+          } catch (e) {
+            expect(e).toBeInstanceOf(SimStateError);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('never throws anything but SimStateError on mutated JSON', () => {

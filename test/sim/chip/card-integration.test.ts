@@ -64,9 +64,7 @@ describe('secure-chip zone over the COS', () => {
     // One writable mount per device in a process: end this one before mounting again.
     await card.unmount({ keepDeviceOpen: true });
     const gone: ApduTransport = {
-      transmit: async () => {
-        throw new Error('card removed');
-      },
+      transmit: () => Promise.reject(new Error('card removed')),
     };
     const absent = await mountCard(dev, {
       cid: CID,

@@ -32,9 +32,9 @@ function scripted(...answers: string[]): ApduTransport & { sent: string[] } {
   const sent: string[] = [];
   return {
     sent,
-    transmit: async (c) => {
+    transmit: (c) => {
       sent.push(toHex(c));
-      return fromHex(answers.shift() ?? '9000');
+      return Promise.resolve(fromHex(answers.shift() ?? '9000'));
     },
   };
 }
@@ -215,10 +215,12 @@ describe('ChipClient', () => {
       fromHex('bf201edf20085356434800000001df21020100df220101df23020303df24020a0a9000'),
     ];
     const transport: ApduTransport = {
-      transmit: async () =>
-        next() % 2
-          ? mutate(valid[next() % valid.length]!, next)
-          : new Uint8Array(next() % 100).map(() => next() & 0xff),
+      transmit: () =>
+        Promise.resolve(
+          next() % 2
+            ? mutate(valid[next() % valid.length]!, next)
+            : new Uint8Array(next() % 100).map(() => next() & 0xff),
+        ),
     };
     const client = new ChipClient(transport);
     const calls = [

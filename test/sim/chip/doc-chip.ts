@@ -30,7 +30,7 @@ export interface Exchange {
   line: number;
 }
 
-/** Every ```apdu block of the doc: `> command` line(s), then `< response` line(s). */
+/** Every `apdu` code block of the doc: `> command` line(s), then `< response` line(s). */
 export function readTranscripts(path: string): Exchange[][] {
   const lines = readFileSync(path, 'utf8').split('\n');
   const blocks: Exchange[][] = [];
