@@ -12,7 +12,7 @@
  * @module
  */
 import { randomBytes } from '../bytes.js';
-import { CardError } from '../errors.js';
+import { ArgumentError, CardError } from '../errors.js';
 import {
   ChunkEncryptor,
   ciphertextLength,
@@ -384,7 +384,7 @@ export class PutSession {
       writable: new WritableStream<Uint8Array>({
         write: async (chunk) => {
           if (!(chunk instanceof Uint8Array))
-            return fail(new CardError('CARD_SIZE_MISMATCH', 'put streams take Uint8Array chunks'));
+            return fail(new ArgumentError('put streams take Uint8Array chunks'));
           try {
             await this.write(chunk);
           } catch (e) {

@@ -7,7 +7,7 @@
  * @module
  */
 import { concatBytes, equalBytes, toHex, utf8 } from '../bytes.js';
-import { CardError, SimvaultError } from '../errors.js';
+import { ArgumentError, CardError, SimvaultError } from '../errors.js';
 import {
   ciphertextLength,
   CHUNK_SIZE,
@@ -585,11 +585,11 @@ export class CardZone {
     const { size, sourceTag = '', resume = false, overwrite = true } = options;
     const checkpointBytes = options.checkpointBytes ?? DEFAULT_CHECKPOINT;
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0))
-      throw new CardError('CARD_SIZE_MISMATCH', `size must be a non-negative integer, got ${size}`);
+      throw new ArgumentError(`size must be a non-negative integer, got ${size}`);
     if (utf8(sourceTag).length > MAX_TAG_BYTES)
       throw new CardError('CARD_BAD_NAME', `a source tag is at most ${MAX_TAG_BYTES} bytes`);
     if (!Number.isSafeInteger(checkpointBytes) || checkpointBytes < CHUNK_SIZE)
-      throw new CardError('CARD_SIZE_MISMATCH', 'checkpointBytes must be at least 16 KiB');
+      throw new ArgumentError('checkpointBytes must be at least 16 KiB');
     this.writable();
     const release = await this.lock.acquire();
     try {
@@ -777,8 +777,7 @@ export class ZoneFileReader {
       end < start ||
       end > this.info.size
     ) {
-      throw new CardError(
-        'CARD_SIZE_MISMATCH',
+      throw new ArgumentError(
         `range [${start}, ${end}) is outside the file of ${this.info.size} bytes`,
       );
     }

@@ -164,6 +164,24 @@ describe('card: files', () => {
       'CARD_EXISTS',
     );
   });
+
+  it('argument faults are INVALID_ARGUMENT; CARD_SIZE_MISMATCH only for a byte count', async () => {
+    const card = await mount(await formatted());
+    const user = card.zone('user');
+    await user.writeFile('f', new Uint8Array(100));
+    expect(await errorCodeOf(user.get('f', 50, 101))).toBe('INVALID_ARGUMENT');
+    expect(await errorCodeOf(user.get('f', 60, 50))).toBe('INVALID_ARGUMENT');
+    expect(await errorCodeOf(user.put('g', { size: -1 }))).toBe('INVALID_ARGUMENT');
+    expect(await errorCodeOf(user.put('g', { size: 1.5 }))).toBe('INVALID_ARGUMENT');
+    expect(await errorCodeOf(user.put('g', { checkpointBytes: 1024 }))).toBe('INVALID_ARGUMENT');
+    const put = await user.put('g');
+    const w = put.writable.getWriter();
+    expect(await errorCodeOf(w.write('text' as unknown as Uint8Array))).toBe('INVALID_ARGUMENT');
+    // Nothing was stored, and the zone goes on working.
+    expect(await errorCodeOf(user.stat('g'))).toBe('CARD_NOT_FOUND');
+    await user.writeFile('h', new Uint8Array(3));
+    expect((await user.stat('h')).size).toBe(3);
+  });
 });
 
 describe('card: mount options', () => {
