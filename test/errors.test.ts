@@ -28,6 +28,10 @@ const FAMILIES: Record<string, { codes: (code: string) => boolean; arg: number }
   IoError: { codes: (c) => c.startsWith('IO_'), arg: 0 },
   ServerError: { codes: (c) => c.startsWith('SERVER_'), arg: 0 },
   OtaError: { codes: (c) => c.startsWith('OTA_'), arg: 0 },
+  // Names the missing package; its one code is fixed inside the class.
+  MissingDriverError: { codes: (c) => c === 'SERVER_DRIVER_MISSING', arg: 0 },
+  PcscError: { codes: (c) => c.startsWith('PCSC_'), arg: 0 },
+  VpcdError: { codes: (c) => c.startsWith('VPCD_'), arg: 0 },
   // The handset's own codes; a server's code it relays comes from knownCode() or refusal(),
   // never as a literal.
   HandsetError: { codes: (c) => c.startsWith('HANDSET_'), arg: 0 },

@@ -252,7 +252,12 @@ export async function bindImage(
     full,
     held,
   );
-  await mounted.anchor();
+  try {
+    await mounted.anchor();
+  } finally {
+    // Releases this process's writer claim; the caller closes the device.
+    await mounted.card.unmount({ keepDeviceOpen: true });
+  }
   await saveSimState(path, card.state);
   return outcome;
 }

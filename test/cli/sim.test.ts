@@ -270,7 +270,7 @@ describe.skipIf(pcscSkip !== undefined)(
         for (const [i, block] of blocks.entries()) {
           // Each block starts from the documented test SIM: a fresh state file, served anew.
           const path = join(dir, `sim-${i}.json`);
-          await createSimStateFile(path, docState(block.given));
+          await createSimStateFile(path, await docState(block.given));
           const got = await scriptorThroughServe(
             'sim',
             path,

@@ -39,7 +39,7 @@ describe('docs/sim-apdus.md examples', () => {
   });
   all.forEach((block, i) => {
     it(`block ${i + 1} (${block.steps.length} APDUs)`, async () => {
-      const sim = new SimCard(docState(block.given));
+      const sim = new SimCard(await docState(block.given));
       for (const step of block.steps) {
         expect({
           command: step.command,

@@ -26,7 +26,6 @@ import {
   type SimState,
 } from '../../../src/sim/index.js';
 import { otaKeysOfState } from '../../../src/sim/applet/ota-link.js';
-import { storeBinding } from '../../../src/sim/applet/binding-list.js';
 import { RECOMMENDED_MT_SPI } from '../../../src/protocol/secured-packet.js';
 
 export const ICCID = '89860012345678901234';
@@ -64,10 +63,10 @@ export function freshState(options: Partial<PersonalizeOptions> = {}): SimState 
  * The test SIM of a docs/sim-apdus.md example block: fresh, with each card of its
  * `# given: card CID bound` lines bound with one TV application.
  */
-export function docState(given: readonly string[]): SimState {
-  const state = freshState();
+export async function docState(given: readonly string[]): Promise<SimState> {
+  const sim = new SimCard(freshState());
   for (const cid of given) {
-    storeBinding(state, fromHex(cid), [
+    await sim.bindOffline(fromHex(cid), [
       {
         aid: fromHex('a0000000871001'),
         name: 'TV',
@@ -79,7 +78,7 @@ export function docState(given: readonly string[]): SimState {
       },
     ]);
   }
-  return state;
+  return sim.state;
 }
 
 export async function selectedSim(state: SimState): Promise<{ card: SimCard; client: SimClient }> {
