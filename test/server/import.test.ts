@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseCsv } from '../../src/server/card-app/csv.js';
 import { parseCardImport } from '../../src/server/card-app/import.js';
+import { parseIccid } from '../../src/server/request-fields.js';
 import {
-  aidOfText,
-  applicationOf,
-  cidKeyOfText,
-  iccidOf,
-  labelOf,
+  parseAid,
+  parseApplication,
+  parseCidKey,
+  parseLabel,
 } from '../../src/server/card-app/validate.js';
 import { ADS, TV, cidHex, cidKey } from './fixtures.js';
 
@@ -78,34 +78,34 @@ describe('parseCardImport', () => {
 
 describe('validation guards', () => {
   it('keys a CID by its identity, with or without the CRC byte', () => {
-    expect(cidKeyOfText(cidHex(1).toUpperCase())).toBe(cidKey(1));
-    expect(cidKeyOfText(`${cidHex(1).slice(0, 30)}00`)).toBe(cidKey(1));
-    expect(cidKeyOfText(cidKey(1))).toBe(cidKey(1));
-    expect(() => cidKeyOfText(`${cidHex(1).slice(0, 30)}01`)).toThrow(/cid/);
-    expect(() => cidKeyOfText(7)).toThrow(/must be a string/);
+    expect(parseCidKey(cidHex(1).toUpperCase())).toBe(cidKey(1));
+    expect(parseCidKey(`${cidHex(1).slice(0, 30)}00`)).toBe(cidKey(1));
+    expect(parseCidKey(cidKey(1))).toBe(cidKey(1));
+    expect(() => parseCidKey(`${cidHex(1).slice(0, 30)}01`)).toThrow(/cid/);
+    expect(() => parseCidKey(7)).toThrow(/must be a string/);
   });
 
   it('checks AIDs, ICCIDs and labels', () => {
-    expect(aidOfText('A000000087')).toBe('a000000087');
-    expect(() => aidOfText('a0000000')).toThrow(/aid/);
-    expect(() => aidOfText('a0'.repeat(17))).toThrow(/aid/);
-    expect(iccidOf('1234567890')).toBe('1234567890');
-    expect(() => iccidOf('123456789')).toThrow(/iccid/);
-    expect(labelOf('中国移动 GoTone', 'brand')).toBe('中国移动 GoTone');
-    expect(() => labelOf(' lead', 'brand')).toThrow(/brand/);
-    expect(() => labelOf('x'.repeat(65), 'brand')).toThrow(/brand/);
+    expect(parseAid('A000000087')).toBe('a000000087');
+    expect(() => parseAid('a0000000')).toThrow(/aid/);
+    expect(() => parseAid('a0'.repeat(17))).toThrow(/aid/);
+    expect(parseIccid('1234567890')).toBe('1234567890');
+    expect(() => parseIccid('123456789')).toThrow(/iccid/);
+    expect(parseLabel('中国移动 GoTone', 'brand')).toBe('中国移动 GoTone');
+    expect(() => parseLabel(' lead', 'brand')).toThrow(/brand/);
+    expect(() => parseLabel('x'.repeat(65), 'brand')).toThrow(/brand/);
   });
 
   it('accepts application definitions the bind response can carry, and nothing else', () => {
-    expect(applicationOf(TV)).toEqual(TV);
-    expect(applicationOf({ ...ADS, resource: undefined })).toEqual(ADS);
-    expect(() => applicationOf([])).toThrow(/JSON object/);
-    expect(() => applicationOf({ ...TV, name: 'x'.repeat(65) })).toThrow(/SimvaultMessage/);
-    expect(() => applicationOf({ ...TV, version: '' })).toThrow();
-    expect(() => applicationOf({ ...TV, size: -1 })).toThrow(/size/);
-    expect(() => applicationOf({ ...TV, resource: { ...TV.resource, digest: 'ab' } })).toThrow(
+    expect(parseApplication(TV)).toEqual(TV);
+    expect(parseApplication({ ...ADS, resource: undefined })).toEqual(ADS);
+    expect(() => parseApplication([])).toThrow(/JSON object/);
+    expect(() => parseApplication({ ...TV, name: 'x'.repeat(65) })).toThrow(/SimvaultMessage/);
+    expect(() => parseApplication({ ...TV, version: '' })).toThrow();
+    expect(() => parseApplication({ ...TV, size: -1 })).toThrow(/size/);
+    expect(() => parseApplication({ ...TV, resource: { ...TV.resource, digest: 'ab' } })).toThrow(
       /digest/,
     );
-    expect(() => applicationOf({ ...TV, resource: 'x' })).toThrow(/resource/);
+    expect(() => parseApplication({ ...TV, resource: 'x' })).toThrow(/resource/);
   });
 });

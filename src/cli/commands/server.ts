@@ -17,15 +17,16 @@ import { CardAppService } from '../../server/card-app/service.js';
 import { startCardAppServer } from '../../server/card-app/start.js';
 import { startOtaServer } from '../../server/ota/start.js';
 import { FileStore, fileNameOf } from '../../server/ota/files.js';
-import { parseIccid, parseSimConfig, simConfigToJSON } from '../../server/ota/sim-config.js';
+import { parseIccid } from '../../server/request-fields.js';
+import { parseSimConfig, simConfigToJSON } from '../../server/ota/sim-config.js';
 import { openOtaStore } from '../../server/ota/store.js';
 import {
-  aidOfText,
-  applicationOf,
-  cidKeyOfText,
-  labelOf,
-  lifecycleStateOf,
-  offerNameOf,
+  parseAid,
+  parseApplication,
+  parseCidKey,
+  parseLabel,
+  parseLifecycleState,
+  parseOfferName,
 } from '../../server/card-app/validate.js';
 import { loadOrCreateKeys } from '../../server/keys.js';
 import { jsonLogger, silentLogger, streamLineWriter, type Logger } from '../../server/log.js';
@@ -436,7 +437,7 @@ Example:
         '--file, --digest and --resource-size describe a download resource: give --url too',
       );
     }
-    const app = applicationOf({
+    const app = parseApplication({
       aid: need('aid'),
       name: need('name'),
       zone: need('zone'),
@@ -489,9 +490,9 @@ Example:
     const [nameText, ...aidTexts] = positionals;
     if (nameText === undefined || aidTexts.length === 0)
       throw new UsageError('offer takes a NAME and at least one AID');
-    const name = offerNameOf(nameText);
-    const aids = aidTexts.map((a, i) => aidOfText(a, `AID ${i + 1}`));
-    const cids = (values.apply ?? []).map((c) => cidKeyOfText(c, '--apply'));
+    const name = parseOfferName(nameText);
+    const aids = aidTexts.map((a, i) => parseAid(a, `AID ${i + 1}`));
+    const cids = (values.apply ?? []).map((c) => parseCidKey(c, '--apply'));
     const result = await withService(locationOf(values), async (s) => {
       const offer = await s.defineOffer(name, aids);
       return {
@@ -545,9 +546,9 @@ Example:
       ...STORE_OPTIONS,
     });
     if (positionals.length !== 2) throw new UsageError('lifecycle takes a CID and a STATE');
-    const cid = cidKeyOfText(positionals[0]);
-    const state = lifecycleStateOf(positionals[1]);
-    const stage = values.stage === undefined ? undefined : labelOf(values.stage, '--stage');
+    const cid = parseCidKey(positionals[0]);
+    const state = parseLifecycleState(positionals[1]);
+    const stage = values.stage === undefined ? undefined : parseLabel(values.stage, '--stage');
     const card = await withService(locationOf(values), (s) => s.setLifecycle(cid, state, stage));
     writeResult(io, values.json ?? false, card, `${card.cid} ${card.state} (${card.stage})`);
   },

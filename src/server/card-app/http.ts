@@ -43,17 +43,17 @@ import {
   TokenBuckets,
   type RateLimitOptions,
 } from '../rate-limit.js';
+import { parseIccid } from '../request-fields.js';
 import { parseCardImport } from './import.js';
 import type { CardAppService } from './service.js';
 import {
-  aidOfText,
-  applicationOf,
-  cidKeyOfBytes,
-  cidKeyOfText,
-  iccidOf,
-  labelOf,
-  lifecycleStateOf,
-  offerNameOf,
+  parseAid,
+  parseApplication,
+  parseCidRegister,
+  parseCidKey,
+  parseLabel,
+  parseLifecycleState,
+  parseOfferName,
 } from './validate.js';
 
 /**
@@ -126,7 +126,7 @@ function queryIccid(c: Context<ServerEnv>): string {
   const iccid = c.req.query('iccid');
   if (iccid === undefined)
     throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query parameter is required');
-  return iccidOf(iccid);
+  return parseIccid(iccid);
 }
 
 /**
@@ -177,8 +177,8 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
     // Anonymous: limited per address, never per the CID or SIM it names.
     limitAddress(c, perAddress, now());
     const body = await jsonOf(c);
-    const cid = cidKeyOfText(body['cid']);
-    if (body['iccid'] !== undefined) iccidOf(body['iccid']);
+    const cid = parseCidKey(body['cid']);
+    if (body['iccid'] !== undefined) parseIccid(body['iccid']);
     const card = await service.verifyCard(cid);
     return c.json({ cid: card.cid, state: card.state, stage: card.stage });
   });
@@ -186,11 +186,11 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   app.post('/v1/sim/bind', small, ota, async (c) => {
     const request = await messageOf(c, ['bindRequest']);
     const brandText = c.req.query('brand');
-    const brand = brandText === undefined ? undefined : labelOf(brandText, 'brand');
+    const brand = brandText === undefined ? undefined : parseLabel(brandText, 'brand');
     const iccid = c.req.query('iccid');
     if (iccid !== undefined && iccid !== request.iccid)
       throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query and the bind request disagree');
-    limit(cidKeyOfBytes(request.cid), request.iccid);
+    limit(parseCidRegister(request.cid), request.iccid);
     const response = await service.bind(request, brand);
     return messageResponse(c, response, response.result);
   });
@@ -198,7 +198,7 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   app.post('/v1/sim/unbind', small, ota, async (c) => {
     const iccid = queryIccid(c);
     const request = await messageOf(c, ['unbindRequest']);
-    limit(cidKeyOfBytes(request.cid), iccid);
+    limit(parseCidRegister(request.cid), iccid);
     const response = await service.unbind(request, iccid);
     return messageResponse(c, response, response.result);
   });
@@ -206,14 +206,14 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   app.post('/v1/sim/launch', small, ota, async (c) => {
     const iccid = queryIccid(c);
     const request = await messageOf(c, ['launchRequest']);
-    limit(cidKeyOfBytes(request.cid), iccid);
+    limit(parseCidRegister(request.cid), iccid);
     return messageResponse(c, await service.launch(request, iccid));
   });
 
   app.post('/v1/sim/complete', small, ota, async (c) => {
     const iccid = queryIccid(c);
     const notice = await messageOf(c, ['launchComplete', 'downloadComplete']);
-    limit(cidKeyOfBytes(notice.cid), iccid);
+    limit(parseCidRegister(notice.cid), iccid);
     return c.json(await service.complete(notice, iccid));
   });
 
@@ -221,7 +221,7 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   app.post('/v1/sim/delete', small, ota, async (c) => {
     const iccid = queryIccid(c);
     const request = await messageOf(c, ['deleteRequest']);
-    limit(request.cid === undefined ? undefined : cidKeyOfBytes(request.cid), iccid);
+    limit(request.cid === undefined ? undefined : parseCidRegister(request.cid), iccid);
     return messageResponse(c, await service.delete(request, iccid));
   });
 
@@ -249,27 +249,27 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   );
 
   app.get('/v1/admin/cards/:cid', operator, async (c) =>
-    c.json(await service.cardInfo(cidKeyOfText(c.req.param('cid')))),
+    c.json(await service.cardInfo(parseCidKey(c.req.param('cid')))),
   );
 
   app.post('/v1/admin/cards/:cid/lifecycle', json, operator, async (c) => {
     const body = await jsonOf(c);
-    const stage = body['stage'] === undefined ? undefined : labelOf(body['stage'], 'stage');
+    const stage = body['stage'] === undefined ? undefined : parseLabel(body['stage'], 'stage');
     return c.json(
       await service.setLifecycle(
-        cidKeyOfText(c.req.param('cid')),
-        lifecycleStateOf(body['state']),
+        parseCidKey(c.req.param('cid')),
+        parseLifecycleState(body['state']),
         stage,
       ),
     );
   });
 
   app.put('/v1/admin/applications/:aid', json, operator, async (c) => {
-    const aid = aidOfText(c.req.param('aid'));
+    const aid = parseAid(c.req.param('aid'));
     const body = await jsonOf(c);
-    if (body['aid'] !== undefined && aidOfText(body['aid']) !== aid)
+    if (body['aid'] !== undefined && parseAid(body['aid']) !== aid)
       throw new ServerError('SERVER_BAD_REQUEST', 'aid: the path and the body disagree');
-    return c.json(await service.defineApplication(applicationOf({ ...body, aid })));
+    return c.json(await service.defineApplication(parseApplication({ ...body, aid })));
   });
 
   app.get('/v1/admin/applications', operator, async (c) =>
@@ -277,27 +277,27 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   );
 
   app.put('/v1/admin/offers/:name', json, operator, async (c) => {
-    const name = offerNameOf(c.req.param('name'));
+    const name = parseOfferName(c.req.param('name'));
     const aids = (await jsonOf(c))['aids'];
     if (!Array.isArray(aids) || aids.length === 0 || aids.length > 64)
       throw new ServerError('SERVER_BAD_REQUEST', 'aids: must be a list of 1-64 AIDs');
     return c.json(
       await service.defineOffer(
         name,
-        aids.map((a, i) => aidOfText(a, `aids[${i}]`)),
+        aids.map((a, i) => parseAid(a, `aids[${i}]`)),
       ),
     );
   });
 
   app.post('/v1/admin/offers/:name/apply', json, operator, async (c) => {
-    const name = offerNameOf(c.req.param('name'));
+    const name = parseOfferName(c.req.param('name'));
     const cids = (await jsonOf(c))['cids'];
     if (!Array.isArray(cids) || cids.length === 0 || cids.length > 10_000)
       throw new ServerError('SERVER_BAD_REQUEST', 'cids: must be a list of 1-10000 CIDs');
     return c.json(
       await service.applyOffer(
         name,
-        cids.map((v, i) => cidKeyOfText(v, `cids[${i}]`)),
+        cids.map((v, i) => parseCidKey(v, `cids[${i}]`)),
       ),
     );
   });

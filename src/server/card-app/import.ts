@@ -12,7 +12,7 @@
 import { ServerError } from '../errors.js';
 import type { CardImportRow } from '../store/store.js';
 import { parseCsv } from './csv.js';
-import { cidKeyOfText, labelOf, lifecycleStateOf, offerNameOf } from './validate.js';
+import { parseCidKey, parseLabel, parseLifecycleState, parseOfferName } from './validate.js';
 
 /**
  * The stage a card gets when the import does not say.
@@ -104,10 +104,10 @@ function rowOf(
   try {
     const present = (k: string) => raw[k] !== undefined && raw[k] !== null && raw[k] !== '';
     const card: CardImportRow = {
-      cid: cidKeyOfText(raw['cid']),
-      state: present('state') ? lifecycleStateOf(raw['state']) : 'issued',
-      stage: present('stage') ? labelOf(raw['stage'], 'stage') : DEFAULT_STAGE,
-      ...(present('offer') ? { offer: offerNameOf(raw['offer']) } : {}),
+      cid: parseCidKey(raw['cid']),
+      state: present('state') ? parseLifecycleState(raw['state']) : 'issued',
+      stage: present('stage') ? parseLabel(raw['stage'], 'stage') : DEFAULT_STAGE,
+      ...(present('offer') ? { offer: parseOfferName(raw['offer']) } : {}),
     };
     return { row, card, cid: cidText ?? card.cid };
   } catch (e) {

@@ -35,7 +35,7 @@ import type {
   RegistryStore,
 } from '../store/store.js';
 import type { ImportReport, ParsedImport } from './import.js';
-import { cidKeyOfBytes, toCustomized } from './validate.js';
+import { parseCidRegister, toCustomized } from './validate.js';
 
 /**
  * Everything the registry knows about one card: the four kinds of card information of claim 4.
@@ -149,7 +149,7 @@ export class CardAppService {
    * A retried bind from the SIM that holds the binding answers `ok` again.
    */
   async bind(request: BindRequest, brand?: string): Promise<BindResponse> {
-    const cid = cidKeyOfBytes(request.cid);
+    const cid = parseCidRegister(request.cid);
     const sim = {
       iccid: request.iccid,
       ...(request.imsi !== undefined ? { imsi: request.imsi } : {}),
@@ -177,7 +177,7 @@ export class CardAppService {
 
   /** Step 403: release the card from the requesting SIM. */
   async unbind(request: UnbindRequest, iccid: string): Promise<UnbindResponse> {
-    const cid = cidKeyOfBytes(request.cid);
+    const cid = parseCidRegister(request.cid);
     let result: ResultCode = 'ok';
     if (!(await this.store.getCard(cid))) result = 'unknownCard';
     else if (!(await this.store.unbind(cid, iccid))) result = 'notBound';
@@ -195,7 +195,7 @@ export class CardAppService {
    * download resource.
    */
   async launch(request: LaunchRequest, iccid: string): Promise<DownloadResourceInfo> {
-    const cid = cidKeyOfBytes(request.cid);
+    const cid = parseCidRegister(request.cid);
     const aid = toHex(request.aid);
     await this.#usableCard(cid);
     await this.#boundTo(cid, iccid);
@@ -225,7 +225,7 @@ export class CardAppService {
     notice: LaunchComplete | DownloadComplete,
     iccid: string,
   ): Promise<CompletionOutcome> {
-    const cid = cidKeyOfBytes(notice.cid);
+    const cid = parseCidRegister(notice.cid);
     const aid = toHex(notice.aid);
     await this.#boundTo(cid, iccid);
     const app = await this.store.getApplication(aid);
@@ -260,7 +260,7 @@ export class CardAppService {
     let cid: string;
     let register: Uint8Array;
     if (request.cid !== undefined) {
-      cid = cidKeyOfBytes(request.cid);
+      cid = parseCidRegister(request.cid);
       register = request.cid;
       await this.#usableCard(cid);
       await this.#boundTo(cid, iccid);
@@ -317,7 +317,7 @@ export class CardAppService {
     return { rows: parsed.rows, accepted, rejected };
   }
 
-  /** Define or replace an application of the catalog (validated with `applicationOf`). */
+  /** Define or replace an application of the catalog (validated with `parseApplication`). */
   async defineApplication(app: ApplicationRecord): Promise<ApplicationRecord> {
     await this.store.putApplication(app, this.#now());
     return app;

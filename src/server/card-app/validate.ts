@@ -8,6 +8,7 @@
  */
 import { fromHex, toHex } from '../../bytes.js';
 import { ProtocolError } from '../../errors.js';
+import { isRecord } from '../../validate.js';
 import { cidIdentity, decodeCid } from '../../protocol/cid.js';
 import {
   encodeMessage,
@@ -15,7 +16,7 @@ import {
   type CustomizedApplication,
   type Zone,
 } from '../../protocol/messages.js';
-import { ServerError } from '../errors.js';
+import { parseIccid, parseImsi, parseString, requestFields } from '../request-fields.js';
 import {
   LIFECYCLE_STATES,
   type ApplicationRecord,
@@ -24,13 +25,9 @@ import {
 } from '../store/store.js';
 
 function bad(field: string, detail: string): never {
-  throw new ServerError('SERVER_BAD_REQUEST', `${field}: ${detail}`);
+  return requestFields.fail(field, detail);
 }
-
-function text(value: unknown, field: string): string {
-  if (typeof value !== 'string') bad(field, 'must be a string');
-  return value;
-}
+const text = parseString;
 
 /**
  * The registry key of a CID register read from a card: its identity (bytes 0-14) as 30
@@ -39,11 +36,11 @@ function text(value: unknown, field: string): string {
  * @example
  * ```ts
  * import { fromHex } from '../../bytes.js';
- * import { cidKeyOfBytes } from './validate.js';
- * cidKeyOfBytes(fromHex('035344535530314780401c751300637d')); // '035344535530314780401c75130063'
+ * import { parseCidRegister } from './validate.js';
+ * parseCidRegister(fromHex('035344535530314780401c751300637d')); // '035344535530314780401c75130063'
  * ```
  */
-export function cidKeyOfBytes(bytes: Uint8Array, field = 'cid'): string {
+export function parseCidRegister(bytes: Uint8Array, field = 'cid'): string {
   try {
     return toHex(cidIdentity(decodeCid(bytes)));
   } catch (e) {
@@ -58,16 +55,16 @@ export function cidKeyOfBytes(bytes: Uint8Array, field = 'cid'): string {
  *
  * @example
  * ```ts
- * import { cidKeyOfText } from './validate.js';
- * cidKeyOfText('035344535530314780401C751300637D'); // '035344535530314780401c75130063'
- * cidKeyOfText('035344535530314780401c75130063'); // the same
+ * import { parseCidKey } from './validate.js';
+ * parseCidKey('035344535530314780401C751300637D'); // '035344535530314780401c75130063'
+ * parseCidKey('035344535530314780401c75130063'); // the same
  * ```
  */
-export function cidKeyOfText(value: unknown, field = 'cid'): string {
+export function parseCidKey(value: unknown, field = 'cid'): string {
   const hex = text(value, field).trim();
   if (!/^([0-9a-fA-F]{30}|[0-9a-fA-F]{32})$/.test(hex))
     bad(field, 'must be 32 hex digits (the CID register) or 30 (its identity)');
-  return cidKeyOfBytes(fromHex(hex.length === 30 ? `${hex}00` : hex), field);
+  return parseCidRegister(fromHex(hex.length === 30 ? `${hex}00` : hex), field);
 }
 
 /**
@@ -75,44 +72,14 @@ export function cidKeyOfText(value: unknown, field = 'cid'): string {
  *
  * @example
  * ```ts
- * import { aidOfText } from './validate.js';
- * aidOfText('A0000000871001'); // 'a0000000871001'
+ * import { parseAid } from './validate.js';
+ * parseAid('A0000000871001'); // 'a0000000871001'
  * ```
  */
-export function aidOfText(value: unknown, field = 'aid'): string {
+export function parseAid(value: unknown, field = 'aid'): string {
   const hex = text(value, field).trim();
   if (!/^([0-9a-fA-F]{2}){5,16}$/.test(hex)) bad(field, 'must be 5-16 bytes of hex');
   return hex.toLowerCase();
-}
-
-/**
- * An ICCID: 10-20 decimal digits.
- *
- * @example
- * ```ts
- * import { iccidOf } from './validate.js';
- * iccidOf('89860012345678901234'); // '89860012345678901234'
- * ```
- */
-export function iccidOf(value: unknown, field = 'iccid'): string {
-  const v = text(value, field);
-  if (!/^[0-9]{10,20}$/.test(v)) bad(field, 'must be 10-20 decimal digits');
-  return v;
-}
-
-/**
- * An IMSI: 6-15 decimal digits.
- *
- * @example
- * ```ts
- * import { imsiOf } from './validate.js';
- * imsiOf('460001234567890'); // '460001234567890'
- * ```
- */
-export function imsiOf(value: unknown, field = 'imsi'): string {
-  const v = text(value, field);
-  if (!/^[0-9]{6,15}$/.test(v)) bad(field, 'must be 6-15 decimal digits');
-  return v;
 }
 
 const LABEL = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
@@ -123,11 +90,11 @@ const LABEL = /^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u;
  *
  * @example
  * ```ts
- * import { labelOf } from './validate.js';
- * labelOf('GoTone', 'brand'); // 'GoTone'
+ * import { parseLabel } from './validate.js';
+ * parseLabel('GoTone', 'brand'); // 'GoTone'
  * ```
  */
-export function labelOf(value: unknown, field: string): string {
+export function parseLabel(value: unknown, field: string): string {
   const v = text(value, field);
   if (!LABEL.test(v))
     bad(field, 'must be 1-64 letters, digits, spaces, dots, underscores or dashes');
@@ -139,11 +106,11 @@ export function labelOf(value: unknown, field: string): string {
  *
  * @example
  * ```ts
- * import { offerNameOf } from './validate.js';
- * offerNameOf('basic-2024'); // 'basic-2024'
+ * import { parseOfferName } from './validate.js';
+ * parseOfferName('basic-2024'); // 'basic-2024'
  * ```
  */
-export function offerNameOf(value: unknown, field = 'offer'): string {
+export function parseOfferName(value: unknown, field = 'offer'): string {
   const v = text(value, field);
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) bad(field, 'must be 1-64 of A-Z a-z 0-9 . _ -');
   return v;
@@ -154,15 +121,13 @@ export function offerNameOf(value: unknown, field = 'offer'): string {
  *
  * @example
  * ```ts
- * import { lifecycleStateOf } from './validate.js';
- * lifecycleStateOf('blocked'); // 'blocked'
+ * import { parseLifecycleState } from './validate.js';
+ * parseLifecycleState('blocked'); // 'blocked'
  * ```
  */
-export function lifecycleStateOf(value: unknown, field = 'state'): LifecycleState {
+export function parseLifecycleState(value: unknown, field = 'state'): LifecycleState {
   const v = text(value, field);
-  if (!(LIFECYCLE_STATES as readonly string[]).includes(v))
-    bad(field, `must be one of ${LIFECYCLE_STATES.join(', ')}`);
-  return v as LifecycleState;
+  return requestFields.oneOf(v, field, LIFECYCLE_STATES);
 }
 
 /**
@@ -170,43 +135,41 @@ export function lifecycleStateOf(value: unknown, field = 'state'): LifecycleStat
  *
  * @example
  * ```ts
- * import { simOf } from './validate.js';
- * simOf({ iccid: '89860012345678901234', brand: 'GoTone' });
+ * import { parseSimIdentity } from './validate.js';
+ * parseSimIdentity({ iccid: '89860012345678901234', brand: 'GoTone' });
  * ```
  */
-export function simOf(value: { iccid: unknown; imsi?: unknown; brand?: unknown }): SimIdentity {
+export function parseSimIdentity(value: {
+  iccid: unknown;
+  imsi?: unknown;
+  brand?: unknown;
+}): SimIdentity {
   return {
-    iccid: iccidOf(value.iccid),
-    ...(value.imsi !== undefined ? { imsi: imsiOf(value.imsi) } : {}),
-    ...(value.brand !== undefined ? { brand: labelOf(value.brand, 'brand') } : {}),
+    iccid: parseIccid(value.iccid),
+    ...(value.imsi !== undefined ? { imsi: parseImsi(value.imsi) } : {}),
+    ...(value.brand !== undefined ? { brand: parseLabel(value.brand, 'brand') } : {}),
   };
 }
 
 function sizeOf(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
-    bad(field, 'must be a non-negative integer');
-  return value;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return requestFields.int(value, field, 0, Number.MAX_SAFE_INTEGER);
 }
 
 /**
- * An application definition given as JSON: `{ aid, name, zone, size, version, resource?: { url,
- * digest, size } }`. Everything the bind response will carry is checked by the message encoder
+ * An application definition given as JSON: an object with `aid`, `name`, `zone`, `size`,
+ * `version` and an optional `resource` (`url`, `digest`, `size`). Everything the bind response will carry is checked by the message encoder
  * itself, so a defined application can always be sent.
  *
  * @example
  * ```ts
- * import { applicationOf } from './validate.js';
- * applicationOf({
+ * import { parseApplication } from './validate.js';
+ * parseApplication({
  *   aid: 'a0000000871001', name: 'TV', zone: 'multimedia', size: 2097152, version: '2.1',
  *   resource: { url: 'https://ota.example/tv.bin', digest: 'ab'.repeat(32), size: 2097152 },
  * });
  * ```
  */
-export function applicationOf(value: unknown): ApplicationRecord {
+export function parseApplication(value: unknown): ApplicationRecord {
   if (!isRecord(value)) bad('application', 'must be a JSON object');
   const zone = text(value['zone'], 'zone');
   if (!Object.hasOwn(ZONE_CODES, zone))
@@ -225,7 +188,7 @@ export function applicationOf(value: unknown): ApplicationRecord {
     };
   }
   const app: ApplicationRecord = {
-    aid: aidOfText(value['aid']),
+    aid: parseAid(value['aid']),
     name: text(value['name'], 'name'),
     zone: zone as Zone,
     size: sizeOf(value['size'], 'size'),

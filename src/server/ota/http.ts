@@ -54,7 +54,8 @@ import { OtaError } from './errors.js';
 import { etagOf, fileNameOf, reprDigestOf, type FileInfo, type FileStore } from './files.js';
 import { decideRange, ifRangeHolds, noneMatch } from './http-range.js';
 import type { OtaRelay } from './relay.js';
-import { parseIccid, parseMsisdn, parseSimConfig, simConfigToJSON } from './sim-config.js';
+import { parseIccid, parseMsisdn } from '../request-fields.js';
+import { parseSimConfig, simConfigToJSON } from './sim-config.js';
 import type { MtRecord } from './store.js';
 
 /**

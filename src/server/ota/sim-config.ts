@@ -6,29 +6,26 @@
  *
  * @module
  */
-import { fromHex, toHex } from '../../bytes.js';
+import { toHex } from '../../bytes.js';
 import {
+  COUNTER_MODES,
   decodeKeyIndicator,
   decodeSpi,
   encodeKeyIndicator,
   encodeSpi,
+  INTEGRITY_KINDS,
+  KEYSET_ALGORITHMS,
+  keysetKeyLengths,
+  RECOMMENDED_MT_SPI,
   type CounterMode,
   type IntegrityKind,
+  type KeysetAlgorithm,
   type OtaKeyset,
   type Spi,
 } from '../../protocol/secured-packet.js';
-import { ServerError } from '../errors.js';
-
-/**
- * The ciphering and checksum algorithms a keyset may use (AES-CBC/CMAC, or 3DES-CBC/MAC).
- *
- * @example
- * ```ts
- * import type { KeysetAlgorithm } from './sim-config.js';
- * const alg: KeysetAlgorithm = 'aes';
- * ```
- */
-export type KeysetAlgorithm = 'aes' | '3des-2key' | '3des-3key';
+import { SimvaultError } from '../../errors.js';
+import { isRecord } from '../../validate.js';
+import { parseIccid, parseImsi, parseMsisdn, requestFields } from '../request-fields.js';
 
 /**
  * One keyset of a SIM.
@@ -140,85 +137,10 @@ export interface SimConfigInput {
   mt?: { spi?: string; keyVersion?: number };
 }
 
-/**
- * The SPI of packets to a SIM unless configured otherwise: counter must be higher, ciphered,
- * cryptographic checksum, PoR always, with a checksum, sent back in an SMS-SUBMIT.
- *
- * @example
- * ```ts
- * import { DEFAULT_MT_SPI } from './sim-config.js';
- * import { encodeSpi } from '../../protocol/secured-packet.js';
- * encodeSpi(DEFAULT_MT_SPI); // 16 29
- * ```
- */
-export const DEFAULT_MT_SPI: Spi = {
-  counter: 'must-be-higher',
-  ciphered: true,
-  integrity: 'cc',
-  porRequest: 'always',
-  porIntegrity: 'cc',
-  porCiphered: false,
-  porViaSubmit: true,
-};
+const fields = requestFields;
 
-const INTEGRITY: readonly IntegrityKind[] = ['none', 'rc', 'cc', 'ds'];
-const COUNTER: readonly CounterMode[] = [
-  'none',
-  'present-not-checked',
-  'must-be-higher',
-  'must-be-plus-one',
-];
-const ALGORITHMS: readonly KeysetAlgorithm[] = ['aes', '3des-2key', '3des-3key'];
-
-function bad(field: string, detail: string): never {
-  throw new ServerError('SERVER_BAD_REQUEST', `${field}: ${detail}`);
-}
-
-function digits(value: unknown, field: string, min: number, max: number): string {
-  if (typeof value !== 'string' || !new RegExp(`^\\d{${min},${max}}$`).test(value))
-    bad(field, `must be ${min}-${max} decimal digits`);
-  return value;
-}
-
-function optional<T>(value: unknown, parse: (v: unknown) => T): T | null {
-  return value === undefined || value === null ? null : parse(value);
-}
-
-function hexBytes(value: unknown, field: string, lengths: readonly number[]): Uint8Array {
-  if (typeof value !== 'string' || !/^([0-9a-fA-F]{2})+$/.test(value)) bad(field, 'must be hex');
-  const bytes = fromHex(value);
-  if (!lengths.includes(bytes.length)) bad(field, `must be ${lengths.join(' or ')} bytes`);
-  return bytes;
-}
-
-function keyLengths(algorithm: KeysetAlgorithm): readonly number[] {
-  return algorithm === 'aes' ? [16, 24, 32] : algorithm === '3des-2key' ? [16] : [24];
-}
-
-/**
- * An ICCID path or body value: 10-20 decimal digits, else `SERVER_BAD_REQUEST`.
- *
- * @example
- * ```ts
- * import { parseIccid } from './sim-config.js';
- * parseIccid('89860012345678901234'); // '89860012345678901234'
- * ```
- */
-export function parseIccid(value: unknown, field = 'iccid'): string {
-  return digits(value, field, 10, 20);
-}
-
-/**
- * An MSISDN: 5-15 decimal digits, else `SERVER_BAD_REQUEST`.
- *
- * @example
- * ```ts
- * import { parseMsisdn } from './sim-config.js';
- * parseMsisdn('8613800000001'); // '8613800000001'
- * ```
- */
-export function parseMsisdn(value: unknown, field = 'msisdn'): string {
-  return digits(value, field, 5, 15);
+function fail(path: string, detail: string): never {
+  return fields.fail(path, detail);
 }
 
 /**
@@ -234,99 +156,92 @@ export function parseMsisdn(value: unknown, field = 'msisdn'): string {
  * ```
  */
 export function parseSimConfig(iccid: string, input: unknown): SimConfig {
-  if (typeof input !== 'object' || input === null || Array.isArray(input))
-    bad('body', 'must be a JSON object');
-  const v = input as Record<string, unknown>;
-  const known = new Set([
-    'iccid',
-    'msisdn',
-    'imsi',
-    'brand',
-    'tar',
-    'keysets',
-    'minimumSecurity',
-    'maxCounterStep',
-    'mt',
-  ]);
-  for (const k of Object.keys(v)) if (!known.has(k)) bad(k, 'unknown field');
+  if (!isRecord(input)) fail('body', 'must be a JSON object');
+  const v = fields.record(
+    input,
+    '',
+    ['tar', 'keysets'],
+    ['iccid', 'msisdn', 'imsi', 'brand', 'minimumSecurity', 'maxCounterStep', 'mt'],
+  );
   // `simvault sim create --json` prints the ICCID with the rest: accepted when it names this SIM.
-  if (v['iccid'] !== undefined && parseIccid(v['iccid']) !== iccid)
-    bad('iccid', `the configuration is for SIM ${String(v['iccid'])}, not ${iccid}`);
-  const tar = hexBytes(v['tar'], 'tar', [3]);
-  if (!Array.isArray(v['keysets']) || v['keysets'].length < 1 || v['keysets'].length > 15)
-    bad('keysets', 'must be a list of 1-15 keysets');
-  const keysets: SimKeyset[] = v['keysets'].map((raw: unknown, i: number) => {
-    const f = `keysets[${i}]`;
-    if (typeof raw !== 'object' || raw === null) bad(f, 'must be an object');
-    const k = raw as Record<string, unknown>;
-    const version = k['version'];
-    if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > 15)
-      bad(`${f}.version`, 'must be 1-15');
-    const algorithm = (k['algorithm'] ?? 'aes') as KeysetAlgorithm;
-    if (!ALGORITHMS.includes(algorithm))
-      bad(`${f}.algorithm`, `must be one of ${ALGORITHMS.join(', ')}`);
+  const named = v['iccid'] === undefined ? iccid : parseIccid(v['iccid']);
+  if (named !== iccid) fail('iccid', `the configuration is for SIM ${named}, not ${iccid}`);
+  const tar = fields.hex(v['tar'], 'tar', 3, 3);
+  const list = fields.list(v['keysets'], 'keysets', 15);
+  if (list.length === 0) fail('keysets', 'must hold at least one keyset');
+  const keysets: SimKeyset[] = list.map((raw, i) => {
+    const path = `keysets[${i}]`;
+    const k = fields.record(raw, path, ['version', 'kic', 'kid'], ['algorithm']);
+    const algorithm = fields.oneOf(k['algorithm'] ?? 'aes', `${path}.algorithm`, KEYSET_ALGORITHMS);
     return {
-      version,
+      version: fields.int(k['version'], `${path}.version`, 1, 15),
       algorithm,
-      kic: hexBytes(k['kic'], `${f}.kic`, keyLengths(algorithm)),
-      kid: hexBytes(k['kid'], `${f}.kid`, keyLengths(algorithm)),
+      kic: keyOf(k['kic'], `${path}.kic`, algorithm),
+      kid: keyOf(k['kid'], `${path}.kid`, algorithm),
     };
   });
   if (new Set(keysets.map((k) => k.version)).size !== keysets.length)
-    bad('keysets', 'key versions must be distinct');
+    fail('keysets', 'key versions must be distinct');
   keysets.sort((a, b) => a.version - b.version);
 
-  const m = (v['minimumSecurity'] ?? {}) as Record<string, unknown>;
-  if (typeof m !== 'object' || m === null) bad('minimumSecurity', 'must be an object');
-  const ciphering = m['ciphering'] ?? true;
-  if (typeof ciphering !== 'boolean') bad('minimumSecurity.ciphering', 'must be a boolean');
-  const integrity = (m['integrity'] ?? 'cc') as IntegrityKind;
-  if (!INTEGRITY.includes(integrity))
-    bad('minimumSecurity.integrity', `must be one of ${INTEGRITY.join(', ')}`);
-  const counter = (m['counter'] ?? 'must-be-higher') as CounterMode;
-  if (!COUNTER.includes(counter))
-    bad('minimumSecurity.counter', `must be one of ${COUNTER.join(', ')}`);
+  const m = fields.record(
+    v['minimumSecurity'] ?? {},
+    'minimumSecurity',
+    [],
+    ['ciphering', 'integrity', 'counter'],
+  );
+  const minimumSecurity = {
+    ciphering: fields.bool(m['ciphering'] ?? true, 'minimumSecurity.ciphering'),
+    integrity: fields.oneOf(m['integrity'] ?? 'cc', 'minimumSecurity.integrity', INTEGRITY_KINDS),
+    counter: fields.oneOf(
+      m['counter'] ?? 'must-be-higher',
+      'minimumSecurity.counter',
+      COUNTER_MODES,
+    ),
+  };
+  const maxCounterStep = fields.optional(v['maxCounterStep'], (x) =>
+    fields.int(x, 'maxCounterStep', 1, Number.MAX_SAFE_INTEGER),
+  );
 
-  const step = v['maxCounterStep'];
-  if (
-    step !== undefined &&
-    step !== null &&
-    (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 1)
-  ) {
-    bad('maxCounterStep', 'must be a positive integer');
-  }
-
-  const mt = (v['mt'] ?? {}) as Record<string, unknown>;
-  if (typeof mt !== 'object' || mt === null) bad('mt', 'must be an object');
-  let spi = DEFAULT_MT_SPI;
-  if (mt['spi'] !== undefined) {
-    try {
-      spi = decodeSpi(hexBytes(mt['spi'], 'mt.spi', [2]));
-    } catch (e) {
-      if (e instanceof ServerError) throw e;
-      bad('mt.spi', (e as Error).message);
-    }
-  }
-  const mtVersion = mt['keyVersion'] ?? keysets.at(-1)!.version;
+  const mt = fields.record(v['mt'] ?? {}, 'mt', [], ['spi', 'keyVersion']);
+  const spi =
+    mt['spi'] === undefined ? RECOMMENDED_MT_SPI : spiOf(fields.hex(mt['spi'], 'mt.spi', 2, 2));
+  const mtVersion =
+    mt['keyVersion'] === undefined
+      ? keysets.at(-1)!.version
+      : fields.int(mt['keyVersion'], 'mt.keyVersion', 1, 15);
   const keyset = keysets.find((k) => k.version === mtVersion);
-  if (keyset === undefined) bad('mt.keyVersion', 'must name one of the keysets');
+  if (keyset === undefined) fail('mt.keyVersion', 'must name one of the keysets');
   const indicator = encodeKeyIndicator(keyset.version, keyset.algorithm);
 
   return {
     iccid,
-    msisdn: optional(v['msisdn'], (x) => parseMsisdn(x)),
-    imsi: optional(v['imsi'], (x) => digits(x, 'imsi', 6, 15)),
-    brand: optional(v['brand'], (x) => {
-      if (typeof x !== 'string' || x.length < 1 || x.length > 64 || /\p{Cc}/u.test(x))
-        bad('brand', 'must be 1-64 printable characters');
-      return x;
-    }),
+    msisdn: fields.optional(v['msisdn'], (x) => parseMsisdn(x)),
+    imsi: fields.optional(v['imsi'], (x) => parseImsi(x)),
+    brand: fields.optional(v['brand'], (x) => fields.text(x, 'brand', 1, 64)),
     tar,
-    minimumSecurity: { ciphering, integrity, counter },
-    maxCounterStep: step === undefined || step === null ? null : step,
+    minimumSecurity,
+    maxCounterStep,
     mt: { spi, kic: indicator, kid: indicator },
     keysets,
   };
+}
+
+function keyOf(value: unknown, path: string, algorithm: KeysetAlgorithm): Uint8Array {
+  const lengths = keysetKeyLengths(algorithm);
+  const key = fields.hex(value, path, Math.min(...lengths), Math.max(...lengths));
+  if (!lengths.includes(key.length)) fields.fail(path, `must be ${lengths.join(' or ')} bytes`);
+  return key;
+}
+
+/** The SPI codec's typed error, re-said as the request's fault naming the field. */
+function spiOf(bytes: Uint8Array): Spi {
+  try {
+    return decodeSpi(bytes);
+  } catch (e) {
+    if (e instanceof SimvaultError) fields.fail('mt.spi', e.message);
+    throw e;
+  }
 }
 
 /**

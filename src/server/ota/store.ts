@@ -22,7 +22,8 @@ import {
 import { openDriver, type StoreLocation } from '../store/open.js';
 import type { SqlDriver } from '../store/sql.js';
 import { migrateOta } from './migrate.js';
-import type { KeysetAlgorithm, SimConfig } from './sim-config.js';
+import type { KeysetAlgorithm } from '../../protocol/secured-packet.js';
+import type { SimConfig } from './sim-config.js';
 
 /**
  * Which way a counter counts: packets from the SIM (`mo`) or to it (`mt`).

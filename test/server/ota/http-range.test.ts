@@ -2,11 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideRange, ifRangeHolds, noneMatch } from '../../../src/server/ota/http-range.js';
-import {
-  DEFAULT_MT_SPI,
-  parseSimConfig,
-  simConfigToJSON,
-} from '../../../src/server/ota/sim-config.js';
+import { parseSimConfig, simConfigToJSON } from '../../../src/server/ota/sim-config.js';
+import { RECOMMENDED_MT_SPI } from '../../../src/protocol/secured-packet.js';
 
 describe('decideRange', () => {
   it('follows RFC 9110 for single byte ranges', () => {
@@ -68,7 +65,7 @@ describe('parseSimConfig', () => {
       integrity: 'cc',
       counter: 'must-be-higher',
     });
-    expect(sim.mt).toEqual({ spi: DEFAULT_MT_SPI, kic: 0x32, kid: 0x32 });
+    expect(sim.mt).toEqual({ spi: RECOMMENDED_MT_SPI, kic: 0x32, kid: 0x32 });
     expect(simConfigToJSON(sim).mt).toEqual({ spi: '1629', kic: '32', kid: '32', keyVersion: 3 });
   });
 
