@@ -57,40 +57,41 @@ export type FieldFailure = (path: string, detail: string) => never;
 
 /** Typed readers of `unknown` values that fail through one {@link FieldFailure}. */
 export interface Fields {
+  // Function-valued properties rather than methods, so a caller may destructure the readers.
   /** Fail at `path` with `detail`. */
-  fail: FieldFailure;
+  readonly fail: FieldFailure;
   /**
    * An object with exactly the `required` keys and any of the `optional` ones: an unknown or a
    * missing key fails naming it.
    */
-  record(
+  readonly record: (
     value: unknown,
     path: string,
     required: readonly string[],
     optional?: readonly string[],
-  ): Record<string, unknown>;
+  ) => Record<string, unknown>;
   /** A safe integer in `min..max`. */
-  int(value: unknown, path: string, min: number, max: number): number;
+  readonly int: (value: unknown, path: string, min: number, max: number) => number;
   /** A boolean. */
-  bool(value: unknown, path: string): boolean;
+  readonly bool: (value: unknown, path: string) => boolean;
   /** One of the `allowed` strings. */
-  oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[]): T;
+  readonly oneOf: <T extends string>(value: unknown, path: string, allowed: readonly T[]) => T;
   /** Hex (either case, unless `lowerOnly`) of `min..max` bytes. */
-  hex(
+  readonly hex: (
     value: unknown,
     path: string,
     min: number,
     max: number,
     options?: { lowerOnly?: boolean },
-  ): Uint8Array;
+  ) => Uint8Array;
   /** `min..max` decimal digits. */
-  digits(value: unknown, path: string, min: number, max: number): string;
+  readonly digits: (value: unknown, path: string, min: number, max: number) => string;
   /** Text of `min..max` UTF-8 bytes with no control characters. */
-  text(value: unknown, path: string, min: number, max: number): string;
+  readonly text: (value: unknown, path: string, min: number, max: number) => string;
   /** An array of at most `max` entries. */
-  list(value: unknown, path: string, max: number): unknown[];
+  readonly list: (value: unknown, path: string, max: number) => unknown[];
   /** `undefined` or `null` as `null`, anything else through `parse`. */
-  optional<T>(value: unknown, parse: (value: unknown) => T): T | null;
+  readonly optional: <T>(value: unknown, parse: (value: unknown) => T) => T | null;
 }
 
 const CONTROL = /\p{Cc}/u;

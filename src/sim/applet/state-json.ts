@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fromHex, toHex, utf8 } from '../../bytes.js';
+import { toHex, utf8 } from '../../bytes.js';
 import { ZONES, type Zone } from '../../crypto/keys.js';
 import type { AppState } from '../../protocol/messages.js';
 import {
@@ -19,6 +19,7 @@ import {
 } from '../../protocol/secured-packet.js';
 import type { SmsAddress } from '../../protocol/sms.js';
 import { RESULT_CODES } from '../../protocol/messages.js';
+import { fieldsOf, isRecord } from '../../validate.js';
 import { SimError } from '../errors.js';
 import {
   MAX_OUTCOMES,
@@ -253,64 +254,23 @@ function fail(path: string, detail: string): never {
   throw new SimStateError(path, detail);
 }
 
+const fields = fieldsOf(fail);
+const { int, bool, oneOf, digits, text, list } = fields;
+
+/** The top-level object is named `state` in messages; its fields go by their bare names. */
 function obj(
   v: unknown,
   path: string,
   keys: readonly string[],
   optional: readonly string[] = [],
 ): Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
-  const o = v as Obj;
-  const child = (k: string): string => (path === 'state' ? k : `${path}.${k}`);
-  for (const k of Object.keys(o))
-    if (!keys.includes(k) && !optional.includes(k)) fail(child(k), 'unknown field');
-  for (const k of keys) if (!Object.hasOwn(o, k)) fail(child(k), 'is missing');
-  return o;
-}
-
-function int(v: unknown, path: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    fail(path, `must be an integer ${min}..${max}`);
-  return v;
-}
-
-function bool(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') fail(path, 'must be a boolean');
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof v !== 'string' || !allowed.includes(v as T))
-    fail(path, `must be one of ${allowed.join(', ')}`);
-  return v as T;
+  if (path !== 'state') return fields.record(v, path, keys, optional);
+  if (!isRecord(v)) fail(path, 'must be an object');
+  return fields.record(v, '', keys, optional);
 }
 
 function bytes(v: unknown, path: string, min: number, max: number): Uint8Array {
-  if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v)) fail(path, 'must be lower-case hex');
-  const b = fromHex(v);
-  if (b.length < min || b.length > max)
-    fail(path, min === max ? `must be ${min} bytes` : `must be ${min}-${max} bytes`);
-  return b;
-}
-
-function digits(v: unknown, path: string, min: number, max: number): string {
-  if (typeof v !== 'string' || !new RegExp(`^\\d{${min},${max}}$`).test(v))
-    fail(path, `must be ${min}-${max} decimal digits`);
-  return v;
-}
-
-function text(v: unknown, path: string, min: number, max: number): string {
-  if (typeof v !== 'string') fail(path, 'must be a string');
-  const n = utf8(v).length;
-  if (n < min || n > max || /\p{Cc}/u.test(v))
-    fail(path, `must be ${min}-${max} UTF-8 bytes without control characters`);
-  return v;
-}
-
-function list(v: unknown, path: string, max: number): unknown[] {
-  if (!Array.isArray(v)) fail(path, 'must be an array');
-  if (v.length > max) fail(path, `holds at most ${max} entries`);
-  return v;
+  return fields.hex(v, path, min, max, { lowerOnly: true });
 }
 
 function counters(v: unknown, path: string): number[] {
