@@ -166,7 +166,7 @@ async function countImports<T>(
   fn: () => Promise<T>,
 ): Promise<{ value: T; imports: number }> {
   const b = getBackend(backend);
-  const original = b.importKey;
+  const original = b.importKey.bind(b);
   let imports = 0;
   b.importKey = (...args) => {
     imports++;

@@ -13,6 +13,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ArgumentError } from '../errors.js';
+import { isOneOf } from '../validate.js';
 import { ServerError } from './errors.js';
 
 /**
@@ -129,7 +130,8 @@ export function checkSigningKey(key: SigningKey): SigningKey {
     throw new ArgumentError(`signing key id '${key.id}' must be 1-64 of A-Z a-z 0-9 . _ -`);
   if (!(key.secret instanceof Uint8Array) || key.secret.length < 16)
     throw new ArgumentError(`signing key '${key.id}' needs a secret of at least 16 bytes`);
-  if (key.role !== 'ota' && key.role !== 'operator')
+  // Keys come from configuration files too: the type alone does not hold at runtime.
+  if (!isOneOf<unknown>(key.role, ['ota', 'operator']))
     throw new ArgumentError(`signing key '${key.id}' has an unknown role`);
   return key;
 }
@@ -196,13 +198,13 @@ export interface NonceStore {
 export function memoryNonceStore(): NonceStore {
   const seen = new Map<string, number>();
   return {
-    async claimNonce(keyId, nonce, expiresAt, now) {
+    claimNonce(keyId, nonce, expiresAt, now) {
       if (seen.size > 10_000) for (const [k, exp] of seen) if (exp < now) seen.delete(k);
       const k = `${keyId}\n${nonce}`;
       const exp = seen.get(k);
-      if (exp !== undefined && exp >= now) return false;
+      if (exp !== undefined && exp >= now) return Promise.resolve(false);
       seen.set(k, expiresAt);
-      return true;
+      return Promise.resolve(true);
     },
   };
 }

@@ -77,8 +77,9 @@ export function errorResponse(c: Context<ServerEnv>, err: unknown, log: Logger):
 }
 
 /**
- * A hono app with request ids, per-request log lines (`time, level, msg: "request", method,
- * path, status, ms, requestId`, and `code` on errors), JSON errors and `GET /healthz`.
+ * A hono app with request ids, per-request log lines (fields `time`, `level`, `msg` =
+ * `"request"`, `method`, `path`, `status`, `ms`, `requestId`, and `code` on errors), JSON errors
+ * and `GET /healthz`.
  *
  * @example
  * ```ts

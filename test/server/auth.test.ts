@@ -62,7 +62,7 @@ describe('signed requests', () => {
     const code = (p: Promise<unknown>) =>
       p.then(
         () => 'ok',
-        (e: { code: string }) => e.code,
+        (e: unknown) => (e as { code: string }).code,
       );
     expect(await code(verifySignedRequest(received({}, body), opts))).toBe(
       'SERVER_UNAUTHENTICATED',

@@ -54,15 +54,16 @@ async function failure(res: Response): Promise<ServerError> {
   let code: ServerErrorCode = 'SERVER_INTERNAL';
   let message = `HTTP ${res.status}`;
   try {
-    const body = (await res.json()) as ErrorBody;
+    // Whatever answered may not be one of our servers: nothing in the body is taken on trust.
+    const body = (await res.json()) as Partial<ErrorBody> | null;
     if (
-      typeof body.error?.code === 'string' &&
+      typeof body?.error?.code === 'string' &&
       body.error.code.startsWith('SERVER_') &&
       Object.hasOwn(ERROR_CODES, body.error.code)
     ) {
       code = body.error.code as ServerErrorCode;
     }
-    if (typeof body.error?.message === 'string') message = body.error.message;
+    if (typeof body?.error?.message === 'string') message = body.error.message;
   } catch {
     // Not our JSON: keep the status as the message.
   }

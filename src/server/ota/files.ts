@@ -244,8 +244,8 @@ export class FileStore {
   async open(info: FileInfo, start: number, end: number): Promise<ReadableStream<Uint8Array>> {
     const path = this.objectPath(info);
     // Checking first turns a vanished object into a clean 404 instead of a broken stream.
-    await stat(path).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT')
+    await stat(path).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
         throw new OtaError('OTA_UNKNOWN_FILE', `file ${info.name} was replaced or removed; retry`);
       throw e;
     });

@@ -63,11 +63,16 @@ export async function openPostgresDriver(
 ): Promise<SqlDriver> {
   const schema = options.schema ?? 'public';
   const quoted = quoteIdent(schema);
+  // pg's own parser table, typed loosely: only BIGINT's parser is replaced.
+  const parserOf = pg.types.getTypeParser.bind(pg.types) as (
+    oid: number,
+    format?: 'text' | 'binary',
+  ) => unknown;
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === INT8_OID
         ? (v: string) => Number(v)
-        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        : parserOf(oid, format)) as typeof pg.types.getTypeParser,
   };
   const pool = new pg.Pool({
     connectionString: url,

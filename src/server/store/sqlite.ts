@@ -19,6 +19,15 @@ type Statement = Database.Statement;
 /** One queue per database file in this process. */
 const queues = new Map<string, { tail: Promise<unknown>; users: number }>();
 
+/** A synchronous call's value or throw as a promise, as an async driver would give it. */
+function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
 /**
  * Options of {@link openSqliteDriver}.
  *
@@ -67,20 +76,24 @@ export function openSqliteDriver(path: string, options: SqliteOptions = {}): Sql
     return stmt;
   };
   const direct: SqlExecutor = {
-    async all<T>(sql: string, params: readonly SqlValue[] = []) {
-      return prepare(sql).all(...params) as T[];
+    // better-sqlite3 is synchronous; the executor's promises only match the PostgreSQL driver.
+    all<T>(sql: string, params: readonly SqlValue[] = []) {
+      return settled(() => prepare(sql).all(...params) as T[]);
     },
-    async get<T>(sql: string, params: readonly SqlValue[] = []) {
-      return prepare(sql).get(...params) as T | undefined;
+    get<T>(sql: string, params: readonly SqlValue[] = []) {
+      return settled(() => prepare(sql).get(...params) as T | undefined);
     },
-    async run(sql: string, params: readonly SqlValue[] = []) {
-      const stmt = prepare(sql);
-      // A statement with RETURNING is a reader: run() would refuse it.
-      if (stmt.reader) return stmt.all(...params).length;
-      return stmt.run(...params).changes;
+    run(sql: string, params: readonly SqlValue[] = []) {
+      return settled(() => {
+        const stmt = prepare(sql);
+        // A statement with RETURNING is a reader: run() would refuse it.
+        return stmt.reader ? stmt.all(...params).length : stmt.run(...params).changes;
+      });
     },
-    async exec(sql: string) {
-      db.exec(sql);
+    exec(sql: string) {
+      return settled(() => {
+        db.exec(sql);
+      });
     },
   };
   let closed = false;
@@ -113,7 +126,7 @@ export function openSqliteDriver(path: string, options: SqliteOptions = {}): Sql
     async close() {
       if (closed) return;
       closed = true;
-      await serialized(async () => undefined);
+      await serialized(() => Promise.resolve());
       db.close();
       if (--queue.users === 0) queues.delete(key);
     },
