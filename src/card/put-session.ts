@@ -322,10 +322,11 @@ export class PutSession {
       const room = this.sourceTag ? this.checkpointBytes - this.sinceCheckpoint : WRITE_BATCH;
       const piece = data.subarray(off, off + Math.min(WRITE_BATCH, room));
       off += piece.length;
-      for (const c of await this.enc.update(piece)) {
-        if (this.len + c.length > this.buf.length) await this.writeOut(false);
-        this.append(c);
-      }
+      // Sealed straight into the write buffer: no per-piece allocation, no copy. The buffer holds
+      // a whole batch plus what a piece can complete, so one write-out always makes room.
+      const sealed = this.enc.sealedLength(piece.length);
+      if (this.len + sealed > this.buf.length) await this.writeOut(false);
+      this.len += await this.enc.updateInto(piece, this.buf, this.len);
       this.plain += piece.length;
       this.sinceCheckpoint += piece.length;
       if (this.len >= WRITE_BATCH) await this.writeOut(false);

@@ -41,8 +41,10 @@ import type { ZoneInstanceKeys } from './zone-keys.js';
 import { chipContentKey, type FileKeyProvider } from './file-keys.js';
 
 const DEFAULT_CHECKPOINT = 32 * 1024 * 1024;
-// Chunks a stream decrypts per pull (1 MiB).
+// Chunks a stream reads and decrypts per pull (1 MiB), handed on in parts of 256 KiB: a fresh
+// 1 MiB buffer is memory the allocator maps in page by page each time, one of 256 KiB is recycled.
 const STREAM_CHUNKS = 64;
+const STREAM_PART = 16 * CHUNK_SIZE;
 
 /**
  * A file as {@link CardZone.list} and {@link CardZone.stat} describe it.
@@ -786,9 +788,9 @@ export class ZoneFileReader {
       Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
     // One window is read and decrypted ahead, so the device read of the next overlaps with the
     // consumer's handling of this one.
-    const fetch = (from: number): { to: number; data: Promise<Uint8Array> } => {
+    const fetch = (from: number): { to: number; data: Promise<Uint8Array[]> } => {
       const to = windowEnd(from);
-      const data = reader.read(from, to);
+      const data = reader.readParts(from, to, STREAM_PART);
       data.catch(() => undefined);
       return { to, data };
     };
@@ -804,7 +806,7 @@ export class ZoneFileReader {
           }
           const current = next;
           next = current.to < end ? fetch(current.to) : undefined;
-          controller.enqueue(await current.data);
+          for (const part of await current.data) controller.enqueue(part);
         },
         cancel() {
           next = undefined;

@@ -9,6 +9,7 @@ import { assertBytes } from '../bytes.js';
 import { abortError } from '../errors.js';
 import { uninitializedBytes } from './alloc.js';
 import {
+  CHUNK_SIZE,
   ChunkDecryptor,
   ChunkEncryptor,
   type ChunkedOptions,
@@ -50,7 +51,7 @@ function watch(
 
 /**
  * The sealed chunks `data` completes, as one buffer (possibly empty). Streams emit one buffer per
- * piece: each enqueue costs the stream machinery more than sealing a few kilobytes. The buffer is
+ * part of a piece: each enqueue costs the stream machinery more than sealing a few kilobytes. The buffer is
  * allocated without a zero fill: `updateInto` writes all of it, or fails and it is dropped.
  */
 export async function sealPiece(enc: ChunkEncryptor, data: Uint8Array): Promise<Uint8Array> {
@@ -66,6 +67,14 @@ export async function openPiece(dec: ChunkDecryptor, data: Uint8Array): Promise<
   return out;
 }
 
+// A piece written to a stream comes out in parts of at most this many chunks (256 KiB). One
+// buffer per 1 MiB piece is fresh memory the allocator maps in and unmaps again, page by page, at
+// a cost near a fifth of sealing it with AES-GCM on native code (measured on Linux/glibc); buffers
+// of this size are recycled from the heap, and three more enqueues per MiB cost far less.
+const PART_CHUNKS = 16;
+const PART_PLAIN = PART_CHUNKS * CHUNK_SIZE;
+const PART_SEALED = PART_CHUNKS * (CHUNK_SIZE + 16);
+
 function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array {
   if (signal?.aborted) throw abortError(signal);
   assertBytes(chunk, 'stream chunk');
@@ -74,7 +83,7 @@ function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array
 
 /**
  * A stream that encrypts plaintext bytes into a chunked-encryption ciphertext (header first). For
- * each piece written it emits the chunks that piece completed as one `Uint8Array`.
+ * each piece written it emits the chunks that piece completed, one `Uint8Array` per 256 KiB of it.
  *
  * @example
  * ```ts
@@ -98,8 +107,11 @@ export function createEncryptStream(
       controller.enqueue(enc.header);
     },
     async transform(chunk, controller) {
-      const out = await sealPiece(enc, checkChunk(chunk, signal));
-      if (out.length) controller.enqueue(out);
+      const data = checkChunk(chunk, signal);
+      for (let off = 0; off < data.length; off += PART_PLAIN) {
+        const out = await sealPiece(enc, data.subarray(off, off + PART_PLAIN));
+        if (out.length) controller.enqueue(out);
+      }
     },
     async flush(controller) {
       if (signal?.aborted) throw abortError(signal);
@@ -133,8 +145,11 @@ export function createDecryptStream(
       watch(signal, controller);
     },
     async transform(chunk, controller) {
-      const out = await openPiece(dec, checkChunk(chunk, signal));
-      if (out.length) controller.enqueue(out);
+      const data = checkChunk(chunk, signal);
+      for (let off = 0; off < data.length; off += PART_SEALED) {
+        const out = await openPiece(dec, data.subarray(off, off + PART_SEALED));
+        if (out.length) controller.enqueue(out);
+      }
     },
     async flush(controller) {
       if (signal?.aborted) throw abortError(signal);

@@ -130,6 +130,23 @@ export class RandomAccessDecryptor {
    * @param end - one past the last byte (default the message length)
    */
   async read(start = 0, end = this.length): Promise<Uint8Array> {
+    return (await this.decryptRange(start, end, 0))[0]!;
+  }
+
+  /**
+   * @internal Plaintext bytes `[start, end)` as consecutive buffers split at multiples of `part`
+   * bytes (a multiple of {@link CHUNK_SIZE}), from one read of the source: a stream hands them
+   * on one by one. Fresh buffers of a few hundred KiB are recycled by the allocator; one of
+   * 1 MiB is mapped in page by page each time.
+   */
+  async readParts(start: number, end: number, part: number): Promise<Uint8Array[]> {
+    if (!Number.isSafeInteger(part) || part <= 0 || part % CHUNK_SIZE !== 0)
+      throw new ArgumentError(`part size must be a positive multiple of ${CHUNK_SIZE}`);
+    return this.decryptRange(start, end, part);
+  }
+
+  // `part` 0: the whole range in one buffer.
+  private async decryptRange(start: number, end: number, part: number): Promise<Uint8Array[]> {
     if (
       !Number.isSafeInteger(start) ||
       !Number.isSafeInteger(end) ||
@@ -141,12 +158,20 @@ export class RandomAccessDecryptor {
         `range [${start}, ${end}) is outside the message of ${this.length} bytes`,
       );
     }
-    // Filled exactly by the chunks of the range, or dropped when one fails (no zero fill).
-    const out = uninitializedBytes(end - start);
+    // Each filled exactly by the chunks of its range, or dropped when one fails (no zero fill).
+    // Split at chunk boundaries, so the bytes any one chunk gives lie in one buffer.
+    const parts: Uint8Array[] = [];
+    const partStarts: number[] = [];
+    for (let p = start; p < end || parts.length === 0;) {
+      const q = part ? Math.min(end, (Math.floor(p / part) + 1) * part) : end;
+      parts.push(uninitializedBytes(q - p));
+      partStarts.push(p);
+      p = q;
+    }
     // A read that reaches the end of the message also authenticates the final chunk (which may
     // be empty), so the message length is never taken on trust.
     const toEnd = end === this.length;
-    if (start === end && !toEnd) return out;
+    if (start === end && !toEnd) return parts;
     const first = Math.floor(start / CHUNK_SIZE);
     const last = toEnd ? this.lastChunk : Math.floor((end - 1) / CHUNK_SIZE);
     // One read of the sealed chunks the range needs, then one AEAD open per chunk.
@@ -155,28 +180,34 @@ export class RandomAccessDecryptor {
     const sealedStart = HEADER_LENGTH + first * SEALED_CHUNK;
     const sealed = await readExact(this.source, sealedStart, sealedEnd - sealedStart);
     const batch = new ChunkBatch();
-    // Chunks wholly inside the range open straight into `out`; the partial ones at either end
-    // through a chunk-sized buffer each, copied once they have authenticated.
-    const edges: { at: number; from: number; to: number; plain: Uint8Array }[] = [];
+    // Chunks wholly inside the range open straight into their buffer; the partial ones at either
+    // end through a chunk-sized buffer each, copied once they have authenticated.
+    const edges: { out: Uint8Array; at: number; from: number; to: number; plain: Uint8Array }[] =
+      [];
+    let k = 0;
     for (let i = first; i <= last; i++) {
       const at = (i - first) * SEALED_CHUNK;
       const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
       const base = i * CHUNK_SIZE;
       const from = Math.max(0, start - base);
       const to = Math.min(chunk.length - 16, end - base);
+      const pos = base + from;
+      while (k < parts.length - 1 && partStarts[k + 1]! <= pos) k++;
+      const out = parts[k]!;
+      const offset = pos - partStarts[k]!;
       let target: Uint8Array;
       if (from === 0 && to === chunk.length - 16) {
-        target = out.subarray(base - start, base - start + to);
+        target = out.subarray(offset, offset + to);
       } else {
         target = new Uint8Array(chunk.length - 16);
-        edges.push({ at: Math.max(0, base - start), from, to: Math.max(from, to), plain: target });
+        edges.push({ out, at: offset, from, to: Math.max(from, to), plain: target });
       }
       const wait = batch.add(this.cipher.openInto(i, chunk, target));
       if (wait) await wait;
     }
     await batch.settle();
-    for (const e of edges) out.set(e.plain.subarray(e.from, e.to), e.at);
-    return out;
+    for (const e of edges) e.out.set(e.plain.subarray(e.from, e.to), e.at);
+    return parts;
   }
 
   /**

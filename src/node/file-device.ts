@@ -14,6 +14,7 @@ import {
 } from '../card/device-access.js';
 import { DeviceError } from '../card/device-error.js';
 import type { BlockDevice } from '../card/device.js';
+import { uninitializedBytes } from '../crypto/alloc.js';
 import { ArgumentError } from '../errors.js';
 
 /**
@@ -168,7 +169,8 @@ export class FileDevice implements BlockDevice {
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.#assertOpen();
     assertAccess(this, offset, length);
-    const out = new Uint8Array(length);
+    // Filled completely by the reads, or dropped when one fails or comes up short (no zero fill).
+    const out = uninitializedBytes(length);
     let done = 0;
     try {
       while (done < length) {

@@ -29,6 +29,31 @@ const suites = Object.keys(SUITES) as SuiteName[];
 const keyFor = (suite: SuiteName) => new Uint8Array(SUITES[suite].keyLength).fill(1);
 const msgOf = (n: number, seed = 0) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
 
+/** Run `check` on 60 random ranges `[s, e)` of `msg`. */
+const forRanges = (msg: Uint8Array, check: (s: number, e: number) => Promise<void>) =>
+  fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: msg.length }),
+      fc.integer({ min: 0, max: msg.length }),
+      async (a, b) => {
+        const [s, e] = a <= b ? [a, b] : [b, a];
+        await check(s, e);
+      },
+    ),
+    { numRuns: 60 },
+  );
+
+/** A random-access reader over `msg` encrypted, and the offsets its source was read at. */
+async function countedReader(msg: Uint8Array) {
+  const ct = await encrypt(key32, msg);
+  const reads: number[] = [];
+  const source = {
+    size: ct.length,
+    read: (o: number, n: number) => (reads.push(o), ct.subarray(o, o + n)),
+  };
+  return { reader: await RandomAccessDecryptor.open(key32, source), reads };
+}
+
 describe('lengths', () => {
   it('ciphertextLength and plaintextLength are inverse on every chunk boundary neighbourhood', () => {
     for (const n of [
@@ -108,26 +133,10 @@ describe('round trips', () => {
     expect(error).toBeUndefined();
     expect(out.equals(msg)).toBe(true);
 
-    const ct = await encrypt(key32, msg);
-    const reads: number[] = [];
-    const source = {
-      size: ct.length,
-      read: (o: number, n: number) => (reads.push(o), ct.subarray(o, o + n)),
-    };
-    const r = await RandomAccessDecryptor.open(key32, source);
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: msg.length }),
-        fc.integer({ min: 0, max: msg.length }),
-        async (a, b) => {
-          const [s, e] = a <= b ? [a, b] : [b, a];
-          expect(Buffer.from(await r.read(s, e)).equals(Buffer.from(msg.subarray(s, e)))).toBe(
-            true,
-          );
-        },
-      ),
-      { numRuns: 60 },
-    );
+    const { reader: r, reads } = await countedReader(msg);
+    await forRanges(msg, async (s, e) => {
+      expect(Buffer.from(await r.read(s, e)).equals(Buffer.from(msg.subarray(s, e)))).toBe(true);
+    });
     // A range inside one chunk touches only that chunk.
     reads.length = 0;
     await r.read(2 * CHUNK_SIZE + 10, 2 * CHUNK_SIZE + 20);
@@ -413,6 +422,50 @@ describe('sealing and opening into caller buffers', () => {
     expect(sizes.length).toBe(pieceCount + 2);
     expect(sizes[0]).toBe(HEADER_LENGTH);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(ciphertextLength(msg.length));
+  });
+
+  it('a piece larger than 256 KiB comes out in parts of at most 16 chunks, in order', async () => {
+    const msg = msgOf(40 * CHUNK_SIZE + 7, 5);
+    const sealedSizes: number[] = [];
+    const plainSizes: number[] = [];
+    const counting = (sizes: number[]) =>
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(c, controller) {
+          sizes.push(c.length);
+          controller.enqueue(c);
+        },
+      });
+    const out = await collect(
+      pieces(msg, msg.length)
+        .pipeThrough(createEncryptStream(key32))
+        .pipeThrough(counting(sealedSizes))
+        .pipeThrough(createDecryptStream(key32))
+        .pipeThrough(counting(plainSizes)),
+    );
+    expect(out.equals(msg)).toBe(true);
+    // Header, 16 + 16 + 8 full chunks, the final chunk.
+    expect(sealedSizes).toEqual([HEADER_LENGTH, 16 * SEALED, 16 * SEALED, 8 * SEALED, 7 + 16]);
+    // The ciphertext arrives as those buffers; the decryptor splits each at most once more.
+    expect(Math.max(...plainSizes)).toBeLessThanOrEqual(16 * CHUNK_SIZE);
+  });
+
+  it('random access in parts gives the same bytes, split at multiples of the part size', async () => {
+    const msg = msgOf(9 * CHUNK_SIZE + 300, 11);
+    const { reader: r, reads } = await countedReader(msg);
+    const part = 2 * CHUNK_SIZE;
+    await forRanges(msg, async (s, e) => {
+      reads.length = 0;
+      const parts = await r.readParts(s, e, part);
+      expect(Buffer.concat(parts).equals(Buffer.from(msg.subarray(s, e)))).toBe(true);
+      // At most one read of the source, whatever the number of parts.
+      expect(reads.length).toBeLessThanOrEqual(1);
+      let pos = s;
+      for (const p of parts.slice(0, -1)) {
+        pos += p.length;
+        expect(pos % part).toBe(0);
+      }
+    });
+    expect(await errorCodeOf(r.readParts(0, 10, 1000))).toBe('INVALID_ARGUMENT');
   });
 
   it('random access reads the same bytes on every backend', async () => {
