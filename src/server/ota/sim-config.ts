@@ -131,13 +131,27 @@ export interface SimConfigInput {
   /** TAR, 6 hex digits. */
   tar: string;
   /** Keysets, at least one. */
-  keysets: { version: number; algorithm?: KeysetAlgorithm; kic: string; kid: string }[];
+  keysets: {
+    /** Key version, 1-15. */
+    version: number;
+    /** Algorithm of both keys (default `aes`). */
+    algorithm?: KeysetAlgorithm;
+    /** Ciphering key, hex. */
+    kic: string;
+    /** Checksum key, hex. */
+    kid: string;
+  }[];
   /** Minimum security level; default ciphered, CC, counter must be higher. */
   minimumSecurity?: Partial<SimSecurityLevel>;
   /** Largest accepted counter jump; default none. */
   maxCounterStep?: number | null;
   /** Securing of packets to the SIM. */
-  mt?: { spi?: string; keyVersion?: number };
+  mt?: {
+    /** SPI, 4 hex digits (default 1629: see `DEFAULT_MT_SPI`). */
+    spi?: string;
+    /** The keyset to secure them with (default the highest version). */
+    keyVersion?: number;
+  };
 }
 
 /**
@@ -250,8 +264,10 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
   ]);
   for (const k of Object.keys(v)) if (!known.has(k)) bad(k, 'unknown field');
   // `simvault sim create --json` prints the ICCID with the rest: accepted when it names this SIM.
-  if (v['iccid'] !== undefined && parseIccid(v['iccid']) !== iccid)
-    bad('iccid', `the configuration is for SIM ${String(v['iccid'])}, not ${iccid}`);
+  if (v['iccid'] !== undefined) {
+    const named = parseIccid(v['iccid']);
+    if (named !== iccid) bad('iccid', `the configuration is for SIM ${named}, not ${iccid}`);
+  }
   const tar = hexBytes(v['tar'], 'tar', [3]);
   if (!Array.isArray(v['keysets']) || v['keysets'].length < 1 || v['keysets'].length > 15)
     bad('keysets', 'must be a list of 1-15 keysets');
@@ -276,8 +292,9 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
     bad('keysets', 'key versions must be distinct');
   keysets.sort((a, b) => a.version - b.version);
 
-  const m = (v['minimumSecurity'] ?? {}) as Record<string, unknown>;
-  if (typeof m !== 'object' || m === null) bad('minimumSecurity', 'must be an object');
+  const given: unknown = v['minimumSecurity'] ?? {};
+  if (typeof given !== 'object' || given === null) bad('minimumSecurity', 'must be an object');
+  const m = given as Record<string, unknown>;
   const ciphering = m['ciphering'] ?? true;
   if (typeof ciphering !== 'boolean') bad('minimumSecurity.ciphering', 'must be a boolean');
   const integrity = (m['integrity'] ?? 'cc') as IntegrityKind;
@@ -296,8 +313,9 @@ export function parseSimConfig(iccid: string, input: unknown): SimConfig {
     bad('maxCounterStep', 'must be a positive integer');
   }
 
-  const mt = (v['mt'] ?? {}) as Record<string, unknown>;
-  if (typeof mt !== 'object' || mt === null) bad('mt', 'must be an object');
+  const givenMt: unknown = v['mt'] ?? {};
+  if (typeof givenMt !== 'object' || givenMt === null) bad('mt', 'must be an object');
+  const mt = givenMt as Record<string, unknown>;
   let spi = DEFAULT_MT_SPI;
   if (mt['spi'] !== undefined) {
     try {
@@ -343,6 +361,50 @@ export function otaKeysOf(keysets: readonly SimKeyset[]): OtaKeyset[] {
 }
 
 /**
+ * A SIM's configuration as the OTA server reports it to operators: keys left out, bytes in hex.
+ *
+ * @example
+ * ```ts
+ * import type { ProvisionedSim } from 'simvault/server';
+ * const describe = (s: ProvisionedSim) => `${s.iccid} TAR ${s.tar} SPI ${s.mt.spi}`;
+ * ```
+ */
+export interface ProvisionedSim {
+  /** ICCID. */
+  iccid: string;
+  /** MSISDN, when known. */
+  msisdn: string | null;
+  /** IMSI, when known. */
+  imsi: string | null;
+  /** Brand, when known. */
+  brand: string | null;
+  /** TAR of the SIM's simvault application, 6 hex digits. */
+  tar: string;
+  /** What the SIM's packets must meet. */
+  minimumSecurity: SimSecurityLevel;
+  /** The largest accepted counter jump, or no bound. */
+  maxCounterStep: number | null;
+  /** How packets to the SIM are secured. */
+  mt: {
+    /** SPI, 4 hex digits. */
+    spi: string;
+    /** KIc byte, 2 hex digits. */
+    kic: string;
+    /** KID byte, 2 hex digits. */
+    kid: string;
+    /** The key version securing them. */
+    keyVersion: number;
+  };
+  /** The SIM's keysets: version and algorithm, never the keys. */
+  keysets: {
+    /** Key version. */
+    version: number;
+    /** Algorithm. */
+    algorithm: KeysetAlgorithm;
+  }[];
+}
+
+/**
  * A SIM's configuration as JSON for operators, keys left out.
  *
  * @example
@@ -352,7 +414,7 @@ export function otaKeysOf(keysets: readonly SimKeyset[]): OtaKeyset[] {
  * simConfigToJSON(sim).mt.spi; // '1629'
  * ```
  */
-export function simConfigToJSON(sim: SimConfig) {
+export function simConfigToJSON(sim: SimConfig): ProvisionedSim {
   return {
     iccid: sim.iccid,
     msisdn: sim.msisdn,

@@ -11,7 +11,8 @@
  * @module
  */
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { loadDriver } from '../drivers.js';
 import type { SqlDriver, SqlExecutor, SqlValue } from './sql.js';
 
 type Statement = Database.Statement;
@@ -20,7 +21,7 @@ type Statement = Database.Statement;
 const queues = new Map<string, { tail: Promise<unknown>; users: number }>();
 
 /**
- * Options of {@link openSqliteDriver}.
+ * SQLite tuning (`StoreLocation.sqlite`).
  *
  * @example
  * ```ts
@@ -41,12 +42,16 @@ export interface SqliteOptions {
  * @example
  * ```ts
  * import { openSqliteDriver } from './sqlite.js';
- * const db = openSqliteDriver('/var/lib/simvault/registry.sqlite');
+ * const db = await openSqliteDriver('/var/lib/simvault/registry.sqlite');
  * await db.close();
  * ```
  */
-export function openSqliteDriver(path: string, options: SqliteOptions = {}): SqlDriver {
-  const db = new Database(path);
+export async function openSqliteDriver(
+  path: string,
+  options: SqliteOptions = {},
+): Promise<SqlDriver> {
+  const Sqlite = await loadDriver('better-sqlite3', 'a SQLite registry');
+  const db = new Sqlite(path);
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
@@ -66,22 +71,27 @@ export function openSqliteDriver(path: string, options: SqliteOptions = {}): Sql
     }
     return stmt;
   };
+  // better-sqlite3 answers synchronously; a throw becomes a rejection, as an async driver's would.
+  const promised = <T>(run: () => T): Promise<T> =>
+    new Promise<T>((done) => {
+      done(run());
+    });
   const direct: SqlExecutor = {
-    async all<T>(sql: string, params: readonly SqlValue[] = []) {
-      return prepare(sql).all(...params) as T[];
-    },
-    async get<T>(sql: string, params: readonly SqlValue[] = []) {
-      return prepare(sql).get(...params) as T | undefined;
-    },
-    async run(sql: string, params: readonly SqlValue[] = []) {
-      const stmt = prepare(sql);
-      // A statement with RETURNING is a reader: run() would refuse it.
-      if (stmt.reader) return stmt.all(...params).length;
-      return stmt.run(...params).changes;
-    },
-    async exec(sql: string) {
-      db.exec(sql);
-    },
+    all: <T>(sql: string, params: readonly SqlValue[] = []) =>
+      promised(() => prepare(sql).all(...params) as T[]),
+    get: <T>(sql: string, params: readonly SqlValue[] = []) =>
+      promised(() => prepare(sql).get(...params) as T | undefined),
+    run: (sql: string, params: readonly SqlValue[] = []) =>
+      promised(() => {
+        const stmt = prepare(sql);
+        // A statement with RETURNING is a reader: run() would refuse it.
+        if (stmt.reader) return stmt.all(...params).length;
+        return stmt.run(...params).changes;
+      }),
+    exec: (sql: string) =>
+      promised(() => {
+        db.exec(sql);
+      }),
   };
   let closed = false;
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -113,7 +123,7 @@ export function openSqliteDriver(path: string, options: SqliteOptions = {}): Sql
     async close() {
       if (closed) return;
       closed = true;
-      await serialized(async () => undefined);
+      await serialized(() => Promise.resolve(undefined));
       db.close();
       if (--queue.users === 0) queues.delete(key);
     },
