@@ -1,6 +1,9 @@
 import { defineConfig } from 'tsup';
 
 // One entry per layer; each becomes a subpath export in package.json.
+//
+// No source maps: the published JavaScript is unminified ESM/CJS that reads as it runs, and the
+// maps (which would embed or point at src/, not in the tarball) doubled the unpacked size.
 const entry = {
   index: 'src/index.ts',
   'crypto/index': 'src/crypto/index.ts',
@@ -9,6 +12,7 @@ const entry = {
   'sim/index': 'src/sim/index.ts',
   'handset/index': 'src/handset/index.ts',
   'node/index': 'src/node/index.ts',
+  'server/index': 'src/server/index.ts',
 };
 
 export default defineConfig([
@@ -16,7 +20,6 @@ export default defineConfig([
     entry,
     format: ['esm'],
     dts: true,
-    sourcemap: true,
     target: 'node20',
     splitting: true,
     treeshake: true,
@@ -25,7 +28,6 @@ export default defineConfig([
     entry,
     format: ['cjs'],
     dts: true,
-    sourcemap: true,
     target: 'node20',
     // @noble/* ship ESM only; a require() consumer on Node 20 cannot load them, so the CJS
     // build carries its own copy.
@@ -34,7 +36,6 @@ export default defineConfig([
   {
     entry: { 'cli/main': 'src/cli/main.ts' },
     format: ['esm'],
-    sourcemap: true,
     target: 'node20',
     banner: { js: '#!/usr/bin/env node' },
   },

@@ -73,7 +73,7 @@ async function benchStore(
   const location: StoreLocation = kind === 'sqlite' ? { dataDir } : { dataDir, db: PG_URL, schema };
   const store = await openStore(location);
   const service = new CardAppService(store);
-  const app = createCardAppApp(service, {
+  const app = await createCardAppApp(service, {
     keys: [OTA],
     rateLimit: { capacity: 1e9, refillPerSecond: 1e9 },
   });

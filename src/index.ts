@@ -12,9 +12,12 @@
  * | `simvault/card` | the card filesystem on a block device: zones, files, fsck, memory and fault devices |
  * | `simvault/sim` | the emulated SIM applet and secure chip, and the clients that speak their APDUs |
  * | `simvault/handset` | the orchestrator of every flow, with everything a handset vendor integrates |
- * | `simvault/node` | Node-only: card-image files, state files, the image lock |
+ * | `simvault/node` | Node-only: card-image files, state files, the image lock, PC/SC |
+ * | `simvault/server` | Node-only: the card application and OTA servers, the registry, their clients |
  *
- * The servers and the `simvault` command line are Node programs of the package (see the README).
+ * `simvault/server` needs optional packages (`hono`, `@hono/node-server`, and `better-sqlite3`
+ * or `pg`) only when a server starts; every other entry installs and runs without them. The
+ * `simvault` command line is a Node program of the package (see the README).
  *
  * @example
  * ```ts

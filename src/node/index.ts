@@ -8,14 +8,29 @@
  *
  * @example
  * ```ts
- * import { openImage, loadSimState } from 'simvault/node';
- * import { Handset } from 'simvault/handset';
- * import { SimCard } from 'simvault/sim';
- * declare const cid: Uint8Array;
- * const device = await openImage('card.img', { create: 64 << 20 });
- * const state = await loadSimState('sim.json');
- * const phone = new Handset({ sim: new SimCard(state), iccid: state.iccid, otaUrl: 'http://127.0.0.1:8081',
- *   cardAppUrl: 'http://127.0.0.1:8080', card: { device, cid } });
+ * import { mkdtempSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { loadSimState, openImage, saveSimState } from 'simvault/node';
+ * import { mountBoundCard } from 'simvault/handset';
+ * import { formatCard } from 'simvault/card';
+ * import { personalizeSim, SimCard, SimClient } from 'simvault/sim';
+ * import { fromHex } from 'simvault';
+ * const dir = mkdtempSync(join(tmpdir(), 'simvault-'));
+ * const cid = fromHex('035344535530314780401c751300637d');
+ * // A SIM whose state lives in a file, bound offline to the card (development only).
+ * const sim = new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state);
+ * await sim.bindOffline(cid);
+ * await saveSimState(join(dir, 'sim.json'), sim.state);
+ * // A 16 MiB card image; the handset mounts it with the keys of the SIM loaded back.
+ * const client = new SimClient(new SimCard(await loadSimState(join(dir, 'sim.json'))));
+ * await client.select();
+ * const device = await openImage(join(dir, 'card.img'), { create: 16 << 20 });
+ * await formatCard(device, { cid, keys: await client.cardKeys(cid) });
+ * const card = await mountBoundCard({ device, cid, sim: client });
+ * await card.zone('user').writeFile('a.txt', new TextEncoder().encode('on disk'));
+ * console.log(device.size); // 16777216
+ * await device.close();
  * ```
  *
  * @module

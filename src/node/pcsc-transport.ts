@@ -206,7 +206,7 @@ function protocolName(binding: PcscBinding, protocol: number): 'T=0' | 'T=1' | '
 /**
  * A card in a PC/SC reader. `transmit` sends one command APDU and resolves to the whole
  * response: a `61xx` is followed by GET RESPONSE and a `6Cxx` by the same command with the
- * right Le, here, once for every caller ({@link transmitT0}). Commands are sent one at a time in
+ * right Le, here, once for every caller (`transmitT0`). Commands are sent one at a time in
  * the order given. A removed card makes `transmit` reject with `PCSC_NO_CARD`.
  *
  * @example

@@ -39,7 +39,7 @@ export const TOOLKIT_RESULT = {
   /**
    * Terminal currently unable to process the command. Its additional information is a cause
    * byte (TS 102 223 §8.12.2), e.g. `01` screen is busy; `00` when no specific cause can be
-   * given, which {@link encodeTerminalResponse} writes when none is.
+   * given, which `encodeTerminalResponse` writes when none is.
    */
   terminalUnable: 0x20,
   /** Command data not understood by the terminal. */

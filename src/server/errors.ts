@@ -66,6 +66,8 @@ export class ServerError extends SimvaultError {
   readonly retryAfter: number | undefined;
 
   /**
+   * Create a server error; its status follows from the code.
+   *
    * @param code - stable server code
    * @param message - human-readable detail, safe to show the client
    * @param options - `retryAfter` seconds for rate limiting, and a `cause`

@@ -2,13 +2,13 @@
  * What every simvault HTTP server shares: a request id and one structured log line per request,
  * JSON errors with stable codes, `GET /healthz`, body size limits and signed-request checks.
  * Each server (card application server, OTA server) builds its routes on {@link createBaseApp}.
+ * hono is an optional package: the servers load it when they start (`loadDriver` in drivers.ts) and hand
+ * it to these helpers, so nothing here imports it.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { SimvaultError } from '../errors.js';
 import {
   verifySignedRequest,
@@ -16,6 +16,7 @@ import {
   type SigningKey,
   type VerifierOptions,
 } from './auth.js';
+import type { HonoKit } from './drivers.js';
 import { ServerError, type ErrorBody } from './errors.js';
 import type { Logger } from './log.js';
 import { rateLimited, type TokenBuckets } from './rate-limit.js';
@@ -25,8 +26,9 @@ import { rateLimited, type TokenBuckets } from './rate-limit.js';
  *
  * @example
  * ```ts
- * import { Hono } from 'hono';
+ * import { loadDriver } from './drivers.js';
  * import type { ServerEnv } from './http.js';
+ * const { Hono } = await loadDriver('hono', 'an app');
  * const app = new Hono<ServerEnv>().get('/', (c) => c.text(c.var.requestId));
  * ```
  */
@@ -47,19 +49,25 @@ export type ServerEnv = {
  *
  * @example
  * ```ts
- * import { Hono } from 'hono';
+ * import { loadDriver } from './drivers.js';
  * import { ServerError } from './errors.js';
  * import { errorResponse, type ServerEnv } from './http.js';
  * import { silentLogger } from './log.js';
- * const app = new Hono<ServerEnv>().get('/x', (c) => errorResponse(c, new ServerError('SERVER_NOT_FOUND', 'no x'), silentLogger));
+ * const hono = await loadDriver('hono', 'an app');
+ * const app = new hono.Hono<ServerEnv>().get('/x', (c) => errorResponse(hono, c, new ServerError('SERVER_NOT_FOUND', 'no x'), silentLogger));
  * ```
  */
-export function errorResponse(c: Context<ServerEnv>, err: unknown, log: Logger): Response {
+export function errorResponse(
+  hono: HonoKit,
+  c: Context<ServerEnv>,
+  err: unknown,
+  log: Logger,
+): Response {
   let e: ServerError;
   if (err instanceof ServerError) e = err;
-  else if (err instanceof HTTPException && err.status === 413)
+  else if (err instanceof hono.HTTPException && err.status === 413)
     e = new ServerError('SERVER_BAD_REQUEST', 'the request body is too large');
-  else if (err instanceof HTTPException && err.status < 500)
+  else if (err instanceof hono.HTTPException && err.status < 500)
     e = new ServerError('SERVER_BAD_REQUEST', err.message || 'bad request');
   else if (err instanceof SimvaultError && err.code.startsWith('PROTOCOL_'))
     e = new ServerError('SERVER_BAD_REQUEST', err.message);
@@ -83,15 +91,20 @@ export function errorResponse(c: Context<ServerEnv>, err: unknown, log: Logger):
  *
  * @example
  * ```ts
+ * import { loadDriver } from './drivers.js';
  * import { createBaseApp } from './http.js';
  * import { jsonLogger } from './log.js';
- * const app = createBaseApp({ name: 'card-app', log: jsonLogger((l) => process.stderr.write(l)) });
+ * const hono = await loadDriver('hono', 'an app');
+ * const app = createBaseApp(hono, { name: 'card-app', log: jsonLogger((l) => process.stderr.write(l)) });
  * app.get('/v1/hello', (c) => c.json({ hello: 'world' }));
  * ```
  */
-export function createBaseApp(options: { name: string; log: Logger }): Hono<ServerEnv> {
+export function createBaseApp(
+  hono: HonoKit,
+  options: { name: string; log: Logger },
+): Hono<ServerEnv> {
   const { log } = options;
-  const app = new Hono<ServerEnv>();
+  const app = new hono.Hono<ServerEnv>();
   app.use(async (c, next) => {
     const t0 = performance.now();
     const given = c.req.header('x-request-id');
@@ -114,9 +127,10 @@ export function createBaseApp(options: { name: string; log: Logger }): Hono<Serv
     if (c.var.signer !== undefined) fields['key'] = c.var.signer.id;
     log(c.res.status >= 500 ? 'error' : 'info', 'request', fields);
   });
-  app.onError((err, c) => errorResponse(c, err, log));
+  app.onError((err, c) => errorResponse(hono, c, err, log));
   app.notFound((c) =>
     errorResponse(
+      hono,
       c,
       new ServerError('SERVER_NOT_FOUND', `no endpoint ${c.req.method} ${c.req.path}`),
       log,
@@ -132,9 +146,10 @@ export function createBaseApp(options: { name: string; log: Logger }): Hono<Serv
  *
  * @example
  * ```ts
+ * import { loadDriver } from './drivers.js';
  * import { clientAddress, createBaseApp } from './http.js';
  * import { silentLogger } from './log.js';
- * const app = createBaseApp({ name: 'x', log: silentLogger });
+ * const app = createBaseApp(await loadDriver('hono', 'an app'), { name: 'x', log: silentLogger });
  * app.get('/whoami', (c) => c.text(clientAddress(c)));
  * ```
  */
@@ -168,14 +183,16 @@ export function limitAddress(c: Context<ServerEnv>, buckets: TokenBuckets, now: 
  *
  * @example
  * ```ts
+ * import { loadDriver } from './drivers.js';
  * import { createBaseApp, limitBody } from './http.js';
  * import { silentLogger } from './log.js';
- * const app = createBaseApp({ name: 'x', log: silentLogger });
- * app.post('/upload', limitBody(1024), (c) => c.text('ok'));
+ * const hono = await loadDriver('hono', 'an app');
+ * const app = createBaseApp(hono, { name: 'x', log: silentLogger });
+ * app.post('/upload', limitBody(hono, 1024), (c) => c.text('ok'));
  * ```
  */
-export function limitBody(maxBytes: number): MiddlewareHandler<ServerEnv> {
-  return bodyLimit({
+export function limitBody(hono: HonoKit, maxBytes: number): MiddlewareHandler<ServerEnv> {
+  return hono.bodyLimit({
     maxSize: maxBytes,
     onError: () => {
       throw new ServerError('SERVER_BAD_REQUEST', `the request body exceeds ${maxBytes} bytes`);
@@ -189,10 +206,11 @@ export function limitBody(maxBytes: number): MiddlewareHandler<ServerEnv> {
  *
  * @example
  * ```ts
+ * import { loadDriver } from './drivers.js';
  * import { createBaseApp, requireSignature } from './http.js';
  * import { memoryNonceStore } from './auth.js';
  * import { silentLogger } from './log.js';
- * const app = createBaseApp({ name: 'x', log: silentLogger });
+ * const app = createBaseApp(await loadDriver('hono', 'an app'), { name: 'x', log: silentLogger });
  * app.post('/v1/secret', requireSignature(['operator'], { keys: [], nonces: memoryNonceStore() }), (c) => c.text('ok'));
  * ```
  */

@@ -11,7 +11,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import type { Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
-import { importDriver } from './drivers.js';
+import { loadDriver } from './drivers.js';
 import type { ErrorBody } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 
@@ -100,8 +100,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket, log: Logg
  *
  * @example
  * ```ts
- * import { Hono } from 'hono';
+ * import { loadDriver } from './drivers.js';
  * import { listen } from './listen.js';
+ * const { Hono } = await loadDriver('hono', 'an HTTP app');
  * const app = new Hono().get('/', (c) => c.text('hi'));
  * const server = await listen(app.fetch, { port: 0 });
  * await fetch(server.url);
@@ -112,11 +113,7 @@ export async function listen(
   fetch: (request: Request) => Response | Promise<Response>,
   options: ListenOptions = {},
 ): Promise<RunningServer> {
-  const { serve } = await importDriver(
-    '@hono/node-server',
-    'an HTTP server',
-    () => import('@hono/node-server'),
-  );
+  const { serve } = await loadDriver('@hono/node-server', 'an HTTP server');
   const hostname = options.host ?? '127.0.0.1';
   const log = options.log ?? silentLogger;
   return new Promise((resolve, reject) => {

@@ -306,30 +306,16 @@ describe('handset: RFM update of the STK list (claim 3)', () => {
   it('an operator push reaches the SIM through processMt and changes its menu', async () => {
     w = await makeWorld();
     await w.phone.insertCard();
-    const { signRequest } = await import('../../src/server/auth.js');
-    const url = `${w.op.otaUrl}/v1/admin/sims/${w.world.iccid}/stk-list`;
-    const body = new TextEncoder().encode(
-      JSON.stringify({
-        cards: [
-          {
-            cid: toHex(w.world.cid),
-            applications: [
-              { aid: w.world.app.aid, name: 'Mobile TV HD', zone: 'multimedia' },
-              { aid: 'a000000087300001', name: 'Offers', zone: 'advertising' },
-            ],
-          },
+    const pushed = await w.op.ota.pushStkList(w.world.iccid, [
+      {
+        cid: toHex(w.world.cid),
+        applications: [
+          { aid: w.world.app.aid, name: 'Mobile TV HD', zone: 'multimedia' },
+          { aid: 'a000000087300001', name: 'Offers', zone: 'advertising' },
         ],
-      }),
-    );
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        ...signRequest(w.op.operatorKey, 'POST', url, body),
-        'content-type': 'application/json',
       },
-      body,
-    });
-    expect(res.status).toBe(202);
+    ]);
+    expect(pushed.listVersion).toBe(1);
     const r = await w.phone.processMt(2);
     expect(r.delivered).toBeGreaterThan(0);
     expect(r.menu).toEqual(['Mobile TV HD', 'Offers', 'Card 00c0ffee']);

@@ -72,7 +72,7 @@ export async function startTestServer(
   options: Partial<CardAppHttpOptions> = {},
 ): Promise<TestServer> {
   const service = new CardAppService(store);
-  const app = createCardAppApp(service, {
+  const app = await createCardAppApp(service, {
     keys: [OTA_KEY, OPERATOR_KEY],
     rateLimit: { capacity: 10_000, refillPerSecond: 10_000 },
     ...options,

@@ -306,7 +306,7 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
 
 describe('migrations', () => {
   it('refuses a database newer than the code', async () => {
-    const db = openSqliteDriver(':memory:');
+    const db = await openSqliteDriver(':memory:');
     await migrate(db);
     await expect(migrate(db, MIGRATIONS.slice(0, 1))).rejects.toMatchObject({
       code: 'SERVER_INTERNAL',
@@ -315,7 +315,7 @@ describe('migrations', () => {
   });
 
   it('applies only the missing migrations', async () => {
-    const db = openSqliteDriver(':memory:');
+    const db = await openSqliteDriver(':memory:');
     expect(await migrate(db, MIGRATIONS.slice(0, 1))).toBe(1);
     expect(
       await db.get('SELECT name FROM sqlite_master WHERE name = ?', ['nonces']),

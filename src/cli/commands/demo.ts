@@ -14,18 +14,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromHex, toHex } from '../../bytes.js';
-import { ArgumentError, ERROR_CODES, type SimvaultError } from '../../errors.js';
+import { ArgumentError } from '../../errors.js';
 import { encodeCid } from '../../protocol/cid.js';
 import type { Zone } from '../../protocol/messages.js';
 import { Handset, type HandsetEvent, type HandsetOptions } from '../../handset/index.js';
 import { openImage } from '../../node/open-image.js';
-import { signRequest, type SigningKey } from '../../server/auth.js';
+import type { SigningKey } from '../../server/auth.js';
 import { CardAppClient } from '../../server/card-app/client.js';
 import { startCardAppServer } from '../../server/card-app/start.js';
 import { loadOrCreateKeys } from '../../server/keys.js';
 import { startOtaServer } from '../../server/ota/start.js';
-import { OtaError, type OtaErrorCode } from '../../server/ota/errors.js';
-import { ServerError, type ServerErrorCode } from '../../server/errors.js';
+import { OtaAdminClient } from '../../server/ota/admin-client.js';
 import { SimCard } from '../../sim/applet/sim-card.js';
 import { personalizeSim, type OtaProvisioning } from '../../sim/applet/personalize.js';
 import type { SimState } from '../../sim/applet/state.js';
@@ -51,6 +50,8 @@ export interface Operator {
   operatorKey: SigningKey;
   /** A client of the card application server signed with the operator key. */
   cardApp: CardAppClient;
+  /** A client of the OTA server's operator endpoints. */
+  ota: OtaAdminClient;
   /** Stop both servers (OTA first) and close the registry. */
   close(): Promise<void>;
 }
@@ -98,48 +99,12 @@ export async function startOperator(
     otaUrl: running.url,
     operatorKey,
     cardApp: new CardAppClient({ baseUrl: cardApp.url, operatorKey }),
+    ota: new OtaAdminClient({ baseUrl: running.url, operatorKey }),
     async close() {
       await running.close();
       await cardApp.close();
     },
   };
-}
-
-/** The typed error of a server's JSON error answer `{ "error": { "code", "message" } }`. */
-function serverFailure(what: string, status: number, body: string): SimvaultError {
-  let code: unknown;
-  let message = body;
-  try {
-    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
-    code = parsed.error?.code;
-    if (typeof parsed.error?.message === 'string') message = parsed.error.message;
-  } catch {
-    // Not a JSON error body: the text is the message.
-  }
-  const text = `${what}: HTTP ${status}: ${message}`;
-  if (typeof code === 'string' && code.startsWith('OTA_') && Object.hasOwn(ERROR_CODES, code))
-    return new OtaError(code as OtaErrorCode, text);
-  if (typeof code === 'string' && code.startsWith('SERVER_') && Object.hasOwn(ERROR_CODES, code))
-    return new ServerError(code as ServerErrorCode, text);
-  return new ServerError('SERVER_INTERNAL', text);
-}
-
-async function signed(
-  key: SigningKey,
-  method: string,
-  url: string,
-  body?: Uint8Array,
-  contentType?: string,
-  signBody = true,
-): Promise<unknown> {
-  const headers: Record<string, string> = {
-    ...signRequest(key, method, url, signBody && body ? body : new Uint8Array()),
-  };
-  if (contentType) headers['content-type'] = contentType;
-  const res = await fetch(url, { method, headers, ...(body ? { body: body.slice().buffer } : {}) });
-  const text = await res.text();
-  if (!res.ok) throw serverFailure(`${method} ${new URL(url).pathname}`, res.status, text);
-  return text ? (JSON.parse(text) as unknown) : null;
 }
 
 /**
@@ -157,16 +122,7 @@ async function signed(
  * ```
  */
 export async function uploadFile(op: Operator, name: string, bytes: Uint8Array): Promise<string> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  await signed(
-    op.operatorKey,
-    'PUT',
-    `${op.otaUrl}/v1/admin/files/${name}?sha256=${sha256}`,
-    bytes,
-    'application/octet-stream',
-    false,
-  );
-  return `${op.otaUrl}/v1/files/${name}`;
+  return (await op.ota.uploadFile(name, bytes)).url;
 }
 
 /**
@@ -184,15 +140,7 @@ export async function uploadFile(op: Operator, name: string, bytes: Uint8Array):
  * ```
  */
 export async function provisionSim(op: Operator, ota: OtaProvisioning): Promise<void> {
-  // The ICCID names the SIM in the path; the body is the rest of the provisioning.
-  const { iccid, ...config } = ota;
-  await signed(
-    op.operatorKey,
-    'PUT',
-    `${op.otaUrl}/v1/admin/sims/${iccid}`,
-    new TextEncoder().encode(JSON.stringify(config)),
-    'application/json',
-  );
+  await op.ota.putSim(ota);
 }
 
 /**

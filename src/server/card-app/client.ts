@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { ERROR_CODES } from '../../errors.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -21,8 +20,9 @@ import {
   type UnbindRequest,
   type UnbindResponse,
 } from '../../protocol/messages.js';
-import { signRequest, type SigningKey } from '../auth.js';
-import { ServerError, type ErrorBody, type ServerErrorCode } from '../errors.js';
+import type { SigningKey } from '../auth.js';
+import { ServerError } from '../errors.js';
+import { sendRequest } from '../signed-fetch.js';
 import type {
   ApplicationRecord,
   CardRecord,
@@ -50,27 +50,6 @@ export interface CardAppClientOptions {
   operatorKey?: SigningKey;
 }
 
-async function failure(res: Response): Promise<ServerError> {
-  let code: ServerErrorCode = 'SERVER_INTERNAL';
-  let message = `HTTP ${res.status}`;
-  try {
-    // Whatever answered may not be one of our servers: nothing in the body is taken on trust.
-    const body = (await res.json()) as Partial<ErrorBody> | null;
-    if (
-      typeof body?.error?.code === 'string' &&
-      body.error.code.startsWith('SERVER_') &&
-      Object.hasOwn(ERROR_CODES, body.error.code)
-    ) {
-      code = body.error.code as ServerErrorCode;
-    }
-    if (typeof body?.error?.message === 'string') message = body.error.message;
-  } catch {
-    // Not our JSON: keep the status as the message.
-  }
-  const retry = res.headers.get('retry-after');
-  return new ServerError(code, message, retry !== null ? { retryAfter: Number(retry) } : {});
-}
-
 /**
  * A client of the card application server.
  *
@@ -83,44 +62,45 @@ async function failure(res: Response): Promise<ServerError> {
  * ```
  */
 export class CardAppClient {
-  readonly #base: string;
-  readonly #ota: SigningKey | undefined;
-  readonly #operator: SigningKey | undefined;
+  private readonly base: string;
+  private readonly otaKey: SigningKey | undefined;
+  private readonly operatorKey: SigningKey | undefined;
 
-  /** @param options - server URL and keys */
+  /**
+   * Create a client; it signs SIM message requests with `otaKey` and admin requests with
+   * `operatorKey`, and sends unsigned what has no key.
+   *
+   * @param options - server URL and keys
+   */
   constructor(options: CardAppClientOptions) {
-    this.#base = options.baseUrl.replace(/\/+$/, '');
-    this.#ota = options.otaKey;
-    this.#operator = options.operatorKey;
+    this.base = options.baseUrl.replace(/\/+$/, '');
+    this.otaKey = options.otaKey;
+    this.operatorKey = options.operatorKey;
   }
 
-  async #send(
+  private send(
     method: string,
     path: string,
     body: Uint8Array | undefined,
     contentType: string | undefined,
     key: SigningKey | undefined,
   ): Promise<Response> {
-    const url = `${this.#base}${path}`;
-    const headers: Record<string, string> = {};
-    if (contentType !== undefined) headers['content-type'] = contentType;
-    if (key) Object.assign(headers, signRequest(key, method, url, body ?? new Uint8Array()));
-    const res = await fetch(url, {
+    return sendRequest({
       method,
-      headers,
-      ...(body !== undefined ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+      url: `${this.base}${path}`,
+      key,
+      ...(body !== undefined ? { body } : {}),
+      ...(contentType !== undefined ? { contentType } : {}),
     });
-    if (!res.ok) throw await failure(res);
-    return res;
   }
 
-  async #message<T extends SimvaultMessage['type']>(
+  private async message<T extends SimvaultMessage['type']>(
     path: string,
     message: SimvaultMessage,
     expect: T,
     key: SigningKey | undefined,
   ) {
-    const res = await this.#send(
+    const res = await this.send(
       'POST',
       path,
       encodeMessage(message),
@@ -136,16 +116,21 @@ export class CardAppClient {
     return reply as Extract<SimvaultMessage, { type: T }>;
   }
 
-  #json<T>(method: string, path: string, value: unknown, key: SigningKey | undefined): Promise<T> {
+  private json<T>(
+    method: string,
+    path: string,
+    value: unknown,
+    key: SigningKey | undefined,
+  ): Promise<T> {
     const body = value === undefined ? undefined : new TextEncoder().encode(JSON.stringify(value));
-    return this.#send(method, path, body, body ? 'application/json' : undefined, key).then(
+    return this.send(method, path, body, body ? 'application/json' : undefined, key).then(
       (r) => r.json() as Promise<T>,
     );
   }
 
   /** Step 302: is the card legitimate? */
   verifyCard(cid: string, iccid?: string): Promise<Pick<CardRecord, 'cid' | 'state' | 'stage'>> {
-    return this.#json(
+    return this.json(
       'POST',
       '/v1/cards/verify',
       { cid, ...(iccid !== undefined ? { iccid } : {}) },
@@ -156,21 +141,21 @@ export class CardAppClient {
   /** Step 307: forward a bind request; resolves to the bind response. */
   bind(request: BindRequest, brand?: string): Promise<BindResponse> {
     const q = brand === undefined ? '' : `?brand=${encodeURIComponent(brand)}`;
-    return this.#message(`/v1/sim/bind${q}`, request, 'bindResponse', this.#ota);
+    return this.message(`/v1/sim/bind${q}`, request, 'bindResponse', this.otaKey);
   }
 
   /** Step 402: forward an unbind request from the SIM `iccid`. */
   unbind(request: UnbindRequest, iccid: string): Promise<UnbindResponse> {
-    return this.#message(`/v1/sim/unbind?iccid=${iccid}`, request, 'unbindResponse', this.#ota);
+    return this.message(`/v1/sim/unbind?iccid=${iccid}`, request, 'unbindResponse', this.otaKey);
   }
 
   /** Step 501: forward a launch request; resolves to the download resource info. */
   launch(request: LaunchRequest, iccid: string): Promise<DownloadResourceInfo> {
-    return this.#message(
+    return this.message(
       `/v1/sim/launch?iccid=${iccid}`,
       request,
       'downloadResourceInfo',
-      this.#ota,
+      this.otaKey,
     );
   }
 
@@ -179,73 +164,84 @@ export class CardAppClient {
     notice: LaunchComplete | DownloadComplete,
     iccid: string,
   ): Promise<CompletionOutcome> {
-    const res = await this.#send(
+    const res = await this.send(
       'POST',
       `/v1/sim/complete?iccid=${iccid}`,
       encodeMessage(notice),
       'application/octet-stream',
-      this.#ota,
+      this.otaKey,
     );
     return (await res.json()) as CompletionOutcome;
   }
 
   /** Step 602: forward a delete request from the SIM `iccid`; resolves to the delete command. */
   delete(request: DeleteRequest, iccid: string): Promise<DeleteCommand> {
-    return this.#message(`/v1/sim/delete?iccid=${iccid}`, request, 'deleteCommand', this.#ota);
+    return this.message(`/v1/sim/delete?iccid=${iccid}`, request, 'deleteCommand', this.otaKey);
   }
 
   /** Import cards from CSV or JSON text. */
   importCards(text: string, format: 'csv' | 'json'): Promise<ImportReport> {
     const body = new TextEncoder().encode(text);
-    return this.#send(
+    return this.send(
       'POST',
       '/v1/admin/cards/import',
       body,
       format === 'csv' ? 'text/csv' : 'application/json',
-      this.#operator,
+      this.operatorKey,
     ).then((r) => r.json() as Promise<ImportReport>);
   }
 
   /** The four kinds of card information of one card. */
   cardInfo(cid: string): Promise<CardInfo> {
-    return this.#json('GET', `/v1/admin/cards/${cid}`, undefined, this.#operator);
+    return this.json('GET', `/v1/admin/cards/${cid}`, undefined, this.operatorKey);
   }
 
   /** Change a card's lifecycle state (and stage). */
   setLifecycle(cid: string, state: LifecycleState, stage?: string): Promise<CardRecord> {
-    return this.#json(
+    return this.json(
       'POST',
       `/v1/admin/cards/${cid}/lifecycle`,
       { state, ...(stage !== undefined ? { stage } : {}) },
-      this.#operator,
+      this.operatorKey,
     );
   }
 
   /** Define or replace an application. */
   defineApplication(app: ApplicationRecord): Promise<ApplicationRecord> {
-    return this.#json('PUT', `/v1/admin/applications/${app.aid}`, app, this.#operator);
+    return this.json('PUT', `/v1/admin/applications/${app.aid}`, app, this.operatorKey);
   }
 
   /** The application catalog. */
   listApplications(): Promise<ApplicationRecord[]> {
-    return this.#json('GET', '/v1/admin/applications', undefined, this.#operator);
+    return this.json('GET', '/v1/admin/applications', undefined, this.operatorKey);
   }
 
   /** Define or replace an offer. */
-  defineOffer(name: string, aids: readonly string[]): Promise<{ name: string; aids: string[] }> {
-    return this.#json('PUT', `/v1/admin/offers/${name}`, { aids }, this.#operator);
+  defineOffer(
+    name: string,
+    aids: readonly string[],
+  ): Promise<{
+    /** The offer. */
+    name: string;
+    /** Its AIDs. */
+    aids: string[];
+  }> {
+    return this.json('PUT', `/v1/admin/offers/${name}`, { aids }, this.operatorKey);
   }
 
   /** Give cards an offer's applications. */
   applyOffer(
     name: string,
     cids: readonly string[],
-  ): Promise<{ applied: number; unknownCards: string[] }> {
-    return this.#json('POST', `/v1/admin/offers/${name}/apply`, { cids }, this.#operator);
+  ): Promise<{
+    /** Cards given the offer. */ applied: number;
+    /** CIDs not in the registry. */ unknownCards: string[];
+  }> {
+    return this.json('POST', `/v1/admin/offers/${name}/apply`, { cids }, this.operatorKey);
   }
 
   /** Downloads per application. */
   downloadReport(): Promise<DownloadReportRow[]> {
-    return this.#json('GET', '/v1/admin/reports/downloads', undefined, this.#operator);
+    return this.json('GET', '/v1/admin/reports/downloads', undefined, this.operatorKey);
   }
 }

@@ -26,6 +26,7 @@ import {
   type SimvaultMessage,
 } from '../../protocol/messages.js';
 import { DEFAULT_WINDOW_MS, type NonceStore, type SigningKey, checkSigningKey } from '../auth.js';
+import { loadDriver } from '../drivers.js';
 import { ServerError } from '../errors.js';
 import {
   createBaseApp,
@@ -140,12 +141,13 @@ function queryIccid(c: Context<ServerEnv>): string {
  * import { listen } from '../listen.js';
  * import { openStore } from '../store/open.js';
  * const service = new CardAppService(await openStore({ dataDir: './simvault-data' }));
- * const app = createCardAppApp(service, { keys: [{ id: 'ota', secret: randomBytes(32), role: 'ota' }] });
+ * const app = await createCardAppApp(service, { keys: [{ id: 'ota', secret: randomBytes(32), role: 'ota' }] });
  * const server = await listen(app.fetch);
  * console.log(server.url);
  * ```
  */
-export function createCardAppApp(service: CardAppService, options: CardAppHttpOptions) {
+export async function createCardAppApp(service: CardAppService, options: CardAppHttpOptions) {
+  const hono = await loadDriver('hono', 'the card application server');
   const keys = options.keys.map(checkSigningKey);
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
@@ -167,10 +169,10 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
   const perAddress = new TokenBuckets(options.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT);
   const ota = requireSignature(['ota'], verifier);
   const operator = requireSignature(['operator'], verifier);
-  const small = limitBody(MESSAGE_LIMIT);
-  const json = limitBody(JSON_LIMIT);
+  const small = limitBody(hono, MESSAGE_LIMIT);
+  const json = limitBody(hono, JSON_LIMIT);
 
-  const app = createBaseApp({ name: 'card-app', log });
+  const app = createBaseApp(hono, { name: 'card-app', log });
 
   // Step 302: the handset asks whether the card it found is legitimate.
   app.post('/v1/cards/verify', json, async (c) => {
@@ -227,7 +229,7 @@ export function createCardAppApp(service: CardAppService, options: CardAppHttpOp
 
   app.post(
     '/v1/admin/cards/import',
-    limitBody(options.maxImportBytes ?? 32 * 1024 * 1024),
+    limitBody(hono, options.maxImportBytes ?? 32 * 1024 * 1024),
     operator,
     async (c) => {
       const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();

@@ -49,7 +49,11 @@ export interface CardAppServerOptions {
  * ```
  */
 export interface RunningCardAppServer extends RunningServer {
-  /** The registry it serves. */
+  /**
+   * The registry it serves.
+   *
+   * @internal
+   */
   store: RegistryStore;
 }
 
@@ -71,7 +75,7 @@ export async function startCardAppServer(
 ): Promise<RunningCardAppServer> {
   const store = await openStore(options.store);
   try {
-    const app = createCardAppApp(new CardAppService(store), {
+    const app = await createCardAppApp(new CardAppService(store), {
       keys: options.keys,
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
       ...(options.log ? { log: options.log } : {}),

@@ -65,6 +65,8 @@ export class OtaError extends SimvaultError {
   readonly headers: Readonly<Record<string, string>>;
 
   /**
+   * Create an OTA error; its status follows from the code.
+   *
    * @param code - stable OTA code
    * @param message - human-readable detail, safe to show the client
    * @param options - the PoR status, response headers and a `cause`

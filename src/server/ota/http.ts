@@ -22,7 +22,6 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { fromHex } from '../../bytes.js';
 import {
   ZONE_CODES,
@@ -39,6 +38,7 @@ import {
   type NonceStore,
   type SigningKey,
 } from '../auth.js';
+import { loadDriver } from '../drivers.js';
 import { ServerError } from '../errors.js';
 import {
   createBaseApp,
@@ -175,11 +175,12 @@ function stkCardsOf(value: unknown): StkCard[] {
  * import { CardAppClient } from '../card-app/client.js';
  * import { listen } from '../listen.js';
  * const relay = new OtaRelay(await openOtaStore({ dataDir: './d' }), new CardAppClient({ baseUrl: 'http://127.0.0.1:8080', otaKey }));
- * const app = createOtaApp(relay, new FileStore('./d/files'), { keys });
+ * const app = await createOtaApp(relay, new FileStore('./d/files'), { keys });
  * const server = await listen(app.fetch);
  * ```
  */
-export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttpOptions) {
+export async function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttpOptions) {
+  const hono = await loadDriver('hono', 'the OTA server');
   const keys = options.keys.map(checkSigningKey);
   const log = options.log ?? silentLogger;
   const now = options.now ?? Date.now;
@@ -196,9 +197,9 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
   const maxUpload = options.maxUploadBytes ?? 1024 ** 3;
   const operator = requireSignature(['operator'], verifier);
 
-  const app = createBaseApp({ name: 'ota', log });
+  const app = createBaseApp(hono, { name: 'ota', log });
   app.onError((err, c) => {
-    if (!(err instanceof OtaError)) return errorResponse(c, err, log);
+    if (!(err instanceof OtaError)) return errorResponse(hono, c, err, log);
     c.set('errorCode', err.code);
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     const error: Record<string, string> = { code: err.code, message: err.message };
@@ -237,7 +238,7 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
   const signal = (c: Context<ServerEnv>): AbortSignal =>
     options.shutdown ? AbortSignal.any([c.req.raw.signal, options.shutdown]) : c.req.raw.signal;
 
-  app.post('/v1/sms/mo', limitBody(TPDU_LIMIT), async (c) => {
+  app.post('/v1/sms/mo', limitBody(hono, TPDU_LIMIT), async (c) => {
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type === undefined || !OCTETS.has(type))
       throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/octet-stream');
@@ -280,7 +281,7 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     }
     await relay.sim(iccid);
     const abort = signal(c);
-    const res = streamSSE(c, async (stream) => {
+    const res = hono.streamSSE(c, async (stream) => {
       const ended = new AbortController();
       stream.onAbort(() => {
         ended.abort();
@@ -352,7 +353,7 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
   app.on('HEAD', '/v1/files/:name', (c) => serveFile(c, true));
   app.get('/v1/files/:name', (c) => serveFile(c, false));
 
-  app.put('/v1/admin/sims/:iccid', limitBody(JSON_LIMIT), operator, async (c) => {
+  app.put('/v1/admin/sims/:iccid', limitBody(hono, JSON_LIMIT), operator, async (c) => {
     const iccid = parseIccid(c.req.param('iccid'));
     const sim = parseSimConfig(iccid, await jsonOf(c));
     if (sim.msisdn !== null) {
@@ -382,7 +383,7 @@ export function createOtaApp(relay: OtaRelay, files: FileStore, options: OtaHttp
     return c.json({ iccid, deleted: true });
   });
 
-  app.post('/v1/admin/sims/:iccid/stk-list', limitBody(JSON_LIMIT), operator, async (c) => {
+  app.post('/v1/admin/sims/:iccid/stk-list', limitBody(hono, JSON_LIMIT), operator, async (c) => {
     const iccid = parseIccid(c.req.param('iccid'));
     const body = await jsonOf(c);
     const cards = stkCardsOf(body['cards']);

@@ -128,13 +128,27 @@ export interface SimConfigInput {
   /** TAR, 6 hex digits. */
   tar: string;
   /** Keysets, at least one. */
-  keysets: { version: number; algorithm?: KeysetAlgorithm; kic: string; kid: string }[];
+  keysets: {
+    /** Key version, 1-15. */
+    version: number;
+    /** Algorithm of both keys (default `aes`). */
+    algorithm?: KeysetAlgorithm;
+    /** Ciphering key, hex. */
+    kic: string;
+    /** Checksum key, hex. */
+    kid: string;
+  }[];
   /** Minimum security level; default ciphered, CC, counter must be higher. */
   minimumSecurity?: Partial<SimSecurityLevel>;
   /** Largest accepted counter jump; default none. */
   maxCounterStep?: number | null;
   /** Securing of packets to the SIM. */
-  mt?: { spi?: string; keyVersion?: number };
+  mt?: {
+    /** SPI, 4 hex digits (default 1629: see `RECOMMENDED_MT_SPI` in simvault/protocol). */
+    spi?: string;
+    /** The keyset to secure them with (default the highest version). */
+    keyVersion?: number;
+  };
 }
 
 const fields = requestFields;
@@ -258,6 +272,50 @@ export function otaKeysOf(keysets: readonly SimKeyset[]): OtaKeyset[] {
 }
 
 /**
+ * A SIM's configuration as the OTA server reports it to operators: keys left out, bytes in hex.
+ *
+ * @example
+ * ```ts
+ * import type { ProvisionedSim } from 'simvault/server';
+ * const describe = (s: ProvisionedSim) => `${s.iccid} TAR ${s.tar} SPI ${s.mt.spi}`;
+ * ```
+ */
+export interface ProvisionedSim {
+  /** ICCID. */
+  iccid: string;
+  /** MSISDN, when known. */
+  msisdn: string | null;
+  /** IMSI, when known. */
+  imsi: string | null;
+  /** Brand, when known. */
+  brand: string | null;
+  /** TAR of the SIM's simvault application, 6 hex digits. */
+  tar: string;
+  /** What the SIM's packets must meet. */
+  minimumSecurity: SimSecurityLevel;
+  /** The largest accepted counter jump, or no bound. */
+  maxCounterStep: number | null;
+  /** How packets to the SIM are secured. */
+  mt: {
+    /** SPI, 4 hex digits. */
+    spi: string;
+    /** KIc byte, 2 hex digits. */
+    kic: string;
+    /** KID byte, 2 hex digits. */
+    kid: string;
+    /** The key version securing them. */
+    keyVersion: number;
+  };
+  /** The SIM's keysets: version and algorithm, never the keys. */
+  keysets: {
+    /** Key version. */
+    version: number;
+    /** Algorithm. */
+    algorithm: KeysetAlgorithm;
+  }[];
+}
+
+/**
  * A SIM's configuration as JSON for operators, keys left out.
  *
  * @example
@@ -267,7 +325,7 @@ export function otaKeysOf(keysets: readonly SimKeyset[]): OtaKeyset[] {
  * simConfigToJSON(sim).mt.spi; // '1629'
  * ```
  */
-export function simConfigToJSON(sim: SimConfig) {
+export function simConfigToJSON(sim: SimConfig): ProvisionedSim {
   return {
     iccid: sim.iccid,
     msisdn: sim.msisdn,

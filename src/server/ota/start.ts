@@ -54,7 +54,11 @@ export interface OtaServerOptions {
   maxUploadBytes?: number;
   /** How often waiting long-polls re-read the queue (default 1000 ms). */
   pollIntervalMs?: number;
-  /** Use this instead of an HTTP client of `cardAppUrl` (tests, in-process deployments). */
+  /**
+   * Use this instead of an HTTP client of `cardAppUrl` (tests, in-process deployments).
+   *
+   * @internal
+   */
   cardApp?: CardAppForwarder;
   /** Structured log sink. */
   log?: Logger;
@@ -72,11 +76,23 @@ export interface OtaServerOptions {
  * ```
  */
 export interface RunningOtaServer extends RunningServer {
-  /** SIMs, counters and queues. */
+  /**
+   * SIMs, counters and queues.
+   *
+   * @internal
+   */
   store: OtaStore;
-  /** The relay (send to SIMs, push STK lists). */
+  /**
+   * The relay (send to SIMs, push STK lists).
+   *
+   * @internal
+   */
   relay: OtaRelay;
-  /** Application files. */
+  /**
+   * Application files.
+   *
+   * @internal
+   */
   files: FileStore;
 }
 
@@ -113,7 +129,7 @@ export async function startOtaServer(options: OtaServerOptions): Promise<Running
     });
     const files = new FileStore(options.filesDir ?? join(options.store.dataDir, 'files'));
     const shutdown = new AbortController();
-    const app = createOtaApp(relay, files, {
+    const app = await createOtaApp(relay, files, {
       keys: options.keys,
       shutdown: shutdown.signal,
       log,

@@ -13,11 +13,10 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ArgumentError } from '../../errors.js';
-import { importDriver } from '../drivers.js';
 import { openSqlStore } from './sql-store.js';
 import type { SqlDriver } from './sql.js';
-import type { SqliteOptions } from './sqlite.js';
-import type { PostgresOptions } from './postgres.js';
+import { openSqliteDriver, type SqliteOptions } from './sqlite.js';
+import { openPostgresDriver, type PostgresOptions } from './postgres.js';
 import type { RegistryStore } from './store.js';
 
 /**
@@ -180,15 +179,11 @@ function privateFile(file: string): void {
 export async function openDriver(at: StoreLocation): Promise<SqlDriver> {
   const resolved = resolveDatabase(at);
   if (resolved.kind === 'postgres') {
-    await importDriver('pg', 'a PostgreSQL registry', () => import('pg'));
-    const { openPostgresDriver } = await import('./postgres.js');
     return openPostgresDriver(resolved.url, {
       ...at.postgres,
       ...(at.schema !== undefined ? { schema: at.schema } : {}),
     });
   }
-  await importDriver('better-sqlite3', 'a SQLite registry', () => import('better-sqlite3'));
-  const { openSqliteDriver } = await import('./sqlite.js');
   if (resolved.file !== ':memory:') {
     if (at.db === undefined) prepareDataDir(at.dataDir);
     privateFile(resolved.file);

@@ -7,14 +7,15 @@
  *
  * @module
  */
-import pg from 'pg';
+import type Pg from 'pg';
 import { ArgumentError } from '../../errors.js';
+import { loadDriver } from '../drivers.js';
 import type { SqlDriver, SqlExecutor, SqlValue } from './sql.js';
 
 const INT8_OID = 20;
 
 /**
- * Options of {@link openPostgresDriver}.
+ * PostgreSQL pool tuning (`StoreLocation.postgres`).
  *
  * @example
  * ```ts
@@ -63,16 +64,16 @@ export async function openPostgresDriver(
 ): Promise<SqlDriver> {
   const schema = options.schema ?? 'public';
   const quoted = quoteIdent(schema);
-  // pg's own parser table, typed loosely: only BIGINT's parser is replaced.
-  const parserOf = pg.types.getTypeParser.bind(pg.types) as (
+  const pg = await loadDriver('pg', 'a PostgreSQL registry');
+  const builtin = pg.types.getTypeParser.bind(pg.types) as (
     oid: number,
     format?: 'text' | 'binary',
-  ) => unknown;
+  ) => (value: string) => unknown;
   const types = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
       oid === INT8_OID
         ? (v: string) => Number(v)
-        : parserOf(oid, format)) as typeof pg.types.getTypeParser,
+        : builtin(oid, format)) as typeof pg.types.getTypeParser,
   };
   const pool = new pg.Pool({
     connectionString: url,
@@ -92,7 +93,7 @@ export async function openPostgresDriver(
     }
   }
   const cache = new Map<string, string>();
-  const on = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
+  const on = (client: Pg.Pool | Pg.PoolClient): SqlExecutor => ({
     async all<T>(sql: string, params: readonly SqlValue[] = []) {
       return (await client.query(numbered(sql, cache), params as SqlValue[])).rows as T[];
     },
@@ -152,6 +153,7 @@ export async function openPostgresDriver(
  * ```
  */
 export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  const pg = await loadDriver('pg', 'a PostgreSQL registry');
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

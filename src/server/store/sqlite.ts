@@ -11,7 +11,8 @@
  * @module
  */
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { loadDriver } from '../drivers.js';
 import type { SqlDriver, SqlExecutor, SqlValue } from './sql.js';
 
 type Statement = Database.Statement;
@@ -19,17 +20,8 @@ type Statement = Database.Statement;
 /** One queue per database file in this process. */
 const queues = new Map<string, { tail: Promise<unknown>; users: number }>();
 
-/** A synchronous call's value or throw as a promise, as an async driver would give it. */
-function settled<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
-}
-
 /**
- * Options of {@link openSqliteDriver}.
+ * SQLite tuning (`StoreLocation.sqlite`).
  *
  * @example
  * ```ts
@@ -50,12 +42,16 @@ export interface SqliteOptions {
  * @example
  * ```ts
  * import { openSqliteDriver } from './sqlite.js';
- * const db = openSqliteDriver('/var/lib/simvault/registry.sqlite');
+ * const db = await openSqliteDriver('/var/lib/simvault/registry.sqlite');
  * await db.close();
  * ```
  */
-export function openSqliteDriver(path: string, options: SqliteOptions = {}): SqlDriver {
-  const db = new Database(path);
+export async function openSqliteDriver(
+  path: string,
+  options: SqliteOptions = {},
+): Promise<SqlDriver> {
+  const Sqlite = await loadDriver('better-sqlite3', 'a SQLite registry');
+  const db = new Sqlite(path);
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
@@ -75,26 +71,27 @@ export function openSqliteDriver(path: string, options: SqliteOptions = {}): Sql
     }
     return stmt;
   };
+  // better-sqlite3 answers synchronously; a throw becomes a rejection, as an async driver's would.
+  const promised = <T>(run: () => T): Promise<T> =>
+    new Promise<T>((done) => {
+      done(run());
+    });
   const direct: SqlExecutor = {
-    // better-sqlite3 is synchronous; the executor's promises only match the PostgreSQL driver.
-    all<T>(sql: string, params: readonly SqlValue[] = []) {
-      return settled(() => prepare(sql).all(...params) as T[]);
-    },
-    get<T>(sql: string, params: readonly SqlValue[] = []) {
-      return settled(() => prepare(sql).get(...params) as T | undefined);
-    },
-    run(sql: string, params: readonly SqlValue[] = []) {
-      return settled(() => {
+    all: <T>(sql: string, params: readonly SqlValue[] = []) =>
+      promised(() => prepare(sql).all(...params) as T[]),
+    get: <T>(sql: string, params: readonly SqlValue[] = []) =>
+      promised(() => prepare(sql).get(...params) as T | undefined),
+    run: (sql: string, params: readonly SqlValue[] = []) =>
+      promised(() => {
         const stmt = prepare(sql);
         // A statement with RETURNING is a reader: run() would refuse it.
-        return stmt.reader ? stmt.all(...params).length : stmt.run(...params).changes;
-      });
-    },
-    exec(sql: string) {
-      return settled(() => {
+        if (stmt.reader) return stmt.all(...params).length;
+        return stmt.run(...params).changes;
+      }),
+    exec: (sql: string) =>
+      promised(() => {
         db.exec(sql);
-      });
-    },
+      }),
   };
   let closed = false;
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -126,7 +123,7 @@ export function openSqliteDriver(path: string, options: SqliteOptions = {}): Sql
     async close() {
       if (closed) return;
       closed = true;
-      await serialized(() => Promise.resolve());
+      await serialized(() => Promise.resolve(undefined));
       db.close();
       if (--queue.users === 0) queues.delete(key);
     },

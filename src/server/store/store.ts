@@ -281,7 +281,10 @@ export interface RegistryStore {
   importCards(
     rows: readonly CardImportRow[],
     now: number,
-  ): Promise<{ accepted: number; refused: ImportRefusal[] }>;
+  ): Promise<{
+    /** Cards registered. */ accepted: number;
+    /** Rows refused, with why. */ refused: ImportRefusal[];
+  }>;
   /** A card, or `undefined`. */
   getCard(cid: string): Promise<CardRecord | undefined>;
   /** Number of registered cards. */
@@ -301,7 +304,13 @@ export interface RegistryStore {
   /** The catalog, by AID. */
   listApplications(): Promise<ApplicationRecord[]>;
   /** Define or replace an offer; resolves to the AIDs not in the catalog (then nothing changed). */
-  defineOffer(name: string, aids: readonly string[]): Promise<{ unknownApps: string[] }>;
+  defineOffer(
+    name: string,
+    aids: readonly string[],
+  ): Promise<{
+    /** AIDs not in the catalog. */
+    unknownApps: string[];
+  }>;
   /** The AIDs of an offer in order, or `undefined`. */
   getOffer(name: string): Promise<string[] | undefined>;
   /** Give cards an offer's applications (replacing theirs); `undefined` when the offer is unknown. */
@@ -309,7 +318,13 @@ export interface RegistryStore {
     name: string,
     cids: readonly string[],
     now: number,
-  ): Promise<{ applied: number; unknownCards: string[] } | undefined>;
+  ): Promise<
+    | {
+        /** Cards given the offer. */ applied: number;
+        /** CIDs not in the registry. */ unknownCards: string[];
+      }
+    | undefined
+  >;
   /** The applications customized for a card, in menu order. */
   customizedApplications(cid: string): Promise<ApplicationRecord[]>;
 
@@ -318,7 +333,10 @@ export interface RegistryStore {
     cid: string,
     sim: SimIdentity,
     now: number,
-  ): Promise<{ outcome: BindOutcome; binding?: BindingRecord }>;
+  ): Promise<{
+    /** What became of the request. */ outcome: BindOutcome;
+    /** The card's binding after it, when it has one. */ binding?: BindingRecord;
+  }>;
   /** Remove the binding of a card to this SIM; `false` when the card is not bound to it. */
   unbind(cid: string, iccid: string): Promise<boolean>;
   /** A card's binding, or `undefined`. */

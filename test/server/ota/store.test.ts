@@ -141,7 +141,7 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
 
 describe('OTA migrations', () => {
   it('refuse a database whose OTA schema is newer than the code', async () => {
-    const db = openSqliteDriver(':memory:');
+    const db = await openSqliteDriver(':memory:');
     await migrateOta(db);
     await db.run("INSERT INTO ota_migrations (version, name, applied_at) VALUES (99, 'future', 0)");
     await expect(migrateOta(db)).rejects.toMatchObject({ code: 'SERVER_INTERNAL' });
