@@ -1,3 +1,5 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return --
+   The servers' JSON answers are read ad hoc here; expect() is what checks their shape. */
 // Application file downloads from the OTA server on loopback: signed streaming uploads, Range,
 // strong ETags with If-None-Match / If-Range, SHA-256 digests, and resuming a cut download.
 import { createHash, randomBytes } from 'node:crypto';
