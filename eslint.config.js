@@ -14,6 +14,14 @@ export default tseslint.config(
     plugins: { tsdoc },
     rules: {
       'tsdoc/syntax': 'error',
+      // One private-member style: TypeScript's `private`, which typedoc and the .d.ts know.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'PrivateIdentifier',
+          message: 'Use a `private` member, not a #private one (one style in the codebase).',
+        },
+      ],
       // Numbers and booleans print unambiguously; objects and undefined still fail.
       '@typescript-eslint/restrict-template-expressions': [
         'error',

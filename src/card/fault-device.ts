@@ -157,16 +157,16 @@ export class FaultDevice implements BlockDevice {
   readonly sectorSize: number;
   /** Capacity in bytes, the platter's. */
   readonly size: number;
-  readonly #platter: MemoryDevice;
-  readonly #plan: PowerCutPlan;
-  readonly #readErrors: ReadonlySet<number>;
-  readonly #writeErrors: ReadonlySet<number>;
-  readonly #flips: readonly BitFlip[];
-  #cache: CachedWrite[] = [];
-  #writes = 0;
-  #flushes = 0;
-  #report: PowerCutReport | undefined;
-  #closed = false;
+  private readonly platter: MemoryDevice;
+  private readonly plan: PowerCutPlan;
+  private readonly readErrors: ReadonlySet<number>;
+  private readonly writeErrors: ReadonlySet<number>;
+  private readonly flips: readonly BitFlip[];
+  private cache: CachedWrite[] = [];
+  private writes = 0;
+  private flushes = 0;
+  private report: PowerCutReport | undefined;
+  private closed = false;
 
   /**
    * A fault device over `platter`, with an empty write cache and power on.
@@ -178,39 +178,39 @@ export class FaultDevice implements BlockDevice {
     if (!(platter instanceof MemoryDevice) || platter.closed) {
       throw new ArgumentError('the platter must be an open MemoryDevice');
     }
-    this.#platter = platter;
+    this.platter = platter;
     this.sectorSize = platter.sectorSize;
     this.size = platter.size;
-    this.#plan = checkPlan(options.powerCut ?? { mode: 'drop-all' });
+    this.plan = checkPlan(options.powerCut ?? { mode: 'drop-all' });
     const sectors = platter.size / platter.sectorSize;
-    this.#readErrors = checkSectors(options.readErrorSectors ?? [], sectors, 'readErrorSectors');
-    this.#writeErrors = checkSectors(options.writeErrorSectors ?? [], sectors, 'writeErrorSectors');
-    this.#flips = checkFlips(options.bitFlips ?? [], platter.size);
+    this.readErrors = checkSectors(options.readErrorSectors ?? [], sectors, 'readErrorSectors');
+    this.writeErrors = checkSectors(options.writeErrorSectors ?? [], sectors, 'writeErrorSectors');
+    this.flips = checkFlips(options.bitFlips ?? [], platter.size);
   }
 
   /** Write calls issued so far (including a failed or cut one; not counting rejected arguments). */
   get writeCount(): number {
-    return this.#writes;
+    return this.writes;
   }
 
   /** Flushes completed so far. */
   get flushCount(): number {
-    return this.#flushes;
+    return this.flushes;
   }
 
   /** Completed writes waiting in the volatile cache. */
   get pendingCount(): number {
-    return this.#cache.length;
+    return this.cache.length;
   }
 
   /** Whether power has failed. */
   get poweredOff(): boolean {
-    return this.#report !== undefined;
+    return this.report !== undefined;
   }
 
   /** What the cut did, once power has failed. */
   get cutReport(): PowerCutReport | undefined {
-    return this.#report;
+    return this.report;
   }
 
   /**
@@ -230,14 +230,14 @@ export class FaultDevice implements BlockDevice {
    */
   read(offset: number, length: number): Promise<Uint8Array> {
     return settle(() => {
-      this.#assertUsable();
+      this.assertUsable();
       assertAccess(this, offset, length);
-      const hit = this.#touched(this.#readErrors, offset, length);
+      const hit = this.touched(this.readErrors, offset, length);
       if (hit !== undefined)
         throw new DeviceError('DEVICE_IO', `injected read error on sector ${hit}`);
-      const out = this.#platter.readSync(offset, length);
-      for (const w of this.#cache) overlay(out, offset, w);
-      for (const f of this.#flips) {
+      const out = this.platter.readSync(offset, length);
+      for (const w of this.cache) overlay(out, offset, w);
+      for (const f of this.flips) {
         if (f.offset >= offset && f.offset < offset + length) out[f.offset - offset]! ^= 1 << f.bit;
       }
       return out;
@@ -260,17 +260,17 @@ export class FaultDevice implements BlockDevice {
    */
   write(offset: number, data: Uint8Array): Promise<void> {
     return settle(() => {
-      this.#assertUsable();
+      this.assertUsable();
       assertAccess(this, offset, assertWriteData(data).length);
-      const index = this.#writes++;
-      if (this.#plan.atWrite === index) {
-        this.#cut(index, offset, data);
+      const index = this.writes++;
+      if (this.plan.atWrite === index) {
+        this.cut(index, offset, data);
         throw new PowerCutError(`power failed during write #${index}`);
       }
-      const hit = this.#touched(this.#writeErrors, offset, data.length);
+      const hit = this.touched(this.writeErrors, offset, data.length);
       if (hit !== undefined)
         throw new DeviceError('DEVICE_IO', `injected write error on sector ${hit}`);
-      this.#cache.push({ index, offset, data: data.slice() });
+      this.cache.push({ index, offset, data: data.slice() });
     });
   }
 
@@ -289,10 +289,10 @@ export class FaultDevice implements BlockDevice {
    */
   flush(): Promise<void> {
     return settle(() => {
-      this.#assertUsable();
-      for (const w of this.#cache) this.#platter.writeSync(w.offset, w.data);
-      this.#cache = [];
-      this.#flushes++;
+      this.assertUsable();
+      for (const w of this.cache) this.platter.writeSync(w.offset, w.data);
+      this.cache = [];
+      this.flushes++;
     });
   }
 
@@ -308,10 +308,10 @@ export class FaultDevice implements BlockDevice {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#report) throw new PowerCutError('power has failed');
-    if (this.#closed) return;
+    if (this.report) throw new PowerCutError('power has failed');
+    if (this.closed) return;
     await this.flush();
-    this.#closed = true;
+    this.closed = true;
   }
 
   /**
@@ -329,51 +329,55 @@ export class FaultDevice implements BlockDevice {
    * ```
    */
   afterPowerCut(): MemoryDevice {
-    if (!this.#report) this.#cut(null, 0, new Uint8Array(0));
-    return this.#platter.clone();
+    if (!this.report) this.cut(null, 0, new Uint8Array(0));
+    return this.platter.clone();
   }
 
-  #assertUsable(): void {
-    if (this.#report) throw new PowerCutError('power has failed');
-    if (this.#closed) throw new DeviceError('DEVICE_CLOSED', 'the fault device is closed');
+  private assertUsable(): void {
+    if (this.report) throw new PowerCutError('power has failed');
+    if (this.closed) throw new DeviceError('DEVICE_CLOSED', 'the fault device is closed');
   }
 
-  #touched(sectors: ReadonlySet<number>, offset: number, length: number): number | undefined {
+  private touched(
+    sectors: ReadonlySet<number>,
+    offset: number,
+    length: number,
+  ): number | undefined {
     const first = offset / this.sectorSize;
     const end = (offset + length) / this.sectorSize;
     for (const s of sectors) if (s >= first && s < end) return s;
     return undefined;
   }
 
-  #cut(cutAtWrite: number | null, offset: number, data: Uint8Array): void {
-    const random = mulberry32(this.#plan.seed ?? 1);
-    const pending = this.#cache.map((w) => w.index);
+  private cut(cutAtWrite: number | null, offset: number, data: Uint8Array): void {
+    const random = mulberry32(this.plan.seed ?? 1);
+    const pending = this.cache.map((w) => w.index);
     let kept: CachedWrite[];
-    switch (this.#plan.mode) {
+    switch (this.plan.mode) {
       case 'drop-all':
         kept = [];
         break;
       case 'keep-all':
-        kept = this.#cache;
+        kept = this.cache;
         break;
       case 'keep-random-subset':
-        kept = this.#cache.filter(() => random() < 0.5);
+        kept = this.cache.filter(() => random() < 0.5);
         break;
       case 'reorder':
         kept = shuffle(
-          this.#cache.filter(() => random() < 0.5),
+          this.cache.filter(() => random() < 0.5),
           random,
         );
         break;
     }
-    for (const w of kept) this.#platter.writeSync(w.offset, w.data);
+    for (const w of kept) this.platter.writeSync(w.offset, w.data);
     let tornSectors = 0;
-    if (cutAtWrite !== null && this.#plan.tear === true) {
+    if (cutAtWrite !== null && this.plan.tear === true) {
       tornSectors = Math.floor(random() * (data.length / this.sectorSize));
-      this.#platter.writeSync(offset, data.subarray(0, tornSectors * this.sectorSize));
+      this.platter.writeSync(offset, data.subarray(0, tornSectors * this.sectorSize));
     }
-    this.#cache = [];
-    this.#report = { cutAtWrite, pending, applied: kept.map((w) => w.index), tornSectors };
+    this.cache = [];
+    this.report = { cutAtWrite, pending, applied: kept.map((w) => w.index), tornSectors };
   }
 }
 

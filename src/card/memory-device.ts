@@ -52,8 +52,8 @@ export class MemoryDevice implements BlockDevice {
   readonly sectorSize: number;
   /** Capacity in bytes. */
   readonly size: number;
-  readonly #pages = new Map<number, Uint8Array>();
-  #closed = false;
+  private readonly pages = new Map<number, Uint8Array>();
+  private isClosed = false;
 
   /**
    * An empty (all-zero) device; nothing is allocated until the first non-zero write.
@@ -84,20 +84,20 @@ export class MemoryDevice implements BlockDevice {
    */
   static from(bytes: Uint8Array, options: MemoryDeviceOptions = {}): MemoryDevice {
     const dev = new MemoryDevice(assertWriteData(bytes).length, options);
-    dev.#put(0, bytes);
+    dev.put(0, bytes);
     return dev;
   }
 
   /** Bytes of page memory allocated so far, in 1 MiB pages (the last page of the device may be shorter). */
   get allocatedBytes(): number {
     let total = 0;
-    for (const page of this.#pages.values()) total += page.length;
+    for (const page of this.pages.values()) total += page.length;
     return total;
   }
 
   /** Whether {@link MemoryDevice.close} has been called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.isClosed;
   }
 
   /**
@@ -114,9 +114,9 @@ export class MemoryDevice implements BlockDevice {
    * ```
    */
   readSync(offset: number, length: number): Uint8Array {
-    this.#assertOpen();
+    this.assertOpen();
     assertAccess(this, offset, length);
-    return this.#get(offset, length);
+    return this.get(offset, length);
   }
 
   /**
@@ -132,9 +132,9 @@ export class MemoryDevice implements BlockDevice {
    * ```
    */
   writeSync(offset: number, data: Uint8Array): void {
-    this.#assertOpen();
+    this.assertOpen();
     assertAccess(this, offset, assertWriteData(data).length);
-    this.#put(offset, data);
+    this.put(offset, data);
   }
 
   /**
@@ -185,7 +185,7 @@ export class MemoryDevice implements BlockDevice {
    */
   flush(): Promise<void> {
     return settle(() => {
-      this.#assertOpen();
+      this.assertOpen();
     });
   }
 
@@ -204,7 +204,7 @@ export class MemoryDevice implements BlockDevice {
    */
   close(): Promise<void> {
     return settle(() => {
-      this.#closed = true;
+      this.isClosed = true;
     });
   }
 
@@ -223,7 +223,7 @@ export class MemoryDevice implements BlockDevice {
    * ```
    */
   snapshot(): Uint8Array {
-    return this.#get(0, this.size);
+    return this.get(0, this.size);
   }
 
   /**
@@ -243,15 +243,15 @@ export class MemoryDevice implements BlockDevice {
    */
   clone(): MemoryDevice {
     const copy = new MemoryDevice(this.size, { sectorSize: this.sectorSize });
-    for (const [index, page] of this.#pages) copy.#pages.set(index, page.slice());
+    for (const [index, page] of this.pages) copy.pages.set(index, page.slice());
     return copy;
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new DeviceError('DEVICE_CLOSED', 'the memory device is closed');
+  private assertOpen(): void {
+    if (this.isClosed) throw new DeviceError('DEVICE_CLOSED', 'the memory device is closed');
   }
 
-  #get(offset: number, length: number): Uint8Array {
+  private get(offset: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -259,14 +259,14 @@ export class MemoryDevice implements BlockDevice {
       const index = Math.floor(at / PAGE_SIZE);
       const within = at - index * PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - within, length - done);
-      const page = this.#pages.get(index);
+      const page = this.pages.get(index);
       if (page) out.set(page.subarray(within, within + n), done);
       done += n;
     }
     return out;
   }
 
-  #put(offset: number, data: Uint8Array): void {
+  private put(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) {
       const at = offset + done;
@@ -274,12 +274,12 @@ export class MemoryDevice implements BlockDevice {
       const within = at - index * PAGE_SIZE;
       const n = Math.min(PAGE_SIZE - within, data.length - done);
       const chunk = data.subarray(done, done + n);
-      let page = this.#pages.get(index);
+      let page = this.pages.get(index);
       // Zeros into a missing page change nothing a reader can see, so formatting a big device
       // with zeros stays cheap.
       if (!page && !isAllZero(chunk)) {
         page = new Uint8Array(Math.min(PAGE_SIZE, this.size - index * PAGE_SIZE));
-        this.#pages.set(index, page);
+        this.pages.set(index, page);
       }
       if (page) page.set(chunk, within);
       done += n;

@@ -122,16 +122,16 @@ export class Handset {
   readonly link: ServerLink;
   /** The SIM client. */
   readonly sim: SimClient;
-  readonly #options: HandsetOptions & typeof DEFAULTS;
-  readonly #user: HandsetUser;
-  #slot: CardSlot | undefined;
-  #after: number;
-  #poweredOn = false;
-  #menu: { id: number; text: string }[] = [];
-  #notices: string[] = [];
-  #mailbox: SimvaultMessage[] = [];
-  #mounted: Mounted | undefined;
-  #chip: ChipClient | undefined;
+  private readonly options: HandsetOptions & typeof DEFAULTS;
+  private readonly user: HandsetUser;
+  private slot: CardSlot | undefined;
+  private after: number;
+  private poweredOn = false;
+  private menuItems: { id: number; text: string }[] = [];
+  private noticeList: string[] = [];
+  private mailbox: SimvaultMessage[] = [];
+  private mounted: Mounted | undefined;
+  private chip: ChipClient | undefined;
 
   /**
    * Create a handset; nothing is sent until the first flow.
@@ -141,7 +141,7 @@ export class Handset {
   constructor(options: HandsetOptions) {
     // Options given as `undefined` (from plain JavaScript) keep their defaults too.
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.#options = { ...DEFAULTS, ...(given as HandsetOptions) };
+    this.options = { ...DEFAULTS, ...(given as HandsetOptions) };
     this.link = new ServerLink({
       otaUrl: options.otaUrl,
       cardAppUrl: options.cardAppUrl,
@@ -149,9 +149,9 @@ export class Handset {
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
     this.sim = new SimClient(options.sim);
-    this.#user = options.user ?? ((p) => p.items[0]);
-    this.#slot = options.card;
-    this.#after = this.#options.mtAfter;
+    this.user = options.user ?? ((p) => p.items[0]);
+    this.slot = options.card;
+    this.after = this.options.mtAfter;
   }
 
   /**
@@ -166,7 +166,7 @@ export class Handset {
    * ```
    */
   get card(): Card | undefined {
-    return this.#mounted?.anchored;
+    return this.mounted?.anchored;
   }
 
   /**
@@ -180,7 +180,7 @@ export class Handset {
    * ```
    */
   get menu(): string[] {
-    return this.#menu.map((i) => i.text);
+    return this.menuItems.map((i) => i.text);
   }
 
   /**
@@ -195,7 +195,7 @@ export class Handset {
    * ```
    */
   get notices(): string[] {
-    return [...this.#notices];
+    return [...this.noticeList];
   }
 
   /**
@@ -209,19 +209,19 @@ export class Handset {
    * ```
    */
   get mtCursor(): number {
-    return this.#after;
+    return this.after;
   }
 
-  #event(step: string, text: string): void {
-    this.#options.onEvent?.({ step, text });
+  private event(step: string, text: string): void {
+    this.options.onEvent?.({ step, text });
   }
 
   /** SELECT the applet and send the TERMINAL PROFILE once; the SIM answers with its menu. */
-  async #powerOn(): Promise<void> {
-    if (this.#poweredOn) return;
+  private async powerOn(): Promise<void> {
+    if (this.poweredOn) return;
     await this.sim.select();
-    await this.#session(await this.sim.terminalProfile());
-    this.#poweredOn = true;
+    await this.session(await this.sim.terminalProfile());
+    this.poweredOn = true;
   }
 
   /**
@@ -229,7 +229,7 @@ export class Handset {
    * identifiers first (`script`, in order), then by asking the user — and post the SIM's short
    * messages.
    */
-  async #session(
+  private async session(
     first: SimResponse,
     script: readonly number[] = [],
   ): Promise<{ sent: MoAnswer[]; prompts: number }> {
@@ -240,11 +240,11 @@ export class Handset {
     const answer: ProactiveAnswer = (cmd) => {
       switch (cmd.kind) {
         case 'setUpMenu':
-          this.#menu = cmd.items.map((i) => ({ id: i.id, text: i.text }));
+          this.menuItems = cmd.items.map((i) => ({ id: i.id, text: i.text }));
           return undefined;
         case 'displayText':
-          this.#notices.push(cmd.text.text);
-          this.#event('sim', `SIM shows "${cmd.text.text}"`);
+          this.noticeList.push(cmd.text.text);
+          this.event('sim', `SIM shows "${cmd.text.text}"`);
           return undefined;
         case 'sendShortMessage':
           outgoing.push(cmd.tpdu);
@@ -262,9 +262,9 @@ export class Handset {
             return { general: TOOLKIT_RESULT.terminatedByUser };
           }
           prompts++;
-          const chosen = this.#user({ title, items: cmd.items.map((i) => i.text) });
+          const chosen = this.user({ title, items: cmd.items.map((i) => i.text) });
           const hit = chosen === undefined ? undefined : cmd.items.find((i) => i.text === chosen);
-          this.#event('user', `"${title}": ${hit ? `chose "${hit.text}"` : 'backed out'}`);
+          this.event('user', `"${title}": ${hit ? `chose "${hit.text}"` : 'backed out'}`);
           return hit
             ? { general: TOOLKIT_RESULT.ok, itemId: hit.id }
             : { general: TOOLKIT_RESULT.terminatedByUser };
@@ -274,7 +274,7 @@ export class Handset {
     if (first.proactivePending !== undefined) await this.sim.runProactive(first, answer);
     const sent: MoAnswer[] = [];
     for (const tpdu of outgoing) {
-      const a = await this.#sendMo(tpdu);
+      const a = await this.sendMo(tpdu);
       if (a) sent.push(a);
     }
     if (lost !== undefined || wanted.length)
@@ -286,24 +286,24 @@ export class Handset {
   }
 
   /** Post one SMS-SUBMIT to the OTA server. A refused PoR is logged; a refused message throws. */
-  async #sendMo(tpdu: Uint8Array): Promise<MoAnswer | undefined> {
+  private async sendMo(tpdu: Uint8Array): Promise<MoAnswer | undefined> {
     const por = carriesPor(tpdu);
     let a: MoAnswer;
     try {
       a = await this.link.postMo(tpdu);
     } catch (e) {
       if (por && e instanceof HandsetError) {
-        this.#event('PoR', `OTA server refused the SIM's proof of receipt: ${e.message}`);
+        this.event('PoR', `OTA server refused the SIM's proof of receipt: ${e.message}`);
         return undefined;
       }
       throw e;
     }
     // An incomplete concatenated SMS has neither kind nor message yet: nothing to tell.
     if (a.kind === 'por')
-      this.#event('PoR', `SIM's proof of receipt relayed (status ${a.porStatus ?? '?'})`);
+      this.event('PoR', `SIM's proof of receipt relayed (status ${a.porStatus ?? '?'})`);
     else if (a.message) {
       const step = MO_STEPS[a.message.type] ?? 'SMS';
-      this.#event(
+      this.event(
         step,
         `SIM's ${a.message.type} (transaction ${a.message.transactionId}) sent by SMS to the OTA server and relayed`,
       );
@@ -312,30 +312,30 @@ export class Handset {
   }
 
   /** Hand the queued SMS-DELIVERs to the SIM (309-310), waiting up to `wait` seconds for one. */
-  async #deliverMt(wait: number): Promise<number> {
-    const { messages, next } = await this.link.fetchMt(this.#after, wait);
+  private async deliverMt(wait: number): Promise<number> {
+    const { messages, next } = await this.link.fetchMt(this.after, wait);
     for (const m of messages) {
-      this.#after = Math.max(this.#after, m.seq);
+      this.after = Math.max(this.after, m.seq);
       const r = await this.sim.smsPpDownload(fromHex(m.tpdu));
       if (r.sw === SW.securityRefused)
-        this.#event(
+        this.event(
           'security',
           `SIM refused a secured packet (counter ${m.counter}); nothing changed`,
         );
       else
-        this.#event(
+        this.event(
           '309-310',
           `SMS-PP download to the SIM: ${m.kind} packet, counter ${m.counter}, part ${m.part}/${m.parts}`,
         );
-      await this.#session(r);
+      await this.session(r);
     }
-    this.#after = Math.max(this.#after, next);
+    this.after = Math.max(this.after, next);
     return messages.length;
   }
 
   /** Deliver MT messages until `check` resolves to something other than `undefined`. */
-  async #until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-    const timeout = this.#options.timeoutMs;
+  private async until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+    const timeout = this.options.timeoutMs;
     const deadline = Date.now() + timeout;
     for (;;) {
       const got = await check();
@@ -343,13 +343,13 @@ export class Handset {
       const left = deadline - Date.now();
       if (left <= 0)
         throw new HandsetError('HANDSET_TIMEOUT', `${what}: no answer within ${timeout} ms`);
-      const wait = Math.min(this.#options.pollWaitSeconds, Math.floor(left / 1000));
-      await this.#deliverMt(Math.max(0, wait));
+      const wait = Math.min(this.options.pollWaitSeconds, Math.floor(left / 1000));
+      await this.deliverMt(Math.max(0, wait));
     }
   }
 
   /** Move the SIM's mailbox into the handset's queue; take the first message `match` accepts. */
-  async #takeMessage<T extends SimvaultMessage>(
+  private async takeMessage<T extends SimvaultMessage>(
     match: (m: SimvaultMessage) => m is T,
   ): Promise<T | undefined> {
     for (
@@ -357,21 +357,21 @@ export class Handset {
       m !== undefined;
       m = await this.sim.takeHandsetMessage()
     )
-      this.#mailbox.push(m);
-    const i = this.#mailbox.findIndex(match);
-    return i < 0 ? undefined : (this.#mailbox.splice(i, 1)[0] as T);
+      this.mailbox.push(m);
+    const i = this.mailbox.findIndex(match);
+    return i < 0 ? undefined : (this.mailbox.splice(i, 1)[0] as T);
   }
 
   /**
    * Choose an action in the SIM's menus by item identifier: MENU PATH gives the main-menu item
    * and the SELECT ITEM answers that lead to it.
    */
-  async #choose(
+  private async choose(
     action: 'launch' | 'delete' | 'unbind',
     cid: Uint8Array,
     aid?: Uint8Array,
   ): Promise<{ sent: MoAnswer[]; prompts: number }> {
-    await this.#powerOn();
+    await this.powerOn();
     const path = await this.sim.menuPath(action, cid, aid);
     const [first, ...rest] = path ?? [];
     if (first === undefined)
@@ -379,26 +379,26 @@ export class Handset {
         'HANDSET_REFUSED',
         `the SIM menu offers no ${action} of ${aid ? `application ${toHex(aid)}` : `card ${toHex(cid)}`}`,
       );
-    return this.#session(await this.sim.menuSelection(first), rest);
+    return this.session(await this.sim.menuSelection(first), rest);
   }
 
-  #require(): Mounted {
-    if (!this.#mounted)
+  private require(): Mounted {
+    if (!this.mounted)
       throw new HandsetError('HANDSET_REFUSED', 'no bound card is mounted: insert one first');
-    return this.#mounted;
+    return this.mounted;
   }
 
-  async #chipProvider(): Promise<FileKeyProvider | undefined> {
-    const chip = this.#options.chip;
+  private async chipProvider(): Promise<FileKeyProvider | undefined> {
+    const chip = this.options.chip;
     if (!chip) return undefined;
-    this.#chip ??= new ChipClient(chip.transport);
-    await this.#chip.selectChip();
-    await this.#chip.verifyPin(chip.pin);
-    return chipProvider(this.#chip);
+    this.chip ??= new ChipClient(chip.transport);
+    await this.chip.selectChip();
+    await this.chip.verifyPin(chip.pin);
+    return chipProvider(this.chip);
   }
 
   /** The AID of an application of the mounted card, by AID or by the name the SIM lists. */
-  async #application(m: Mounted, app: string | Uint8Array): Promise<SimApplication> {
+  private async application(m: Mounted, app: string | Uint8Array): Promise<SimApplication> {
     const apps = await this.sim.applications(m.cid);
     const hit =
       typeof app === 'string'
@@ -429,44 +429,44 @@ export class Handset {
    * r.binding; // 'new' the first time, 'existing' afterwards
    * ```
    */
-  async insertCard(slot: CardSlot | undefined = this.#slot): Promise<InsertResult> {
+  async insertCard(slot: CardSlot | undefined = this.slot): Promise<InsertResult> {
     if (!slot) throw new ArgumentError('no card in the slot: give insertCard a CardSlot');
     if (!(slot.cid instanceof Uint8Array) || slot.cid.length !== 16)
       throw new ArgumentError('the CID register is 16 bytes');
-    if (this.#mounted) await this.#release();
-    this.#slot = slot;
+    if (this.mounted) await this.release();
+    this.slot = slot;
     const cid = slot.cid;
-    await this.#powerOn();
-    this.#event(
+    await this.powerOn();
+    this.event(
       '301',
       `card inserted; CID ${toHex(cid)} read and sent to the card application server`,
     );
     const verified = await this.link.verifyCard(cid);
-    this.#event(
+    this.event(
       '302',
       `card application server knows the card (${verified.state}, ${verified.stage}): it is legitimate`,
     );
-    const mode = this.#options.bindMode === 'now' ? 'bindNow' : 'askUser';
+    const mode = this.options.bindMode === 'now' ? 'bindNow' : 'askUser';
     const inserted = await this.sim.cardInserted(cid, mode);
-    this.#event('303', `CID passed to the SIM (CARD INSERTED): ${inserted.status}`);
+    this.event('303', `CID passed to the SIM (CARD INSERTED): ${inserted.status}`);
     let binding: InsertResult['binding'] = 'existing';
     if (inserted.status === 'bound') {
-      this.#event('304', 'the SIM has the card in its binding list: already bound');
+      this.event('304', 'the SIM has the card in its binding list: already bound');
     } else {
-      this.#event('304', 'the card is not in the SIM binding list: binding it');
-      await this.#session(inserted.response);
-      await this.#until('bind response (308-311)', async () => {
+      this.event('304', 'the card is not in the SIM binding list: binding it');
+      await this.session(inserted.response);
+      await this.until('bind response (308-311)', async () => {
         if ((await this.sim.cardInserted(cid, 'lookup')).status === 'bound') return true;
         const outcome = await this.sim.lastOutcome('bind', cid);
         if (outcome && outcome.result !== 'ok') throw refusal('bind', outcome.result);
         return undefined;
       });
-      this.#event('311', 'the SIM stored the card and its applications in its binding list');
+      this.event('311', 'the SIM stored the card and its applications in its binding list');
       binding = 'new';
     }
     const keys = await this.sim.cardKeys(cid);
     const anchors = await this.sim.readAnchors(cid);
-    this.#event(
+    this.event(
       '504',
       `zone keys of the card received from the SIM (card key ${toHex(keys.cardKeyIdentifier).slice(0, 16)}…)`,
     );
@@ -475,7 +475,7 @@ export class Handset {
       await readCardInfo(slot.device);
     } catch (e) {
       if (!(e instanceof SimvaultError && e.code === 'CARD_NOT_FORMATTED')) throw e;
-      const f = this.#options.format ?? {};
+      const f = this.options.format ?? {};
       await formatCard(slot.device, {
         cid,
         keys,
@@ -484,17 +484,17 @@ export class Handset {
         ...(f.fill ? { fill: f.fill } : {}),
       });
       formatted = true;
-      this.#event(
+      this.event(
         '504',
         `blank card formatted: operator, advertising, multimedia and user zones, each under its own key`,
       );
     }
-    const chip = await this.#chipProvider();
+    const chip = await this.chipProvider();
     const card = await mountCard(slot.device, { cid, keys, anchors, ...(chip ? { chip } : {}) });
     const mounted: Mounted = { ...keepAnchors(card, this.sim, cid, anchors), cid };
-    this.#mounted = mounted;
+    this.mounted = mounted;
     const anchored = await mounted.anchor();
-    this.#event('anchor', `zone generations anchored in the SIM: ${JSON.stringify(anchored)}`);
+    this.event('anchor', `zone generations anchored in the SIM: ${JSON.stringify(anchored)}`);
     return {
       cid: toHex(cid),
       applications: (await this.sim.applications(cid)).map(applicationOf),
@@ -525,15 +525,15 @@ export class Handset {
    * ```
    */
   async launch(app: string | Uint8Array): Promise<LaunchResult> {
-    const m = this.#require();
+    const m = this.require();
     const { card, cid } = m;
-    const target = await this.#application(m, app);
-    this.#event('501', `user chooses "${target.name}" → Launch in the STK menu`);
-    await this.#choose('launch', cid, target.aid);
+    const target = await this.application(m, app);
+    this.event('501', `user chooses "${target.name}" → Launch in the STK menu`);
+    await this.choose('launch', cid, target.aid);
     const isInfo = (x: SimvaultMessage): x is DownloadResourceInfo =>
       x.type === 'downloadResourceInfo' && sameCard(x.cid, cid) && equalBytes(x.aid, target.aid);
-    const info = await this.#until('download resource info (502)', () => this.#takeMessage(isInfo));
-    this.#event(
+    const info = await this.until('download resource info (502)', () => this.takeMessage(isInfo));
+    this.event(
       '502',
       `download resource info: ${info.resource.url}, ${info.resource.size} bytes, zone ${info.zone}`,
     );
@@ -545,10 +545,10 @@ export class Handset {
       zone: card.zone(info.zone),
       name: file,
       size: info.resource.size,
-      checkpointBytes: this.#options.checkpointBytes,
-      maxAttempts: this.#options.downloadAttempts,
+      checkpointBytes: this.options.checkpointBytes,
+      maxAttempts: this.options.downloadAttempts,
       onAttempt: (a) => {
-        this.#event(
+        this.event(
           '503',
           a.error
             ? `download interrupted at ${a.from} bytes: ${a.error}`
@@ -557,7 +557,7 @@ export class Handset {
       },
     });
     const secure = card.info().zones.find((z) => z.zone === info.zone)?.secureChip === true;
-    this.#event(
+    this.event(
       '504',
       `stored in the ${info.zone} zone as ${file}, encrypted ${secure ? 'with per-file keys from the secure chip' : "under the SIM's zone key"}`,
     );
@@ -572,15 +572,15 @@ export class Handset {
       size: stored.size,
       digest: stored.digest,
     });
-    this.#event(
+    this.event(
       '505',
       `launch complete reported to the SIM (sha256 ${toHex(stored.digest).slice(0, 16)}…)`,
     );
-    const session = await this.#session(complete);
+    const session = await this.session(complete);
     const notice = session.sent.find((a) => a.message?.type === 'downloadComplete');
     const serverOutcome = notice?.outcome?.status ?? null;
     if (serverOutcome)
-      this.#event('505', `card application server recorded the download: ${serverOutcome}`);
+      this.event('505', `card application server recorded the download: ${serverOutcome}`);
     if (!intact) {
       await card.zone(info.zone).delete(file);
       await m.anchor();
@@ -605,7 +605,7 @@ export class Handset {
   }
 
   /** Steps 605-606: the card deletes the file a delete command names, in whichever zone holds it. */
-  async #applyDelete(m: Mounted, command: DeleteCommand): Promise<Zone | null> {
+  private async applyDelete(m: Mounted, command: DeleteCommand): Promise<Zone | null> {
     const file = fileNameOf(command.aid);
     let found: Zone | null = null;
     for (const z of ZONES) {
@@ -634,18 +634,16 @@ export class Handset {
    * ```
    */
   async deleteApp(app: string | Uint8Array): Promise<DeleteResult> {
-    const m = this.#require();
-    const target = await this.#application(m, app);
-    this.#event('601', `user chooses "${target.name}" → Delete in the STK menu`);
-    await this.#choose('delete', m.cid, target.aid);
+    const m = this.require();
+    const target = await this.application(m, app);
+    this.event('601', `user chooses "${target.name}" → Delete in the STK menu`);
+    await this.choose('delete', m.cid, target.aid);
     const isDelete = (x: SimvaultMessage): x is DeleteCommand =>
       x.type === 'deleteCommand' && sameCard(x.cid, m.cid) && equalBytes(x.aid, target.aid);
-    const command = await this.#until('delete command (603-604)', () =>
-      this.#takeMessage(isDelete),
-    );
-    this.#event('603-605', `delete command for ${toHex(command.aid)} received through the SIM`);
-    const zone = await this.#applyDelete(m, command);
-    this.#event(
+    const command = await this.until('delete command (603-604)', () => this.takeMessage(isDelete));
+    this.event('603-605', `delete command for ${toHex(command.aid)} received through the SIM`);
+    const zone = await this.applyDelete(m, command);
+    this.event(
       '606',
       zone
         ? `the card deleted ${fileNameOf(command.aid)} from the ${zone} zone`
@@ -676,32 +674,32 @@ export class Handset {
    * ```
    */
   async unbind(options: { erase?: boolean } = {}): Promise<UnbindResult> {
-    const m = this.#require();
-    this.#event('401', `user chooses the card ${toHex(m.cid)} → Unbind in the STK menu`);
-    await this.#choose('unbind', m.cid);
-    await this.#until('unbind response (403-405)', async () => {
+    const m = this.require();
+    this.event('401', `user chooses the card ${toHex(m.cid)} → Unbind in the STK menu`);
+    await this.choose('unbind', m.cid);
+    await this.until('unbind response (403-405)', async () => {
       const outcome = await this.sim.lastOutcome('unbind', m.cid);
       if (outcome && outcome.result !== 'ok' && outcome.result !== 'notBound')
         throw refusal('unbind', outcome.result);
       return (await this.sim.cardInserted(m.cid, 'lookup')).status === 'bound' ? undefined : true;
     });
-    this.#event('405', 'the SIM released the binding');
+    this.event('405', 'the SIM released the binding');
     // Erase with the keys the mount holds: the SIM no longer hands them out.
     if (options.erase) {
       await m.card.erase();
-      this.#event(
+      this.event(
         '405',
         'the card was crypto-erased: every zone has a new salt, the old contents are unrecoverable',
       );
     }
-    await this.#release();
+    await this.release();
     return { cid: toHex(m.cid), erased: options.erase === true };
   }
 
   /** Forget the mount, the card staying in the slot: flush, but keep the device open. */
-  async #release(): Promise<void> {
-    const m = this.#mounted;
-    this.#mounted = undefined;
+  private async release(): Promise<void> {
+    const m = this.mounted;
+    this.mounted = undefined;
     // Unmounting releases this process's writer claim on the device; the device stays open.
     if (m) await m.card.unmount({ keepDeviceOpen: true });
   }
@@ -717,8 +715,8 @@ export class Handset {
    * ```
    */
   async removeCard(): Promise<void> {
-    const m = this.#mounted;
-    this.#mounted = undefined;
+    const m = this.mounted;
+    this.mounted = undefined;
     if (m) await m.card.unmount();
   }
 
@@ -737,12 +735,12 @@ export class Handset {
    * ```
    */
   async processMt(wait = 0): Promise<MtResult> {
-    await this.#powerOn();
-    const mark = this.#notices.length;
-    let delivered = await this.#deliverMt(wait);
-    for (let n = delivered; n > 0; delivered += n) n = await this.#deliverMt(0);
+    await this.powerOn();
+    const mark = this.noticeList.length;
+    let delivered = await this.deliverMt(wait);
+    for (let n = delivered; n > 0; delivered += n) n = await this.deliverMt(0);
     if (delivered)
-      this.#event(
+      this.event(
         'claim 3',
         `${delivered} SMS handed to the SIM; menu now: [${this.menu.join(', ')}]`,
       );
@@ -752,14 +750,14 @@ export class Handset {
       x !== undefined;
       x = await this.sim.takeHandsetMessage()
     )
-      this.#mailbox.push(x);
+      this.mailbox.push(x);
     const keep: SimvaultMessage[] = [];
-    const m = this.#mounted;
-    for (const x of this.#mailbox) {
+    const m = this.mounted;
+    for (const x of this.mailbox) {
       if (x.type === 'deleteCommand' && m && sameCard(x.cid, m.cid)) {
-        const zone = await this.#applyDelete(m, x);
+        const zone = await this.applyDelete(m, x);
         await m.anchor();
-        this.#event(
+        this.event(
           '606',
           zone
             ? `delete command: the card deleted ${fileNameOf(x.aid)} from the ${zone} zone`
@@ -768,7 +766,7 @@ export class Handset {
         handled.push(x.type);
       } else keep.push(x);
     }
-    this.#mailbox = keep;
-    return { delivered, notices: this.#notices.slice(mark), menu: this.menu, handled };
+    this.mailbox = keep;
+    return { delivered, notices: this.noticeList.slice(mark), menu: this.menu, handled };
   }
 }

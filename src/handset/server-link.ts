@@ -120,8 +120,8 @@ export class ServerLink {
   readonly cardAppUrl: string;
   /** The SIM's ICCID. */
   readonly iccid: string;
-  readonly #fetch: FetchLike;
-  readonly #retries: number;
+  private readonly fetch: FetchLike;
+  private readonly retries: number;
 
   /**
    * Create the link.
@@ -133,8 +133,8 @@ export class ServerLink {
     this.otaUrl = options.otaUrl.replace(/\/+$/, '');
     this.cardAppUrl = options.cardAppUrl.replace(/\/+$/, '');
     this.iccid = options.iccid;
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#retries = options.rateLimitRetries ?? 5;
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.retries = options.rateLimitRetries ?? 5;
   }
 
   /**
@@ -154,7 +154,7 @@ export class ServerLink {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await this.#fetch(url, init);
+        res = await this.fetch(url, init);
       } catch (e) {
         throw new HandsetError(
           'HANDSET_HTTP',
@@ -163,7 +163,7 @@ export class ServerLink {
         );
       }
       if (res.ok || res.status === 304) return res;
-      if (res.status === 429 && attempt < this.#retries) {
+      if (res.status === 429 && attempt < this.retries) {
         await res.body?.cancel();
         const after = Number(res.headers.get('retry-after') ?? '1');
         await sleep(Math.min(Number.isFinite(after) && after > 0 ? after : 1, 5) * 1000);

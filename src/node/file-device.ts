@@ -64,9 +64,9 @@ export class FileDevice implements BlockDevice {
   readonly readOnly: boolean;
   /** The image file's device and inode numbers: the same for every open of one file. */
   readonly identity: string;
-  readonly #handle: FileHandle;
-  #dirty = false;
-  #closed = false;
+  private readonly handle: FileHandle;
+  private dirty = false;
+  private closed = false;
 
   private constructor(
     handle: FileHandle,
@@ -77,7 +77,7 @@ export class FileDevice implements BlockDevice {
     identity: string,
   ) {
     this.identity = identity;
-    this.#handle = handle;
+    this.handle = handle;
     this.path = path;
     this.size = size;
     this.sectorSize = sectorSize;
@@ -106,7 +106,7 @@ export class FileDevice implements BlockDevice {
     if (options.create !== undefined) {
       if (readOnly) throw new ArgumentError('an image cannot be created read-only');
       assertDeviceSize(options.create, sectorSize);
-      return FileDevice.#create(path, options.create, sectorSize);
+      return FileDevice.create(path, options.create, sectorSize);
     }
     const handle = await open(path, readOnly ? 'r' : 'r+').catch((e: unknown) => {
       throw osError(e, path, 'open');
@@ -135,7 +135,7 @@ export class FileDevice implements BlockDevice {
     }
   }
 
-  static async #create(path: string, size: number, sectorSize: number): Promise<FileDevice> {
+  private static async create(path: string, size: number, sectorSize: number): Promise<FileDevice> {
     const handle = await open(path, 'wx+').catch((e: unknown) => {
       throw osError(e, path, 'create');
     });
@@ -167,14 +167,14 @@ export class FileDevice implements BlockDevice {
    * ```
    */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    this.#assertOpen();
+    this.assertOpen();
     assertAccess(this, offset, length);
     // Filled completely by the reads, or dropped when one fails or comes up short (no zero fill).
     const out = uninitializedBytes(length);
     let done = 0;
     try {
       while (done < length) {
-        const { bytesRead } = await this.#handle.read(out, done, length - done, offset + done);
+        const { bytesRead } = await this.handle.read(out, done, length - done, offset + done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
@@ -204,14 +204,14 @@ export class FileDevice implements BlockDevice {
    * ```
    */
   async write(offset: number, data: Uint8Array): Promise<void> {
-    this.#assertOpen();
+    this.assertOpen();
     assertAccess(this, offset, assertWriteData(data).length);
     if (this.readOnly)
       throw new DeviceError('DEVICE_READ_ONLY', `${this.path} was opened read-only`);
     let done = 0;
     try {
       while (done < data.length) {
-        const { bytesWritten } = await this.#handle.write(
+        const { bytesWritten } = await this.handle.write(
           data,
           done,
           data.length - done,
@@ -223,7 +223,7 @@ export class FileDevice implements BlockDevice {
       throw osError(e, this.path, 'write');
     } finally {
       // Even a failed write may have changed part of the file, so the next flush must sync.
-      this.#dirty = true;
+      this.dirty = true;
     }
   }
 
@@ -240,14 +240,14 @@ export class FileDevice implements BlockDevice {
    * ```
    */
   async flush(): Promise<void> {
-    this.#assertOpen();
-    if (!this.#dirty) return;
+    this.assertOpen();
+    if (!this.dirty) return;
     // Cleared before the sync: a write finishing meanwhile marks the file dirty again.
-    this.#dirty = false;
+    this.dirty = false;
     try {
-      await this.#handle.datasync();
+      await this.handle.datasync();
     } catch (e) {
-      this.#dirty = true;
+      this.dirty = true;
       throw osError(e, this.path, 'flush');
     }
   }
@@ -263,16 +263,16 @@ export class FileDevice implements BlockDevice {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.closed) return;
     await this.flush();
-    this.#closed = true;
-    await this.#handle.close().catch((e: unknown) => {
+    this.closed = true;
+    await this.handle.close().catch((e: unknown) => {
       throw osError(e, this.path, 'close');
     });
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new DeviceError('DEVICE_CLOSED', `${this.path} is closed`);
+  private assertOpen(): void {
+    if (this.closed) throw new DeviceError('DEVICE_CLOSED', `${this.path} is closed`);
   }
 }
 

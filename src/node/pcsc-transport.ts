@@ -220,9 +220,9 @@ function protocolName(binding: PcscBinding, protocol: number): 'T=0' | 'T=1' | '
  * ```
  */
 export class PcscTransport implements ApduTransport {
-  #queue: Promise<unknown> = Promise.resolve();
-  #atr: Uint8Array;
-  #closed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private atrBytes: Uint8Array;
+  private closed = false;
 
   private constructor(
     private readonly binding: PcscBinding,
@@ -232,7 +232,7 @@ export class PcscTransport implements ApduTransport {
     /** The reader's name. */
     readonly reader: string,
   ) {
-    this.#atr = new Uint8Array(card.getStatus().atr);
+    this.atrBytes = new Uint8Array(card.getStatus().atr);
   }
 
   /**
@@ -285,7 +285,7 @@ export class PcscTransport implements ApduTransport {
 
   /** The card's ATR, as read at connection or at the last {@link PcscTransport.reset}. */
   get atr(): Uint8Array {
-    return this.#atr.slice();
+    return this.atrBytes.slice();
   }
 
   /** The transmission protocol in use. */
@@ -293,14 +293,14 @@ export class PcscTransport implements ApduTransport {
     return protocolName(this.binding, this.card.protocol);
   }
 
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(task, task);
-    this.#queue = run.catch(() => undefined);
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
     return run;
   }
 
-  #checkOpen(): void {
-    if (this.#closed)
+  private checkOpen(): void {
+    if (this.closed)
       throw new PcscError('PCSC_FAILED', `the connection to ${this.reader} is closed`, this.reader);
   }
 
@@ -319,8 +319,8 @@ export class PcscTransport implements ApduTransport {
     // card's to refuse (6700), not the reader's.
     if (!(command instanceof Uint8Array) || command.length === 0)
       return Promise.reject(new ArgumentError('a command APDU is a non-empty Uint8Array'));
-    return this.#serial(async () => {
-      this.#checkOpen();
+    return this.serial(async () => {
+      this.checkOpen();
       return transmitT0(async (c) => {
         try {
           const rsp = await this.card.transmit(Buffer.from(c), { maxRecvLength: MAX_RESPONSE });
@@ -344,15 +344,15 @@ export class PcscTransport implements ApduTransport {
    * ```
    */
   reset(): Promise<Uint8Array> {
-    return this.#serial(async () => {
-      this.#checkOpen();
+    return this.serial(async () => {
+      this.checkOpen();
       try {
         await this.card.reconnect(
           this.shareMode,
           this.binding.SCARD_PROTOCOL_T0 | this.binding.SCARD_PROTOCOL_T1,
           this.binding.SCARD_RESET_CARD,
         );
-        this.#atr = new Uint8Array(this.card.getStatus().atr);
+        this.atrBytes = new Uint8Array(this.card.getStatus().atr);
       } catch (e) {
         throw pcscErrorOf(e, 'reset failed', this.reader);
       }
@@ -373,9 +373,9 @@ export class PcscTransport implements ApduTransport {
    * ```
    */
   close(disposition: 'leave' | 'reset' | 'unpower' = 'leave'): Promise<void> {
-    return this.#serial(() => {
-      if (this.#closed) return Promise.resolve();
-      this.#closed = true;
+    return this.serial(() => {
+      if (this.closed) return Promise.resolve();
+      this.closed = true;
       const how = {
         leave: this.binding.SCARD_LEAVE_CARD,
         reset: this.binding.SCARD_RESET_CARD,

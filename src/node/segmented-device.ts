@@ -101,8 +101,8 @@ export class SegmentedDevice implements BlockDevice {
   readonly readOnly: boolean;
   /** The identity of segment 0's file: the same for every open of one image. */
   readonly identity: string;
-  readonly #segments: readonly FileDevice[];
-  #closed = false;
+  private readonly segments: readonly FileDevice[];
+  private closed = false;
 
   private constructor(
     path: string,
@@ -112,7 +112,7 @@ export class SegmentedDevice implements BlockDevice {
     readOnly: boolean,
   ) {
     this.path = path;
-    this.#segments = segments;
+    this.segments = segments;
     this.segmentSize = segmentSize;
     this.sectorSize = sectorSize;
     this.readOnly = readOnly;
@@ -122,7 +122,7 @@ export class SegmentedDevice implements BlockDevice {
 
   /** Number of segment files. */
   get segmentCount(): number {
-    return this.#segments.length;
+    return this.segments.length;
   }
 
   /**
@@ -149,7 +149,7 @@ export class SegmentedDevice implements BlockDevice {
     if (options.create !== undefined) {
       if (readOnly) throw new ArgumentError('an image cannot be created read-only');
       assertDeviceSize(options.create, sectorSize);
-      return SegmentedDevice.#create(
+      return SegmentedDevice.create(
         path,
         options.create,
         options.segmentSize ?? DEFAULT_SEGMENT_SIZE,
@@ -197,7 +197,7 @@ export class SegmentedDevice implements BlockDevice {
     return new SegmentedDevice(path, segments, segmentSize, sectorSize, readOnly);
   }
 
-  static async #create(
+  private static async create(
     path: string,
     size: number,
     segmentSize: number,
@@ -240,11 +240,11 @@ export class SegmentedDevice implements BlockDevice {
    * ```
    */
   async read(offset: number, length: number): Promise<Uint8Array> {
-    this.#assertOpen();
+    this.assertOpen();
     assertAccess(this, offset, length);
     const out = new Uint8Array(length);
     await Promise.all(
-      this.#pieces(offset, length).map(async (p) => {
+      this.pieces(offset, length).map(async (p) => {
         out.set(await p.segment.read(p.within, p.length), p.at - offset);
       }),
     );
@@ -265,12 +265,12 @@ export class SegmentedDevice implements BlockDevice {
    * ```
    */
   async write(offset: number, data: Uint8Array): Promise<void> {
-    this.#assertOpen();
+    this.assertOpen();
     assertAccess(this, offset, assertWriteData(data).length);
     if (this.readOnly)
       throw new DeviceError('DEVICE_READ_ONLY', `${this.path} was opened read-only`);
     await Promise.all(
-      this.#pieces(offset, data.length).map((p) =>
+      this.pieces(offset, data.length).map((p) =>
         p.segment.write(p.within, data.subarray(p.at - offset, p.at - offset + p.length)),
       ),
     );
@@ -288,8 +288,8 @@ export class SegmentedDevice implements BlockDevice {
    * ```
    */
   async flush(): Promise<void> {
-    this.#assertOpen();
-    await Promise.all(this.#segments.map((s) => s.flush()));
+    this.assertOpen();
+    await Promise.all(this.segments.map((s) => s.flush()));
   }
 
   /**
@@ -303,19 +303,19 @@ export class SegmentedDevice implements BlockDevice {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.closed) return;
     await this.flush();
-    this.#closed = true;
-    const results = await Promise.allSettled(this.#segments.map((s) => s.close()));
+    this.closed = true;
+    const results = await Promise.allSettled(this.segments.map((s) => s.close()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new DeviceError('DEVICE_CLOSED', `${this.path} is closed`);
+  private assertOpen(): void {
+    if (this.closed) throw new DeviceError('DEVICE_CLOSED', `${this.path} is closed`);
   }
 
-  #pieces(
+  private pieces(
     offset: number,
     length: number,
   ): { segment: FileDevice; at: number; within: number; length: number }[] {
@@ -324,7 +324,7 @@ export class SegmentedDevice implements BlockDevice {
       const index = Math.floor(at / this.segmentSize);
       const within = at - index * this.segmentSize;
       const n = Math.min(this.segmentSize - within, offset + length - at);
-      pieces.push({ segment: this.#segments[index]!, at, within, length: n });
+      pieces.push({ segment: this.segments[index]!, at, within, length: n });
       at += n;
     }
     return pieces;

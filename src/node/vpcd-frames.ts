@@ -84,11 +84,11 @@ export function encodeVpcdFrame(payload: Uint8Array): Uint8Array {
  * ```
  */
 export class VpcdFrameReader {
-  #pending = new Uint8Array(0);
+  private pending = new Uint8Array(0);
 
   /** Bytes received that do not yet make a whole message. */
   get buffered(): number {
-    return this.#pending.length;
+    return this.pending.length;
   }
 
   /**
@@ -97,9 +97,9 @@ export class VpcdFrameReader {
    * @param chunk - bytes as they came off the socket
    */
   push(chunk: Uint8Array): VpcdMessage[] {
-    const all = new Uint8Array(this.#pending.length + chunk.length);
-    all.set(this.#pending);
-    all.set(chunk, this.#pending.length);
+    const all = new Uint8Array(this.pending.length + chunk.length);
+    all.set(this.pending);
+    all.set(chunk, this.pending.length);
     const out: VpcdMessage[] = [];
     let at = 0;
     while (all.length - at >= 2) {
@@ -110,7 +110,7 @@ export class VpcdFrameReader {
       if (n === 1) out.push({ kind: 'control', code: body[0]! });
       else if (n > 1) out.push({ kind: 'apdu', apdu: body });
     }
-    this.#pending = all.slice(at);
+    this.pending = all.slice(at);
     return out;
   }
 }

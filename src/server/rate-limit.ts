@@ -89,10 +89,10 @@ export function rateLimited(wait: number, what: string): ServerError {
  * ```
  */
 export class TokenBuckets {
-  readonly #capacity: number;
-  readonly #rate: number;
-  readonly #maxKeys: number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly capacity: number;
+  private readonly rate: number;
+  private readonly maxKeys: number;
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   /** @param options - bucket size and refill rate */
   constructor(options: RateLimitOptions) {
@@ -102,9 +102,9 @@ export class TokenBuckets {
         'rate limit needs capacity >= 1 and refillPerSecond > 0',
       );
     }
-    this.#capacity = options.capacity;
-    this.#rate = options.refillPerSecond;
-    this.#maxKeys = options.maxKeys ?? 100_000;
+    this.capacity = options.capacity;
+    this.rate = options.refillPerSecond;
+    this.maxKeys = options.maxKeys ?? 100_000;
   }
 
   /**
@@ -112,23 +112,23 @@ export class TokenBuckets {
    * (rounded up) until a token is available; nothing is taken then.
    */
   take(key: string, now: number): number {
-    let bucket = this.#buckets.get(key);
+    let bucket = this.buckets.get(key);
     if (bucket) {
       bucket.tokens = Math.min(
-        this.#capacity,
-        bucket.tokens + ((now - bucket.at) / 1000) * this.#rate,
+        this.capacity,
+        bucket.tokens + ((now - bucket.at) / 1000) * this.rate,
       );
       bucket.at = now;
     } else {
-      if (this.#buckets.size >= this.#maxKeys) this.#evict(now);
-      bucket = { tokens: this.#capacity, at: now };
-      this.#buckets.set(key, bucket);
+      if (this.buckets.size >= this.maxKeys) this.evict(now);
+      bucket = { tokens: this.capacity, at: now };
+      this.buckets.set(key, bucket);
     }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.#rate));
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate));
   }
 
   /**
@@ -145,29 +145,25 @@ export class TokenBuckets {
 
   /** Seconds until `key` has a token (0 = now), without taking it. */
   peek(key: string, now: number): number {
-    const bucket = this.#buckets.get(key);
+    const bucket = this.buckets.get(key);
     if (!bucket) return 0;
-    const tokens = Math.min(
-      this.#capacity,
-      bucket.tokens + ((now - bucket.at) / 1000) * this.#rate,
-    );
-    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.#rate));
+    const tokens = Math.min(this.capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.rate);
+    return tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - tokens) / this.rate));
   }
 
   /** Number of buckets held. */
   get size(): number {
-    return this.#buckets.size;
+    return this.buckets.size;
   }
 
-  #evict(now: number): void {
+  private evict(now: number): void {
     // Full buckets carry no information; drop them first, then the least recently created.
-    for (const [key, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.#rate >= this.#capacity)
-        this.#buckets.delete(key);
+    for (const [key, b] of this.buckets) {
+      if (b.tokens + ((now - b.at) / 1000) * this.rate >= this.capacity) this.buckets.delete(key);
     }
-    for (const key of this.#buckets.keys()) {
-      if (this.#buckets.size < this.#maxKeys) break;
-      this.#buckets.delete(key);
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size < this.maxKeys) break;
+      this.buckets.delete(key);
     }
   }
 }

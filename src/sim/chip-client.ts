@@ -117,7 +117,7 @@ export class ChipClient {
    */
   constructor(readonly transport: ApduTransport) {}
 
-  async #send(
+  private async send(
     cla: number,
     ins: number,
     p1: number,
@@ -150,7 +150,7 @@ export class ChipClient {
   }
 
   /** Turn a non-9000 answer into the error every command shares. */
-  #fail(answer: Answer, what: string): never {
+  private fail(answer: Answer, what: string): never {
     const { sw } = answer;
     if (sw === CHIP_SW.BLOCKED)
       throw new ChipError('CHIP_BLOCKED', `${what}: the PIN is blocked`, { sw });
@@ -185,13 +185,13 @@ export class ChipClient {
    * ```
    */
   async selectChip(): Promise<void> {
-    const answer = await this.#send(0x00, CHIP_INS.SELECT, 0x04, 0x0c, CHIP_AID);
+    const answer = await this.send(0x00, CHIP_INS.SELECT, 0x04, 0x0c, CHIP_AID);
     if (answer.sw === CHIP_SW.OK) return;
     if (answer.sw === CHIP_SW.NOT_FOUND)
       throw new ChipError('CHIP_ABSENT', 'no simvault chip application on this chip', {
         sw: answer.sw,
       });
-    this.#fail(answer, 'SELECT');
+    this.fail(answer, 'SELECT');
   }
 
   /**
@@ -208,14 +208,14 @@ export class ChipClient {
    */
   async verifyPin(pin: string): Promise<void> {
     if (!isValidPin(pin)) throw new ArgumentError('pin must be 4 to 8 decimal digits');
-    const answer = await this.#send(
+    const answer = await this.send(
       0x00,
       CHIP_INS.VERIFY,
       0x00,
       CHIP_PIN_REFERENCE,
       encodePinBlock(pin),
     );
-    if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'VERIFY');
+    if (answer.sw !== CHIP_SW.OK) this.fail(answer, 'VERIFY');
   }
 
   /**
@@ -233,14 +233,14 @@ export class ChipClient {
     if (!isValidPin(oldPin) || !isValidPin(newPin))
       throw new ArgumentError('PINs must be 4 to 8 decimal digits');
     const data = concatBytes(encodePinBlock(oldPin), encodePinBlock(newPin));
-    const answer = await this.#send(
+    const answer = await this.send(
       0x00,
       CHIP_INS.CHANGE_REFERENCE_DATA,
       0x00,
       CHIP_PIN_REFERENCE,
       data,
     );
-    if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'CHANGE REFERENCE DATA');
+    if (answer.sw !== CHIP_SW.OK) this.fail(answer, 'CHANGE REFERENCE DATA');
   }
 
   /**
@@ -259,14 +259,14 @@ export class ChipClient {
     if (!isValidPuk(puk)) throw new ArgumentError('puk must be exactly 8 decimal digits');
     if (!isValidPin(newPin)) throw new ArgumentError('newPin must be 4 to 8 decimal digits');
     const data = concatBytes(encodePukBlock(puk), encodePinBlock(newPin));
-    const answer = await this.#send(
+    const answer = await this.send(
       0x00,
       CHIP_INS.RESET_RETRY_COUNTER,
       0x00,
       CHIP_PIN_REFERENCE,
       data,
     );
-    if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'RESET RETRY COUNTER');
+    if (answer.sw !== CHIP_SW.OK) this.fail(answer, 'RESET RETRY COUNTER');
   }
 
   /**
@@ -281,7 +281,7 @@ export class ChipClient {
    * ```
    */
   async getData(): Promise<ChipInfo> {
-    const answer = await this.#send(
+    const answer = await this.send(
       0x00,
       CHIP_INS.GET_DATA,
       CHIP_TAG.CHIP_INFO >> 8,
@@ -289,7 +289,7 @@ export class ChipClient {
       undefined,
       256,
     );
-    if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'GET DATA');
+    if (answer.sw !== CHIP_SW.OK) this.fail(answer, 'GET DATA');
     try {
       return decodeChipInfo(answer.data);
     } catch (e) {
@@ -316,8 +316,8 @@ export class ChipClient {
    */
   async generateFileKey(context: Uint8Array): Promise<GeneratedFileKey> {
     checkContext(context);
-    const answer = await this.#send(0x80, CHIP_INS.GENERATE_FILE_KEY, 0x00, 0x00, context, 256);
-    if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'GENERATE FILE KEY');
+    const answer = await this.send(0x80, CHIP_INS.GENERATE_FILE_KEY, 0x00, 0x00, context, 256);
+    if (answer.sw !== CHIP_SW.OK) this.fail(answer, 'GENERATE FILE KEY');
     if (answer.data.length !== FILE_KEY_LENGTH + WRAPPED_KEY_LENGTH) {
       throw new ChipError(
         'CHIP_ERROR',
@@ -354,7 +354,7 @@ export class ChipClient {
         `a wrapped key is ${WRAPPED_KEY_LENGTH} bytes, got ${wrapped.length}`,
       );
     }
-    const answer = await this.#send(
+    const answer = await this.send(
       0x80,
       CHIP_INS.UNWRAP_FILE_KEY,
       0x00,
@@ -369,7 +369,7 @@ export class ChipClient {
         { sw: answer.sw },
       );
     }
-    if (answer.sw !== CHIP_SW.OK) this.#fail(answer, 'UNWRAP FILE KEY');
+    if (answer.sw !== CHIP_SW.OK) this.fail(answer, 'UNWRAP FILE KEY');
     if (answer.data.length !== FILE_KEY_LENGTH) {
       throw new ChipError(
         'CHIP_ERROR',

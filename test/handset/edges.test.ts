@@ -156,31 +156,31 @@ describe('handset: what the network does to short messages', () => {
  */
 class QuirkySim implements ApduTransport {
   wrongPath = false;
-  #refresh: Uint8Array | undefined = encodeProactiveCommand({
+  private refresh: Uint8Array | undefined = encodeProactiveCommand({
     kind: 'refresh',
     commandNumber: 0x77,
     qualifier: 0,
   });
-  #held: number | undefined;
+  private held: number | undefined;
   constructor(private readonly sim: ApduTransport) {}
 
   async transmit(command: Uint8Array): Promise<Uint8Array> {
     const apdu = decodeCommandApdu(command);
-    if (this.#held !== undefined) {
-      const refresh = this.#refresh!;
+    if (this.held !== undefined) {
+      const refresh = this.refresh!;
       if (apdu.ins === SIM_INS.fetch) return encodeResponseApdu({ data: refresh, sw: 0x9000 });
       if (apdu.ins === SIM_INS.terminalResponse && apdu.data[2] === 0x77) {
-        const sw = this.#held;
-        this.#held = undefined;
-        this.#refresh = undefined;
+        const sw = this.held;
+        this.held = undefined;
+        this.refresh = undefined;
         return encodeResponseApdu({ data: new Uint8Array(0), sw });
       }
     }
     const rsp = await this.sim.transmit(command);
     const sw = (rsp[rsp.length - 2]! << 8) | rsp[rsp.length - 1]!;
-    if (this.#refresh && sw >> 8 === 0x91 && apdu.ins === SIM_INS.terminalProfile) {
-      this.#held = sw;
-      return encodeResponseApdu({ data: new Uint8Array(0), sw: 0x9100 | this.#refresh.length });
+    if (this.refresh && sw >> 8 === 0x91 && apdu.ins === SIM_INS.terminalProfile) {
+      this.held = sw;
+      return encodeResponseApdu({ data: new Uint8Array(0), sw: 0x9100 | this.refresh.length });
     }
     if (this.wrongPath && apdu.ins === SIM_INS.menuPath && sw === 0x9000) {
       const data = rsp.slice(0, -2);

@@ -107,28 +107,28 @@ export function scriptor(reader: string, commands: string[]): Promise<string[]> 
 
 /** A stand-in for vpcd: a TCP server that speaks its framing, for tests without pcscd. */
 export class FakeVpcd {
-  readonly #server: Server;
-  #socket: Socket | undefined;
-  #waiting: ((s: Socket) => void)[] = [];
-  #frames = new VpcdFrameReader();
-  #replies: Uint8Array[] = [];
-  #wanted: ((b: Uint8Array) => void)[] = [];
+  private readonly server: Server;
+  private socket: Socket | undefined;
+  private waiting: ((s: Socket) => void)[] = [];
+  private frames = new VpcdFrameReader();
+  private replies: Uint8Array[] = [];
+  private wanted: ((b: Uint8Array) => void)[] = [];
 
   private constructor(server: Server) {
-    this.#server = server;
+    this.server = server;
     server.on('connection', (socket) => {
-      this.#socket = socket;
-      this.#frames = new VpcdFrameReader();
+      this.socket = socket;
+      this.frames = new VpcdFrameReader();
       socket.on('data', (chunk: Buffer) => {
         // The card only ever answers with APDU-sized messages here; control replies do not exist.
-        for (const m of this.#frames.push(chunk)) {
+        for (const m of this.frames.push(chunk)) {
           const bytes = m.kind === 'apdu' ? m.apdu : Uint8Array.of(m.code);
-          const next = this.#wanted.shift();
+          const next = this.wanted.shift();
           if (next) next(bytes);
-          else this.#replies.push(bytes);
+          else this.replies.push(bytes);
         }
       });
-      for (const w of this.#waiting.splice(0)) w(socket);
+      for (const w of this.waiting.splice(0)) w(socket);
     });
   }
 
@@ -139,15 +139,15 @@ export class FakeVpcd {
   }
 
   get port(): number {
-    const a = this.#server.address();
+    const a = this.server.address();
     if (a === null || typeof a === 'string') throw new Error('not listening');
     return a.port;
   }
 
   /** The card's connection, once it has connected. */
   connection(): Promise<Socket> {
-    if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
-    return new Promise((resolve) => this.#waiting.push(resolve));
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** Send raw bytes (to split or join frames as a test likes). */
@@ -162,9 +162,9 @@ export class FakeVpcd {
 
   /** The card's next message. */
   reply(): Promise<Uint8Array> {
-    const ready = this.#replies.shift();
+    const ready = this.replies.shift();
     if (ready) return Promise.resolve(ready);
-    return new Promise((resolve) => this.#wanted.push(resolve));
+    return new Promise((resolve) => this.wanted.push(resolve));
   }
 
   /** Send a command APDU (or the ATR request) and wait for the card's answer. */
@@ -175,14 +175,14 @@ export class FakeVpcd {
 
   /** Drop the card's connection (as vpcd does when pcscd stops). */
   drop(): void {
-    this.#socket?.destroy();
-    this.#socket = undefined;
+    this.socket?.destroy();
+    this.socket = undefined;
   }
 
   async close(): Promise<void> {
     this.drop();
     await new Promise<void>((resolve) =>
-      this.#server.close(() => {
+      this.server.close(() => {
         resolve();
       }),
     );

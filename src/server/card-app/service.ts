@@ -101,7 +101,7 @@ function cidRegister(identity: string): Uint8Array {
 export class CardAppService {
   /** The registry. */
   readonly store: RegistryStore;
-  readonly #now: () => number;
+  private readonly now: () => number;
 
   /**
    * @param store - the registry
@@ -109,10 +109,10 @@ export class CardAppService {
    */
   constructor(store: RegistryStore, now: () => number = Date.now) {
     this.store = store;
-    this.#now = now;
+    this.now = now;
   }
 
-  async #usableCard(cid: string): Promise<CardRecord> {
+  private async usableCard(cid: string): Promise<CardRecord> {
     const card = await this.store.getCard(cid);
     if (!card) throw new ServerError('SERVER_UNKNOWN_CARD', `card ${cid} is not registered`);
     if (refusedState(card.state))
@@ -120,13 +120,13 @@ export class CardAppService {
     return card;
   }
 
-  async #boundTo(cid: string, iccid: string): Promise<void> {
+  private async boundTo(cid: string, iccid: string): Promise<void> {
     const binding = await this.store.getBinding(cid);
     if (binding?.iccid !== iccid)
       throw new ServerError('SERVER_NOT_BOUND', `card ${cid} is not bound to SIM ${iccid}`);
   }
 
-  async #offered(cid: string, aid: string): Promise<ApplicationRecord> {
+  private async offered(cid: string, aid: string): Promise<ApplicationRecord> {
     const app = (await this.store.customizedApplications(cid)).find((a) => a.aid === aid);
     if (!app)
       throw new ServerError(
@@ -141,7 +141,7 @@ export class CardAppService {
    * `SERVER_UNKNOWN_CARD`, a blocked or retired card `SERVER_CARD_BLOCKED`.
    */
   async verifyCard(cid: string): Promise<CardRecord> {
-    return this.#usableCard(cid);
+    return this.usableCard(cid);
   }
 
   /**
@@ -155,7 +155,7 @@ export class CardAppService {
       ...(request.imsi !== undefined ? { imsi: request.imsi } : {}),
       ...(brand !== undefined ? { brand } : {}),
     };
-    const { outcome } = await this.store.bind(cid, sim, this.#now());
+    const { outcome } = await this.store.bind(cid, sim, this.now());
     const results: Record<typeof outcome, ResultCode> = {
       bound: 'ok',
       alreadyBound: 'ok',
@@ -197,15 +197,15 @@ export class CardAppService {
   async launch(request: LaunchRequest, iccid: string): Promise<DownloadResourceInfo> {
     const cid = parseCidRegister(request.cid);
     const aid = toHex(request.aid);
-    await this.#usableCard(cid);
-    await this.#boundTo(cid, iccid);
-    const app = await this.#offered(cid, aid);
+    await this.usableCard(cid);
+    await this.boundTo(cid, iccid);
+    const app = await this.offered(cid, aid);
     if (!app.resource)
       throw new ServerError(
         'SERVER_UNKNOWN_APP',
         `application ${aid} is preloaded: it has no download resource`,
       );
-    await this.store.recordLaunch(cid, aid, this.#now());
+    await this.store.recordLaunch(cid, aid, this.now());
     const { resource } = toCustomized(app);
     return {
       type: 'downloadResourceInfo',
@@ -227,7 +227,7 @@ export class CardAppService {
   ): Promise<CompletionOutcome> {
     const cid = parseCidRegister(notice.cid);
     const aid = toHex(notice.aid);
-    await this.#boundTo(cid, iccid);
+    await this.boundTo(cid, iccid);
     const app = await this.store.getApplication(aid);
     if (!app) throw new ServerError('SERVER_UNKNOWN_APP', `application ${aid} is not defined`);
     let outcome: { status: 'stored' | 'failed'; size?: number; digest?: string };
@@ -241,7 +241,7 @@ export class CardAppService {
     } else {
       outcome = { status: notice.result === 'ok' ? 'stored' : 'failed' };
     }
-    if (!(await this.store.recordCompletion(cid, aid, outcome, this.#now()))) {
+    if (!(await this.store.recordCompletion(cid, aid, outcome, this.now()))) {
       throw new ServerError(
         'SERVER_UNKNOWN_APP',
         `no download of ${aid} was launched for card ${cid}`,
@@ -262,9 +262,9 @@ export class CardAppService {
     if (request.cid !== undefined) {
       cid = parseCidRegister(request.cid);
       register = request.cid;
-      await this.#usableCard(cid);
-      await this.#boundTo(cid, iccid);
-      await this.#offered(cid, aid);
+      await this.usableCard(cid);
+      await this.boundTo(cid, iccid);
+      await this.offered(cid, aid);
     } else {
       const holders: string[] = [];
       for (const b of await this.store.bindingsOfSim(iccid)) {
@@ -282,10 +282,10 @@ export class CardAppService {
           `cid: ${holders.length} cards bound to SIM ${iccid} hold ${aid}; name the card`,
         );
       cid = holders[0]!;
-      await this.#usableCard(cid);
+      await this.usableCard(cid);
       register = cidRegister(cid);
     }
-    await this.store.recordDelete(cid, aid, this.#now());
+    await this.store.recordDelete(cid, aid, this.now());
     return {
       type: 'deleteCommand',
       transactionId: request.transactionId,
@@ -298,7 +298,7 @@ export class CardAppService {
   async importCards(parsed: ParsedImport): Promise<ImportReport> {
     const { accepted, refused } = await this.store.importCards(
       parsed.valid.map((v) => v.card),
-      this.#now(),
+      this.now(),
     );
     const rejected = [...parsed.rejected];
     for (const r of refused) {
@@ -319,7 +319,7 @@ export class CardAppService {
 
   /** Define or replace an application of the catalog (validated with `parseApplication`). */
   async defineApplication(app: ApplicationRecord): Promise<ApplicationRecord> {
-    await this.store.putApplication(app, this.#now());
+    await this.store.putApplication(app, this.now());
     return app;
   }
 
@@ -343,14 +343,14 @@ export class CardAppService {
     name: string,
     cids: readonly string[],
   ): Promise<{ applied: number; unknownCards: string[] }> {
-    const result = await this.store.applyOffer(name, cids, this.#now());
+    const result = await this.store.applyOffer(name, cids, this.now());
     if (!result) throw new ServerError('SERVER_UNKNOWN_OFFER', `offer ${name} is not defined`);
     return result;
   }
 
   /** Change a card's lifecycle state (and stage); an unknown card is `SERVER_UNKNOWN_CARD`. */
   async setLifecycle(cid: string, state: LifecycleState, stage?: string): Promise<CardRecord> {
-    const card = await this.store.setLifecycle(cid, state, stage, this.#now());
+    const card = await this.store.setLifecycle(cid, state, stage, this.now());
     if (!card) throw new ServerError('SERVER_UNKNOWN_CARD', `card ${cid} is not registered`);
     return card;
   }

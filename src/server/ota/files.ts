@@ -102,29 +102,29 @@ export function reprDigestOf(info: Pick<FileInfo, 'sha256'>): string {
 export class FileStore {
   /** The folder. */
   readonly root: string;
-  #made: Promise<void> | undefined;
+  private made: Promise<void> | undefined;
 
   /** @param root - the folder (created on first use) */
   constructor(root: string) {
     this.root = root;
   }
 
-  get #ready(): Promise<void> {
-    this.#made ??= Promise.all(
+  get ready(): Promise<void> {
+    this.made ??= Promise.all(
       ['objects', 'names', 'tmp'].map((d) =>
         mkdir(join(this.root, d), { recursive: true, mode: 0o700 }),
       ),
     ).then(
       () => undefined,
       (e: unknown) => {
-        this.#made = undefined;
+        this.made = undefined;
         throw e;
       },
     );
-    return this.#made;
+    return this.made;
   }
 
-  #namePath(name: string): string {
+  private namePath(name: string): string {
     return join(this.root, 'names', `${name}.json`);
   }
 
@@ -135,9 +135,9 @@ export class FileStore {
 
   /** A file's information, or undefined. */
   async stat(name: string): Promise<FileInfo | undefined> {
-    await this.#ready;
+    await this.ready;
     try {
-      return JSON.parse(await readFile(this.#namePath(fileNameOf(name)), 'utf8')) as FileInfo;
+      return JSON.parse(await readFile(this.namePath(fileNameOf(name)), 'utf8')) as FileInfo;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
@@ -146,7 +146,7 @@ export class FileStore {
 
   /** Every file, by name. */
   async list(): Promise<FileInfo[]> {
-    await this.#ready;
+    await this.ready;
     const out: FileInfo[] = [];
     for (const entry of (await readdir(join(this.root, 'names'))).sort()) {
       if (!entry.endsWith('.json')) continue;
@@ -178,7 +178,7 @@ export class FileStore {
     const contentType = options.contentType ?? 'application/octet-stream';
     if (!MEDIA_TYPE.test(contentType) || contentType.length > 128)
       throw new ServerError('SERVER_BAD_REQUEST', 'content-type: not a media type');
-    await this.#ready;
+    await this.ready;
     const tmp = join(this.root, 'tmp', randomUUID());
     const hash = createHash('sha256');
     let size = 0;
@@ -215,8 +215,8 @@ export class FileStore {
       const previous = await this.stat(name);
       const nameTmp = `${tmp}.json`;
       await writeFile(nameTmp, JSON.stringify(info), { mode: 0o600 });
-      await rename(nameTmp, this.#namePath(name));
-      if (previous && previous.sha256 !== sha256) await this.#dropIfUnused(previous.sha256);
+      await rename(nameTmp, this.namePath(name));
+      if (previous && previous.sha256 !== sha256) await this.dropIfUnused(previous.sha256);
       return info;
     } catch (e) {
       await rm(tmp, { force: true });
@@ -228,8 +228,8 @@ export class FileStore {
   async remove(name: string): Promise<boolean> {
     const info = await this.stat(name);
     if (!info) return false;
-    await rm(this.#namePath(name), { force: true });
-    await this.#dropIfUnused(info.sha256);
+    await rm(this.namePath(name), { force: true });
+    await this.dropIfUnused(info.sha256);
     return true;
   }
 
@@ -260,7 +260,7 @@ export class FileStore {
     return Readable.toWeb(stream) as ReadableStream<Uint8Array>;
   }
 
-  async #dropIfUnused(sha256: string): Promise<void> {
+  private async dropIfUnused(sha256: string): Promise<void> {
     for (const info of await this.list()) if (info.sha256 === sha256) return;
     // Readers holding the object open keep reading it; only new readers miss it.
     await rm(join(this.root, 'objects', sha256), { force: true });

@@ -18,13 +18,13 @@
  * ```
  */
 export class MtNotifier {
-  readonly #waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   /** Wake everything waiting on `iccid`. */
   notify(iccid: string): void {
-    const set = this.#waiters.get(iccid);
+    const set = this.waiters.get(iccid);
     if (!set) return;
-    this.#waiters.delete(iccid);
+    this.waiters.delete(iccid);
     for (const wake of set) wake();
   }
 
@@ -41,17 +41,17 @@ export class MtNotifier {
         resolve(false);
         return;
       }
-      let set = this.#waiters.get(iccid);
+      let set = this.waiters.get(iccid);
       if (!set) {
         set = new Set();
-        this.#waiters.set(iccid, set);
+        this.waiters.set(iccid, set);
       }
       const done = (woken: boolean) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        const current = this.#waiters.get(iccid);
+        const current = this.waiters.get(iccid);
         current?.delete(wake);
-        if (current?.size === 0) this.#waiters.delete(iccid);
+        if (current?.size === 0) this.waiters.delete(iccid);
         resolve(woken);
       };
       const wake = () => {
@@ -70,6 +70,6 @@ export class MtNotifier {
 
   /** Number of SIMs with waiters. */
   get size(): number {
-    return this.#waiters.size;
+    return this.waiters.size;
   }
 }

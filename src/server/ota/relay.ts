@@ -230,14 +230,14 @@ export class OtaRelay {
   readonly store: OtaStore;
   /** Wakes long-polls when SMS are queued. */
   readonly notifier = new MtNotifier();
-  readonly #cardApp: CardAppForwarder;
-  readonly #reassembler: ConcatReassembler;
-  readonly #originator: SmsAddress;
-  readonly #ttl: number;
-  readonly #resyncStep: number;
-  readonly #maxAttempts: number;
-  readonly #log: Logger;
-  readonly #now: () => number;
+  private readonly cardApp: CardAppForwarder;
+  private readonly reassembler: ConcatReassembler;
+  private readonly originator: SmsAddress;
+  private readonly ttl: number;
+  private readonly resyncStep: number;
+  private readonly maxAttempts: number;
+  private readonly log: Logger;
+  private readonly now: () => number;
 
   /**
    * @param store - SIMs, counters and queues
@@ -246,17 +246,17 @@ export class OtaRelay {
    */
   constructor(store: OtaStore, cardApp: CardAppForwarder, options: OtaRelayOptions = {}) {
     this.store = store;
-    this.#cardApp = cardApp;
-    this.#reassembler = new ConcatReassembler({
+    this.cardApp = cardApp;
+    this.reassembler = new ConcatReassembler({
       timeoutMs: options.reassemblyTimeoutMs ?? 120_000,
       maxPending: 4096,
     });
-    this.#originator = options.originator ?? { ton: 2, npi: 1, digits: '10658' };
-    this.#ttl = options.mtTtlMs ?? 24 * 3_600_000;
-    this.#resyncStep = options.resyncStep ?? 256;
-    this.#maxAttempts = options.maxAttempts ?? 3;
-    this.#log = options.log ?? silentLogger;
-    this.#now = options.now ?? Date.now;
+    this.originator = options.originator ?? { ton: 2, npi: 1, digits: '10658' };
+    this.ttl = options.mtTtlMs ?? 24 * 3_600_000;
+    this.resyncStep = options.resyncStep ?? 256;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.log = options.log ?? silentLogger;
+    this.now = options.now ?? Date.now;
   }
 
   /** The SIM's configuration, or `OTA_UNKNOWN_SIM`. */
@@ -277,7 +277,7 @@ export class OtaRelay {
     const { userData } = submitUserData(tpdu);
     let piece;
     try {
-      piece = this.#reassembler.add(userData, this.#now(), iccid);
+      piece = this.reassembler.add(userData, this.now(), iccid);
     } catch (e) {
       if (e instanceof SimvaultError) throw new OtaError('OTA_BAD_SMS', e.message, { cause: e });
       throw e;
@@ -298,10 +298,10 @@ export class OtaRelay {
         'OTA_BAD_SMS',
         'the user data header marks no secured packet (70 00 or 71 00)',
       );
-    return command ? this.#receiveCommand(sim, piece.data) : this.#receivePor(sim, piece.userData);
+    return command ? this.receiveCommand(sim, piece.data) : this.receivePor(sim, piece.userData);
   }
 
-  async #receiveCommand(sim: SimConfig, bytes: Uint8Array): Promise<MoOutcome> {
+  private async receiveCommand(sim: SimConfig, bytes: Uint8Array): Promise<MoOutcome> {
     const keys = otaKeysOf(sim.keysets);
     let packet: CommandPacket;
     try {
@@ -311,7 +311,7 @@ export class OtaRelay {
       });
     } catch (e) {
       const err = refusal(e);
-      this.#log('warn', 'secured packet refused', {
+      this.log('warn', 'secured packet refused', {
         iccid: sim.iccid,
         code: err.code,
         porStatus: err.porStatus,
@@ -321,16 +321,16 @@ export class OtaRelay {
     }
     const keyVersion = keyVersionOf(packet.kic.raw, packet.kid.raw, packet.spi.integrity);
     const counter = Number(packet.counter);
-    const refused = await this.#acceptCounter(sim, packet, keyVersion);
+    const refused = await this.acceptCounter(sim, packet, keyVersion);
     if (refused !== undefined) {
-      const por = await this.#queuePorFor(
+      const por = await this.queuePorFor(
         sim,
         packet,
         keyVersion,
         refused.status,
         counterData(refused.last),
       );
-      this.#log('warn', 'secured packet replayed', {
+      this.log('warn', 'secured packet replayed', {
         iccid: sim.iccid,
         counter,
         last: refused.last,
@@ -348,7 +348,7 @@ export class OtaRelay {
     try {
       message = decodeMessage(packet.data);
     } catch (e) {
-      await this.#queuePorFor(sim, packet, keyVersion, 'ok', new Uint8Array(0));
+      await this.queuePorFor(sim, packet, keyVersion, 'ok', new Uint8Array(0));
       if (e instanceof SimvaultError)
         throw new OtaError(
           'OTA_BAD_MESSAGE',
@@ -357,10 +357,10 @@ export class OtaRelay {
         );
       throw e;
     }
-    const por = await this.#queuePorFor(sim, packet, keyVersion, 'ok', new Uint8Array(0));
-    const { reply, outcome } = await this.#forward(sim, message);
+    const por = await this.queuePorFor(sim, packet, keyVersion, 'ok', new Uint8Array(0));
+    const { reply, outcome } = await this.forward(sim, message);
     const queued = reply ? await this.sendToSim(sim, reply) : null;
-    this.#log('info', 'relayed', {
+    this.log('info', 'relayed', {
       iccid: sim.iccid,
       counter,
       message: message.type,
@@ -381,7 +381,7 @@ export class OtaRelay {
   }
 
   /** Check and record the counter; resolves to the refusal (with the stored counter) or undefined. */
-  async #acceptCounter(
+  private async acceptCounter(
     sim: SimConfig,
     packet: CommandPacket,
     keyVersion: number,
@@ -398,7 +398,7 @@ export class OtaRelay {
     }
   }
 
-  async #queuePorFor(
+  private async queuePorFor(
     sim: SimConfig,
     packet: CommandPacket,
     keyVersion: number,
@@ -422,12 +422,12 @@ export class OtaRelay {
       otaKeysOf(sim.keysets),
     );
     const counter = Number(packet.counter);
-    const now = this.#now();
+    const now = this.now();
     // buildResponsePacket adds the 02 71 00 header; the framing adds it again per segment.
     const tpdus = deliverTpdus(por.subarray(3), {
       kind: 'response',
       reference: counter & 0xff,
-      originator: this.#originator,
+      originator: this.originator,
       now,
     });
     const items: MtItem[] = tpdus.map((t, i) => ({
@@ -438,12 +438,12 @@ export class OtaRelay {
       part: i + 1,
       parts: tpdus.length,
     }));
-    const seqs = await this.store.enqueue(sim.iccid, items, null, now, this.#ttl);
+    const seqs = await this.store.enqueue(sim.iccid, items, null, now, this.ttl);
     this.notifier.notify(sim.iccid);
     return { type: 'por', transactionId: 0, keyVersion, counter, seqs };
   }
 
-  async #forward(
+  private async forward(
     sim: SimConfig,
     message: SimvaultMessage,
   ): Promise<{ reply: SimvaultMessage | null; outcome: CompletionOutcome | null }> {
@@ -457,18 +457,18 @@ export class OtaRelay {
               `the bind request names SIM ${message.iccid}, not ${iccid}`,
             );
           return {
-            reply: await this.#cardApp.bind(message, sim.brand ?? undefined),
+            reply: await this.cardApp.bind(message, sim.brand ?? undefined),
             outcome: null,
           };
         case 'unbindRequest':
-          return { reply: await this.#cardApp.unbind(message, iccid), outcome: null };
+          return { reply: await this.cardApp.unbind(message, iccid), outcome: null };
         case 'launchRequest':
-          return { reply: await this.#cardApp.launch(message, iccid), outcome: null };
+          return { reply: await this.cardApp.launch(message, iccid), outcome: null };
         case 'deleteRequest':
-          return { reply: await this.#cardApp.delete(message, iccid), outcome: null };
+          return { reply: await this.cardApp.delete(message, iccid), outcome: null };
         case 'launchComplete':
         case 'downloadComplete':
-          return { reply: null, outcome: await this.#cardApp.complete(message, iccid) };
+          return { reply: null, outcome: await this.cardApp.complete(message, iccid) };
         default:
           throw new OtaError('OTA_BAD_MESSAGE', `a SIM may not send ${message.type}`);
       }
@@ -477,7 +477,7 @@ export class OtaRelay {
       // The card application server's own refusals keep their stable codes; failures to reach it
       // or to be understood are the upstream's.
       if (e instanceof ServerError && e.status < 500 && !UPSTREAM_AUTH.has(e.code)) throw e;
-      this.#log('error', 'card application server failed', {
+      this.log('error', 'card application server failed', {
         iccid,
         message: message.type,
         error: e instanceof Error ? e.message : String(e),
@@ -506,11 +506,11 @@ export class OtaRelay {
       { spi: sim.mt.spi, kic: sim.mt.kic, kid: sim.mt.kid, tar: sim.tar, counter, data },
       otaKeysOf(sim.keysets),
     );
-    const now = this.#now();
+    const now = this.now();
     const tpdus = deliverTpdus(packet, {
       kind: 'command',
       reference: counter & 0xff,
-      originator: this.#originator,
+      originator: this.originator,
       now,
     });
     const items: MtItem[] = tpdus.map((t, i) => ({
@@ -536,7 +536,7 @@ export class OtaRelay {
       porStatus: null,
       porAt: null,
     };
-    const seqs = await this.store.enqueue(sim.iccid, items, sent, now, this.#ttl);
+    const seqs = await this.store.enqueue(sim.iccid, items, sent, now, this.ttl);
     this.notifier.notify(sim.iccid);
     return { type: message.type, transactionId: message.transactionId, keyVersion, counter, seqs };
   }
@@ -576,7 +576,7 @@ export class OtaRelay {
       listVersion,
     };
     const queued = await this.sendToSim(sim, message);
-    this.#log('info', 'stk list pushed', {
+    this.log('info', 'stk list pushed', {
       iccid,
       listVersion,
       counter: queued.counter,
@@ -585,7 +585,7 @@ export class OtaRelay {
     return { ...queued, listVersion };
   }
 
-  async #receivePor(sim: SimConfig, userData: Uint8Array): Promise<MoOutcome> {
+  private async receivePor(sim: SimConfig, userData: Uint8Array): Promise<MoOutcome> {
     const keys = otaKeysOf(sim.keysets);
     let structure;
     try {
@@ -638,7 +638,7 @@ export class OtaRelay {
         { porStatus: por.status },
       );
     }
-    const now = this.#now();
+    const now = this.now();
     await this.store.recordPor(sim.iccid, sent.keyVersion, sent.counter, por.status, now);
     let resyncedCounter: number | null = null;
     let resent: QueuedPacket | null = null;
@@ -647,12 +647,12 @@ export class OtaRelay {
       // Counters to the SIM never go down: a reported counter above ours is adopted, a "low"
       // without one jumps ahead; a "high" can only be cured by a SIM-side change.
       const target =
-        reported ?? (por.status === 'counter-low' ? sent.counter + this.#resyncStep : sent.counter);
+        reported ?? (por.status === 'counter-low' ? sent.counter + this.resyncStep : sent.counter);
       resyncedCounter = await this.store.raiseMtCounter(sim.iccid, sent.keyVersion, target);
-      if (por.status === 'counter-low' && sent.attempt < this.#maxAttempts) {
+      if (por.status === 'counter-low' && sent.attempt < this.maxAttempts) {
         resent = await this.sendToSim(sim, decodeMessage(fromHex(sent.message)), sent.attempt + 1);
       }
-      this.#log('warn', 'counter resynchronised', {
+      this.log('warn', 'counter resynchronised', {
         iccid: sim.iccid,
         porStatus: por.status,
         reported: reported ?? null,
@@ -660,7 +660,7 @@ export class OtaRelay {
         resent: resent?.counter ?? null,
       });
     } else {
-      this.#log(por.status === 'ok' ? 'info' : 'warn', 'proof of receipt', {
+      this.log(por.status === 'ok' ? 'info' : 'warn', 'proof of receipt', {
         iccid: sim.iccid,
         counter: sent.counter,
         porStatus: por.status,

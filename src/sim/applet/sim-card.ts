@@ -145,12 +145,12 @@ function zoneOfCode(code: number): Zone | undefined {
  * ```
  */
 export class SimCard implements ApduTransport {
-  #state: SimState;
-  #selected = false;
-  readonly #commit: SimCardOptions['commit'];
-  readonly #now: () => number;
+  private simState: SimState;
+  private selectedApplet = false;
+  private readonly commit: SimCardOptions['commit'];
+  private readonly now: () => number;
   // Segments of concatenated SMS live in RAM only, as on a real card: a reset loses them.
-  readonly #reassembler = new ConcatReassembler({ maxPending: 4 });
+  private readonly reassembler = new ConcatReassembler({ maxPending: 4 });
 
   /**
    * Power up a SIM with a state (loaded from a file, or fresh from {@link personalizeSim}).
@@ -159,9 +159,9 @@ export class SimCard implements ApduTransport {
    * @param options - commit hook and clock
    */
   constructor(state: SimState, options: SimCardOptions = {}) {
-    this.#state = structuredClone(state);
-    this.#commit = options.commit;
-    this.#now = options.now ?? Date.now;
+    this.simState = structuredClone(state);
+    this.commit = options.commit;
+    this.now = options.now ?? Date.now;
   }
 
   /**
@@ -174,7 +174,7 @@ export class SimCard implements ApduTransport {
    * ```
    */
   get state(): SimState {
-    return structuredClone(this.#state);
+    return structuredClone(this.simState);
   }
 
   /**
@@ -189,7 +189,7 @@ export class SimCard implements ApduTransport {
    * ```
    */
   get selected(): boolean {
-    return this.#selected;
+    return this.selectedApplet;
   }
 
   /**
@@ -224,7 +224,7 @@ export class SimCard implements ApduTransport {
         cause: e,
       });
     }
-    const work = structuredClone(this.#state);
+    const work = structuredClone(this.simState);
     if (findBoundCard(work, cid)) return 'existing';
     const plan = planBinding(work, cid, applications);
     if (plan.kind !== 'fits')
@@ -234,8 +234,8 @@ export class SimCard implements ApduTransport {
       );
     storeBinding(work, cid, applications);
     recordOutcome(work, 'bind', cid, 0, 'ok');
-    await this.#commit?.(structuredClone(work));
-    this.#state = work;
+    await this.commit?.(structuredClone(work));
+    this.simState = work;
     return 'new';
   }
 
@@ -252,11 +252,11 @@ export class SimCard implements ApduTransport {
    * ```
    */
   async transmit(command: Uint8Array): Promise<Uint8Array> {
-    const reply = await this.#process(command);
+    const reply = await this.process(command);
     return encodeResponseApdu({ data: reply.data ?? new Uint8Array(0), sw: reply.sw });
   }
 
-  async #process(raw: Uint8Array): Promise<Reply> {
+  private async process(raw: Uint8Array): Promise<Reply> {
     if (!(raw instanceof Uint8Array) || raw.length < 4) return status(SW.wrongLength);
     let apdu: CommandApdu;
     try {
@@ -266,55 +266,55 @@ export class SimCard implements ApduTransport {
         return status(SW.insNotSupported);
       return status(SW.wrongLength);
     }
-    const work = structuredClone(this.#state);
-    const selectedBefore = this.#selected;
+    const work = structuredClone(this.simState);
+    const selectedBefore = this.selectedApplet;
     let reply: Reply;
     try {
-      reply = this.#dispatch(work, apdu);
+      reply = this.dispatch(work, apdu);
     } catch (e) {
-      this.#selected = selectedBefore;
+      this.selectedApplet = selectedBefore;
       return status(e instanceof SimvaultError ? SW.incorrectData : SW.technicalProblem);
     }
     const success = reply.sw === SW.ok || reply.sw === SW.securityRefused;
     if (!success) return reply;
     if (apdu.le !== undefined && reply.data && reply.data.length > apdu.le) {
-      this.#selected = selectedBefore;
+      this.selectedApplet = selectedBefore;
       return status(0x6c00 | (reply.data.length & 0xff));
     }
-    const before = JSON.stringify(simStateToJSON(this.#state));
+    const before = JSON.stringify(simStateToJSON(this.simState));
     const after = JSON.stringify(simStateToJSON(work));
     if (before !== after) {
       try {
-        await this.#commit?.(structuredClone(work));
+        await this.commit?.(structuredClone(work));
       } catch {
         return status(SW.technicalProblem);
       }
-      this.#state = work;
+      this.simState = work;
     }
     // FETCH itself answers 9000: the command it returned is out, and the next one can only
     // follow its TERMINAL RESPONSE.
-    const head = this.#state.proactive[0];
+    const head = this.simState.proactive[0];
     if (head && reply.sw === SW.ok && !(apdu.cla === 0x80 && apdu.ins === SIM_INS.fetch)) {
       return { ...reply, sw: 0x9100 | (head.command.length & 0xff) };
     }
     return reply;
   }
 
-  #dispatch(state: SimState, apdu: CommandApdu): Reply {
+  private dispatch(state: SimState, apdu: CommandApdu): Reply {
     if (apdu.cla === 0x00) {
-      if (apdu.ins === SIM_INS.select) return this.#select(apdu);
+      if (apdu.ins === SIM_INS.select) return this.select(apdu);
       return status(SW.insNotSupported);
     }
     if (apdu.cla !== 0x80) return status(SW.claNotSupported);
     switch (apdu.ins) {
       case SIM_INS.terminalProfile:
-        return this.#terminalProfile(state, apdu);
+        return this.terminalProfile(state, apdu);
       case SIM_INS.fetch:
         return fetchCommand(state, apdu);
       case SIM_INS.terminalResponse:
         return terminalResponse(state, apdu);
       case SIM_INS.envelope:
-        return this.#envelope(state, apdu);
+        return this.envelope(state, apdu);
       case SIM_INS.select:
         return status(SW.claNotSupported);
     }
@@ -330,31 +330,31 @@ export class SimCard implements ApduTransport {
     };
     const handler = proprietary[apdu.ins];
     if (!handler) return status(SW.insNotSupported);
-    if (!this.#selected) return status(SW.conditionsNotSatisfied);
+    if (!this.selectedApplet) return status(SW.conditionsNotSatisfied);
     return handler(state, apdu);
   }
 
-  #select(apdu: CommandApdu): Reply {
+  private select(apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0x04 || (apdu.p2 !== 0x00 && apdu.p2 !== 0x0c)) return status(SW.wrongP1P2);
     if (apdu.data.length < 5 || apdu.data.length > 16) return status(SW.wrongLength);
     if (!equalBytes(apdu.data, SIMVAULT_APPLET_AID)) {
-      this.#selected = false;
+      this.selectedApplet = false;
       return status(SW.notFound);
     }
-    this.#selected = true;
+    this.selectedApplet = true;
     if (apdu.p2 === 0x0c) return ok();
     const aid = SIMVAULT_APPLET_AID;
     return ok(new Uint8Array([0x6f, aid.length + 2, 0x84, aid.length, ...aid]));
   }
 
-  #terminalProfile(state: SimState, apdu: CommandApdu): Reply {
+  private terminalProfile(state: SimState, apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0 || apdu.p2 !== 0) return status(SW.wrongP1P2);
     if (apdu.data.length === 0) return status(SW.wrongLength);
     queueSetUpMenu(state);
     return ok();
   }
 
-  #envelope(state: SimState, apdu: CommandApdu): Reply {
+  private envelope(state: SimState, apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0 || apdu.p2 !== 0) return status(SW.wrongP1P2);
     if (apdu.data.length === 0) return status(SW.wrongLength);
     if (state.proactive.length >= MAX_PROACTIVE_QUEUE) return status(SW.toolkitBusy);
@@ -365,10 +365,10 @@ export class SimCard implements ApduTransport {
       return status(SW.incorrectData);
     }
     if (env.kind === 'menuSelection') return menuSelection(state, env);
-    return this.#smsPpDownload(state, env.tpdu);
+    return this.smsPpDownload(state, env.tpdu);
   }
 
-  #smsPpDownload(state: SimState, tpdu: Uint8Array): Reply {
+  private smsPpDownload(state: SimState, tpdu: Uint8Array): Reply {
     let userData: Uint8Array;
     let source: string;
     try {
@@ -390,7 +390,7 @@ export class SimCard implements ApduTransport {
     }
     let piece;
     try {
-      piece = this.#reassembler.add(userData, this.#now(), source);
+      piece = this.reassembler.add(userData, this.now(), source);
     } catch {
       return status(SW.incorrectData);
     }

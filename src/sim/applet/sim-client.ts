@@ -178,13 +178,13 @@ export class SimClient {
     return r;
   }
 
-  async #expect(name: string, apdu: Uint8Array, aboutCard = false): Promise<SimResponse> {
+  private async expect(name: string, apdu: Uint8Array, aboutCard = false): Promise<SimResponse> {
     const r = await this.send(apdu);
     if (!isSuccess(r.sw)) throw new SimStatusError(name, r.sw, aboutCard);
     return r;
   }
 
-  #proprietary(ins: number, p1: number, data: Uint8Array, le?: number): Uint8Array {
+  private proprietary(ins: number, p1: number, data: Uint8Array, le?: number): Uint8Array {
     return encodeCommandApdu({
       cla: 0x80,
       ins,
@@ -206,7 +206,7 @@ export class SimClient {
    * ```
    */
   async select(): Promise<SimResponse> {
-    return this.#expect(
+    return this.expect(
       'SELECT',
       encodeCommandApdu({
         cla: 0x00,
@@ -234,7 +234,7 @@ export class SimClient {
   async terminalProfile(
     profile: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff]),
   ): Promise<SimResponse> {
-    return this.#expect(
+    return this.expect(
       'TERMINAL PROFILE',
       encodeCommandApdu({ cla: 0x80, ins: SIM_INS.terminalProfile, p1: 0, p2: 0, data: profile }),
     );
@@ -264,9 +264,9 @@ export class SimClient {
     /** The raw response; `proactivePending` is set when a bind request or prompt was queued. */
     response: SimResponse;
   }> {
-    const r = await this.#expect(
+    const r = await this.expect(
       'CARD INSERTED',
-      this.#proprietary(SIM_INS.cardInserted, CARD_INSERTED_MODE[mode], cid),
+      this.proprietary(SIM_INS.cardInserted, CARD_INSERTED_MODE[mode], cid),
     );
     const code = r.data[0];
     const found = (Object.keys(CARD_STATUS) as (keyof typeof CARD_STATUS)[]).find(
@@ -299,7 +299,7 @@ export class SimClient {
     /** The FETCH response itself: the command's bytes and the status word. */
     response: SimResponse;
   }> {
-    const r = await this.#expect('FETCH', encodeFetchApdu(length));
+    const r = await this.expect('FETCH', encodeFetchApdu(length));
     return { command: decodeProactiveCommand(r.data), bytes: r.data, response: r };
   }
 
@@ -340,7 +340,7 @@ export class SimClient {
         (command.kind === 'selectItem'
           ? { general: TOOLKIT_RESULT.ok, itemId: command.items[0]!.id }
           : { general: TOOLKIT_RESULT.ok });
-      const r = await this.#expect(
+      const r = await this.expect(
         'TERMINAL RESPONSE',
         encodeTerminalResponseApdu({
           commandNumber: command.commandNumber,
@@ -400,7 +400,7 @@ export class SimClient {
    * ```
    */
   async menuSelection(itemId: number): Promise<SimResponse> {
-    return this.#expect(
+    return this.expect(
       'ENVELOPE (menu selection)',
       encodeEnvelopeApdu({ kind: 'menuSelection', itemId }),
     );
@@ -425,9 +425,9 @@ export class SimClient {
    * ```
    */
   async cardKeys(cid: Uint8Array, suite: SuiteName = DEFAULT_SUITE): Promise<CardKeys> {
-    const r = await this.#expect(
+    const r = await this.expect(
       'GET ZONE KEYS',
-      this.#proprietary(SIM_INS.getZoneKeys, 0, cid, 256),
+      this.proprietary(SIM_INS.getZoneKeys, 0, cid, 256),
       true,
     );
     return cardKeysFromResponse(cid, r.data, suite);
@@ -451,9 +451,9 @@ export class SimClient {
    * ```
    */
   async readAnchors(cid: Uint8Array): Promise<Partial<Record<Zone, number>>> {
-    const r = await this.#expect(
+    const r = await this.expect(
       'ROLLBACK ANCHOR (read)',
-      this.#proprietary(SIM_INS.rollbackAnchor, 0, cid, 256),
+      this.proprietary(SIM_INS.rollbackAnchor, 0, cid, 256),
       true,
     );
     const out: Partial<Record<Zone, number>> = {};
@@ -493,9 +493,9 @@ export class SimClient {
       ([z, g]) =>
         new Uint8Array([ZONE_CODES[z], g >>> 24, (g >>> 16) & 0xff, (g >>> 8) & 0xff, g & 0xff]),
     );
-    await this.#expect(
+    await this.expect(
       'ROLLBACK ANCHOR (update)',
-      this.#proprietary(SIM_INS.rollbackAnchor, 1, concatBytes(cid, ...parts)),
+      this.proprietary(SIM_INS.rollbackAnchor, 1, concatBytes(cid, ...parts)),
       true,
     );
   }
@@ -520,7 +520,7 @@ export class SimClient {
   async applications(cid: Uint8Array): Promise<SimApplication[]> {
     const out: SimApplication[] = [];
     for (let i = 0; i < 256; i++) {
-      const r = await this.send(this.#proprietary(SIM_INS.getApplications, i, cid, 256));
+      const r = await this.send(this.proprietary(SIM_INS.getApplications, i, cid, 256));
       if (r.sw === SW.dataNotFound) break;
       if (!isSuccess(r.sw)) throw new SimStatusError('GET APPLICATIONS', r.sw, true);
       out.push(decodeApplication(r.data));
@@ -550,7 +550,7 @@ export class SimClient {
     aid?: Uint8Array,
   ): Promise<number[] | undefined> {
     const r = await this.send(
-      this.#proprietary(
+      this.proprietary(
         SIM_INS.menuPath,
         MENU_ACTION[action],
         concatBytes(cid, aid ?? new Uint8Array(0)),
@@ -588,7 +588,7 @@ export class SimClient {
       }
     | undefined
   > {
-    const r = await this.send(this.#proprietary(SIM_INS.lastOutcome, OUTCOME_FLOW[flow], cid, 5));
+    const r = await this.send(this.proprietary(SIM_INS.lastOutcome, OUTCOME_FLOW[flow], cid, 5));
     if (r.sw === SW.dataNotFound) return undefined;
     if (!isSuccess(r.sw)) throw new SimStatusError('LAST OUTCOME', r.sw);
     const code = r.data[0];
@@ -617,9 +617,9 @@ export class SimClient {
    * ```
    */
   async launchComplete(message: LaunchComplete): Promise<SimResponse> {
-    return this.#expect(
+    return this.expect(
       'LAUNCH COMPLETE',
-      this.#proprietary(SIM_INS.launchComplete, 0, encodeMessage(message)),
+      this.proprietary(SIM_INS.launchComplete, 0, encodeMessage(message)),
     );
   }
 
@@ -635,13 +635,13 @@ export class SimClient {
    * ```
    */
   async takeHandsetMessage(): Promise<SimvaultMessage | undefined> {
-    const r = await this.send(this.#proprietary(SIM_INS.handsetMessage, 0, new Uint8Array(0), 256));
+    const r = await this.send(this.proprietary(SIM_INS.handsetMessage, 0, new Uint8Array(0), 256));
     if (r.sw === 0x6a88) return undefined;
     if (!isSuccess(r.sw)) throw new SimStatusError('GET HANDSET MESSAGE', r.sw);
     const message = decodeMessage(r.data);
-    await this.#expect(
+    await this.expect(
       'GET HANDSET MESSAGE (remove)',
-      this.#proprietary(SIM_INS.handsetMessage, 1, new Uint8Array(0)),
+      this.proprietary(SIM_INS.handsetMessage, 1, new Uint8Array(0)),
     );
     return message;
   }

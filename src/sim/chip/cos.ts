@@ -92,13 +92,13 @@ type Handler = (apdu: CommandApdu) => Reply | Promise<Reply>;
  * ```
  */
 export class SecureChip implements ApduTransport {
-  #state: ChipState;
-  #selected = false;
-  #verified = false;
-  #queue: Promise<unknown> = Promise.resolve();
-  readonly #persist: ((state: Uint8Array) => void | Promise<void>) | undefined;
-  readonly #random: (length: number) => Uint8Array;
-  readonly #handlers: ReadonlyMap<number, Handler>;
+  private state: ChipState;
+  private selected = false;
+  private verified = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly persist: ((state: Uint8Array) => void | Promise<void>) | undefined;
+  private readonly random: (length: number) => Uint8Array;
+  private readonly handlers: ReadonlyMap<number, Handler>;
 
   /**
    * Power up a chip with the state it kept (from {@link personalizeChip} or
@@ -108,19 +108,19 @@ export class SecureChip implements ApduTransport {
    * @param options - persistence and random source
    */
   constructor(state: ChipState, options: SecureChipOptions = {}) {
-    this.#state = decodeChipState(encodeChipState(state));
-    this.#persist = options.persist;
-    this.#random = options.random ?? randomBytes;
+    this.state = decodeChipState(encodeChipState(state));
+    this.persist = options.persist;
+    this.random = options.random ?? randomBytes;
     const key = (cla: number, ins: number) => (cla << 8) | ins;
-    this.#handlers = new Map<number, Handler>([
-      [key(0x00, CHIP_INS.SELECT), (a) => this.#select(a)],
-      [key(0x00, CHIP_INS.GET_DATA), (a) => this.#getData(a)],
-      [key(0x80, CHIP_INS.GET_DATA), (a) => this.#getData(a)],
-      [key(0x00, CHIP_INS.VERIFY), (a) => this.#verify(a)],
-      [key(0x00, CHIP_INS.CHANGE_REFERENCE_DATA), (a) => this.#changePin(a)],
-      [key(0x00, CHIP_INS.RESET_RETRY_COUNTER), (a) => this.#resetRetryCounter(a)],
-      [key(0x80, CHIP_INS.GENERATE_FILE_KEY), (a) => this.#generateFileKey(a)],
-      [key(0x80, CHIP_INS.UNWRAP_FILE_KEY), (a) => this.#unwrapFileKey(a)],
+    this.handlers = new Map<number, Handler>([
+      [key(0x00, CHIP_INS.SELECT), (a) => this.select(a)],
+      [key(0x00, CHIP_INS.GET_DATA), (a) => this.getData(a)],
+      [key(0x80, CHIP_INS.GET_DATA), (a) => this.getData(a)],
+      [key(0x00, CHIP_INS.VERIFY), (a) => this.verify(a)],
+      [key(0x00, CHIP_INS.CHANGE_REFERENCE_DATA), (a) => this.changePin(a)],
+      [key(0x00, CHIP_INS.RESET_RETRY_COUNTER), (a) => this.resetRetryCounter(a)],
+      [key(0x80, CHIP_INS.GENERATE_FILE_KEY), (a) => this.generateFileKey(a)],
+      [key(0x80, CHIP_INS.UNWRAP_FILE_KEY), (a) => this.unwrapFileKey(a)],
     ]);
   }
 
@@ -134,8 +134,8 @@ export class SecureChip implements ApduTransport {
     if (!(command instanceof Uint8Array))
       return Promise.reject(new ArgumentError('command must be a Uint8Array'));
     const bytes = command.slice();
-    const run = this.#queue.then(() => this.#handle(bytes));
-    this.#queue = run.catch(() => undefined);
+    const run = this.queue.then(() => this.handle(bytes));
+    this.queue = run.catch(() => undefined);
     return run;
   }
 
@@ -151,8 +151,8 @@ export class SecureChip implements ApduTransport {
    * ```
    */
   reset(): void {
-    this.#selected = false;
-    this.#verified = false;
+    this.selected = false;
+    this.verified = false;
   }
 
   /**
@@ -166,13 +166,13 @@ export class SecureChip implements ApduTransport {
    * ```
    */
   exportState(): Uint8Array {
-    return encodeChipState(this.#state);
+    return encodeChipState(this.state);
   }
 
-  async #handle(command: Uint8Array): Promise<Uint8Array> {
+  private async handle(command: Uint8Array): Promise<Uint8Array> {
     let reply: Reply;
     try {
-      reply = await this.#dispatch(command);
+      reply = await this.dispatch(command);
     } catch (e) {
       if (e instanceof PowerLoss) {
         this.reset();
@@ -184,12 +184,12 @@ export class SecureChip implements ApduTransport {
     return encodeResponseApdu(reply);
   }
 
-  async #dispatch(command: Uint8Array): Promise<Reply> {
+  private async dispatch(command: Uint8Array): Promise<Reply> {
     if (command.length < 4) return status(CHIP_SW.WRONG_LENGTH);
     const cla = command[0]!;
     const ins = command[1]!;
     if (cla !== 0x00 && cla !== 0x80) return status(CHIP_SW.CLA_NOT_SUPPORTED);
-    const handler = this.#handlers.get((cla << 8) | ins);
+    const handler = this.handlers.get((cla << 8) | ins);
     if (!handler) return status(CHIP_SW.INS_NOT_SUPPORTED);
     let apdu: CommandApdu;
     try {
@@ -198,7 +198,7 @@ export class SecureChip implements ApduTransport {
       if (e instanceof ProtocolError) return status(CHIP_SW.WRONG_LENGTH);
       throw e;
     }
-    if (ins !== CHIP_INS.SELECT && !this.#selected) return status(CHIP_SW.CONDITIONS_NOT_SATISFIED);
+    if (ins !== CHIP_INS.SELECT && !this.selected) return status(CHIP_SW.CONDITIONS_NOT_SATISFIED);
     const reply = await handler(apdu);
     // Ne shorter than the answer: tell the exact length (ISO 7816-4 6Cxx) rather than cut it.
     if (apdu.le !== undefined && reply.data.length > apdu.le)
@@ -207,97 +207,97 @@ export class SecureChip implements ApduTransport {
   }
 
   /** Persist first, so no answer is ever given for a state the chip could lose. */
-  async #commit(next: ChipState): Promise<void> {
+  private async commit(next: ChipState): Promise<void> {
     const encoded = encodeChipState(next);
-    this.#state = next;
-    if (!this.#persist) return;
+    this.state = next;
+    if (!this.persist) return;
     try {
-      await this.#persist(encoded);
+      await this.persist(encoded);
     } catch (e) {
       throw new PowerLoss(e);
     }
   }
 
-  #select(apdu: CommandApdu): Reply {
+  private select(apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0x04 || (apdu.p2 !== 0x00 && apdu.p2 !== 0x0c))
       return status(CHIP_SW.INCORRECT_P1P2);
     if (apdu.data.length === 0) return status(CHIP_SW.WRONG_LENGTH);
     // Any SELECT ends the session; only our own AID opens a new one.
     this.reset();
     if (!equalBytes(apdu.data, CHIP_AID)) return status(CHIP_SW.NOT_FOUND);
-    this.#selected = true;
+    this.selected = true;
     if (apdu.p2 === 0x0c) return ok();
     return ok(encodeBerTlv({ tag: 0x6f, value: encodeBerTlv({ tag: 0x84, value: CHIP_AID }) }));
   }
 
-  #getData(apdu: CommandApdu): Reply {
+  private getData(apdu: CommandApdu): Reply {
     if (apdu.data.length !== 0) return status(CHIP_SW.WRONG_LENGTH);
-    const object = chipDataObject(this.#state, (apdu.p1 << 8) | apdu.p2);
+    const object = chipDataObject(this.state, (apdu.p1 << 8) | apdu.p2);
     return object ? ok(object) : status(CHIP_SW.DATA_NOT_FOUND);
   }
 
-  #pinBlocked(): boolean {
-    return this.#state.pinTriesLeft === 0;
+  private pinBlocked(): boolean {
+    return this.state.pinTriesLeft === 0;
   }
 
   /**
    * Spend one try, persist that, and only then compare: a power cut between the two cannot
    * give a free try. A right PIN restores the counter (and applies `onMatch`) in a second commit.
    */
-  async #checkPin(pin: string, onMatch: Partial<ChipState> = {}): Promise<Reply> {
-    const left = this.#state.pinTriesLeft - 1;
-    await this.#commit({ ...this.#state, pinTriesLeft: left });
-    if (!secretsEqual(pin, this.#state.pin)) {
-      this.#verified = false;
+  private async checkPin(pin: string, onMatch: Partial<ChipState> = {}): Promise<Reply> {
+    const left = this.state.pinTriesLeft - 1;
+    await this.commit({ ...this.state, pinTriesLeft: left });
+    if (!secretsEqual(pin, this.state.pin)) {
+      this.verified = false;
       return wrongPin(left);
     }
-    await this.#commit({ ...this.#state, ...onMatch, pinTriesLeft: this.#state.pinTriesMax });
-    this.#verified = true;
+    await this.commit({ ...this.state, ...onMatch, pinTriesLeft: this.state.pinTriesMax });
+    this.verified = true;
     return ok();
   }
 
-  async #verify(apdu: CommandApdu): Promise<Reply> {
+  private async verify(apdu: CommandApdu): Promise<Reply> {
     if ((apdu.p1 !== 0x00 && apdu.p1 !== 0xff) || apdu.p2 !== CHIP_PIN_REFERENCE)
       return status(CHIP_SW.INCORRECT_P1P2);
     if (apdu.p1 === 0xff) {
       if (apdu.data.length !== 0) return status(CHIP_SW.WRONG_LENGTH);
-      this.#verified = false;
+      this.verified = false;
       return ok();
     }
     if (apdu.data.length === 0) {
-      if (this.#pinBlocked()) return status(CHIP_SW.BLOCKED);
-      return this.#verified ? ok() : wrongPin(this.#state.pinTriesLeft);
+      if (this.pinBlocked()) return status(CHIP_SW.BLOCKED);
+      return this.verified ? ok() : wrongPin(this.state.pinTriesLeft);
     }
     if (apdu.data.length !== PIN_BLOCK_LENGTH) return status(CHIP_SW.WRONG_LENGTH);
     const pin = decodePinBlock(apdu.data);
     if (pin === undefined) return status(CHIP_SW.INCORRECT_DATA);
-    if (this.#pinBlocked()) return status(CHIP_SW.BLOCKED);
-    return this.#checkPin(pin);
+    if (this.pinBlocked()) return status(CHIP_SW.BLOCKED);
+    return this.checkPin(pin);
   }
 
-  async #changePin(apdu: CommandApdu): Promise<Reply> {
+  private async changePin(apdu: CommandApdu): Promise<Reply> {
     if (apdu.p1 !== 0x00 || apdu.p2 !== CHIP_PIN_REFERENCE) return status(CHIP_SW.INCORRECT_P1P2);
     if (apdu.data.length !== 2 * PIN_BLOCK_LENGTH) return status(CHIP_SW.WRONG_LENGTH);
     const oldPin = decodePinBlock(apdu.data.subarray(0, PIN_BLOCK_LENGTH));
     const newPin = decodePinBlock(apdu.data.subarray(PIN_BLOCK_LENGTH));
     if (oldPin === undefined || newPin === undefined) return status(CHIP_SW.INCORRECT_DATA);
-    if (this.#pinBlocked()) return status(CHIP_SW.BLOCKED);
-    return this.#checkPin(oldPin, { pin: newPin });
+    if (this.pinBlocked()) return status(CHIP_SW.BLOCKED);
+    return this.checkPin(oldPin, { pin: newPin });
   }
 
-  async #resetRetryCounter(apdu: CommandApdu): Promise<Reply> {
+  private async resetRetryCounter(apdu: CommandApdu): Promise<Reply> {
     if (apdu.p1 !== 0x00 || apdu.p2 !== CHIP_PIN_REFERENCE) return status(CHIP_SW.INCORRECT_P1P2);
     if (apdu.data.length !== 2 * PIN_BLOCK_LENGTH) return status(CHIP_SW.WRONG_LENGTH);
     const puk = decodePukBlock(apdu.data.subarray(0, PIN_BLOCK_LENGTH));
     const newPin = decodePinBlock(apdu.data.subarray(PIN_BLOCK_LENGTH));
     if (puk === undefined || newPin === undefined) return status(CHIP_SW.INCORRECT_DATA);
-    if (this.#state.pukTriesLeft === 0) return status(CHIP_SW.BLOCKED);
-    const left = this.#state.pukTriesLeft - 1;
-    await this.#commit({ ...this.#state, pukTriesLeft: left });
-    this.#verified = false;
-    if (!secretsEqual(puk, this.#state.puk)) return wrongPin(left);
-    const s = this.#state;
-    await this.#commit({
+    if (this.state.pukTriesLeft === 0) return status(CHIP_SW.BLOCKED);
+    const left = this.state.pukTriesLeft - 1;
+    await this.commit({ ...this.state, pukTriesLeft: left });
+    this.verified = false;
+    if (!secretsEqual(puk, this.state.puk)) return wrongPin(left);
+    const s = this.state;
+    await this.commit({
       ...s,
       pin: newPin,
       pinTriesLeft: s.pinTriesMax,
@@ -307,35 +307,35 @@ export class SecureChip implements ApduTransport {
   }
 
   /** The security gate of the key commands: 6983 when the PIN is blocked, 6982 when unverified. */
-  #keyAccess(): Reply | undefined {
-    if (this.#pinBlocked()) return status(CHIP_SW.BLOCKED);
-    if (!this.#verified) return status(CHIP_SW.SECURITY_NOT_SATISFIED);
+  private keyAccess(): Reply | undefined {
+    if (this.pinBlocked()) return status(CHIP_SW.BLOCKED);
+    if (!this.verified) return status(CHIP_SW.SECURITY_NOT_SATISFIED);
     return undefined;
   }
 
-  #generateFileKey(apdu: CommandApdu): Reply {
+  private generateFileKey(apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(CHIP_SW.INCORRECT_P1P2);
     const context = apdu.data;
     if (context.length === 0 || context.length > CHIP_MAX_CONTEXT_LENGTH)
       return status(CHIP_SW.WRONG_LENGTH);
-    const denied = this.#keyAccess();
+    const denied = this.keyAccess();
     if (denied) return denied;
-    const key = this.#random(FILE_KEY_LENGTH);
-    const nonce = this.#random(NONCE_LENGTH);
+    const key = this.random(FILE_KEY_LENGTH);
+    const nonce = this.random(NONCE_LENGTH);
     if (key.length !== FILE_KEY_LENGTH || nonce.length !== NONCE_LENGTH)
       return status(CHIP_SW.NO_PRECISE_DIAGNOSIS);
-    return ok(concatBytes(key, wrapFileKey(this.#state.chipKey, key, nonce, context)));
+    return ok(concatBytes(key, wrapFileKey(this.state.chipKey, key, nonce, context)));
   }
 
-  #unwrapFileKey(apdu: CommandApdu): Reply {
+  private unwrapFileKey(apdu: CommandApdu): Reply {
     if (apdu.p1 !== 0x00 || apdu.p2 !== 0x00) return status(CHIP_SW.INCORRECT_P1P2);
     const n = apdu.data.length;
     if (n <= WRAPPED_KEY_LENGTH || n > WRAPPED_KEY_LENGTH + CHIP_MAX_CONTEXT_LENGTH)
       return status(CHIP_SW.WRONG_LENGTH);
-    const denied = this.#keyAccess();
+    const denied = this.keyAccess();
     if (denied) return denied;
     const key = unwrapFileKey(
-      this.#state.chipKey,
+      this.state.chipKey,
       apdu.data.subarray(0, WRAPPED_KEY_LENGTH),
       apdu.data.subarray(WRAPPED_KEY_LENGTH),
     );

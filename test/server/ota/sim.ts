@@ -59,7 +59,7 @@ export class SimulatedSim {
   counter = 1;
   /** Last counter accepted from the OTA server. */
   lastMt = 0;
-  readonly #reassembler = new ConcatReassembler();
+  private readonly reassembler = new ConcatReassembler();
 
   constructor(o: SimOptions) {
     this.iccid = o.iccid;
@@ -149,7 +149,7 @@ export class SimulatedSim {
     const t = decodeSmsTpdu(fromHex(tpduHex));
     if (t.type !== 'deliver' || t.pid !== 0x7f || t.dcs !== 0xf6 || !t.userData.header)
       throw new Error('not an SMS-PP data download');
-    const piece = this.#reassembler.add(
+    const piece = this.reassembler.add(
       concatBytes(encodeUserDataHeader(t.userData.header), t.userData.data),
     );
     if (piece.status === 'incomplete') return undefined;
