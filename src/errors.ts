@@ -253,12 +253,6 @@ export const ERROR_CODES = {
   /** A server needs an optional package that is not installed: better-sqlite3, pg, hono or `@hono/node-server`. */
   SERVER_DRIVER_MISSING:
     'A server needs an optional package that is not installed (better-sqlite3, pg, hono, @hono/node-server).',
-  /** The key-encryption key that sealed a stored secret is not available to this process (key file or SIMVAULT_KEK). */
-  SERVER_KEK_UNAVAILABLE:
-    'The key-encryption key that sealed a stored secret is not available to this process.',
-  /** A sealed secret in the database does not authenticate: it is damaged, or was moved from another row. */
-  SERVER_SEALED_CORRUPT:
-    'A sealed secret in the database does not authenticate: damaged, or moved from another row.',
   // The card (format version 2).
   /** The card header does not authenticate under the SIM's keys: someone without them changed it. Nothing was written. */
   CARD_TAMPERED:
