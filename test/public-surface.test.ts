@@ -238,6 +238,7 @@ const PUBLIC: Record<string, string[]> = {
     'ChipPersonalizeOptions',
     'ChipState',
     'GeneratedFileKey',
+    'HandsetCredential',
     'OtaProvisioning',
     'OutcomeResult',
     'PersonalizeOptions',

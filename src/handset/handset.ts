@@ -147,6 +147,10 @@ export class Handset {
       cardAppUrl: options.cardAppUrl,
       iccid: options.iccid,
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      credential: async () => {
+        await this.powerOn();
+        return this.sim.handsetCredential();
+      },
     });
     this.sim = new SimClient(options.sim);
     this.user = options.user ?? ((p) => p.items[0]);

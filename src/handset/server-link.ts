@@ -8,6 +8,8 @@
  */
 import { toHex } from '../bytes.js';
 import { ArgumentError, errorMessage } from '../errors.js';
+import { handsetKeyId, type HandsetCredential } from '../protocol/handset-credential.js';
+import { signatureHeaders } from '../protocol/request-signature.js';
 import { HandsetError, knownCode } from './errors.js';
 
 /**
@@ -99,6 +101,11 @@ export interface ServerLinkOptions {
   fetch?: FetchLike;
   /** How many times a `429` is retried (default 5). */
   rateLimitRetries?: number;
+  /**
+   * The SIM's handset credential, which reading the SIM's queue needs (`SimClient.handsetCredential`);
+   * asked for once, on the first read.
+   */
+  credential?: () => Promise<HandsetCredential>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -122,6 +129,8 @@ export class ServerLink {
   readonly iccid: string;
   private readonly fetch: FetchLike;
   private readonly retries: number;
+  private readonly credentialSource: (() => Promise<HandsetCredential>) | undefined;
+  private credential: Promise<HandsetCredential> | undefined;
 
   /**
    * Create the link.
@@ -135,6 +144,7 @@ export class ServerLink {
     this.iccid = options.iccid;
     this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.retries = options.rateLimitRetries ?? 5;
+    this.credentialSource = options.credential;
   }
 
   /**
@@ -151,10 +161,28 @@ export class ServerLink {
    * ```
    */
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    return this.send(url, init, undefined);
+  }
+
+  /** {@link ServerLink.request}, each attempt signed afresh with `key` when given (a retry with the same nonce would be refused as a replay). */
+  private async send(
+    url: string | URL,
+    init: RequestInit,
+    key: { id: string; secret: Uint8Array } | undefined,
+  ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await this.fetch(url, init);
+        const signed = key
+          ? {
+              ...init,
+              headers: {
+                ...(init.headers as Record<string, string> | undefined),
+                ...signatureHeaders(key.id, key.secret, init.method ?? 'GET', url),
+              },
+            }
+          : init;
+        res = await this.fetch(url, signed);
       } catch (e) {
         throw new HandsetError(
           'HANDSET_HTTP',
@@ -247,11 +275,31 @@ export class ServerLink {
     /** The position to ask after next time. */
     next: number;
   }> {
-    const res = await this.request(
+    const res = await this.send(
       `${this.otaUrl}/v1/sms/mt?iccid=${this.iccid}&after=${after}&wait=${Math.max(0, Math.min(60, Math.floor(wait)))}`,
+      {},
+      await this.handsetKey(),
     );
     const body = (await res.json()) as { messages: MtMessage[]; next: number };
     return { messages: body.messages, next: body.next };
+  }
+
+  /** The key the handset signs its reads of the SIM's queue with. */
+  private async handsetKey(): Promise<{ id: string; secret: Uint8Array }> {
+    if (!this.credentialSource)
+      throw new ArgumentError(
+        "reading the SIM's queue needs the SIM's handset credential: give ServerLink a credential source",
+      );
+    this.credential ??= this.credentialSource();
+    let c: HandsetCredential;
+    try {
+      c = await this.credential;
+    } catch (e) {
+      // A failed SIM read is not remembered: the next poll asks again.
+      this.credential = undefined;
+      throw e;
+    }
+    return { id: handsetKeyId(this.iccid, c.keyVersion), secret: c.secret };
   }
 }
 

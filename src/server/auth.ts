@@ -11,13 +11,21 @@
  *
  * @module
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ArgumentError } from '../errors.js';
+import {
+  canonicalRequest,
+  SIGNATURE_HEADERS,
+  signatureHeaders,
+} from '../protocol/request-signature.js';
 import { isOneOf } from '../validate.js';
 import { ServerError } from './errors.js';
 
+export { canonicalRequest, SIGNATURE_HEADERS };
+
 /**
- * What a key may call: `ota` the SIM message endpoints, `operator` the provisioning endpoints.
+ * What a key may call: `ota` the SIM message endpoints, `operator` the provisioning endpoints,
+ * `handset` a SIM's queue (a key derived per SIM from its keyset, never configured).
  *
  * @example
  * ```ts
@@ -25,7 +33,7 @@ import { ServerError } from './errors.js';
  * const role: KeyRole = 'ota';
  * ```
  */
-export type KeyRole = 'ota' | 'operator';
+export type KeyRole = 'ota' | 'operator' | 'handset';
 
 /**
  * A shared signing key.
@@ -47,26 +55,6 @@ export interface SigningKey {
 }
 
 /**
- * The header names of a signed request.
- *
- * @example
- * ```ts
- * import { SIGNATURE_HEADERS } from './auth.js';
- * SIGNATURE_HEADERS.nonce; // 'x-simvault-nonce'
- * ```
- */
-export const SIGNATURE_HEADERS = {
-  /** Key id. */
-  key: 'x-simvault-key',
-  /** Milliseconds since the epoch, decimal. */
-  timestamp: 'x-simvault-timestamp',
-  /** A fresh random value per request. */
-  nonce: 'x-simvault-nonce',
-  /** HMAC-SHA256 of the canonical request, hex. */
-  signature: 'x-simvault-signature',
-} as const;
-
-/**
  * Default accepted clock difference between signer and receiver: 5 minutes either way.
  *
  * @example
@@ -79,37 +67,6 @@ export const DEFAULT_WINDOW_MS = 5 * 60_000;
 
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/**
- * The string that is signed: a fixed label, then method, path with query, timestamp, nonce and
- * body SHA-256 (hex), one per line.
- *
- * @example
- * ```ts
- * import { canonicalRequest } from './auth.js';
- * canonicalRequest('POST', '/v1/sim/bind', '1700000000000', 'abcdefghijklmnop', new Uint8Array());
- * ```
- */
-export function canonicalRequest(
-  method: string,
-  pathAndQuery: string,
-  timestamp: string,
-  nonce: string,
-  body: Uint8Array,
-): string {
-  return [
-    'SIMVAULT-HMAC-SHA256',
-    method.toUpperCase(),
-    pathAndQuery,
-    timestamp,
-    nonce,
-    sha256Hex(body),
-  ].join('\n');
-}
 
 function mac(secret: Uint8Array, text: string): Buffer {
   return createHmac('sha256', secret).update(text, 'utf8').digest();
@@ -155,19 +112,7 @@ export function signRequest(
   body: Uint8Array = new Uint8Array(),
   options: { timestamp?: number; nonce?: string } = {},
 ): Record<string, string> {
-  const u = typeof url === 'string' ? new URL(url) : url;
-  const timestamp = String(options.timestamp ?? Date.now());
-  const nonce = options.nonce ?? randomBytes(18).toString('base64url');
-  const signature = mac(
-    key.secret,
-    canonicalRequest(method, `${u.pathname}${u.search}`, timestamp, nonce, body),
-  ).toString('hex');
-  return {
-    [SIGNATURE_HEADERS.key]: key.id,
-    [SIGNATURE_HEADERS.timestamp]: timestamp,
-    [SIGNATURE_HEADERS.nonce]: nonce,
-    [SIGNATURE_HEADERS.signature]: signature,
-  };
+  return signatureHeaders(key.id, key.secret, method, url, body, options);
 }
 
 /**

@@ -59,6 +59,7 @@ export {
 export { SIMVAULT_APPLET_AID, SW } from './applet/apdu-table.js';
 export { SecureChip, type SecureChipOptions } from './chip/cos.js';
 export { ChipClient, ChipError, type GeneratedFileKey } from './chip-client.js';
+export type { HandsetCredential } from '../protocol/handset-credential.js';
 export {
   decodeChipState,
   encodeChipState,

@@ -3,21 +3,31 @@
 import { describe, expect, it } from 'vitest';
 import { ServerLink } from '../../src/handset/server-link.js';
 import type { FetchLike } from '../../src/handset/index.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { toHex } from '../../src/bytes.js';
+import { canonicalRequest } from '../../src/protocol/request-signature.js';
 import { jsonResponse } from './helpers.js';
 
+const credential = { keyVersion: 3, secret: new Uint8Array(32).fill(7) };
 const base = {
   otaUrl: 'http://ota.test/',
   cardAppUrl: 'http://cards.test',
   iccid: '89860012345678901234',
+  credential: () => Promise.resolve(credential),
 };
 
 function scripted(...answers: (Response | Error)[]): {
   fetch: FetchLike;
-  calls: { url: string; method: string }[];
+  calls: { url: string; method: string; headers: Record<string, string> }[];
 } {
-  const calls: { url: string; method: string }[] = [];
+  const calls: { url: string; method: string; headers: Record<string, string> }[] = [];
   const fetch: FetchLike = (input, init) => {
-    calls.push({ url: String(input), method: init?.method ?? 'GET' });
+    calls.push({
+      url: String(input),
+      method: init?.method ?? 'GET',
+      headers: { ...(init?.headers as Record<string, string> | undefined) },
+    });
     const next = answers.shift();
     if (next === undefined) throw new Error('no more scripted answers');
     return next instanceof Response ? Promise.resolve(next) : Promise.reject(next);
@@ -91,6 +101,10 @@ describe('ServerLink', () => {
     const link = new ServerLink({ ...base, fetch, rateLimitRetries: 1 });
     await expect(link.fetchMt(0, 0)).rejects.toMatchObject({ code: 'HANDSET_HTTP', status: 429 });
     expect(calls).toHaveLength(2);
+    // Each attempt is signed afresh: a retry with the same nonce would be refused as a replay.
+    const [a, b] = calls.map((c) => c.headers);
+    expect(a!['x-simvault-key']).toBe('handset.89860012345678901234.3');
+    expect(a!['x-simvault-nonce']).not.toBe(b!['x-simvault-nonce']);
     const patient = new ServerLink({ ...base, fetch, rateLimitRetries: 2 });
     expect(await patient.fetchMt(0, 0)).toEqual({ messages: [], next: 7 });
     await expect(patient.fetchMt(0, 0)).rejects.toMatchObject({ status: 429 });
@@ -106,5 +120,41 @@ describe('ServerLink', () => {
       await new ServerLink({ ...base, fetch }).fetchMt(0, 0);
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     }
+  });
+
+  it('signs reads of the queue with the credential, asked for once; a failed ask is asked again', async () => {
+    let asks = 0;
+    const flaky = () => {
+      asks++;
+      return asks === 1 ? Promise.reject(new Error('SIM busy')) : Promise.resolve(credential);
+    };
+    const url = 'http://ota.test/v1/sms/mt?iccid=89860012345678901234&after=0&wait=0';
+    const { fetch, calls } = scripted(
+      jsonResponse({ messages: [], next: 0 }),
+      jsonResponse({ messages: [], next: 0 }),
+    );
+    const link = new ServerLink({ ...base, fetch, credential: flaky });
+    await expect(link.fetchMt(0, 0)).rejects.toThrow('SIM busy');
+    await link.fetchMt(0, 0);
+    await link.fetchMt(0, 0);
+    expect(asks).toBe(2);
+    const h = calls[0]!.headers;
+    const text = canonicalRequest(
+      'GET',
+      new URL(url).pathname + new URL(url).search,
+      h['x-simvault-timestamp']!,
+      h['x-simvault-nonce']!,
+      new Uint8Array(),
+    );
+    expect(h['x-simvault-signature']).toBe(
+      toHex(hmac(sha256, credential.secret, new TextEncoder().encode(text))),
+    );
+    const bare = new ServerLink({
+      otaUrl: base.otaUrl,
+      cardAppUrl: base.cardAppUrl,
+      iccid: base.iccid,
+      fetch,
+    });
+    await expect(bare.fetchMt(0, 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

@@ -212,6 +212,9 @@ describe('simvault server provisioning commands', () => {
   it('server refuses bad options with usage errors', async () => {
     expect((await cli(['server', '--port', '70000', ...at])).code).toBe(2);
     expect((await cli(['server', '--rate-limit', 'fast', ...at])).code).toBe(2);
+    const anonymous = await cli(['server', '--anonymous-rate-limit', '0/1', ...at]);
+    expect(anonymous.code).toBe(2);
+    expect(anonymous.stderr).toContain('--anonymous-rate-limit must be BURST/PER_SECOND');
     expect((await cli(['server', 'extra', ...at])).code).toBe(2);
     expect((await cli(['server', '--help'])).stdout.toString()).toContain('Usage: simvault server');
   });

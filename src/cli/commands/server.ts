@@ -59,6 +59,8 @@ export interface ServerContext {
   host: string;
   /** Per-CID and per-SIM rate limit (`--rate-limit`). */
   rateLimit: RateLimitOptions | undefined;
+  /** Per-address rate limit of anonymous requests (`--anonymous-rate-limit`). */
+  anonymousRateLimit: RateLimitOptions | undefined;
   /** Structured log sink (stderr, or silent with `--quiet`). */
   log: Logger;
   /** The parsed command-line options. */
@@ -102,6 +104,7 @@ export const cardAppComponent: ServerComponent = {
       port: portOf(ctx.options['port'] as string | undefined),
       log: ctx.log,
       ...(ctx.rateLimit ? { rateLimit: ctx.rateLimit } : {}),
+      ...(ctx.anonymousRateLimit ? { anonymousRateLimit: ctx.anonymousRateLimit } : {}),
     }),
 };
 
@@ -133,6 +136,7 @@ export const otaComponent: ServerComponent = {
       log: ctx.log,
       ...(typeof files === 'string' ? { filesDir: files } : {}),
       ...(ctx.rateLimit ? { rateLimit: ctx.rateLimit } : {}),
+      ...(ctx.anonymousRateLimit ? { anonymousRateLimit: ctx.anonymousRateLimit } : {}),
     });
   },
 };
@@ -155,11 +159,14 @@ function portOf(value: string | undefined): number {
   return Number(value);
 }
 
-function rateLimitOf(value: string | undefined): RateLimitOptions | undefined {
+function rateLimitOf(
+  value: string | undefined,
+  flag = '--rate-limit',
+): RateLimitOptions | undefined {
   if (value === undefined) return undefined;
   const m = /^([0-9]+)\/([0-9]+(\.[0-9]+)?)$/.exec(value);
   if (!m || Number(m[1]) < 1 || Number(m[2]) <= 0)
-    throw new UsageError(`--rate-limit must be BURST/PER_SECOND, e.g. 20/5, got '${value}'`);
+    throw new UsageError(`${flag} must be BURST/PER_SECOND, e.g. 20/5, got '${value}'`);
   return { capacity: Number(m[1]), refillPerSecond: Number(m[2]) };
 }
 
@@ -242,6 +249,9 @@ Options:
 ${STORE_HELP}
   --keys FILE         keys file (default DATA/keys.json)
   --rate-limit B/R    per-CID and per-SIM token bucket: burst B, R per second (default 20/5)
+  --anonymous-rate-limit B/R
+                      per-address token bucket of anonymous requests (default 60/10)
+                      (both are per process: N processes allow N times as much)
   --quiet             no request log lines
 
 Sub-commands: server import-cards, server define-app, server offer, server lifecycle, server report,
@@ -257,6 +267,7 @@ Example:
       host: { type: 'string' },
       keys: { type: 'string' },
       'rate-limit': { type: 'string' },
+      'anonymous-rate-limit': { type: 'string' },
       quiet: { type: 'boolean' },
       ...STORE_OPTIONS,
     });
@@ -272,6 +283,7 @@ Example:
       keys: await loadOrCreateKeys(values.keys ?? join(store.dataDir, 'keys.json')),
       host: values.host ?? '127.0.0.1',
       rateLimit: rateLimitOf(values['rate-limit']),
+      anonymousRateLimit: rateLimitOf(values['anonymous-rate-limit'], '--anonymous-rate-limit'),
       log,
       options: values,
       urls: {},

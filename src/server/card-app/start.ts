@@ -33,6 +33,8 @@ export interface CardAppServerOptions {
   port?: number;
   /** Per-CID and per-SIM rate limit. */
   rateLimit?: RateLimitOptions;
+  /** Per-address rate limit of anonymous requests. */
+  anonymousRateLimit?: RateLimitOptions;
   /** Structured log sink. */
   log?: Logger;
 }
@@ -78,6 +80,7 @@ export async function startCardAppServer(
     const app = await createCardAppApp(new CardAppService(store), {
       keys: options.keys,
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+      ...(options.anonymousRateLimit ? { anonymousRateLimit: options.anonymousRateLimit } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     const server = await listen(app.fetch, {

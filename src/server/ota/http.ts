@@ -2,10 +2,12 @@
  * The OTA server's HTTP API (hono), built on the shared base app (request ids, structured request
  * logs, JSON errors, `GET /healthz`).
  *
- * Handset endpoints (unsigned, rate limited per SIM; the SIM is named by `iccid=` or `msisdn=`):
+ * Handset endpoints (the SIM is named by `iccid=` or `msisdn=`):
  * - `POST /v1/sms/mo?iccid=N`: one mobile-originated SMS-SUBMIT TPDU as the raw body
- *   (`application/octet-stream`); 200 with the outcome, 202 while segments are missing;
- * - `GET /v1/sms/mt?iccid=N&after=SEQ&wait=S`: the queued SMS-DELIVER TPDUs after `after`,
+ *   (`application/octet-stream`); 200 with the outcome, 202 while segments are missing. Unsigned
+ *   (the secured packet proves itself), rate limited per source address;
+ * - `GET /v1/sms/mt?iccid=N&after=SEQ&wait=S`, signed with the SIM's handset credential (see
+ *   `handset-auth.ts`), rate limited per SIM: the queued SMS-DELIVER TPDUs after `after`,
  *   long-polling up to `wait` seconds (at most 60) while there are none;
  * - `GET /v1/sms/mt/stream?iccid=N&after=SEQ`: the same as server-sent events (`event: sms`,
  *   `id: SEQ`; `Last-Event-ID` resumes);
@@ -34,6 +36,7 @@ import {
   checkSigningKey,
   DEFAULT_WINDOW_MS,
   memoryNonceStore,
+  SIGNATURE_HEADERS,
   verifySignedRequest,
   type NonceStore,
   type SigningKey,
@@ -41,16 +44,25 @@ import {
 import { loadDriver } from '../drivers.js';
 import { ServerError } from '../errors.js';
 import {
+  clientAddress,
   createBaseApp,
   errorResponse,
   jsonOf,
+  limitAddress,
   limitBody,
   requireSignature,
   type ServerEnv,
 } from '../http.js';
 import { silentLogger, type Logger } from '../log.js';
-import { DEFAULT_RATE_LIMIT, TokenBuckets, type RateLimitOptions } from '../rate-limit.js';
+import {
+  DEFAULT_ANONYMOUS_RATE_LIMIT,
+  DEFAULT_RATE_LIMIT,
+  rateLimited,
+  TokenBuckets,
+  type RateLimitOptions,
+} from '../rate-limit.js';
 import { OtaError } from './errors.js';
+import { verifyHandsetRequest, type HandsetVerifier } from './handset-auth.js';
 import { etagOf, fileNameOf, reprDigestOf, type FileInfo, type FileStore } from './files.js';
 import { decideRange, ifRangeHolds, noneMatch } from './http-range.js';
 import type { OtaRelay } from './relay.js';
@@ -74,8 +86,10 @@ export interface OtaHttpOptions {
   nonces?: NonceStore;
   /** Accepted clock difference of signed requests (default 5 minutes). */
   windowMs?: number;
-  /** Per-SIM token buckets (default 20 requests, then 5 per second). */
+  /** Per-SIM token buckets of requests signed by the SIM's handset (default 20 requests, then 5 per second). */
   rateLimit?: RateLimitOptions;
+  /** Per-address token buckets of anonymous requests and failed signatures (default 60 requests, then 10 per second). */
+  anonymousRateLimit?: RateLimitOptions;
   /** Largest uploaded file (default 1 GiB). */
   maxUploadBytes?: number;
   /** Longest long-poll wait in seconds (default 60). */
@@ -191,6 +205,13 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
     now,
   };
   const buckets = new TokenBuckets(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const perAddress = new TokenBuckets(options.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT);
+  const handsetVerifier: HandsetVerifier = {
+    sim: (iccid) => relay.store.getSim(iccid),
+    nonces: verifier.nonces,
+    windowMs: verifier.windowMs,
+    now,
+  };
   const maxWait = options.maxWaitSeconds ?? 60;
   const pollMs = options.pollIntervalMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
@@ -207,8 +228,10 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
     return c.json({ error }, err.status as 400);
   });
 
-  /** The SIM a handset request names, after its rate limit. */
-  const simOf = async (c: Context<ServerEnv>): Promise<string> => {
+  /** The ICCID a handset request names (`iccid=` or `msisdn=`); `undefined` for an unknown MSISDN. */
+  const namedSim = async (
+    c: Context<ServerEnv>,
+  ): Promise<{ iccid: string | undefined; named: string }> => {
     const iccidText = c.req.query('iccid');
     const msisdnText = c.req.query('msisdn');
     if ((iccidText === undefined) === (msisdnText === undefined)) {
@@ -217,21 +240,59 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
         'name the SIM with exactly one of the query parameters iccid or msisdn',
       );
     }
+    if (iccidText !== undefined) {
+      const iccid = parseIccid(iccidText);
+      return { iccid, named: iccid };
+    }
+    const msisdn = parseMsisdn(msisdnText);
+    return { iccid: await relay.store.iccidOfMsisdn(msisdn), named: `MSISDN ${msisdn}` };
+  };
+
+  /**
+   * The SIM of a mobile-originated SMS. Anyone may post one (the secured packet inside proves
+   * itself), so the post is limited per source address: a stranger's flood can slow only itself,
+   * never the SIM it names.
+   */
+  const moSim = async (c: Context<ServerEnv>): Promise<string> => {
+    limitAddress(c, perAddress, now());
+    const { iccid, named } = await namedSim(c);
+    if (iccid === undefined) throw new OtaError('OTA_UNKNOWN_SIM', `no SIM has ${named}`);
+    return iccid;
+  };
+
+  /**
+   * The SIM whose queue a request may read: it must be signed with that SIM's handset credential.
+   * Refusals are charged to the source address; an address out of tokens gets 429 at once for an
+   * unsigned request and after the check for a signed one, so a stranger sharing the handset's
+   * address (a carrier NAT) cannot lock it out. Only a proven handset draws on its SIM's bucket.
+   */
+  const mtSim = async (c: Context<ServerEnv>): Promise<string> => {
+    const address = `addr:${clientAddress(c)}`;
+    const blocked = perAddress.peek(address, now());
+    const refuse = (e: unknown): never => {
+      perAddress.take(address, now());
+      throw blocked > 0 ? rateLimited(blocked, `address ${clientAddress(c)}`) : e;
+    };
+    if (blocked > 0 && c.req.header(SIGNATURE_HEADERS.signature) === undefined) refuse(undefined);
+    const { iccid: named } = await namedSim(c);
+    const url = new URL(c.req.url);
     let iccid: string;
-    if (iccidText !== undefined) iccid = parseIccid(iccidText);
-    else {
-      const msisdn = parseMsisdn(msisdnText);
-      const found = await relay.store.iccidOfMsisdn(msisdn);
-      if (found === undefined) throw new OtaError('OTA_UNKNOWN_SIM', `no SIM has MSISDN ${msisdn}`);
-      iccid = found;
+    try {
+      iccid = await verifyHandsetRequest(
+        {
+          method: c.req.method,
+          pathAndQuery: `${url.pathname}${url.search}`,
+          header: (name) => c.req.header(name),
+          body: new Uint8Array(),
+        },
+        named,
+        handsetVerifier,
+      );
+    } catch (e) {
+      return refuse(e);
     }
     const wait = buckets.take(`sim:${iccid}`, now());
-    if (wait > 0)
-      throw new ServerError(
-        'SERVER_RATE_LIMITED',
-        `too many requests for SIM ${iccid}; retry in ${wait} s`,
-        { retryAfter: wait },
-      );
+    if (wait > 0) throw rateLimited(wait, `SIM ${iccid}`);
     return iccid;
   };
 
@@ -242,7 +303,7 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type === undefined || !OCTETS.has(type))
       throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/octet-stream');
-    const iccid = await simOf(c);
+    const iccid = await moSim(c);
     const tpdu = new Uint8Array(await c.req.arrayBuffer());
     if (tpdu.length === 0)
       throw new ServerError('SERVER_BAD_REQUEST', 'the body must be an SMS-SUBMIT TPDU');
@@ -251,7 +312,7 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
   });
 
   app.get('/v1/sms/mt', async (c) => {
-    const iccid = await simOf(c);
+    const iccid = await mtSim(c);
     const after = intParam(c, 'after', 0, Number.MAX_SAFE_INTEGER);
     const wait = intParam(c, 'wait', 0, maxWait);
     const limit = intParam(c, 'limit', MT_LIMIT, MT_LIMIT) || MT_LIMIT;
@@ -271,7 +332,7 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
   });
 
   app.get('/v1/sms/mt/stream', async (c) => {
-    const iccid = await simOf(c);
+    const iccid = await mtSim(c);
     const lastEventId = c.req.header('last-event-id');
     let after = intParam(c, 'after', 0, Number.MAX_SAFE_INTEGER);
     if (lastEventId !== undefined) {

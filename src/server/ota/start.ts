@@ -44,8 +44,10 @@ export interface OtaServerOptions {
   host?: string;
   /** Listening port (default 0: any free port). */
   port?: number;
-  /** Per-SIM rate limit. */
+  /** Per-SIM rate limit of the SIM's handset's signed requests. */
   rateLimit?: RateLimitOptions;
+  /** Per-address rate limit of anonymous requests and failed signatures. */
+  anonymousRateLimit?: RateLimitOptions;
   /** TP-OA of mobile-terminated SMS. */
   originator?: SmsAddress;
   /** How long queued SMS wait for their handset (default 24 h). */
@@ -134,6 +136,7 @@ export async function startOtaServer(options: OtaServerOptions): Promise<Running
       shutdown: shutdown.signal,
       log,
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+      ...(options.anonymousRateLimit ? { anonymousRateLimit: options.anonymousRateLimit } : {}),
       ...(options.maxUploadBytes !== undefined ? { maxUploadBytes: options.maxUploadBytes } : {}),
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
     });

@@ -57,6 +57,8 @@ export const SIM_INS = {
   menuPath: 0x3c,
   /** Proprietary LAST OUTCOME of a flow (P1) for a card: `80 3E P1 00 10 CID Le`. */
   lastOutcome: 0x3e,
+  /** Proprietary HANDSET CREDENTIAL, of the SIM's own key version (P1 00) or key version P1: `80 40 P1 00 21`. */
+  handsetCredential: 0x40,
 } as const;
 
 /**

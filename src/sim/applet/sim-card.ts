@@ -12,12 +12,13 @@
  *
  * @module
  */
-import { equalBytes, utf8 } from '../../bytes.js';
+import { concatBytes, equalBytes, utf8 } from '../../bytes.js';
 import { deriveCardKeys, ZONES } from '../../crypto/keys.js';
 import { ArgumentError, SimvaultError } from '../../errors.js';
 import { SimError } from '../errors.js';
 import { decodeCommandApdu, encodeResponseApdu, type CommandApdu } from '../../protocol/apdu.js';
 import { decodeCid } from '../../protocol/cid.js';
+import { deriveHandsetCredential } from '../../protocol/handset-credential.js';
 import {
   APP_STATE_CODES,
   decodeMessage,
@@ -327,6 +328,7 @@ export class SimCard implements ApduTransport {
       [SIM_INS.getApplications]: getApplications,
       [SIM_INS.menuPath]: menuPathCommand,
       [SIM_INS.lastOutcome]: lastOutcome,
+      [SIM_INS.handsetCredential]: handsetCredential,
     };
     const handler = proprietary[apdu.ins];
     if (!handler) return status(SW.insNotSupported);
@@ -923,4 +925,18 @@ function lastOutcome(state: SimState, apdu: CommandApdu): Reply {
   const result = o.result === 'declined' ? SIM_OUTCOME.declined : RESULT_CODES[o.result];
   const t = o.transactionId;
   return ok(new Uint8Array([result, t >>> 24, (t >>> 16) & 0xff, (t >>> 8) & 0xff, t & 0xff]));
+}
+
+/**
+ * The handset's proof that it holds this SIM, for reading its queue at the OTA server: derived
+ * one way from a keyset, so the handset learns nothing of KIc or KID.
+ */
+function handsetCredential(state: SimState, apdu: CommandApdu): Reply {
+  if (apdu.p1 > 15 || apdu.p2 !== 0) return status(SW.wrongP1P2);
+  if (apdu.data.length !== 0) return status(SW.wrongLength);
+  const version = apdu.p1 === 0 ? state.mo.keyVersion : apdu.p1;
+  const keyset = state.keysets.find((k) => k.version === version);
+  if (!keyset) return status(SW.dataNotFound);
+  const secret = deriveHandsetCredential(state.iccid, version, keyset.kic, keyset.kid);
+  return ok(concatBytes(new Uint8Array([version]), secret));
 }

@@ -57,6 +57,11 @@ import {
   simStatusWordName,
   SW,
 } from './apdu-table.js';
+import { ArgumentError } from '../../errors.js';
+import {
+  HANDSET_CREDENTIAL_LENGTH,
+  type HandsetCredential,
+} from '../../protocol/handset-credential.js';
 import { SimError } from '../errors.js';
 import type { OutcomeResult } from './state.js';
 
@@ -600,6 +605,39 @@ export class SimClient {
       throw new SimStatusError('LAST OUTCOME (bad answer)', SW.technicalProblem);
     const t = r.data;
     return { result, transactionId: ((t[1]! << 24) >>> 0) + (t[2]! << 16) + (t[3]! << 8) + t[4]! };
+  }
+
+  /**
+   * HANDSET CREDENTIAL: the secret with which the handset signs its reads of the SIM's queue at
+   * the OTA server, derived by the SIM from one of its keysets.
+   *
+   * @param keyVersion - the keyset's key version, or 0 (default) for the one the SIM secures its
+   *   own packets with
+   *
+   * @example
+   * ```ts
+   * import { SimClient, SimCard, personalizeSim } from 'simvault/sim';
+   * const client = new SimClient(new SimCard(personalizeSim({ iccid: '89860012345678901234' }).state));
+   * await client.select();
+   * const { keyVersion, secret } = await client.handsetCredential();
+   * ```
+   */
+  async handsetCredential(keyVersion = 0): Promise<HandsetCredential> {
+    if (!Number.isInteger(keyVersion) || keyVersion < 0 || keyVersion > 15)
+      throw new ArgumentError('keyVersion must be an integer 0-15');
+    const r = await this.expect(
+      'HANDSET CREDENTIAL',
+      this.proprietary(
+        SIM_INS.handsetCredential,
+        keyVersion,
+        new Uint8Array(),
+        1 + HANDSET_CREDENTIAL_LENGTH,
+      ),
+    );
+    const version = r.data[0] ?? 0;
+    if (r.data.length !== 1 + HANDSET_CREDENTIAL_LENGTH || version < 1 || version > 15)
+      throw new SimStatusError('HANDSET CREDENTIAL (bad answer)', SW.technicalProblem);
+    return { keyVersion: version, secret: r.data.slice(1) };
   }
 
   /**

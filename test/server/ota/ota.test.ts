@@ -129,8 +129,14 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     return last!;
   }
 
+  /** A read of the SIM's queue, signed with its handset credential as a handset would. */
+  const mtGet = (query: string, init: RequestInit = {}, reader: SimulatedSim = sim) => {
+    const url = `${ota.url}/v1/sms/mt${query}`;
+    return fetch(url, { ...init, headers: reader.handsetHeaders(url) });
+  };
+
   const fetchMt = async (after: number, wait = 0) =>
-    answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&after=${after}&wait=${wait}`));
+    answer(await mtGet(`?iccid=${ICCID}&after=${after}&wait=${wait}`));
 
   /** Fetch and open every complete packet queued after `after`. */
   async function receive(
@@ -432,20 +438,12 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
       [postMo(fromHex('0100038121f37ff6020102')), 400, 'OTA_BAD_SMS'],
       // 7-bit text.
       [postMo(fromHex('4100038121f37f00050270000102')), 400, 'OTA_BAD_SMS'],
-      [
-        answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&wait=999`)),
-        400,
-        'SERVER_BAD_REQUEST',
-      ],
-      [
-        answer(await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}&after=-1`)),
-        400,
-        'SERVER_BAD_REQUEST',
-      ],
+      [answer(await mtGet(`?iccid=${ICCID}&wait=999`)), 400, 'SERVER_BAD_REQUEST'],
+      [answer(await mtGet(`?iccid=${ICCID}&after=-1`)), 400, 'SERVER_BAD_REQUEST'],
       [
         answer(await fetch(`${ota.url}/v1/sms/mt?iccid=89860000000000000001`)),
-        404,
-        'OTA_UNKNOWN_SIM',
+        401,
+        'SERVER_UNAUTHENTICATED',
       ],
       [answer(await fetch(`${ota.url}/v1/nowhere`)), 404, 'SERVER_NOT_FOUND'],
     ];
@@ -492,15 +490,106 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
     expect(JSON.stringify(info.json)).not.toContain(toHex(sim.kic));
   });
 
-  it('rate-limits each SIM', async () => {
+  it('rate-limits MO posts per address and queue reads per SIM', async () => {
     await ota.close();
-    ota = await start({ rateLimit: { capacity: 2, refillPerSecond: 0.01 } });
+    const SLOW = { capacity: 2, refillPerSecond: 0.01 };
+    ota = await start({ rateLimit: SLOW, anonymousRateLimit: SLOW });
     const tpdu = new Uint8Array([1, 2, 3]);
     await postMo(tpdu);
     await postMo(tpdu);
     const limited = await postMo(tpdu);
     expect([limited.status, limited.json.error.code]).toEqual([429, 'SERVER_RATE_LIMITED']);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The SIM's own bucket is untouched by those posts; its handset's reads draw on it.
+    expect((await fetchMt(0)).status).toBe(200);
+    expect((await fetchMt(0)).status).toBe(200);
+    expect((await fetchMt(0)).status).toBe(429);
+  });
+
+  it('keeps rate limits per process: two processes allow twice the burst', async () => {
+    await ota.close();
+    const SLOW = { capacity: 2, refillPerSecond: 0.01 };
+    ota = await start({ rateLimit: SLOW, anonymousRateLimit: SLOW });
+    const second = await start({ rateLimit: SLOW, anonymousRateLimit: SLOW });
+    try {
+      const statuses = async (url: string) => {
+        const out: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const res = await fetch(`${url}/v1/sms/mo?iccid=${ICCID}`, {
+            method: 'POST',
+            headers: OCTETS,
+            body: new Uint8Array([1, 2, 3]),
+          });
+          out.push(res.status);
+        }
+        return out;
+      };
+      expect(await statuses(ota.url)).toEqual([400, 400, 429]);
+      expect(await statuses(second.url)).toEqual([400, 400, 429]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("lets only the SIM's handset read its queue, and tells strangers nothing", async () => {
+    await sendAll(sim.mo(bind(1)));
+    expect((await fetchMt(0)).json.messages.length).toBeGreaterThan(0);
+    const url = (query: string) => `${ota.url}/v1/sms/mt${query}`;
+    const other = new SimulatedSim({ iccid: '89860000000000000001', tar: TAR });
+    const forged = new SimulatedSim({ iccid: ICCID, tar: TAR, kid: new Uint8Array(16) });
+    const refusals = [
+      // Unsigned, for a SIM that exists and one that does not.
+      await fetch(url(`?iccid=${ICCID}`)),
+      await fetch(url('?iccid=89860000000000000001')),
+      // Signed by a SIM that is not provisioned, asking for itself and for ours.
+      await mtGet('?iccid=89860000000000000001', {}, other),
+      await fetch(url(`?iccid=${ICCID}`), {
+        headers: other.handsetHeaders(url(`?iccid=${ICCID}`)),
+      }),
+      // A credential from the wrong keys, a key version the SIM has no keyset for.
+      await mtGet(`?iccid=${ICCID}`, {}, forged),
+      await mtGet(
+        `?iccid=${ICCID}`,
+        {},
+        new SimulatedSim({ iccid: ICCID, tar: TAR, keyVersion: 2 }),
+      ),
+      // By MSISDN: unknown, and known without the credential.
+      await fetch(url('?msisdn=8613800000009')),
+      await fetch(url('?msisdn=8613800000001')),
+      await fetch(url(`/stream?iccid=${ICCID}`)),
+    ];
+    const bodies = await Promise.all(refusals.map(answer));
+    for (const b of bodies) {
+      expect(b.status).toBe(401);
+      expect(b.json).toEqual(bodies[0]!.json);
+    }
+    expect(bodies[0]!.json.error.code).toBe('SERVER_UNAUTHENTICATED');
+    expect(JSON.stringify(bodies.map((b): unknown => b.json))).not.toContain(ICCID);
+    // A signed read cannot be replayed.
+    const signed = url(`?iccid=${ICCID}`);
+    const headers = sim.handsetHeaders(signed);
+    expect((await fetch(signed, { headers })).status).toBe(200);
+    expect((await answer(await fetch(signed, { headers }))).json.error.code).toBe(
+      'SERVER_REPLAYED',
+    );
+    // By MSISDN with the credential.
+    const byMsisdn = await mtGet('?msisdn=8613800000001');
+    expect((await answer(byMsisdn)).json.iccid).toBe(ICCID);
+  });
+
+  it('keeps anonymous traffic from locking a SIM out of its queue', async () => {
+    await ota.close();
+    const SLOW = { capacity: 5, refillPerSecond: 0.01 };
+    ota = await start({ rateLimit: SLOW, anonymousRateLimit: SLOW });
+    // A stranger hammers the SIM's queue and MO endpoint until its own address is refused...
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      statuses.push((await fetch(`${ota.url}/v1/sms/mt?iccid=${ICCID}`)).status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5).every((s) => s === 429)).toBe(true);
+    // ...while the SIM's handset still reads it: every token of the SIM's bucket is its own.
+    for (let i = 0; i < 5; i++) expect((await fetchMt(0)).status).toBe(200);
   });
 
   it('verifies PoRs, drops acknowledged packets from the queue and resynchronises on counter-low', async () => {
@@ -573,9 +662,7 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
 
   it('pushes STK list updates (RFM) over the event stream, with growing list versions', async () => {
     const events = new AbortController();
-    const res = await fetch(`${ota.url}/v1/sms/mt/stream?iccid=${ICCID}`, {
-      signal: events.signal,
-    });
+    const res = await mtGet(`/stream?iccid=${ICCID}`, { signal: events.signal });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     const cards = [
@@ -652,7 +739,7 @@ describe.each(STORE_KINDS)('OTA server on %s', (kind) => {
 
   it('ends long-polls and event streams when the server stops', async () => {
     const poll = fetchMt(0, 30);
-    const stream = await fetch(`${ota.url}/v1/sms/mt/stream?iccid=${ICCID}`);
+    const stream = await mtGet(`/stream?iccid=${ICCID}`);
     const drained = stream.text();
     await new Promise((r) => setTimeout(r, 150));
     const t0 = Date.now();

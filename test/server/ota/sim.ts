@@ -18,6 +18,8 @@ import {
   openResponsePacket,
   type Spi,
 } from '../../../src/protocol/secured-packet.js';
+import { deriveHandsetCredential, handsetKeyId } from '../../../src/protocol/handset-credential.js';
+import { signatureHeaders } from '../../../src/protocol/request-signature.js';
 import { ConcatReassembler, splitSecuredPacket } from '../../../src/protocol/sms-concat.js';
 import {
   decodeSmsTpdu,
@@ -71,6 +73,12 @@ export class SimulatedSim {
 
   get keys() {
     return [{ version: this.keyVersion, kic: this.kic, kid: this.kid }];
+  }
+
+  /** The headers that sign a read of this SIM's queue with its handset credential. */
+  handsetHeaders(url: string): Record<string, string> {
+    const secret = deriveHandsetCredential(this.iccid, this.keyVersion, this.kic, this.kid);
+    return signatureHeaders(handsetKeyId(this.iccid, this.keyVersion), secret, 'GET', url);
   }
 
   /** The operator's provisioning JSON of this SIM. */
