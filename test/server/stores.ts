@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 import { dropPostgresSchema } from '../../src/server/store/postgres.js';
 import { openStore, type StoreLocation } from '../../src/server/store/open.js';
 import type { RegistryStore } from '../../src/server/store/store.js';
@@ -52,4 +53,16 @@ export function testDatabase(kind: StoreKind): TestDatabase {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh database of `kind` for each test of the calling `describe`, dropped after the test. */
+export function eachTestDatabase(kind: StoreKind): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeEach(() => {
+    db = testDatabase(kind);
+  });
+  afterEach(async () => {
+    await db?.drop();
+  });
+  return () => db!;
 }

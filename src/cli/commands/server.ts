@@ -260,7 +260,7 @@ Sub-commands: server import-cards, server define-app, server offer, server lifec
 server put-file, server sim, server rotate-kek.
 
 Example:
-  simvault server --port 8080 --db postgres://postgres@127.0.0.1:5432/test`,
+  simvault server --port 8080 --db postgres://postgres@127.0.0.1:5432/test --kek-file ./kek`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       port: { type: 'string' },
