@@ -757,7 +757,7 @@ Example:
       result,
       result.rewrapped === 0 && result.from === result.to
         ? `already under KEK ${result.to} (${result.source})`
-        : `rewrapped ${result.rewrapped} keysets from KEK ${result.from ?? '(clear)'} to ${result.to} (${result.source})`,
+        : `rewrapped ${result.rewrapped} keyset(s) from KEK ${result.from ?? '(clear)'} to ${result.to} (${result.source})`,
     );
   },
 };
