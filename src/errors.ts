@@ -253,6 +253,15 @@ export const ERROR_CODES = {
   /** A server needs an optional package that is not installed: better-sqlite3, pg, hono or `@hono/node-server`. */
   SERVER_DRIVER_MISSING:
     'A server needs an optional package that is not installed (better-sqlite3, pg, hono, @hono/node-server).',
+  /** No key-encryption key where one is required: PostgreSQL without `--kek-file` or SIMVAULT_KEK, or a named key file that does not exist. */
+  SERVER_KEK_MISSING:
+    'No key-encryption key was given where one is required, or its key file does not exist.',
+  /** The database's secrets are sealed under another key-encryption key than the one given. */
+  SERVER_KEK_MISMATCH:
+    "The database's secrets are sealed under another key-encryption key than this one.",
+  /** A sealed secret in the database does not authenticate: it is damaged, or was moved from another row. */
+  SERVER_SEALED_CORRUPT:
+    'A sealed secret in the database does not authenticate: damaged, or moved from another row.',
   // The card (format version 2).
   /** The card header does not authenticate under the SIM's keys: someone without them changed it. Nothing was written. */
   CARD_TAMPERED:

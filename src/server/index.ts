@@ -86,6 +86,8 @@ export type { CardInfo, CompletionOutcome } from './card-app/service.js';
 export type { ImportRejection, ImportRejectReason, ImportReport } from './card-app/import.js';
 export type { KeyRole, SigningKey } from './auth.js';
 export { loadOrCreateKeys } from './keys.js';
+export { rotateOtaKek, type KekRotation, type KekRotationOptions } from './ota/kek-rotation.js';
+export type { RotationResult } from './ota/keyset-sealing.js';
 export { jsonLogger, type Logger } from './log.js';
 export type { RateLimitOptions } from './rate-limit.js';
 export { ServerError, type ServerErrorCode } from './errors.js';

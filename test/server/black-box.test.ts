@@ -60,7 +60,7 @@ describe('a failed log write never stops a server', () => {
 });
 
 describe('the data folder is private', () => {
-  it('creates the folder 0700 and the registry, its WAL, keys and files 0600', async () => {
+  it('creates the folder 0700 and the registry, its WAL, keys, KEK and files 0600', async () => {
     const data = join(dir, 'private');
     const child = await spawnServer(['--data', data, '--quiet']);
     await stillServing(child);
@@ -70,7 +70,13 @@ describe('the data folder is private', () => {
     expect(put.code, put.stderr).toBe(0);
     const { sha256 } = JSON.parse(put.stdout.toString()) as { sha256: string };
     expect(mode(data)).toBe(0o700);
-    for (const f of ['registry.sqlite', 'registry.sqlite-wal', 'registry.sqlite-shm', 'keys.json'])
+    for (const f of [
+      'registry.sqlite',
+      'registry.sqlite-wal',
+      'registry.sqlite-shm',
+      'keys.json',
+      'kek',
+    ])
       expect([f, mode(join(data, f))]).toEqual([f, 0o600]);
     for (const d of ['files', 'files/objects', 'files/names'])
       expect([d, mode(join(data, d))]).toEqual([d, 0o700]);

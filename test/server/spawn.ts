@@ -15,11 +15,13 @@ export interface ServerChild {
   stderr(): string;
 }
 
-/** The `--data`, `--db` and `--pg-schema` arguments of a test database. */
+/** The `--data`, `--db`, `--pg-schema` and `--kek-file` arguments of a test database. */
 export function dbArgs(db: TestDatabase): string[] {
   const loc = db.location;
   const args = ['--data', loc.dataDir];
   if (loc.db !== undefined) args.push('--db', loc.db, '--pg-schema', loc.schema!);
+  if (loc.kek !== undefined && !(loc.kek instanceof Uint8Array))
+    args.push('--kek-file', loc.kek.file);
   return args;
 }
 

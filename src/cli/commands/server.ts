@@ -20,6 +20,7 @@ import { FileStore, fileNameOf } from '../../server/ota/files.js';
 import { parseIccid } from '../../server/request-fields.js';
 import { parseSimConfig, simConfigToJSON } from '../../server/ota/sim-config.js';
 import { openOtaStore } from '../../server/ota/store.js';
+import { rotateOtaKek } from '../../server/ota/kek-rotation.js';
 import {
   parseAid,
   parseApplication,
@@ -180,15 +181,23 @@ const STORE_HELP = `  --data DIR          data folder (default ./simvault-data):
   --db URL|FILE       postgres://user@host:port/db for PostgreSQL, or a SQLite file path
   --pg-schema NAME    PostgreSQL schema holding the registry (default public)`;
 
+/** The options of commands that open the OTA tables, whose keys are sealed under the KEK. */
+const KEK_OPTIONS = { 'kek-file': { type: 'string' } } as const;
+
+const KEK_HELP = `  --kek-file FILE     key-encryption key sealing the OTA keys (64 hex digits or base64);
+                      default SIMVAULT_KEK, else DATA/kek for SQLite (created on first use)`;
+
 function locationOf(values: {
   data?: string | undefined;
   db?: string | undefined;
   'pg-schema'?: string | undefined;
+  'kek-file'?: string | undefined;
 }): StoreLocation {
   return {
     dataDir: values.data ?? 'simvault-data',
     ...(values.db !== undefined ? { db: values.db } : {}),
     ...(values['pg-schema'] !== undefined ? { schema: values['pg-schema'] } : {}),
+    ...(values['kek-file'] !== undefined ? { kek: { file: values['kek-file'] } } : {}),
   };
 }
 
@@ -238,7 +247,9 @@ and "ota URL" on standard output. The OTA server relays SIM messages to the card
 server (signed with the "ota" key) and serves application files from DATA/files.
 The registry is a SQLite file in the data folder (WAL, full sync) unless --db names PostgreSQL.
 Signing keys come from DATA/keys.json (created with fresh "ota" and "operator" keys on the first
-start, mode 0600). One JSON log line per request goes to standard error. SIGINT or SIGTERM stops
+start, mode 0600). The SIMs' OTA keys are sealed in the database under a key-encryption key that
+is not in it: --kek-file, else SIMVAULT_KEK, else (SQLite only) DATA/kek, created on the first
+start; PostgreSQL needs one given, the same to every process. One JSON log line per request goes to standard error. SIGINT or SIGTERM stops
 it cleanly: in-flight requests finish, then the database is closed.
 
 Options:
@@ -247,6 +258,7 @@ Options:
   --files DIR         OTA application files folder (default DATA/files)
   --host HOST         listening address (default 127.0.0.1)
 ${STORE_HELP}
+${KEK_HELP}
   --keys FILE         keys file (default DATA/keys.json)
   --rate-limit B/R    per-CID and per-SIM token bucket: burst B, R per second (default 20/5)
   --anonymous-rate-limit B/R
@@ -255,10 +267,10 @@ ${STORE_HELP}
   --quiet             no request log lines
 
 Sub-commands: server import-cards, server define-app, server offer, server lifecycle, server report,
-server put-file, server sim.
+server put-file, server sim, server rotate-kek.
 
 Example:
-  simvault server --port 8080 --db postgres://postgres@127.0.0.1:5432/test`,
+  simvault server --port 8080 --db postgres://postgres@127.0.0.1:5432/test --kek-file ./kek`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       port: { type: 'string' },
@@ -270,6 +282,7 @@ Example:
       'anonymous-rate-limit': { type: 'string' },
       quiet: { type: 'boolean' },
       ...STORE_OPTIONS,
+      ...KEK_OPTIONS,
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     const store = locationOf(values);
@@ -668,11 +681,13 @@ Counters of existing key versions are kept.
 
 Options:
 ${STORE_HELP}
+${KEK_HELP}
   --json               print the configuration (without keys) as JSON`,
   async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean' },
       ...STORE_OPTIONS,
+      ...KEK_OPTIONS,
     });
     if (positionals.length !== 2) throw new UsageError('sim takes an ICCID and a CONFIG file');
     const iccid = parseIccid(positionals[0]);
@@ -699,6 +714,67 @@ ${STORE_HELP}
 };
 
 /**
+ * `simvault server rotate-kek`: rewrap every sealed OTA key under a new key-encryption key, in
+ * one transaction (a crash leaves the database under the old KEK or the new one).
+ *
+ * @example
+ * ```ts
+ * import { runCli } from '../run.js';
+ * await runCli(['server', 'rotate-kek', '--data', './simvault-data'], { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+ * ```
+ */
+export const rotateKekCommand: Command = {
+  path: ['server', 'rotate-kek'],
+  summary: 'rewrap the sealed OTA keys under a new key-encryption key (crash-safe)',
+  help: `Usage: simvault server rotate-kek [--kek-file OLD] [--new-kek-file NEW] [options]
+
+Rewraps every sealed OTA key from the old key-encryption key (found as the servers find it:
+--kek-file, SIMVAULT_KEK, or DATA/kek) to the new one, in one transaction: a crash leaves the
+database under the old KEK or the new one, and running the command again finishes the job.
+Stop the servers first, and start them with the new KEK after.
+
+With the default DATA/kek and no --new-kek-file, a fresh KEK is written to DATA/kek.next, the
+database is rewrapped under it, and DATA/kek.next replaces DATA/kek. Otherwise --new-kek-file
+names the new KEK's file (created with a fresh key if it does not exist): keep the old file
+until every server runs with the new one.
+
+Options:
+  --kek-file OLD       the current key-encryption key (default SIMVAULT_KEK, else DATA/kek)
+  --new-kek-file NEW   the new key-encryption key
+${STORE_HELP}
+  --json               print the result as JSON
+
+Example:
+  simvault server rotate-kek --db postgres://postgres@127.0.0.1:5432/test \\
+    --kek-file /run/secrets/kek-2025 --new-kek-file /run/secrets/kek-2026`,
+  async run(args, io) {
+    const { values, positionals } = parseCommandArgs(args, {
+      'new-kek-file': { type: 'string' },
+      json: { type: 'boolean' },
+      ...STORE_OPTIONS,
+      ...KEK_OPTIONS,
+    });
+    if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const note = streamLineWriter(io.stderr);
+    const newFile = values['new-kek-file'];
+    const result = await rotateOtaKek(locationOf(values), {
+      ...(newFile !== undefined ? { next: { file: newFile } } : {}),
+      onProgress: (done, total) => {
+        note(`rewrapped ${done}/${total} keysets\n`);
+      },
+    });
+    writeResult(
+      io,
+      values.json ?? false,
+      result,
+      result.rewrapped === 0 && result.from === result.to
+        ? `already under KEK ${result.to} (${result.source})`
+        : `rewrapped ${result.rewrapped} keyset(s) from KEK ${result.from ?? '(clear)'} to ${result.to} (${result.source})`,
+    );
+  },
+};
+
+/**
  * Every `simvault server` command, for the command registry.
  *
  * @example
@@ -716,4 +792,5 @@ export const SERVER_COMMANDS: Command[] = [
   reportCommand,
   putFileCommand,
   simCommand,
+  rotateKekCommand,
 ];

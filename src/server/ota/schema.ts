@@ -97,4 +97,18 @@ export const OTA_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ota_sent_pending ON ota_sent (iccid, por_status, sent_at);
     `,
   },
+  {
+    version: 2,
+    name: 'keysets sealed under a key-encryption key',
+    sql: `
+      -- The identifier of the key-encryption key that seals every ota_keysets.kic and .kid (the
+      -- key itself is never here). No row: the keys are still in the clear (schema 1); the
+      -- server seals them under its KEK when it first opens the database.
+      CREATE TABLE ota_kek (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        kek_id TEXT NOT NULL,
+        sealed_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

@@ -4,6 +4,10 @@
  * mobile-terminated queue of each SIM, and the command packets sent to each SIM awaiting proof of
  * receipt.
  *
+ * The KIc and KID keys are sealed under the deployment's key-encryption key
+ * (`keyset-sealing.ts`) and opened only in memory, when a SIM's configuration is read to verify or
+ * build a packet.
+ *
  * Counters are the security-critical part. A counter accepted from a SIM is recorded with a
  * compare-and-set on the value the check was made against, so two processes can never both
  * accept the same packet; a counter for a packet to the SIM is reserved by an atomic increment
@@ -19,8 +23,12 @@ import {
   type IntegrityKind,
   type PorStatus,
 } from '../../protocol/secured-packet.js';
+import { ServerError } from '../errors.js';
+import { resolveKek } from '../kek-file.js';
+import type { Kek } from '../sealing.js';
 import { openDriver, type StoreLocation } from '../store/open.js';
 import type { SqlDriver } from '../store/sql.js';
+import { adoptKek, sealKeysetKey, unsealKeysetKey } from './keyset-sealing.js';
 import { migrateOta } from './migrate.js';
 import type { KeysetAlgorithm } from '../../protocol/secured-packet.js';
 import type { SimConfig } from './sim-config.js';
@@ -149,6 +157,8 @@ export interface SentPacket {
 export interface OtaStore {
   /** Which database holds it. */
   readonly kind: 'sqlite' | 'postgres';
+  /** Identifier of the key-encryption key its keys are sealed under. */
+  readonly kekId: string;
   /** Create or replace a SIM's configuration and keysets; counters of its key versions start at 0 and are kept across replacements. */
   putSim(sim: SimConfig, now: number): Promise<{ created: boolean }>;
   /** A SIM's configuration. */
@@ -275,25 +285,32 @@ const sent = (r: SentRow): SentPacket => ({
 });
 
 /**
- * Open the OTA store over a driver, migrating the OTA tables first.
+ * Open the OTA store over a driver, migrating the OTA tables first, then checking that its keys
+ * are sealed under one of `keks` (a database without a KEK yet is sealed under the first):
+ * another KEK is `SERVER_KEK_MISMATCH` here, before any request.
  *
  * @example
  * ```ts
  * import { openOtaStoreOn } from './store.js';
+ * import { kekFromBytes } from '../sealing.js';
+ * import { randomBytes } from '../../bytes.js';
  * import { openSqliteDriver } from '../store/sqlite.js';
- * const store = await openOtaStoreOn(openSqliteDriver(':memory:'));
- * await store.schemaVersion(); // 1
+ * const store = await openOtaStoreOn(await openSqliteDriver(':memory:'), kekFromBytes(randomBytes(32)));
+ * await store.schemaVersion(); // 2
  * ```
  */
-export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
+export async function openOtaStoreOn(db: SqlDriver, keks: Kek | readonly Kek[]): Promise<OtaStore> {
+  let kek: Kek;
   try {
     await migrateOta(db);
+    kek = (await adoptKek(db, Array.isArray(keks) ? keks : [keks as Kek])).kek;
   } catch (e) {
     await db.close();
     throw e;
   }
   return {
     kind: db.kind,
+    kekId: kek.id,
 
     putSim(sim, now) {
       return db.transaction(async (tx) => {
@@ -331,7 +348,13 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
         for (const k of sim.keysets) {
           await tx.run(
             'INSERT INTO ota_keysets (iccid, key_version, algorithm, kic, kid) VALUES (?, ?, ?, ?, ?)',
-            [sim.iccid, k.version, k.algorithm, toHex(k.kic), toHex(k.kid)],
+            [
+              sim.iccid,
+              k.version,
+              k.algorithm,
+              sealKeysetKey(kek, sim.iccid, k.version, 'kic', k.kic),
+              sealKeysetKey(kek, sim.iccid, k.version, 'kid', k.kid),
+            ],
           );
           for (const direction of ['mo', 'mt'] as const) {
             await tx.run(
@@ -369,8 +392,8 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
         keysets: keys.map((k) => ({
           version: k.key_version,
           algorithm: k.algorithm,
-          kic: fromHex(k.kic),
-          kid: fromHex(k.kid),
+          kic: unsealKeysetKey(kek, iccid, k.key_version, 'kic', k.kic),
+          kid: unsealKeysetKey(kek, iccid, k.key_version, 'kid', k.kid),
         })),
       };
     },
@@ -582,7 +605,10 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
 
 /**
  * Open (and migrate) the OTA store at the same location as the registry: the same SQLite file in
- * the data folder, or the same PostgreSQL database and schema.
+ * the data folder, or the same PostgreSQL database and schema, with the location's KEK (see
+ * `resolveKek`: `kek`, else `SIMVAULT_KEK` in `env`, else for SQLite the data folder's `kek`
+ * file). When a rotation left the default KEK file's successor and the database is under it,
+ * the successor replaces the default file.
  *
  * @example
  * ```ts
@@ -591,6 +617,22 @@ export async function openOtaStoreOn(db: SqlDriver): Promise<OtaStore> {
  * await store.close();
  * ```
  */
-export async function openOtaStore(at: StoreLocation): Promise<OtaStore> {
-  return openOtaStoreOn(await openDriver(at));
+export async function openOtaStore(
+  at: StoreLocation,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<OtaStore> {
+  const resolved = await resolveKek(at, env);
+  const keks = resolved.next ? [resolved.kek, resolved.next.kek] : [resolved.kek];
+  let store: OtaStore;
+  try {
+    store = await openOtaStoreOn(await openDriver(at), keks);
+  } catch (e) {
+    if (e instanceof ServerError && e.code === 'SERVER_KEK_MISMATCH')
+      throw new ServerError('SERVER_KEK_MISMATCH', `${e.message} (from ${resolved.source})`, {
+        cause: e,
+      });
+    throw e;
+  }
+  if (resolved.next && store.kekId === resolved.next.kek.id) await resolved.next.promote();
+  return store;
 }

@@ -40,6 +40,11 @@ export interface StoreLocation {
   sqlite?: SqliteOptions;
   /** PostgreSQL pool tuning. */
   postgres?: Omit<PostgresOptions, 'schema'>;
+  /**
+   * The key-encryption key that seals the OTA server's keys (32 bytes), or its key file. Default:
+   * `SIMVAULT_KEK`, else for SQLite `kek` in the data folder (created); PostgreSQL needs one.
+   */
+  kek?: Uint8Array | { file: string };
 }
 
 /**

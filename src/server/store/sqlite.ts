@@ -56,6 +56,8 @@ export async function openSqliteDriver(
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   db.pragma('foreign_keys = ON');
+  // Deleted and rewritten values (keys sealed under a KEK since rotated away) are zeroed, not left in free pages.
+  db.pragma('secure_delete = ON');
 
   const key = path === ':memory:' ? `:memory:${Math.random()}` : resolve(path);
   const queue = queues.get(key) ?? { tail: Promise.resolve(), users: 0 };

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/bytes.js';
 import { migrateOta } from '../../../src/server/ota/migrate.js';
+import { OTA_MIGRATIONS } from '../../../src/server/ota/schema.js';
 import { parseSimConfig } from '../../../src/server/ota/sim-config.js';
 import { openOtaStore, type OtaStore } from '../../../src/server/ota/store.js';
 import { openSqliteDriver } from '../../../src/server/store/sqlite.js';
@@ -42,10 +43,10 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
   });
 
   it('migrates its own tables beside the registry, idempotently', async () => {
-    expect(await a.schemaVersion()).toBe(1);
+    expect(await a.schemaVersion()).toBe(OTA_MIGRATIONS.at(-1)!.version);
     expect(await registry.schemaVersion()).toBeGreaterThanOrEqual(2);
     const again = await openOtaStore(db.location);
-    expect(await again.schemaVersion()).toBe(1);
+    expect(await again.schemaVersion()).toBe(OTA_MIGRATIONS.at(-1)!.version);
     await again.close();
   });
 
