@@ -1,6 +1,7 @@
 /**
- * Wakes the long-polls and event streams of a SIM when something is queued for it in this
- * process. Other processes sharing the database are seen by the waiters' own periodic re-check.
+ * Wakes the long-polls and event streams of a SIM when something is queued for it: by this
+ * process, or (PostgreSQL) by another one, heard through the store's `LISTEN` connection. The
+ * waiters' own periodic re-check covers what a lost connection missed.
  *
  * @module
  */
@@ -26,6 +27,13 @@ export class MtNotifier {
     if (!set) return;
     this.waiters.delete(iccid);
     for (const wake of set) wake();
+  }
+
+  /** Wake every waiter (notifications may have been missed: each re-reads its queue). */
+  notifyAll(): void {
+    const sets = [...this.waiters.values()];
+    this.waiters.clear();
+    for (const set of sets) for (const wake of set) wake();
   }
 
   /**

@@ -2,7 +2,8 @@
  * The OTA relay: what an SMS centre plus an OTA platform do between SIMs and the card application
  * server (patent steps 306-309, 401-404, 501-503, 601-604, and RFM of claim 3).
  *
- * From a SIM: a mobile-originated SMS-SUBMIT is reassembled, its secured packet opened with the
+ * From a SIM: a mobile-originated SMS-SUBMIT is reassembled (in the store, so the segments of
+ * one message may reach different processes), its secured packet opened with the
  * SIM's keyset under the SIM's TAR and minimum security level, its counter checked against and
  * recorded in the store, and the simvault message inside forwarded to the card application
  * server. The reply message goes back as a secured command packet with the next counter, framed
@@ -39,13 +40,13 @@ import {
   type PorStatus,
   type ResponsePacket,
 } from '../../protocol/secured-packet.js';
-import { ConcatReassembler } from '../../protocol/sms-concat.js';
 import type { SmsAddress } from '../../protocol/sms.js';
 import type { CardAppClient } from '../card-app/client.js';
 import type { CompletionOutcome } from '../card-app/service.js';
 import { ServerError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { OtaError, type OtaErrorCode } from './errors.js';
+import { StoredReassembler } from './mo-reassembly.js';
 import { MtNotifier } from './mt-notifier.js';
 import { otaKeysOf, type SimConfig } from './sim-config.js';
 import { deliverTpdus, submitUserData } from './sms-frames.js';
@@ -82,6 +83,8 @@ export interface OtaRelayOptions {
   mtTtlMs?: number;
   /** How long the segments of a concatenated MO message wait for the rest (default 120 s). */
   reassemblyTimeoutMs?: number;
+  /** Concatenated MO messages held per SIM, partial or recently completed; the oldest goes beyond (default 32). */
+  reassemblyMessagesPerSim?: number;
   /** Counter jump on "counter low" when the PoR does not report the SIM's counter (default 256). */
   resyncStep?: number;
   /** How many times one message is sent (first sending included) after counter refusals (default 3). */
@@ -231,7 +234,7 @@ export class OtaRelay {
   /** Wakes long-polls when SMS are queued. */
   readonly notifier = new MtNotifier();
   private readonly cardApp: CardAppForwarder;
-  private readonly reassembler: ConcatReassembler;
+  private readonly reassembler: StoredReassembler;
   private readonly originator: SmsAddress;
   private readonly ttl: number;
   private readonly resyncStep: number;
@@ -247,9 +250,10 @@ export class OtaRelay {
   constructor(store: OtaStore, cardApp: CardAppForwarder, options: OtaRelayOptions = {}) {
     this.store = store;
     this.cardApp = cardApp;
-    this.reassembler = new ConcatReassembler({
+    // In the store, so the segments of one message may reach different processes.
+    this.reassembler = new StoredReassembler(store, {
       timeoutMs: options.reassemblyTimeoutMs ?? 120_000,
-      maxPending: 4096,
+      maxMessagesPerSim: options.reassemblyMessagesPerSim ?? 32,
     });
     this.originator = options.originator ?? { ton: 2, npi: 1, digits: '10658' };
     this.ttl = options.mtTtlMs ?? 24 * 3_600_000;
@@ -277,7 +281,7 @@ export class OtaRelay {
     const { userData } = submitUserData(tpdu);
     let piece;
     try {
-      piece = this.reassembler.add(userData, this.now(), iccid);
+      piece = await this.reassembler.add(iccid, userData, this.now());
     } catch (e) {
       if (e instanceof SimvaultError) throw new OtaError('OTA_BAD_SMS', e.message, { cause: e });
       throw e;

@@ -111,4 +111,35 @@ export const OTA_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'concatenated MO SMS held for reassembly by any process',
+    sql: `
+      -- A concatenated mobile-originated message being put back together, keyed by its SIM and
+      -- message (reference width, reference and total, as 'W:REF:TOTAL'). received counts the
+      -- distinct segments held; the transaction that raises it to total assembles the message
+      -- and sets completed_at, so exactly one process relays it. A completed row stays until
+      -- expires_at so a late repeat of a segment is recognised, not relayed again.
+      CREATE TABLE ota_mo_messages (
+        iccid TEXT NOT NULL REFERENCES ota_sims (iccid) ON DELETE CASCADE,
+        message TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        first_seen BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        completed_at BIGINT,
+        PRIMARY KEY (iccid, message)
+      );
+      CREATE INDEX ota_mo_messages_expiry ON ota_mo_messages (expires_at);
+      -- The segments held: the SMS user data (header included) of each, hex.
+      CREATE TABLE ota_mo_segments (
+        iccid TEXT NOT NULL,
+        message TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        user_data TEXT NOT NULL,
+        PRIMARY KEY (iccid, message, seq),
+        FOREIGN KEY (iccid, message) REFERENCES ota_mo_messages (iccid, message) ON DELETE CASCADE
+      );
+    `,
+  },
 ];

@@ -54,8 +54,14 @@ export interface OtaServerOptions {
   mtTtlMs?: number;
   /** Largest uploaded file (default 1 GiB). */
   maxUploadBytes?: number;
-  /** How often waiting long-polls re-read the queue (default 1000 ms). */
+  /**
+   * How often waiting long-polls re-read the queue (default 1000 ms). On PostgreSQL, SMS queued
+   * by other processes wake them at once (`LISTEN/NOTIFY`): this is the fallback for what a
+   * lost listening connection missed.
+   */
   pollIntervalMs?: number;
+  /** How long the segments of a concatenated MO message wait for the rest (default 120 s). */
+  reassemblyTimeoutMs?: number;
   /**
    * Use this instead of an HTTP client of `cardAppUrl` (tests, in-process deployments).
    *
@@ -128,7 +134,25 @@ export async function startOtaServer(options: OtaServerOptions): Promise<Running
       log,
       ...(options.originator ? { originator: options.originator } : {}),
       ...(options.mtTtlMs !== undefined ? { mtTtlMs: options.mtTtlMs } : {}),
+      ...(options.reassemblyTimeoutMs !== undefined
+        ? { reassemblyTimeoutMs: options.reassemblyTimeoutMs }
+        : {}),
     });
+    // Closed with the store.
+    await store.watchMt(
+      (iccid) => {
+        relay.notifier.notify(iccid);
+      },
+      {
+        onGap: () => {
+          log('info', 'mt listener reconnected', {});
+          relay.notifier.notifyAll();
+        },
+        onError: (e) => {
+          log('warn', 'mt listener lost', { error: e instanceof Error ? e.message : String(e) });
+        },
+      },
+    );
     const files = new FileStore(options.filesDir ?? join(options.store.dataDir, 'files'));
     const shutdown = new AbortController();
     const app = await createOtaApp(relay, files, {
@@ -146,7 +170,10 @@ export async function startOtaServer(options: OtaServerOptions): Promise<Running
     });
     const purge = setInterval(() => {
       const now = Date.now();
-      store.purgeExpired(now, now - SENT_RETENTION_MS).catch((e: unknown) => {
+      Promise.all([
+        store.purgeExpired(now, now - SENT_RETENTION_MS),
+        store.purgeMoSegments(now),
+      ]).catch((e: unknown) => {
         log('warn', 'queue purge failed', { error: e instanceof Error ? e.message : String(e) });
       });
     }, 60_000);

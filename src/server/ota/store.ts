@@ -27,7 +27,7 @@ import { ServerError } from '../errors.js';
 import { resolveKek } from '../kek-file.js';
 import type { Kek } from '../sealing.js';
 import { openDriver, type StoreLocation } from '../store/open.js';
-import type { SqlDriver } from '../store/sql.js';
+import type { SqlDriver, SqlExecutor, SqlListener } from '../store/sql.js';
 import { adoptKek, sealKeysetKey, unsealKeysetKey } from './keyset-sealing.js';
 import { migrateOta } from './migrate.js';
 import type { KeysetAlgorithm } from '../../protocol/secured-packet.js';
@@ -144,6 +144,73 @@ export interface SentPacket {
 }
 
 /**
+ * One segment of a concatenated mobile-originated message, as the store holds it.
+ *
+ * @example
+ * ```ts
+ * import type { MoSegment } from './store.js';
+ * const s: MoSegment = { message: '8:42:2', total: 2, seq: 1, userData: '0700032a02017000' };
+ * ```
+ */
+export interface MoSegment {
+  /** Which message of the SIM it belongs to: reference width, reference and total (`8:42:2`). */
+  message: string;
+  /** Segments of the message. */
+  total: number;
+  /** Its sequence number, 1-based. */
+  seq: number;
+  /** Its SMS user data, header included, hex. */
+  userData: string;
+}
+
+/**
+ * What holding one segment did: the message still lacks segments, this segment completed it
+ * (only one call ever gets `complete` for a message), or it repeated a held sequence number with
+ * different bytes (the partial message was dropped).
+ *
+ * @example
+ * ```ts
+ * import type { MoSegmentOutcome } from './store.js';
+ * const done = (o: MoSegmentOutcome) => o.status === 'complete' ? o.segments.length : 0;
+ * ```
+ */
+export type MoSegmentOutcome =
+  | {
+      /** More segments are needed. */
+      status: 'incomplete';
+      /** Distinct segments held. */
+      received: number;
+      /** The segment was held already (or its message was already completed) and was ignored. */
+      duplicate: boolean;
+    }
+  | {
+      /** Every segment is here; the caller relays the message. */
+      status: 'complete';
+      /** The user data of every segment, hex, in sequence order. */
+      segments: string[];
+    }
+  | {
+      /** A sequence number arrived twice with different bytes. */
+      status: 'conflict';
+    };
+
+/**
+ * Bounds of the concatenated MO messages held.
+ *
+ * @example
+ * ```ts
+ * import type { ReassemblyLimits } from './store.js';
+ * const l: ReassemblyLimits = { timeoutMs: 120_000, maxMessagesPerSim: 32 };
+ * ```
+ */
+export interface ReassemblyLimits {
+  /** How long a message waits for its segments from its first one (and a completed one is remembered). */
+  timeoutMs: number;
+  /** Messages held per SIM, partial and recently completed; the oldest is dropped beyond. */
+  maxMessagesPerSim: number;
+}
+
+/**
  * The OTA server's store.
  *
  * @example
@@ -210,6 +277,25 @@ export interface OtaStore {
   purgeExpired(now: number, sentBefore?: number): Promise<number>;
   /** The next STK list version for RFM (only grows). */
   nextStkListVersion(iccid: string): Promise<number>;
+  /** Hold one segment of a concatenated MO message (duplicates are idempotent); the one call that completes the message gets all its segments. */
+  holdMoSegment(
+    iccid: string,
+    segment: MoSegment,
+    now: number,
+    limits: ReassemblyLimits,
+  ): Promise<MoSegmentOutcome>;
+  /** Drop concatenated MO messages past their expiry, partial or completed; resolves to how many. */
+  purgeMoSegments(now: number): Promise<number>;
+  /**
+   * Call `wake` with the SIM's ICCID whenever any process sharing the database queues SMS for a
+   * SIM (PostgreSQL `LISTEN` on a connection of its own, reopened when lost; `onGap` after such
+   * a loss, when some may have been missed). On SQLite there are no other processes to hear and
+   * it does nothing. Resolves once listening, to a function that stops.
+   */
+  watchMt(
+    wake: (iccid: string) => void,
+    events?: { onGap?: () => void; onError?: (error: unknown) => void },
+  ): Promise<() => Promise<void>>;
   /** The OTA schema version. */
   schemaVersion(): Promise<number>;
   /** Close the database. */
@@ -284,6 +370,77 @@ const sent = (r: SentRow): SentPacket => ({
   porAt: r.por_at,
 });
 
+/** The notification channel of SIMs with newly queued SMS (payload: the ICCID). */
+const MT_CHANNEL = 'simvault_mt';
+
+/**
+ * One segment into the store, in the caller's transaction. The message row's `received` is
+ * raised by an UPDATE, which PostgreSQL serialises on the row: of two processes adding the last
+ * two segments at once, the second sees the first's count and is the only one to reach the total.
+ */
+async function holdSegment(
+  tx: SqlExecutor,
+  iccid: string,
+  segment: MoSegment,
+  now: number,
+  limits: ReassemblyLimits,
+): Promise<MoSegmentOutcome> {
+  const key = [iccid, segment.message];
+  await tx.run('DELETE FROM ota_mo_messages WHERE iccid = ? AND message = ? AND expires_at <= ?', [
+    ...key,
+    now,
+  ]);
+  const created = await tx.run(
+    `INSERT INTO ota_mo_messages (iccid, message, total, received, first_seen, expires_at)
+     VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (iccid, message) DO NOTHING`,
+    [...key, segment.total, now, now + limits.timeoutMs],
+  );
+  if (created === 1) {
+    await tx.run(
+      `DELETE FROM ota_mo_messages WHERE iccid = ? AND message <> ? AND message NOT IN
+         (SELECT message FROM ota_mo_messages WHERE iccid = ? ORDER BY first_seen DESC, message LIMIT ?)`,
+      [...key, iccid, limits.maxMessagesPerSim],
+    );
+  }
+  const added = await tx.run(
+    `INSERT INTO ota_mo_segments (iccid, message, seq, user_data) VALUES (?, ?, ?, ?)
+     ON CONFLICT (iccid, message, seq) DO NOTHING`,
+    [...key, segment.seq, segment.userData],
+  );
+  if (added === 0) {
+    const held = await tx.get<{ user_data: string; received: number; completed_at: number | null }>(
+      `SELECT s.user_data, m.received, m.completed_at FROM ota_mo_segments s
+       JOIN ota_mo_messages m ON m.iccid = s.iccid AND m.message = s.message
+       WHERE s.iccid = ? AND s.message = ? AND s.seq = ?`,
+      [...key, segment.seq],
+    );
+    if (held === undefined) return { status: 'incomplete', received: 0, duplicate: true };
+    if (held.user_data === segment.userData) {
+      return { status: 'incomplete', received: held.received, duplicate: true };
+    }
+    await tx.run('DELETE FROM ota_mo_messages WHERE iccid = ? AND message = ?', key);
+    // A completed message's reference used again for a new one: start that one afresh.
+    if (held.completed_at !== null) return holdSegment(tx, iccid, segment, now, limits);
+    return { status: 'conflict' };
+  }
+  const counted = await tx.get<{ received: number }>(
+    `UPDATE ota_mo_messages SET received = received + 1
+     WHERE iccid = ? AND message = ? AND completed_at IS NULL RETURNING received`,
+    key,
+  );
+  const received = counted?.received ?? 0;
+  if (received < segment.total) return { status: 'incomplete', received, duplicate: false };
+  await tx.run(
+    'UPDATE ota_mo_messages SET completed_at = ?, expires_at = ? WHERE iccid = ? AND message = ?',
+    [now, now + limits.timeoutMs, ...key],
+  );
+  const rows = await tx.all<{ user_data: string }>(
+    'SELECT user_data FROM ota_mo_segments WHERE iccid = ? AND message = ? ORDER BY seq',
+    key,
+  );
+  return { status: 'complete', segments: rows.map((r) => r.user_data) };
+}
+
 /**
  * Open the OTA store over a driver, migrating the OTA tables first, then checking that its keys
  * are sealed under one of `keks` (a database without a KEK yet is sealed under the first):
@@ -308,6 +465,7 @@ export async function openOtaStoreOn(db: SqlDriver, keks: Kek | readonly Kek[]):
     await db.close();
     throw e;
   }
+  const listeners = new Set<SqlListener>();
   return {
     kind: db.kind,
     kekId: kek.id,
@@ -516,6 +674,8 @@ export async function openOtaStoreOn(db: SqlDriver, keks: Kek | readonly Kek[]):
             ],
           );
         }
+        // Heard by the other processes' long-polls once this commits.
+        await db.notifications?.notify(tx, MT_CHANNEL, iccid);
         return seqs;
       });
     },
@@ -593,13 +753,39 @@ export async function openOtaStoreOn(db: SqlDriver, keks: Kek | readonly Kek[]):
       return row?.stk_list_version ?? 0;
     },
 
+    holdMoSegment(iccid, segment, now, limits) {
+      return db.transaction((tx) => holdSegment(tx, iccid, segment, now, limits));
+    },
+
+    purgeMoSegments(now) {
+      // Segments go with their message (ON DELETE CASCADE).
+      return db.run('DELETE FROM ota_mo_messages WHERE expires_at <= ?', [now]);
+    },
+
+    async watchMt(wake, events = {}) {
+      if (!db.notifications) return () => Promise.resolve();
+      const listener = await db.notifications.listen(MT_CHANNEL, wake, {
+        ...(events.onGap ? { onReconnect: events.onGap } : {}),
+        ...(events.onError ? { onError: events.onError } : {}),
+      });
+      listeners.add(listener);
+      return async () => {
+        listeners.delete(listener);
+        await listener.close();
+      };
+    },
+
     async schemaVersion() {
       return (
         (await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM ota_migrations'))?.v ?? 0
       );
     },
 
-    close: () => db.close(),
+    async close() {
+      for (const listener of listeners) await listener.close();
+      listeners.clear();
+      await db.close();
+    },
   };
 }
 

@@ -2,17 +2,20 @@
  * The PostgreSQL driver (`pg`): for operators whose registry outgrows one machine. Several server
  * processes on one database behave as one, because every invariant lives in the database: unique
  * keys, `INSERT ... ON CONFLICT`, `UPDATE ... SET n = n + 1`, and an advisory lock around schema
- * migrations. A store can live in its own schema (`search_path`), which is how parallel test runs
- * stay apart.
+ * migrations. What one process must tell the others at once (an SMS queued for a SIM) goes by
+ * `LISTEN/NOTIFY`, sent inside the writing transaction so it is heard only after the commit. A
+ * store can live in its own schema (`search_path`), which is how parallel test runs stay apart.
  *
  * @module
  */
 import type Pg from 'pg';
 import { ArgumentError } from '../../errors.js';
 import { loadDriver } from '../drivers.js';
-import type { SqlDriver, SqlExecutor, SqlValue } from './sql.js';
+import type { SqlDriver, SqlExecutor, SqlNotifications, SqlValue } from './sql.js';
 
 const INT8_OID = 20;
+/** Longest wait between two attempts to reopen a lost listening connection. */
+const MAX_RECONNECT_DELAY_MS = 5000;
 
 /**
  * PostgreSQL pool tuning (`StoreLocation.postgres`).
@@ -41,9 +44,9 @@ function numbered(sql: string, cache: Map<string, string>): string {
   return out;
 }
 
-function quoteIdent(name: string): string {
+function quoteIdent(name: string, what = 'schema'): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
-    throw new ArgumentError(`bad PostgreSQL schema name '${name}'`);
+    throw new ArgumentError(`bad PostgreSQL ${what} name '${name}'`);
   return `"${name}"`;
 }
 
@@ -109,12 +112,82 @@ export async function openPostgresDriver(
     },
   });
   const direct = on(pool);
+  // NOTIFY reaches every schema of the database: the payload names ours, and listeners skip others'.
+  const prefix = `${schema} `;
+  const notifications: SqlNotifications = {
+    async notify(tx, channel, payload) {
+      await tx.get('SELECT pg_notify(?, ?)', [channel, prefix + payload]);
+    },
+    async listen(channel, onPayload, events = {}) {
+      const listen = `LISTEN ${quoteIdent(channel, 'channel')}`;
+      let client: Pg.Client | undefined;
+      let stopped = false;
+      let delay = 50;
+      let timer: NodeJS.Timeout | undefined;
+      const open = async (): Promise<void> => {
+        // Named, so an operator (or a test) can tell it among the pool's connections.
+        const c = new pg.Client({
+          connectionString: url,
+          application_name: `simvault listen ${schema}`,
+        });
+        // A lost connection emits 'error' then 'end'; 'end' is where it is reopened.
+        c.on('error', (e) => events.onError?.(e));
+        c.on('notification', (n) => {
+          if (n.channel === channel && n.payload?.startsWith(prefix))
+            onPayload(n.payload.slice(prefix.length));
+        });
+        try {
+          await c.connect();
+          await c.query(listen);
+        } catch (e) {
+          await c.end().catch(() => undefined);
+          throw e;
+        }
+        if (stopped) {
+          await c.end().catch(() => undefined);
+          return;
+        }
+        client = c;
+        delay = 50;
+        c.once('end', () => {
+          client = undefined;
+          if (!stopped) retry();
+        });
+      };
+      const retry = () => {
+        timer = setTimeout(() => {
+          timer = undefined;
+          open().then(
+            () => {
+              if (!stopped) events.onReconnect?.();
+            },
+            (e: unknown) => {
+              events.onError?.(e);
+              delay = Math.min(delay * 2, MAX_RECONNECT_DELAY_MS);
+              if (!stopped) retry();
+            },
+          );
+        }, delay);
+        timer.unref();
+      };
+      await open();
+      return {
+        async close() {
+          stopped = true;
+          clearTimeout(timer);
+          await client?.end().catch(() => undefined);
+          client = undefined;
+        },
+      };
+    },
+  };
   let closed = false;
   return {
     kind: 'postgres',
     // Two 32-bit keys: a constant for "simvault migration" and the schema, so stores in
     // different schemas migrate independently.
     migrationLock: 'SELECT pg_advisory_xact_lock(1936289140, hashtext(current_schema()))',
+    notifications,
     ...direct,
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const client = await pool.connect();

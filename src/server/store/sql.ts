@@ -67,7 +67,65 @@ export interface SqlDriver extends SqlExecutor {
    * migration until that transaction ends (SQLite's write transaction already does).
    */
   readonly migrationLock: string | undefined;
+  /**
+   * Notifications between the processes sharing the database (PostgreSQL `LISTEN/NOTIFY`),
+   * scoped to the driver's schema; undefined where there is no other process to tell (SQLite).
+   */
+  readonly notifications?: SqlNotifications;
   /** Release the connection(s). */
+  close(): Promise<void>;
+}
+
+/**
+ * Tell the other processes on the database that something happened, after it committed.
+ *
+ * @example
+ * ```ts
+ * import type { SqlDriver } from './sql.js';
+ * async function queued(db: SqlDriver, iccid: string): Promise<void> {
+ *   await db.transaction(async (tx) => {
+ *     await tx.run('UPDATE ota_sims SET mt_seq = mt_seq + 1 WHERE iccid = ?', [iccid]);
+ *     await db.notifications?.notify(tx, 'simvault_mt', iccid);
+ *   });
+ * }
+ * ```
+ */
+export interface SqlNotifications {
+  /**
+   * Within the transaction of `tx`: send `payload` on `channel`. Listeners hear it only once the
+   * transaction commits, and not at all when it rolls back.
+   */
+  notify(tx: SqlExecutor, channel: string, payload: string): Promise<void>;
+  /**
+   * Hold a connection of its own listening on `channel`; resolves once it listens. A lost
+   * connection is reopened with growing delays; notifications sent meanwhile are lost, so
+   * `onReconnect` is called once it listens again.
+   */
+  listen(
+    channel: string,
+    onPayload: (payload: string) => void,
+    events?: {
+      /** Listening again after a lost connection. */
+      onReconnect?: () => void;
+      /** The connection was lost, or a reconnection failed. */
+      onError?: (error: unknown) => void;
+    },
+  ): Promise<SqlListener>;
+}
+
+/**
+ * A listening connection.
+ *
+ * @example
+ * ```ts
+ * import type { SqlListener } from './sql.js';
+ * async function stop(l: SqlListener) {
+ *   await l.close();
+ * }
+ * ```
+ */
+export interface SqlListener {
+  /** Stop listening and close the connection (no more reconnections). */
   close(): Promise<void>;
 }
 

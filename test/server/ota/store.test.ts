@@ -2,13 +2,20 @@
 // configuration round trips, and counters that two processes can never accept or hand out twice.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toHex } from '../../../src/bytes.js';
+import pg from 'pg';
 import { migrateOta } from '../../../src/server/ota/migrate.js';
 import { OTA_MIGRATIONS } from '../../../src/server/ota/schema.js';
 import { parseSimConfig } from '../../../src/server/ota/sim-config.js';
-import { openOtaStore, type OtaStore } from '../../../src/server/ota/store.js';
+import {
+  openOtaStore,
+  type MoSegment,
+  type MtItem,
+  type OtaStore,
+  type SentPacket,
+} from '../../../src/server/ota/store.js';
 import { openSqliteDriver } from '../../../src/server/store/sqlite.js';
 import type { RegistryStore } from '../../../src/server/store/store.js';
-import { STORE_KINDS, testDatabase, type TestDatabase } from '../stores.js';
+import { PG_URL, STORE_KINDS, testDatabase, type TestDatabase } from '../stores.js';
 
 const ICCID = '89860012345678901234';
 const CONFIG = {
@@ -114,21 +121,7 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
     expect((await a.fetchMt(ICCID, 0, 10, 1600)).length).toBe(2);
     expect(await a.lastSeq(ICCID)).toBe(4);
     expect(await a.enqueue('89860000000000000001', [item(1)], null, 0, 1)).toEqual([]);
-    const sent = {
-      keyVersion: 1,
-      counter: 9,
-      spi: '1629',
-      kic: 0x12,
-      kid: 0x12,
-      tar: 'b00010',
-      messageType: 'bindResponse',
-      transactionId: 1,
-      message: '01',
-      attempt: 1,
-      sentAt: 2000,
-      porStatus: null,
-      porAt: null,
-    };
+    const sent = { ...SENT, sentAt: 2000 };
     await a.enqueue(ICCID, [item(1)], sent, 2000, 5000);
     expect((await b.findSent(ICCID, 9))?.messageType).toBe('bindResponse');
     expect((await b.pendingSent(ICCID, 5)).map((p) => p.counter)).toEqual([9]);
@@ -138,7 +131,147 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
     await a.purgeExpired(2600, 3000);
     expect(await a.findSent(ICCID, 9)).toBeUndefined();
   });
+
+  const LIMITS = { timeoutMs: 1000, maxMessagesPerSim: 4 };
+  const pending = (received: number, duplicate: boolean) => ({
+    status: 'incomplete',
+    received,
+    duplicate,
+  });
+  const seg = (ref: number, total: number, seq: number, body = 'aa'): MoSegment => ({
+    message: `8:${ref}:${total}`,
+    total,
+    seq,
+    userData: `050003${[ref, total, seq].map((n) => n.toString(16).padStart(2, '0')).join('')}${body}`,
+  });
+
+  it('completes a concatenated MO message exactly once when its last segments reach two stores at once', async () => {
+    for (let ref = 0; ref < 20; ref++) {
+      expect(await a.holdMoSegment(ICCID, seg(ref, 4, 1), 10, LIMITS)).toEqual(pending(1, false));
+      await b.holdMoSegment(ICCID, seg(ref, 4, 3), 10, LIMITS);
+      // The two last segments, each sent twice, to both stores at once.
+      const outcomes = await Promise.all(
+        [a, b, b, a].map((s, i) => s.holdMoSegment(ICCID, seg(ref, 4, i % 2 ? 2 : 4), 11, LIMITS)),
+      );
+      const complete = outcomes.filter((o) => o.status === 'complete');
+      expect(complete).toEqual([
+        { status: 'complete', segments: [1, 2, 3, 4].map((n) => seg(ref, 4, n).userData) },
+      ]);
+      expect(outcomes.filter((o) => o.status === 'incomplete' && o.duplicate)).toHaveLength(2);
+    }
+  });
+
+  it('ignores repeated segments, drops a message whose segment changes, remembers completed ones', async () => {
+    await a.holdMoSegment(ICCID, seg(1, 2, 1), 0, LIMITS);
+    expect(await b.holdMoSegment(ICCID, seg(1, 2, 1), 1, LIMITS)).toEqual(pending(1, true));
+    expect(await b.holdMoSegment(ICCID, seg(1, 2, 1, 'bb'), 2, LIMITS)).toEqual({
+      status: 'conflict',
+    });
+    // The message is gone: its other segment starts it again.
+    expect(await a.holdMoSegment(ICCID, seg(1, 2, 2), 3, LIMITS)).toMatchObject({ received: 1 });
+    expect((await a.holdMoSegment(ICCID, seg(1, 2, 1), 4, LIMITS)).status).toBe('complete');
+    // A late repeat of a relayed message is a duplicate, not a new message.
+    expect(await b.holdMoSegment(ICCID, seg(1, 2, 2), 500, LIMITS)).toEqual(pending(2, true));
+    // The same reference with new content is a new message.
+    expect(await b.holdMoSegment(ICCID, seg(1, 2, 2, 'cc'), 600, LIMITS)).toEqual(
+      pending(1, false),
+    );
+  });
+
+  it('expires partial messages, bounds the messages held per SIM, and forgets them with the SIM', async () => {
+    await a.holdMoSegment(ICCID, seg(1, 2, 1), 0, LIMITS);
+    await a.holdMoSegment(ICCID, seg(2, 2, 1), 500, LIMITS);
+    expect(await b.purgeMoSegments(1000)).toBe(1);
+    // Message 1 is gone, message 2 still waits.
+    expect(await a.holdMoSegment(ICCID, seg(1, 2, 2), 1001, LIMITS)).toMatchObject({
+      received: 1,
+    });
+    expect((await a.holdMoSegment(ICCID, seg(2, 2, 2), 1002, LIMITS)).status).toBe('complete');
+    // Past its expiry, a message starts afresh even before a purge.
+    expect(await a.holdMoSegment(ICCID, seg(1, 2, 1), 2002, LIMITS)).toMatchObject({
+      received: 1,
+    });
+    // At most four messages per SIM: the oldest goes.
+    for (let ref = 10; ref < 14; ref++)
+      await b.holdMoSegment(ICCID, seg(ref, 2, 1), 2100 + ref, LIMITS);
+    expect(await a.holdMoSegment(ICCID, seg(1, 2, 2), 2200, LIMITS)).toMatchObject({
+      received: 1,
+    });
+    expect(await a.holdMoSegment(ICCID, seg(13, 2, 2), 2200, LIMITS)).toMatchObject({
+      status: 'complete',
+    });
+    expect(await a.deleteSim(ICCID)).toBe(true);
+    expect(await a.purgeMoSegments(Number.MAX_SAFE_INTEGER)).toBe(0);
+  });
+
+  it('tells every store of the database when SMS are queued, after the commit (PostgreSQL)', async () => {
+    await a.putSim(parseSimConfig(OTHER_SIM, { ...CONFIG, msisdn: null }), 1);
+    const heard: string[] = [];
+    let gaps = 0;
+    const stop = await a.watchMt((iccid) => heard.push(iccid), { onGap: () => gaps++ });
+    const item: MtItem = {
+      tpdu: '00',
+      kind: 'command',
+      keyVersion: 1,
+      counter: 1,
+      part: 1,
+      parts: 1,
+    };
+    const hear = async (n: number) => {
+      for (let i = 0; i < 500 && heard.length < n; i++) await sleep(10);
+      return heard.length;
+    };
+    await b.enqueue(ICCID, [item], null, 0, 1000);
+    if (kind === 'sqlite') {
+      // One process per database file: the relay wakes its own waiters, nothing to listen to.
+      await stop();
+      expect(heard).toEqual([]);
+      return;
+    }
+    expect(await hear(1)).toBe(1);
+    expect(heard).toEqual([ICCID]);
+    // A queue write that rolls back tells no one: the next one heard is the next one committed.
+    const sent = SENT;
+    await b.enqueue(ICCID, [item], sent, 0, 1000);
+    await expect(b.enqueue(ICCID, [item], sent, 0, 1000)).rejects.toThrow();
+    await b.enqueue(OTHER_SIM, [item], null, 0, 1000);
+    expect(await hear(3)).toBe(3);
+    expect(heard).toEqual([ICCID, ICCID, OTHER_SIM]);
+    // The listening connection dies: it comes back, says so, and hears again.
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+      [`simvault listen ${db.location.schema!}`],
+    );
+    await admin.end();
+    for (let i = 0; i < 500 && gaps === 0; i++) await sleep(10);
+    expect(gaps).toBe(1);
+    await b.enqueue(ICCID, [item], null, 0, 1000);
+    expect(await hear(4)).toBe(4);
+    expect(heard).toEqual([ICCID, ICCID, OTHER_SIM, ICCID]);
+    await stop();
+    await stop();
+  });
 });
+
+const OTHER_SIM = '89860000000000000002';
+const SENT: SentPacket = {
+  keyVersion: 1,
+  counter: 9,
+  spi: '1629',
+  kic: 0x12,
+  kid: 0x12,
+  tar: 'b00010',
+  messageType: 'bindResponse',
+  transactionId: 1,
+  message: '01',
+  attempt: 1,
+  sentAt: 0,
+  porStatus: null,
+  porAt: null,
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('OTA migrations', () => {
   it('refuse a database whose OTA schema is newer than the code', async () => {
