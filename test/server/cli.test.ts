@@ -216,6 +216,11 @@ describe('simvault server provisioning commands', () => {
     expect(anonymous.code).toBe(2);
     expect(anonymous.stderr).toContain('--anonymous-rate-limit must be BURST/PER_SECOND');
     expect((await cli(['server', 'extra', ...at])).code).toBe(2);
+    expect((await cli(['server', '--only', 'sms-centre', ...at])).code).toBe(2);
+    expect((await cli(['server', '--card-app-url', 'ftp://x', ...at])).code).toBe(2);
+    expect((await cli(['server', '--mt-recheck', '0', ...at])).code).toBe(2);
+    const alone = await cli(['server', '--only', 'ota', ...at]);
+    expect([alone.code, alone.stderr]).toEqual([2, expect.stringContaining('--card-app-url')]);
     expect((await cli(['server', '--help'])).stdout.toString()).toContain('Usage: simvault server');
   });
 });

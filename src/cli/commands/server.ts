@@ -111,7 +111,8 @@ export const cardAppComponent: ServerComponent = {
 
 /**
  * The OTA server component: `--ota-port` (default 0, any free port), application files in
- * `--files` (default `DATA/files`), relaying to the card application server started before it.
+ * `--files` (default `DATA/files`), relaying to `--card-app-url` or else the card application
+ * server started before it; `--mt-recheck` sets how often waiting long-polls re-read the queue.
  *
  * @example
  * ```ts
@@ -122,12 +123,13 @@ export const cardAppComponent: ServerComponent = {
 export const otaComponent: ServerComponent = {
   name: 'ota',
   start: (ctx) => {
-    const cardAppUrl = ctx.urls['card-app'];
-    if (cardAppUrl === undefined)
+    const cardAppUrl = ctx.options['card-app-url'] ?? ctx.urls['card-app'];
+    if (typeof cardAppUrl !== 'string')
       throw new UsageError(
-        'the OTA server relays to the card application server: start card-app first',
+        'the OTA server relays to a card application server: start card-app too, or give --card-app-url',
       );
     const files = ctx.options['files'];
+    const recheck = ctx.options['mt-recheck'];
     return startOtaServer({
       store: ctx.store,
       keys: ctx.keys,
@@ -138,6 +140,7 @@ export const otaComponent: ServerComponent = {
       ...(typeof files === 'string' ? { filesDir: files } : {}),
       ...(ctx.rateLimit ? { rateLimit: ctx.rateLimit } : {}),
       ...(ctx.anonymousRateLimit ? { anonymousRateLimit: ctx.anonymousRateLimit } : {}),
+      ...(typeof recheck === 'string' ? { pollIntervalMs: millisecondsOf(recheck) } : {}),
     });
   },
 };
@@ -158,6 +161,37 @@ function portOf(value: string | undefined): number {
   if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535)
     throw new UsageError(`--port must be 0-65535, got '${value}'`);
   return Number(value);
+}
+
+function millisecondsOf(value: string): number {
+  if (!/^[0-9]{1,9}$/.test(value) || Number(value) < 1)
+    throw new UsageError(
+      `--mt-recheck must be a number of milliseconds (1 or more), got '${value}'`,
+    );
+  return Number(value);
+}
+
+function httpUrlOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:')
+    throw new UsageError(`--card-app-url must be an http(s) URL, got '${value}'`);
+  return value.replace(/\/+$/, '');
+}
+
+function componentsOf(only: string | undefined): ServerComponent[] {
+  if (only === undefined) return SERVER_COMPONENTS;
+  const picked = SERVER_COMPONENTS.filter((c) => c.name === only);
+  if (picked.length === 0)
+    throw new UsageError(
+      `--only must be one of ${SERVER_COMPONENTS.map((c) => c.name).join(', ')}, got '${only}'`,
+    );
+  return picked;
 }
 
 function rateLimitOf(
@@ -252,10 +286,19 @@ is not in it: --kek-file, else SIMVAULT_KEK, else (SQLite only) DATA/kek, create
 start; PostgreSQL needs one given, the same to every process. One JSON log line per request goes to standard error. SIGINT or SIGTERM stops
 it cleanly: in-flight requests finish, then the database is closed.
 
+Several processes on one PostgreSQL database and schema behave as one: a SIM's SMS segments may
+reach any OTA process, and a handset long-polling one hears what another queued. Run more of
+one kind with --only (e.g. OTA processes relaying to a card application server elsewhere).
+
 Options:
   --port N            card application server port (default 0: any free port)
   --ota-port N        OTA server port (default 0: any free port)
   --files DIR         OTA application files folder (default DATA/files)
+  --only NAME         start only this server: card-app or ota
+  --card-app-url URL  the card application server the OTA server relays to (default: the one
+                      started here)
+  --mt-recheck MS     how often a waiting long-poll re-reads its SIM's queue (default 1000; on
+                      PostgreSQL, SMS queued by other processes wake it at once)
   --host HOST         listening address (default 127.0.0.1)
 ${STORE_HELP}
 ${KEK_HELP}
@@ -281,10 +324,16 @@ Example:
       'rate-limit': { type: 'string' },
       'anonymous-rate-limit': { type: 'string' },
       quiet: { type: 'boolean' },
+      only: { type: 'string' },
+      'card-app-url': { type: 'string' },
+      'mt-recheck': { type: 'string' },
       ...STORE_OPTIONS,
       ...KEK_OPTIONS,
     });
     if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const components = componentsOf(values.only);
+    const cardAppUrl = httpUrlOf(values['card-app-url']);
+    if (values['mt-recheck'] !== undefined) millisecondsOf(values['mt-recheck']);
     const store = locationOf(values);
     const database = resolveDatabase(store);
     prepareDataDir(store.dataDir);
@@ -298,14 +347,14 @@ Example:
       rateLimit: rateLimitOf(values['rate-limit']),
       anonymousRateLimit: rateLimitOf(values['anonymous-rate-limit'], '--anonymous-rate-limit'),
       log,
-      options: values,
+      options: { ...values, 'card-app-url': cardAppUrl },
       urls: {},
     };
     const stopped = stopSignal();
     const running: { name: string; close(): Promise<void> }[] = [];
     const urls: Record<string, string> = {};
     try {
-      for (const component of SERVER_COMPONENTS) {
+      for (const component of components) {
         const server = await component.start({ ...ctx, urls: { ...urls } });
         running.push({ name: component.name, close: () => server.close() });
         urls[component.name] = server.url;
