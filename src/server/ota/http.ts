@@ -94,7 +94,7 @@ export interface OtaHttpOptions {
   maxUploadBytes?: number;
   /** Longest long-poll wait in seconds (default 60). */
   maxWaitSeconds?: number;
-  /** How often a waiting long-poll or stream re-reads the queue for SMS queued by other processes (default 1000 ms). */
+  /** How often a waiting long-poll or stream re-reads the queue (default 1000 ms): the fallback for SMS queued by other processes that no notification announced. */
   pollIntervalMs?: number;
   /** Comment lines keeping an idle event stream open (default every 15 000 ms). */
   heartbeatMs?: number;
