@@ -4,6 +4,9 @@
 // p50/p99 latency, beside GET /healthz of the same server measured in the same run with the same
 // concurrency: `ratio` = flow req/s ÷ healthz req/s. Request counts are bounded (2000 per row,
 // 300 with --quick); PostgreSQL is skipped (with a log line) when it is not reachable.
+// The OTA store's reassembly of concatenated MO SMS (two segments per message, each its own
+// transaction, as two processes would hold them) is measured beside queuing a two-segment packet
+// for a SIM on the same database: `ratio` = messages reassembled/s ÷ packets queued/s.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -15,6 +18,8 @@ import { signRequest, type SigningKey } from '../src/server/auth.js';
 import { createCardAppApp } from '../src/server/card-app/http.js';
 import { CardAppService } from '../src/server/card-app/service.js';
 import { listen } from '../src/server/listen.js';
+import { parseSimConfig } from '../src/server/ota/sim-config.js';
+import { openOtaStore } from '../src/server/ota/store.js';
 import { dropPostgresSchema } from '../src/server/store/postgres.js';
 import { openStore, type StoreLocation } from '../src/server/store/open.js';
 import type { BenchOptions, BenchRow, BenchSubject } from './row.js';
@@ -43,16 +48,23 @@ interface Run {
 }
 
 /** Run `count` requests, `CONCURRENCY` in flight; each must answer 200. */
-async function drive(count: number, request: (i: number) => Promise<Response>): Promise<Run> {
+function drive(count: number, request: (i: number) => Promise<Response>): Promise<Run> {
+  return driveTasks(count, async (i) => {
+    const res = await request(i);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`request ${i} answered ${res.status}`);
+  });
+}
+
+/** Run `count` tasks, `CONCURRENCY` at a time. */
+async function driveTasks(count: number, task: (i: number) => Promise<void>): Promise<Run> {
   const latencies = new Float64Array(count);
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
       const t0 = performance.now();
-      const res = await request(i);
-      await res.arrayBuffer();
+      await task(i);
       latencies[i] = performance.now() - t0;
-      if (res.status !== 200) throw new Error(`request ${i} answered ${res.status}`);
     }
   };
   const start = performance.now();
@@ -154,6 +166,70 @@ async function benchStore(
   }
 }
 
+async function benchReassembly(
+  kind: 'sqlite' | 'postgres',
+  count: number,
+  opts: BenchOptions,
+): Promise<BenchRow[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'simvault-bench-'));
+  const schema = `simvault_bench_${randomBytes(4).toString('hex')}`;
+  const location: StoreLocation = kind === 'sqlite' ? { dataDir } : { dataDir, db: PG_URL, schema };
+  const store = await openOtaStore(location);
+  try {
+    const sims = 16;
+    for (let n = 0; n < sims; n++) {
+      await store.putSim(
+        parseSimConfig(iccid(n), {
+          tar: 'b00010',
+          keysets: [{ version: 1, kic: '00'.repeat(16), kid: '11'.repeat(16) }],
+        }),
+        Date.now(),
+      );
+    }
+    const limits = { timeoutMs: 120_000, maxMessagesPerSim: 32 };
+    const body = 'ab'.repeat(130);
+    const segment = (i: number, seq: number) => {
+      const ref = Math.floor(i / sims) % 256;
+      const head = [5, 0, 3, ref, 2, seq].map((b) => b.toString(16).padStart(2, '0')).join('');
+      return { message: `8:${ref}:2`, total: 2, seq, userData: head + body };
+    };
+    const item = (part: number) => ({
+      tpdu: body,
+      kind: 'command' as const,
+      keyVersion: 1,
+      counter: 1,
+      part,
+      parts: 2,
+    });
+    const queued = await driveTasks(count, async (i) => {
+      await store.enqueue(iccid(i % sims), [item(1), item(2)], null, Date.now(), 60_000);
+    });
+    const reassembled = await driveTasks(count, async (i) => {
+      const now = Date.now();
+      await store.holdMoSegment(iccid(i % sims), segment(i, 2), now, limits);
+      const done = await store.holdMoSegment(iccid(i % sims), segment(i, 1), now, limits);
+      if (done.status !== 'complete') throw new Error(`message ${i}: ${done.status}`);
+    });
+    const row = (flow: string, r: Run): BenchRow => ({
+      name: `ota ${flow} ${kind}`,
+      requests: count,
+      concurrency: CONCURRENCY,
+      reqPerSecond: Math.round(r.perSecond),
+      p50ms: r.p50,
+      p99ms: r.p99,
+      ratio: r.perSecond / queued.perSecond,
+    });
+    const rows = [row('reassemble 2 segments', reassembled), row('queue 2 segments', queued)];
+    for (const r of rows)
+      opts.log(`${r.name}: ${r['reqPerSecond']}/s, ratio ${Number(r['ratio']).toFixed(2)}`);
+    return rows;
+  } finally {
+    await store.close();
+    if (kind === 'postgres') await dropPostgresSchema(PG_URL, schema);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 function toHexKey(register: Uint8Array): string {
   return Buffer.from(register.subarray(0, 15)).toString('hex');
 }
@@ -163,8 +239,10 @@ const subject: BenchSubject = {
   async run(opts) {
     const count = opts.flags.has('quick') ? 300 : 2000;
     const rows = await benchStore('sqlite', count, opts);
+    rows.push(...(await benchReassembly('sqlite', count, opts)));
     try {
       rows.push(...(await benchStore('postgres', count, opts)));
+      rows.push(...(await benchReassembly('postgres', count, opts)));
     } catch (e) {
       const err = e as { code?: string; message?: string };
       if (err.code !== 'ECONNREFUSED' && !/ECONNREFUSED|connect/.test(err.message ?? '')) throw e;

@@ -1,8 +1,8 @@
 /**
  * The OTA server's persistent state over the registry's {@link SqlDriver} (SQLite by default,
  * PostgreSQL for several processes): SIM configurations and keysets, secured-packet counters, the
- * mobile-terminated queue of each SIM, and the command packets sent to each SIM awaiting proof of
- * receipt.
+ * mobile-terminated queue of each SIM, the command packets sent to each SIM awaiting proof of
+ * receipt, and the segments of concatenated messages from each SIM awaiting the rest.
  *
  * The KIc and KID keys are sealed under the deployment's key-encryption key
  * (`keyset-sealing.ts`) and opened only in memory, when a SIM's configuration is read to verify or
