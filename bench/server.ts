@@ -75,95 +75,113 @@ async function driveTasks(count: number, task: (i: number) => Promise<void>): Pr
   return { perSecond: count / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
+/** Run `fn` on an empty database of `kind` (a fresh folder, a fresh PostgreSQL schema), then remove it. */
+async function atFreshLocation<T>(
+  kind: 'sqlite' | 'postgres',
+  fn: (location: StoreLocation) => Promise<T>,
+): Promise<T> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'simvault-bench-'));
+  const schema = `simvault_bench_${randomBytes(4).toString('hex')}`;
+  const location: StoreLocation = kind === 'sqlite' ? { dataDir } : { dataDir, db: PG_URL, schema };
+  try {
+    return await fn(location);
+  } finally {
+    if (kind === 'postgres') await dropPostgresSchema(PG_URL, schema);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 async function benchStore(
   kind: 'sqlite' | 'postgres',
   count: number,
   opts: BenchOptions,
 ): Promise<BenchRow[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'simvault-bench-'));
-  const schema = `simvault_bench_${randomBytes(4).toString('hex')}`;
-  const location: StoreLocation = kind === 'sqlite' ? { dataDir } : { dataDir, db: PG_URL, schema };
-  const store = await openStore(location);
-  const service = new CardAppService(store);
-  const app = await createCardAppApp(service, {
-    keys: [OTA],
-    rateLimit: { capacity: 1e9, refillPerSecond: 1e9 },
-  });
-  const server = await listen(app.fetch, { port: 0 });
-  try {
-    await service.defineApplication({
-      aid: AID,
-      name: 'Bench TV',
-      zone: 'multimedia',
-      size: 1 << 20,
-      version: '1.0',
-      resource: { url: 'https://ota.example/bench.bin', digest: 'ab'.repeat(32), size: 1 << 20 },
+  return atFreshLocation(kind, async (location) => {
+    const store = await openStore(location);
+    const service = new CardAppService(store);
+    const app = await createCardAppApp(service, {
+      keys: [OTA],
+      rateLimit: { capacity: 1e9, refillPerSecond: 1e9 },
     });
-    await service.defineOffer('bench', [AID]);
-    await store.importCards(
-      Array.from({ length: count }, (_, i) => ({
-        cid: toHexKey(cid(i)),
-        state: 'issued' as const,
-        stage: 'bench',
-        offer: 'bench',
-      })),
-      Date.now(),
-    );
-    const post = (path: string, body: Uint8Array) =>
-      fetch(`${server.url}${path}`, {
-        method: 'POST',
-        body: body as Uint8Array<ArrayBuffer>,
-        headers: {
-          'content-type': 'application/octet-stream',
-          ...signRequest(OTA, 'POST', `${server.url}${path}`, body),
-        },
+    const server = await listen(app.fetch, { port: 0 });
+    try {
+      await service.defineApplication({
+        aid: AID,
+        name: 'Bench TV',
+        zone: 'multimedia',
+        size: 1 << 20,
+        version: '1.0',
+        resource: { url: 'https://ota.example/bench.bin', digest: 'ab'.repeat(32), size: 1 << 20 },
       });
-    const healthz = () => drive(count, () => fetch(`${server.url}/healthz`));
-    // Warm-up: connections, statement caches, JIT.
-    await drive(Math.min(200, count), () => fetch(`${server.url}/healthz`));
-
-    const h1 = await healthz();
-    const binds = await drive(count, (i) =>
-      post(
-        '/v1/sim/bind',
-        encodeMessage({ type: 'bindRequest', transactionId: i, cid: cid(i), iccid: iccid(i) }),
-      ),
-    );
-    const launches = await drive(count, (i) =>
-      post(
-        `/v1/sim/launch?iccid=${iccid(i)}`,
-        encodeMessage({ type: 'launchRequest', transactionId: i, cid: cid(i), aid: fromHex(AID) }),
-      ),
-    );
-    const h2 = await healthz();
-    if ((await store.countBindings()) !== count) throw new Error('a bind was lost');
-    const healthzPerSecond = (h1.perSecond + h2.perSecond) / 2;
-    const row = (flow: string, r: Run): BenchRow => ({
-      name: `server ${flow} ${kind}`,
-      requests: count,
-      concurrency: CONCURRENCY,
-      reqPerSecond: Math.round(r.perSecond),
-      p50ms: r.p50,
-      p99ms: r.p99,
-      healthzReqPerSecond: Math.round(healthzPerSecond),
-      ratio: r.perSecond / healthzPerSecond,
-    });
-    const rows = [
-      row('bind', binds),
-      row('launch', launches),
-      row('healthz', { ...h2, perSecond: healthzPerSecond }),
-    ];
-    for (const r of rows)
-      opts.log(
-        `${r.name}: ${r['reqPerSecond']} req/s, p50 ${Number(r['p50ms']).toFixed(2)} ms, p99 ${Number(r['p99ms']).toFixed(2)} ms`,
+      await service.defineOffer('bench', [AID]);
+      await store.importCards(
+        Array.from({ length: count }, (_, i) => ({
+          cid: toHexKey(cid(i)),
+          state: 'issued' as const,
+          stage: 'bench',
+          offer: 'bench',
+        })),
+        Date.now(),
       );
-    return rows;
-  } finally {
-    await server.close();
-    await store.close();
-    if (kind === 'postgres') await dropPostgresSchema(PG_URL, schema);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+      const post = (path: string, body: Uint8Array) =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          body: body as Uint8Array<ArrayBuffer>,
+          headers: {
+            'content-type': 'application/octet-stream',
+            ...signRequest(OTA, 'POST', `${server.url}${path}`, body),
+          },
+        });
+      const healthz = () => drive(count, () => fetch(`${server.url}/healthz`));
+      // Warm-up: connections, statement caches, JIT.
+      await drive(Math.min(200, count), () => fetch(`${server.url}/healthz`));
+
+      const h1 = await healthz();
+      const binds = await drive(count, (i) =>
+        post(
+          '/v1/sim/bind',
+          encodeMessage({ type: 'bindRequest', transactionId: i, cid: cid(i), iccid: iccid(i) }),
+        ),
+      );
+      const launches = await drive(count, (i) =>
+        post(
+          `/v1/sim/launch?iccid=${iccid(i)}`,
+          encodeMessage({
+            type: 'launchRequest',
+            transactionId: i,
+            cid: cid(i),
+            aid: fromHex(AID),
+          }),
+        ),
+      );
+      const h2 = await healthz();
+      if ((await store.countBindings()) !== count) throw new Error('a bind was lost');
+      const healthzPerSecond = (h1.perSecond + h2.perSecond) / 2;
+      const row = (flow: string, r: Run): BenchRow => ({
+        name: `server ${flow} ${kind}`,
+        requests: count,
+        concurrency: CONCURRENCY,
+        reqPerSecond: Math.round(r.perSecond),
+        p50ms: r.p50,
+        p99ms: r.p99,
+        healthzReqPerSecond: Math.round(healthzPerSecond),
+        ratio: r.perSecond / healthzPerSecond,
+      });
+      const rows = [
+        row('bind', binds),
+        row('launch', launches),
+        row('healthz', { ...h2, perSecond: healthzPerSecond }),
+      ];
+      for (const r of rows)
+        opts.log(
+          `${r.name}: ${r['reqPerSecond']} req/s, p50 ${Number(r['p50ms']).toFixed(2)} ms, p99 ${Number(r['p99ms']).toFixed(2)} ms`,
+        );
+      return rows;
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
 }
 
 async function benchReassembly(
@@ -171,63 +189,60 @@ async function benchReassembly(
   count: number,
   opts: BenchOptions,
 ): Promise<BenchRow[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'simvault-bench-'));
-  const schema = `simvault_bench_${randomBytes(4).toString('hex')}`;
-  const location: StoreLocation = kind === 'sqlite' ? { dataDir } : { dataDir, db: PG_URL, schema };
-  const store = await openOtaStore(location);
-  try {
-    const sims = 16;
-    for (let n = 0; n < sims; n++) {
-      await store.putSim(
-        parseSimConfig(iccid(n), {
-          tar: 'b00010',
-          keysets: [{ version: 1, kic: '00'.repeat(16), kid: '11'.repeat(16) }],
-        }),
-        Date.now(),
-      );
+  return atFreshLocation(kind, async (location) => {
+    const store = await openOtaStore(location);
+    try {
+      const sims = 16;
+      for (let n = 0; n < sims; n++) {
+        await store.putSim(
+          parseSimConfig(iccid(n), {
+            tar: 'b00010',
+            keysets: [{ version: 1, kic: '00'.repeat(16), kid: '11'.repeat(16) }],
+          }),
+          Date.now(),
+        );
+      }
+      const limits = { timeoutMs: 120_000, maxMessagesPerSim: 32 };
+      const body = 'ab'.repeat(130);
+      const segment = (i: number, seq: number) => {
+        const ref = Math.floor(i / sims) % 256;
+        const head = [5, 0, 3, ref, 2, seq].map((b) => b.toString(16).padStart(2, '0')).join('');
+        return { message: `8:${ref}:2`, total: 2, seq, userData: head + body };
+      };
+      const item = (part: number) => ({
+        tpdu: body,
+        kind: 'command' as const,
+        keyVersion: 1,
+        counter: 1,
+        part,
+        parts: 2,
+      });
+      const queued = await driveTasks(count, async (i) => {
+        await store.enqueue(iccid(i % sims), [item(1), item(2)], null, Date.now(), 60_000);
+      });
+      const reassembled = await driveTasks(count, async (i) => {
+        const now = Date.now();
+        await store.holdMoSegment(iccid(i % sims), segment(i, 2), now, limits);
+        const done = await store.holdMoSegment(iccid(i % sims), segment(i, 1), now, limits);
+        if (done.status !== 'complete') throw new Error(`message ${i}: ${done.status}`);
+      });
+      const row = (flow: string, r: Run): BenchRow => ({
+        name: `ota ${flow} ${kind}`,
+        requests: count,
+        concurrency: CONCURRENCY,
+        reqPerSecond: Math.round(r.perSecond),
+        p50ms: r.p50,
+        p99ms: r.p99,
+        ratio: r.perSecond / queued.perSecond,
+      });
+      const rows = [row('reassemble 2 segments', reassembled), row('queue 2 segments', queued)];
+      for (const r of rows)
+        opts.log(`${r.name}: ${r['reqPerSecond']}/s, ratio ${Number(r['ratio']).toFixed(2)}`);
+      return rows;
+    } finally {
+      await store.close();
     }
-    const limits = { timeoutMs: 120_000, maxMessagesPerSim: 32 };
-    const body = 'ab'.repeat(130);
-    const segment = (i: number, seq: number) => {
-      const ref = Math.floor(i / sims) % 256;
-      const head = [5, 0, 3, ref, 2, seq].map((b) => b.toString(16).padStart(2, '0')).join('');
-      return { message: `8:${ref}:2`, total: 2, seq, userData: head + body };
-    };
-    const item = (part: number) => ({
-      tpdu: body,
-      kind: 'command' as const,
-      keyVersion: 1,
-      counter: 1,
-      part,
-      parts: 2,
-    });
-    const queued = await driveTasks(count, async (i) => {
-      await store.enqueue(iccid(i % sims), [item(1), item(2)], null, Date.now(), 60_000);
-    });
-    const reassembled = await driveTasks(count, async (i) => {
-      const now = Date.now();
-      await store.holdMoSegment(iccid(i % sims), segment(i, 2), now, limits);
-      const done = await store.holdMoSegment(iccid(i % sims), segment(i, 1), now, limits);
-      if (done.status !== 'complete') throw new Error(`message ${i}: ${done.status}`);
-    });
-    const row = (flow: string, r: Run): BenchRow => ({
-      name: `ota ${flow} ${kind}`,
-      requests: count,
-      concurrency: CONCURRENCY,
-      reqPerSecond: Math.round(r.perSecond),
-      p50ms: r.p50,
-      p99ms: r.p99,
-      ratio: r.perSecond / queued.perSecond,
-    });
-    const rows = [row('reassemble 2 segments', reassembled), row('queue 2 segments', queued)];
-    for (const r of rows)
-      opts.log(`${r.name}: ${r['reqPerSecond']}/s, ratio ${Number(r['ratio']).toFixed(2)}`);
-    return rows;
-  } finally {
-    await store.close();
-    if (kind === 'postgres') await dropPostgresSchema(PG_URL, schema);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 function toHexKey(register: Uint8Array): string {
