@@ -50,7 +50,15 @@ describe('3 OTA and 2 card application server processes on one PostgreSQL schema
   let registry: RegistryStore;
   const sims = new Map<number, SimulatedSim>();
 
-  const common = () => [...dbArgs(db), '--quiet', '--rate-limit', '1000000/1000000'];
+  // Every test request comes from one loopback address: no limit may get in the way.
+  const common = () => [
+    ...dbArgs(db),
+    '--quiet',
+    '--rate-limit',
+    '1000000/1000000',
+    '--anonymous-rate-limit',
+    '1000000/1000000',
+  ];
 
   beforeAll(async () => {
     // Created once, before the processes that share it start.
@@ -172,12 +180,14 @@ describe('3 OTA and 2 card application server processes on one PostgreSQL schema
     const sim = sims.get(2)!;
     const after = await ota.lastSeq(sim.iccid);
     const base = (p: number) => `${otas[p]!.urls['ota']!}/v1/sms/mt`;
-    const longPoll = fetch(`${base(1)}?iccid=${sim.iccid}&after=${after}&wait=60`, {
-      signal: AbortSignal.timeout(WOKEN_MS),
-    }).then((r) => r.json() as Promise<{ messages: { seq: number; tpdu: string }[] }>);
-    const stream = await fetch(`${base(2)}/stream?iccid=${sim.iccid}&after=${after}`, {
-      signal: AbortSignal.timeout(WOKEN_MS),
-    });
+    // Reads of the queue are signed with the SIM's handset credential, as a handset's are.
+    const read = (url: string) =>
+      fetch(url, { headers: sim.handsetHeaders(url), signal: AbortSignal.timeout(WOKEN_MS) });
+    const longPoll = read(`${base(1)}?iccid=${sim.iccid}&after=${after}&wait=60`).then(
+      (r) => r.json() as Promise<{ messages: { seq: number; tpdu: string }[] }>,
+    );
+    const stream = await read(`${base(2)}/stream?iccid=${sim.iccid}&after=${after}`);
+    expect(stream.status).toBe(200);
     const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = '';
     while (!text.includes('event: ready')) text += (await reader.read()).value ?? '';
