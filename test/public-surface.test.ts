@@ -358,6 +358,7 @@ const PUBLIC: Record<string, string[]> = {
     'LifecycleState',
     'Logger',
     'MissingDriverError',
+    'NonceClaim',
     'OtaAdminClient',
     'OtaAdminClientOptions',
     'OtaError',

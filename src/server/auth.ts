@@ -195,24 +195,48 @@ export interface ReceivedRequest {
 }
 
 /**
- * Verify a signed request; resolves to the key that signed it, or throws a {@link ServerError}
- * with `SERVER_UNAUTHENTICATED`, `SERVER_BAD_SIGNATURE`, `SERVER_STALE_REQUEST` or
- * `SERVER_REPLAYED`. The nonce is only claimed once the signature verifies, so nobody without the
- * key can burn nonces.
+ * A nonce a verified request still has to claim: what {@link NonceStore.claimNonce} is called
+ * with. A receiver that stores the request's effect may claim it in the same transaction, so that
+ * the request and its nonce are committed together (see `RegistryStore.bind`).
  *
  * @example
  * ```ts
- * import { memoryNonceStore, verifySignedRequest } from './auth.js';
- * const key = await verifySignedRequest(
- *   { method: 'GET', pathAndQuery: '/v1/admin/reports/downloads', header: (n) => headers.get(n) ?? undefined, body: new Uint8Array() },
- *   { keys, nonces: memoryNonceStore() },
- * );
+ * import type { NonceClaim } from './auth.js';
+ * const claim: NonceClaim = { keyId: 'ota', nonce: 'abcdefghijklmnop', expiresAt: 1_700_000_301_000, now: 1_700_000_000_000 };
  * ```
  */
-export async function verifySignedRequest(
+export interface NonceClaim {
+  /** The signing key's id. */
+  keyId: string;
+  /** The request's nonce. */
+  nonce: string;
+  /** Until when it must be remembered (ms since the epoch). */
+  expiresAt: number;
+  /** The receiver's clock when it checked the request. */
+  now: number;
+}
+
+/**
+ * Check a signed request's key, signature and timestamp, without claiming its nonce: resolves to
+ * the key and the {@link NonceClaim} the caller must make before acting on the request, or throws
+ * a {@link ServerError} with `SERVER_UNAUTHENTICATED`, `SERVER_BAD_SIGNATURE` or
+ * `SERVER_STALE_REQUEST`. {@link verifySignedRequest} is this plus the claim.
+ *
+ * @example
+ * ```ts
+ * import { checkSignedRequest, memoryNonceStore } from './auth.js';
+ * const nonces = memoryNonceStore();
+ * const { key, nonce } = checkSignedRequest(
+ *   { method: 'GET', pathAndQuery: '/v1/admin/reports/downloads', header: (n) => headers.get(n) ?? undefined, body: new Uint8Array() },
+ *   { keys, nonces },
+ * );
+ * if (!(await nonces.claimNonce(nonce.keyId, nonce.nonce, nonce.expiresAt, nonce.now))) throw new Error('replayed');
+ * ```
+ */
+export function checkSignedRequest(
   request: ReceivedRequest,
   options: VerifierOptions,
-): Promise<SigningKey> {
+): { key: SigningKey; nonce: NonceClaim } {
   const keyId = request.header(SIGNATURE_HEADERS.key);
   const timestamp = request.header(SIGNATURE_HEADERS.timestamp);
   const nonce = request.header(SIGNATURE_HEADERS.nonce);
@@ -260,8 +284,43 @@ export async function verifySignedRequest(
     );
   }
   // Kept past the window's far end, so the nonce is remembered as long as the timestamp is valid.
-  if (!(await options.nonces.claimNonce(key.id, nonce, at + window + 1000, now))) {
-    throw new ServerError('SERVER_REPLAYED', 'this nonce was already used: a replayed request');
-  }
+  return { key, nonce: { keyId: key.id, nonce, expiresAt: at + window + 1000, now } };
+}
+
+/**
+ * The error of a request whose nonce was already claimed.
+ *
+ * @example
+ * ```ts
+ * import { replayedError } from './auth.js';
+ * throw replayedError();
+ * ```
+ */
+export function replayedError(): ServerError {
+  return new ServerError('SERVER_REPLAYED', 'this nonce was already used: a replayed request');
+}
+
+/**
+ * Verify a signed request; resolves to the key that signed it, or throws a {@link ServerError}
+ * with `SERVER_UNAUTHENTICATED`, `SERVER_BAD_SIGNATURE`, `SERVER_STALE_REQUEST` or
+ * `SERVER_REPLAYED`. The nonce is only claimed once the signature verifies, so nobody without the
+ * key can burn nonces.
+ *
+ * @example
+ * ```ts
+ * import { memoryNonceStore, verifySignedRequest } from './auth.js';
+ * const key = await verifySignedRequest(
+ *   { method: 'GET', pathAndQuery: '/v1/admin/reports/downloads', header: (n) => headers.get(n) ?? undefined, body: new Uint8Array() },
+ *   { keys, nonces: memoryNonceStore() },
+ * );
+ * ```
+ */
+export async function verifySignedRequest(
+  request: ReceivedRequest,
+  options: VerifierOptions,
+): Promise<SigningKey> {
+  const { key, nonce } = checkSignedRequest(request, options);
+  if (!(await options.nonces.claimNonce(nonce.keyId, nonce.nonce, nonce.expiresAt, nonce.now)))
+    throw replayedError();
   return key;
 }

@@ -11,8 +11,10 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { SimvaultError } from '../errors.js';
 import {
-  verifySignedRequest,
+  checkSignedRequest,
+  replayedError,
   type KeyRole,
+  type NonceClaim,
   type SigningKey,
   type VerifierOptions,
 } from './auth.js';
@@ -40,6 +42,8 @@ export type ServerEnv = {
     errorCode: string | undefined;
     /** The key that signed the request, on signed routes. */
     signer: SigningKey | undefined;
+    /** The nonce the handler must claim, on signed routes that leave it to the handler. */
+    nonce: NonceClaim | undefined;
   };
 };
 
@@ -113,6 +117,7 @@ export function createBaseApp(
     c.set('requestId', requestId);
     c.set('errorCode', undefined);
     c.set('signer', undefined);
+    c.set('nonce', undefined);
     await next();
     c.header('x-request-id', requestId);
     const fields: Record<string, unknown> = {
@@ -202,7 +207,9 @@ export function limitBody(hono: HonoKit, maxBytes: number): MiddlewareHandler<Se
 
 /**
  * Require a request signed by a key of one of `roles` (see `auth.ts`); a valid signature by a key
- * of another role is `SERVER_FORBIDDEN`.
+ * of another role is `SERVER_FORBIDDEN`. With `{ claimNonce: false }` the nonce is not claimed
+ * here but left in `c.var.nonce` for the handler, which must claim it before (or in the same
+ * transaction as) the request's effect: a route whose write can carry the nonce saves a commit.
  *
  * @example
  * ```ts
@@ -217,10 +224,11 @@ export function limitBody(hono: HonoKit, maxBytes: number): MiddlewareHandler<Se
 export function requireSignature(
   roles: readonly KeyRole[],
   verifier: VerifierOptions,
+  options: { claimNonce?: boolean } = {},
 ): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
-    const key = await verifySignedRequest(
+    const { key, nonce } = checkSignedRequest(
       {
         method: c.req.method,
         pathAndQuery: `${url.pathname}${url.search}`,
@@ -235,6 +243,11 @@ export function requireSignature(
         'SERVER_FORBIDDEN',
         `key '${key.id}' (${key.role}) may not call this endpoint`,
       );
+    if (options.claimNonce === false) c.set('nonce', nonce);
+    else if (
+      !(await verifier.nonces.claimNonce(nonce.keyId, nonce.nonce, nonce.expiresAt, nonce.now))
+    )
+      throw replayedError();
     await next();
   };
 }

@@ -84,7 +84,7 @@ export type {
 } from './store/store.js';
 export type { CardInfo, CompletionOutcome } from './card-app/service.js';
 export type { ImportRejection, ImportRejectReason, ImportReport } from './card-app/import.js';
-export type { KeyRole, SigningKey } from './auth.js';
+export type { KeyRole, NonceClaim, SigningKey } from './auth.js';
 export { loadOrCreateKeys } from './keys.js';
 export { rotateOtaKek, type KekRotation, type KekRotationOptions } from './ota/kek-rotation.js';
 export type { RotationResult } from './ota/keyset-sealing.js';

@@ -171,6 +171,7 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
     expect(await store.bind(CID(1), sim, 5)).toEqual({
       outcome: 'bound',
       binding: { cid: CID(1), ...sim, boundAt: 5 },
+      applications: [],
     });
     expect((await store.getCard(CID(1)))?.state).toBe('active');
     expect((await store.bind(CID(1), sim, 6)).outcome).toBe('alreadyBound');
@@ -242,6 +243,105 @@ describe.each(STORE_KINDS)('registry store on %s', (kind) => {
       { aid: TV.aid, name: TV.name, downloads: 3, stored: 0, deletes: 1 },
       { aid: ADS.aid, name: ADS.name, downloads: 0, stored: 0, deletes: 1 },
     ]);
+  });
+
+  it('binds with a nonce claimed in the same transaction: a reused nonce binds nothing', async () => {
+    await store.putApplication(TV, 1);
+    await store.putApplication(ADS, 1);
+    await store.defineOffer('basic', [ADS.aid, TV.aid]);
+    await store.importCards(
+      [
+        { cid: CID(1), state: 'issued', stage: 's', offer: 'basic' },
+        { cid: CID(2), state: 'blocked', stage: 's' },
+        { cid: CID(3), state: 'issued', stage: 's' },
+      ],
+      1,
+    );
+    const sim = { iccid: '89860012345678901234', imsi: '460001234567890', brand: 'GoTone' };
+    const nonce = (n: string) => ({ keyId: 'ota', nonce: n, expiresAt: 100, now: 5 });
+    expect(await store.bind(CID(1), sim, 5, nonce('n1'))).toEqual({
+      outcome: 'bound',
+      binding: { cid: CID(1), ...sim, boundAt: 5 },
+      applications: [ADS, TV],
+    });
+    expect((await store.getCard(CID(1)))?.state).toBe('active');
+    expect(await store.bind(CID(3), sim, 5, nonce('n3'))).toMatchObject({ applications: [] });
+    // A replay names a card that is not bound yet: nothing happens.
+    await store.unbind(CID(3), sim.iccid);
+    expect(await store.bind(CID(3), sim, 6, nonce('n1'))).toEqual({ outcome: 'replayed' });
+    expect(await store.getBinding(CID(3))).toBeUndefined();
+    expect((await store.bind(CID(1), sim, 6, nonce('n4'))).outcome).toBe('alreadyBound');
+    const other = { iccid: '89860000000000000001' };
+    expect(await store.bind(CID(1), other, 6, nonce('n5'))).toMatchObject({
+      outcome: 'otherSim',
+      binding: { iccid: sim.iccid },
+    });
+    expect((await store.bind(CID(2), sim, 6, nonce('n6'))).outcome).toBe('blocked');
+    expect((await store.bind(CID(4), sim, 6, nonce('n7'))).outcome).toBe('unknownCard');
+    // Every nonce of an answered bind is claimed, whatever the outcome.
+    for (const n of ['n1', 'n3', 'n4', 'n5', 'n6', 'n7'])
+      expect(await store.claimNonce('ota', n, 100, 7)).toBe(false);
+    expect(await store.claimNonce('ota', 'n8', 100, 7)).toBe(true);
+  });
+
+  it('makes one binding out of 20 concurrent binds with nonces, and refuses a nonce used twice', async () => {
+    const second = await another();
+    await store.importCards(
+      [
+        { cid: CID(1), state: 'issued', stage: 's' },
+        { cid: CID(2), state: 'issued', stage: 's' },
+      ],
+      1,
+    );
+    const nonce = (n: string) => ({ keyId: 'ota', nonce: n, expiresAt: 100, now: 2 });
+    const sims = Array.from(
+      { length: 20 },
+      (_, i) => `8986000000000000${String(i).padStart(4, '0')}`,
+    );
+    const [results, twice] = await Promise.all([
+      Promise.all(
+        sims.map((iccid, i) => (i % 2 ? second : store).bind(CID(1), { iccid }, 2, nonce(`n${i}`))),
+      ),
+      // The same nonce on both stores, for another card: one binds, the other is a replay.
+      Promise.all(
+        [store, second].map((s, i) => s.bind(CID(2), { iccid: sims[i]! }, 2, nonce('same'))),
+      ),
+    ]);
+    expect(results.filter((r) => r.outcome === 'bound')).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === 'otherSim')).toHaveLength(19);
+    expect(twice.map((r) => r.outcome).sort()).toEqual(['bound', 'replayed']);
+    expect(await store.countBindings()).toBe(2);
+  });
+
+  it('fails only the bind that fails, not the binds committed with it', async () => {
+    await store.importCards(
+      Array.from({ length: 6 }, (_, i) => ({ cid: CID(i), state: 'issued' as const, stage: 's' })),
+      1,
+    );
+    const sim = (i: number) => ({ iccid: `8986000000000000000${i}` });
+    // NaN is no integer: a database error inside the batched statement or transaction.
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) =>
+        store.bind(CID(i), sim(i), 2, {
+          keyId: 'ota',
+          nonce: `n${i}`,
+          expiresAt: i === 3 ? Number.NaN : 100,
+          now: 2,
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    expect(await store.countBindings()).toBe(5);
+    expect(await store.getBinding(CID(3))).toBeUndefined();
+    // Its nonce was rolled back with it: the request may be retried.
+    expect(await store.claimNonce('ota', 'n3', 100, 2)).toBe(true);
   });
 
   it('claims each nonce once per key', async () => {

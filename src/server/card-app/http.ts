@@ -168,6 +168,9 @@ export async function createCardAppApp(service: CardAppService, options: CardApp
   };
   const perAddress = new TokenBuckets(options.anonymousRateLimit ?? DEFAULT_ANONYMOUS_RATE_LIMIT);
   const ota = requireSignature(['ota'], verifier);
+  // A bind claims its nonce in its own transaction, when the nonces live in the registry.
+  const claimInBind = options.nonces === undefined;
+  const otaBind = requireSignature(['ota'], verifier, { claimNonce: !claimInBind });
   const operator = requireSignature(['operator'], verifier);
   const small = limitBody(hono, MESSAGE_LIMIT);
   const json = limitBody(hono, JSON_LIMIT);
@@ -185,7 +188,7 @@ export async function createCardAppApp(service: CardAppService, options: CardApp
     return c.json({ cid: card.cid, state: card.state, stage: card.stage });
   });
 
-  app.post('/v1/sim/bind', small, ota, async (c) => {
+  app.post('/v1/sim/bind', small, otaBind, async (c) => {
     const request = await messageOf(c, ['bindRequest']);
     const brandText = c.req.query('brand');
     const brand = brandText === undefined ? undefined : parseLabel(brandText, 'brand');
@@ -193,7 +196,7 @@ export async function createCardAppApp(service: CardAppService, options: CardApp
     if (iccid !== undefined && iccid !== request.iccid)
       throw new ServerError('SERVER_BAD_REQUEST', 'iccid: the query and the bind request disagree');
     limit(parseCidRegister(request.cid), request.iccid);
-    const response = await service.bind(request, brand);
+    const response = await service.bind(request, brand, c.var.nonce);
     return messageResponse(c, response, response.result);
   });
 

@@ -24,6 +24,7 @@ import type {
   UnbindRequest,
   UnbindResponse,
 } from '../../protocol/messages.js';
+import { replayedError, type NonceClaim } from '../auth.js';
 import { ServerError } from '../errors.js';
 import type {
   ApplicationRecord,
@@ -146,17 +147,20 @@ export class CardAppService {
 
   /**
    * Step 308: bind the card to the requesting SIM and answer with its customized applications.
-   * A retried bind from the SIM that holds the binding answers `ok` again.
+   * A retried bind from the SIM that holds the binding answers `ok` again. With `nonce` (of the
+   * signed request that carried it), the nonce is claimed in the bind's own transaction; an
+   * already claimed one is `SERVER_REPLAYED`.
    */
-  async bind(request: BindRequest, brand?: string): Promise<BindResponse> {
+  async bind(request: BindRequest, brand?: string, nonce?: NonceClaim): Promise<BindResponse> {
     const cid = parseCidRegister(request.cid);
     const sim = {
       iccid: request.iccid,
       ...(request.imsi !== undefined ? { imsi: request.imsi } : {}),
       ...(brand !== undefined ? { brand } : {}),
     };
-    const { outcome } = await this.store.bind(cid, sim, this.now());
-    const results: Record<typeof outcome, ResultCode> = {
+    const { outcome, applications: read } = await this.store.bind(cid, sim, this.now(), nonce);
+    if (outcome === 'replayed') throw replayedError();
+    const results: Record<Exclude<typeof outcome, 'replayed'>, ResultCode> = {
       bound: 'ok',
       alreadyBound: 'ok',
       otherSim: 'alreadyBound',
@@ -165,7 +169,9 @@ export class CardAppService {
     };
     const result = results[outcome];
     const applications =
-      result === 'ok' ? (await this.store.customizedApplications(cid)).map(toCustomized) : [];
+      result === 'ok'
+        ? (read ?? (await this.store.customizedApplications(cid))).map(toCustomized)
+        : [];
     return {
       type: 'bindResponse',
       transactionId: request.transactionId,

@@ -33,12 +33,19 @@ export interface PostgresOptions {
   poolSize?: number;
 }
 
+/** A statement as pg runs it: `$1, $2, ...` placeholders and a name, so each connection parses
+ * and plans it once and then only binds and executes it. */
+interface Prepared {
+  name: string;
+  text: string;
+}
+
 /** `?` placeholders to `$1, $2, ...` (the shared SQL never has `?` inside a literal). */
-function numbered(sql: string, cache: Map<string, string>): string {
+function prepared(sql: string, cache: Map<string, Prepared>): Prepared {
   let out = cache.get(sql);
   if (out === undefined) {
     let n = 0;
-    out = sql.replace(/\?/g, () => `$${++n}`);
+    out = { name: `simvault_${cache.size}`, text: sql.replace(/\?/g, () => `$${++n}`) };
     cache.set(sql, out);
   }
   return out;
@@ -95,17 +102,18 @@ export async function openPostgresDriver(
       throw e;
     }
   }
-  const cache = new Map<string, string>();
+  const cache = new Map<string, Prepared>();
+  const query = (client: Pg.Pool | Pg.PoolClient, sql: string, params: readonly SqlValue[]) =>
+    client.query({ ...prepared(sql, cache), values: params as SqlValue[] });
   const on = (client: Pg.Pool | Pg.PoolClient): SqlExecutor => ({
     async all<T>(sql: string, params: readonly SqlValue[] = []) {
-      return (await client.query(numbered(sql, cache), params as SqlValue[])).rows as T[];
+      return (await query(client, sql, params)).rows as T[];
     },
     async get<T>(sql: string, params: readonly SqlValue[] = []) {
-      return (await client.query(numbered(sql, cache), params as SqlValue[])).rows[0] as
-        T | undefined;
+      return (await query(client, sql, params)).rows[0] as T | undefined;
     },
     async run(sql: string, params: readonly SqlValue[] = []) {
-      return (await client.query(numbered(sql, cache), params as SqlValue[])).rowCount ?? 0;
+      return (await query(client, sql, params)).rowCount ?? 0;
     },
     async exec(sql: string) {
       await client.query(sql);

@@ -7,6 +7,8 @@
  * @module
  */
 import type { Zone } from '../../protocol/messages.js';
+import type { NonceClaim } from '../auth.js';
+import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrations.js';
 import { valuesPlaceholders, type SqlDriver, type SqlExecutor, type SqlValue } from './sql.js';
 import type {
@@ -46,6 +48,16 @@ interface BindingRow {
   imsi: string | null;
   brand: string | null;
   bound_at: number;
+}
+type BindResult = Awaited<ReturnType<RegistryStore['bind']>>;
+
+/** A card's state with its binding's columns, null when it has none. */
+interface CardBindingRow {
+  state: LifecycleState;
+  iccid: string | null;
+  imsi: string | null;
+  brand: string | null;
+  bound_at: number | null;
 }
 interface FileRow {
   cid: string;
@@ -128,6 +140,231 @@ async function giveApplications(
   }
 }
 
+async function customizedApplications(tx: SqlExecutor, cid: string): Promise<ApplicationRecord[]> {
+  const rows = await tx.all<AppRow>(
+    `SELECT ${APP_COLUMNS} FROM card_applications c JOIN applications a ON a.aid = c.aid
+     WHERE c.cid = ? ORDER BY c.position`,
+    [cid],
+  );
+  return rows.map(application);
+}
+
+async function claimNonceIn(tx: SqlExecutor, claim: NonceClaim): Promise<boolean> {
+  const changed = await tx.run(
+    'INSERT INTO nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING',
+    [claim.keyId, claim.nonce, claim.expiresAt],
+  );
+  return changed > 0;
+}
+
+const BINDING_COLUMNS = 'cid, iccid, imsi, brand, bound_at';
+
+/**
+ * One bind in an open transaction: the nonce (if any), then the binding, inserted only for a
+ * usable card and only if the card has none; the reads that tell the other outcomes apart run
+ * only when no binding was inserted.
+ */
+async function bindIn(
+  tx: SqlExecutor,
+  cid: string,
+  sim: SimIdentity,
+  now: number,
+  nonce: NonceClaim | undefined,
+): Promise<BindResult> {
+  if (nonce && !(await claimNonceIn(tx, nonce))) return { outcome: 'replayed' };
+  const inserted = await tx.get<BindingRow>(
+    `INSERT INTO bindings (${BINDING_COLUMNS})
+     SELECT cid, ?, ?, ?, CAST(? AS BIGINT) FROM cards WHERE cid = ? AND state NOT IN ('blocked', 'retired')
+     ON CONFLICT (cid) DO NOTHING RETURNING ${BINDING_COLUMNS}`,
+    [sim.iccid, sim.imsi ?? null, sim.brand ?? null, now, cid],
+  );
+  if (inserted) {
+    await tx.run(
+      "UPDATE cards SET state = 'active', updated_at = ? WHERE cid = ? AND state = 'issued'",
+      [now, cid],
+    );
+    return {
+      outcome: 'bound',
+      binding: binding(inserted),
+      applications: await customizedApplications(tx, cid),
+    };
+  }
+  return otherOutcome(tx, cid, sim);
+}
+
+/** Why no binding was inserted: an unknown or unusable card, or the binding it already has. */
+async function otherOutcome(tx: SqlExecutor, cid: string, sim: SimIdentity): Promise<BindResult> {
+  const found = await tx.get<CardBindingRow>(
+    `SELECT c.state, b.iccid, b.imsi, b.brand, b.bound_at
+     FROM cards c LEFT JOIN bindings b ON b.cid = c.cid WHERE c.cid = ?`,
+    [cid],
+  );
+  if (!found) return { outcome: 'unknownCard' };
+  if (found.state === 'blocked' || found.state === 'retired') return { outcome: 'blocked' };
+  // The winner can only vanish if an unbind committed in between; a retry binds afresh.
+  if (found.iccid === null || found.bound_at === null) return { outcome: 'otherSim' };
+  const existing = binding({ ...found, cid, iccid: found.iccid, bound_at: found.bound_at });
+  return {
+    outcome: existing.iccid === sim.iccid ? 'alreadyBound' : 'otherSim',
+    binding: existing,
+  };
+}
+
+interface BindJob {
+  cid: string;
+  sim: SimIdentity;
+  now: number;
+  nonce: NonceClaim;
+  resolve: (result: BindResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Most binds in one statement. */
+const MAX_BIND_BATCH = 64;
+/** One statement at a time: binds arriving meanwhile make the next one larger. */
+const MAX_IN_FLIGHT = 1;
+
+/**
+ * The binds of PostgreSQL, batched: one statement at a time (its own transaction, one round
+ * trip) holds every bind requested while the previous one ran. A data-modifying `WITH` claims the nonces,
+ * inserts a binding for each fresh nonce of a usable card without one, activates those cards, and
+ * returns each new binding with the card's applications. Only a bind that inserted no binding
+ * needs a second read to tell the other outcomes apart. PostgreSQL already flushes concurrent
+ * commits together; what a bind costs here is its round trips (SQLite, without data-modifying
+ * `WITH`, runs {@link bindIn} under group commit instead).
+ *
+ * A statement carries one bind per card and per nonce (a second waits for the next statement, to
+ * see the first's outcome); if it fails, each of its binds is retried alone, so that one
+ * request's error fails only that request. Nobody is answered before the statement committed.
+ */
+class PostgresBinds {
+  private readonly db: SqlExecutor;
+  private readonly sweep: (tx: SqlExecutor, now: number) => Promise<void>;
+  private pending: BindJob[] = [];
+  private scheduled = false;
+  private inFlight = 0;
+
+  constructor(db: SqlExecutor, sweep: (tx: SqlExecutor, now: number) => Promise<void>) {
+    this.db = db;
+    this.sweep = sweep;
+  }
+
+  bind(cid: string, sim: SimIdentity, now: number, nonce: NonceClaim): Promise<BindResult> {
+    return new Promise<BindResult>((resolve, reject) => {
+      this.pending.push({ cid, sim, now, nonce, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    this.inFlight++;
+    const jobs = this.pending;
+    this.pending = [];
+    const batch: BindJob[] = [];
+    const cids = new Set<string>();
+    const nonces = new Set<string>();
+    for (const job of jobs) {
+      const nonce = `${job.nonce.keyId}\n${job.nonce.nonce}`;
+      if (batch.length >= MAX_BIND_BATCH || cids.has(job.cid) || nonces.has(nonce)) {
+        this.pending.push(job);
+        continue;
+      }
+      cids.add(job.cid);
+      nonces.add(nonce);
+      batch.push(job);
+    }
+    if (this.pending.length) this.schedule();
+    // In key order, so that two processes' statements lock the same cards in the same order.
+    batch.sort((a, b) => (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
+    void this.run(batch).finally(() => {
+      this.inFlight--;
+      if (this.pending.length) this.schedule();
+    });
+  }
+
+  private async run(batch: readonly BindJob[]): Promise<void> {
+    let results: BindResult[];
+    try {
+      await this.sweep(this.db, batch[0]!.nonce.now);
+      results = await bindMany(this.db, batch);
+    } catch (e) {
+      if (batch.length === 1) batch[0]!.reject(e);
+      else await Promise.all(batch.map((job) => this.run([job])));
+      return;
+    }
+    batch.forEach((job, i) => {
+      job.resolve(results[i]!);
+    });
+  }
+}
+
+type BatchRow = { i: number; claimed: boolean } & {
+  [K in keyof BindingRow]: BindingRow[K] | null;
+} & { [K in keyof AppRow]: AppRow[K] | null };
+
+async function bindMany(db: SqlExecutor, batch: readonly BindJob[]): Promise<BindResult[]> {
+  const params: SqlValue[] = [];
+  const values: string[] = [];
+  batch.forEach((job, i) => {
+    const { nonce, sim } = job;
+    params.push(i, nonce.keyId, nonce.nonce, nonce.expiresAt, job.cid);
+    params.push(sim.iccid, sim.imsi ?? null, sim.brand ?? null, job.now);
+    values.push(
+      '(CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))',
+    );
+  });
+  const rows = await db.all<BatchRow>(
+    `WITH r (i, key_id, nonce, expires_at, cid, iccid, imsi, brand, now) AS (
+       VALUES ${values.join(', ')}
+     ), n AS (
+       INSERT INTO nonces (key_id, nonce, expires_at) SELECT key_id, nonce, expires_at FROM r
+       ON CONFLICT (key_id, nonce) DO NOTHING RETURNING key_id, nonce
+     ), b AS (
+       INSERT INTO bindings (${BINDING_COLUMNS})
+       SELECT r.cid, r.iccid, r.imsi, r.brand, r.now
+       FROM r JOIN n ON n.key_id = r.key_id AND n.nonce = r.nonce JOIN cards c ON c.cid = r.cid
+       WHERE c.state NOT IN ('blocked', 'retired')
+       ON CONFLICT (cid) DO NOTHING RETURNING ${BINDING_COLUMNS}
+     ), u AS (
+       UPDATE cards SET state = 'active', updated_at = b.bound_at
+       FROM b WHERE cards.cid = b.cid AND cards.state = 'issued' RETURNING 1
+     )
+     SELECT r.i, n.nonce IS NOT NULL AS claimed, b.cid, b.iccid, b.imsi, b.brand, b.bound_at,
+       ${APP_COLUMNS}
+     FROM r LEFT JOIN n ON n.key_id = r.key_id AND n.nonce = r.nonce LEFT JOIN b ON b.cid = r.cid
+       LEFT JOIN card_applications c ON c.cid = b.cid LEFT JOIN applications a ON a.aid = c.aid
+     ORDER BY r.i, c.position`,
+    params,
+  );
+  // One row per request and application, or one row for a request with none.
+  const byRequest = batch.map((): BatchRow[] => []);
+  for (const row of rows) byRequest[row.i]!.push(row);
+  return Promise.all(
+    batch.map(async (job, i): Promise<BindResult> => {
+      const mine = byRequest[i]!;
+      const row = mine[0];
+      if (!row?.claimed) return { outcome: 'replayed' };
+      const { cid, iccid, bound_at } = row;
+      if (cid === null || iccid === null || bound_at === null)
+        return otherOutcome(db, job.cid, job.sim);
+      return {
+        outcome: 'bound',
+        binding: binding({ ...row, cid, iccid, bound_at }),
+        applications: mine.flatMap((r) => (r.aid === null ? [] : [application(r as AppRow)])),
+      };
+    }),
+  );
+}
+
 /**
  * Open a {@link RegistryStore} over a driver, migrating the schema first.
  *
@@ -147,6 +384,12 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
     throw e;
   }
   let claims = 0;
+  const groupCommit = db.kind === 'sqlite' ? new GroupCommit(db) : undefined;
+  const sweepNonces = async (tx: SqlExecutor, now: number) => {
+    // Expired nonces are swept now and then; the time window check refuses them anyway.
+    if (++claims % 256 === 0) await tx.run('DELETE FROM nonces WHERE expires_at < ?', [now]);
+  };
+  const postgresBinds = db.kind === 'postgres' ? new PostgresBinds(db, sweepNonces) : undefined;
 
   return {
     kind: db.kind,
@@ -309,47 +552,16 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
       });
     },
 
-    async customizedApplications(cid) {
-      const rows = await db.all<AppRow>(
-        `SELECT ${APP_COLUMNS} FROM card_applications c JOIN applications a ON a.aid = c.aid
-         WHERE c.cid = ? ORDER BY c.position`,
-        [cid],
-      );
-      return rows.map(application);
-    },
+    customizedApplications: (cid) => customizedApplications(db, cid),
 
-    bind(cid: string, sim: SimIdentity, now: number) {
-      return db.transaction(async (tx) => {
-        const found = await tx.get<{ state: LifecycleState }>(
-          'SELECT state FROM cards WHERE cid = ?',
-          [cid],
-        );
-        if (!found) return { outcome: 'unknownCard' as const };
-        if (found.state === 'blocked' || found.state === 'retired')
-          return { outcome: 'blocked' as const };
-        const inserted = await tx.get<BindingRow>(
-          `INSERT INTO bindings (cid, iccid, imsi, brand, bound_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (cid) DO NOTHING RETURNING cid, iccid, imsi, brand, bound_at`,
-          [cid, sim.iccid, sim.imsi ?? null, sim.brand ?? null, now],
-        );
-        if (inserted) {
-          await tx.run(
-            "UPDATE cards SET state = 'active', updated_at = ? WHERE cid = ? AND state = 'issued'",
-            [now, cid],
-          );
-          return { outcome: 'bound' as const, binding: binding(inserted) };
-        }
-        const existing = await tx.get<BindingRow>(
-          'SELECT cid, iccid, imsi, brand, bound_at FROM bindings WHERE cid = ?',
-          [cid],
-        );
-        // The winner can only vanish if an unbind committed in between; a retry binds afresh.
-        if (!existing) return { outcome: 'otherSim' as const };
-        return {
-          outcome: existing.iccid === sim.iccid ? ('alreadyBound' as const) : ('otherSim' as const),
-          binding: binding(existing),
-        };
-      });
+    bind(cid: string, sim: SimIdentity, now: number, nonce?: NonceClaim) {
+      if (nonce && postgresBinds) return postgresBinds.bind(cid, sim, now, nonce);
+      const work = async (tx: SqlExecutor) => {
+        if (nonce) await sweepNonces(tx, nonce.now);
+        return bindIn(tx, cid, sim, now, nonce);
+      };
+      // SQLite commits one writer at a time, each commit an fsync: concurrent binds share one.
+      return groupCommit ? groupCommit.run(work) : db.transaction(work);
     },
 
     async unbind(cid, iccid) {
@@ -425,13 +637,12 @@ export async function openSqlStore(db: SqlDriver): Promise<RegistryStore> {
     },
 
     async claimNonce(keyId, nonce, expiresAt, now) {
-      // Expired nonces are swept now and then; the time window check refuses them anyway.
-      if (++claims % 256 === 0) await db.run('DELETE FROM nonces WHERE expires_at < ?', [now]);
-      const changed = await db.run(
-        'INSERT INTO nonces (key_id, nonce, expires_at) VALUES (?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING',
-        [keyId, nonce, expiresAt],
-      );
-      return changed > 0;
+      const work = async (tx: SqlExecutor) => {
+        await sweepNonces(tx, now);
+        return claimNonceIn(tx, { keyId, nonce, expiresAt, now });
+      };
+      // Every signed request claims a nonce: on SQLite, concurrent claims share one commit too.
+      return groupCommit ? groupCommit.run(work) : work(db);
     },
   };
 }

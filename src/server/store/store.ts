@@ -11,6 +11,7 @@
  * @module
  */
 import type { Zone } from '../../protocol/messages.js';
+import type { NonceClaim } from '../auth.js';
 
 /**
  * The lifecycle states of a card: `issued` (registered, never bound), `active` (bound at least
@@ -225,7 +226,8 @@ export interface ImportRefusal {
 
 /**
  * The outcome of {@link RegistryStore.bind}: `bound` (new binding), `alreadyBound` (this SIM
- * already holds it: a retried request), `otherSim`, `unknownCard`, `blocked`.
+ * already holds it: a retried request), `otherSim`, `unknownCard`, `blocked`, `replayed` (the
+ * nonce given with it was already claimed: nothing was done).
  *
  * @example
  * ```ts
@@ -233,7 +235,8 @@ export interface ImportRefusal {
  * const o: BindOutcome = 'otherSim';
  * ```
  */
-export type BindOutcome = 'bound' | 'alreadyBound' | 'otherSim' | 'unknownCard' | 'blocked';
+export type BindOutcome =
+  'bound' | 'alreadyBound' | 'otherSim' | 'unknownCard' | 'blocked' | 'replayed';
 
 /**
  * Downloads, stored files and deletions of one application over every card.
@@ -328,14 +331,24 @@ export interface RegistryStore {
   /** The applications customized for a card, in menu order. */
   customizedApplications(cid: string): Promise<ApplicationRecord[]>;
 
-  /** Bind a card to a SIM: exactly one binding per card, whatever the concurrency. */
+  /**
+   * Bind a card to a SIM: exactly one binding per card, whatever the concurrency. With `nonce`,
+   * the request's nonce is claimed in the same transaction (`replayed`, and nothing else done,
+   * when it was already claimed). Resolves only once the outcome is durable.
+   */
   bind(
     cid: string,
     sim: SimIdentity,
     now: number,
+    nonce?: NonceClaim,
   ): Promise<{
     /** What became of the request. */ outcome: BindOutcome;
     /** The card's binding after it, when it has one. */ binding?: BindingRecord;
+    /**
+     * The card's customized applications, read with a new binding (`bound`), so that the
+     * caller need not read them again.
+     */
+    applications?: ApplicationRecord[];
   }>;
   /** Remove the binding of a card to this SIM; `false` when the card is not bound to it. */
   unbind(cid: string, iccid: string): Promise<boolean>;
