@@ -23,7 +23,10 @@ const CONCAT16 = 0x08;
  * Reassembly of each SIM's concatenated MO SMS over an {@link OtaStore}, with the answers of
  * {@link ConcatReassembler}: `complete` once (to the caller whose segment completed the message),
  * `incomplete` otherwise, `duplicate` for a segment held already or of a message completed
- * within the timeout.
+ * within the timeout. A stored message comes `complete` with a `claim`: the caller settles it
+ * (`OtaStore.settleMoMessage`) once relayed, or releases it on failure; a claim left unsettled
+ * (its process died) lapses, and the next segment of the message that arrives anywhere gets the
+ * message again.
  *
  * @example
  * ```ts
@@ -60,7 +63,7 @@ export class StoredReassembler {
     iccid: string,
     userData: Uint8Array,
     now: number,
-  ): Promise<ReassembledMessage | PendingMessage> {
+  ): Promise<(ReassembledMessage & { claim?: string }) | PendingMessage> {
     // A lone SMS needs no store, and a fresh reassembler checks a segment's structure as the
     // in-memory one would: only a well-formed segment of two or more goes on.
     const alone = new ConcatReassembler().add(userData, now);
@@ -106,6 +109,7 @@ export class StoredReassembler {
         -1,
         `message ${reference} of SIM ${iccid}: the store holds ${held.segments.length} of ${total} segments`,
       );
-    return whole;
+    // The caller holds the claim on the message until it settles it (see OtaStore.settleMoMessage).
+    return { ...whole, claim: `${wide ? 16 : 8}:${reference}:${total}` };
   }
 }

@@ -85,6 +85,8 @@ export interface OtaRelayOptions {
   reassemblyTimeoutMs?: number;
   /** Concatenated MO messages held per SIM, partial or recently completed; the oldest goes beyond (default 32). */
   reassemblyMessagesPerSim?: number;
+  /** How long a process that completed a concatenated message has to relay it before another may (default 30 000 ms). */
+  reassemblyClaimMs?: number;
   /** Counter jump on "counter low" when the PoR does not report the SIM's counter (default 256). */
   resyncStep?: number;
   /** How many times one message is sent (first sending included) after counter refusals (default 3). */
@@ -254,6 +256,7 @@ export class OtaRelay {
     this.reassembler = new StoredReassembler(store, {
       timeoutMs: options.reassemblyTimeoutMs ?? 120_000,
       maxMessagesPerSim: options.reassemblyMessagesPerSim ?? 32,
+      claimMs: options.reassemblyClaimMs ?? 30_000,
     });
     this.originator = options.originator ?? { ton: 2, npi: 1, digits: '10658' };
     this.ttl = options.mtTtlMs ?? 24 * 3_600_000;
@@ -302,7 +305,21 @@ export class OtaRelay {
         'OTA_BAD_SMS',
         'the user data header marks no secured packet (70 00 or 71 00)',
       );
-    return command ? this.receiveCommand(sim, piece.data) : this.receivePor(sim, piece.userData);
+    const relay = command
+      ? this.receiveCommand(sim, piece.data)
+      : this.receivePor(sim, piece.userData);
+    if (piece.claim === undefined) return relay;
+    let outcome: MoOutcome;
+    try {
+      outcome = await relay;
+    } catch (e) {
+      // Released, so the handset's retry relays it again; a packet whose counter was taken
+      // meanwhile is then refused as a replay, never accepted twice.
+      await this.store.settleMoMessage(iccid, piece.claim, false);
+      throw e;
+    }
+    await this.store.settleMoMessage(iccid, piece.claim, true);
+    return outcome;
   }
 
   private async receiveCommand(sim: SimConfig, bytes: Uint8Array): Promise<MoOutcome> {

@@ -128,6 +128,7 @@ export const OTA_MIGRATIONS: readonly Migration[] = [
         first_seen BIGINT NOT NULL,
         expires_at BIGINT NOT NULL,
         completed_at BIGINT,
+        relayed_at BIGINT,
         PRIMARY KEY (iccid, message)
       );
       CREATE INDEX ota_mo_messages_expiry ON ota_mo_messages (expires_at);

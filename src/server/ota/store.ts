@@ -208,6 +208,12 @@ export interface ReassemblyLimits {
   timeoutMs: number;
   /** Messages held per SIM, partial and recently completed; the oldest is dropped beyond. */
   maxMessagesPerSim: number;
+  /**
+   * How long the process that completed a message has to relay it (default 30 000 ms). A message
+   * completed longer ago and never marked relayed (its process died, or its relay failed) goes
+   * to whichever process next receives one of its segments.
+   */
+  claimMs?: number;
 }
 
 /**
@@ -284,6 +290,11 @@ export interface OtaStore {
     now: number,
     limits: ReassemblyLimits,
   ): Promise<MoSegmentOutcome>;
+  /**
+   * Settle the claim on a completed MO message: `relayed` keeps it from being handed out again;
+   * otherwise it is released, and the next segment of it that arrives claims it at once.
+   */
+  settleMoMessage(iccid: string, message: string, relayed: boolean): Promise<void>;
   /** Drop concatenated MO messages past their expiry, partial or completed; resolves to how many. */
   purgeMoSegments(now: number): Promise<number>;
   /**
@@ -408,14 +419,29 @@ async function holdSegment(
     [...key, segment.seq, segment.userData],
   );
   if (added === 0) {
-    const held = await tx.get<{ user_data: string; received: number; completed_at: number | null }>(
-      `SELECT s.user_data, m.received, m.completed_at FROM ota_mo_segments s
+    const held = await tx.get<{
+      user_data: string;
+      received: number;
+      completed_at: number | null;
+      relayed_at: number | null;
+    }>(
+      `SELECT s.user_data, m.received, m.completed_at, m.relayed_at FROM ota_mo_segments s
        JOIN ota_mo_messages m ON m.iccid = s.iccid AND m.message = s.message
        WHERE s.iccid = ? AND s.message = ? AND s.seq = ?`,
       [...key, segment.seq],
     );
     if (held === undefined) return { status: 'incomplete', received: 0, duplicate: true };
     if (held.user_data === segment.userData) {
+      // A message completed but not relayed within its claim is claimed again (compare-and-set
+      // on the claim time, so one process of several gets it).
+      if (held.completed_at !== null && held.relayed_at === null) {
+        const claimed = await tx.run(
+          `UPDATE ota_mo_messages SET completed_at = ? WHERE iccid = ? AND message = ?
+           AND completed_at = ? AND relayed_at IS NULL AND completed_at <= ?`,
+          [now, ...key, held.completed_at, now - (limits.claimMs ?? 30_000)],
+        );
+        if (claimed === 1) return { status: 'complete', segments: await segmentsOf(tx, key) };
+      }
       return { status: 'incomplete', received: held.received, duplicate: true };
     }
     await tx.run('DELETE FROM ota_mo_messages WHERE iccid = ? AND message = ?', key);
@@ -434,11 +460,15 @@ async function holdSegment(
     'UPDATE ota_mo_messages SET completed_at = ?, expires_at = ? WHERE iccid = ? AND message = ?',
     [now, now + limits.timeoutMs, ...key],
   );
+  return { status: 'complete', segments: await segmentsOf(tx, key) };
+}
+
+async function segmentsOf(tx: SqlExecutor, key: string[]): Promise<string[]> {
   const rows = await tx.all<{ user_data: string }>(
     'SELECT user_data FROM ota_mo_segments WHERE iccid = ? AND message = ? ORDER BY seq',
     key,
   );
-  return { status: 'complete', segments: rows.map((r) => r.user_data) };
+  return rows.map((r) => r.user_data);
 }
 
 /**
@@ -755,6 +785,15 @@ export async function openOtaStoreOn(db: SqlDriver, keks: Kek | readonly Kek[]):
 
     holdMoSegment(iccid, segment, now, limits) {
       return db.transaction((tx) => holdSegment(tx, iccid, segment, now, limits));
+    },
+
+    async settleMoMessage(iccid, message, relayed) {
+      await db.run(
+        relayed
+          ? 'UPDATE ota_mo_messages SET relayed_at = completed_at WHERE iccid = ? AND message = ?'
+          : 'UPDATE ota_mo_messages SET completed_at = 0 WHERE iccid = ? AND message = ? AND relayed_at IS NULL',
+        [iccid, message],
+      );
     },
 
     purgeMoSegments(now) {

@@ -178,6 +178,29 @@ describe.each(STORE_KINDS)('OTA store on %s', (kind) => {
     );
   });
 
+  it('hands a completed message on when its claim lapses unsettled or is released, never once relayed', async () => {
+    const CLAIM = { ...LIMITS, claimMs: 100 };
+    const key = '8:7:2';
+    await a.holdMoSegment(ICCID, seg(7, 2, 1), 0, CLAIM);
+    expect((await a.holdMoSegment(ICCID, seg(7, 2, 2), 10, CLAIM)).status).toBe('complete');
+    // Its process died before relaying: within the claim a retry is a duplicate...
+    expect(await b.holdMoSegment(ICCID, seg(7, 2, 2), 50, CLAIM)).toEqual(pending(2, true));
+    // ...after it, exactly one of two stores racing gets the message again.
+    const raced = await Promise.all([
+      a.holdMoSegment(ICCID, seg(7, 2, 2), 200, CLAIM),
+      b.holdMoSegment(ICCID, seg(7, 2, 1), 200, CLAIM),
+    ]);
+    expect(raced.map((r) => r.status).sort()).toEqual(['complete', 'incomplete']);
+    // A failed relay releases it: the next segment gets it at once.
+    await b.settleMoMessage(ICCID, key, false);
+    expect((await a.holdMoSegment(ICCID, seg(7, 2, 1), 210, CLAIM)).status).toBe('complete');
+    // Relayed: never handed out again.
+    await a.settleMoMessage(ICCID, key, true);
+    expect(await b.holdMoSegment(ICCID, seg(7, 2, 2), 900, CLAIM)).toEqual(pending(2, true));
+    await b.settleMoMessage(ICCID, key, false);
+    expect(await b.holdMoSegment(ICCID, seg(7, 2, 2), 950, CLAIM)).toEqual(pending(2, true));
+  });
+
   it('expires partial messages, bounds the messages held per SIM, and forgets them with the SIM', async () => {
     await a.holdMoSegment(ICCID, seg(1, 2, 1), 0, LIMITS);
     await a.holdMoSegment(ICCID, seg(2, 2, 1), 500, LIMITS);
