@@ -239,6 +239,36 @@ export async function scriptorThroughServe(
   slot: typeof SIM_SLOT | typeof CHIP_SLOT,
   commands: string[],
 ): Promise<string[]> {
+  const card = await serveCard(kind, slot, path);
+  let responses: string[];
+  try {
+    responses = await scriptor(slot.reader, commands);
+  } catch (e) {
+    await card.remove().catch(() => undefined);
+    throw e;
+  }
+  await card.remove();
+  return responses;
+}
+
+/** A card that `simvault KIND serve` holds in a vpcd reader from a child process. */
+export interface ServedCard {
+  /** SIGTERM the serve command (which saves its state file) and wait until pcscd sees no card. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Put the card of the state file `path` into `slot`'s reader, served by `simvault KIND serve` in a
+ * child process, and wait until pcscd sees it. The card lives in another process on purpose: the
+ * PC/SC binding's disconnect, status and list calls block their thread until pcscd answers, and
+ * pcscd may be waiting on the card at that moment (vpcd polls it for its ATR several times a
+ * second), so a card served from the client's own thread can deadlock it.
+ */
+export async function serveCard(
+  kind: 'sim' | 'chip',
+  slot: typeof SIM_SLOT | typeof CHIP_SLOT,
+  path: string,
+): Promise<ServedCard> {
   await waitForCard(slot.reader, false);
   const child = await serveChild([
     kind,
@@ -248,16 +278,19 @@ export async function scriptorThroughServe(
     `${slot.host}:${slot.port}`,
     '--quiet',
   ]);
-  let responses: string[];
+  let stopped: Promise<void> | undefined;
+  const remove = (): Promise<void> =>
+    (stopped ??= (async () => {
+      const end = await child.stop();
+      if (end.code !== 0)
+        throw new Error(`simvault ${kind} serve exited ${end.code}: ${end.stderr}`);
+      await waitForCard(slot.reader, false);
+    })());
   try {
     await waitForCard(slot.reader);
-    responses = await scriptor(slot.reader, commands);
   } catch (e) {
-    await child.stop();
+    await remove().catch(() => undefined);
     throw e;
   }
-  const stopped = await child.stop();
-  if (stopped.code !== 0)
-    throw new Error(`simvault ${kind} serve exited ${stopped.code}: ${stopped.stderr}`);
-  return responses;
+  return { remove };
 }

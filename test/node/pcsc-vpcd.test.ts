@@ -1,87 +1,82 @@
-// The emulators as virtual smart cards in pcscd, reached by clients nobody here wrote: scriptor
-// (pcsc-tools) replays the examples of docs/chip-apdus.md against the chip served to vpcd, the
-// PC/SC transport finishes T=0 exchanges and reports a removed card, the reader watch sees cards
+// The emulators as virtual smart cards in pcscd, reached through the PC/SC transport: it picks a
+// reader by name, finishes T=0 exchanges and reports a removed card, the reader watch sees cards
 // come and go, and the handset runs bind, launch, delete and unbind with its SIM (and its card's
-// chip) behind pcscd. Needs pcscd with vsmartcard-vpcd and pcsc-tools (.ci/run installs them);
-// without them these tests say why and skip.
-import { afterEach, describe, expect, it } from 'vitest';
+// chip) behind pcscd. The cards are served by `simvault sim serve` / `simvault chip serve` in
+// child processes, as a real card is another party (test/cli/{sim,chip}.test.ts replay the docs'
+// APDU examples there with scriptor). Needs pcscd with vsmartcard-vpcd and pcsc-tools (.ci/run
+// installs them); without them these tests say why and skip.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../src/bytes.js';
+import { createChipStateFile } from '../../src/node/chip-state-file.js';
 import { watchPcscReaders, type PcscEvent } from '../../src/node/pcsc-events.js';
 import { PcscTransport } from '../../src/node/pcsc-transport.js';
-import {
-  CHIP_VIRTUAL_ATR,
-  chipVirtualCard,
-  SIM_VIRTUAL_ATR,
-  simVirtualCard,
-} from '../../src/node/vpcd-cards.js';
-import { connectVpcd, type VirtualCard, type VpcdSession } from '../../src/node/vpcd-connection.js';
+import { createSimStateFile, loadSimState } from '../../src/node/sim-state-file.js';
+import { CHIP_VIRTUAL_ATR, SIM_VIRTUAL_ATR } from '../../src/node/vpcd-cards.js';
 import { ChipClient, type ApduTransport } from '../../src/sim/index.js';
-import { SecureChip } from '../../src/sim/chip/cos.js';
 import { personalizeChip } from '../../src/sim/chip/state.js';
+import type { SimState } from '../../src/sim/applet/state.js';
 import { errorCodeOf } from '../helpers/errors.js';
 import {
   CHIP_SLOT,
   pcscUnavailable,
-  scriptor,
+  serveCard,
   SIM_SLOT,
-  waitForCard,
   withSlot,
+  type ServedCard,
 } from '../helpers/vpcd.js';
 import { makeWorld, type World } from '../handset/helpers.js';
-import { docChip, readTranscripts } from '../sim/chip/doc-chip.js';
+import { docChipState } from '../sim/chip/doc-chip.js';
 import { freshState } from '../sim/applet/helpers.js';
 
 const skip = await pcscUnavailable();
 const title = skip === undefined ? 'PC/SC through vpcd' : `PC/SC through vpcd (skipped: ${skip})`;
 
-type Slot = typeof SIM_SLOT | typeof CHIP_SLOT;
-const inserted: VpcdSession[] = [];
+const inserted: ServedCard[] = [];
+let dir = '';
+let files = 0;
 
-/** Put `card` into the slot's reader (once pcscd saw the last one go) and wait until pcscd sees it. */
-async function insert(slot: Slot, card: VirtualCard): Promise<VpcdSession> {
-  await waitForCard(slot.reader, false);
-  const session = await connectVpcd(card, { host: slot.host, port: slot.port });
-  inserted.push(session);
-  await waitForCard(slot.reader);
-  return session;
-}
-
-/** Take the card out and wait until pcscd sees the reader empty. */
-async function remove(slot: Slot, session: VpcdSession): Promise<void> {
-  await session.close();
-  inserted.splice(inserted.indexOf(session), 1);
-  await waitForCard(slot.reader, false);
-}
-
-afterEach(async () => {
-  for (const s of inserted.splice(0)) await s.close();
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'simvault-pcsc-'));
 });
 
-describe.skipIf(skip !== undefined)(title, () => {
-  it('scriptor replays every example of docs/chip-apdus.md against the served chip', async () => {
-    const blocks = readTranscripts(new URL('../../docs/chip-apdus.md', import.meta.url).pathname);
-    expect(blocks.length).toBeGreaterThanOrEqual(4);
-    await withSlot(CHIP_SLOT.port, async () => {
-      for (const block of blocks) {
-        // Each block starts from the fresh example chip: a new card in the reader.
-        const session = await insert(CHIP_SLOT, chipVirtualCard(docChip()));
-        const got = await scriptor(
-          CHIP_SLOT.reader,
-          block.map((x) => x.command),
-        );
-        expect(got.map((r, i) => `${block[i]!.line}: ${r}`)).toEqual(
-          block.map((x) => `${x.line}: ${x.response}`),
-        );
-        await remove(CHIP_SLOT, session);
-      }
-    });
-  });
+afterEach(async () => {
+  for (const card of inserted.splice(0)) await card.remove();
+  await rm(dir, { recursive: true, force: true });
+});
 
+/** Put a SIM with `state` into the SIM slot's reader; resolves to its state file. */
+async function insertSim(state: SimState): Promise<{ card: ServedCard; path: string }> {
+  const path = join(dir, `sim-${++files}.json`);
+  await createSimStateFile(path, state);
+  const card = await serveCard('sim', SIM_SLOT, path);
+  inserted.push(card);
+  return { card, path };
+}
+
+/** Put the example chip of docs/chip-apdus.md (or `state`) into the chip slot's reader. */
+async function insertChip(state = docChipState()): Promise<ServedCard> {
+  const path = join(dir, `chip-${++files}.json`);
+  await createChipStateFile(path, state);
+  const card = await serveCard('chip', CHIP_SLOT, path);
+  inserted.push(card);
+  return card;
+}
+
+/** Take the card out and wait until pcscd sees its reader empty. */
+async function remove(card: ServedCard): Promise<void> {
+  inserted.splice(inserted.indexOf(card), 1);
+  await card.remove();
+}
+
+describe.skipIf(skip !== undefined)(title, () => {
   it('the transport picks the reader by name, finishes 6Cxx, and reports the ATR and protocol', async () => {
     await withSlot(SIM_SLOT.port, () =>
       withSlot(CHIP_SLOT.port, async () => {
-        await insert(SIM_SLOT, simVirtualCard(freshState()));
-        await insert(CHIP_SLOT, chipVirtualCard(docChip()));
+        await insertSim(freshState());
+        await insertChip();
         const sim = await PcscTransport.open({ reader: SIM_SLOT.reader });
         const chip = await PcscTransport.open({ reader: '00 01' });
         try {
@@ -130,7 +125,7 @@ describe.skipIf(skip !== undefined)(title, () => {
 
   it('ChipClient works over PC/SC, and a removed card is PCSC_NO_CARD then CHIP_ABSENT', async () => {
     await withSlot(CHIP_SLOT.port, async () => {
-      const session = await insert(CHIP_SLOT, chipVirtualCard(docChip()));
+      const card = await insertChip();
       const reader = await PcscTransport.open({ reader: CHIP_SLOT.reader });
       try {
         const chip = new ChipClient(reader);
@@ -140,7 +135,7 @@ describe.skipIf(skip !== undefined)(title, () => {
         const { key, wrapped } = await chip.generateFileKey(context);
         expect(toHex(await chip.unwrapFileKey(wrapped, context))).toBe(toHex(key));
         expect((await chip.getData()).pinTriesLeft).toBe(3);
-        await remove(CHIP_SLOT, session);
+        await remove(card);
         expect(await errorCodeOf(reader.transmit(fromHex('00cadf2000')))).toBe('PCSC_NO_CARD');
         await expect(chip.getData()).rejects.toMatchObject({ code: 'CHIP_ABSENT' });
         expect(await errorCodeOf(PcscTransport.open({ reader: CHIP_SLOT.reader }))).toBe(
@@ -151,7 +146,7 @@ describe.skipIf(skip !== undefined)(title, () => {
       }
       // open waits for a card when asked to.
       const waiting = PcscTransport.open({ reader: CHIP_SLOT.reader, waitForCardMs: 15_000 });
-      await insert(CHIP_SLOT, chipVirtualCard(docChip()));
+      await insertChip();
       const late = await waiting;
       expect(toHex(late.atr)).toBe(toHex(CHIP_VIRTUAL_ATR));
       await late.close();
@@ -172,8 +167,7 @@ describe.skipIf(skip !== undefined)(title, () => {
       // The watch first reports the reader as attached; then the card comes and goes.
       while (!seen.some((e) => e.type === 'reader-attached'))
         await new Promise((r) => setTimeout(r, 20));
-      const session = await insert(CHIP_SLOT, chipVirtualCard(docChip()));
-      await remove(CHIP_SLOT, session);
+      await remove(await insertChip());
       await watching;
       stop.abort();
       expect(seen.map((e) => e.type)).toEqual(['reader-attached', 'card-inserted', 'card-removed']);
@@ -203,31 +197,32 @@ describe.skipIf(skip !== undefined)(`${title}: the handset`, () => {
       timeoutMs: 20_000,
     });
     const { world, op, phone } = w;
-    const simCard = simVirtualCard(world.simState);
-    const chipCard = chipVirtualCard(new SecureChip(personalizeChip({ pin: '2468' })));
+    // The SIM's state file is written before each answer, so it shows every change at once.
+    let simPath = '';
+    const simState = async () => loadSimState(simPath);
     await withSlot(SIM_SLOT.port, () =>
       withSlot(CHIP_SLOT.port, async () => {
-        await insert(SIM_SLOT, simCard);
-        await insert(CHIP_SLOT, chipCard);
+        simPath = (await insertSim(world.simState)).path;
+        await insertChip(personalizeChip({ pin: '2468' }));
         readers.sim = await PcscTransport.open({ reader: SIM_SLOT.reader });
         readers.chip = await PcscTransport.open({ reader: CHIP_SLOT.reader });
         try {
           const bound = await phone.insertCard();
           expect(bound).toMatchObject({ binding: 'new', formatted: true });
           expect(phone.menu).toEqual(['Mobile TV', 'Card 00c0ffee']);
-          expect(simCard.state.cards[0]!.bound).toBe(true);
+          expect((await simState()).cards[0]!.bound).toBe(true);
 
           const launched = await phone.launch('Mobile TV');
           expect(launched).toMatchObject({ intact: true, zone: 'multimedia' });
           expect(launched.digest).toBe(world.app.sha256);
-          expect(simCard.state.cards[0]!.applications[0]!.installed).toBe(true);
+          expect((await simState()).cards[0]!.applications[0]!.installed).toBe(true);
 
           const deleted = await phone.deleteApp('Mobile TV');
           expect(deleted).toMatchObject({ aid: world.app.aid });
-          expect(simCard.state.cards[0]!.applications[0]!.installed).toBe(false);
+          expect((await simState()).cards[0]!.applications[0]!.installed).toBe(false);
 
           expect(await phone.unbind()).toEqual({ cid: toHex(world.cid), erased: false });
-          expect(simCard.state.cards[0]!.bound).toBe(false);
+          expect((await simState()).cards[0]!.bound).toBe(false);
           expect((await op.cardApp.cardInfo(toHex(world.cid))).binding).toBeNull();
           // The in-process SIM of the world was never used: every APDU went through pcscd.
           expect(w!.sim.state.cards).toEqual([]);
