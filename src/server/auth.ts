@@ -195,7 +195,7 @@ export interface ReceivedRequest {
 }
 
 /**
- * A nonce a verified request still has to claim: what {@link NonceStore.claimNonce} is called
+ * A nonce a verified request still has to claim: what the store's `claimNonce` is called
  * with. A receiver that stores the request's effect may claim it in the same transaction, so that
  * the request and its nonce are committed together (see `RegistryStore.bind`).
  *

@@ -33,7 +33,12 @@ export interface KekRotationOptions {
    * The new KEK: 32 bytes, or a key file (created with a fresh key when it does not exist).
    * Required unless the old KEK is the data folder's default file, which then gets a fresh one.
    */
-  next?: Uint8Array | { file: string };
+  next?:
+    | Uint8Array
+    | {
+        /** The new key file (created, mode 0600, with a fresh key when it does not exist). */
+        file: string;
+      };
   /** Where `SIMVAULT_KEK` is looked up (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
   /** Called after each batch of rewrapped rows; a throw aborts the rotation, changing nothing. */

@@ -44,7 +44,12 @@ export interface StoreLocation {
    * The key-encryption key that seals the OTA server's keys (32 bytes), or its key file. Default:
    * `SIMVAULT_KEK`, else for SQLite `kek` in the data folder (created); PostgreSQL needs one.
    */
-  kek?: Uint8Array | { file: string };
+  kek?:
+    | Uint8Array
+    | {
+        /** The key file: 64 hex digits, base64 or 32 raw bytes; a missing one is `SERVER_KEK_MISSING`. */
+        file: string;
+      };
 }
 
 /**
