@@ -257,8 +257,11 @@ export interface MessageCipher {
   readonly suite: Suite;
   /** The backend actually used. */
   readonly backend: BackendName;
-  /** Open chunk `index`; throws `CRYPTO_AUTH_FAILED`. */
-  open(index: number, sealed: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Open chunk `index` into a buffer of the backend's (not copied); throws `CRYPTO_AUTH_FAILED`.
+   * Synchronous on a synchronous backend.
+   */
+  open(index: number, sealed: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /**
    * Seal chunk `index` into `out` (`plaintext.length + 16` bytes). Synchronous on a synchronous
    * backend; otherwise `plaintext` must stay unchanged until the promise settles.
@@ -299,10 +302,13 @@ export async function openMessageCipher(
   const cipher: MessageCipher = {
     suite,
     backend: backend.name,
-    async open(index, sealed) {
-      const out = await aead.open(chunkNonce(baseNonce, index), sealed);
-      if (!out) throw authFailed(index);
-      return out;
+    open(index, sealed) {
+      const out = aead.open(chunkNonce(baseNonce, index), sealed);
+      const check = (plain: Uint8Array | null) => {
+        if (!plain) throw authFailed(index);
+        return plain;
+      };
+      return out instanceof Promise ? out.then(check) : check(out);
     },
     sealInto: (index, plaintext, out) =>
       aead.sealInto(chunkNonce(baseNonce, index), plaintext, out),
@@ -625,8 +631,13 @@ export class ChunkDecryptor {
     assertBytes(data, 'ciphertext');
     const expected = this.openedLength(data.length);
     checkRoom(out, offset, expected);
+    let w = offset;
     try {
-      return await this.consume(data, out, offset);
+      await this.consume(data, (cipher, index, sealed) => {
+        const target = out.subarray(w, (w += CHUNK_SIZE));
+        return cipher.openInto(index, sealed, target);
+      });
+      return w - offset;
     } catch (e) {
       // Chunks after a failed one may have been opened already by an asynchronous backend.
       out.fill(0, offset, offset + expected);
@@ -634,38 +645,64 @@ export class ChunkDecryptor {
     }
   }
 
-  private async consume(data: Uint8Array, out: Uint8Array, offset: number): Promise<number> {
+  /**
+   * @internal Add ciphertext; returns the plaintext of each chunk it authenticates as the
+   * backend's own buffer, without the copy into one output buffer that
+   * {@link ChunkDecryptor.updateInto} makes (the decrypt stream enqueues these as they are).
+   */
+  async updateChunks(data: Uint8Array): Promise<Uint8Array[]> {
+    if (this.error !== undefined) throw this.error;
+    if (this.done) throw new ArgumentError('decryptor already finished');
+    assertBytes(data, 'ciphertext');
+    const parts: Uint8Array[] = [];
+    try {
+      await this.consume(data, (cipher, index, sealed) => {
+        const plain = cipher.open(index, sealed);
+        if (!(plain instanceof Promise)) {
+          parts.push(plain);
+          return;
+        }
+        const slot = parts.push(plain as never) - 1;
+        return plain.then((p) => {
+          parts[slot] = p;
+        });
+      });
+    } catch (e) {
+      return this.fail(e);
+    }
+    return parts;
+  }
+
+  /**
+   * Feed `data` through the header and chunk framing; `open` is called for every chunk known not
+   * to be the final one, in order, and `sealed` stays unchanged until its result settles.
+   */
+  private async consume(
+    data: Uint8Array,
+    open: (cipher: MessageCipher, index: number, sealed: Uint8Array) => void | Promise<void>,
+  ): Promise<void> {
     let off = 0;
     if (!this.cipher) {
       const n = Math.min(HEADER_LENGTH - this.headLen, data.length);
       this.head.set(data.subarray(0, n), this.headLen);
       this.headLen += n;
       off = n;
-      if (this.headLen < HEADER_LENGTH) return 0;
+      if (this.headLen < HEADER_LENGTH) return;
       const salt = this.head.subarray(0, SALT_LENGTH);
       const commitment = this.head.subarray(SALT_LENGTH);
       this.cipher = (await openMessageCipher(this.inputKey, salt, this.options, commitment)).cipher;
     }
     const cipher = this.cipher;
     const batch = new ChunkBatch();
-    let w = offset;
     while (off < data.length) {
       // A full sealed chunk is only known not to be the final one once a byte follows it.
       if (this.len === SEALED_CHUNK) {
-        await batch.add(cipher.openInto(this.index++, this.buf, out.subarray(w, w + CHUNK_SIZE)));
-        w += CHUNK_SIZE;
+        await batch.add(open(cipher, this.index++, this.buf));
         this.len = 0;
       }
       if (this.len === 0 && data.length - off > SEALED_CHUNK) {
-        const wait = batch.add(
-          cipher.openInto(
-            this.index++,
-            data.subarray(off, off + SEALED_CHUNK),
-            out.subarray(w, w + CHUNK_SIZE),
-          ),
-        );
+        const wait = batch.add(open(cipher, this.index++, data.subarray(off, off + SEALED_CHUNK)));
         if (wait) await wait;
-        w += CHUNK_SIZE;
         off += SEALED_CHUNK;
         continue;
       }
@@ -677,7 +714,6 @@ export class ChunkDecryptor {
       off += n;
     }
     await batch.settle();
-    return w - offset;
   }
 
   /** The end of the ciphertext: authenticates the final chunk and returns its plaintext. */

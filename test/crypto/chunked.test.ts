@@ -244,6 +244,32 @@ describe('tampering gives typed errors and no plaintext past the last good chunk
     expect(await errorCodeOf(decrypt(new Uint8Array(16), ct))).toBe('CRYPTO_BAD_KEY');
   });
 
+  // The decrypt stream enqueues each chunk in the backend's own buffer: on every backend (the
+  // asynchronous one included) it releases the good chunks in order, nothing of a bad one.
+  it('the decrypt stream on every backend and piece size stops at the first bad chunk', async () => {
+    await ready;
+    for (const backend of availableBackends()) {
+      if (!getBackend(backend).supports('AEAD_AES_256_GCM')) continue;
+      for (const size of [1, 4099, SEALED, SEALED + 1, 65536, ct.length]) {
+        const good = await drain(
+          pieces(ct, size).pipeThrough(createDecryptStream(key32, { backend })),
+        );
+        expect(good.error).toBeUndefined();
+        expect(good.out.equals(Buffer.from(msg))).toBe(true);
+        for (const chunk of [0, 2, 3]) {
+          const bad = ct.slice();
+          bad[HEADER_LENGTH + chunk * SEALED + 5]! ^= 0x10;
+          const r = await drain(
+            pieces(bad, size).pipeThrough(createDecryptStream(key32, { backend })),
+          );
+          expect((r.error as SimvaultError).code).toBe('CRYPTO_AUTH_FAILED');
+          expect(r.out.length).toBeLessThanOrEqual(chunk * CHUNK_SIZE);
+          expect(r.out.equals(Buffer.from(msg.subarray(0, r.out.length)))).toBe(true);
+        }
+      }
+    }
+  });
+
   it('random access releases nothing from a damaged chunk but still reads undamaged ones', async () => {
     await ready;
     const bad = ct.slice();
