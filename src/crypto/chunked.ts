@@ -251,6 +251,8 @@ export function chunkNonce(baseNonce: Uint8Array, index: number): Uint8Array {
   return nonce;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /** Per-message state once keys are derived: shared by the push core and random access. */
 export interface MessageCipher {
   /** The suite. */
@@ -662,7 +664,8 @@ export class ChunkDecryptor {
           parts.push(plain);
           return;
         }
-        const slot = parts.push(plain as never) - 1;
+        // A placeholder keeps chunk order while an asynchronous open is in flight.
+        const slot = parts.push(NO_BYTES) - 1;
         return plain.then((p) => {
           parts[slot] = p;
         });
