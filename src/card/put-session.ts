@@ -41,6 +41,10 @@ import type { ZoneBlocks } from './sealed-blocks.js';
 export const SEALED_CHUNK = CHUNK_SIZE + 16;
 // Ciphertext is written in batches of this many bytes (whole blocks).
 const WRITE_BATCH = 1024 * 1024;
+// Written ciphertext is flushed behind the put every this many bytes, while the next batches are
+// sealed: the commit's flush then finds little left to write back instead of the whole file
+// (a 256 MiB put on an image file, node backend: 520–590 MB/s before, 650–880 after).
+const FLUSH_BEHIND = 8 * 1024 * 1024;
 // Chunks of a resumed prefix read and sealed again per step (1 MiB).
 const RESEAL_CHUNKS = 64;
 
@@ -102,6 +106,11 @@ export class PutSession {
   private buf: Uint8Array;
   private spare: Uint8Array;
   private inflight: Promise<void> | undefined;
+  private behind: Promise<void> | undefined;
+  // Kept until the commit path reports it: after a failed fdatasync the kernel may have dropped
+  // the pages, and a later flush could succeed without them.
+  private behindError: Error | undefined;
+  private sinceFlush = 0;
   private len = 0;
   /** Block already holding the first `len` buffered bytes (after a checkpoint), if any. */
   private tailBlock: number | undefined;
@@ -212,6 +221,28 @@ export class PutSession {
     if (p) await p;
   }
 
+  /** Wait for the flush behind the put, if one runs; throws the error of any that failed. */
+  private async flushed(): Promise<void> {
+    if (this.behind) await this.behind;
+    if (this.behindError !== undefined) throw this.behindError;
+  }
+
+  /** Start a flush of what has landed, unless one runs; {@link PutSession.flushed} reports it. */
+  private flushBehind(landed: Promise<void>): void {
+    if (this.behind || this.sinceFlush < FLUSH_BEHIND) return;
+    this.sinceFlush = 0;
+    const device = this.host.blocks.device;
+    this.behind = landed
+      .then(() => device.flush())
+      .catch((e: unknown) => {
+        // Devices throw Errors; the wrap only satisfies the type.
+        this.behindError ??= e instanceof Error ? e : new Error(String(e));
+      })
+      .finally(() => {
+        this.behind = undefined;
+      });
+  }
+
   /**
    * Start writing buffered ciphertext: whole blocks, or everything (padding the last block) when
    * `all`. The writes stay in flight while the other buffer fills; {@link PutSession.drain}
@@ -270,6 +301,8 @@ export class PutSession {
     // Observed now so a failure is not an unhandled rejection before drain() reports it.
     landed.catch(() => undefined);
     this.inflight = landed;
+    this.sinceFlush += keepFrom;
+    this.flushBehind(landed);
   }
 
   private async record(pending: boolean): Promise<FileRecord> {
@@ -296,6 +329,7 @@ export class PutSession {
     const { table } = this.host;
     await this.writeOut(true);
     await this.drain();
+    await this.flushed();
     const old = await table.find(this.name, true, { working: true });
     if (old) {
       await table.remove(this.name, true);
@@ -348,6 +382,7 @@ export class PutSession {
     this.append(last);
     await this.writeOut(true);
     await this.drain();
+    await this.flushed();
     const counters = this.host.counters();
     let files = counters.files + 1;
     let bytes = counters.bytes + this.plain;
@@ -373,7 +408,11 @@ export class PutSession {
       }
     };
     // Writes still in flight must land before the blocks they target can be given to anyone else.
-    const settle = () => this.drain().catch(() => undefined);
+    // So must a flush behind the put, before the zone is unlocked.
+    const settle = async () => {
+      await this.drain().catch(() => undefined);
+      await this.flushed().catch(() => undefined);
+    };
     const fail = async (e: unknown): Promise<never> => {
       await settle();
       this.host.abandon();

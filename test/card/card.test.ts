@@ -11,6 +11,7 @@ import {
   readCardInfo,
   type CardZone,
 } from '../../src/card/index.js';
+import { DeviceError } from '../../src/card/device-error.js';
 import { errorCodeOf } from '../helpers/errors.js';
 import { collect, pieces } from '../helpers/streams.js';
 import { BINDING, bytes, CID, formatted, KEYS, mount } from './helpers.js';
@@ -181,6 +182,48 @@ describe('card: files', () => {
     expect(await errorCodeOf(user.stat('g'))).toBe('CARD_NOT_FOUND');
     await user.writeFile('h', new Uint8Array(3));
     expect((await user.stat('h')).size).toBe(3);
+  });
+});
+
+describe('card: flush behind a large put', () => {
+  // A put flushes what it has written every 8 MiB while it seals the next batches. A flush that
+  // fails there must fail the put: after a failed fdatasync the pages may be gone, and the
+  // commit's own flush could succeed without them.
+  it('flushes while the put runs, and a failed flush fails the put and commits nothing', async () => {
+    const dev = await formatted(48 << 20, { user: 40 << 20 });
+    const card = await mount(dev);
+    const user = card.zone('user');
+    const kept = bytes(5000, 3);
+    await user.writeFile('kept', kept);
+    const big = bytes(20 << 20, 4);
+
+    const flush = dev.flush.bind(dev);
+    let flushes = 0;
+    // Only the first flush fails: the commit's own flush then succeeds, and the put must still fail.
+    const failing = vi.spyOn(dev, 'flush').mockImplementation(async () => {
+      if (++flushes === 1) throw new DeviceError('DEVICE_IO', 'flush failed (injected)');
+      return flush();
+    });
+    const w = (await user.put('big', { size: big.length })).writable.getWriter();
+    for (let off = 0; off < big.length; off += 1 << 20)
+      await w.write(big.subarray(off, off + (1 << 20)));
+    // Flushed behind the put before it was closed.
+    expect(flushes).toBeGreaterThan(0);
+    expect(await errorCodeOf(w.close())).toBe('DEVICE_IO');
+    failing.mockRestore();
+
+    expect((await user.list()).map((f) => f.name)).toEqual(['kept']);
+    expect(Buffer.from(await user.readFile('kept')).equals(Buffer.from(kept))).toBe(true);
+    // The zone goes on working, and a put with flushes that succeed stores the file.
+    let good = 0;
+    vi.spyOn(dev, 'flush').mockImplementation(() => {
+      good++;
+      return flush();
+    });
+    await pieces(big, 1 << 20).pipeTo((await user.put('big', { size: big.length })).writable);
+    expect(good).toBeGreaterThan(1);
+    expect(Buffer.from(await user.readFile('big')).equals(Buffer.from(big))).toBe(true);
+    await card.unmount();
   });
 });
 
