@@ -7,7 +7,6 @@
  * @module
  */
 import type { Hono } from 'hono';
-import type { bodyLimit } from 'hono/body-limit';
 import type { HTTPException } from 'hono/http-exception';
 import type { streamSSE } from 'hono/streaming';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -92,8 +91,6 @@ export class MissingDriverError extends ServerError {
 export interface HonoKit {
   /** The app class. */
   Hono: typeof Hono;
-  /** The body size limit middleware. */
-  bodyLimit: typeof bodyLimit;
   /** The error class hono throws for client faults. */
   HTTPException: typeof HTTPException;
   /** Server-sent events. */
@@ -129,13 +126,12 @@ const IMPORTS: { [K in ServerDriver]: () => Promise<DriverModules[K]> } = {
     ((await import('better-sqlite3')) as unknown as { default: typeof BetterSqlite3 }).default,
   pg: async () => (await import('pg')).default,
   hono: async () => {
-    const [{ Hono }, { bodyLimit }, { HTTPException }, { streamSSE }] = await Promise.all([
+    const [{ Hono }, { HTTPException }, { streamSSE }] = await Promise.all([
       import('hono'),
-      import('hono/body-limit'),
       import('hono/http-exception'),
       import('hono/streaming'),
     ]);
-    return { Hono, bodyLimit, HTTPException, streamSSE };
+    return { Hono, HTTPException, streamSSE };
   },
   '@hono/node-server': async () => {
     const { serve } = await import('@hono/node-server');

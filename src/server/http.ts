@@ -8,7 +8,9 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { concatBytes } from '../bytes.js';
 import { SimvaultError } from '../errors.js';
 import {
   checkSignedRequest,
@@ -44,6 +46,8 @@ export type ServerEnv = {
     signer: SigningKey | undefined;
     /** The nonce the handler must claim, on signed routes that leave it to the handler. */
     nonce: NonceClaim | undefined;
+    /** The request body, once read by {@link limitBody} or {@link bodyOf}. */
+    body: Uint8Array | undefined;
   };
 };
 
@@ -69,8 +73,6 @@ export function errorResponse(
 ): Response {
   let e: ServerError;
   if (err instanceof ServerError) e = err;
-  else if (err instanceof hono.HTTPException && err.status === 413)
-    e = new ServerError('SERVER_BAD_REQUEST', 'the request body is too large');
   else if (err instanceof hono.HTTPException && err.status < 500)
     e = new ServerError('SERVER_BAD_REQUEST', err.message || 'bad request');
   else if (err instanceof SimvaultError && err.code.startsWith('PROTOCOL_'))
@@ -118,6 +120,7 @@ export function createBaseApp(
     c.set('errorCode', undefined);
     c.set('signer', undefined);
     c.set('nonce', undefined);
+    c.set('body', undefined);
     await next();
     c.header('x-request-id', requestId);
     const fields: Record<string, unknown> = {
@@ -183,26 +186,120 @@ export function limitAddress(c: Context<ServerEnv>, buckets: TokenBuckets, now: 
   if (wait > 0) throw rateLimited(wait, `address ${address}`);
 }
 
+/** The largest body read on a route that sets no limit of its own (signed GETs and DELETEs). */
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+function tooLarge(maxBytes: number): ServerError {
+  return new ServerError('SERVER_BAD_REQUEST', `the request body exceeds ${maxBytes} bytes`);
+}
+
 /**
- * Refuse bodies over `maxBytes` with `SERVER_BAD_REQUEST` (status 413 mapped to the stable code).
+ * Read a Node request's body straight off its stream, at most `maxBytes`. This skips building
+ * a WHATWG `Request` (abort signal, headers, a web stream over the socket) for a body of a
+ * hundred bytes: binds per second rose by about a fifth (`npm run bench -- server`).
+ */
+function readIncoming(incoming: Readable, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    const onData = (part: Buffer) => {
+      size += part.length;
+      if (size > maxBytes) {
+        // The rest is drained (or the connection closed) by the server once the answer is sent.
+        stop();
+        incoming.pause();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      parts.push(part);
+    };
+    const onEnd = () => {
+      stop();
+      const whole = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+      resolve(new Uint8Array(whole.buffer, whole.byteOffset, whole.length));
+    };
+    const onError = (e: Error) => {
+      stop();
+      reject(e);
+    };
+    const onClose = () => {
+      stop();
+      reject(new ServerError('SERVER_BAD_REQUEST', 'the request body was cut short'));
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+  });
+}
+
+/** Read the body once, at most `maxBytes`: off the Node stream when nothing else has touched it. */
+async function readBody(c: Context<ServerEnv>, maxBytes: number): Promise<Uint8Array> {
+  const declared = c.req.header('content-length');
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const incoming = (c.env as { incoming?: unknown } | undefined)?.incoming;
+  if (
+    incoming instanceof Readable &&
+    !incoming.readableDidRead &&
+    incoming.listenerCount('data') === 0
+  )
+    return readIncoming(incoming, maxBytes);
+  // Not served by Node (app.request() in tests), or the web Request already owns the stream.
+  const body = c.req.raw.body;
+  if (body === null) return new Uint8Array();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of body as unknown as AsyncIterable<Uint8Array>) {
+    size += part.length;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    parts.push(part);
+  }
+  return concatBytes(...parts);
+}
+
+/**
+ * Read the request body, at most `maxBytes` (over it: `SERVER_BAD_REQUEST`), before the route
+ * runs; the route and {@link requireSignature} then take it from {@link bodyOf}.
  *
  * @example
  * ```ts
  * import { loadDriver } from './drivers.js';
- * import { createBaseApp, limitBody } from './http.js';
+ * import { bodyOf, createBaseApp, limitBody } from './http.js';
  * import { silentLogger } from './log.js';
  * const hono = await loadDriver('hono', 'an app');
  * const app = createBaseApp(hono, { name: 'x', log: silentLogger });
- * app.post('/upload', limitBody(hono, 1024), (c) => c.text('ok'));
+ * app.post('/upload', limitBody(1024), async (c) => c.text(String((await bodyOf(c)).length)));
  * ```
  */
-export function limitBody(hono: HonoKit, maxBytes: number): MiddlewareHandler<ServerEnv> {
-  return hono.bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ServerError('SERVER_BAD_REQUEST', `the request body exceeds ${maxBytes} bytes`);
-    },
-  });
+export function limitBody(maxBytes: number): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    c.set('body', await readBody(c, maxBytes));
+    await next();
+  };
+}
+
+/**
+ * The request body: as {@link limitBody} read it, or read now (at most 64 KiB) on a route without
+ * a limit of its own. Read once; every later call answers the same bytes.
+ *
+ * @example
+ * ```ts
+ * app.post('/echo', async (c) => c.body(await bodyOf(c)));
+ * ```
+ */
+export async function bodyOf(c: Context<ServerEnv>): Promise<Uint8Array> {
+  let body = c.var.body;
+  if (body === undefined) {
+    body = await readBody(c, DEFAULT_BODY_LIMIT);
+    c.set('body', body);
+  }
+  return body;
 }
 
 /**
@@ -233,7 +330,7 @@ export function requireSignature(
         method: c.req.method,
         pathAndQuery: `${url.pathname}${url.search}`,
         header: (name) => c.req.header(name),
-        body: new Uint8Array(await c.req.arrayBuffer()),
+        body: await bodyOf(c),
       },
       verifier,
     );
@@ -265,9 +362,10 @@ export async function jsonOf(c: Context<ServerEnv>): Promise<Record<string, unkn
   const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json')
     throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/json');
+  const body = await bodyOf(c);
   let value: unknown;
   try {
-    value = JSON.parse(await c.req.text());
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
   } catch (e) {
     throw new ServerError('SERVER_BAD_REQUEST', `json: ${(e as Error).message}`);
   }

@@ -1,4 +1,5 @@
 // HTTP-level tests of the card application server on loopback, on SQLite and PostgreSQL.
+import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../src/bytes.js';
@@ -413,6 +414,77 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
     });
     expect(replay.status).toBe(401);
     expect(await replay.json()).toMatchObject({ error: { code: 'SERVER_REPLAYED' } });
+  });
+
+  it('reads a body sent in parts, and refuses one over the limit or cut short', async () => {
+    await provision();
+    const path = '/v1/sim/bind';
+    const url = `${server.url}${path}`;
+    const bindBody = (transactionId: number, n: number) =>
+      encodeMessage({ type: 'bindRequest', transactionId, cid: cidBytes(n), iccid: ICCID });
+    // Streamed without content-length, a few bytes per part: the signature and the message are
+    // checked over the whole body, read once.
+    const streamed = (bytes: Uint8Array, part: number) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let at = 0; at < bytes.length; at += part)
+            controller.enqueue(bytes.slice(at, at + part));
+          controller.close();
+        },
+      });
+    const body = bindBody(1, 1);
+    const res = await fetch(url, {
+      method: 'POST',
+      body: streamed(body, 3),
+      duplex: 'half',
+      headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, body) },
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-simvault-result')).toBe('ok');
+    expect((await store.getBinding(cidKey(1)))?.iccid).toBe(ICCID);
+
+    // Over the 4096-byte limit without content-length: refused, nothing bound.
+    const big = new Uint8Array(5000);
+    big.set(bindBody(2, 3));
+    const over = await fetch(url, {
+      method: 'POST',
+      body: streamed(big, 1000),
+      duplex: 'half',
+      headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, big) },
+    } as RequestInit);
+    expect([over.status, await over.json()]).toEqual([
+      400,
+      { error: { code: 'SERVER_BAD_REQUEST', message: 'the request body exceeds 4096 bytes' } },
+    ]);
+
+    // Cut short: the client promises 200 bytes, sends 20 and hangs up. The server goes on.
+    const { hostname, port } = new URL(server.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: hostname, port: Number(port) }, () => {
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/octet-stream\r\n` +
+            'content-length: 200\r\n\r\n',
+        );
+        socket.write(bindBody(3, 3).subarray(0, 20), () => {
+          setTimeout(() => socket.destroy(), 50);
+        });
+      });
+      socket.on('error', reject);
+      socket.on('close', () => {
+        resolve();
+      });
+    });
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect(await store.getBinding(cidKey(3))).toBeUndefined();
+
+    // JSON that is not UTF-8 is refused, not read with replacement characters.
+    const notUtf8 = await fetch(`${server.url}/v1/cards/verify`, {
+      method: 'POST',
+      body: new Uint8Array([0x7b, 0x22, 0x63, 0x69, 0x64, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(notUtf8.status).toBe(400);
+    expect(await notUtf8.json()).toMatchObject({ error: { code: 'SERVER_BAD_REQUEST' } });
   });
 
   it('validates every SIM message input', async () => {

@@ -29,6 +29,7 @@ import { DEFAULT_WINDOW_MS, type NonceStore, type SigningKey, checkSigningKey } 
 import { loadDriver } from '../drivers.js';
 import { ServerError } from '../errors.js';
 import {
+  bodyOf,
   createBaseApp,
   jsonOf,
   limitAddress,
@@ -99,7 +100,7 @@ async function messageOf<T extends MessageType>(
     throw new ServerError('SERVER_BAD_REQUEST', `content-type must be ${OCTETS}`);
   let message: SimvaultMessage;
   try {
-    message = decodeMessage(new Uint8Array(await c.req.arrayBuffer()));
+    message = decodeMessage(await bodyOf(c));
   } catch (e) {
     if (e instanceof ProtocolError)
       throw new ServerError('SERVER_BAD_REQUEST', `message: ${e.message}`);
@@ -172,8 +173,8 @@ export async function createCardAppApp(service: CardAppService, options: CardApp
   const claimInBind = options.nonces === undefined;
   const otaBind = requireSignature(['ota'], verifier, { claimNonce: !claimInBind });
   const operator = requireSignature(['operator'], verifier);
-  const small = limitBody(hono, MESSAGE_LIMIT);
-  const json = limitBody(hono, JSON_LIMIT);
+  const small = limitBody(MESSAGE_LIMIT);
+  const json = limitBody(JSON_LIMIT);
 
   const app = createBaseApp(hono, { name: 'card-app', log });
 
@@ -232,7 +233,7 @@ export async function createCardAppApp(service: CardAppService, options: CardApp
 
   app.post(
     '/v1/admin/cards/import',
-    limitBody(hono, options.maxImportBytes ?? 32 * 1024 * 1024),
+    limitBody(options.maxImportBytes ?? 32 * 1024 * 1024),
     operator,
     async (c) => {
       const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
@@ -242,7 +243,9 @@ export async function createCardAppApp(service: CardAppService, options: CardApp
           'SERVER_BAD_REQUEST',
           'content-type must be text/csv or application/json',
         );
-      const report = await service.importCards(parseCardImport(await c.req.text(), format));
+      const report = await service.importCards(
+        parseCardImport(new TextDecoder().decode(await bodyOf(c)), format),
+      );
       log('info', 'cards imported', {
         requestId: c.var.requestId,
         rows: report.rows,

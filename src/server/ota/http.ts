@@ -44,6 +44,7 @@ import {
 import { loadDriver } from '../drivers.js';
 import { ServerError } from '../errors.js';
 import {
+  bodyOf,
   clientAddress,
   createBaseApp,
   errorResponse,
@@ -299,12 +300,12 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
   const signal = (c: Context<ServerEnv>): AbortSignal =>
     options.shutdown ? AbortSignal.any([c.req.raw.signal, options.shutdown]) : c.req.raw.signal;
 
-  app.post('/v1/sms/mo', limitBody(hono, TPDU_LIMIT), async (c) => {
+  app.post('/v1/sms/mo', limitBody(TPDU_LIMIT), async (c) => {
     const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
     if (type === undefined || !OCTETS.has(type))
       throw new ServerError('SERVER_BAD_REQUEST', 'content-type must be application/octet-stream');
     const iccid = await moSim(c);
-    const tpdu = new Uint8Array(await c.req.arrayBuffer());
+    const tpdu = await bodyOf(c);
     if (tpdu.length === 0)
       throw new ServerError('SERVER_BAD_REQUEST', 'the body must be an SMS-SUBMIT TPDU');
     const outcome = await relay.receiveMo(iccid, tpdu);
@@ -414,7 +415,7 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
   app.on('HEAD', '/v1/files/:name', (c) => serveFile(c, true));
   app.get('/v1/files/:name', (c) => serveFile(c, false));
 
-  app.put('/v1/admin/sims/:iccid', limitBody(hono, JSON_LIMIT), operator, async (c) => {
+  app.put('/v1/admin/sims/:iccid', limitBody(JSON_LIMIT), operator, async (c) => {
     const iccid = parseIccid(c.req.param('iccid'));
     const sim = parseSimConfig(iccid, await jsonOf(c));
     if (sim.msisdn !== null) {
@@ -444,7 +445,7 @@ export async function createOtaApp(relay: OtaRelay, files: FileStore, options: O
     return c.json({ iccid, deleted: true });
   });
 
-  app.post('/v1/admin/sims/:iccid/stk-list', limitBody(hono, JSON_LIMIT), operator, async (c) => {
+  app.post('/v1/admin/sims/:iccid/stk-list', limitBody(JSON_LIMIT), operator, async (c) => {
     const iccid = parseIccid(c.req.param('iccid'));
     const body = await jsonOf(c);
     const cards = stkCardsOf(body['cards']);
