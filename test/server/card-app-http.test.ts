@@ -20,7 +20,7 @@ import {
   startTestServer,
   type TestServer,
 } from './fixtures.js';
-import { postFrom } from './http-client.js';
+import { postFrom, streamedBody } from './http-client.js';
 import { STORE_KINDS, testDatabase, type TestDatabase } from './stores.js';
 
 const OCTETS = { 'content-type': 'application/octet-stream' };
@@ -424,18 +424,10 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
       encodeMessage({ type: 'bindRequest', transactionId, cid: cidBytes(n), iccid: ICCID });
     // Streamed without content-length, a few bytes per part: the signature and the message are
     // checked over the whole body, read once.
-    const streamed = (bytes: Uint8Array, part: number) =>
-      new ReadableStream<Uint8Array>({
-        start(controller) {
-          for (let at = 0; at < bytes.length; at += part)
-            controller.enqueue(bytes.slice(at, at + part));
-          controller.close();
-        },
-      });
     const body = bindBody(1, 1);
     const res = await fetch(url, {
       method: 'POST',
-      body: streamed(body, 3),
+      body: streamedBody(body, 3),
       duplex: 'half',
       headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, body) },
     } as RequestInit);
@@ -448,7 +440,7 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
     big.set(bindBody(2, 3));
     const over = await fetch(url, {
       method: 'POST',
-      body: streamed(big, 1000),
+      body: streamedBody(big, 1000),
       duplex: 'half',
       headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, big) },
     } as RequestInit);

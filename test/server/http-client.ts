@@ -60,3 +60,14 @@ export function rawExchange(url: string, bytes: string): Promise<string> {
     });
   });
 }
+
+/** `bytes` as a web stream of `part`-byte pieces: a body sent without a content-length. */
+export function streamedBody(bytes: Uint8Array, part: number): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let at = 0; at < bytes.length; at += part)
+        controller.enqueue(bytes.slice(at, at + part));
+      controller.close();
+    },
+  });
+}

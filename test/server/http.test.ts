@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadDriver } from '../../src/server/drivers.js';
 import { bodyOf, createBaseApp, jsonOf, limitBody } from '../../src/server/http.js';
 import { silentLogger } from '../../src/server/log.js';
+import { streamedBody } from './http-client.js';
 
 async function app() {
   const hono = await loadDriver('hono', 'a test app');
@@ -19,24 +20,15 @@ async function app() {
   return a;
 }
 
-const streamOf = (bytes: Uint8Array, part: number) =>
-  new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (let at = 0; at < bytes.length; at += part)
-        controller.enqueue(bytes.slice(at, at + part));
-      controller.close();
-    },
-  });
-
 const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) =>
   new Request(`http://x${path}`, { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
 
 describe('request bodies without a Node request stream', () => {
   it('reads a streamed body once and refuses one over the limit', async () => {
     const a = await app();
-    const ok = await a.request(post('/echo', streamOf(new Uint8Array(16), 5)));
+    const ok = await a.request(post('/echo', streamedBody(new Uint8Array(16), 5)));
     expect(await ok.json()).toEqual({ length: 16, same: true });
-    const over = await a.request(post('/echo', streamOf(new Uint8Array(17), 5)));
+    const over = await a.request(post('/echo', streamedBody(new Uint8Array(17), 5)));
     expect([over.status, await over.json()]).toEqual([
       400,
       { error: { code: 'SERVER_BAD_REQUEST', message: 'the request body exceeds 16 bytes' } },
@@ -47,9 +39,11 @@ describe('request bodies without a Node request stream', () => {
 
   it('takes at most 64 KiB on a route without a limit of its own', async () => {
     const a = await app();
-    const fits = await a.request(post('/unlimited', streamOf(new Uint8Array(64 * 1024), 4096)));
+    const fits = await a.request(post('/unlimited', streamedBody(new Uint8Array(64 * 1024), 4096)));
     expect(await fits.json()).toEqual({ length: 64 * 1024 });
-    const over = await a.request(post('/unlimited', streamOf(new Uint8Array(64 * 1024 + 1), 4096)));
+    const over = await a.request(
+      post('/unlimited', streamedBody(new Uint8Array(64 * 1024 + 1), 4096)),
+    );
     expect(over.status).toBe(400);
   });
 
