@@ -424,13 +424,14 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
       encodeMessage({ type: 'bindRequest', transactionId, cid: cidBytes(n), iccid: ICCID });
     // Streamed without content-length, a few bytes per part: the signature and the message are
     // checked over the whole body, read once.
-    const body = bindBody(1, 1);
-    const res = await fetch(url, {
-      method: 'POST',
-      body: streamedBody(body, 3),
-      duplex: 'half',
-      headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, body) },
-    } as RequestInit);
+    const postStreamed = (bytes: Uint8Array, part: number) =>
+      fetch(url, {
+        method: 'POST',
+        body: streamedBody(bytes, part),
+        duplex: 'half',
+        headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, bytes) },
+      } as RequestInit);
+    const res = await postStreamed(bindBody(1, 1), 3);
     expect(res.status).toBe(200);
     expect(res.headers.get('x-simvault-result')).toBe('ok');
     expect((await store.getBinding(cidKey(1)))?.iccid).toBe(ICCID);
@@ -438,12 +439,7 @@ describe.each(STORE_KINDS)('card application server over HTTP on %s', (kind) => 
     // Over the 4096-byte limit without content-length: refused, nothing bound.
     const big = new Uint8Array(5000);
     big.set(bindBody(2, 3));
-    const over = await fetch(url, {
-      method: 'POST',
-      body: streamedBody(big, 1000),
-      duplex: 'half',
-      headers: { ...OCTETS, ...signRequest(OTA_KEY, 'POST', url, big) },
-    } as RequestInit);
+    const over = await postStreamed(big, 1000);
     expect([over.status, await over.json()]).toEqual([
       400,
       { error: { code: 'SERVER_BAD_REQUEST', message: 'the request body exceeds 4096 bytes' } },
