@@ -105,6 +105,12 @@ export function assertWriteData(data: unknown): Uint8Array {
   return data;
 }
 
+/** Check the buffer of a `readInto` is a `Uint8Array`; returns it for chaining. */
+export function assertReadBuffer(out: unknown): Uint8Array {
+  if (!(out instanceof Uint8Array)) throw new ArgumentError('read buffer must be a Uint8Array');
+  return out;
+}
+
 /**
  * Run a synchronous device step as a promise: its result resolves it and its throw rejects it,
  * as an `async` function would, so callers see every failure the same way.

@@ -33,6 +33,12 @@ export interface BlockDevice {
   readonly identity?: string;
   /** Read `length` bytes at `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Read `out.length` bytes at `offset` into `out`. Optional: a file streamed off the card reads
+   * its ciphertext into two buffers it re-uses when the device has this, and into a fresh buffer
+   * per window through {@link BlockDevice.read} when it has not.
+   */
+  readInto?(offset: number, out: Uint8Array): Promise<void>;
   /** Write `data` at `offset`. */
   write(offset: number, data: Uint8Array): Promise<void>;
   /** Make every completed write durable. */

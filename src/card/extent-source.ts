@@ -29,28 +29,40 @@ export class ExtentSource implements RandomAccessSource {
       throw new CardError('CARD_CORRUPT', 'a file has fewer blocks than its ciphertext needs');
   }
 
-  /** `length` bytes at `offset`. */
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * `length` bytes at `offset`: in `scratch` when it is long enough for the blocks they lie in
+   * and the device reads into a caller's buffer, else in a fresh buffer.
+   */
+  async read(offset: number, length: number, scratch?: Uint8Array): Promise<Uint8Array> {
     if (length === 0) return new Uint8Array(0);
     const first = Math.floor(offset / BLOCK_SIZE);
     const last = Math.floor((offset + length - 1) / BLOCK_SIZE);
     const skip = offset - first * BLOCK_SIZE;
+    const bytes = (last - first + 1) * BLOCK_SIZE;
+    const into =
+      scratch && scratch.length >= bytes && this.blocks.readsInto
+        ? scratch.subarray(0, bytes)
+        : undefined;
     let i = this.locate(first);
     const e0 = this.extents[i]!;
     const within0 = first - this.starts[i]!;
     if (last - first < e0.count - within0) {
       // The whole range lies in one extent (the usual case): one read, no assembling copy.
-      const bytes = await this.blocks.read(e0.start + within0, last - first + 1);
-      return bytes.subarray(skip, skip + length);
+      if (!into) {
+        const fresh = await this.blocks.read(e0.start + within0, last - first + 1);
+        return fresh.subarray(skip, skip + length);
+      }
+      await this.blocks.readInto(e0.start + within0, into);
+      return into.subarray(skip, skip + length);
     }
-    const out = new Uint8Array((last - first + 1) * BLOCK_SIZE);
+    const out = into ?? new Uint8Array(bytes);
     let b = first;
     let o = 0;
     while (b <= last) {
       const e = this.extents[i]!;
       const within = b - this.starts[i]!;
       const n = Math.min(e.count - within, last - b + 1);
-      out.set(await this.blocks.read(e.start + within, n), o);
+      await this.blocks.readInto(e.start + within, out.subarray(o, o + n * BLOCK_SIZE));
       o += n * BLOCK_SIZE;
       b += n;
       i++;

@@ -10,6 +10,7 @@ import type { BlockDevice } from './device.js';
 import {
   assertAccess,
   assertDeviceSize,
+  assertReadBuffer,
   assertSectorSize,
   assertWriteData,
   settle,
@@ -157,6 +158,27 @@ export class MemoryDevice implements BlockDevice {
   }
 
   /**
+   * Read `out.length` bytes at `offset` into `out`; never-written bytes are zero.
+   *
+   * @param offset - byte offset, a multiple of the sector size
+   * @param out - where the bytes go, a multiple of the sector size long
+   *
+   * @example
+   * ```ts
+   * import { MemoryDevice } from 'simvault/card';
+   * const out = new Uint8Array(512);
+   * await new MemoryDevice(4096).readInto(0, out);
+   * ```
+   */
+  readInto(offset: number, out: Uint8Array): Promise<void> {
+    return settle(() => {
+      this.assertOpen();
+      assertAccess(this, offset, assertReadBuffer(out).length);
+      this.get(offset, out.length, out);
+    });
+  }
+
+  /**
    * Write `data` at `offset`.
    *
    * @param offset - byte offset, a multiple of the sector size
@@ -251,8 +273,11 @@ export class MemoryDevice implements BlockDevice {
     if (this.isClosed) throw new DeviceError('DEVICE_CLOSED', 'the memory device is closed');
   }
 
-  private get(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
+  private get(
+    offset: number,
+    length: number,
+    out: Uint8Array = new Uint8Array(length),
+  ): Uint8Array {
     let done = 0;
     while (done < length) {
       const at = offset + done;
@@ -261,6 +286,7 @@ export class MemoryDevice implements BlockDevice {
       const n = Math.min(PAGE_SIZE - within, length - done);
       const page = this.pages.get(index);
       if (page) out.set(page.subarray(within, within + n), done);
+      else out.fill(0, done, done + n);
       done += n;
     }
     return out;

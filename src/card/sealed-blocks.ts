@@ -86,6 +86,19 @@ export class ZoneBlocks {
     return this.device.read(this.offset(addr, blocks), blocks * BLOCK_SIZE);
   }
 
+  /** Whether {@link ZoneBlocks.readInto} reads straight into the caller's buffer. */
+  get readsInto(): boolean {
+    return this.device.readInto !== undefined;
+  }
+
+  /** Read raw blocks into `out` (a whole number of blocks long). */
+  async readInto(addr: number, out: Uint8Array): Promise<void> {
+    const blocks = out.length / BLOCK_SIZE;
+    const device = this.device;
+    if (device.readInto) await device.readInto(this.offset(addr, blocks), out);
+    else out.set(await device.read(this.offset(addr, blocks), out.length));
+  }
+
   /** Write raw blocks (length a multiple of the block size). */
   write(addr: number, data: Uint8Array): Promise<void> {
     return this.device.write(this.offset(addr, data.length / BLOCK_SIZE), data);

@@ -15,6 +15,7 @@ import {
   SALT_LENGTH,
   type ChunkedOptions,
 } from '../crypto/chunked.js';
+import { uninitializedBytes } from '../crypto/alloc.js';
 import { RandomAccessDecryptor } from '../crypto/random-access.js';
 import type { Zone as ZoneName } from '../crypto/keys.js';
 import type { Suite } from '../crypto/suites.js';
@@ -41,10 +42,11 @@ import type { ZoneInstanceKeys } from './zone-keys.js';
 import { chipContentKey, type FileKeyProvider } from './file-keys.js';
 
 const DEFAULT_CHECKPOINT = 32 * 1024 * 1024;
-// Chunks a stream reads and decrypts per pull (1 MiB), handed on in parts of 256 KiB: a fresh
-// 1 MiB buffer is memory the allocator maps in page by page each time, one of 256 KiB is recycled.
+// Chunks a stream reads and decrypts per pull (1 MiB, a window).
 const STREAM_CHUNKS = 64;
-const STREAM_PART = 16 * CHUNK_SIZE;
+// The sealed bytes of a window (one more chunk: the empty final one when a window ends the
+// file), plus the partial blocks at either end.
+const WINDOW_SCRATCH = (STREAM_CHUNKS + 1) * SEALED_CHUNK + 2 * BLOCK_SIZE;
 
 /**
  * A file as {@link CardZone.list} and {@link CardZone.stat} describe it.
@@ -482,7 +484,11 @@ export class CardZone {
       source,
       this.contentOptions(r.fileId),
     );
-    return new ZoneFileReader(infoOf(r), reader);
+    // Streams re-use two read buffers when the device reads into a caller's buffer.
+    const scratch = this.p.blocks.readsInto
+      ? Math.min(WINDOW_SCRATCH, r.ctLength + 2 * BLOCK_SIZE)
+      : 0;
+    return new ZoneFileReader(infoOf(r), reader, scratch);
   }
 
   /** A whole file (or `[start, end)` of it) in memory. */
@@ -763,6 +769,7 @@ export class ZoneFileReader {
     /** The file's description. */
     readonly info: FileInfo,
     private readonly reader: RandomAccessDecryptor,
+    private readonly scratchBytes = 0,
   ) {}
 
   /** Bytes `[start, end)`, decrypting only the chunks they lie in. */
@@ -787,10 +794,18 @@ export class ZoneFileReader {
     const windowEnd = (pos: number) =>
       Math.min(end, (Math.floor(pos / CHUNK_SIZE) + STREAM_CHUNKS) * CHUNK_SIZE);
     // One window is read and decrypted ahead, so the device read of the next overlaps with the
-    // consumer's handling of this one.
+    // consumer's handling of this one. Each window's ciphertext is read into one of two buffers,
+    // in turn: a fresh megabyte per window cost the collector more than the decryption gained
+    // from overlapping. A window's buffer is free again once the window is decrypted, which is
+    // before the window after next is fetched. The plaintext goes out in the backend's own
+    // buffers, one per chunk, so nothing handed to the consumer is ever written over.
+    const scratch = this.scratchBytes
+      ? [uninitializedBytes(this.scratchBytes), uninitializedBytes(this.scratchBytes)]
+      : [];
+    let turn = 0;
     const fetch = (from: number): { to: number; data: Promise<Uint8Array[]> } => {
       const to = windowEnd(from);
-      const data = reader.readParts(from, to, STREAM_PART);
+      const data = reader.readChunks(from, to, scratch[turn++ & 1]);
       data.catch(() => undefined);
       return { to, data };
     };
@@ -806,7 +821,7 @@ export class ZoneFileReader {
           }
           const current = next;
           next = current.to < end ? fetch(current.to) : undefined;
-          for (const part of await current.data) controller.enqueue(part);
+          for (const chunk of await current.data) controller.enqueue(chunk);
         },
         cancel() {
           next = undefined;

@@ -19,6 +19,7 @@ import {
 import { uninitializedBytes } from './alloc.js';
 
 const SEALED_CHUNK = CHUNK_SIZE + 16;
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Where a ciphertext lives: a size and positional reads (a file, a zone on a card, a buffer).
@@ -33,8 +34,12 @@ const SEALED_CHUNK = CHUNK_SIZE + 16;
 export interface RandomAccessSource {
   /** Total ciphertext bytes. */
   readonly size: number;
-  /** Read `length` bytes at `offset`; must return exactly that many. */
-  read(offset: number, length: number): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Read `length` bytes at `offset`; must return exactly that many. When `scratch` is given and
+   * long enough, a source may read into it and return a view of it: the caller is done with those
+   * bytes once the call it passed `scratch` to has settled, and then writes over them.
+   */
+  read(offset: number, length: number, scratch?: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 /**
@@ -130,23 +135,74 @@ export class RandomAccessDecryptor {
    * @param end - one past the last byte (default the message length)
    */
   async read(start = 0, end = this.length): Promise<Uint8Array> {
-    return (await this.decryptRange(start, end, 0))[0]!;
+    const { first, last } = this.chunksOf(start, end);
+    // Filled exactly by the chunks of its range, or dropped when one fails (no zero fill).
+    const out = uninitializedBytes(end - start);
+    if (start === end && end !== this.length) return out;
+    const sealed = await this.readSealed(first, last);
+    const batch = new ChunkBatch();
+    // Chunks wholly inside the range open straight into their place; the partial ones at either
+    // end through a chunk-sized buffer each, copied once they have authenticated.
+    const edges: { at: number; from: number; to: number; plain: Uint8Array }[] = [];
+    for (let i = first; i <= last; i++) {
+      const at = (i - first) * SEALED_CHUNK;
+      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
+      const base = i * CHUNK_SIZE;
+      const from = Math.max(0, start - base);
+      const to = Math.min(chunk.length - 16, end - base);
+      const offset = base + from - start;
+      let target: Uint8Array;
+      if (from === 0 && to === chunk.length - 16) {
+        target = out.subarray(offset, offset + to);
+      } else {
+        target = new Uint8Array(chunk.length - 16);
+        edges.push({ at: offset, from, to: Math.max(from, to), plain: target });
+      }
+      const wait = batch.add(this.cipher.openInto(i, chunk, target));
+      if (wait) await wait;
+    }
+    await batch.settle();
+    for (const e of edges) out.set(e.plain.subarray(e.from, e.to), e.at);
+    return out;
   }
 
   /**
-   * @internal Plaintext bytes `[start, end)` as consecutive buffers split at multiples of `part`
-   * bytes (a multiple of {@link CHUNK_SIZE}), from one read of the source: a stream hands them
-   * on one by one. Fresh buffers of a few hundred KiB are recycled by the allocator; one of
-   * 1 MiB is mapped in page by page each time.
+   * @internal Plaintext bytes `[start, end)` as one buffer per chunk: the backend's own, handed
+   * on without a copy (the first and last may be views of part of theirs). The ciphertext is read
+   * in one read, into `scratch` when the source can: a stream re-uses `scratch` for its next
+   * window once this call has settled. Empty chunks are left out.
    */
-  async readParts(start: number, end: number, part: number): Promise<Uint8Array[]> {
-    if (!Number.isSafeInteger(part) || part <= 0 || part % CHUNK_SIZE !== 0)
-      throw new ArgumentError(`part size must be a positive multiple of ${CHUNK_SIZE}`);
-    return this.decryptRange(start, end, part);
+  async readChunks(start: number, end: number, scratch?: Uint8Array): Promise<Uint8Array[]> {
+    const { first, last } = this.chunksOf(start, end);
+    if (start === end && end !== this.length) return [];
+    const sealed = await this.readSealed(first, last, scratch);
+    const out: Uint8Array[] = [];
+    const batch = new ChunkBatch();
+    for (let i = first; i <= last; i++) {
+      const at = (i - first) * SEALED_CHUNK;
+      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
+      const base = i * CHUNK_SIZE;
+      const from = Math.max(0, start - base);
+      const to = Math.max(from, Math.min(chunk.length - 16, end - base));
+      const slot = out.push(NO_BYTES) - 1;
+      const keep = (plain: Uint8Array) => {
+        out[slot] = from === 0 && to === plain.length ? plain : plain.subarray(from, to);
+      };
+      const plain = this.cipher.open(i, chunk);
+      if (plain instanceof Promise) {
+        const wait = batch.add(plain.then(keep));
+        if (wait) await wait;
+      } else keep(plain);
+    }
+    await batch.settle();
+    return out.filter((p) => p.length > 0);
   }
 
-  // `part` 0: the whole range in one buffer.
-  private async decryptRange(start: number, end: number, part: number): Promise<Uint8Array[]> {
+  /**
+   * The chunks a range lies in. A range that reaches the end of the message also takes the final
+   * chunk (which may be empty), so the message length is never taken on trust.
+   */
+  private chunksOf(start: number, end: number): { first: number; last: number } {
     if (
       !Number.isSafeInteger(start) ||
       !Number.isSafeInteger(end) ||
@@ -158,56 +214,17 @@ export class RandomAccessDecryptor {
         `range [${start}, ${end}) is outside the message of ${this.length} bytes`,
       );
     }
-    // Each filled exactly by the chunks of its range, or dropped when one fails (no zero fill).
-    // Split at chunk boundaries, so the bytes any one chunk gives lie in one buffer.
-    const parts: Uint8Array[] = [];
-    const partStarts: number[] = [];
-    for (let p = start; p < end || parts.length === 0;) {
-      const q = part ? Math.min(end, (Math.floor(p / part) + 1) * part) : end;
-      parts.push(uninitializedBytes(q - p));
-      partStarts.push(p);
-      p = q;
-    }
-    // A read that reaches the end of the message also authenticates the final chunk (which may
-    // be empty), so the message length is never taken on trust.
-    const toEnd = end === this.length;
-    if (start === end && !toEnd) return parts;
     const first = Math.floor(start / CHUNK_SIZE);
-    const last = toEnd ? this.lastChunk : Math.floor((end - 1) / CHUNK_SIZE);
-    // One read of the sealed chunks the range needs, then one AEAD open per chunk.
+    const last = end === this.length ? this.lastChunk : Math.floor((end - 1) / CHUNK_SIZE);
+    return { first, last };
+  }
+
+  /** The sealed chunks `first..last`, in one read of the source. */
+  private readSealed(first: number, last: number, scratch?: Uint8Array): Promise<Uint8Array> {
     const sealedEnd =
       last === this.lastChunk ? this.source.size : HEADER_LENGTH + (last + 1) * SEALED_CHUNK;
     const sealedStart = HEADER_LENGTH + first * SEALED_CHUNK;
-    const sealed = await readExact(this.source, sealedStart, sealedEnd - sealedStart);
-    const batch = new ChunkBatch();
-    // Chunks wholly inside the range open straight into their buffer; the partial ones at either
-    // end through a chunk-sized buffer each, copied once they have authenticated.
-    const edges: { out: Uint8Array; at: number; from: number; to: number; plain: Uint8Array }[] =
-      [];
-    let k = 0;
-    for (let i = first; i <= last; i++) {
-      const at = (i - first) * SEALED_CHUNK;
-      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
-      const base = i * CHUNK_SIZE;
-      const from = Math.max(0, start - base);
-      const to = Math.min(chunk.length - 16, end - base);
-      const pos = base + from;
-      while (k < parts.length - 1 && partStarts[k + 1]! <= pos) k++;
-      const out = parts[k]!;
-      const offset = pos - partStarts[k]!;
-      let target: Uint8Array;
-      if (from === 0 && to === chunk.length - 16) {
-        target = out.subarray(offset, offset + to);
-      } else {
-        target = new Uint8Array(chunk.length - 16);
-        edges.push({ out, at: offset, from, to: Math.max(from, to), plain: target });
-      }
-      const wait = batch.add(this.cipher.openInto(i, chunk, target));
-      if (wait) await wait;
-    }
-    await batch.settle();
-    for (const e of edges) e.out.set(e.plain.subarray(e.from, e.to), e.at);
-    return parts;
+    return readExact(this.source, sealedStart, sealedEnd - sealedStart, scratch);
   }
 
   /**
@@ -224,8 +241,9 @@ async function readExact(
   source: RandomAccessSource,
   offset: number,
   length: number,
+  scratch?: Uint8Array,
 ): Promise<Uint8Array> {
-  const bytes = await source.read(offset, length);
+  const bytes = await source.read(offset, length, scratch);
   if (bytes.length !== length) {
     throw new CryptoError(
       'CRYPTO_TRUNCATED',

@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import {
   assertAccess,
   assertDeviceSize,
+  assertReadBuffer,
   assertSectorSize,
   assertWriteData,
 } from '../card/device-access.js';
@@ -171,6 +172,28 @@ export class FileDevice implements BlockDevice {
     assertAccess(this, offset, length);
     // Filled completely by the reads, or dropped when one fails or comes up short (no zero fill).
     const out = uninitializedBytes(length);
+    await this.readInto(offset, out);
+    return out;
+  }
+
+  /**
+   * Read `out.length` bytes at `offset` into `out`. When it throws, `out` holds arbitrary bytes.
+   *
+   * @param offset - byte offset, a multiple of the sector size
+   * @param out - where the bytes go, a multiple of the sector size long
+   *
+   * @example
+   * ```ts
+   * import { FileDevice } from 'simvault/node';
+   * const dev = await FileDevice.open('card.img');
+   * const superblock = new Uint8Array(4096);
+   * await dev.readInto(0, superblock);
+   * ```
+   */
+  async readInto(offset: number, out: Uint8Array): Promise<void> {
+    this.assertOpen();
+    const length = assertReadBuffer(out).length;
+    assertAccess(this, offset, length);
     let done = 0;
     try {
       while (done < length) {
@@ -187,7 +210,6 @@ export class FileDevice implements BlockDevice {
         `${this.path}: short read at ${offset + done}: the file shrank after it was opened`,
       );
     }
-    return out;
   }
 
   /**

@@ -17,6 +17,7 @@ import { basename, dirname } from 'node:path';
 import {
   assertAccess,
   assertDeviceSize,
+  assertReadBuffer,
   assertSectorSize,
   assertWriteData,
 } from '../card/device-access.js';
@@ -243,12 +244,33 @@ export class SegmentedDevice implements BlockDevice {
     this.assertOpen();
     assertAccess(this, offset, length);
     const out = new Uint8Array(length);
-    await Promise.all(
-      this.pieces(offset, length).map(async (p) => {
-        out.set(await p.segment.read(p.within, p.length), p.at - offset);
-      }),
-    );
+    await this.readInto(offset, out);
     return out;
+  }
+
+  /**
+   * Read `out.length` bytes at `offset` into `out`, across segments as needed. When it throws,
+   * `out` holds arbitrary bytes.
+   *
+   * @param offset - byte offset, a multiple of the sector size
+   * @param out - where the bytes go, a multiple of the sector size long
+   *
+   * @example
+   * ```ts
+   * import { SegmentedDevice } from 'simvault/node';
+   * const dev = await SegmentedDevice.open('card.img');
+   * const block = new Uint8Array(4096);
+   * await dev.readInto(0, block);
+   * ```
+   */
+  async readInto(offset: number, out: Uint8Array): Promise<void> {
+    this.assertOpen();
+    assertAccess(this, offset, assertReadBuffer(out).length);
+    await Promise.all(
+      this.pieces(offset, out.length).map((p) =>
+        p.segment.readInto(p.within, out.subarray(p.at - offset, p.at - offset + p.length)),
+      ),
+    );
   }
 
   /**

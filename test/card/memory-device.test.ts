@@ -93,6 +93,24 @@ describe('MemoryDevice', () => {
     expect(dev.allocatedBytes).toBe(2 * MiB + 4096);
   });
 
+  it('readInto fills the whole buffer as read would, zeros included, and checks it', async () => {
+    const dev = new MemoryDevice(4 * MiB);
+    const block = pattern(4096, 5);
+    await dev.write(MiB - 2048, block); // across a page of the sparse store
+    // Stale bytes in the buffer must not survive where nothing was written.
+    const out = new Uint8Array(MiB + 8192).fill(0xaa);
+    await dev.readInto(MiB - 8192, out);
+    expectBytes(out, await dev.read(MiB - 8192, MiB + 8192));
+    expectBytes(out.subarray(6144, 10240), block);
+    expect(await codeOf(dev.readInto(0, new Uint8Array(100)))).toBe('DEVICE_BAD_ALIGNMENT');
+    expect(await codeOf(dev.readInto(4 * MiB - 512, new Uint8Array(1024)))).toBe(
+      'DEVICE_OUT_OF_RANGE',
+    );
+    expect(await codeOf(dev.readInto(0, [0] as unknown as Uint8Array))).toBe('INVALID_ARGUMENT');
+    await dev.close();
+    expect(await codeOf(dev.readInto(0, new Uint8Array(512)))).toBe('DEVICE_CLOSED');
+  });
+
   it('refuses calls once closed but still snapshots and clones', async () => {
     const dev = new MemoryDevice(4096);
     dev.writeSync(0, new Uint8Array(512).fill(4));

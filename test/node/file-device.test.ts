@@ -128,7 +128,23 @@ describe('FileDevice', () => {
     const dev = await FileDevice.open(path, { create: 8 * S });
     await truncate(path, 2 * S);
     expect(await codeOf(dev.read(4 * S, S))).toBe('DEVICE_IO');
+    expect(await codeOf(dev.readInto(S, new Uint8Array(2 * S)))).toBe('DEVICE_IO');
     await dev.close();
+  });
+
+  it("readInto fills the caller's buffer as read would, and checks it", async () => {
+    const dev = await FileDevice.open(join(dir, 'r.img'), { create: 16 * S });
+    await dev.write(2 * S, pattern(3 * S, 4));
+    const out = new Uint8Array(6 * S).fill(0xaa);
+    await dev.readInto(S, out);
+    expectBytes(out, await dev.read(S, 6 * S));
+    expectBytes(out.subarray(S, 4 * S), pattern(3 * S, 4));
+    expect(await codeOf(dev.readInto(100, new Uint8Array(S)))).toBe('DEVICE_BAD_ALIGNMENT');
+    expect(await codeOf(dev.readInto(0, new Uint8Array(S + 1)))).toBe('DEVICE_BAD_ALIGNMENT');
+    expect(await codeOf(dev.readInto(15 * S, new Uint8Array(2 * S)))).toBe('DEVICE_OUT_OF_RANGE');
+    expect(await codeOf(dev.readInto(0, 'x' as unknown as Uint8Array))).toBe('INVALID_ARGUMENT');
+    await dev.close();
+    expect(await codeOf(dev.readInto(0, new Uint8Array(S)))).toBe('DEVICE_CLOSED');
   });
 
   it('two opens of one image have one identity, so a card refuses a second writable mount', async () => {

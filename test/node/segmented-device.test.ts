@@ -133,10 +133,11 @@ describe('SegmentedDevice', () => {
               await dev.write(op.sector * S, data);
               await model.write(op.sector * S, data);
             } else {
-              expectBytes(
-                await dev.read(op.sector * S, length),
-                await model.read(op.sector * S, length),
-              );
+              const expected = await model.read(op.sector * S, length);
+              expectBytes(await dev.read(op.sector * S, length), expected);
+              const into = new Uint8Array(length).fill(0xee);
+              await dev.readInto(op.sector * S, into);
+              expectBytes(into, expected);
             }
           }
         } finally {
