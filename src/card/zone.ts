@@ -49,6 +49,20 @@ const STREAM_CHUNKS = 64;
 const WINDOW_SCRATCH = (STREAM_CHUNKS + 1) * SEALED_CHUNK + 2 * BLOCK_SIZE;
 
 /**
+ * @internal Bytes of each read buffer a stream of bytes `[start, end)` of a file of `size` bytes
+ * needs: its widest window's sealed chunks (one more for the final chunk, one more where the range
+ * starts inside a chunk) and the partial blocks at either end. A short range of a large file
+ * needs a block or two, not a whole window.
+ */
+export function streamScratchBytes(size: number, start: number, end: number): number {
+  return Math.min(
+    WINDOW_SCRATCH,
+    ciphertextLength(size) + 2 * BLOCK_SIZE,
+    (Math.ceil((end - start) / CHUNK_SIZE) + 2) * SEALED_CHUNK + 2 * BLOCK_SIZE,
+  );
+}
+
+/**
  * A file as {@link CardZone.list} and {@link CardZone.stat} describe it.
  *
  * @example
@@ -485,10 +499,7 @@ export class CardZone {
       this.contentOptions(r.fileId),
     );
     // Streams re-use two read buffers when the device reads into a caller's buffer.
-    const scratch = this.p.blocks.readsInto
-      ? Math.min(WINDOW_SCRATCH, r.ctLength + 2 * BLOCK_SIZE)
-      : 0;
-    return new ZoneFileReader(infoOf(r), reader, scratch);
+    return new ZoneFileReader(infoOf(r), reader, this.p.blocks.readsInto);
   }
 
   /** A whole file (or `[start, end)` of it) in memory. */
@@ -769,7 +780,7 @@ export class ZoneFileReader {
     /** The file's description. */
     readonly info: FileInfo,
     private readonly reader: RandomAccessDecryptor,
-    private readonly scratchBytes = 0,
+    private readonly readsInto = false,
   ) {}
 
   /** Bytes `[start, end)`, decrypting only the chunks they lie in. */
@@ -799,13 +810,15 @@ export class ZoneFileReader {
     // from overlapping. A window's buffer is free again once the window is decrypted, which is
     // before the window after next is fetched. The plaintext goes out in the backend's own
     // buffers, one per chunk, so nothing handed to the consumer is ever written over.
-    const scratch = this.scratchBytes
-      ? [uninitializedBytes(this.scratchBytes), uninitializedBytes(this.scratchBytes)]
-      : [];
+    // Each allocated when first used: a range within one window never needs the second.
+    const scratchBytes = streamScratchBytes(this.info.size, start, end);
+    const scratch: (Uint8Array | undefined)[] = [undefined, undefined];
     let turn = 0;
     const fetch = (from: number): { to: number; data: Promise<Uint8Array[]> } => {
       const to = windowEnd(from);
-      const data = reader.readChunks(from, to, scratch[turn++ & 1]);
+      const t = turn++ & 1;
+      if (this.readsInto) scratch[t] ??= uninitializedBytes(scratchBytes);
+      const data = reader.readChunks(from, to, scratch[t]);
       data.catch(() => undefined);
       return { to, data };
     };

@@ -1,6 +1,9 @@
 // The card engine's operations: format, mount, put/get/range/list/stat/rename/delete, capacity,
 // identity checks, rollback anchors, crypto-erase, resume.
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { CHUNK_SIZE, ciphertextLength, HEADER_LENGTH } from '../../src/crypto/chunked.js';
+import { streamScratchBytes } from '../../src/card/zone.js';
 import { deriveCardKeys, getBackend } from '../../src/crypto/index.js';
 import {
   FaultDevice,
@@ -123,6 +126,7 @@ describe('card: files', () => {
         [16_383, 16_385],
         [data.length, data.length],
       ];
+      const read = vi.spyOn(mem, 'read');
       for (const [s, e] of ranges) {
         // collect() keeps every chunk until the end: a chunk written over by a later window's
         // read would show here.
@@ -130,8 +134,42 @@ describe('card: files', () => {
         expect(got.equals(Buffer.from(data.subarray(s, e))), `${faulty} [${s}, ${e})`).toBe(true);
       }
       expect(into.mock.calls.length > 0).toBe(!faulty);
+      // With readInto, every range fits the stream's buffers: only metadata (table nodes, this
+      // file's 4-block extent list) is read into fresh buffers. Reading any of these ranges'
+      // ciphertext into a fresh one would take at least 9 blocks.
+      if (!faulty) expect(read.mock.calls.filter(([, n]) => n > 8 * 4096)).toEqual([]);
       await card.unmount();
     }
+  });
+
+  it("a stream's read buffers hold every window of any range, and little more (property)", () => {
+    const BS = 4096;
+    const SEALED = CHUNK_SIZE + 16;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5_000_000 }), fc.nat(), fc.nat(), (size, a, b) => {
+        const [start, end] = [a % (size + 1), b % (size + 1)].sort((x, y) => x - y) as [
+          number,
+          number,
+        ];
+        const scratch = streamScratchBytes(size, start, end);
+        const ct = ciphertextLength(size);
+        const lastChunk = Math.floor(size / CHUNK_SIZE);
+        // The windows a stream reads, as docs/card-format.md lays a file's ciphertext on blocks.
+        for (let from = start; from < end;) {
+          const to = Math.min(end, (Math.floor(from / CHUNK_SIZE) + 64) * CHUNK_SIZE);
+          const first = Math.floor(from / CHUNK_SIZE);
+          const last = to === size ? lastChunk : Math.floor((to - 1) / CHUNK_SIZE);
+          const lo = HEADER_LENGTH + first * SEALED;
+          const hi = last === lastChunk ? ct : HEADER_LENGTH + (last + 1) * SEALED;
+          const blocks = Math.floor((hi - 1) / BS) - Math.floor(lo / BS) + 1;
+          expect(blocks * BS).toBeLessThanOrEqual(scratch);
+          from = to;
+        }
+      }),
+      { numRuns: 500 },
+    );
+    expect(streamScratchBytes(1e9, 100, 200)).toBeLessThan(64 * 1024);
+    expect(streamScratchBytes(1e9, 0, 1e9)).toBeLessThan(1.1 * 1024 * 1024);
   });
 
   it('many files: the table splits and stays consistent', async () => {
