@@ -117,15 +117,6 @@ export function assertBytes(
   }
 }
 
-// A call to getRandomValues costs about 7 µs on Node whatever its size up to a few KiB, and
-// storing one small file on a card draws randomness a dozen times (block nonces, a file id, a
-// salt): requests up to SMALL bytes are served from a pool refilled POOL bytes at a time. Each
-// pooled byte is handed out once and zeroed in the pool as it goes.
-const POOL = 4096;
-const SMALL = 64;
-const pool = new Uint8Array(POOL);
-let poolAt = POOL;
-
 /**
  * Get random bytes from the platform's CSPRNG (`globalThis.crypto`, present in Node ≥ 19,
  * browsers, Deno and Bun). Throws {@link ArgumentError} unless `length` is a non-negative safe
@@ -138,22 +129,43 @@ let poolAt = POOL;
  * ```
  */
 export function randomBytes(length: number): Uint8Array {
-  if (!Number.isSafeInteger(length) || length < 0)
-    throw new ArgumentError(`random byte count must be a non-negative safe integer, got ${length}`);
+  checkRandomLength(length);
   const out = new Uint8Array(length);
-  if (length <= SMALL) {
-    if (poolAt + length > POOL) {
-      globalThis.crypto.getRandomValues(pool);
-      poolAt = 0;
-    }
-    out.set(pool.subarray(poolAt, poolAt + length));
-    pool.fill(0, poolAt, poolAt + length);
-    poolAt += length;
-    return out;
-  }
   // getRandomValues fills at most 65536 bytes per call.
   for (let off = 0; off < length; off += 65536) {
     globalThis.crypto.getRandomValues(out.subarray(off, Math.min(length, off + 65536)));
   }
+  return out;
+}
+
+function checkRandomLength(length: number): void {
+  if (!Number.isSafeInteger(length) || length < 0)
+    throw new ArgumentError(`random byte count must be a non-negative safe integer, got ${length}`);
+}
+
+// A call to getRandomValues costs about 7 µs on Node whatever its size up to a few KiB, and
+// storing one small file on a card draws a dozen nonces and ids. These come from a pool refilled
+// POOL bytes at a time, each byte handed out once and zeroed in the pool as it goes. Keys and
+// other secrets never do: the pool holds values before they are used, where a heap dump or a
+// cloned process image would see them.
+const POOL = 4096;
+const pool = new Uint8Array(POOL);
+let poolAt = POOL;
+
+/**
+ * @internal Random bytes for a value that is public once used (a nonce, a salt, an id), at most
+ * 64 of them, from a pool refilled from the platform's CSPRNG. Never for a key or a secret: use
+ * {@link randomBytes}.
+ */
+export function randomPublicBytes(length: number): Uint8Array {
+  checkRandomLength(length);
+  if (length > 64) throw new ArgumentError(`at most 64 pooled random bytes, asked for ${length}`);
+  if (poolAt + length > POOL) {
+    globalThis.crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  const out = pool.slice(poolAt, poolAt + length);
+  pool.fill(0, poolAt, poolAt + length);
+  poolAt += length;
   return out;
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { randomBytes } from '../bytes.js';
+import { randomBytes, randomPublicBytes } from '../bytes.js';
 import { ArgumentError, CardError } from '../errors.js';
 import {
   ChunkEncryptor,
@@ -147,7 +147,7 @@ export class PutSession {
     cp: number,
     mtime: number | undefined,
   ): Promise<PutSession> {
-    const fileId = randomBytes(16);
+    const fileId = randomPublicBytes(16);
     const { key, wrapped } = await host.newFileContentKey(fileId);
     const enc = await ChunkEncryptor.create(key, host.contentOptions(fileId));
     return new PutSession(host, name, size, tag, cp, fileId, enc, mtime, wrapped);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { concatBytes, equalBytes, randomBytes } from '../bytes.js';
+import { concatBytes, equalBytes, randomPublicBytes } from '../bytes.js';
 import { CardError } from '../errors.js';
 import type { AeadKey } from '../crypto/backend.js';
 import type { BlockDevice } from './device.js';
@@ -110,7 +110,7 @@ export class ZoneBlocks {
       throw new Error(`sealed body of ${body.length} bytes exceeds ${BODY_SIZE}`);
     const plain = new Uint8Array(BODY_SIZE);
     plain.set(body);
-    const nonce = randomBytes(12);
+    const nonce = randomPublicBytes(12);
     const sealed = await this.aead.seal(nonce, plain, this.aad(addr, kind));
     const block = new Uint8Array(BLOCK_SIZE);
     block.set(nonce, 0);

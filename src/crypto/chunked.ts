@@ -12,7 +12,7 @@
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { assertBytes, concatBytes, equalBytes, randomBytes, utf8 } from '../bytes.js';
+import { assertBytes, concatBytes, equalBytes, randomPublicBytes, utf8 } from '../bytes.js';
 import { ArgumentError, CryptoError } from '../errors.js';
 import {
   getBackend,
@@ -411,7 +411,7 @@ export class ChunkEncryptor {
    * @param options - suite, backend, context, optional salt
    */
   static async create(inputKey: Uint8Array, options: EncryptOptions = {}): Promise<ChunkEncryptor> {
-    const salt = options.salt ?? randomBytes(SALT_LENGTH);
+    const salt = options.salt ?? randomPublicBytes(SALT_LENGTH);
     assertBytes(salt, 'salt', SALT_LENGTH);
     const { cipher, commitment } = await openMessageCipher(inputKey, salt, options);
     return new ChunkEncryptor(cipher, concatBytes(salt, commitment));

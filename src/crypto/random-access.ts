@@ -168,7 +168,7 @@ export class RandomAccessDecryptor {
 
   /**
    * @internal Plaintext bytes `[start, end)` as one buffer per chunk: the backend's own, handed
-   * on without a copy (the first and last may be views of part of theirs). The ciphertext is read
+   * on without a copy (the first and last are copies of the part in range, if partial). The ciphertext is read
    * in one read, into `scratch` when the source can: a stream re-uses `scratch` for its next
    * window once this call has settled. Empty chunks are left out.
    */
@@ -185,8 +185,10 @@ export class RandomAccessDecryptor {
       const from = Math.max(0, start - base);
       const to = Math.max(from, Math.min(chunk.length - 16, end - base));
       const slot = out.push(NO_BYTES) - 1;
+      // A chunk the range covers only in part is copied: a view would hand the consumer the
+      // rest of the chunk's plaintext through its `buffer`.
       const keep = (plain: Uint8Array) => {
-        out[slot] = from === 0 && to === plain.length ? plain : plain.subarray(from, to);
+        out[slot] = from === 0 && to === plain.length ? plain : plain.slice(from, to);
       };
       const plain = this.cipher.open(i, chunk);
       if (plain instanceof Promise) {

@@ -266,11 +266,15 @@ export class SegmentedDevice implements BlockDevice {
   async readInto(offset: number, out: Uint8Array): Promise<void> {
     this.assertOpen();
     assertAccess(this, offset, assertReadBuffer(out).length);
-    await Promise.all(
+    // Every segment's read settles before this one does: none may still be writing into `out`
+    // once the caller is told it failed and takes its buffer back.
+    const settled = await Promise.allSettled(
       this.pieces(offset, out.length).map((p) =>
         p.segment.readInto(p.within, out.subarray(p.at - offset, p.at - offset + p.length)),
       ),
     );
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
