@@ -294,16 +294,16 @@ function leafLength(records: FileRecord[]): number {
 
 // A node's body starts with its type: 0 leaf, 1 internal.
 function encodeLeaf(records: FileRecord[]): Uint8Array | null {
-  const parts = records.map(encodedRecord);
-  const len = 3 + parts.reduce((n, p) => n + p.length, 0);
+  const len = leafLength(records);
   if (len > BODY_SIZE) return null;
   const out = new Uint8Array(len);
   out[0] = 0;
   new DataView(out.buffer).setUint16(1, records.length);
   let o = 3;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+  for (const r of records) {
+    const bytes = encodedRecord(r);
+    out.set(bytes, o);
+    o += bytes.length;
   }
   return out;
 }

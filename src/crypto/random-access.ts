@@ -21,6 +21,16 @@ import { uninitializedBytes } from './alloc.js';
 const SEALED_CHUNK = CHUNK_SIZE + 16;
 const NO_BYTES = new Uint8Array(0);
 
+/** One chunk of a range: its sealed bytes and the part `[from, to)` of its plaintext in range. */
+interface ChunkSpan {
+  index: number;
+  sealed: Uint8Array;
+  from: number;
+  to: number;
+  /** Where that part starts in the range. */
+  at: number;
+}
+
 /**
  * Where a ciphertext lives: a size and positional reads (a file, a zone on a card, a buffer).
  *
@@ -135,62 +145,48 @@ export class RandomAccessDecryptor {
    * @param end - one past the last byte (default the message length)
    */
   async read(start = 0, end = this.length): Promise<Uint8Array> {
-    const { first, last } = this.chunksOf(start, end);
+    const spans = await this.spans(start, end);
     // Filled exactly by the chunks of its range, or dropped when one fails (no zero fill).
     const out = uninitializedBytes(end - start);
-    if (start === end && end !== this.length) return out;
-    const sealed = await this.readSealed(first, last);
     const batch = new ChunkBatch();
     // Chunks wholly inside the range open straight into their place; the partial ones at either
     // end through a chunk-sized buffer each, copied once they have authenticated.
-    const edges: { at: number; from: number; to: number; plain: Uint8Array }[] = [];
-    for (let i = first; i <= last; i++) {
-      const at = (i - first) * SEALED_CHUNK;
-      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
-      const base = i * CHUNK_SIZE;
-      const from = Math.max(0, start - base);
-      const to = Math.min(chunk.length - 16, end - base);
-      const offset = base + from - start;
+    const edges: { span: ChunkSpan; plain: Uint8Array }[] = [];
+    for (const span of spans) {
+      const length = span.sealed.length - 16;
       let target: Uint8Array;
-      if (from === 0 && to === chunk.length - 16) {
-        target = out.subarray(offset, offset + to);
+      if (span.from === 0 && span.to === length) {
+        target = out.subarray(span.at, span.at + length);
       } else {
-        target = new Uint8Array(chunk.length - 16);
-        edges.push({ at: offset, from, to: Math.max(from, to), plain: target });
+        target = new Uint8Array(length);
+        edges.push({ span, plain: target });
       }
-      const wait = batch.add(this.cipher.openInto(i, chunk, target));
+      const wait = batch.add(this.cipher.openInto(span.index, span.sealed, target));
       if (wait) await wait;
     }
     await batch.settle();
-    for (const e of edges) out.set(e.plain.subarray(e.from, e.to), e.at);
+    for (const { span, plain } of edges) out.set(plain.subarray(span.from, span.to), span.at);
     return out;
   }
 
   /**
    * @internal Plaintext bytes `[start, end)` as one buffer per chunk: the backend's own, handed
-   * on without a copy (the first and last are copies of the part in range, if partial). The ciphertext is read
-   * in one read, into `scratch` when the source can: a stream re-uses `scratch` for its next
-   * window once this call has settled. Empty chunks are left out.
+   * on without a copy (the first and last are copies of the part in range, if partial). The
+   * ciphertext is read in one read, into `scratch` when the source can: a stream re-uses
+   * `scratch` for its next window once this call has settled. Empty chunks are left out.
    */
   async readChunks(start: number, end: number, scratch?: Uint8Array): Promise<Uint8Array[]> {
-    const { first, last } = this.chunksOf(start, end);
-    if (start === end && end !== this.length) return [];
-    const sealed = await this.readSealed(first, last, scratch);
+    const spans = await this.spans(start, end, scratch);
     const out: Uint8Array[] = [];
     const batch = new ChunkBatch();
-    for (let i = first; i <= last; i++) {
-      const at = (i - first) * SEALED_CHUNK;
-      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
-      const base = i * CHUNK_SIZE;
-      const from = Math.max(0, start - base);
-      const to = Math.max(from, Math.min(chunk.length - 16, end - base));
+    for (const { index, sealed, from, to } of spans) {
       const slot = out.push(NO_BYTES) - 1;
       // A chunk the range covers only in part is copied: a view would hand the consumer the
       // rest of the chunk's plaintext through its `buffer`.
       const keep = (plain: Uint8Array) => {
         out[slot] = from === 0 && to === plain.length ? plain : plain.slice(from, to);
       };
-      const plain = this.cipher.open(i, chunk);
+      const plain = this.cipher.open(index, sealed);
       if (plain instanceof Promise) {
         const wait = batch.add(plain.then(keep));
         if (wait) await wait;
@@ -201,9 +197,27 @@ export class RandomAccessDecryptor {
   }
 
   /**
-   * The chunks a range lies in. A range that reaches the end of the message also takes the final
+   * The sealed chunks `[start, end)` lies in, from one read of the source, each with the part of
+   * its plaintext in range. A range that reaches the end of the message also takes the final
    * chunk (which may be empty), so the message length is never taken on trust.
    */
+  private async spans(start: number, end: number, scratch?: Uint8Array): Promise<ChunkSpan[]> {
+    const { first, last } = this.chunksOf(start, end);
+    if (start === end && end !== this.length) return [];
+    const sealed = await this.readSealed(first, last, scratch);
+    const spans: ChunkSpan[] = [];
+    for (let index = first; index <= last; index++) {
+      const at = (index - first) * SEALED_CHUNK;
+      const chunk = sealed.subarray(at, Math.min(sealed.length, at + SEALED_CHUNK));
+      const base = index * CHUNK_SIZE;
+      const from = Math.max(0, start - base);
+      const to = Math.max(from, Math.min(chunk.length - 16, end - base));
+      spans.push({ index, sealed: chunk, from, to, at: base + from - start });
+    }
+    return spans;
+  }
+
+  /** The first and last chunk a range lies in (the final chunk when it reaches the end). */
   private chunksOf(start: number, end: number): { first: number; last: number } {
     if (
       !Number.isSafeInteger(start) ||
