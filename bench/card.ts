@@ -386,12 +386,12 @@ async function mountRows(
   const times: number[][] = counts.map(() => []);
   const lookups: number[][] = counts.map(() => []);
   // Three untimed rounds first: JIT warm-up, and every image in the page cache.
-  for (let round = 0; round < 15; round++) {
+  for (let r = 0; r < 15; r++) {
     for (let k = 0; k < counts.length; k++) {
       // The order rotates, so no count always runs first (or right after the largest).
-      const c = (k + round) % counts.length;
-      const t = await timeMount(paths[c]!, `file-${(round * 7919) % counts[c]!}`);
-      if (round < 3) continue;
+      const c = (k + r) % counts.length;
+      const t = await timeMount(paths[c]!, `file-${(r * 7919) % counts[c]!}`);
+      if (r < 3) continue;
       times[c]!.push(t.mount);
       lookups[c]!.push(t.stat);
     }
