@@ -50,8 +50,22 @@ export function getPtr(view: DataView, bytes: Uint8Array, off: number): Ptr {
   return { addr: view.getUint32(off), nonce: bytes.slice(off + 4, off + 16) };
 }
 
-/** Block I/O of one zone: raw data blocks and sealed metadata blocks. */
+/**
+ * Block I/O of one zone: raw data blocks and sealed metadata blocks.
+ *
+ * Sealed writes are started but not awaited: the blocks of one commit need no order among
+ * themselves, only to be on the device before its flush, so {@link ZoneBlocks.flush} waits for
+ * them. Awaiting each in turn left the thread idle for a device round trip per block, about a
+ * third of a small file's commit. A read or raw write of a block still being written waits for
+ * that write first.
+ */
 export class ZoneBlocks {
+  // Sealed writes started and not yet waited for, by block address.
+  private readonly pending = new Map<number, Promise<void>>();
+  private pendingError: Error | undefined = undefined;
+  // Bumped when changes are abandoned: a failed write of an abandoned change is nobody's error.
+  private epoch = 0;
+
   constructor(
     readonly device: BlockDevice,
     /** First device block of the zone. */
@@ -81,9 +95,51 @@ export class ZoneBlocks {
     return concatBytes(this.binding, tail);
   }
 
+  /** Wait for the sealed writes among blocks `[addr, addr + blocks)`, if any. */
+  private async landed(addr: number, blocks: number): Promise<void> {
+    if (this.pending.size === 0) return;
+    for (let b = addr; b < addr + blocks; b++) if (this.pending.has(b)) return this.settle();
+  }
+
+  /**
+   * Wait for every sealed write started so far; throws the first one's error (once) if any
+   * failed.
+   */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) {
+      const all = [...this.pending.values()];
+      await Promise.all(all);
+      // A write to the same block started meanwhile replaced its entry: wait for it too.
+      for (const [addr, w] of this.pending) if (all.includes(w)) this.pending.delete(addr);
+    }
+    const e = this.pendingError;
+    if (e !== undefined) {
+      this.pendingError = undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * Forget the failures of the sealed writes started so far: the changes they belonged to were
+   * abandoned, so no pointer will lead to those blocks. Reads and writes of the blocks still
+   * wait for them.
+   */
+  discard(): void {
+    this.epoch++;
+    this.pendingError = undefined;
+  }
+
+  /** Wait for the sealed writes, then flush the device: everything written so far is durable. */
+  async flush(): Promise<void> {
+    await this.settle();
+    await this.device.flush();
+  }
+
   /** Read raw blocks. */
-  read(addr: number, blocks: number): Promise<Uint8Array> {
-    return this.device.read(this.offset(addr, blocks), blocks * BLOCK_SIZE);
+  async read(addr: number, blocks: number): Promise<Uint8Array> {
+    const offset = this.offset(addr, blocks);
+    await this.landed(addr, blocks);
+    return this.device.read(offset, blocks * BLOCK_SIZE);
   }
 
   /** Whether {@link ZoneBlocks.readInto} reads straight into the caller's buffer. */
@@ -95,16 +151,25 @@ export class ZoneBlocks {
   async readInto(addr: number, out: Uint8Array): Promise<void> {
     const blocks = out.length / BLOCK_SIZE;
     const device = this.device;
-    if (device.readInto) await device.readInto(this.offset(addr, blocks), out);
-    else out.set(await device.read(this.offset(addr, blocks), out.length));
+    const offset = this.offset(addr, blocks);
+    await this.landed(addr, blocks);
+    if (device.readInto) await device.readInto(offset, out);
+    else out.set(await device.read(offset, out.length));
   }
 
   /** Write raw blocks (length a multiple of the block size). */
-  write(addr: number, data: Uint8Array): Promise<void> {
-    return this.device.write(this.offset(addr, data.length / BLOCK_SIZE), data);
+  async write(addr: number, data: Uint8Array): Promise<void> {
+    const blocks = data.length / BLOCK_SIZE;
+    const offset = this.offset(addr, blocks);
+    await this.landed(addr, blocks);
+    return this.device.write(offset, data);
   }
 
-  /** Seal a body (at most {@link BODY_SIZE} bytes, zero-padded) into block `addr`. */
+  /**
+   * Seal a body (at most {@link BODY_SIZE} bytes, zero-padded) into block `addr`. The write is
+   * started, not finished: it is on the device after {@link ZoneBlocks.settle} or
+   * {@link ZoneBlocks.flush}.
+   */
   async writeSealed(addr: number, kind: Kind, body: Uint8Array): Promise<Ptr> {
     if (body.length > BODY_SIZE)
       throw new Error(`sealed body of ${body.length} bytes exceeds ${BODY_SIZE}`);
@@ -115,7 +180,17 @@ export class ZoneBlocks {
     const block = new Uint8Array(BLOCK_SIZE);
     block.set(nonce, 0);
     block.set(sealed, 12);
-    await this.write(addr, block);
+    const offset = this.offset(addr);
+    // A second write of the same block in one commit goes after the first, never beside it.
+    const before = this.pending.get(addr);
+    const epoch = this.epoch;
+    const write = (before ?? Promise.resolve())
+      .then(() => this.device.write(offset, block))
+      .catch((e: unknown) => {
+        if (epoch === this.epoch)
+          this.pendingError ??= e instanceof Error ? e : new Error(String(e));
+      });
+    this.pending.set(addr, write);
     return { addr, nonce };
   }
 

@@ -235,9 +235,9 @@ export class CardZone {
       throw new CardError('CARD_NO_SPACE', `zone ${p.zone} has used up its generations`);
     const alloc = AllocationMap.fresh(p.blocks, p.blocks.count, [0, 1]);
     const index = await alloc.prepareCommit();
-    await p.blocks.device.flush();
+    await p.blocks.flush();
     await writeSuperblock(p.blocks, { generation, root: null, files: 0, bytes: 0, index });
-    await p.blocks.device.flush();
+    await p.blocks.flush();
   }
 
   /**
@@ -385,10 +385,12 @@ export class CardZone {
     try {
       next.root = await this.table.prepareCommit(alloc);
       next.index = await alloc.prepareCommit();
-      await this.p.blocks.device.flush();
+      await this.p.blocks.flush();
       await writeSuperblock(this.p.blocks, next);
-      await this.p.blocks.device.flush();
+      await this.p.blocks.flush();
     } catch (e) {
+      // Leave nothing of this commit in flight once it has failed (its error is the one thrown).
+      await this.p.blocks.settle().catch(() => undefined);
       this.table.rollback();
       alloc.rollback();
       // Whether the superblock reached the card is unknown: only a remount can tell.
@@ -404,6 +406,7 @@ export class CardZone {
   }
 
   private abandonChanges(): void {
+    this.p.blocks.discard();
     this.table.rollback();
     this.alloc?.rollback();
   }
