@@ -1,18 +1,21 @@
-// `npm run bench -- crypto`: streaming encrypt and decrypt for every suite × backend, each as a
-// ratio to the raw AEAD of the same backend doing the same work: the same message key and chunk
-// nonces, the same 16 KiB chunks cut from the same 1 MiB input pieces, output dropped at once,
-// a synchronous backend called without an await. The two sides run in alternating rounds (ABBA)
-// so drift and other load hit both; a row reports the median of the per-round ratios, on wall
-// time (`ratio`, the target) and on this process's CPU time (`cpuRatio`, steadier on a shared
-// machine). A decrypt row also reports `ceiling`: the best ratio a stream that passes on one
-// buffer per chunk could reach here, raw / (raw + the same pipeline passing ready-made buffers),
-// measured in each round. A memory row: 1 GiB through an encrypt→decrypt stream must not grow
-// RSS by 64 MiB.
+// `npm run bench -- crypto`: streaming encrypt and decrypt for every suite × backend, through
+// the WHATWG streams (`stream-*` rows) and the async-iterable adapters (`iterable-*` rows), each
+// as a ratio to the raw AEAD of the same backend doing the same work: the same message key and
+// chunk nonces, the same 16 KiB chunks cut from the same 1 MiB input pieces, output dropped at
+// once, a synchronous backend called without an await. The three sides take turns going first
+// in each round so drift and other load hit all of them; a row reports the median of the
+// per-round ratios, on wall time (`ratio`, the target) and on this process's CPU time
+// (`cpuRatio`, steadier on a shared machine). A stream decrypt row also reports `ceiling`: the
+// best ratio a stream that passes on one buffer per chunk could reach here, raw / (raw + the
+// same pipeline passing ready-made buffers), measured in each round. A memory row: 1 GiB
+// through an encrypt→decrypt stream must not grow RSS by 64 MiB.
 import {
   availableBackends,
   createDecryptStream,
   createEncryptStream,
+  decryptIterable,
   encrypt,
+  encryptIterable,
   getBackend,
   SUITES,
   type AeadKey,
@@ -55,6 +58,24 @@ function source(bytes: Uint8Array, total: number): ReadableStream<Uint8Array> {
   );
 }
 
+/** The same pieces as {@link source}, as an async iterable (what a Node file stream gives). */
+async function* sourcePieces(bytes: Uint8Array, total: number): AsyncGenerator<Uint8Array> {
+  function* cut() {
+    for (let off = 0; off < total; off += PIECE) {
+      const at = bytes.length >= total ? off : 0;
+      yield bytes.subarray(at, at + Math.min(PIECE, total - off));
+    }
+  }
+  // Each piece is awaited, as a reader's would be.
+  for (const piece of cut()) yield await Promise.resolve(piece);
+}
+
+/** Iterate to the end, dropping what comes out. */
+async function drop(it: AsyncIterable<Uint8Array>): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  for await (const _ of it);
+}
+
 function sink(onChunk?: (c: Uint8Array) => void): WritableStream<Uint8Array> {
   return new WritableStream<Uint8Array>({ write: (c) => onChunk?.(c) });
 }
@@ -83,6 +104,8 @@ const round = (n: number, d = 1) => Number(n.toFixed(d));
 /** One row's work: the stream, and the raw AEAD doing what the stream does, each over `bytes`. */
 interface Pair {
   stream: () => Promise<void>;
+  /** The same work through the async-iterable adapter. */
+  iterable: () => Promise<void>;
   raw: () => Promise<void>;
   /**
    * The stream machinery alone: the same source, a transform that passes on as many buffers as
@@ -116,6 +139,7 @@ async function encryptPair(suite: SuiteName, backend: BackendName, bytes: number
   return {
     stream: () =>
       source(plain, bytes).pipeThrough(createEncryptStream(key, { suite, backend })).pipeTo(sink()),
+    iterable: () => drop(encryptIterable(key, sourcePieces(plain, bytes), { suite, backend })),
     async raw() {
       let index = 0;
       for (let off = 0; off < bytes; off += PIECE) {
@@ -144,6 +168,7 @@ async function decryptPair(suite: SuiteName, backend: BackendName, bytes: number
       source(ct, ct.length)
         .pipeThrough(createDecryptStream(key, { suite, backend }))
         .pipeTo(sink()),
+    iterable: () => drop(decryptIterable(key, sourcePieces(ct, ct.length), { suite, backend })),
     async raw() {
       for (let i = 0; i < chunks; i++) {
         const at = HEADER_LENGTH + i * SEALED_CHUNK;
@@ -161,34 +186,39 @@ async function compare(
   rounds: number,
 ): Promise<{
   stream: Sample[];
+  iterable: Sample[];
   raw: Sample[];
   ratio: number[];
+  iterableRatio: number[];
   cpuRatio: number[];
+  iterableCpuRatio: number[];
   ceiling: number[];
 }> {
   // One untimed round of each: JIT warm-up.
   await pair.raw();
   await pair.stream();
+  await pair.iterable();
   await pair.passThrough?.();
-  const stream: Sample[] = [];
-  const raw: Sample[] = [];
+  const sides = { raw: [] as Sample[], stream: [] as Sample[], iterable: [] as Sample[] };
+  const order = ['raw', 'stream', 'iterable'] as const;
   const pass: Sample[] = [];
   for (let r = 0; r < rounds; r++) {
-    // ABBA: each side goes first in every other round.
-    if (r % 2 === 0) {
-      raw.push(await sample(pair.raw));
-      stream.push(await sample(pair.stream));
-    } else {
-      stream.push(await sample(pair.stream));
-      raw.push(await sample(pair.raw));
+    // Each side goes first, second and third in turn, so drift and other load hit all of them.
+    for (let k = 0; k < order.length; k++) {
+      const side = order[(r + k) % order.length]!;
+      sides[side].push(await sample(pair[side]));
     }
     if (pair.passThrough) pass.push(await sample(pair.passThrough));
   }
+  const { raw, stream, iterable } = sides;
   return {
     stream,
+    iterable,
     raw,
     ratio: stream.map((s, i) => raw[i]!.wall / s.wall),
+    iterableRatio: iterable.map((s, i) => raw[i]!.wall / s.wall),
     cpuRatio: stream.map((s, i) => raw[i]!.cpu / s.cpu),
+    iterableCpuRatio: iterable.map((s, i) => raw[i]!.cpu / s.cpu),
     ceiling: pass.map((p, i) => raw[i]!.wall / (raw[i]!.wall + p.wall)),
   };
 }
@@ -246,26 +276,42 @@ const subject: BenchSubject = {
               : await decryptPair(suite, backend, roundBytes);
           const r = await compare(pair, rounds);
           const mbps = (xs: Sample[]) => roundBytes / 1e6 / median(xs.map((x) => x.wall));
-          const ratio = median(r.ratio);
-          const row: BenchRow = {
-            name: `stream-${op}`,
+          const common = {
             suite,
             backend,
-            mbps: round(mbps(r.stream)),
             baselineMbps: round(mbps(r.raw)),
-            ratio: round(ratio, 3),
-            cpuRatio: round(median(r.cpuRatio), 3),
-            ...(r.ceiling.length ? { ceiling: round(median(r.ceiling), 3) } : {}),
             rounds,
             roundMiB: roundBytes / MiB,
             target: TARGET,
-            ok: ratio >= TARGET,
           };
-          const ceiling = r.ceiling.length ? `; ceiling ${row.ceiling}` : '';
-          options.log(
-            `${row.name} ${suite} ${backend}: ${row.mbps} MB/s vs raw ${row.baselineMbps} (${row.ratio}; cpu ${row.cpuRatio}${ceiling})`,
+          const row = (kind: string, runs: Sample[], ratios: number[], cpu: number[]) => {
+            const ratio = median(ratios);
+            return {
+              name: `${kind}-${op}`,
+              ...common,
+              mbps: round(mbps(runs)),
+              ratio: round(ratio, 3),
+              cpuRatio: round(median(cpu), 3),
+              ok: ratio >= TARGET,
+            } satisfies BenchRow;
+          };
+          const streamRow: BenchRow = {
+            ...row('stream', r.stream, r.ratio, r.cpuRatio),
+            ...(r.ceiling.length ? { ceiling: round(median(r.ceiling), 3) } : {}),
+          };
+          const iterRow: BenchRow = row(
+            'iterable',
+            r.iterable,
+            r.iterableRatio,
+            r.iterableCpuRatio,
           );
-          rows.push(row);
+          for (const row of [streamRow, iterRow]) {
+            const ceiling = row.ceiling === undefined ? '' : `; ceiling ${row.ceiling}`;
+            options.log(
+              `${row.name} ${suite} ${backend}: ${row.mbps} MB/s vs raw ${row.baselineMbps} (${row.ratio}; cpu ${row.cpuRatio}${ceiling})`,
+            );
+            rows.push(row);
+          }
         }
       }
     }

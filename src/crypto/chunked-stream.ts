@@ -72,9 +72,11 @@ export async function openPiece(dec: ChunkDecryptor, data: Uint8Array): Promise<
 // a cost near a fifth of sealing it with AES-GCM on native code (measured on Linux/glibc); buffers
 // of this size are recycled from the heap, and three more enqueues per MiB cost far less.
 const PART_CHUNKS = 16;
-const PART_PLAIN = PART_CHUNKS * CHUNK_SIZE;
+/** @internal Plaintext bytes per buffer the encrypting adapters emit. */
+export const PART_PLAIN = PART_CHUNKS * CHUNK_SIZE;
 
-function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array {
+/** @internal A piece handed to an adapter: bytes, and the adapter not aborted. */
+export function checkChunk(chunk: unknown, signal: AbortSignal | undefined): Uint8Array {
   if (signal?.aborted) throw abortError(signal);
   assertBytes(chunk, 'stream chunk');
   return chunk;

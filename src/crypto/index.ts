@@ -46,6 +46,7 @@ export {
   type EncryptOptions,
 } from './chunked.js';
 export { createEncryptStream, createDecryptStream, type StreamOptions } from './chunked-stream.js';
+export { encryptIterable, decryptIterable } from './chunked-iterable.js';
 export { RandomAccessDecryptor, bytesSource, type RandomAccessSource } from './random-access.js';
 export { ZONES, deriveCardKeys, type Zone, type ZoneKeys, type CardKeys } from './keys.js';
 export {

@@ -31,7 +31,7 @@ function checkTargets(rows: Row[]): void {
 }
 
 describe('npm run bench', () => {
-  it('crypto: a row per suite, backend and direction, decrypt rows with their ceiling', async () => {
+  it('crypto: a row per suite, backend, direction and adapter, stream decrypt rows with their ceiling', async () => {
     const rows = await bench(['crypto', '--quick', '--size', String(2 * 1024 * 1024), '--json']);
     checkTargets(rows);
     const streams = rows.filter((r) => r.name.startsWith('stream-') && r.name !== 'stream-memory');
@@ -44,6 +44,13 @@ describe('npm run bench', () => {
         expect(r.ceiling, `${String(r.suite)} ${String(r.backend)}`).toBeGreaterThan(0);
         expect(r.ceiling).toBeLessThan(1);
       } else expect(r).not.toHaveProperty('ceiling');
+    }
+    // The async-iterable adapters: a row beside each stream row, on the same raw baseline.
+    const key = (r: Row) => `${String(r.suite)} ${String(r.backend)}`;
+    for (const op of ['encrypt', 'decrypt']) {
+      const iter = rows.filter((r) => r.name === `iterable-${op}`);
+      expect(iter.map(key)).toEqual(streams.filter((r) => r.name === `stream-${op}`).map(key));
+      for (const r of iter) expect(r).not.toHaveProperty('ceiling');
     }
     expect(rows.map((r) => r.name)).toContain('stream-memory');
   }, 180_000);

@@ -21,13 +21,8 @@ import {
 import { CHUNK_SIZE, HEADER_LENGTH } from '../../src/crypto/chunked.js';
 import { SimvaultError, type ErrorCode } from '../../src/errors.js';
 import { errorCodeOf } from '../helpers/errors.js';
+import { key32, keyFor, msgOf, SEALED, suites } from './fixtures.js';
 import { collect, drain, pieces } from '../helpers/streams.js';
-
-const SEALED = CHUNK_SIZE + 16;
-const key32 = new Uint8Array(32).fill(1);
-const suites = Object.keys(SUITES) as SuiteName[];
-const keyFor = (suite: SuiteName) => new Uint8Array(SUITES[suite].keyLength).fill(1);
-const msgOf = (n: number, seed = 0) => new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
 
 /** Run `check` on 60 random ranges `[s, e)` of `msg`. */
 const forRanges = (msg: Uint8Array, check: (s: number, e: number) => Promise<void>) =>
