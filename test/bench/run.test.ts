@@ -59,8 +59,19 @@ describe('npm run bench', () => {
     const rows = await bench(['card', '--quick', '--size', String(4 * 1024 * 1024), '--json']);
     checkTargets(rows);
     const names = rows.map((r) => r.name);
-    for (const n of ['card-put', 'card-get', 'card-put-memory', 'card-small-files'])
+    for (const n of [
+      'card-put',
+      'card-get',
+      'card-put-engine',
+      'card-get-engine',
+      'card-put-memory',
+      'card-small-files',
+    ])
       expect(names).toContain(n);
+    for (const r of rows.filter((r) => /^card-(put|get)(-engine)?$/.test(r.name))) {
+      expect(r.device, r.name).toBe(r.name.endsWith('-engine') ? 'memory' : 'file');
+      expect(r.rounds, r.name).toBeGreaterThanOrEqual(2);
+    }
     const mounts = rows.filter((r) => r.name === 'card-mount');
     expect(mounts.map((r) => r.files)).toEqual([1_000, 10_000]);
     // The first count is the base every other count is measured against.

@@ -368,6 +368,78 @@ describe('card: metadata writes behind the commit', () => {
   });
 });
 
+describe('card: content writes in flight during a put', () => {
+  const ZONES = {
+    operator: 64 << 10,
+    advertising: 64 << 10,
+    multimedia: 512 << 10,
+    user: 10 << 20,
+  };
+  // A device whose writes land after uneven delays, so they finish out of order; counts the most
+  // content batches (writes longer than a block) in flight at once.
+  function slowWrites(dev: MemoryDevice, failAt?: number) {
+    const write = dev.write.bind(dev);
+    const seen = { inFlight: 0, batches: 0, most: 0, calls: 0 };
+    vi.spyOn(dev, 'write').mockImplementation(async (offset, data) => {
+      const call = seen.calls++;
+      const batch = data.length > 4096;
+      seen.inFlight++;
+      if (batch) seen.most = Math.max(seen.most, ++seen.batches);
+      try {
+        // Batches land far slower than the next is sealed, whatever the load on the machine.
+        const ms = [3, 1, 5, 2][call % 4]! * (batch ? 10 : 1);
+        await new Promise((r) => setTimeout(r, ms));
+        if (call === failAt) throw new DeviceError('DEVICE_IO', 'write failed (injected)');
+        await write(offset, data);
+      } finally {
+        seen.inFlight--;
+        if (batch) seen.batches--;
+      }
+    });
+    return seen;
+  }
+
+  it('keeps several batches in flight, out of order, and reads back what was put', async () => {
+    const dev = await formatted(12 << 20, ZONES);
+    const card = await mount(dev);
+    const user = card.zone('user');
+    const seen = slowWrites(dev);
+    const data = bytes(7 * 1024 * 1024 + 12345, 3);
+    // A source tag and a small checkpoint interval: the checkpoints' partial tail block is
+    // rewritten in place between batches in flight.
+    const put = await user.put('big', { sourceTag: 'sha256:x', checkpointBytes: 3584 * 1024 });
+    await pieces(data, 300_000).pipeTo(put.writable);
+    expect(seen.most).toBeGreaterThan(2);
+    expect(seen.inFlight).toBe(0);
+    vi.restoreAllMocks();
+    expect(Buffer.from(await user.readFile('big')).equals(Buffer.from(data))).toBe(true);
+    await card.unmount({ keepDeviceOpen: true });
+    const again = (await mount(dev)).zone('user');
+    expect(Buffer.from(await again.readFile('big')).equals(Buffer.from(data))).toBe(true);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+  });
+
+  it('a content write that fails fails the put once every write has landed, and keeps the rest', async () => {
+    const dev = await formatted(12 << 20, ZONES);
+    const card = await mount(dev);
+    const user = card.zone('user');
+    const kept = bytes(70_000, 5);
+    await user.writeFile('kept', kept);
+    const seen = slowWrites(dev, 2);
+    const put = await user.put('big', { size: 4 << 20 });
+    const error = await errorCodeOf(pieces(bytes(4 << 20, 6), 1 << 20).pipeTo(put.writable));
+    expect(error).toBe('DEVICE_IO');
+    // Nothing of the failed put is still being written when it reports.
+    expect(seen.inFlight).toBe(0);
+    vi.restoreAllMocks();
+    await card.unmount({ keepDeviceOpen: true });
+    const again = (await mount(dev)).zone('user');
+    expect((await again.list()).map((f) => f.name)).toEqual(['kept']);
+    expect(Buffer.from(await again.readFile('kept')).equals(Buffer.from(kept))).toBe(true);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+  });
+});
+
 describe('card: mount options', () => {
   it('the backend asked for at mount runs file contents too', async () => {
     const dev = await formatted();
