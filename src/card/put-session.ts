@@ -45,11 +45,6 @@ const WRITE_BATCH = 1024 * 1024;
 // sealed: the commit's flush then finds little left to write back instead of the whole file
 // (a 256 MiB put on an image file, node backend: 520–590 MB/s before, 650–880 after).
 const FLUSH_BEHIND = 8 * 1024 * 1024;
-// Write buffers per put: one fills while the others' writes are in flight. With two, the put
-// waited on the device 13-23% of the time (a write landing late now and then, under writeback);
-// with four it waits about 2%: a 64 MiB put on an image file, node backend, went from 0.57-0.59
-// to 0.74-0.75 of raw content encryption in alternating rounds (eight did no better than four).
-const WRITE_BUFFERS = 4;
 // Chunks of a resumed prefix read and sealed again per step (1 MiB).
 const RESEAL_CHUNKS = 64;
 
@@ -106,11 +101,11 @@ export interface PutHost {
 
 /** The state of one put: encryptor, write buffer, blocks written so far. */
 export class PutSession {
-  // A small declared file gets buffers its size, not the full write batch. One buffer fills with
-  // ciphertext while the others are written to the device (see WRITE_BUFFERS).
+  // A small declared file gets buffers its size, not the full write batch. Two buffers: one is
+  // written to the device while the other fills with the next batch of ciphertext.
   private buf: Uint8Array;
-  private readonly free: Uint8Array[] = [];
-  private readonly inflight: { landed: Promise<void>; buf: Uint8Array }[] = [];
+  private spare: Uint8Array;
+  private inflight: Promise<void> | undefined;
   private behind: Promise<void> | undefined;
   // Kept until the commit path reports it: after a failed fdatasync the kernel may have dropped
   // the pages, and a later flush could succeed without them.
@@ -139,6 +134,7 @@ export class PutSession {
     const bufSize =
       size === undefined ? batch : Math.min(batch, ciphertextLength(size) + 2 * BLOCK_SIZE);
     this.buf = new Uint8Array(bufSize);
+    this.spare = new Uint8Array(bufSize);
     this.append(enc.header);
   }
 
@@ -197,13 +193,19 @@ export class PutSession {
     // The old record and its blocks go at the next commit; until then the checkpoint holds.
     await host.table.remove(r.name, true);
     await host.freeRecord(r);
-    for (let i = 0; i < chunks; i += RESEAL_CHUNKS) {
-      const n = Math.min(RESEAL_CHUNKS, chunks - i);
-      const sealed = await source.read(HEADER_LENGTH + i * SEALED_CHUNK, n * SEALED_CHUNK);
-      for (let k = 0; k < n; k++) {
-        const chunk = sealed.subarray(k * SEALED_CHUNK, (k + 1) * SEALED_CHUNK);
-        await s.write(await old.open(i + k, chunk));
+    try {
+      for (let i = 0; i < chunks; i += RESEAL_CHUNKS) {
+        const n = Math.min(RESEAL_CHUNKS, chunks - i);
+        const sealed = await source.read(HEADER_LENGTH + i * SEALED_CHUNK, n * SEALED_CHUNK);
+        for (let k = 0; k < n; k++) {
+          const chunk = sealed.subarray(k * SEALED_CHUNK, (k + 1) * SEALED_CHUNK);
+          await s.write(await old.open(i + k, chunk));
+        }
       }
+    } catch (e) {
+      // The caller drops the changes and unlocks the zone: nothing may still be landing then.
+      await s.settle();
+      throw e;
     }
     return s;
   }
@@ -218,29 +220,20 @@ export class PutSession {
     this.len += bytes.length;
   }
 
-  /**
-   * Wait for every write in flight, failed or not (their buffers are then free again); throws the
-   * error of the first that failed.
-   */
+  /** Wait for the write in flight (its buffer is then free again). */
   async drain(): Promise<void> {
-    const writes = this.inflight.splice(0);
-    const settled = await Promise.allSettled(writes.map((w) => w.landed));
-    for (const w of writes) this.free.push(w.buf);
-    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    const p = this.inflight;
+    this.inflight = undefined;
+    if (p) await p;
   }
 
-  /** A buffer to fill next: a free one, a new one while fewer than WRITE_BUFFERS exist, or the oldest in flight once it lands. */
-  private async nextBuffer(): Promise<Uint8Array> {
-    const free = this.free.pop();
-    if (free) return free;
-    if (this.inflight.length + 1 < WRITE_BUFFERS) return new Uint8Array(this.buf.length);
-    const oldest = this.inflight.shift()!;
-    try {
-      await oldest.landed;
-    } finally {
-      this.free.push(oldest.buf);
-    }
-    return this.free.pop()!;
+  /**
+   * Wait for every write and flush in flight, whatever their outcome: a failed put's blocks may
+   * go to another put only once nothing more lands on them.
+   */
+  async settle(): Promise<void> {
+    await this.drain().catch(() => undefined);
+    await this.flushed().catch(() => undefined);
   }
 
   /** Wait for the flush behind the put, if one runs; throws the error of any that failed. */
@@ -271,9 +264,7 @@ export class PutSession {
    * waits for them.
    */
   private async writeOut(all: boolean): Promise<void> {
-    // The tail block is rewritten in place: its earlier write must land first (a checkpoint drains
-    // anyway; this keeps the order whatever calls come first).
-    if (this.tailBlock !== undefined) await this.drain();
+    await this.drain();
     const { alloc, blocks: zone } = this.host;
     let blocks = all ? Math.ceil(this.len / BLOCK_SIZE) : Math.floor(this.len / BLOCK_SIZE);
     if (blocks === 0) return;
@@ -307,7 +298,7 @@ export class PutSession {
       await Promise.allSettled(writes);
       throw e;
     }
-    // What stays buffered moves to the next buffer; this one is busy until its writes land.
+    // What stays buffered moves to the other buffer; this one is busy until its writes land.
     let keepFrom: number;
     if (all && this.len % BLOCK_SIZE !== 0) {
       // The partial last block stays buffered so more data can follow (a checkpoint).
@@ -317,16 +308,18 @@ export class PutSession {
     } else {
       keepFrom = Math.min(off, this.len);
     }
-    const landed = Promise.all(writes).then(() => undefined);
-    // Observed now so a failure is not an unhandled rejection before drain() reports it.
-    landed.catch(() => undefined);
-    const written = this.buf;
-    this.inflight.push({ landed, buf: written });
-    const next = await this.nextBuffer();
-    next.set(written.subarray(keepFrom, this.len), 0);
-    this.buf = next;
+    this.spare.set(this.buf.subarray(keepFrom, this.len), 0);
     this.ctWritten += keepFrom;
     this.len -= keepFrom;
+    [this.buf, this.spare] = [this.spare, this.buf];
+    // Settled only when every write of the batch has: a failed one must not let the put report
+    // (and its blocks be handed out again) while another still lands.
+    const landed = Promise.allSettled(writes).then((results) => {
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
+    });
+    // Observed now so a failure is not an unhandled rejection before drain() reports it.
+    landed.catch(() => undefined);
+    this.inflight = landed;
     this.sinceFlush += keepFrom;
     this.flushBehind(landed);
   }
@@ -435,10 +428,7 @@ export class PutSession {
     };
     // Writes still in flight must land before the blocks they target can be given to anyone else.
     // So must a flush behind the put, before the zone is unlocked.
-    const settle = async () => {
-      await this.drain().catch(() => undefined);
-      await this.flushed().catch(() => undefined);
-    };
+    const settle = () => this.settle();
     const fail = async (e: unknown): Promise<never> => {
       await settle();
       this.host.abandon();

@@ -70,18 +70,40 @@ async function* encrypting(
   source: ByteSource,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const enc = await started;
-  if (signal?.aborted) throw abortError(signal);
-  yield enc.header;
-  for await (const piece of source) {
-    const data = checkChunk(piece, signal);
-    for (let off = 0; off < data.length; off += PART_PLAIN) {
-      const out = await sealPiece(enc, data.subarray(off, off + PART_PLAIN));
-      if (out.length) yield out;
+  // Iterated by hand, not with for-await: the source must also be closed (a file stream's fd)
+  // when the key fails, the signal fires or the consumer stops before the first piece or after
+  // the last, which a for-await loop that never started or already ended would not do.
+  const pieces: Iterator<Uint8Array> | AsyncIterator<Uint8Array> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+  let ended = false;
+  try {
+    const enc = await started;
+    if (signal?.aborted) throw abortError(signal);
+    yield enc.header;
+    for (;;) {
+      const step = await pieces.next();
+      if (step.done) break;
+      const data = checkChunk(step.value, signal);
+      for (let off = 0; off < data.length; off += PART_PLAIN) {
+        const out = await sealPiece(enc, data.subarray(off, off + PART_PLAIN));
+        if (out.length) yield out;
+      }
     }
+    ended = true;
+    if (signal?.aborted) throw abortError(signal);
+    yield await enc.final();
+  } finally {
+    if (!ended) await closeQuietly(pieces);
   }
-  if (signal?.aborted) throw abortError(signal);
-  yield await enc.final();
+}
+
+// The error (or early stop) that got us here is what the caller sees, not the source's on close.
+async function closeQuietly(it: Iterator<Uint8Array> | AsyncIterator<Uint8Array>): Promise<void> {
+  try {
+    await it.return?.();
+  } catch {
+    // ignored: see above
+  }
 }
 
 /**

@@ -375,41 +375,39 @@ describe('card: content writes in flight during a put', () => {
     multimedia: 512 << 10,
     user: 10 << 20,
   };
-  // A device whose writes land after uneven delays, so they finish out of order; counts the most
-  // content batches (writes longer than a block) in flight at once.
-  function slowWrites(dev: MemoryDevice, failAt?: number) {
+  const slow = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  // Counts the writes in flight; `plan` may delay or fail a write (by call number, offset, size).
+  function watchWrites(
+    dev: MemoryDevice,
+    plan: (call: number, offset: number, data: Uint8Array) => Promise<void> = () => slow(0),
+  ) {
     const write = dev.write.bind(dev);
-    const seen = { inFlight: 0, batches: 0, most: 0, calls: 0 };
+    const seen = { inFlight: 0, calls: 0 };
     vi.spyOn(dev, 'write').mockImplementation(async (offset, data) => {
       const call = seen.calls++;
-      const batch = data.length > 4096;
       seen.inFlight++;
-      if (batch) seen.most = Math.max(seen.most, ++seen.batches);
       try {
-        // Batches land far slower than the next is sealed, whatever the load on the machine.
-        const ms = [3, 1, 5, 2][call % 4]! * (batch ? 10 : 1);
-        await new Promise((r) => setTimeout(r, ms));
-        if (call === failAt) throw new DeviceError('DEVICE_IO', 'write failed (injected)');
+        await plan(call, offset, data);
         await write(offset, data);
       } finally {
         seen.inFlight--;
-        if (batch) seen.batches--;
       }
     });
     return seen;
   }
 
-  it('keeps several batches in flight, out of order, and reads back what was put', async () => {
+  it('writes landing late and out of order read back as put, across checkpoints', async () => {
     const dev = await formatted(12 << 20, ZONES);
     const card = await mount(dev);
     const user = card.zone('user');
-    const seen = slowWrites(dev);
-    const data = bytes(7 * 1024 * 1024 + 12345, 3);
-    // A source tag and a small checkpoint interval: the checkpoints' partial tail block is
-    // rewritten in place between batches in flight.
-    const put = await user.put('big', { sourceTag: 'sha256:x', checkpointBytes: 3584 * 1024 });
+    // Batches (writes longer than a block) land after uneven delays, metadata sooner.
+    const seen = watchWrites(dev, (call, _offset, data) =>
+      slow([3, 1, 5, 2][call % 4]! * (data.length > 4096 ? 10 : 1)),
+    );
+    const data = bytes(5 * 1024 * 1024 + 12345, 3);
+    // Checkpoints between batches: each leaves a partial block that the next batch rewrites.
+    const put = await user.put('big', { sourceTag: 'sha256:x', checkpointBytes: 1536 * 1024 });
     await pieces(data, 300_000).pipeTo(put.writable);
-    expect(seen.most).toBeGreaterThan(2);
     expect(seen.inFlight).toBe(0);
     vi.restoreAllMocks();
     expect(Buffer.from(await user.readFile('big')).equals(Buffer.from(data))).toBe(true);
@@ -419,23 +417,72 @@ describe('card: content writes in flight during a put', () => {
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
   });
 
-  it('a content write that fails fails the put once every write has landed, and keeps the rest', async () => {
+  it('a batch whose first write fails reports only once its other writes have landed', async () => {
     const dev = await formatted(12 << 20, ZONES);
     const card = await mount(dev);
     const user = card.zone('user');
     const kept = bytes(70_000, 5);
     await user.writeFile('kept', kept);
-    const seen = slowWrites(dev, 2);
-    const put = await user.put('big', { size: 4 << 20 });
+    // After a checkpoint the next batch is two writes: the partial block rewritten in place (one
+    // block inside an earlier batch), then the rest. The rewrite fails at once; the rest is slow.
+    const batches: [number, number][] = [];
+    const inBatch = (o: number) => batches.some(([a, b]) => o >= a && o < b);
+    const seen = watchWrites(dev, async (_call, offset, data) => {
+      if (data.length === 4096 && inBatch(offset))
+        throw new DeviceError('DEVICE_IO', 'write failed (injected)');
+      if (data.length > 4096) {
+        batches.push([offset, offset + data.length]);
+        await slow(30);
+      }
+    });
+    const put = await user.put('big', { sourceTag: 'sha256:y', checkpointBytes: 1536 * 1024 });
     const error = await errorCodeOf(pieces(bytes(4 << 20, 6), 1 << 20).pipeTo(put.writable));
     expect(error).toBe('DEVICE_IO');
-    // Nothing of the failed put is still being written when it reports.
     expect(seen.inFlight).toBe(0);
     vi.restoreAllMocks();
     await card.unmount({ keepDeviceOpen: true });
     const again = (await mount(dev)).zone('user');
     expect((await again.list()).map((f) => f.name)).toEqual(['kept']);
     expect(Buffer.from(await again.readFile('kept')).equals(Buffer.from(kept))).toBe(true);
+    expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
+  });
+
+  it('a resume that fails while sealing the prefix again reports once its writes have landed', async () => {
+    const dev = await formatted(12 << 20, ZONES);
+    const card = await mount(dev);
+    const user = card.zone('user');
+    const data = bytes(4 << 20, 9);
+    const put = await user.put('movie', {
+      size: data.length,
+      sourceTag: 'sha256:z',
+      checkpointBytes: 1 << 20,
+    });
+    const w = put.writable.getWriter();
+    await w.write(data.subarray(0, 3 << 20));
+    await w.abort(new Error('network lost'));
+    expect((await user.pending())[0]!.durableBytes).toBeGreaterThanOrEqual(2 << 20);
+    // The resume reads the stored prefix back 1 MiB at a time and seals it again; its first
+    // batch lands slowly and the prefix's second read fails meanwhile.
+    const seen = watchWrites(dev, (_call, _offset, d) => slow(d.length > 4096 ? 30 : 0));
+    let bigReads = 0;
+    for (const m of ['read', 'readInto'] as const) {
+      const original = dev[m].bind(dev) as (...a: unknown[]) => Promise<unknown>;
+      vi.spyOn(dev, m).mockImplementation(((...args: unknown[]) => {
+        const length = m === 'read' ? (args[1] as number) : (args[1] as Uint8Array).length;
+        if (length >= 512 << 10 && ++bigReads === 2)
+          return Promise.reject(new DeviceError('DEVICE_IO', 'read failed (injected)'));
+        return original(...args);
+      }) as never);
+    }
+    const resumed = user.put('movie', { size: data.length, sourceTag: 'sha256:z', resume: true });
+    expect(await errorCodeOf(resumed)).toBe('DEVICE_IO');
+    expect(seen.inFlight).toBe(0);
+    vi.restoreAllMocks();
+    // The zone asks for a remount; the checkpoint is still there and resumes.
+    await card.unmount({ keepDeviceOpen: true });
+    const again = (await mount(dev)).zone('user');
+    expect(await finish(again, 'movie', data, 'sha256:z')).toBeGreaterThanOrEqual(2 << 20);
+    expect(Buffer.from(await again.readFile('movie')).equals(Buffer.from(data))).toBe(true);
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
   });
 });

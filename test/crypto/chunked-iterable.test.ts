@@ -198,4 +198,52 @@ describe('encryptIterable / decryptIterable: errors', () => {
     for await (const p of encryptIterable(key32, source())) if (p.length > HEADER_LENGTH) break;
     expect(closed).toBe(true);
   });
+
+  it('closes the source however the iteration ends early, and only then', async () => {
+    // A source that counts how often it is closed (what destroys a file stream's fd).
+    const counted = (pieces: Uint8Array[]) => {
+      const state = { closed: 0 };
+      const iterable: AsyncIterable<Uint8Array> = {
+        [Symbol.asyncIterator]() {
+          let i = 0;
+          return {
+            next: () =>
+              Promise.resolve(
+                i < pieces.length
+                  ? { value: pieces[i++]!, done: false as const }
+                  : { value: undefined, done: true as const },
+              ),
+            return: () => {
+              state.closed++;
+              return Promise.resolve({ value: undefined, done: true as const });
+            },
+          };
+        },
+      };
+      return { iterable, state };
+    };
+    const msg = msgOf(3 * CHUNK_SIZE, 2);
+    const afterHeader = counted([msg]);
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    for await (const _ of encryptIterable(key32, afterHeader.iterable)) break;
+    expect(afterHeader.state.closed).toBe(1);
+    const badKey = counted([msg]);
+    const k = await drainIter(encryptIterable(new Uint8Array(5), badKey.iterable));
+    expect(k.error?.code).toBe('CRYPTO_BAD_KEY');
+    expect(badKey.state.closed).toBe(1);
+    const aborted = counted([msg]);
+    const a = await drainIter(
+      encryptIterable(key32, aborted.iterable, { signal: AbortSignal.abort() }),
+    );
+    expect(a.error?.code).toBe('ABORTED');
+    expect(aborted.state.closed).toBe(1);
+    const whole = counted([msg, msg]);
+    const ct = await drainIter(encryptIterable(key32, whole.iterable));
+    expect(ct.error).toBeUndefined();
+    expect(whole.state.closed).toBe(0);
+    const reading = counted([ct.out]);
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    for await (const _ of decryptIterable(key32, reading.iterable)) break;
+    expect(reading.state.closed).toBe(1);
+  });
 });
