@@ -12,6 +12,7 @@ import {
   mountCard,
   PowerCutError,
   readCardInfo,
+  type Card,
   type CardZone,
 } from '../../src/card/index.js';
 import { DeviceError } from '../../src/card/device-error.js';
@@ -395,6 +396,12 @@ describe('card: content writes in flight during a put', () => {
     });
     return seen;
   }
+  // The device as it is, without the spies, mounted afresh: the user zone.
+  async function remount(card: Card, dev: MemoryDevice): Promise<CardZone> {
+    vi.restoreAllMocks();
+    await card.unmount({ keepDeviceOpen: true });
+    return (await mount(dev)).zone('user');
+  }
 
   it('writes landing late and out of order read back as put, across checkpoints', async () => {
     const dev = await formatted(12 << 20, ZONES);
@@ -411,8 +418,7 @@ describe('card: content writes in flight during a put', () => {
     expect(seen.inFlight).toBe(0);
     vi.restoreAllMocks();
     expect(Buffer.from(await user.readFile('big')).equals(Buffer.from(data))).toBe(true);
-    await card.unmount({ keepDeviceOpen: true });
-    const again = (await mount(dev)).zone('user');
+    const again = await remount(card, dev);
     expect(Buffer.from(await again.readFile('big')).equals(Buffer.from(data))).toBe(true);
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
   });
@@ -439,9 +445,7 @@ describe('card: content writes in flight during a put', () => {
     const error = await errorCodeOf(pieces(bytes(4 << 20, 6), 1 << 20).pipeTo(put.writable));
     expect(error).toBe('DEVICE_IO');
     expect(seen.inFlight).toBe(0);
-    vi.restoreAllMocks();
-    await card.unmount({ keepDeviceOpen: true });
-    const again = (await mount(dev)).zone('user');
+    const again = await remount(card, dev);
     expect((await again.list()).map((f) => f.name)).toEqual(['kept']);
     expect(Buffer.from(await again.readFile('kept')).equals(Buffer.from(kept))).toBe(true);
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
@@ -477,10 +481,8 @@ describe('card: content writes in flight during a put', () => {
     const resumed = user.put('movie', { size: data.length, sourceTag: 'sha256:z', resume: true });
     expect(await errorCodeOf(resumed)).toBe('DEVICE_IO');
     expect(seen.inFlight).toBe(0);
-    vi.restoreAllMocks();
     // The zone asks for a remount; the checkpoint is still there and resumes.
-    await card.unmount({ keepDeviceOpen: true });
-    const again = (await mount(dev)).zone('user');
+    const again = await remount(card, dev);
     expect(await finish(again, 'movie', data, 'sha256:z')).toBeGreaterThanOrEqual(2 << 20);
     expect(Buffer.from(await again.readFile('movie')).equals(Buffer.from(data))).toBe(true);
     expect((await fsck(dev, { cid: CID, keys: KEYS })).ok).toBe(true);
