@@ -39,7 +39,8 @@ function checkSource(source: unknown): ByteSource {
  * each piece the chunks it completed (one `Uint8Array` per 256 KiB of it), then the final chunk.
  * Memory stays at one chunk of state plus the piece in hand. Key derivation starts at once; its
  * errors, like a piece that is not a `Uint8Array` (`INVALID_ARGUMENT`) or an aborted `signal`
- * (`ABORTED`, checked between pieces), surface from the iteration.
+ * (`ABORTED`, checked between pieces), surface from the iteration. Whenever the iteration ends
+ * before the source does (an error, or a consumer that stops), the source is closed (`return()`).
  *
  * @param inputKey - `suite.keyLength` uniformly random bytes
  * @param source - the plaintext, in pieces of any size (large pieces, such as 1 MiB, are fastest)
